@@ -1,0 +1,29 @@
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "election/leader_elector.h"
+#include "election/zk_session.h"
+
+namespace mast {
+
+// Everything mastd's flags decide, checked.
+struct DaemonConfig {
+  ZkSessionConfig zk;
+  std::string zk_root;
+  LeaderElectorConfig election;
+  std::string grpc_address;
+  std::string metrics_address;
+  absl::Duration shutdown_grace;
+};
+
+// Reads the parsed flags into a DaemonConfig; an error names the flag.
+// `grpc_port` is the port the gRPC server actually bound (it may differ from
+// --grpc_address when that asks for port 0); it fills the defaults of
+// --replica_id and --advertise_address.
+absl::StatusOr<DaemonConfig> ConfigFromFlags();
+absl::Status ResolveAddresses(DaemonConfig& config, int grpc_port);
+
+}  // namespace mast

@@ -1,0 +1,198 @@
+// mastd: one replica of the Mast scheduler.
+//
+// Wiring: one control loop (EventLoop) owns the ZooKeeper session and the
+// leader elector; gRPC and the Prometheus exposer run on their own threads
+// and only read snapshots. SIGTERM/SIGINT hand leadership over (the election
+// znode is deleted first, so the next replica takes over at once) and exit.
+
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "api/mast_service.h"
+#include "common/clock.h"
+#include "common/event_loop.h"
+#include "common/log.h"
+#include "common/process_metrics.h"
+#include "election/election_metrics.h"
+#include "election/leader_elector.h"
+#include "election/zk_session.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "mastd/flags.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
+
+namespace mast {
+namespace {
+
+constexpr char kLeaderHealthService[] = "mast.v1.Leader";
+
+int Fail(absl::string_view what, const absl::Status& status) {
+  std::fprintf(stderr, "mastd: %s: %s\n", std::string(what).c_str(),
+               std::string(status.message()).c_str());
+  return 2;
+}
+
+int Run() {
+  absl::StatusOr<DaemonConfig> config_or = ConfigFromFlags();
+  if (!config_or.ok()) return Fail("invalid flags", config_or.status());
+  DaemonConfig config = std::move(*config_or);
+
+  // Signals are taken by sigwait() in main; every thread started below
+  // inherits the blocked mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Clock& clock = RealClock::Default();
+  auto registry = std::make_shared<prometheus::Registry>();
+  ElectionMetrics election_metrics(*registry);
+
+  // gRPC first: its bound port names this replica.
+  std::shared_ptr<const ElectionSnapshot> empty = std::make_shared<ElectionSnapshot>();
+  LeaderElector* elector_view = nullptr;  // set before the server takes calls
+  absl::Notification elector_ready;
+  MastService service(
+      [&]() -> std::shared_ptr<const ElectionSnapshot> {
+        return elector_ready.HasBeenNotified() ? elector_view->snapshot() : empty;
+      },
+      clock);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(config.grpc_address, grpc::InsecureServerCredentials(), &grpc_port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || grpc_port == 0) {
+    return Fail("--grpc_address", absl::UnavailableError(absl::StrCat(
+                                      "cannot listen on ", config.grpc_address)));
+  }
+  absl::Status resolved = ResolveAddresses(config, grpc_port);
+  if (!resolved.ok()) return Fail("invalid flags", resolved);
+  SetLogPrefixField("replica", config.election.replica_id);
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  health->SetServingStatus(true);
+  health->SetServingStatus(kLeaderHealthService, false);
+
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(config.metrics_address);
+  } catch (const std::exception& e) {
+    return Fail("--metrics_address", absl::UnavailableError(absl::StrCat(
+                                         "cannot listen on ", config.metrics_address, ": ",
+                                         e.what())));
+  }
+  exposer->RegisterCollectable(registry);
+  auto process_metrics = std::make_shared<ProcessMetrics>();
+  exposer->RegisterCollectable(process_metrics);
+  std::vector<int> metrics_ports = exposer->GetListeningPorts();
+
+  EventLoop loop(clock, "control");
+  std::unique_ptr<ZkSession> session;
+  std::unique_ptr<LeaderElector> elector;
+  absl::Status wired = absl::OkStatus();
+  absl::Notification wired_done;
+  loop.Post([&] {
+    auto session_or = ZkSession::Create(config.zk, loop);
+    if (!session_or.ok()) {
+      wired = session_or.status();
+      wired_done.Notify();
+      return;
+    }
+    session = std::move(*session_or);
+    LeaderCallbacks callbacks;
+    callbacks.on_started_leading = [health](const LeaderTerm&) {
+      health->SetServingStatus(kLeaderHealthService, true);
+    };
+    callbacks.on_stopped_leading = [health](const LeaderTerm&, absl::string_view) {
+      health->SetServingStatus(kLeaderHealthService, false);
+    };
+    callbacks.on_paused_changed = [health](bool paused) {
+      health->SetServingStatus(kLeaderHealthService, !paused);
+    };
+    auto elector_or =
+        LeaderElector::Create(config.election, *session, loop, std::move(callbacks),
+                              &election_metrics);
+    if (!elector_or.ok()) {
+      wired = elector_or.status();
+      wired_done.Notify();
+      return;
+    }
+    elector = std::move(*elector_or);
+    elector_view = elector.get();
+    elector_ready.Notify();
+    elector->Start();
+    wired_done.Notify();
+  });
+  wired_done.WaitForNotification();
+  if (!wired.ok()) return Fail("invalid flags", wired);
+
+  LogInfo("mastd_started",
+          {{"replica_id", config.election.replica_id},
+           {"advertise_address", config.election.advertise_address},
+           {"grpc_port", grpc_port},
+           {"metrics_port", metrics_ports.empty() ? 0 : metrics_ports.front()},
+           {"zk", config.zk.hosts},
+           {"zk_root", config.zk_root}});
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  LogInfo("mastd_stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+
+  // Hand leadership over first: delete our znode so the next replica takes
+  // over at once, then close the session.
+  absl::Notification resigned;
+  loop.Post([&] {
+    elector->Resign([&](absl::Status status) {
+      if (!status.ok()) LogWarning("resign_failed", {{"error", status.ToString()}});
+      session->Close();
+      resigned.Notify();
+    });
+  });
+  if (!resigned.WaitForNotificationWithTimeout(config.shutdown_grace)) {
+    LogWarning("resign_timeout", {{"msg", "leaving the session to expire"}});
+  }
+  health->SetServingStatus(false);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  absl::Notification destroyed;
+  loop.Post([&] {
+    elector.reset();
+    session.reset();
+    destroyed.Notify();
+  });
+  destroyed.WaitForNotificationWithTimeout(config.shutdown_grace);
+  loop.Stop();
+  LogInfo("mastd_stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace mast
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "mastd: a replica of the Mast scheduler of long-running services on Apache Mesos.\n"
+      "Usage: mastd --zk=HOST:PORT[,...] [--zk_root=/mast] [--grpc_address=0.0.0.0:7070] ...");
+  absl::FlagsUsageConfig usage;
+  // --help lists mastd's own flags (they live in mastd/flags.cc).
+  usage.contains_help_flags = [](absl::string_view path) {
+    return path.find("mastd/") != absl::string_view::npos;
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+  absl::ParseCommandLine(argc, argv);
+  return mast::Run();
+}

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/synchronization/notification.h"
+#include "common/event_loop.h"
+#include "gtest/gtest.h"
+#include "tests/common/zk_server.h"
+
+namespace mast::testing {
+
+// One real ZooKeeper server shared by the tests of a binary, started on
+// first use and stopped at exit. Tests isolate themselves by root path.
+ZkServer& SharedZkServer();
+
+// Calls an asynchronous ZkClient-style method on `loop` and waits for its
+// result: `start` receives the completion callback.
+template <typename T, typename Start>
+T CallOnLoop(EventLoop& loop, Start start, absl::Duration timeout = absl::Seconds(30)) {
+  auto result = std::make_shared<std::optional<T>>();
+  auto done = std::make_shared<absl::Notification>();
+  loop.Post([start = std::move(start), result, done]() mutable {
+    start([result, done](T value) {
+      *result = std::move(value);
+      done->Notify();
+    });
+  });
+  if (!done->WaitForNotificationWithTimeout(timeout)) {
+    ADD_FAILURE() << "no completion within " << timeout;
+    return T{};
+  }
+  return std::move(**result);
+}
+
+// A root path unique to the running test, e.g. "/t/ZkSessionTest.Crud".
+std::string TestRoot();
+
+}  // namespace mast::testing

@@ -1,0 +1,43 @@
+#include "election/zk_status.h"
+
+#include <zookeeper/zookeeper.h>
+
+#include "gtest/gtest.h"
+
+namespace mast {
+namespace {
+
+TEST(ZkStatusTest, MapsCodesByWhatTheCallerShouldDo) {
+  const std::pair<int, absl::StatusCode> cases[] = {
+      {ZOK, absl::StatusCode::kOk},
+      {ZCONNECTIONLOSS, absl::StatusCode::kUnavailable},
+      {ZOPERATIONTIMEOUT, absl::StatusCode::kUnavailable},
+      {ZSESSIONEXPIRED, absl::StatusCode::kUnavailable},
+      {ZCLOSING, absl::StatusCode::kUnavailable},
+      {ZBADVERSION, absl::StatusCode::kAborted},
+      {ZNONODE, absl::StatusCode::kNotFound},
+      {ZNODEEXISTS, absl::StatusCode::kAlreadyExists},
+      {ZNOTEMPTY, absl::StatusCode::kFailedPrecondition},
+      {ZNOAUTH, absl::StatusCode::kPermissionDenied},
+      {ZBADARGUMENTS, absl::StatusCode::kInvalidArgument},
+      {ZMARSHALLINGERROR, absl::StatusCode::kInternal},
+  };
+  for (const auto& [rc, code] : cases) {
+    EXPECT_EQ(ZkErrorToStatus(rc, "get /x").code(), code) << zerror(rc);
+  }
+  absl::Status status = ZkErrorToStatus(ZNONODE, "get /mast/x");
+  EXPECT_NE(status.message().find("get /mast/x"), absl::string_view::npos);
+}
+
+TEST(ZkStatusTest, ValidatesPaths) {
+  EXPECT_TRUE(ValidateZkPath("/").ok());
+  EXPECT_TRUE(ValidateZkPath("/mast").ok());
+  EXPECT_TRUE(ValidateZkPath("/mast/prod-1/election").ok());
+  for (const char* bad : {"", "mast", "/mast/", "//mast", "/mast//x", "/mast/./x", "/mast/../x",
+                          "/zookeeper", "/zookeeper/quota", "/ma\x01st"}) {
+    EXPECT_EQ(ValidateZkPath(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace mast
