@@ -56,7 +56,7 @@ absl::StatusOr<std::unique_ptr<ZkServer>> ZkServer::Launch(Options options) {
   }
   std::string dir = MakeTempDir("mast-zk");
   if (dir.empty()) return absl::InternalError("mkdtemp failed");
-  int port = PickFreePort();
+  int port = options.port != 0 ? options.port : PickFreePort();
   std::unique_ptr<ZkServer> server(new ZkServer(options, dir, port));
   std::filesystem::create_directories(dir + "/data");
   std::ofstream cfg(dir + "/zoo.cfg");

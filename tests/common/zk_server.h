@@ -20,6 +20,7 @@ class ZkServer {
     // Session timeouts are clamped by the server to [2, 20] x tick.
     absl::Duration tick = absl::Milliseconds(200);
     absl::Duration start_timeout = absl::Seconds(60);
+    int port = 0;  // 0: a free port
   };
 
   static absl::StatusOr<std::unique_ptr<ZkServer>> Launch(Options options);

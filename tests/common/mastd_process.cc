@@ -1,0 +1,158 @@
+#include "tests/common/mastd_process.h"
+
+#include <curl/curl.h>
+
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "grpcpp/grpcpp.h"
+#include "tests/common/wait.h"
+
+namespace mast::testing {
+
+std::string MastdBinary() { return BuildDir() + "/mastd/mastd"; }
+std::string MastctlBinary() { return BuildDir() + "/mastctl/mastctl"; }
+
+absl::StatusOr<std::unique_ptr<MastdProcess>> MastdProcess::Start(Options options) {
+  if (options.replica_id.empty()) return absl::InvalidArgumentError("replica_id required");
+  int grpc_port = PickFreePort();
+  int metrics_port = PickFreePort();
+  std::vector<std::string> argv = {
+      MastdBinary(),
+      absl::StrCat("--zk=", options.zk_hosts),
+      absl::StrCat("--zk_root=", options.zk_root),
+      absl::StrCat("--zk_session_timeout=", absl::FormatDuration(options.session_timeout)),
+      absl::StrCat("--grpc_address=127.0.0.1:", grpc_port),
+      absl::StrCat("--metrics_address=127.0.0.1:", metrics_port),
+      absl::StrCat("--replica_id=", options.replica_id),
+  };
+  for (const std::string& flag : options.extra_flags) argv.push_back(flag);
+  auto process = Subprocess::Spawn(argv, options.log_dir + "/" + options.replica_id + ".log");
+  if (!process.ok()) return process.status();
+  // Connect only once it listens: a gRPC channel that found the port closed
+  // backs off for seconds before it tries again.
+  if (!WaitFor([&] {
+        return process->ReadLog().find("event=mastd_started") != std::string::npos ||
+               !process->Running();
+      }) ||
+      !process->Running()) {
+    return absl::UnavailableError(
+        absl::StrCat("mastd did not start; its log:\n", process->ReadLog()));
+  }
+  return std::unique_ptr<MastdProcess>(
+      new MastdProcess(std::move(options), std::move(*process), grpc_port, metrics_port));
+}
+
+MastdProcess::MastdProcess(Options options, Subprocess process, int grpc_port, int metrics_port)
+    : options_(std::move(options)),
+      process_(std::move(process)),
+      grpc_port_(grpc_port),
+      metrics_port_(metrics_port) {
+  // Tests poll a replica that may not listen yet: reconnect quickly
+  // instead of gRPC's default backoff of a second and more.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel =
+      grpc::CreateCustomChannel(grpc_address(), grpc::InsecureChannelCredentials(), args);
+  stub_ = mast::v1::Mast::NewStub(channel);
+  health_stub_ = grpc::health::v1::Health::NewStub(channel);
+}
+
+MastdProcess::~MastdProcess() { process_.Stop(absl::Seconds(5)); }
+
+std::string MastdProcess::grpc_address() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
+
+absl::StatusOr<mast::v1::GetLeaderResponse> MastdProcess::GetLeader() const {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  mast::v1::GetLeaderResponse response;
+  grpc::Status status = stub_->GetLeader(&context, mast::v1::GetLeaderRequest(), &response);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        status.error_message());
+  }
+  return response;
+}
+
+absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> MastdProcess::Health(
+    const std::string& service) const {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = health_stub_->Check(&context, request, &response);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        status.error_message());
+  }
+  return response.status();
+}
+
+absl::StatusOr<std::map<std::string, double>> MastdProcess::Metrics() const {
+  auto body = HttpGet(metrics_port_, "/metrics");
+  if (!body.ok()) return body.status();
+  return ParsePrometheusText(*body);
+}
+
+std::optional<double> MastdProcess::Metric(const std::string& name) const {
+  auto metrics = Metrics();
+  if (!metrics.ok()) return std::nullopt;
+  auto it = metrics->find(name);
+  if (it == metrics->end()) return std::nullopt;
+  return it->second;
+}
+
+bool MastdProcess::LogContains(const std::string& text) const {
+  return process_.ReadLog().find(text) != std::string::npos;
+}
+
+namespace {
+
+size_t AppendBody(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path, absl::Duration timeout) {
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return absl::InternalError("curl_easy_init");
+  std::string url = absl::StrCat("http://127.0.0.1:", port, path);
+  std::string body;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  CURLcode rc = curl_easy_perform(curl);
+  long code = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK) return absl::UnavailableError(curl_easy_strerror(rc));
+  if (code != 200) return absl::UnavailableError(absl::StrCat("HTTP ", code));
+  return body;
+}
+
+std::map<std::string, double> ParsePrometheusText(const std::string& text) {
+  std::map<std::string, double> out;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    if (line[0] == '#') continue;
+    size_t space = line.rfind(' ');
+    if (space == absl::string_view::npos) continue;
+    absl::string_view name = line.substr(0, space);
+    size_t brace = name.find('{');
+    if (brace != absl::string_view::npos) name = name.substr(0, brace);
+    double value = 0;
+    if (absl::SimpleAtod(line.substr(space + 1), &value)) out[std::string(name)] = value;
+  }
+  return out;
+}
+
+}  // namespace mast::testing

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "mast/v1/mast.grpc.pb.h"
+#include "tests/common/subprocess.h"
+
+namespace mast::testing {
+
+// A mastd child process on free loopback ports, with clients for its gRPC
+// API, its health service and its /metrics page. Used by the integration
+// tests and the benchmarks.
+class MastdProcess {
+ public:
+  struct Options {
+    std::string zk_hosts;
+    std::string zk_root = "/mast";
+    absl::Duration session_timeout = absl::Seconds(2);
+    std::string replica_id;
+    std::vector<std::string> extra_flags;
+    std::string log_dir;  // where <replica_id>.log goes; required
+  };
+
+  static absl::StatusOr<std::unique_ptr<MastdProcess>> Start(Options options);
+  ~MastdProcess();
+
+  // The gRPC API (GetLeader) with a short deadline; errors as statuses.
+  absl::StatusOr<mast::v1::GetLeaderResponse> GetLeader() const;
+  // grpc.health.v1 Check of `service` ("" = the whole server).
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Health(
+      const std::string& service) const;
+  // Samples of /metrics, by metric name (labels dropped); error if unreachable.
+  absl::StatusOr<std::map<std::string, double>> Metrics() const;
+  std::optional<double> Metric(const std::string& name) const;
+
+  bool LogContains(const std::string& text) const;
+  std::string Log() const { return process_.ReadLog(); }
+
+  Subprocess& process() { return process_; }
+  const std::string& replica_id() const { return options_.replica_id; }
+  int grpc_port() const { return grpc_port_; }
+  int metrics_port() const { return metrics_port_; }
+  std::string grpc_address() const;
+
+ private:
+  MastdProcess(Options options, Subprocess process, int grpc_port, int metrics_port);
+
+  Options options_;
+  Subprocess process_;
+  int grpc_port_;
+  int metrics_port_;
+  std::unique_ptr<mast::v1::Mast::Stub> stub_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_stub_;
+};
+
+// The mastd binary of this build.
+std::string MastdBinary();
+std::string MastctlBinary();
+
+// GET http://127.0.0.1:<port><path>; the body, or an error.
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path,
+                                    absl::Duration timeout = absl::Seconds(2));
+
+// Parses the Prometheus text format into name -> value (the last sample of a
+// name wins; labels are ignored).
+std::map<std::string, double> ParsePrometheusText(const std::string& text);
+
+}  // namespace mast::testing

@@ -1,0 +1,274 @@
+// Three mastd processes against a real ZooKeeper: election, handoff, crash,
+// stop/continue, unreachable ZooKeeper, and bad flags.
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/common/mastd_process.h"
+#include "tests/common/wait.h"
+#include "tests/common/zk_server.h"
+
+namespace mast {
+namespace {
+
+using ::mast::testing::MastdProcess;
+using ::mast::testing::Subprocess;
+using ::mast::testing::WaitFor;
+using ::mast::testing::ZkServer;
+using ::testing::HasSubstr;
+using ServingStatus = grpc::health::v1::HealthCheckResponse;
+
+class MastdElectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto zk = ZkServer::Launch();
+    ASSERT_TRUE(zk.ok()) << zk.status();
+    zk_ = std::move(*zk);
+    log_dir_ = testing::MakeTempDir("mastd-test");
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      for (const auto& r : replicas_) {
+        if (r) std::fprintf(stderr, "---- %s ----\n%s\n", r->replica_id().c_str(), r->Log().c_str());
+      }
+    }
+    replicas_.clear();
+    testing::RemoveTree(log_dir_);
+  }
+
+  MastdProcess& StartReplica(const std::string& id, absl::Duration session_timeout) {
+    MastdProcess::Options options;
+    options.zk_hosts = zk_->hosts();
+    options.replica_id = id;
+    options.session_timeout = session_timeout;
+    options.log_dir = log_dir_;
+    auto replica = MastdProcess::Start(options);
+    EXPECT_TRUE(replica.ok()) << replica.status();
+    replicas_.push_back(std::move(*replica));
+    return *replicas_.back();
+  }
+
+  void StartThree(absl::Duration session_timeout) {
+    for (int i = 0; i < 3; ++i) StartReplica(absl::StrCat("r", i), session_timeout);
+  }
+
+  // The replica every live replica names as leader, once all agree.
+  MastdProcess* AgreedLeader() {
+    std::string leader_id;
+    MastdProcess* leader = nullptr;
+    int acting = 0;
+    for (const auto& r : replicas_) {
+      if (!r || !r->process().Running()) continue;
+      auto answer = r->GetLeader();
+      if (!answer.ok() || !answer->leader_known()) return nullptr;
+      if (leader_id.empty()) leader_id = answer->leader_id();
+      if (answer->leader_id() != leader_id) return nullptr;
+      if (answer->is_leader()) {
+        ++acting;
+        leader = r.get();
+      }
+    }
+    return acting == 1 && leader->replica_id() == leader_id ? leader : nullptr;
+  }
+
+  MastdProcess* WaitForAgreedLeader(absl::Duration timeout = absl::Seconds(30)) {
+    MastdProcess* leader = nullptr;
+    WaitFor([&] { return (leader = AgreedLeader()) != nullptr; }, timeout);
+    return leader;
+  }
+
+  std::unique_ptr<ZkServer> zk_;
+  std::string log_dir_;
+  std::vector<std::unique_ptr<MastdProcess>> replicas_;
+};
+
+TEST_F(MastdElectionTest, ThreeReplicasElectExactlyOneLeader) {
+  StartThree(absl::Seconds(2));
+  MastdProcess* leader = WaitForAgreedLeader();
+  ASSERT_NE(leader, nullptr);
+  auto answer = leader->GetLeader();
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->leader_address(), leader->grpc_address());
+  EXPECT_GT(answer->fencing_token(), 0u);
+  EXPECT_GT(answer->leader_since_unix_nanos(), 0);
+
+  double is_leader_sum = 0;
+  for (const auto& r : replicas_) {
+    ASSERT_TRUE(WaitFor([&] { return r->Metric("mast_zk_connected") == 1.0; }));
+    auto metrics = r->Metrics();
+    ASSERT_TRUE(metrics.ok()) << metrics.status();
+    is_leader_sum += (*metrics)["mast_is_leader"];
+    EXPECT_EQ((*metrics)["mast_leader_paused"], 0);
+    EXPECT_GT((*metrics)["process_resident_memory_bytes"], 0);
+    bool me = r.get() == leader;
+    EXPECT_EQ((*metrics)["mast_leader_elections_total"], me ? 1 : 0);
+    if (me) EXPECT_GT((*metrics)["mast_leader_acquired_timestamp_seconds"], 1.7e9);
+    // Health: the server is SERVING everywhere, the leader service only on the leader.
+    EXPECT_EQ(r->Health("").value_or(ServingStatus::UNKNOWN), ServingStatus::SERVING);
+    EXPECT_EQ(r->Health("mast.v1.Leader").value_or(ServingStatus::UNKNOWN),
+              me ? ServingStatus::SERVING : ServingStatus::NOT_SERVING);
+  }
+  EXPECT_EQ(is_leader_sum, 1);
+  EXPECT_TRUE(leader->LogContains("event=leader_started"));
+  EXPECT_TRUE(leader->LogContains(absl::StrCat("fencing_token=", answer->fencing_token())));
+
+  // mastctl, through a dead endpoint first, then a follower.
+  MastdProcess* follower = replicas_[0].get() == leader ? replicas_[1].get() : replicas_[0].get();
+  std::string out_path = log_dir_ + "/mastctl.out";
+  auto ctl = Subprocess::Spawn(
+      {testing::MastctlBinary(),
+       absl::StrCat("--endpoint=127.0.0.1:", testing::PickFreePort(), ",",
+                    follower->grpc_address()),
+       "leader", "-o", "json"},
+      out_path);
+  ASSERT_TRUE(ctl.ok());
+  auto status = ctl->Wait(absl::Seconds(20));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+  std::string out = ctl->ReadLog();
+  EXPECT_THAT(out, HasSubstr(absl::StrCat("\"leader_id\":\"", leader->replica_id(), "\"")));
+  EXPECT_THAT(out, HasSubstr("\"is_leader\":false"));
+}
+
+TEST_F(MastdElectionTest, SigtermHandsLeadershipOverWithoutWaitingForTheSession) {
+  // A long session timeout: a takeover well before it proves the handoff.
+  StartThree(absl::Seconds(20));
+  MastdProcess* leader = WaitForAgreedLeader();
+  ASSERT_NE(leader, nullptr);
+  uint64_t old_token = leader->GetLeader()->fencing_token();
+
+  leader->process().Signal(SIGTERM);
+  auto status = leader->process().Wait(absl::Seconds(10));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+  EXPECT_TRUE(leader->LogContains("reason=resigned"));
+
+  MastdProcess* next = WaitForAgreedLeader(absl::Seconds(10));
+  ASSERT_NE(next, nullptr) << "no takeover within half the session timeout";
+  EXPECT_NE(next, leader);
+  EXPECT_GT(next->GetLeader()->fencing_token(), old_token);
+}
+
+TEST_F(MastdElectionTest, KilledLeaderIsReplacedAfterItsSessionExpires) {
+  StartThree(absl::Seconds(2));
+  MastdProcess* leader = WaitForAgreedLeader();
+  ASSERT_NE(leader, nullptr);
+  uint64_t old_token = leader->GetLeader()->fencing_token();
+
+  leader->process().Signal(SIGKILL);
+  ASSERT_TRUE(leader->process().Wait(absl::Seconds(10)).has_value());
+  MastdProcess* next = WaitForAgreedLeader();
+  ASSERT_NE(next, nullptr);
+  EXPECT_NE(next, leader);
+  EXPECT_GT(next->GetLeader()->fencing_token(), old_token);
+}
+
+TEST_F(MastdElectionTest, LeaderStoppedPastItsSessionTimeoutHasSteppedDownWhenItResumes) {
+  StartThree(absl::Seconds(2));
+  MastdProcess* leader = WaitForAgreedLeader();
+  ASSERT_NE(leader, nullptr);
+  uint64_t old_token = leader->GetLeader()->fencing_token();
+
+  leader->process().Signal(SIGSTOP);
+  // The others elect a new leader once the stopped one's session expired.
+  MastdProcess* next = nullptr;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& r : replicas_) {
+      if (r.get() == leader) continue;
+      auto answer = r->GetLeader();
+      if (answer.ok() && answer->is_leader()) next = r.get();
+    }
+    return next != nullptr;
+  }));
+  uint64_t new_token = next->GetLeader()->fencing_token();
+  EXPECT_GT(new_token, old_token);
+
+  leader->process().Signal(SIGCONT);
+  // From its first answer on, the resumed replica never claims to lead.
+  bool caught_up = false;
+  for (int i = 0; i < 2000 && !caught_up; ++i) {
+    auto answer = leader->GetLeader();
+    if (!answer.ok()) continue;  // its gRPC threads are still waking
+    ASSERT_FALSE(answer->is_leader()) << "answer " << i << " claims leadership";
+    if (answer->leader_known()) {
+      EXPECT_NE(answer->fencing_token(), old_token) << "answer " << i;
+      caught_up = answer->fencing_token() == new_token;
+    }
+  }
+  EXPECT_TRUE(caught_up);
+  ASSERT_TRUE(WaitFor([&] { return leader->Metric("mast_is_leader") == 0.0; }));
+  EXPECT_TRUE(leader->LogContains("event=leader_stopped"));
+  EXPECT_EQ(AgreedLeader(), next);
+}
+
+TEST_F(MastdElectionTest, UnreachableZooKeeperIsReportedAndRetriedUntilItAppears) {
+  int port = testing::PickFreePort();
+  MastdProcess::Options options;
+  options.zk_hosts = absl::StrCat("127.0.0.1:", port);
+  options.replica_id = "lonely";
+  options.session_timeout = absl::Seconds(1);
+  options.log_dir = log_dir_;
+  auto replica = MastdProcess::Start(options);
+  ASSERT_TRUE(replica.ok());
+  MastdProcess& r = **replica;
+  ASSERT_TRUE(WaitFor([&] { return r.LogContains("event=zk_unreachable"); }));
+  EXPECT_TRUE(r.process().Running());
+  auto answer = r.GetLeader();
+  ASSERT_TRUE(answer.ok()) << "the API answers while ZooKeeper is away";
+  EXPECT_FALSE(answer->leader_known());
+  EXPECT_EQ(r.Metric("mast_zk_connected"), 0.0);
+
+  ZkServer::Options zk_options;
+  zk_options.port = port;
+  auto late_zk = ZkServer::Launch(zk_options);
+  ASSERT_TRUE(late_zk.ok()) << late_zk.status();
+  ASSERT_TRUE(WaitFor([&] {
+    auto a = r.GetLeader();
+    return a.ok() && a->is_leader();
+  }));
+}
+
+struct BadFlagCase {
+  std::vector<std::string> flags;
+  std::string expect;  // in the one-line error
+};
+
+TEST_F(MastdElectionTest, BadFlagsGetAOneLineErrorAndExitCode) {
+  int busy_port = zk_->port();  // taken by ZooKeeper
+  const BadFlagCase cases[] = {
+      {{"--zk_root=mast"}, "--zk_root"},
+      {{"--zk_root=/mast//x"}, "--zk_root"},
+      {{"--zk=nohostport"}, "--zk"},
+      {{"--zk_session_timeout=10parsecs"}, "zk_session_timeout"},
+      {{absl::StrCat("--grpc_address=127.0.0.1:", busy_port)}, "--grpc_address"},
+      {{"--grpc_address=127.0.0.1:0", absl::StrCat("--metrics_address=127.0.0.1:", busy_port)},
+       "--metrics_address"},
+  };
+  for (const BadFlagCase& c : cases) {
+    std::vector<std::string> argv = {testing::MastdBinary(), absl::StrCat("--zk=", zk_->hosts())};
+    if (c.flags[0].rfind("--grpc_address", 0) != 0) argv.push_back("--grpc_address=127.0.0.1:0");
+    argv.push_back("--metrics_address=127.0.0.1:0");
+    for (const auto& f : c.flags) argv.push_back(f);
+    std::string log = log_dir_ + "/bad.log";
+    testing::RemoveTree(log);
+    auto p = Subprocess::Spawn(argv, log);
+    ASSERT_TRUE(p.ok());
+    auto status = p->Wait(absl::Seconds(20));
+    ASSERT_TRUE(status.has_value()) << c.expect << ": mastd did not exit";
+    EXPECT_TRUE(WIFEXITED(*status));
+    EXPECT_NE(WEXITSTATUS(*status), 0) << c.expect;
+    std::string out = p->ReadLog();
+    EXPECT_THAT(out, HasSubstr(c.expect));
+    EXPECT_LE(std::count(out.begin(), out.end(), '\n'), 2) << out;
+  }
+}
+
+}  // namespace
+}  // namespace mast
