@@ -433,8 +433,10 @@ void MultiDone(int rc, const void* data) {
     for (size_t i = 0; i < ctx->results.size(); ++i) {
       int err = ctx->results[i].err;
       if (err != ZOK && err != ZRUNTIMEINCONSISTENCY) {
-        return Deliver(op, T(ZkErrorToStatus(
-                               err, absl::StrCat(op->what, " op ", i, " (", ctx->ops[i].path, ")"))));
+        return Deliver(op, T(WithFailedOp(
+                               ZkErrorToStatus(err, absl::StrCat(op->what, " op ", i, " (",
+                                                                 ctx->ops[i].path, ")")),
+                               i)));
       }
     }
     return Deliver(op, T(ZkErrorToStatus(rc, op->what)));

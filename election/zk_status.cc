@@ -2,6 +2,8 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -40,6 +42,22 @@ absl::Status ZkErrorToStatus(int zk_rc, absl::string_view what) {
     default:
       return absl::InternalError(message);
   }
+}
+
+namespace {
+constexpr char kFailedOpPayload[] = "type.mast/zk.failed_multi_op";
+}  // namespace
+
+absl::Status WithFailedOp(absl::Status status, size_t index) {
+  status.SetPayload(kFailedOpPayload, absl::Cord(absl::StrCat(index)));
+  return status;
+}
+
+std::optional<size_t> FailedMultiOp(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kFailedOpPayload);
+  size_t index = 0;
+  if (!payload || !absl::SimpleAtoi(std::string(*payload), &index)) return std::nullopt;
+  return index;
 }
 
 absl::Status ValidateZkPath(absl::string_view path) {

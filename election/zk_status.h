@@ -1,5 +1,8 @@
 #pragma once
 
+#include <cstddef>
+#include <optional>
+
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
@@ -15,6 +18,12 @@ namespace mast {
 //   ZNOAUTH, ZAUTHFAILED -> PERMISSION_DENIED, ZBADARGUMENTS -> INVALID_ARGUMENT.
 // `what` (e.g. "get /mast/state") prefixes the message.
 absl::Status ZkErrorToStatus(int zk_rc, absl::string_view what);
+
+// A failed Multi() names the op that failed: its index rides on the status
+// as a payload, so callers can tell a failed fence (a check) from a failed
+// write without parsing messages.
+absl::Status WithFailedOp(absl::Status status, size_t index);
+std::optional<size_t> FailedMultiOp(const absl::Status& status);
 
 // Checks a ZooKeeper path: absolute, no trailing or empty components, no "."
 // or "..", no control characters. Used for flags such as --zk_root.

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "election/zk_status.h"
 
 namespace mast::testing {
 namespace {
@@ -354,9 +355,10 @@ void FakeZkClient::Multi(std::vector<ZkOp> ops,
     for (size_t i = 0; i < ops.size() && status.ok(); ++i) {
       status = ApplyOp(tree, zxid, ops[i], session_id(), &results[i], &events);
       if (!status.ok()) {
-        status = absl::Status(status.code(),
-                              absl::StrCat("multi op ", i, " (", ops[i].path, "): ",
-                                           status.message()));
+        status = WithFailedOp(absl::Status(status.code(),
+                                           absl::StrCat("multi op ", i, " (", ops[i].path,
+                                                        "): ", status.message())),
+                              i);
       }
     }
     if (status.ok()) {

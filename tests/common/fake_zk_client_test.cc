@@ -2,6 +2,8 @@
 // tests/election/zk_session_test.cc for the same cases on a real server).
 #include "tests/common/fake_zk_client.h"
 
+#include "election/zk_status.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/manual_clock.h"
@@ -113,6 +115,7 @@ TEST_F(FakeZkClientTest, MultiIsAtomicAndNamesTheFailedOp) {
   });
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kAborted);
   EXPECT_THAT(std::string(failed.status().message()), HasSubstr("op 1"));
+  EXPECT_EQ(FailedMultiOp(failed.status()), 1u);
   EXPECT_FALSE(ensemble_.Exists("/new"));
   auto ok = Call<absl::StatusOr<std::vector<ZkOpResult>>>([&](auto cb) {
     a_.Multi({ZkOp::Check("/fence", 0), ZkOp::Create("/new", "", ZkCreateMode::kPersistent)},

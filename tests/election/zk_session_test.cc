@@ -1,4 +1,5 @@
 #include "election/zk_session.h"
+#include "election/zk_status.h"
 
 #include <vector>
 
@@ -242,10 +243,12 @@ TEST(ZkSessionTest, MultiIsAllOrNothingAndNamesTheFailedOp) {
                          ZkOp::Create(root + "/b", "2", ZkCreateMode::kPersistent)});
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kAborted);
   EXPECT_THAT(std::string(failed.status().message()), HasSubstr("op 0"));
+  EXPECT_EQ(FailedMultiOp(failed.status()), 0u);
   EXPECT_FALSE(h.Exists(root + "/b")->has_value());
 
   auto missing = h.Multi({ZkOp::Check(root + "/gone", -1), ZkOp::Delete(root + "/a", -1)});
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(FailedMultiOp(missing.status()), 0u);
   EXPECT_TRUE(h.Exists(root + "/a")->has_value());
 }
 

@@ -1,0 +1,104 @@
+#include "store/zk_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "election/zk_status.h"
+
+namespace mast {
+
+ZkStore::ZkStore(ZkClient& zk, std::string zk_root)
+    : zk_(zk), state_root_(absl::StrCat(zk_root, "/state")) {}
+
+void ZkStore::ReadFrameworkId(
+    absl::AnyInvocable<void(absl::StatusOr<std::optional<std::string>>) &&> done) {
+  zk_.Get(absl::StrCat(state_root_, "/framework_id"), nullptr,
+          [done = std::move(done)](absl::StatusOr<ZkNode> node) mutable {
+            using Result = absl::StatusOr<std::optional<std::string>>;
+            if (absl::IsNotFound(node.status())) return std::move(done)(Result(std::nullopt));
+            if (!node.ok()) return std::move(done)(Result(node.status()));
+            if (node->data.empty()) {
+              return std::move(done)(Result(absl::DataLossError(
+                  "state/framework_id: empty record (expected a Mesos FrameworkID)")));
+            }
+            std::move(done)(Result(std::move(node->data)));
+          });
+}
+
+void ZkStore::WriteFrameworkId(const LeaderTerm& term, const std::string& framework_id,
+                               absl::AnyInvocable<void(absl::Status) &&> done) {
+  if (framework_id.empty() || framework_id.size() > 255) {
+    std::move(done)(absl::InvalidArgumentError("framework_id: must be 1 to 255 bytes"));
+    return;
+  }
+  FencedWrite(term, absl::StrCat(state_root_, "/framework_id"), framework_id, std::move(done));
+}
+
+void ZkStore::FencedWrite(const LeaderTerm& term, const std::string& path, std::string data,
+                          absl::AnyInvocable<void(absl::Status) &&> done) {
+  FencedWriteAttempt(term, path, std::move(data), /*create=*/false, /*attempts_left=*/3,
+                     std::move(done));
+}
+
+void ZkStore::FencedWriteAttempt(const LeaderTerm& term, const std::string& path,
+                                 std::string data, bool create, int attempts_left,
+                                 absl::AnyInvocable<void(absl::Status) &&> done) {
+  if (term.znode.empty()) {
+    std::move(done)(absl::FailedPreconditionError("fenced write without a leader term"));
+    return;
+  }
+  std::vector<ZkOp> ops;
+  ops.push_back(ZkOp::Check(term.znode, -1));
+  ops.push_back(create ? ZkOp::Create(path, data, ZkCreateMode::kPersistent)
+                       : ZkOp::Set(path, data, -1));
+  zk_.Multi(std::move(ops), [this, term, path, data = std::move(data), create, attempts_left,
+                             alive = std::weak_ptr<char>(alive_),
+                             done = std::move(done)](
+                                absl::StatusOr<std::vector<ZkOpResult>> result) mutable {
+    if (!alive.lock()) return;
+    if (result.ok()) return std::move(done)(absl::OkStatus());
+    const absl::Status& status = result.status();
+    std::optional<size_t> failed = FailedMultiOp(status);
+    if (failed == 0u) {
+      return std::move(done)(absl::FailedPreconditionError(absl::StrCat(
+          "fenced write to ", path, " refused: this replica no longer leads (", term.znode,
+          " is gone)")));
+    }
+    if (attempts_left <= 1 || failed != 1u) return std::move(done)(status);
+    if (!create && absl::IsNotFound(status)) {
+      // First write of this record: create it (and its parents).
+      return EnsureParents(path, 0, [this, term, path, data = std::move(data), attempts_left,
+                                     done = std::move(done)](absl::Status parents) mutable {
+        if (!parents.ok()) return std::move(done)(parents);
+        FencedWriteAttempt(term, path, std::move(data), /*create=*/true, attempts_left - 1,
+                           std::move(done));
+      });
+    }
+    if (create && absl::IsAlreadyExists(status)) {
+      // Created meanwhile (by our own earlier attempt whose reply was lost).
+      return FencedWriteAttempt(term, path, std::move(data), /*create=*/false,
+                                attempts_left - 1, std::move(done));
+    }
+    std::move(done)(status);
+  });
+}
+
+// Parents of the records are plain persistent znodes; creating them needs no
+// fence (they carry no data).
+void ZkStore::EnsureParents(const std::string& path, size_t depth,
+                            absl::AnyInvocable<void(absl::Status) &&> done) {
+  std::vector<std::string> parents;
+  for (size_t i = 1; i < path.size(); ++i) {
+    if (path[i] == '/') parents.push_back(path.substr(0, i));
+  }
+  if (depth >= parents.size()) return std::move(done)(absl::OkStatus());
+  zk_.Create(parents[depth], "", ZkCreateMode::kPersistent,
+             [this, path, depth, alive = std::weak_ptr<char>(alive_),
+              done = std::move(done)](absl::StatusOr<ZkCreated> created) mutable {
+               if (!alive.lock()) return;
+               if (!created.ok() && !absl::IsAlreadyExists(created.status())) {
+                 return std::move(done)(created.status());
+               }
+               EnsureParents(path, depth + 1, std::move(done));
+             });
+}
+
+}  // namespace mast

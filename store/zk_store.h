@@ -1,0 +1,48 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "election/zk_client.h"
+#include "store/store.h"
+
+namespace mast {
+
+// The Store in ZooKeeper under `<zk_root>/state/`. The FrameworkID is kept
+// as its plain value in `state/framework_id`.
+//
+// Every write goes through FencedWrite: a multi-op {check(term znode),
+// set-or-create(record)}. A failed check means this replica no longer
+// leads and is reported as FAILED_PRECONDITION.
+//
+// Threads: like its ZkClient, called and calling back on the owner's loop.
+class ZkStore final : public Store {
+ public:
+  // `zk_root` must be a valid path (e.g. "/mast"); `zk` must outlive this.
+  ZkStore(ZkClient& zk, std::string zk_root);
+
+  void ReadFrameworkId(
+      absl::AnyInvocable<void(absl::StatusOr<std::optional<std::string>>) &&> done) override;
+  void WriteFrameworkId(const LeaderTerm& term, const std::string& framework_id,
+                        absl::AnyInvocable<void(absl::Status) &&> done) override;
+
+  // Writes `data` to `path` (creating it and missing parents under the state
+  // root) only while `term` holds. The one write path of the store.
+  void FencedWrite(const LeaderTerm& term, const std::string& path, std::string data,
+                   absl::AnyInvocable<void(absl::Status) &&> done);
+
+  const std::string& state_root() const { return state_root_; }
+
+ private:
+  void FencedWriteAttempt(const LeaderTerm& term, const std::string& path, std::string data,
+                          bool create, int attempts_left,
+                          absl::AnyInvocable<void(absl::Status) &&> done);
+  void EnsureParents(const std::string& path, size_t depth,
+                     absl::AnyInvocable<void(absl::Status) &&> done);
+
+  ZkClient& zk_;
+  const std::string state_root_;
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
+};
+
+}  // namespace mast
