@@ -1,0 +1,470 @@
+#include "scheduler/mesos/http_mesos_client.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace mast::mesos {
+namespace {
+
+constexpr char kPath[] = "/api/v1/scheduler";
+
+const char* MediaType(bool json) { return json ? "application/json" : "application/x-protobuf"; }
+
+double UnixSeconds(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
+
+// A call's outcome by HTTP status (mesos-v1-api.md §1.3).
+absl::Status CallStatus(const HttpResult& result) {
+  int code = result.head.status;
+  std::string body = result.body.substr(0, 512);
+  if (code == 200 || code == 202) return absl::OkStatus();
+  std::string message = absl::StrCat("HTTP ", code, body.empty() ? "" : ": ", body);
+  switch (code) {
+    case 307:
+    case 503:
+    case 404:
+      return absl::UnavailableError(message);
+    case 400:
+      return absl::InvalidArgumentError(message);
+    case 401:
+      return absl::UnauthenticatedError(message);
+    case 403:
+      return absl::FailedPreconditionError(message);
+    case 501:
+      return absl::UnimplementedError(message);
+    default:
+      return code >= 500 ? absl::UnavailableError(message) : absl::InternalError(message);
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateMesosClientConfig(const MesosClientConfig& config) {
+  if (config.heartbeat_misses < 1) {
+    return absl::InvalidArgumentError("mesos_heartbeat_misses: must be >= 1");
+  }
+  if (config.default_heartbeat_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("default_heartbeat_interval: must be > 0");
+  }
+  if (config.call_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("call_timeout: must be > 0");
+  }
+  if (config.max_redirects < 0) return absl::InvalidArgumentError("max_redirects: must be >= 0");
+  return ValidateBackoffConfig(config.backoff);
+}
+
+HttpMesosClient::HttpMesosClient(MesosClientConfig config, MasterDetector& detector,
+                                 HttpTransport& transport, EventLoop& loop,
+                                 MesosClientCallbacks callbacks, MesosMetrics* metrics)
+    : config_(std::move(config)),
+      detector_(detector),
+      transport_(transport),
+      loop_(loop),
+      callbacks_(std::move(callbacks)),
+      metrics_(metrics),
+      heartbeat_interval_(config_.default_heartbeat_interval),
+      backoff_(config_.backoff) {}
+
+HttpMesosClient::~HttpMesosClient() {
+  Close();
+  alive_.reset();
+}
+
+void HttpMesosClient::Subscribe(v1::FrameworkInfo framework,
+                                std::vector<std::string> suppressed_roles) {
+  framework_ = std::move(framework);
+  suppressed_roles_ = std::move(suppressed_roles);
+  if (state_ == State::kStopped || state_ == State::kIdle) state_ = State::kWaitingForMaster;
+  backoff_.Reset();
+  redirects_ = 0;
+  if (!detecting_) {
+    detecting_ = true;
+    detector_.Watch([this, alive = std::weak_ptr<char>(alive_)](
+                        const std::optional<std::string>& master) {
+      if (alive.lock()) OnMasterDetected(master);
+    });
+  } else {
+    // A new subscription over whatever connection there is.
+    Drop("resubscribing", "resubscribe", /*reconnect=*/true, absl::ZeroDuration());
+  }
+}
+
+void HttpMesosClient::OnMasterDetected(const std::optional<std::string>& master) {
+  detected_master_ = master;
+  if (state_ == State::kStopped || state_ == State::kIdle) return;
+  if (!master) {
+    LogWarning("mesos_no_master", {{"msg", "no leading Mesos master known; waiting"}});
+    Drop("no leading master", "no_master", /*reconnect=*/false, absl::ZeroDuration());
+    state_ = State::kWaitingForMaster;
+    return;
+  }
+  if (*master == master_ && (state_ == State::kConnecting || state_ == State::kSubscribed)) return;
+  LogInfo("mesos_master_detected", {{"master", *master}});
+  redirects_ = 0;
+  if (state_ == State::kConnecting || state_ == State::kSubscribed) {
+    Drop("leading master changed", "leader_change", /*reconnect=*/false, absl::ZeroDuration());
+  }
+  master_ = *master;
+  Connect();
+}
+
+void HttpMesosClient::Connect() {
+  loop_.Cancel(reconnect_timer_);
+  if (state_ == State::kStopped || state_ == State::kIdle) return;
+  if (master_.empty()) {
+    if (!detected_master_) {
+      state_ = State::kWaitingForMaster;
+      return;
+    }
+    master_ = *detected_master_;
+  }
+  state_ = State::kConnecting;
+  uint64_t generation = ++generation_;
+  decoder_.emplace();
+  stream_id_.clear();
+  heartbeat_interval_ = config_.default_heartbeat_interval;
+  last_bytes_at_ = loop_.clock().Now();
+
+  v1::scheduler::Call call;
+  call.set_type(v1::scheduler::Call::SUBSCRIBE);
+  if (framework_.has_id()) *call.mutable_framework_id() = framework_.id();
+  auto* subscribe = call.mutable_subscribe();
+  *subscribe->mutable_framework_info() = framework_;
+  for (const std::string& role : suppressed_roles_) subscribe->add_suppressed_roles(role);
+
+  HttpRequestSpec spec;
+  spec.url = absl::StrCat(master_, kPath);
+  spec.headers = {absl::StrCat("Content-Type: ", MediaType(config_.json)),
+                  absl::StrCat("Accept: ", MediaType(config_.json)), "Connection: keep-alive"};
+  spec.body = Encode(call);
+  spec.connect_timeout = config_.connect_timeout;
+  spec.basic_auth = config_.basic_auth;
+  auto alive = std::weak_ptr<char>(alive_);
+  HttpStreamHandlers handlers;
+  handlers.on_headers = [this, alive, generation](const HttpHeaders& head) {
+    loop_.Post([this, alive, generation, head] {
+      if (alive.lock()) OnStreamHeaders(generation, head);
+    });
+  };
+  handlers.on_data = [this, alive, generation](absl::string_view data) {
+    loop_.Post([this, alive, generation, bytes = std::string(data)] {
+      if (alive.lock()) OnStreamData(generation, bytes);
+    });
+  };
+  handlers.on_end = [this, alive, generation](absl::Status status) {
+    loop_.Post([this, alive, generation, status = std::move(status)] {
+      if (alive.lock()) OnStreamEnd(generation, status);
+    });
+  };
+  LogInfo("mesos_subscribing",
+          {{"master", master_},
+           {"framework_id", framework_.has_id() ? framework_.id().value() : std::string("(new)")},
+           {"encoding", config_.json ? "json" : "protobuf"}});
+  stream_request_ = transport_.Stream(std::move(spec), std::move(handlers));
+  ArmHeartbeatWatchdog();
+}
+
+void HttpMesosClient::OnStreamHeaders(uint64_t generation, const HttpHeaders& head) {
+  if (generation != generation_ || state_ != State::kConnecting) return;
+  if (head.status == 200) {
+    stream_id_ = head.Get("Mesos-Stream-Id").value_or("");
+    if (stream_id_.empty()) {
+      Drop("SUBSCRIBE answered 200 without Mesos-Stream-Id", "protocol_error", true,
+           backoff_.Next(bitgen_));
+    }
+    return;
+  }
+  if (head.status == 307) {
+    std::optional<std::string> location = head.Get("Location");
+    absl::StatusOr<std::string> target =
+        location ? BaseUrlFromLocation(*location)
+                 : absl::StatusOr<std::string>(absl::InvalidArgumentError("no Location"));
+    if (target.ok() && redirects_ < config_.max_redirects) {
+      ++redirects_;
+      LogInfo("mesos_redirected", {{"from", master_}, {"to", *target}});
+      Drop(absl::StrCat("redirected to ", *target), "redirect", /*reconnect=*/false,
+           absl::ZeroDuration());
+      master_ = *target;
+      Connect();
+      return;
+    }
+    redirects_ = 0;
+    master_.clear();  // back to the detector's answer
+    Drop(absl::StrCat("unusable redirect: ", target.status().message()), "redirect", true,
+         backoff_.Next(bitgen_));
+    return;
+  }
+  if (head.status == 503) {
+    Drop("master answered 503 (no leader or still recovering)", "unavailable", true,
+         backoff_.Next(bitgen_));
+    return;
+  }
+  Drop(absl::StrCat("SUBSCRIBE refused with HTTP ", head.status), "http_error", true,
+       backoff_.Next(bitgen_));
+}
+
+void HttpMesosClient::OnStreamData(uint64_t generation, const std::string& bytes) {
+  if (generation != generation_ || state_ == State::kStopped) return;
+  if (state_ != State::kConnecting && state_ != State::kSubscribed) return;
+  last_bytes_at_ = loop_.clock().Now();
+  std::vector<std::string> records;
+  absl::Status status = decoder_->Feed(bytes, &records);
+  for (std::string& record : records) {
+    v1::scheduler::Event event;
+    bool parsed;
+    if (config_.json) {
+      google::protobuf::util::JsonParseOptions options;
+      options.ignore_unknown_fields = true;
+      parsed = google::protobuf::util::JsonStringToMessage(record, &event, options).ok();
+    } else {
+      parsed = event.ParseFromString(record);
+    }
+    if (!parsed) {
+      if (metrics_ != nullptr) metrics_->stream_errors.Increment();
+      Drop("undecodable event on the subscription stream", "garbage", true,
+           backoff_.Next(bitgen_));
+      return;
+    }
+    HandleEvent(std::move(event));
+    if (generation != generation_ || state_ == State::kStopped) return;  // dropped meanwhile
+  }
+  if (!status.ok()) {
+    if (metrics_ != nullptr) metrics_->stream_errors.Increment();
+    Drop(std::string(status.message()), "garbage", true, backoff_.Next(bitgen_));
+  }
+}
+
+void HttpMesosClient::HandleEvent(v1::scheduler::Event event) {
+  if (metrics_ != nullptr) metrics_->Event(v1::scheduler::Event::Type_Name(event.type()));
+  switch (event.type()) {
+    case v1::scheduler::Event::SUBSCRIBED: {
+      const auto& subscribed = event.subscribed();
+      state_ = State::kSubscribed;
+      *framework_.mutable_id() = subscribed.framework_id();
+      if (subscribed.heartbeat_interval_seconds() > 0) {
+        heartbeat_interval_ = absl::Seconds(subscribed.heartbeat_interval_seconds());
+      }
+      backoff_.Reset();
+      redirects_ = 0;
+      if (metrics_ != nullptr) {
+        metrics_->subscribed.Set(1);
+        metrics_->subscribed_timestamp.Set(UnixSeconds(loop_.clock().Now()));
+        metrics_->subscriptions.Increment();
+        metrics_->SetFrameworkId(subscribed.framework_id().value());
+      }
+      LogInfo("mesos_subscribed",
+              {{"framework_id", subscribed.framework_id().value()},
+               {"master", master_},
+               {"stream_id", stream_id_},
+               {"heartbeat_interval", absl::FormatDuration(heartbeat_interval_)}});
+      ArmHeartbeatWatchdog();
+      if (callbacks_.on_subscribed) callbacks_.on_subscribed(subscribed);
+      PumpCalls();
+      return;
+    }
+    case v1::scheduler::Event::HEARTBEAT:
+      return;
+    case v1::scheduler::Event::ERROR: {
+      std::string message = event.error().message();
+      if (metrics_ != nullptr) metrics_->errors.Increment();
+      LogError("mesos_error_event", {{"message", message}, {"master", master_}});
+      Drop(absl::StrCat("ERROR: ", message), "error_event", /*reconnect=*/false,
+           absl::ZeroDuration());
+      state_ = State::kStopped;
+      FailQueuedCalls(absl::FailedPreconditionError(absl::StrCat("Mesos ERROR: ", message)));
+      if (callbacks_.on_error) callbacks_.on_error(message);
+      return;
+    }
+    case v1::scheduler::Event::OFFERS:
+    case v1::scheduler::Event::INVERSE_OFFERS:
+    case v1::scheduler::Event::RESCIND:
+    case v1::scheduler::Event::RESCIND_INVERSE_OFFER:
+    case v1::scheduler::Event::UPDATE:
+    case v1::scheduler::Event::UPDATE_OPERATION_STATUS:
+    case v1::scheduler::Event::MESSAGE:
+    case v1::scheduler::Event::FAILURE:
+      if (state_ != State::kSubscribed) {
+        // Only SUBSCRIBED or ERROR may come first.
+        Drop("event before SUBSCRIBED", "protocol_error", true, backoff_.Next(bitgen_));
+        return;
+      }
+      if (callbacks_.on_event) callbacks_.on_event(event);
+      return;
+    case v1::scheduler::Event::UNKNOWN:
+      // An event type newer than we know: ignore it (forward compatibility).
+      return;
+  }
+}
+
+void HttpMesosClient::OnStreamEnd(uint64_t generation, const absl::Status& status) {
+  if (generation != generation_) return;
+  if (state_ != State::kConnecting && state_ != State::kSubscribed) return;
+  stream_request_ = 0;
+  bool refused = state_ == State::kConnecting && stream_id_.empty();
+  std::string reason = status.ok() ? "the master closed the subscription stream"
+                                   : absl::StrCat("subscription failed: ", status.message());
+  if (refused && !master_.empty()) detector_.ReportUnreachable(master_);
+  if (refused) master_.clear();
+  Drop(reason, status.ok() ? "eof" : "connection", /*reconnect=*/true, backoff_.Next(bitgen_));
+}
+
+void HttpMesosClient::Drop(const std::string& reason, const std::string& metric_reason,
+                           bool reconnect, absl::Duration delay) {
+  bool was_subscribed = state_ == State::kSubscribed;
+  ++generation_;  // everything of the old connection is now stale
+  if (stream_request_ != 0) {
+    transport_.Cancel(stream_request_);
+    stream_request_ = 0;
+  }
+  loop_.Cancel(heartbeat_timer_);
+  stream_id_.clear();
+  if (metrics_ != nullptr) metrics_->subscribed.Set(0);
+  FailQueuedCalls(absl::UnavailableError(absl::StrCat("subscription lost: ", reason)));
+  if (state_ == State::kStopped || state_ == State::kIdle) return;
+  if (!reconnect) {
+    state_ = State::kWaitingForMaster;
+    return;
+  }
+  if (metrics_ != nullptr) metrics_->Reconnect(metric_reason);
+  LogWarning("mesos_disconnected", {{"reason", reason},
+                                    {"master", master_},
+                                    {"retry_in", absl::FormatDuration(delay)}});
+  if (was_subscribed && callbacks_.on_disconnected) callbacks_.on_disconnected(reason);
+  ScheduleReconnect(delay);
+}
+
+void HttpMesosClient::ScheduleReconnect(absl::Duration delay) {
+  state_ = State::kBackoff;
+  loop_.Cancel(reconnect_timer_);
+  reconnect_timer_ = loop_.RunAfter(delay, [this, alive = std::weak_ptr<char>(alive_)] {
+    if (alive.lock() && state_ == State::kBackoff) Connect();
+  });
+}
+
+void HttpMesosClient::ArmHeartbeatWatchdog() {
+  loop_.Cancel(heartbeat_timer_);
+  uint64_t generation = generation_;
+  heartbeat_timer_ =
+      loop_.RunAfter(heartbeat_interval_, [this, generation, alive = std::weak_ptr<char>(alive_)] {
+        if (!alive.lock() || generation != generation_) return;
+        absl::Duration silence = loop_.clock().Now() - last_bytes_at_;
+        if (metrics_ != nullptr) metrics_->heartbeat_age.Set(absl::ToDoubleSeconds(silence));
+        if (silence >= heartbeat_interval_ * config_.heartbeat_misses) {
+          Drop(absl::StrCat("no bytes from the master for ", absl::FormatDuration(silence)),
+               "heartbeat_timeout", true, backoff_.Next(bitgen_));
+          return;
+        }
+        ArmHeartbeatWatchdog();
+      });
+}
+
+void HttpMesosClient::Send(v1::scheduler::Call call,
+                           absl::AnyInvocable<void(absl::Status) &&> done) {
+  if (state_ != State::kSubscribed || paused_) {
+    if (metrics_ != nullptr) {
+      metrics_->Call(v1::scheduler::Call::Type_Name(call.type()), "not_sent");
+    }
+    std::move(done)(absl::UnavailableError(paused_ ? "leadership paused: calls are held back"
+                                                   : "not subscribed to Mesos"));
+    return;
+  }
+  if (!call.has_framework_id()) *call.mutable_framework_id() = framework_.id();
+  calls_.push_back(PendingCall{std::move(call), std::move(done)});
+  PumpCalls();
+}
+
+HttpRequestSpec HttpMesosClient::CallSpec(std::string body) const {
+  HttpRequestSpec spec;
+  spec.url = absl::StrCat(master_, kPath);
+  spec.headers = {absl::StrCat("Content-Type: ", MediaType(config_.json)),
+                  absl::StrCat("Mesos-Stream-Id: ", stream_id_), "Connection: keep-alive"};
+  spec.body = std::move(body);
+  spec.timeout = config_.call_timeout;
+  spec.connect_timeout = config_.connect_timeout;
+  spec.basic_auth = config_.basic_auth;
+  return spec;
+}
+
+void HttpMesosClient::PumpCalls() {
+  if (call_in_flight_ || calls_.empty()) return;
+  if (state_ != State::kSubscribed || paused_) return;
+  call_in_flight_ = true;
+  uint64_t generation = generation_;
+  std::string type = v1::scheduler::Call::Type_Name(calls_.front().call.type());
+  transport_.Send(CallSpec(Encode(calls_.front().call)),
+                  [this, generation, type, alive = std::weak_ptr<char>(alive_)](
+                      absl::StatusOr<HttpResult> result) {
+                    loop_.Post([this, generation, type, alive,
+                                result = std::move(result)]() mutable {
+                      if (!alive.lock()) return;
+                      call_in_flight_ = false;
+                      if (generation != generation_ || calls_.empty()) {
+                        PumpCalls();  // its call was failed when the connection went
+                        return;
+                      }
+                      PendingCall pending = std::move(calls_.front());
+                      calls_.pop_front();
+                      absl::Status status =
+                          result.ok() ? CallStatus(*result) : result.status();
+                      if (metrics_ != nullptr) {
+                        metrics_->Call(type, result.ok() ? absl::StrCat(result->head.status)
+                                                         : std::string("transport_error"));
+                      }
+                      if (!status.ok()) {
+                        LogWarning("mesos_call_failed",
+                                   {{"type", type}, {"error", status.ToString()}});
+                      }
+                      std::move(pending.done)(status);
+                      if (result.ok() && result->head.status == 307) {
+                        // This master no longer leads: find the one that does.
+                        master_.clear();
+                        Drop("a call was redirected: the master no longer leads", "redirect",
+                             true, absl::ZeroDuration());
+                        return;
+                      }
+                      PumpCalls();
+                    });
+                  });
+}
+
+void HttpMesosClient::FailQueuedCalls(const absl::Status& status) {
+  std::deque<PendingCall> failed;
+  failed.swap(calls_);
+  // A call in flight belongs to the old generation: its reply is ignored.
+  for (PendingCall& pending : failed) std::move(pending.done)(status);
+}
+
+void HttpMesosClient::Close() {
+  if (state_ == State::kStopped || state_ == State::kIdle) {
+    state_ = State::kIdle;
+    return;
+  }
+  Drop("closed", "closed", /*reconnect=*/false, absl::ZeroDuration());
+  state_ = State::kIdle;
+  loop_.Cancel(reconnect_timer_);
+  master_.clear();
+  LogInfo("mesos_subscription_closed");
+}
+
+void HttpMesosClient::SetPaused(bool paused) {
+  paused_ = paused;
+  if (paused) {
+    FailQueuedCalls(absl::UnavailableError("leadership paused: calls are held back"));
+  } else {
+    PumpCalls();
+  }
+}
+
+std::string HttpMesosClient::Encode(const v1::scheduler::Call& call) const {
+  std::string out;
+  if (config_.json) {
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(call, &out, options);
+  } else {
+    call.SerializeToString(&out);
+  }
+  return out;
+}
+
+}  // namespace mast::mesos
