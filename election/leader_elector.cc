@@ -468,22 +468,33 @@ void LeaderElector::OnLeaseTimer() {
   AbandonOwnNode("lease expired: no confirmed zookeeper contact within the session timeout");
 }
 
-void LeaderElector::AbandonOwnNode(absl::string_view reason) {
+void LeaderElector::Abdicate(absl::string_view reason, absl::Duration rejoin_delay) {
+  if (role_ != Role::kLeader) return;
+  LogWarning("leader_abdicating",
+             {{"reason", reason}, {"rejoin_in", absl::FormatDuration(rejoin_delay)}});
+  AbandonOwnNode(reason, rejoin_delay);
+}
+
+void LeaderElector::AbandonOwnNode(absl::string_view reason, absl::Duration rejoin_delay) {
   StepDown(reason);
   own_node_abandoned_ = true;
   ++epoch_;
   if (zk_state_ != ZkSessionState::kConnected || own_node_.empty()) return;  // on reconnect
   uint64_t epoch = epoch_;
   zk_.Delete(own_node_, -1,
-             [this, epoch, alive = std::weak_ptr<char>(alive_)](absl::Status status) {
+             [this, epoch, rejoin_delay, alive = std::weak_ptr<char>(alive_)](absl::Status status) {
                if (!alive.lock() || !Current(epoch)) return;
                if (!status.ok() && !absl::IsNotFound(status)) {
                  return RetryLater("delete abandoned election znode", status,
-                                   [this] { AbandonOwnNode("retry"); });
+                                   [this, rejoin_delay] { AbandonOwnNode("retry", rejoin_delay); });
                }
                own_node_.clear();
                own_node_abandoned_ = false;
-               CreateOwnNode();
+               if (rejoin_delay <= absl::ZeroDuration()) return CreateOwnNode();
+               loop_.Cancel(retry_timer_);
+               retry_timer_ = loop_.RunAfter(rejoin_delay, [this, epoch, alive] {
+                 if (alive.lock() && Current(epoch) && own_node_.empty()) CreateOwnNode();
+               });
              });
 }
 

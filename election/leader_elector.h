@@ -120,6 +120,12 @@ class LeaderElector {
   // with the delete's status. The elector does not rejoin.
   void Resign(absl::AnyInvocable<void(absl::Status) &&> done);
 
+  // Stops leading because the owner must not act as leader any more (e.g.
+  // Mesos handed the framework to another scheduler): deletes this replica's
+  // znode and rejoins at the back of the queue after `rejoin_delay`, so
+  // another replica takes over. A no-op when not leading.
+  void Abdicate(absl::string_view reason, absl::Duration rejoin_delay);
+
   std::shared_ptr<const ElectionSnapshot> snapshot() const;
   // Loop thread: true while this replica may act as leader now.
   bool IsActingLeader() const;
@@ -148,7 +154,7 @@ class LeaderElector {
   void OnLeaseTimer();
   void SetPaused(bool paused, absl::string_view reason);
   void StepDown(absl::string_view reason);
-  void AbandonOwnNode(absl::string_view reason);
+  void AbandonOwnNode(absl::string_view reason, absl::Duration rejoin_delay = absl::ZeroDuration());
   void SetObservedLeader(std::optional<LeaderInfo> leader);
   void RetryLater(absl::string_view what, const absl::Status& status,
                   absl::AnyInvocable<void()> retry);

@@ -1,6 +1,9 @@
 #include "mastd/flags.h"
 
+#include <pwd.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include <fstream>
 #include <sstream>
@@ -9,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "election/zk_status.h"
 
 ABSL_FLAG(std::string, zk, "127.0.0.1:2181",
@@ -35,6 +39,36 @@ ABSL_FLAG(std::string, advertise_address, "",
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGTERM, how long to wait for the leadership handoff and in-flight calls.");
 
+ABSL_FLAG(std::string, mesos, "http://127.0.0.1:5050",
+          "Mesos master(s): http://host:port (or a comma list, tried in turn; redirects are "
+          "followed), zk://host:port,.../mesos (the leading master is read from ZooKeeper), "
+          "or 'local' (an in-process local master, for a single-machine run).");
+ABSL_FLAG(std::string, mesos_encoding, "protobuf",
+          "Encoding of calls and events: protobuf or json.");
+ABSL_FLAG(int32_t, mesos_heartbeat_misses, 5,
+          "Missed heartbeat intervals after which the master is taken as gone and Mast "
+          "resubscribes.");
+ABSL_FLAG(std::string, framework_name, "mast", "FrameworkInfo.name.");
+ABSL_FLAG(std::string, framework_user, "",
+          "FrameworkInfo.user: the Unix user tasks run as by default. Default: the user "
+          "running mastd.");
+ABSL_FLAG(std::string, framework_role, "*", "The Mesos role Mast subscribes with.");
+ABSL_FLAG(absl::Duration, failover_timeout, absl::Hours(24 * 7),
+          "How long Mesos keeps the framework's tasks running while no Mast replica is "
+          "subscribed.");
+ABSL_FLAG(std::string, framework_principal, "",
+          "Principal for HTTP Basic authentication with the master (and "
+          "FrameworkInfo.principal).");
+ABSL_FLAG(std::string, framework_secret_file, "",
+          "File holding the secret of --framework_principal.");
+ABSL_FLAG(std::string, framework_hostname, "", "FrameworkInfo.hostname. Default: this host.");
+ABSL_FLAG(std::string, webui_url, "", "FrameworkInfo.webui_url.");
+ABSL_FLAG(std::string, offer_min_resources, "",
+          "Minimum offer shape for the role (FrameworkInfo.offer_filters), e.g. "
+          "'cpus:0.01;mem:32'. Empty: the master's default.");
+ABSL_FLAG(double, decline_refuse_seconds, 120,
+          "refuse_seconds of the filter with which unusable offers are declined.");
+
 namespace mast {
 namespace {
 
@@ -42,6 +76,73 @@ std::string HostName() {
   char name[256] = {};
   if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
   return name;
+}
+
+std::string UserName() {
+  if (const char* user = std::getenv("USER"); user != nullptr && *user != '\0') return user;
+  passwd* pw = getpwuid(getuid());
+  return pw != nullptr ? pw->pw_name : "root";
+}
+
+absl::StatusOr<std::string> ReadSecretFile(const std::string& flag, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return std::string(absl::StripAsciiWhitespace(ss.str()));
+}
+
+absl::Status ParseMesosFlags(DaemonConfig& config) {
+  config.mesos = absl::GetFlag(FLAGS_mesos);
+  if (config.mesos != "local" && config.mesos.rfind("zk://", 0) != 0) {
+    auto masters = mesos::ParseMasterUrls(config.mesos);
+    if (!masters.ok()) return masters.status();
+    config.mesos_masters = *masters;
+  }
+  const std::string encoding = absl::GetFlag(FLAGS_mesos_encoding);
+  if (encoding != "protobuf" && encoding != "json") {
+    return absl::InvalidArgumentError("--mesos_encoding: must be protobuf or json");
+  }
+  config.mesos_client.json = encoding == "json";
+  config.mesos_client.heartbeat_misses = absl::GetFlag(FLAGS_mesos_heartbeat_misses);
+  absl::Status client = mesos::ValidateMesosClientConfig(config.mesos_client);
+  if (!client.ok()) return absl::InvalidArgumentError(absl::StrCat("--", client.message()));
+
+  FrameworkConfig& fw = config.framework;
+  fw.name = absl::GetFlag(FLAGS_framework_name);
+  fw.user = absl::GetFlag(FLAGS_framework_user);
+  if (fw.user.empty()) fw.user = UserName();
+  fw.role = absl::GetFlag(FLAGS_framework_role);
+  fw.failover_timeout = absl::GetFlag(FLAGS_failover_timeout);
+  fw.principal = absl::GetFlag(FLAGS_framework_principal);
+  const std::string secret_file = absl::GetFlag(FLAGS_framework_secret_file);
+  if (!secret_file.empty()) {
+    if (fw.principal.empty()) {
+      return absl::InvalidArgumentError(
+          "--framework_secret_file: needs --framework_principal");
+    }
+    auto secret = ReadSecretFile("--framework_secret_file", secret_file);
+    if (!secret.ok()) return secret.status();
+    config.mesos_client.basic_auth = absl::StrCat(fw.principal, ":", *secret);
+  }
+  fw.hostname = absl::GetFlag(FLAGS_framework_hostname);
+  if (fw.hostname.empty()) fw.hostname = HostName();
+  fw.webui_url = absl::GetFlag(FLAGS_webui_url);
+  const std::string min_resources = absl::GetFlag(FLAGS_offer_min_resources);
+  for (absl::string_view part : absl::StrSplit(min_resources, ';', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(part, ':');
+    double quantity = 0;
+    if (!absl::SimpleAtod(kv.second, &quantity)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--offer_min_resources: '", part, "' is not name:quantity"));
+    }
+    fw.min_offer_resources.emplace_back(std::string(absl::StripAsciiWhitespace(kv.first)),
+                                        quantity);
+  }
+  double refuse = absl::GetFlag(FLAGS_decline_refuse_seconds);
+  if (!(refuse >= 0)) return absl::InvalidArgumentError("--decline_refuse_seconds: must be >= 0");
+  fw.decline_refuse = absl::Seconds(refuse);
+  return ValidateFrameworkConfig(fw);
 }
 
 // Splits "host:port" or "[v6]:port".
@@ -90,6 +191,8 @@ absl::StatusOr<DaemonConfig> ConfigFromFlags() {
   if (!metrics.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--metrics_address: ", metrics.message()));
   }
+  absl::Status mesos = ParseMesosFlags(config);
+  if (!mesos.ok()) return mesos;
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (config.shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--shutdown_grace: must be >= 0");

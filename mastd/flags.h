@@ -6,6 +6,8 @@
 #include "absl/time/time.h"
 #include "election/leader_elector.h"
 #include "election/zk_session.h"
+#include "scheduler/control/framework_controller.h"
+#include "scheduler/mesos/http_mesos_client.h"
 
 namespace mast {
 
@@ -17,6 +19,11 @@ struct DaemonConfig {
   std::string grpc_address;
   std::string metrics_address;
   absl::Duration shutdown_grace;
+  // --mesos: "local", "zk://..." or a list of master URLs.
+  std::string mesos;
+  std::vector<std::string> mesos_masters;  // when a URL list
+  mesos::MesosClientConfig mesos_client;
+  FrameworkConfig framework;
 };
 
 // Reads the parsed flags into a DaemonConfig; an error names the flag.

@@ -29,6 +29,10 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "mastd/flags.h"
+#include "scheduler/control/framework_controller.h"
+#include "scheduler/mesos/http_mesos_client.h"
+#include "scheduler/mesos/http_transport.h"
+#include "store/zk_store.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 
@@ -101,8 +105,18 @@ int Run() {
   exposer->RegisterCollectable(process_metrics);
   std::vector<int> metrics_ports = exposer->GetListeningPorts();
 
+  if (config.mesos == "local" || config.mesos.rfind("zk://", 0) == 0) {
+    return Fail("--mesos", absl::UnimplementedError(absl::StrCat(
+                               "'", config.mesos, "' is not supported yet; give http://host:port")));
+  }
+  mesos::MesosMetrics mesos_metrics(*registry);
+  mesos::HttpTransport transport;
+  mesos::StaticMasterDetector detector(config.mesos_masters);
+
   EventLoop loop(clock, "control");
   std::unique_ptr<ZkSession> session;
+  std::unique_ptr<ZkStore> store;
+  std::unique_ptr<FrameworkController> controller;
   std::unique_ptr<LeaderElector> elector;
   absl::Status wired = absl::OkStatus();
   absl::Notification wired_done;
@@ -114,15 +128,31 @@ int Run() {
       return;
     }
     session = std::move(*session_or);
+    store = std::make_unique<ZkStore>(*session, config.zk_root);
+    controller = std::make_unique<FrameworkController>(
+        config.framework,
+        [&](mesos::MesosClientCallbacks callbacks) -> mesos::MesosClientPtr {
+          return std::make_unique<mesos::HttpMesosClient>(config.mesos_client, detector,
+                                                          transport, loop, std::move(callbacks),
+                                                          &mesos_metrics);
+        },
+        *store, loop, &mesos_metrics, [&](absl::string_view reason) {
+          // Stop acting; rejoin at the back after a session timeout, so a
+          // scheduler that took the framework over is not fought over.
+          elector->Abdicate(reason, config.zk.session_timeout);
+        });
     LeaderCallbacks callbacks;
-    callbacks.on_started_leading = [health](const LeaderTerm&) {
+    callbacks.on_started_leading = [health, &controller](const LeaderTerm& term) {
       health->SetServingStatus(kLeaderHealthService, true);
+      controller->OnStartedLeading(term);
     };
-    callbacks.on_stopped_leading = [health](const LeaderTerm&, absl::string_view) {
+    callbacks.on_stopped_leading = [health, &controller](const LeaderTerm&, absl::string_view) {
       health->SetServingStatus(kLeaderHealthService, false);
+      controller->OnStoppedLeading();
     };
-    callbacks.on_paused_changed = [health](bool paused) {
+    callbacks.on_paused_changed = [health, &controller](bool paused) {
       health->SetServingStatus(kLeaderHealthService, !paused);
+      controller->OnPaused(paused);
     };
     auto elector_or =
         LeaderElector::Create(config.election, *session, loop, std::move(callbacks),
@@ -147,6 +177,7 @@ int Run() {
            {"grpc_port", grpc_port},
            {"metrics_port", metrics_ports.empty() ? 0 : metrics_ports.front()},
            {"zk", config.zk.hosts},
+           {"mesos", config.mesos},
            {"zk_root", config.zk_root}});
 
   int sig = 0;
@@ -172,6 +203,8 @@ int Run() {
   absl::Notification destroyed;
   loop.Post([&] {
     elector.reset();
+    controller.reset();
+    store.reset();
     session.reset();
     destroyed.Notify();
   });

@@ -1,0 +1,264 @@
+#include "scheduler/control/framework_controller.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace mast {
+
+namespace v1 = ::mesos::v1;
+
+absl::Status ValidateFrameworkConfig(const FrameworkConfig& config) {
+  if (config.name.empty()) return absl::InvalidArgumentError("--framework_name: must not be empty");
+  if (config.user.empty()) return absl::InvalidArgumentError("--framework_user: must not be empty");
+  if (config.role.empty() || config.role == "." || config.role == ".." ||
+      config.role.find_first_of("/ \t\n") != std::string::npos || config.role[0] == '-') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--framework_role: '", config.role, "' is not a valid Mesos role"));
+  }
+  if (config.failover_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--failover_timeout: must be > 0");
+  }
+  if (config.decline_refuse < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--decline_refuse_seconds: must be >= 0");
+  }
+  for (const auto& [name, quantity] : config.min_offer_resources) {
+    if (name.empty() || !(quantity > 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--offer_min_resources: '", name, "' needs a positive quantity"));
+    }
+  }
+  return ValidateBackoffConfig(config.retry_backoff);
+}
+
+v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
+                                     const std::optional<std::string>& framework_id) {
+  v1::FrameworkInfo info;
+  info.set_user(config.user);
+  info.set_name(config.name);
+  if (framework_id) info.mutable_id()->set_value(*framework_id);
+  info.set_failover_timeout(absl::ToDoubleSeconds(config.failover_timeout));
+  info.set_checkpoint(true);
+  info.add_roles(config.role);
+  if (!config.hostname.empty()) info.set_hostname(config.hostname);
+  if (!config.principal.empty()) info.set_principal(config.principal);
+  if (!config.webui_url.empty()) info.set_webui_url(config.webui_url);
+  for (auto type : {v1::FrameworkInfo::Capability::PARTITION_AWARE,
+                    v1::FrameworkInfo::Capability::TASK_KILLING_STATE,
+                    v1::FrameworkInfo::Capability::MULTI_ROLE}) {
+    info.add_capabilities()->set_type(type);
+  }
+  if (!config.min_offer_resources.empty()) {
+    auto& filters = (*info.mutable_offer_filters())[config.role];
+    auto* quantities = filters.mutable_min_allocatable_resources()->add_quantities();
+    for (const auto& [name, quantity] : config.min_offer_resources) {
+      (*quantities->mutable_quantities())[name].set_value(quantity);
+    }
+  }
+  return info;
+}
+
+FrameworkController::FrameworkController(FrameworkConfig config, ClientFactory client_factory,
+                                         Store& store, EventLoop& loop,
+                                         mesos::MesosMetrics* metrics,
+                                         std::function<void(absl::string_view)> step_down)
+    : config_(std::move(config)),
+      store_(store),
+      loop_(loop),
+      metrics_(metrics),
+      step_down_(std::move(step_down)),
+      backoff_(config_.retry_backoff) {
+  mesos::MesosClientCallbacks callbacks;
+  auto alive = std::weak_ptr<char>(alive_);
+  callbacks.on_subscribed = [this, alive](const v1::scheduler::Event::Subscribed& s) {
+    if (alive.lock()) OnSubscribed(s);
+  };
+  callbacks.on_event = [this, alive](const v1::scheduler::Event& e) {
+    if (alive.lock()) OnEvent(e);
+  };
+  callbacks.on_disconnected = [](absl::string_view) {};  // the client logs and reconnects
+  callbacks.on_error = [this, alive](absl::string_view message) {
+    if (alive.lock()) OnError(message);
+  };
+  client_ = client_factory(std::move(callbacks));
+}
+
+FrameworkController::~FrameworkController() {
+  alive_.reset();
+  loop_.Cancel(retry_timer_);
+  client_.reset();
+}
+
+void FrameworkController::OnStartedLeading(const LeaderTerm& term) {
+  leading_ = true;
+  term_ = term;
+  ++epoch_;
+  backoff_.Reset();
+  ReadFrameworkIdThenSubscribe(epoch_);
+}
+
+void FrameworkController::ReadFrameworkIdThenSubscribe(uint64_t epoch) {
+  store_.ReadFrameworkId([this, epoch, alive = std::weak_ptr<char>(alive_)](
+                             absl::StatusOr<std::optional<std::string>> id) {
+    if (!alive.lock() || epoch != epoch_ || !leading_) return;
+    if (!id.ok()) {
+      // A corrupt record must not make us register a second framework:
+      // keep trying (an operator can repair the record) and say so.
+      LogError("framework_id_unreadable", {{"error", id.status().ToString()}});
+      return RetryLater(epoch, [this, epoch] { ReadFrameworkIdThenSubscribe(epoch); });
+    }
+    framework_id_ = *id;
+    LogInfo("framework_subscribe",
+            {{"framework_id", framework_id_.value_or("(new registration)")},
+             {"fencing_token", term_.fencing_token}});
+    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_), {config_.role});
+  });
+}
+
+void FrameworkController::OnSubscribed(const v1::scheduler::Event::Subscribed& subscribed) {
+  if (!leading_) return;
+  const std::string& id = subscribed.framework_id().value();
+  if (framework_id_ == id) return;
+  if (framework_id_) {
+    // Mesos must never hand us another ID for a re-registration.
+    LogError("framework_id_changed", {{"stored", *framework_id_}, {"received", id}});
+  }
+  framework_id_ = id;
+  StoreFrameworkId(epoch_, id);
+}
+
+void FrameworkController::StoreFrameworkId(uint64_t epoch, std::string id) {
+  store_.WriteFrameworkId(term_, id, [this, epoch, id, alive = std::weak_ptr<char>(alive_)](
+                                         absl::Status status) {
+    if (!alive.lock() || epoch != epoch_ || !leading_) return;
+    if (status.ok()) {
+      LogInfo("framework_id_stored", {{"framework_id", id}});
+      return;
+    }
+    if (absl::IsFailedPrecondition(status)) {
+      LogError("framework_id_store_refused", {{"error", status.ToString()}});
+      if (step_down_) step_down_("deposed: the fenced write of the FrameworkID was refused");
+      return;
+    }
+    LogWarning("framework_id_store_failed", {{"error", status.ToString()}});
+    RetryLater(epoch, [this, epoch, id] { StoreFrameworkId(epoch, id); });
+  });
+}
+
+void FrameworkController::OnEvent(const v1::scheduler::Event& event) {
+  if (!leading_) return;
+  switch (event.type()) {
+    case v1::scheduler::Event::OFFERS:
+      DeclineOffers(event.offers());
+      return;
+    case v1::scheduler::Event::UPDATE:
+      HandleUpdate(event.update().status());
+      return;
+    case v1::scheduler::Event::RESCIND:
+    case v1::scheduler::Event::RESCIND_INVERSE_OFFER:
+      return;  // we hold no offers
+    case v1::scheduler::Event::INVERSE_OFFERS: {
+      v1::scheduler::Call call;
+      call.set_type(v1::scheduler::Call::DECLINE_INVERSE_OFFERS);
+      for (const auto& offer : event.inverse_offers().inverse_offers()) {
+        *call.mutable_decline_inverse_offers()->add_inverse_offer_ids() = offer.id();
+      }
+      Send(std::move(call));
+      return;
+    }
+    case v1::scheduler::Event::FAILURE:
+      LogWarning("mesos_failure", {{"agent_id", event.failure().agent_id().value()},
+                                   {"executor_id", event.failure().executor_id().value()},
+                                   {"status", event.failure().status()}});
+      return;
+    case v1::scheduler::Event::MESSAGE:
+    case v1::scheduler::Event::UPDATE_OPERATION_STATUS:
+    case v1::scheduler::Event::SUBSCRIBED:
+    case v1::scheduler::Event::HEARTBEAT:
+    case v1::scheduler::Event::ERROR:
+    case v1::scheduler::Event::UNKNOWN:
+      return;
+  }
+}
+
+void FrameworkController::DeclineOffers(const v1::scheduler::Event::Offers& offers) {
+  if (offers.offers().empty()) return;
+  v1::scheduler::Call call;
+  call.set_type(v1::scheduler::Call::DECLINE);
+  for (const auto& offer : offers.offers()) *call.mutable_decline()->add_offer_ids() = offer.id();
+  call.mutable_decline()->mutable_filters()->set_refuse_seconds(
+      absl::ToDoubleSeconds(config_.decline_refuse));
+  if (metrics_ != nullptr) {
+    metrics_->offers_received.Increment(offers.offers_size());
+    metrics_->offers_declined.Increment(offers.offers_size());
+  }
+  Send(std::move(call));
+  // Nothing waits to launch: stop the offers for the role until there is.
+  v1::scheduler::Call suppress;
+  suppress.set_type(v1::scheduler::Call::SUPPRESS);
+  suppress.mutable_suppress()->add_roles(config_.role);
+  Send(std::move(suppress));
+}
+
+void FrameworkController::HandleUpdate(const v1::TaskStatus& status) {
+  static const auto kTerminal = {v1::TASK_FINISHED, v1::TASK_FAILED,   v1::TASK_KILLED,
+                                 v1::TASK_ERROR,    v1::TASK_LOST,     v1::TASK_DROPPED,
+                                 v1::TASK_GONE,     v1::TASK_GONE_BY_OPERATOR};
+  bool terminal = std::find(kTerminal.begin(), kTerminal.end(), status.state()) != kTerminal.end();
+  // No task is known yet: one that lives is an orphan, killed.
+  if (!terminal && status.state() != v1::TASK_UNKNOWN) {
+    LogWarning("killing_unknown_task", {{"task_id", status.task_id().value()},
+                                        {"state", v1::TaskState_Name(status.state())}});
+    v1::scheduler::Call kill;
+    kill.set_type(v1::scheduler::Call::KILL);
+    *kill.mutable_kill()->mutable_task_id() = status.task_id();
+    if (status.has_agent_id()) *kill.mutable_kill()->mutable_agent_id() = status.agent_id();
+    Send(std::move(kill));
+  }
+  if (status.has_uuid() && status.has_agent_id()) {
+    v1::scheduler::Call ack;
+    ack.set_type(v1::scheduler::Call::ACKNOWLEDGE);
+    *ack.mutable_acknowledge()->mutable_agent_id() = status.agent_id();
+    *ack.mutable_acknowledge()->mutable_task_id() = status.task_id();
+    ack.mutable_acknowledge()->set_uuid(status.uuid());
+    Send(std::move(ack));
+  }
+}
+
+void FrameworkController::Send(v1::scheduler::Call call) {
+  std::string type = v1::scheduler::Call::Type_Name(call.type());
+  client_->Send(std::move(call), [type](absl::Status status) {
+    // Failed calls are not retried here: offers come again, updates are
+    // redelivered until acknowledged, and kills are re-issued on the next
+    // update of the task.
+    if (!status.ok() && !absl::IsUnavailable(status)) {
+      LogWarning("mesos_call_rejected", {{"type", type}, {"error", status.ToString()}});
+    }
+  });
+}
+
+void FrameworkController::OnError(absl::string_view message) {
+  if (!leading_) return;
+  LogError("framework_error", {{"message", message},
+                               {"msg", "another scheduler took the framework over or it was "
+                                       "removed; stepping down"}});
+  if (step_down_) step_down_(absl::StrCat("Mesos ERROR: ", message));
+}
+
+void FrameworkController::OnStoppedLeading() {
+  leading_ = false;
+  ++epoch_;
+  loop_.Cancel(retry_timer_);
+  client_->Close();
+}
+
+void FrameworkController::OnPaused(bool paused) { client_->SetPaused(paused); }
+
+void FrameworkController::RetryLater(uint64_t epoch, std::function<void()> fn) {
+  loop_.Cancel(retry_timer_);
+  retry_timer_ = loop_.RunAfter(backoff_.Next(bitgen_), [this, epoch, fn = std::move(fn),
+                                                          alive = std::weak_ptr<char>(alive_)] {
+    if (alive.lock() && epoch == epoch_ && leading_) fn();
+  });
+}
+
+}  // namespace mast

@@ -1,0 +1,106 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/time/time.h"
+#include "common/backoff.h"
+#include "common/event_loop.h"
+#include "election/leader_elector.h"
+#include "scheduler/mesos/mesos_client.h"
+#include "scheduler/mesos/mesos_metrics.h"
+#include "store/store.h"
+
+namespace mast {
+
+// How Mast registers with Mesos. Built from mastd's --framework_* flags.
+struct FrameworkConfig {
+  std::string name = "mast";
+  std::string user;                 // required: HTTP schedulers must set it
+  std::string role = "*";
+  std::string principal;            // empty: none
+  std::string hostname;
+  std::string webui_url;
+  absl::Duration failover_timeout = absl::Hours(24 * 7);
+  // Offers are declined with this filter while there is nothing to launch.
+  absl::Duration decline_refuse = absl::Seconds(120);
+  // Minimum offer shape for the role (offer_filters), e.g. {{"cpus", 0.01}}.
+  std::vector<std::pair<std::string, double>> min_offer_resources;
+  BackoffConfig retry_backoff = {absl::Milliseconds(100), absl::Seconds(10), 2.0, 0.5};
+};
+
+absl::Status ValidateFrameworkConfig(const FrameworkConfig& config);
+
+// The FrameworkInfo Mast subscribes with: checkpointing on; capabilities
+// PARTITION_AWARE, TASK_KILLING_STATE and MULTI_ROLE (role in `roles`);
+// `id` set when a FrameworkID was stored.
+::mesos::v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
+                                              const std::optional<std::string>& framework_id);
+
+// The leader's side of Mesos, driven by the elector's callbacks:
+// - OnStartedLeading: reads the stored FrameworkID and subscribes (a fresh
+//   registration only when none was ever stored); the ID of SUBSCRIBED is
+//   stored with a write fenced on the term before anything else is done.
+// - OnPaused: calls stop at once (the subscription is kept for a blip).
+// - OnStoppedLeading: the subscription is closed.
+// - An ERROR event or a fenced write refused as deposed makes this replica
+//   stop acting: `step_down(reason)` is called (the daemon makes the elector
+//   abdicate and rejoin as a follower).
+// There is no work to schedule yet: offers are declined with a long
+// refuse_seconds and the role is subscribed suppressed; status updates that
+// carry a uuid are acknowledged, and tasks this scheduler does not know
+// (all, for now) are killed.
+//
+// Threads: everything on the control loop. Followers never create a client
+// subscription: the client exists, but Subscribe is called only here.
+class FrameworkController {
+ public:
+  using ClientFactory =
+      std::function<mesos::MesosClientPtr(mesos::MesosClientCallbacks callbacks)>;
+
+  FrameworkController(FrameworkConfig config, ClientFactory client_factory, Store& store,
+                      EventLoop& loop, mesos::MesosMetrics* metrics,
+                      std::function<void(absl::string_view reason)> step_down);
+  ~FrameworkController();
+
+  void OnStartedLeading(const LeaderTerm& term);
+  void OnStoppedLeading();
+  void OnPaused(bool paused);
+
+  bool subscribed() const { return client_ != nullptr && client_->subscribed(); }
+  const std::optional<std::string>& framework_id() const { return framework_id_; }
+
+ private:
+  void ReadFrameworkIdThenSubscribe(uint64_t epoch);
+  void OnSubscribed(const ::mesos::v1::scheduler::Event::Subscribed& subscribed);
+  void StoreFrameworkId(uint64_t epoch, std::string id);
+  void OnEvent(const ::mesos::v1::scheduler::Event& event);
+  void OnError(absl::string_view message);
+  void DeclineOffers(const ::mesos::v1::scheduler::Event::Offers& offers);
+  void HandleUpdate(const ::mesos::v1::TaskStatus& status);
+  void Send(::mesos::v1::scheduler::Call call);
+  void RetryLater(uint64_t epoch, std::function<void()> fn);
+
+  const FrameworkConfig config_;
+  Store& store_;
+  EventLoop& loop_;
+  mesos::MesosMetrics* metrics_;
+  std::function<void(absl::string_view)> step_down_;
+  std::unique_ptr<mesos::MesosClient> client_;
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
+
+  // Loop thread only.
+  bool leading_ = false;
+  uint64_t epoch_ = 0;  // bumped on every start/stop of leadership
+  LeaderTerm term_;
+  std::optional<std::string> framework_id_;
+  Backoff backoff_;
+  absl::BitGen bitgen_;
+  EventLoop::TimerId retry_timer_ = 0;
+};
+
+}  // namespace mast

@@ -1,0 +1,270 @@
+#include "scheduler/control/framework_controller.h"
+
+#include <memory>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "prometheus/registry.h"
+#include "store/zk_store.h"
+#include "tests/common/fake_zk_client.h"
+#include "tests/common/manual_clock.h"
+#include "tests/common/zk_test_util.h"
+
+namespace mast {
+namespace {
+
+namespace v1 = ::mesos::v1;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+// A MesosClient that records what the controller asks of it; the test plays
+// the master by calling the captured callbacks.
+class RecordingMesosClient final : public mesos::MesosClient {
+ public:
+  explicit RecordingMesosClient(mesos::MesosClientCallbacks callbacks)
+      : callbacks(std::move(callbacks)) {}
+  void Subscribe(v1::FrameworkInfo framework, std::vector<std::string> suppressed) override {
+    subscriptions.push_back(framework);
+    suppressed_roles = std::move(suppressed);
+    subscribed_ = false;
+  }
+  void Send(v1::scheduler::Call call, absl::AnyInvocable<void(absl::Status) &&> done) override {
+    calls.push_back(call);
+    std::move(done)(paused ? absl::UnavailableError("paused") : absl::OkStatus());
+  }
+  void Close() override {
+    ++closes;
+    subscribed_ = false;
+  }
+  void SetPaused(bool p) override { paused = p; }
+  bool subscribed() const override { return subscribed_; }
+
+  // Plays the master: SUBSCRIBED with `id`.
+  void Subscribed(const std::string& id) {
+    subscribed_ = true;
+    v1::scheduler::Event::Subscribed s;
+    s.mutable_framework_id()->set_value(id);
+    s.set_heartbeat_interval_seconds(15);
+    callbacks.on_subscribed(s);
+  }
+
+  mesos::MesosClientCallbacks callbacks;
+  std::vector<v1::FrameworkInfo> subscriptions;
+  std::vector<std::string> suppressed_roles;
+  std::vector<v1::scheduler::Call> calls;
+  int closes = 0;
+  bool paused = false;
+  bool subscribed_ = false;
+};
+
+class FrameworkControllerTest : public ::testing::Test {
+ protected:
+  FrameworkControllerTest()
+      : loop_(clock_, "control"), zk_(ensemble_, loop_), store_(zk_, "/mast"), metrics_(registry_) {
+    zk_.Connect();
+    FrameworkConfig config;
+    config.user = "mast-user";
+    config.role = "web";
+    config.min_offer_resources = {{"cpus", 0.1}};
+    RunOnLoop([&] {
+      controller_ = std::make_unique<FrameworkController>(
+          config,
+          [this](mesos::MesosClientCallbacks callbacks) {
+            auto client = std::make_unique<RecordingMesosClient>(std::move(callbacks));
+            client_ = client.get();
+            return client;
+          },
+          store_, loop_, &metrics_,
+          [this](absl::string_view reason) { step_downs_.emplace_back(reason); });
+    });
+    term_ = MakeTerm();
+  }
+  ~FrameworkControllerTest() override {
+    RunOnLoop([&] { controller_.reset(); });
+  }
+
+  template <typename Fn>
+  void RunOnLoop(Fn fn) {
+    absl::Notification done;
+    loop_.Post([&] {
+      fn();
+      done.Notify();
+    });
+    done.WaitForNotification();
+    Settle();
+  }
+  void Settle() {
+    for (int i = 0; i < 30; ++i) loop_.Flush();
+  }
+  LeaderTerm MakeTerm() {
+    auto made = testing::CallOnLoop<absl::StatusOr<ZkCreated>>(loop_, [&](auto cb) {
+      zk_.Create("/mast", "", ZkCreateMode::kPersistent, [](auto) {});
+      zk_.Create("/mast/election", "", ZkCreateMode::kPersistent, [](auto) {});
+      zk_.Create("/mast/election/n_", "", ZkCreateMode::kEphemeralSequential, std::move(cb));
+    });
+    return LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, clock_.Now()};
+  }
+  void Event(const v1::scheduler::Event& event) {
+    RunOnLoop([&] { client_->callbacks.on_event(event); });
+  }
+
+  ManualClock clock_;
+  EventLoop loop_;
+  testing::FakeZkEnsemble ensemble_;
+  testing::FakeZkClient zk_;
+  ZkStore store_;
+  prometheus::Registry registry_;
+  mesos::MesosMetrics metrics_;
+  std::unique_ptr<FrameworkController> controller_;
+  RecordingMesosClient* client_ = nullptr;
+  std::vector<std::string> step_downs_;
+  LeaderTerm term_;
+};
+
+TEST_F(FrameworkControllerTest, FollowersNeverSubscribe) {
+  Settle();
+  EXPECT_TRUE(client_->subscriptions.empty());
+  EXPECT_TRUE(client_->calls.empty());
+}
+
+TEST_F(FrameworkControllerTest, FirstLeaderRegistersAndStoresTheIdFenced) {
+  RunOnLoop([&] { controller_->OnStartedLeading(term_); });
+  ASSERT_THAT(client_->subscriptions, SizeIs(1));
+  const v1::FrameworkInfo& info = client_->subscriptions[0];
+  EXPECT_FALSE(info.has_id()) << "a fresh registration when no ID was ever stored";
+  EXPECT_EQ(info.user(), "mast-user");
+  EXPECT_EQ(info.name(), "mast");
+  EXPECT_TRUE(info.checkpoint());
+  EXPECT_EQ(info.failover_timeout(), 7 * 24 * 3600);
+  EXPECT_THAT(info.roles(), ElementsAre("web"));
+  std::vector<int> caps;
+  for (const auto& c : info.capabilities()) caps.push_back(c.type());
+  EXPECT_THAT(caps, ElementsAre(v1::FrameworkInfo::Capability::PARTITION_AWARE,
+                                v1::FrameworkInfo::Capability::TASK_KILLING_STATE,
+                                v1::FrameworkInfo::Capability::MULTI_ROLE));
+  EXPECT_EQ(info.offer_filters().at("web").min_allocatable_resources().quantities(0)
+                .quantities().at("cpus").value(),
+            0.1);
+  EXPECT_THAT(client_->suppressed_roles, ElementsAre("web"));
+
+  RunOnLoop([&] { client_->Subscribed("fw-1"); });
+  EXPECT_EQ(ensemble_.Data("/mast/state/framework_id"), "fw-1");
+}
+
+TEST_F(FrameworkControllerTest, NextLeaderReregistersWithTheStoredId) {
+  RunOnLoop([&] { controller_->OnStartedLeading(term_); });
+  RunOnLoop([&] { client_->Subscribed("fw-1"); });
+  RunOnLoop([&] { controller_->OnStoppedLeading(); });
+  EXPECT_EQ(client_->closes, 1);
+  LeaderTerm next = MakeTerm();
+  RunOnLoop([&] { controller_->OnStartedLeading(next); });
+  ASSERT_THAT(client_->subscriptions, SizeIs(2));
+  EXPECT_EQ(client_->subscriptions[1].id().value(), "fw-1");
+}
+
+TEST_F(FrameworkControllerTest, DeposedLeaderStepsDownWhenItsFencedWriteIsRefused) {
+  RunOnLoop([&] { controller_->OnStartedLeading(term_); });
+  ensemble_.Delete(term_.znode);  // our session expired meanwhile
+  RunOnLoop([&] { client_->Subscribed("fw-1"); });
+  ASSERT_THAT(step_downs_, SizeIs(1));
+  EXPECT_THAT(step_downs_[0], HasSubstr("deposed"));
+  EXPECT_FALSE(ensemble_.Exists("/mast/state/framework_id"));
+}
+
+TEST_F(FrameworkControllerTest, ErrorEventMakesTheLeaderStepDown) {
+  RunOnLoop([&] { controller_->OnStartedLeading(term_); });
+  RunOnLoop([&] { client_->Subscribed("fw-1"); });
+  RunOnLoop([&] { client_->callbacks.on_error("Framework failed over"); });
+  ASSERT_THAT(step_downs_, SizeIs(1));
+  EXPECT_THAT(step_downs_[0], HasSubstr("Framework failed over"));
+}
+
+TEST_F(FrameworkControllerTest, OffersAreDeclinedWithTheLongFilterAndTheRoleSuppressed) {
+  RunOnLoop([&] { controller_->OnStartedLeading(term_); });
+  RunOnLoop([&] { client_->Subscribed("fw-1"); });
+  v1::scheduler::Event event;
+  event.set_type(v1::scheduler::Event::OFFERS);
+  for (const char* id : {"o1", "o2"}) event.mutable_offers()->add_offers()->mutable_id()->set_value(id);
+  Event(event);
+  ASSERT_THAT(client_->calls, SizeIs(2));
+  const auto& decline = client_->calls[0];
+  EXPECT_EQ(decline.type(), v1::scheduler::Call::DECLINE);
+  ASSERT_THAT(decline.decline().offer_ids(), SizeIs(2));
+  EXPECT_EQ(decline.decline().filters().refuse_seconds(), 120);
+  EXPECT_EQ(client_->calls[1].type(), v1::scheduler::Call::SUPPRESS);
+  EXPECT_THAT(client_->calls[1].suppress().roles(), ElementsAre("web"));
+  EXPECT_EQ(metrics_.offers_received.Value(), 2);
+  EXPECT_EQ(metrics_.offers_declined.Value(), 2);
+}
+
+struct UpdateCase {
+  v1::TaskState state;
+  bool with_uuid;
+  bool expect_kill;
+  bool expect_ack;
+};
+
+TEST_F(FrameworkControllerTest, UpdatesAreAcknowledgedOnlyWithAUuidAndUnknownLiveTasksKilled) {
+  RunOnLoop([&] { controller_->OnStartedLeading(term_); });
+  RunOnLoop([&] { client_->Subscribed("fw-1"); });
+  const UpdateCase cases[] = {
+      {v1::TASK_RUNNING, true, true, true},   {v1::TASK_RUNNING, false, true, false},
+      {v1::TASK_STAGING, false, true, false}, {v1::TASK_FINISHED, true, false, true},
+      {v1::TASK_LOST, false, false, false},   {v1::TASK_UNREACHABLE, false, true, false},
+      {v1::TASK_UNKNOWN, false, false, false}, {v1::TASK_KILLING, true, true, true},
+  };
+  for (const UpdateCase& c : cases) {
+    client_->calls.clear();
+    v1::scheduler::Event event;
+    event.set_type(v1::scheduler::Event::UPDATE);
+    auto* status = event.mutable_update()->mutable_status();
+    status->mutable_task_id()->set_value("t1");
+    status->mutable_agent_id()->set_value("a1");
+    status->set_state(c.state);
+    if (c.with_uuid) status->set_uuid(std::string(16, 'u'));
+    Event(event);
+    int kills = 0, acks = 0;
+    for (const auto& call : client_->calls) {
+      if (call.type() == v1::scheduler::Call::KILL) {
+        ++kills;
+        EXPECT_EQ(call.kill().task_id().value(), "t1");
+        EXPECT_EQ(call.kill().agent_id().value(), "a1");
+      }
+      if (call.type() == v1::scheduler::Call::ACKNOWLEDGE) {
+        ++acks;
+        EXPECT_EQ(call.acknowledge().uuid(), std::string(16, 'u'));
+      }
+    }
+    EXPECT_EQ(kills, c.expect_kill ? 1 : 0) << v1::TaskState_Name(c.state);
+    EXPECT_EQ(acks, c.expect_ack ? 1 : 0) << v1::TaskState_Name(c.state);
+  }
+}
+
+TEST_F(FrameworkControllerTest, PauseHoldsCallsBackAndResumeLetsThemGo) {
+  RunOnLoop([&] { controller_->OnStartedLeading(term_); });
+  RunOnLoop([&] { controller_->OnPaused(true); });
+  EXPECT_TRUE(client_->paused);
+  RunOnLoop([&] { controller_->OnPaused(false); });
+  EXPECT_FALSE(client_->paused);
+}
+
+TEST_F(FrameworkControllerTest, ConfigValidationNamesTheFlag) {
+  FrameworkConfig ok;
+  ok.user = "u";
+  EXPECT_TRUE(ValidateFrameworkConfig(ok).ok());
+  FrameworkConfig no_user;
+  EXPECT_THAT(std::string(ValidateFrameworkConfig(no_user).message()), HasSubstr("--framework_user"));
+  FrameworkConfig bad_role = ok;
+  bad_role.role = "a/b";
+  EXPECT_THAT(std::string(ValidateFrameworkConfig(bad_role).message()), HasSubstr("--framework_role"));
+  FrameworkConfig bad_timeout = ok;
+  bad_timeout.failover_timeout = absl::ZeroDuration();
+  EXPECT_THAT(std::string(ValidateFrameworkConfig(bad_timeout).message()),
+              HasSubstr("--failover_timeout"));
+}
+
+}  // namespace
+}  // namespace mast
