@@ -32,6 +32,7 @@
 #include "scheduler/control/framework_controller.h"
 #include "scheduler/mesos/http_mesos_client.h"
 #include "scheduler/mesos/http_transport.h"
+#include "scheduler/mesos/zk_master_detector.h"
 #include "store/zk_store.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
@@ -105,15 +106,41 @@ int Run() {
   exposer->RegisterCollectable(process_metrics);
   std::vector<int> metrics_ports = exposer->GetListeningPorts();
 
-  if (config.mesos == "local" || config.mesos.rfind("zk://", 0) == 0) {
-    return Fail("--mesos", absl::UnimplementedError(absl::StrCat(
-                               "'", config.mesos, "' is not supported yet; give http://host:port")));
+  if (config.mesos == "local") {
+    return Fail("--mesos", absl::UnimplementedError(
+                               "'local' is not supported yet; give http://host:port or zk://"));
   }
   mesos::MesosMetrics mesos_metrics(*registry);
   mesos::HttpTransport transport;
-  mesos::StaticMasterDetector detector(config.mesos_masters);
 
   EventLoop loop(clock, "control");
+  // The leading master: from a list, or from Mesos' own ZooKeeper (a
+  // session of its own: that ensemble may not be Mast's).
+  std::unique_ptr<ZkSession> mesos_zk;
+  std::unique_ptr<mesos::MasterDetector> detector;
+  if (config.mesos.rfind("zk://", 0) == 0) {
+    auto url = mesos::ParseZkMasterUrl(config.mesos);
+    if (!url.ok()) return Fail("invalid flags", url.status());
+    ZkSessionConfig mesos_zk_config = config.zk;
+    mesos_zk_config.hosts = url->hosts;
+    mesos_zk_config.digest_auth = url->digest_auth;
+    absl::Status made = absl::OkStatus();
+    absl::Notification ready;
+    loop.Post([&] {
+      auto session = ZkSession::Create(mesos_zk_config, loop);
+      if (session.ok()) {
+        mesos_zk = std::move(*session);
+        detector = std::make_unique<mesos::ZkMasterDetector>(*mesos_zk, url->path);
+      } else {
+        made = session.status();
+      }
+      ready.Notify();
+    });
+    ready.WaitForNotification();
+    if (!made.ok()) return Fail("--mesos", made);
+  } else {
+    detector = std::make_unique<mesos::StaticMasterDetector>(config.mesos_masters);
+  }
   std::unique_ptr<ZkSession> session;
   std::unique_ptr<ZkStore> store;
   std::unique_ptr<FrameworkController> controller;
@@ -132,7 +159,7 @@ int Run() {
     controller = std::make_unique<FrameworkController>(
         config.framework,
         [&](mesos::MesosClientCallbacks callbacks) -> mesos::MesosClientPtr {
-          return std::make_unique<mesos::HttpMesosClient>(config.mesos_client, detector,
+          return std::make_unique<mesos::HttpMesosClient>(config.mesos_client, *detector,
                                                           transport, loop, std::move(callbacks),
                                                           &mesos_metrics);
         },
@@ -206,6 +233,8 @@ int Run() {
     controller.reset();
     store.reset();
     session.reset();
+    detector.reset();
+    mesos_zk.reset();
     destroyed.Notify();
   });
   destroyed.WaitForNotificationWithTimeout(config.shutdown_grace);

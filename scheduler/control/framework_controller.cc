@@ -110,7 +110,10 @@ void FrameworkController::ReadFrameworkIdThenSubscribe(uint64_t epoch) {
     LogInfo("framework_subscribe",
             {{"framework_id", framework_id_.value_or("(new registration)")},
              {"fencing_token", term_.fencing_token}});
-    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_), {config_.role});
+    // Not subscribed suppressed: the first offers are declined with a long
+    // filter and the role is suppressed then (see DeclineOffers), so a
+    // missed SUPPRESS can never leave offers stranded.
+    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_), {});
   });
 }
 
