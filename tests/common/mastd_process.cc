@@ -147,10 +147,13 @@ std::map<std::string, double> ParsePrometheusText(const std::string& text) {
     size_t space = line.rfind(' ');
     if (space == absl::string_view::npos) continue;
     absl::string_view name = line.substr(0, space);
-    size_t brace = name.find('{');
+    const size_t brace = name.find('{');
     if (brace != absl::string_view::npos) name = name.substr(0, brace);
     double value = 0;
-    if (absl::SimpleAtod(line.substr(space + 1), &value)) out[std::string(name)] = value;
+    if (!absl::SimpleAtod(line.substr(space + 1), &value)) continue;
+    out[std::string(name)] = value;
+    // Labelled samples also under their full name, e.g. a{b="c"}.
+    if (brace != absl::string_view::npos) out[std::string(line.substr(0, space))] = value;
   }
   return out;
 }

@@ -68,8 +68,9 @@ std::string MastctlBinary();
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path,
                                     absl::Duration timeout = absl::Seconds(2));
 
-// Parses the Prometheus text format into name -> value (the last sample of a
-// name wins; labels are ignored).
+// Parses the Prometheus text format into name -> value: each sample under
+// its bare name (the last one of a name wins) and, when it has labels, also
+// under its full name as printed (`mast_mesos_calls_total{code="202",...}`).
 std::map<std::string, double> ParsePrometheusText(const std::string& text);
 
 }  // namespace mast::testing

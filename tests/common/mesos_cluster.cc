@@ -1,0 +1,103 @@
+#include "tests/common/mesos_cluster.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "tests/common/mastd_process.h"
+#include "tests/common/wait.h"
+
+namespace mast::testing {
+
+std::optional<std::string> RealMesosDir() {
+  const char* dir = std::getenv("MAST_REAL_MESOS");
+  if (dir == nullptr || *dir == '\0') return std::nullopt;
+  if (!std::filesystem::exists(std::string(dir) + "/sbin/mesos-master")) return std::nullopt;
+  return std::string(dir);
+}
+
+absl::StatusOr<std::unique_ptr<RealMesosCluster>> RealMesosCluster::Start(Options options) {
+  std::optional<std::string> root = RealMesosDir();
+  if (!root) return absl::FailedPreconditionError("real Mesos is not present");
+  std::unique_ptr<RealMesosCluster> cluster(new RealMesosCluster());
+  cluster->dir_ = MakeTempDir("mast-mesos");
+  cluster->master_port_ = PickFreePort();
+  std::filesystem::create_directories(cluster->dir_ + "/master");
+  std::vector<std::string> master_argv = {
+      *root + "/sbin/mesos-master",
+      "--ip=127.0.0.1",
+      absl::StrCat("--port=", cluster->master_port_),
+      "--hostname=127.0.0.1",
+      "--work_dir=" + cluster->dir_ + "/master",
+      "--registry=in_memory",
+      "--agent_ping_timeout=1secs",
+      "--max_agent_ping_timeouts=3",
+  };
+  if (!options.zk.empty()) {
+    master_argv.push_back("--zk=" + options.zk);
+    master_argv.push_back("--quorum=1");
+  }
+  auto master = Subprocess::Spawn(master_argv, cluster->dir_ + "/master.log");
+  if (!master.ok()) return master.status();
+  cluster->master_.emplace(std::move(*master));
+  for (int i = 0; i < options.agents; ++i) {
+    std::string work = absl::StrCat(cluster->dir_, "/agent", i);
+    std::filesystem::create_directories(work);
+    auto agent = Subprocess::Spawn(
+        {*root + "/sbin/mesos-agent", absl::StrCat("--master=127.0.0.1:", cluster->master_port_),
+         "--ip=127.0.0.1", absl::StrCat("--port=", PickFreePort()),
+         absl::StrCat("--hostname=127.0.0.", i + 1), "--work_dir=" + work, "--launcher=posix",
+         "--isolation=posix/cpu,posix/mem", "--no-systemd_enable_support",
+         "--launcher_dir=" + *root + "/libexec/mesos",
+         "--resources=" + options.agent_resources},
+        absl::StrCat(cluster->dir_, "/agent", i, ".log"));
+    if (!agent.ok()) return agent.status();
+    cluster->agents_.push_back(std::move(*agent));
+  }
+  RealMesosCluster* c = cluster.get();
+  bool ready = WaitFor([&] {
+    auto state = c->GetJson("/master/state");
+    if (!state.ok()) return false;
+    const auto* agents = JsonField(*state, "activated_slaves");
+    const auto* elected = JsonField(*state, "elected_time");
+    return elected != nullptr && agents != nullptr &&
+           agents->number_value() >= options.agents;
+  });
+  if (!ready) {
+    return absl::UnavailableError(
+        absl::StrCat("real Mesos did not come up; master log:\n", c->MasterLog()));
+  }
+  return cluster;
+}
+
+RealMesosCluster::~RealMesosCluster() {
+  for (Subprocess& agent : agents_) agent.Stop(absl::Seconds(2));
+  if (master_) master_->Stop(absl::Seconds(2));
+  RemoveTree(dir_);
+}
+
+std::string RealMesosCluster::master_url() const {
+  return absl::StrCat("http://127.0.0.1:", master_port_);
+}
+
+absl::StatusOr<google::protobuf::Struct> RealMesosCluster::GetJson(const std::string& path) const {
+  auto body = HttpGet(master_port_, path);
+  if (!body.ok()) return body.status();
+  google::protobuf::Struct out;
+  auto status = google::protobuf::util::JsonStringToMessage(*body, &out);
+  if (!status.ok()) return absl::DataLossError(status.ToString());
+  return out;
+}
+
+const google::protobuf::Value* JsonField(const google::protobuf::Struct& s, const std::string& key) {
+  auto it = s.fields().find(key);
+  return it == s.fields().end() ? nullptr : &it->second;
+}
+
+const google::protobuf::Value* JsonField(const google::protobuf::Value& v, const std::string& key) {
+  if (!v.has_struct_value()) return nullptr;
+  return JsonField(v.struct_value(), key);
+}
+
+}  // namespace mast::testing

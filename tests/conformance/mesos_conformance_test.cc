@@ -1,0 +1,234 @@
+// Mast against a Mesos master: the same cases against the real Apache Mesos
+// 1.11 master and agents (../shared/mesos) and, where the project's local
+// master is built in, against it, so that any difference between the two
+// shows up as a failing case. Each case runs mastd processes on a real
+// ZooKeeper.
+
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/common/mastd_process.h"
+#include "tests/common/mesos_cluster.h"
+#include "tests/common/wait.h"
+#include "tests/common/zk_server.h"
+
+namespace mast {
+namespace {
+
+using ::mast::testing::JsonField;
+using ::mast::testing::MastdProcess;
+using ::mast::testing::WaitFor;
+
+// A Mesos master to test against.
+class MesosBackend {
+ public:
+  virtual ~MesosBackend() = default;
+  virtual std::string master_url() const = 0;
+  virtual absl::StatusOr<google::protobuf::Struct> GetJson(const std::string& path) const = 0;
+  virtual std::string Log() const = 0;
+};
+
+class RealMesosBackend final : public MesosBackend {
+ public:
+  explicit RealMesosBackend(std::unique_ptr<testing::RealMesosCluster> c) : c_(std::move(c)) {}
+  std::string master_url() const override { return c_->master_url(); }
+  absl::StatusOr<google::protobuf::Struct> GetJson(const std::string& path) const override {
+    return c_->GetJson(path);
+  }
+  std::string Log() const override { return c_->MasterLog(); }
+
+ private:
+  std::unique_ptr<testing::RealMesosCluster> c_;
+};
+
+struct Param {
+  std::string backend;   // "real" or "local"
+  std::string encoding;  // "protobuf" or "json"
+};
+
+std::string ParamName(const ::testing::TestParamInfo<Param>& info) {
+  return info.param.backend + "_" + info.param.encoding;
+}
+
+// The ids of the frameworks the master lists as registered and as completed.
+struct MasterFrameworks {
+  std::vector<std::string> active, inactive, completed;
+};
+
+class MesosConformanceTest : public ::testing::TestWithParam<Param> {
+ protected:
+  void SetUp() override {
+    if (GetParam().backend == "real") {
+      if (!testing::RealMesosDir()) {
+        GTEST_SKIP() << "SKIPPED: the real Mesos 1.11 build (../shared/mesos) is not present on "
+                        "this machine; only the local-master cases ran";
+      }
+      auto cluster = testing::RealMesosCluster::Start({});
+      ASSERT_TRUE(cluster.ok()) << cluster.status();
+      backend_ = std::make_unique<RealMesosBackend>(std::move(*cluster));
+    } else {
+      GTEST_SKIP() << "the local master backend is not built yet";
+    }
+    auto zk = testing::ZkServer::Launch();
+    ASSERT_TRUE(zk.ok()) << zk.status();
+    zk_ = std::move(*zk);
+    log_dir_ = testing::MakeTempDir("mast-conformance");
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      for (const auto& r : replicas_) {
+        if (r) std::fprintf(stderr, "---- %s ----\n%s\n", r->replica_id().c_str(), r->Log().c_str());
+      }
+    }
+    replicas_.clear();
+    testing::RemoveTree(log_dir_);
+  }
+
+  MastdProcess& StartReplica(const std::string& id) {
+    MastdProcess::Options options;
+    options.zk_hosts = zk_->hosts();
+    options.replica_id = id;
+    options.session_timeout = absl::Seconds(2);
+    options.log_dir = log_dir_;
+    options.extra_flags = {"--mesos=" + backend_->master_url(),
+                           "--mesos_encoding=" + GetParam().encoding,
+                           "--failover_timeout=1h", "--framework_name=mast-conformance"};
+    auto replica = MastdProcess::Start(options);
+    EXPECT_TRUE(replica.ok()) << replica.status();
+    replicas_.push_back(std::move(*replica));
+    return *replicas_.back();
+  }
+
+  // The replica that is subscribed, once exactly one is.
+  MastdProcess* Subscribed() {
+    MastdProcess* found = nullptr;
+    for (const auto& r : replicas_) {
+      if (!r->process().Running()) continue;
+      if (r->Metric("mast_mesos_subscribed") == 1.0) {
+        if (found != nullptr) return nullptr;
+        found = r.get();
+      }
+    }
+    return found;
+  }
+
+  static std::string FrameworkIdOf(MastdProcess& r) {
+    auto metrics = r.Metrics();
+    if (!metrics.ok()) return "";
+    for (const auto& [key, value] : *metrics) {
+      const std::string prefix = "mast_framework_info{framework_id=\"";
+      if (absl::StartsWith(key, prefix) && value == 1) {
+        return key.substr(prefix.size(), key.size() - prefix.size() - 2);
+      }
+    }
+    return "";
+  }
+
+  static double CallCount(MastdProcess& r, const std::string& type, const std::string& code) {
+    auto metrics = r.Metrics();
+    if (!metrics.ok()) return 0;
+    for (const auto& [key, value] : *metrics) {
+      if (absl::StartsWith(key, "mast_mesos_calls_total{") &&
+          absl::StrContains(key, absl::StrCat("type=\"", type, "\"")) &&
+          absl::StrContains(key, absl::StrCat("code=\"", code, "\""))) {
+        return value;
+      }
+    }
+    return 0;
+  }
+
+  MasterFrameworks Frameworks() {
+    MasterFrameworks out;
+    auto json = backend_->GetJson("/master/frameworks");
+    if (!json.ok()) return out;
+    if (const auto* list = JsonField(*json, "frameworks")) {
+      for (const auto& f : list->list_value().values()) {
+        const auto* id = JsonField(f, "id");
+        const auto* active = JsonField(f, "active");
+        if (id == nullptr) continue;
+        (active != nullptr && active->bool_value() ? out.active : out.inactive)
+            .push_back(id->string_value());
+      }
+    }
+    if (const auto* list = JsonField(*json, "completed_frameworks")) {
+      for (const auto& f : list->list_value().values()) {
+        if (const auto* id = JsonField(f, "id")) out.completed.push_back(id->string_value());
+      }
+    }
+    return out;
+  }
+
+  std::unique_ptr<MesosBackend> backend_;
+  std::unique_ptr<testing::ZkServer> zk_;
+  std::string log_dir_;
+  std::vector<std::unique_ptr<MastdProcess>> replicas_;
+};
+
+TEST_P(MesosConformanceTest, SubscribesStoresTheIdDeclinesAndSuppresses) {
+  MastdProcess& r = StartReplica("r0");
+  ASSERT_TRUE(WaitFor([&] { return Subscribed() == &r; }));
+  std::string id = FrameworkIdOf(r);
+  ASSERT_FALSE(id.empty());
+  MasterFrameworks frameworks;
+  ASSERT_TRUE(WaitFor([&] {
+    frameworks = Frameworks();
+    return frameworks.active.size() == 1;
+  }));
+  EXPECT_EQ(frameworks.active[0], id);
+  EXPECT_TRUE(frameworks.completed.empty());
+
+  // The agent's resources are offered, declined with the long filter, and
+  // the role is suppressed.
+  ASSERT_TRUE(WaitFor([&] { return r.Metric("mast_offers_declined_total").value_or(0) >= 1; }));
+  ASSERT_TRUE(WaitFor([&] { return CallCount(r, "SUPPRESS", "202") >= 1; }));
+  EXPECT_GE(CallCount(r, "DECLINE", "202"), 1);
+  EXPECT_EQ(r.Metric("mast_mesos_stream_errors_total"), 0.0);
+  EXPECT_GE(r.Metric("mast_mesos_events_total").value_or(0), 1);
+}
+
+TEST_P(MesosConformanceTest, LeaderSigtermAndSigkillReregisterTheSameFramework) {
+  for (int i = 0; i < 3; ++i) StartReplica(absl::StrCat("r", i));
+  MastdProcess* leader = nullptr;
+  ASSERT_TRUE(WaitFor([&] { return (leader = Subscribed()) != nullptr; }));
+  const std::string id = FrameworkIdOf(*leader);
+  ASSERT_FALSE(id.empty());
+
+  for (int sig : {SIGTERM, SIGKILL}) {
+    // The ID is durable only once stored; a leader that dies between
+    // SUBSCRIBED and that write leaves the next one no ID to reuse.
+    ASSERT_TRUE(WaitFor([&] { return leader->LogContains("event=framework_id_stored") ||
+                                     leader->LogContains("event=framework_subscribe framework_id=" + id); }));
+    leader->process().Signal(sig);
+    ASSERT_TRUE(leader->process().Wait(absl::Seconds(10)).has_value());
+    MastdProcess* next = nullptr;
+    ASSERT_TRUE(WaitFor([&] {
+      next = Subscribed();
+      return next != nullptr && next != leader;
+    })) << "no resubscription after signal " << sig;
+    EXPECT_EQ(FrameworkIdOf(*next), id) << "signal " << sig;
+    EXPECT_EQ(next->Metric("mast_mesos_subscriptions_total"), 1.0);
+    MasterFrameworks frameworks;
+    ASSERT_TRUE(WaitFor([&] {
+      frameworks = Frameworks();
+      return frameworks.active.size() == 1 && frameworks.inactive.empty();
+    })) << "signal " << sig;
+    EXPECT_EQ(frameworks.active[0], id) << "one framework, never a second";
+    EXPECT_TRUE(frameworks.completed.empty());
+    leader = next;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MesosConformanceTest,
+                         ::testing::Values(Param{"real", "protobuf"}, Param{"real", "json"},
+                                           Param{"local", "protobuf"}, Param{"local", "json"}),
+                         ParamName);
+
+}  // namespace
+}  // namespace mast
