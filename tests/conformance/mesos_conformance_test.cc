@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "scheduler/control/framework_controller.h"
+#include "scheduler/mesos/http_mesos_client.h"
 #include "tests/common/mastd_process.h"
 #include "tests/common/mesos_cluster.h"
 #include "tests/common/wait.h"
@@ -223,6 +225,75 @@ TEST_P(MesosConformanceTest, LeaderSigtermAndSigkillReregisterTheSameFramework) 
     EXPECT_TRUE(frameworks.completed.empty());
     leader = next;
   }
+}
+
+// Another scheduler subscribes with Mast's FrameworkID (as a second
+// instance would): the master sends the leader's stream ERROR "Framework
+// failed over"; the leader stops acting and rejoins as a follower, and the
+// next leader takes the framework back.
+TEST_P(MesosConformanceTest, LeaderWhoseStreamIsTakenOverStepsDown) {
+  for (int i = 0; i < 2; ++i) StartReplica(absl::StrCat("r", i));
+  MastdProcess* leader = nullptr;
+  ASSERT_TRUE(WaitFor([&] { return (leader = Subscribed()) != nullptr; }));
+  const std::string id = FrameworkIdOf(*leader);
+  ASSERT_TRUE(WaitFor([&] { return leader->LogContains("event=framework_id_stored"); }));
+  const uint64_t old_token = leader->GetLeader()->fencing_token();
+
+  // The intruder: a raw SUBSCRIBE with the same FrameworkID.
+  EventLoop loop(RealClock::Default(), "intruder");
+  mesos::HttpTransport transport;
+  mesos::StaticMasterDetector detector({backend_->master_url()});
+  mesos::MesosClientConfig config;
+  config.json = GetParam().encoding == "json";
+  absl::Mutex mu;
+  bool intruder_subscribed = false;
+  std::string intruder_error;
+  mesos::MesosClientCallbacks callbacks;
+  callbacks.on_subscribed = [&](const auto&) {
+    absl::MutexLock lock(&mu);
+    intruder_subscribed = true;
+  };
+  callbacks.on_error = [&](absl::string_view message) {
+    absl::MutexLock lock(&mu);
+    intruder_error = std::string(message);
+  };
+  std::unique_ptr<mesos::HttpMesosClient> intruder;
+  loop.Post([&] {
+    intruder = std::make_unique<mesos::HttpMesosClient>(config, detector, transport, loop,
+                                                        std::move(callbacks), nullptr);
+    FrameworkConfig fw;
+    fw.user = "root";
+    fw.name = "mast-conformance";
+    fw.failover_timeout = absl::Hours(1);
+    intruder->Subscribe(BuildFrameworkInfo(fw, id), {});
+  });
+  ASSERT_TRUE(WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return intruder_subscribed;
+  }));
+  ASSERT_TRUE(WaitFor([&] { return leader->Metric("mast_mesos_error_events_total") == 1.0; }));
+  ASSERT_TRUE(WaitFor([&] { return leader->LogContains("event=leader_abdicating"); }));
+  EXPECT_TRUE(leader->LogContains("Framework failed over"));
+
+  // The other replica leads and takes the framework back; the intruder is
+  // the one failed over now.
+  MastdProcess* next = nullptr;
+  ASSERT_TRUE(WaitFor([&] {
+    next = Subscribed();
+    return next != nullptr && next != leader;
+  }));
+  EXPECT_EQ(FrameworkIdOf(*next), id);
+  EXPECT_GT(next->GetLeader()->fencing_token(), old_token);
+  ASSERT_TRUE(WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return !intruder_error.empty();
+  }));
+  EXPECT_THAT(intruder_error, ::testing::HasSubstr("Framework failed over"));
+  MasterFrameworks frameworks = Frameworks();
+  ASSERT_EQ(frameworks.active.size(), 1u);
+  EXPECT_EQ(frameworks.active[0], id);
+  loop.Post([&] { intruder.reset(); });
+  loop.Flush();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MesosConformanceTest,
