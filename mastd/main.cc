@@ -177,6 +177,9 @@ int Run() {
       health->SetServingStatus(kLeaderHealthService, false);
       controller->OnStoppedLeading();
     };
+    callbacks.on_new_leader = [&controller](const std::optional<LeaderInfo>& leader) {
+      if (leader) controller->Prefetch();
+    };
     callbacks.on_paused_changed = [health, &controller](bool paused) {
       health->SetServingStatus(kLeaderHealthService, !paused);
       controller->OnPaused(paused);

@@ -88,11 +88,28 @@ FrameworkController::~FrameworkController() {
   client_.reset();
 }
 
+void FrameworkController::Prefetch() {
+  if (leading_ || cached_framework_id_) return;
+  store_.ReadFrameworkId([this, alive = std::weak_ptr<char>(alive_)](
+                             absl::StatusOr<std::optional<std::string>> id) {
+    if (!alive.lock() || !id.ok() || !id->has_value()) return;
+    cached_framework_id_ = **id;
+  });
+}
+
 void FrameworkController::OnStartedLeading(const LeaderTerm& term) {
   leading_ = true;
   term_ = term;
   ++epoch_;
   backoff_.Reset();
+  if (cached_framework_id_) {
+    framework_id_ = cached_framework_id_;
+    LogInfo("framework_subscribe", {{"framework_id", *framework_id_},
+                                    {"fencing_token", term_.fencing_token},
+                                    {"from", "warm copy"}});
+    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_), {});
+    return;
+  }
   ReadFrameworkIdThenSubscribe(epoch_);
 }
 
@@ -121,6 +138,7 @@ void FrameworkController::OnSubscribed(const v1::scheduler::Event::Subscribed& s
   if (!leading_) return;
   const std::string& id = subscribed.framework_id().value();
   if (framework_id_ == id) return;
+  cached_framework_id_.reset();
   if (framework_id_) {
     // Mesos must never hand us another ID for a re-registration.
     LogError("framework_id_changed", {{"stored", *framework_id_}, {"received", id}});
@@ -134,6 +152,7 @@ void FrameworkController::StoreFrameworkId(uint64_t epoch, std::string id) {
                                          absl::Status status) {
     if (!alive.lock() || epoch != epoch_ || !leading_) return;
     if (status.ok()) {
+      cached_framework_id_ = id;
       LogInfo("framework_id_stored", {{"framework_id", id}});
       return;
     }

@@ -67,6 +67,11 @@ class FrameworkController {
                       std::function<void(absl::string_view reason)> step_down);
   ~FrameworkController();
 
+  // Followers keep the stored FrameworkID warm (read when a leader is
+  // observed), so a new leader subscribes without a store round trip. The
+  // ID never changes once stored, so a cached value cannot be stale; with
+  // none cached the leader reads the store first.
+  void Prefetch();
   void OnStartedLeading(const LeaderTerm& term);
   void OnStoppedLeading();
   void OnPaused(bool paused);
@@ -98,6 +103,7 @@ class FrameworkController {
   uint64_t epoch_ = 0;  // bumped on every start/stop of leadership
   LeaderTerm term_;
   std::optional<std::string> framework_id_;
+  std::optional<std::string> cached_framework_id_;
   Backoff backoff_;
   absl::BitGen bitgen_;
   EventLoop::TimerId retry_timer_ = 0;

@@ -165,6 +165,19 @@ TEST_F(FrameworkControllerTest, NextLeaderReregistersWithTheStoredId) {
   EXPECT_EQ(client_->subscriptions[1].id().value(), "fw-1");
 }
 
+TEST_F(FrameworkControllerTest, AFollowersWarmCopySparesTheNewLeaderAStoreRead) {
+  RunOnLoop([&] { controller_->OnStartedLeading(term_); });
+  RunOnLoop([&] { client_->Subscribed("fw-1"); });
+  RunOnLoop([&] { controller_->OnStoppedLeading(); });
+  RunOnLoop([&] { controller_->Prefetch(); });
+  LeaderTerm next = MakeTerm();
+  int calls_before = zk_.calls();
+  RunOnLoop([&] { controller_->OnStartedLeading(next); });
+  ASSERT_THAT(client_->subscriptions, SizeIs(2));
+  EXPECT_EQ(client_->subscriptions[1].id().value(), "fw-1");
+  EXPECT_EQ(zk_.calls(), calls_before) << "no store read on the way to SUBSCRIBE";
+}
+
 TEST_F(FrameworkControllerTest, DeposedLeaderStepsDownWhenItsFencedWriteIsRefused) {
   RunOnLoop([&] { controller_->OnStartedLeading(term_); });
   ensemble_.Delete(term_.znode);  // our session expired meanwhile
