@@ -55,6 +55,8 @@ struct Param {
   std::string encoding;  // "protobuf" or "json"
 };
 
+void PrintTo(const Param& p, std::ostream* os) { *os << p.backend << "/" << p.encoding; }
+
 std::string ParamName(const ::testing::TestParamInfo<Param>& info) {
   return info.param.backend + "_" + info.param.encoding;
 }
