@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/failover_rounds.h"
 #include "tests/common/mastd_process.h"
 #include "tests/common/wait.h"
 #include "tests/common/zk_server.h"
@@ -27,18 +28,6 @@ using testing::WaitFor;
 
 constexpr int kRounds = 20;
 constexpr absl::Duration kSessionTimeout = absl::Seconds(2);
-
-struct Summary {
-  double median_ms;
-  double max_ms;
-};
-
-Summary Summarize(std::vector<double> ms) {
-  std::sort(ms.begin(), ms.end());
-  double median = ms.size() % 2 == 1 ? ms[ms.size() / 2]
-                                     : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
-  return {median, ms.back()};
-}
 
 int Run() {
   auto zk = testing::ZkServer::Launch();
@@ -54,6 +43,7 @@ int Run() {
     options.replica_id = absl::StrCat("r", next_id++);
     options.session_timeout = kSessionTimeout;
     options.log_dir = log_dir;
+    options.extra_flags = {"--mesos=none"};  // only the election is measured here
     auto replica = MastdProcess::Start(options);
     if (!replica.ok()) {
       std::fprintf(stderr, "election_failover: %s\n", replica.status().ToString().c_str());
@@ -78,52 +68,24 @@ int Run() {
     return leader;
   };
 
-  std::vector<double> graceful_ms, crash_ms;
-  for (int round = 0; round < kRounds; ++round) {
-    int leader = -1;
-    if (!WaitFor([&] { return (leader = settled_leader()) >= 0; }, absl::Seconds(60))) {
-      std::fprintf(stderr, "election_failover: no settled leader in round %d\n", round);
-      return 1;
-    }
-    // Let the followers' watches settle on the current leader.
-    const bool graceful = round % 2 == 0;
-    absl::Time signalled = absl::Now();
-    replicas[leader]->process().Signal(graceful ? SIGTERM : SIGKILL);
-    double acquired = 0;
-    bool ok = WaitFor(
-        [&] {
-          for (size_t i = 0; i < replicas.size(); ++i) {
-            if (static_cast<int>(i) == leader) continue;
-            auto metrics = replicas[i]->Metrics();
-            if (!metrics.ok()) continue;
-            double t = (*metrics)["mast_leader_acquired_timestamp_seconds"];
-            if ((*metrics)["mast_is_leader"] == 1 && t > absl::ToDoubleSeconds(signalled - absl::UnixEpoch())) {
-              acquired = t;
-              return true;
-            }
-          }
-          return false;
-        },
-        absl::Seconds(60), absl::Milliseconds(1));
-    if (!ok) {
-      std::fprintf(stderr, "election_failover: no new leader in round %d\n", round);
-      return 1;
-    }
-    double ms = (acquired - absl::ToDoubleSeconds(signalled - absl::UnixEpoch())) * 1000;
-    (graceful ? graceful_ms : crash_ms).push_back(ms);
-    std::printf("round %2d  %-8s %9.2f ms\n", round + 1, graceful ? "SIGTERM" : "SIGKILL", ms);
-    std::fflush(stdout);
-    replicas[leader]->process().Wait(absl::Seconds(10));
-    replicas[leader] = start_replica();
+  bench::FailoverHooks hooks;
+  hooks.settled_leader = settled_leader;
+  hooks.taken_over = [](MastdProcess& replica, double since) -> std::optional<double> {
+    auto metrics = replica.Metrics();
+    if (!metrics.ok()) return std::nullopt;
+    double t = (*metrics)["mast_leader_acquired_timestamp_seconds"];
+    if ((*metrics)["mast_is_leader"] != 1 || t <= since) return std::nullopt;
+    return t;
+  };
+  hooks.restart = start_replica;
+  auto times = bench::RunFailoverRounds(kRounds, replicas, hooks);
+  if (!times.ok()) {
+    std::fprintf(stderr, "election_failover: %s\n", times.status().ToString().c_str());
+    return 1;
   }
-  Summary g = Summarize(graceful_ms);
-  Summary c = Summarize(crash_ms);
   std::printf("\nelection_failover: 3 mastd, ZooKeeper session timeout %s, %d rounds\n",
               absl::FormatDuration(kSessionTimeout).c_str(), kRounds);
-  std::printf("  graceful (SIGTERM): median %8.2f ms   max %8.2f ms   (target median <= 5 ms)\n",
-              g.median_ms, g.max_ms);
-  std::printf("  crash    (SIGKILL): median %8.2f ms   max %8.2f ms   (target median <= %.0f ms)\n",
-              c.median_ms, c.max_ms, absl::ToDoubleMilliseconds(kSessionTimeout) + 100);
+  bench::PrintSummary(*times, 5, absl::ToDoubleMilliseconds(kSessionTimeout) + 100);
   replicas.clear();
   testing::RemoveTree(log_dir);
   return 0;

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/failover_rounds.h"
 #include "tests/common/mastd_process.h"
 #include "tests/common/mesos_cluster.h"
 #include "tests/common/wait.h"
@@ -30,11 +31,6 @@ using testing::WaitFor;
 
 constexpr int kRounds = 20;
 constexpr absl::Duration kSessionTimeout = absl::Seconds(2);
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
 
 std::string FrameworkIdOf(const std::map<std::string, double>& metrics) {
   const std::string prefix = "mast_framework_info{framework_id=\"";
@@ -76,58 +72,36 @@ int Run() {
   for (int i = 0; i < 3; ++i) replicas.push_back(start_replica());
 
   std::string framework_id;
-  std::vector<double> graceful_ms, crash_ms;
-  for (int round = 0; round < kRounds; ++round) {
-    // A settled round: one replica subscribed with the stored ID, all three
-    // in the election.
+  bench::FailoverHooks hooks;
+  // Settled: one replica subscribed (with the stored ID after the first
+  // round), all three in the election.
+  hooks.settled_leader = [&]() -> int {
     int leader = -1;
-    bool settled = WaitFor(
-        [&] {
-          leader = -1;
-          int known = 0;
-          for (size_t i = 0; i < replicas.size(); ++i) {
-            auto answer = replicas[i]->GetLeader();
-            if (answer.ok() && answer->leader_known()) ++known;
-            if (replicas[i]->Metric("mast_mesos_subscribed") == 1.0) leader = static_cast<int>(i);
-          }
-          return leader >= 0 && known == 3 &&
-                 (framework_id.empty() ||
-                  FrameworkIdOf(*replicas[leader]->Metrics()) == framework_id);
-        },
-        absl::Seconds(60));
-    if (!settled) return Fail(absl::StrCat("round ", round, ": no settled leader"));
-    if (framework_id.empty()) {
-      framework_id = FrameworkIdOf(*replicas[leader]->Metrics());
-      WaitFor([&] { return replicas[leader]->LogContains("event=framework_id_stored"); });
+    int known = 0;
+    for (size_t i = 0; i < replicas.size(); ++i) {
+      auto answer = replicas[i]->GetLeader();
+      if (answer.ok() && answer->leader_known()) ++known;
+      if (replicas[i]->Metric("mast_mesos_subscribed") == 1.0) leader = static_cast<int>(i);
     }
-    const bool graceful = round % 2 == 0;
-    absl::Time signalled = absl::Now();
-    replicas[leader]->process().Signal(graceful ? SIGTERM : SIGKILL);
-    double subscribed_at = 0;
-    bool ok = WaitFor(
-        [&] {
-          for (size_t i = 0; i < replicas.size(); ++i) {
-            if (static_cast<int>(i) == leader) continue;
-            auto metrics = replicas[i]->Metrics();
-            if (!metrics.ok()) continue;
-            double t = (*metrics)["mast_mesos_subscribed_timestamp_seconds"];
-            if (t > absl::ToDoubleSeconds(signalled - absl::UnixEpoch()) &&
-                FrameworkIdOf(*metrics) == framework_id) {
-              subscribed_at = t;
-              return true;
-            }
-          }
-          return false;
-        },
-        absl::Seconds(60), absl::Milliseconds(1));
-    if (!ok) return Fail(absl::StrCat("round ", round, ": no resubscription"));
-    double ms = (subscribed_at - absl::ToDoubleSeconds(signalled - absl::UnixEpoch())) * 1000;
-    (graceful ? graceful_ms : crash_ms).push_back(ms);
-    std::printf("round %2d  %-8s %9.2f ms\n", round + 1, graceful ? "SIGTERM" : "SIGKILL", ms);
-    std::fflush(stdout);
-    replicas[leader]->process().Wait(absl::Seconds(10));
-    replicas[leader] = start_replica();
-  }
+    if (leader < 0 || known != 3 || !replicas[leader]->LogContains("framework_id")) return -1;
+    auto metrics = replicas[leader]->Metrics();
+    if (!metrics.ok()) return -1;
+    std::string id = FrameworkIdOf(*metrics);
+    if (framework_id.empty() && replicas[leader]->LogContains("event=framework_id_stored")) {
+      framework_id = id;
+    }
+    return !framework_id.empty() && id == framework_id ? leader : -1;
+  };
+  hooks.taken_over = [&](MastdProcess& replica, double since) -> std::optional<double> {
+    auto metrics = replica.Metrics();
+    if (!metrics.ok()) return std::nullopt;
+    double t = (*metrics)["mast_mesos_subscribed_timestamp_seconds"];
+    if (t <= since || FrameworkIdOf(*metrics) != framework_id) return std::nullopt;
+    return t;
+  };
+  hooks.restart = start_replica;
+  auto times = bench::RunFailoverRounds(kRounds, replicas, hooks);
+  if (!times.ok()) return Fail(times.status().ToString());
   auto frameworks = (*cluster)->GetJson("/master/frameworks");
   size_t count = 0;
   if (frameworks.ok()) {
@@ -138,11 +112,7 @@ int Run() {
   std::printf("\nmesos_failover: 3 mastd, real Mesos 1.11 master, ZooKeeper session timeout %s, "
               "%d rounds, frameworks at the master afterwards: %zu\n",
               absl::FormatDuration(kSessionTimeout).c_str(), kRounds, count);
-  std::printf("  graceful (SIGTERM): median %8.2f ms   max %8.2f ms   (target median <= 10 ms)\n",
-              Median(graceful_ms), *std::max_element(graceful_ms.begin(), graceful_ms.end()));
-  std::printf("  crash    (SIGKILL): median %8.2f ms   max %8.2f ms   (target median <= %.0f ms)\n",
-              Median(crash_ms), *std::max_element(crash_ms.begin(), crash_ms.end()),
-              absl::ToDoubleMilliseconds(kSessionTimeout) + 150);
+  bench::PrintSummary(*times, 10, absl::ToDoubleMilliseconds(kSessionTimeout) + 150);
   replicas.clear();
   testing::RemoveTree(log_dir);
   return 0;

@@ -42,7 +42,8 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
 ABSL_FLAG(std::string, mesos, "http://127.0.0.1:5050",
           "Mesos master(s): http://host:port (or a comma list, tried in turn; redirects are "
           "followed), zk://host:port,.../mesos (the leading master is read from ZooKeeper), "
-          "or 'local' (an in-process local master, for a single-machine run).");
+          "'local' (an in-process local master, for a single-machine run), or 'none' (no "
+          "Mesos: leader election and the API only).");
 ABSL_FLAG(std::string, mesos_encoding, "protobuf",
           "Encoding of calls and events: protobuf or json.");
 ABSL_FLAG(int32_t, mesos_heartbeat_misses, 5,
@@ -94,7 +95,7 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& flag, const std::s
 
 absl::Status ParseMesosFlags(DaemonConfig& config) {
   config.mesos = absl::GetFlag(FLAGS_mesos);
-  if (config.mesos != "local" && config.mesos.rfind("zk://", 0) != 0) {
+  if (config.mesos != "local" && config.mesos != "none" && config.mesos.rfind("zk://", 0) != 0) {
     auto masters = mesos::ParseMasterUrls(config.mesos);
     if (!masters.ok()) return masters.status();
     config.mesos_masters = *masters;

@@ -138,7 +138,7 @@ int Run() {
     });
     ready.WaitForNotification();
     if (!made.ok()) return Fail("--mesos", made);
-  } else {
+  } else if (config.mesos != "none") {
     detector = std::make_unique<mesos::StaticMasterDetector>(config.mesos_masters);
   }
   std::unique_ptr<ZkSession> session;
@@ -156,7 +156,7 @@ int Run() {
     }
     session = std::move(*session_or);
     store = std::make_unique<ZkStore>(*session, config.zk_root);
-    controller = std::make_unique<FrameworkController>(
+    if (detector != nullptr) controller = std::make_unique<FrameworkController>(
         config.framework,
         [&](mesos::MesosClientCallbacks callbacks) -> mesos::MesosClientPtr {
           return std::make_unique<mesos::HttpMesosClient>(config.mesos_client, *detector,
@@ -171,18 +171,18 @@ int Run() {
     LeaderCallbacks callbacks;
     callbacks.on_started_leading = [health, &controller](const LeaderTerm& term) {
       health->SetServingStatus(kLeaderHealthService, true);
-      controller->OnStartedLeading(term);
+      if (controller) controller->OnStartedLeading(term);
     };
     callbacks.on_stopped_leading = [health, &controller](const LeaderTerm&, absl::string_view) {
       health->SetServingStatus(kLeaderHealthService, false);
-      controller->OnStoppedLeading();
+      if (controller) controller->OnStoppedLeading();
     };
     callbacks.on_new_leader = [&controller](const std::optional<LeaderInfo>& leader) {
-      if (leader) controller->Prefetch();
+      if (leader && controller) controller->Prefetch();
     };
     callbacks.on_paused_changed = [health, &controller](bool paused) {
       health->SetServingStatus(kLeaderHealthService, !paused);
-      controller->OnPaused(paused);
+      if (controller) controller->OnPaused(paused);
     };
     auto elector_or =
         LeaderElector::Create(config.election, *session, loop, std::move(callbacks),

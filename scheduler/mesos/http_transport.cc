@@ -107,14 +107,7 @@ HttpTransport::RequestId HttpTransport::Send(
   auto t = std::make_unique<Transfer>();
   t->spec = std::move(spec);
   t->done = std::move(done);
-  RequestId id;
-  {
-    absl::MutexLock lock(&mu_);
-    id = next_id_++;
-  }
-  t->id = id;
-  Submit(std::move(t));
-  return id;
+  return Submit(std::move(t));
 }
 
 HttpTransport::RequestId HttpTransport::Stream(HttpRequestSpec spec, HttpStreamHandlers handlers) {
@@ -122,29 +115,25 @@ HttpTransport::RequestId HttpTransport::Stream(HttpRequestSpec spec, HttpStreamH
   t->spec = std::move(spec);
   t->streaming = true;
   t->stream = std::move(handlers);
+  return Submit(std::move(t));
+}
+
+HttpTransport::RequestId HttpTransport::Submit(std::unique_ptr<Transfer> transfer) {
+  bool stopped;
   RequestId id;
   {
     absl::MutexLock lock(&mu_);
-    id = next_id_++;
-  }
-  t->id = id;
-  Submit(std::move(t));
-  return id;
-}
-
-void HttpTransport::Submit(std::unique_ptr<Transfer> transfer) {
-  bool stopped;
-  {
-    absl::MutexLock lock(&mu_);
+    id = transfer->id = next_id_++;
     stopped = stopping_;
     if (!stopped) incoming_.push_back(std::move(transfer));
   }
   if (stopped) {
     // Completed all the same, here: the contract is "exactly once".
     Finish(transfer.get(), absl::CancelledError("http transport stopped"));
-    return;
+    return id;
   }
   curl_multi_wakeup(multi_);
+  return id;
 }
 
 void HttpTransport::Cancel(RequestId id) {

@@ -83,7 +83,7 @@ class HttpTransport {
 
  private:
   void Run();
-  void Submit(std::unique_ptr<Transfer> transfer);
+  RequestId Submit(std::unique_ptr<Transfer> transfer);
   void Finish(Transfer* transfer, absl::Status status);
 
   CURLM* multi_ = nullptr;

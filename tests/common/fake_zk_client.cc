@@ -426,20 +426,7 @@ void FakeZkClient::Resume() {
     held.swap(held_events_);
   }
   Emit(ZkSessionState::kConnected);
-  for (auto& [id, event] : held) {
-    loop_.Post([this, alive = std::weak_ptr<char>(alive_), id = id, event = event] {
-      if (!alive.lock()) return;
-      ZkWatcher watcher;
-      {
-        absl::MutexLock lock(&mu_);
-        auto it = watchers_.find(id);
-        if (it == watchers_.end()) return;
-        watcher = std::move(it->second);
-        watchers_.erase(it);
-      }
-      std::move(watcher)(event);
-    });
-  }
+  for (auto& [id, event] : held) PostWatch(id, std::move(event));
 }
 
 void FakeZkClient::Expire() {
@@ -481,6 +468,10 @@ void FakeZkClient::DeliverWatch(uint64_t id, ZkWatchEvent event) {
     held_events_.emplace_back(id, std::move(event));
     return;
   }
+  PostWatch(id, std::move(event));
+}
+
+void FakeZkClient::PostWatch(uint64_t id, ZkWatchEvent event) {
   loop_.Post([this, alive = std::weak_ptr<char>(alive_), id, event = std::move(event)] {
     if (!alive.lock()) return;
     ZkWatcher watcher;

@@ -111,6 +111,7 @@ class FakeZkClient final : public ZkClient {
   void Emit(ZkSessionState state);
   uint64_t AddWatch(ZkWatcher watcher);
   void DeliverWatch(uint64_t id, ZkWatchEvent event);  // from the ensemble, mu_ of it held
+  void PostWatch(uint64_t id, ZkWatchEvent event);     // runs the watcher on the loop
 
   FakeZkEnsemble& ensemble_;
   EventLoop& loop_;

@@ -48,6 +48,7 @@ class MastdElectionTest : public ::testing::Test {
     options.replica_id = id;
     options.session_timeout = session_timeout;
     options.log_dir = log_dir_;
+    options.extra_flags = {"--mesos=none"};  // the election alone
     auto replica = MastdProcess::Start(options);
     EXPECT_TRUE(replica.ok()) << replica.status();
     replicas_.push_back(std::move(*replica));
@@ -215,6 +216,7 @@ TEST_F(MastdElectionTest, UnreachableZooKeeperIsReportedAndRetriedUntilItAppears
   options.replica_id = "lonely";
   options.session_timeout = absl::Seconds(1);
   options.log_dir = log_dir_;
+  options.extra_flags = {"--mesos=none"};
   auto replica = MastdProcess::Start(options);
   ASSERT_TRUE(replica.ok());
   MastdProcess& r = **replica;
@@ -250,9 +252,16 @@ TEST_F(MastdElectionTest, BadFlagsGetAOneLineErrorAndExitCode) {
       {{absl::StrCat("--grpc_address=127.0.0.1:", busy_port)}, "--grpc_address"},
       {{"--grpc_address=127.0.0.1:0", absl::StrCat("--metrics_address=127.0.0.1:", busy_port)},
        "--metrics_address"},
+      {{"--mesos=https://m:5050"}, "--mesos"},
+      {{"--mesos=zk://zk:2181"}, "--mesos"},
+      {{"--mesos_encoding=xml"}, "--mesos_encoding"},
+      {{"--framework_role=a/b"}, "--framework_role"},
+      {{"--failover_timeout=0s"}, "--failover_timeout"},
+      {{"--framework_secret_file=/nonexistent"}, "--framework_secret_file"},
   };
   for (const BadFlagCase& c : cases) {
-    std::vector<std::string> argv = {testing::MastdBinary(), absl::StrCat("--zk=", zk_->hosts())};
+    std::vector<std::string> argv = {testing::MastdBinary(), absl::StrCat("--zk=", zk_->hosts()),
+                                     "--mesos=none"};
     if (c.flags[0].rfind("--grpc_address", 0) != 0) argv.push_back("--grpc_address=127.0.0.1:0");
     argv.push_back("--metrics_address=127.0.0.1:0");
     for (const auto& f : c.flags) argv.push_back(f);
