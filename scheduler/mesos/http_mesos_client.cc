@@ -2,14 +2,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "google/protobuf/util/json_util.h"
+#include "scheduler/mesos/codec.h"
 
 namespace mast::mesos {
 namespace {
 
 constexpr char kPath[] = "/api/v1/scheduler";
-
-const char* MediaType(bool json) { return json ? "application/json" : "application/x-protobuf"; }
 
 double UnixSeconds(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
 
@@ -210,22 +208,13 @@ void HttpMesosClient::OnStreamData(uint64_t generation, const std::string& bytes
   std::vector<std::string> records;
   absl::Status status = decoder_->Feed(bytes, &records);
   for (std::string& record : records) {
-    v1::scheduler::Event event;
-    bool parsed;
-    if (config_.json) {
-      google::protobuf::util::JsonParseOptions options;
-      options.ignore_unknown_fields = true;
-      parsed = google::protobuf::util::JsonStringToMessage(record, &event, options).ok();
-    } else {
-      parsed = event.ParseFromString(record);
-    }
-    if (!parsed) {
+    absl::StatusOr<v1::scheduler::Event> event = DecodeEvent(record, config_.json);
+    if (!event.ok()) {
       if (metrics_ != nullptr) metrics_->stream_errors.Increment();
-      Drop("undecodable event on the subscription stream", "garbage", true,
-           backoff_.Next(bitgen_));
+      Drop(std::string(event.status().message()), "garbage", true, backoff_.Next(bitgen_));
       return;
     }
-    HandleEvent(std::move(event));
+    HandleEvent(std::move(*event));
     if (generation != generation_ || state_ == State::kStopped) return;  // dropped meanwhile
   }
   if (!status.ok()) {
@@ -456,15 +445,7 @@ void HttpMesosClient::SetPaused(bool paused) {
 }
 
 std::string HttpMesosClient::Encode(const v1::scheduler::Call& call) const {
-  std::string out;
-  if (config_.json) {
-    google::protobuf::util::JsonPrintOptions options;
-    options.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(call, &out, options);
-  } else {
-    call.SerializeToString(&out);
-  }
-  return out;
+  return EncodeCall(call, config_.json);
 }
 
 }  // namespace mast::mesos
