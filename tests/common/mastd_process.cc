@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/common/wait.h"
 
@@ -14,6 +15,34 @@ namespace mast::testing {
 
 std::string MastdBinary() { return BuildDir() + "/mastd/mastd"; }
 std::string MastctlBinary() { return BuildDir() + "/mastctl/mastctl"; }
+
+ReplicaSet::ReplicaSet() : log_dir_(MakeTempDir("mastd-replicas")) {}
+
+ReplicaSet::~ReplicaSet() {
+  replicas_.clear();
+  RemoveTree(log_dir_);
+}
+
+MastdProcess& ReplicaSet::Start(const std::string& zk_hosts, const std::string& id,
+                                absl::Duration session_timeout,
+                                std::vector<std::string> extra_flags) {
+  MastdProcess::Options options;
+  options.zk_hosts = zk_hosts;
+  options.replica_id = id;
+  options.session_timeout = session_timeout;
+  options.log_dir = log_dir_;
+  options.extra_flags = std::move(extra_flags);
+  auto replica = MastdProcess::Start(options);
+  EXPECT_TRUE(replica.ok()) << replica.status();
+  replicas_.push_back(std::move(*replica));
+  return *replicas_.back();
+}
+
+void ReplicaSet::DumpLogs() const {
+  for (const auto& r : replicas_) {
+    if (r) std::fprintf(stderr, "---- %s ----\n%s\n", r->replica_id().c_str(), r->Log().c_str());
+  }
+}
 
 absl::StatusOr<std::unique_ptr<MastdProcess>> MastdProcess::Start(Options options) {
   if (options.replica_id.empty()) return absl::InvalidArgumentError("replica_id required");

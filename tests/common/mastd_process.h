@@ -60,6 +60,26 @@ class MastdProcess {
   std::unique_ptr<grpc::health::v1::Health::Stub> health_stub_;
 };
 
+// mastd replicas started by a test, with their logs in one temp dir that
+// goes with the set. Not thread-safe.
+class ReplicaSet {
+ public:
+  ReplicaSet();
+  ~ReplicaSet();
+
+  // Starts a replica (fails the test if it cannot).
+  MastdProcess& Start(const std::string& zk_hosts, const std::string& id,
+                      absl::Duration session_timeout, std::vector<std::string> extra_flags = {});
+  // Writes every replica's log to stderr (for a failed test).
+  void DumpLogs() const;
+  std::vector<std::unique_ptr<MastdProcess>>& replicas() { return replicas_; }
+  const std::string& log_dir() const { return log_dir_; }
+
+ private:
+  std::string log_dir_;
+  std::vector<std::unique_ptr<MastdProcess>> replicas_;
+};
+
 // The mastd binary of this build.
 std::string MastdBinary();
 std::string MastctlBinary();

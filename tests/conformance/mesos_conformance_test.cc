@@ -83,31 +83,16 @@ class MesosConformanceTest : public ::testing::TestWithParam<Param> {
     auto zk = testing::ZkServer::Launch();
     ASSERT_TRUE(zk.ok()) << zk.status();
     zk_ = std::move(*zk);
-    log_dir_ = testing::MakeTempDir("mast-conformance");
   }
   void TearDown() override {
-    if (HasFailure()) {
-      for (const auto& r : replicas_) {
-        if (r) std::fprintf(stderr, "---- %s ----\n%s\n", r->replica_id().c_str(), r->Log().c_str());
-      }
-    }
-    replicas_.clear();
-    testing::RemoveTree(log_dir_);
+    if (HasFailure()) set_.DumpLogs();
   }
 
   MastdProcess& StartReplica(const std::string& id) {
-    MastdProcess::Options options;
-    options.zk_hosts = zk_->hosts();
-    options.replica_id = id;
-    options.session_timeout = absl::Seconds(2);
-    options.log_dir = log_dir_;
-    options.extra_flags = {"--mesos=" + backend_->master_url(),
-                           "--mesos_encoding=" + GetParam().encoding,
-                           "--failover_timeout=1h", "--framework_name=mast-conformance"};
-    auto replica = MastdProcess::Start(options);
-    EXPECT_TRUE(replica.ok()) << replica.status();
-    replicas_.push_back(std::move(*replica));
-    return *replicas_.back();
+    return set_.Start(zk_->hosts(), id, absl::Seconds(2),
+                      {"--mesos=" + backend_->master_url(),
+                       "--mesos_encoding=" + GetParam().encoding, "--failover_timeout=1h",
+                       "--framework_name=mast-conformance"});
   }
 
   // The replica that is subscribed, once exactly one is.
@@ -171,8 +156,8 @@ class MesosConformanceTest : public ::testing::TestWithParam<Param> {
 
   std::unique_ptr<MesosBackend> backend_;
   std::unique_ptr<testing::ZkServer> zk_;
-  std::string log_dir_;
-  std::vector<std::unique_ptr<MastdProcess>> replicas_;
+  testing::ReplicaSet set_;
+  std::vector<std::unique_ptr<MastdProcess>>& replicas_ = set_.replicas();
 };
 
 TEST_P(MesosConformanceTest, SubscribesStoresTheIdDeclinesAndSuppresses) {

@@ -30,29 +30,13 @@ class MastdElectionTest : public ::testing::Test {
     auto zk = ZkServer::Launch();
     ASSERT_TRUE(zk.ok()) << zk.status();
     zk_ = std::move(*zk);
-    log_dir_ = testing::MakeTempDir("mastd-test");
   }
   void TearDown() override {
-    if (HasFailure()) {
-      for (const auto& r : replicas_) {
-        if (r) std::fprintf(stderr, "---- %s ----\n%s\n", r->replica_id().c_str(), r->Log().c_str());
-      }
-    }
-    replicas_.clear();
-    testing::RemoveTree(log_dir_);
+    if (HasFailure()) set_.DumpLogs();
   }
 
   MastdProcess& StartReplica(const std::string& id, absl::Duration session_timeout) {
-    MastdProcess::Options options;
-    options.zk_hosts = zk_->hosts();
-    options.replica_id = id;
-    options.session_timeout = session_timeout;
-    options.log_dir = log_dir_;
-    options.extra_flags = {"--mesos=none"};  // the election alone
-    auto replica = MastdProcess::Start(options);
-    EXPECT_TRUE(replica.ok()) << replica.status();
-    replicas_.push_back(std::move(*replica));
-    return *replicas_.back();
+    return set_.Start(zk_->hosts(), id, session_timeout, {"--mesos=none"});  // the election alone
   }
 
   void StartThree(absl::Duration session_timeout) {
@@ -85,8 +69,9 @@ class MastdElectionTest : public ::testing::Test {
   }
 
   std::unique_ptr<ZkServer> zk_;
-  std::string log_dir_;
-  std::vector<std::unique_ptr<MastdProcess>> replicas_;
+  testing::ReplicaSet set_;
+  std::vector<std::unique_ptr<MastdProcess>>& replicas_ = set_.replicas();
+  const std::string& log_dir_ = set_.log_dir();
 };
 
 TEST_F(MastdElectionTest, ThreeReplicasElectExactlyOneLeader) {
