@@ -95,7 +95,11 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& flag, const std::s
 
 absl::Status ParseMesosFlags(DaemonConfig& config) {
   config.mesos = absl::GetFlag(FLAGS_mesos);
-  if (config.mesos != "local" && config.mesos != "none" && config.mesos.rfind("zk://", 0) != 0) {
+  if (config.mesos.rfind("zk://", 0) == 0) {
+    auto url = mesos::ParseZkMasterUrl(config.mesos);
+    if (!url.ok()) return url.status();
+    config.mesos_zk = *url;
+  } else if (config.mesos != "local" && config.mesos != "none") {
     auto masters = mesos::ParseMasterUrls(config.mesos);
     if (!masters.ok()) return masters.status();
     config.mesos_masters = *masters;

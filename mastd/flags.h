@@ -8,6 +8,7 @@
 #include "election/zk_session.h"
 #include "scheduler/control/framework_controller.h"
 #include "scheduler/mesos/http_mesos_client.h"
+#include "scheduler/mesos/zk_master_detector.h"
 
 namespace mast {
 
@@ -22,6 +23,7 @@ struct DaemonConfig {
   // --mesos: "local", "zk://..." or a list of master URLs.
   std::string mesos;
   std::vector<std::string> mesos_masters;  // when a URL list
+  std::optional<mesos::ZkMasterUrl> mesos_zk;  // when zk://
   mesos::MesosClientConfig mesos_client;
   FrameworkConfig framework;
 };

@@ -118,9 +118,8 @@ int Run() {
   // session of its own: that ensemble may not be Mast's).
   std::unique_ptr<ZkSession> mesos_zk;
   std::unique_ptr<mesos::MasterDetector> detector;
-  if (config.mesos.rfind("zk://", 0) == 0) {
-    auto url = mesos::ParseZkMasterUrl(config.mesos);
-    if (!url.ok()) return Fail("invalid flags", url.status());
+  if (config.mesos_zk) {
+    const mesos::ZkMasterUrl* url = &*config.mesos_zk;
     ZkSessionConfig mesos_zk_config = config.zk;
     mesos_zk_config.hosts = url->hosts;
     mesos_zk_config.digest_auth = url->digest_auth;
