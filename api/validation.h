@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "mast/v1/service.pb.h"
+
+namespace mast {
+
+// Limits a ServiceSpec must respect. They keep one spec well below the
+// ZooKeeper record size and a TaskInfo well below what Mesos and the kernel
+// (ARG_MAX, MAX_ARG_STRLEN) accept.
+inline constexpr size_t kMaxSpecBytes = 256 * 1024;  // serialized ServiceSpec
+inline constexpr uint32_t kMaxInstances = 10000;
+inline constexpr size_t kMaxCommandBytes = 64 * 1024;  // shell, or all argv together
+inline constexpr int kMaxArgs = 4096;
+inline constexpr int kMaxPorts = 64;
+inline constexpr int kMaxEnvVars = 1024;
+inline constexpr size_t kMaxEnvNameBytes = 255;
+inline constexpr size_t kMaxEnvValueBytes = 32 * 1024;
+inline constexpr size_t kMaxEnvTotalBytes = 128 * 1024;  // names + values
+inline constexpr int kMaxLabels = 256;
+inline constexpr size_t kMaxLabelValueBytes = 4096;
+inline constexpr int kMaxConstraints = 32;
+inline constexpr size_t kMaxConstraintValueBytes = 1024;
+inline constexpr double kMaxCpus = 4096;
+inline constexpr double kMaxMemMib = 16.0 * 1024 * 1024;     // 16 TiB
+inline constexpr double kMaxDiskMib = 1024.0 * 1024 * 1024;  // 1 PiB
+inline constexpr double kMinMemMib = 4;
+inline constexpr uint32_t kMaxGpus = 128;
+inline constexpr absl::Duration kMaxKillGracePeriod = absl::Minutes(10);
+inline constexpr double kMaxBackoffFactor = 100;
+inline constexpr absl::Duration kMaxBackoff = absl::Hours(24);
+
+// Defaults a Marathon user expects, applied by WithDefaults.
+inline constexpr absl::Duration kDefaultKillGracePeriod = absl::Seconds(3);
+inline constexpr absl::Duration kDefaultBackoffInitial = absl::Seconds(1);
+inline constexpr double kDefaultBackoffFactor = 1.15;
+inline constexpr absl::Duration kDefaultBackoffMax = absl::Seconds(300);
+
+// Environment variables Mast sets in every task (validation refuses them in
+// ServiceSpec.env): PORT, PORTS, PORT<n>, PORT_<NAME>, MAST_*; Mesos sets MESOS_*.
+// HOST is set too, but a HOST in ServiceSpec.env wins (as in Marathon).
+// Mesos label keys Mast puts on every TaskInfo; the prefix is reserved in
+// ServiceSpec.labels.
+inline constexpr char kReservedLabelPrefix[] = "mast.io/";
+inline constexpr char kServiceLabel[] = "mast.io/service";
+inline constexpr char kVersionLabel[] = "mast.io/version";
+
+// Checks every field of a spec as a client sent it. Fields left unset that
+// WithDefaults fills are accepted (so a spec is valid exactly when
+// WithDefaults(spec) is). Returns OK or INVALID_ARGUMENT for the first
+// problem found, in field order; the message starts with the field path,
+// e.g. "resources.cpus: must be > 0", "ports[1].name: duplicate 'http'",
+// "env['PORT0']: reserved ...". User text quoted in messages is escaped and
+// cut short.
+//
+// Constraint values that are regexes (LIKE, UNLIKE) must be RE2 syntax,
+// matched against the whole value: the Java-only features Marathon allowed
+// (backreferences, lookaround) are refused here rather than failing later.
+absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec);
+
+// Returns `spec` with the defaults filled in where a field is unset:
+// kill_grace_period 3 s; backoff initial 1 s, factor 1.15 (when 0), max
+// 300 s (or `initial` when that is longer); ports' protocol "tcp". disk_mib
+// already reads 0 when unset; instances and everything else are left as
+// they are. Idempotent; does not validate.
+v1::ServiceSpec WithDefaults(v1::ServiceSpec spec);
+
+}  // namespace mast
