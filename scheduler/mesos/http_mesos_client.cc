@@ -179,6 +179,7 @@ void HttpMesosClient::OnStreamHeaders(uint64_t generation, const HttpHeaders& he
                  : absl::StatusOr<std::string>(absl::InvalidArgumentError("no Location"));
     if (target.ok() && redirects_ < config_.max_redirects) {
       ++redirects_;
+      if (metrics_ != nullptr) metrics_->Reconnect("redirect");
       LogInfo("mesos_redirected", {{"from", master_}, {"to", *target}});
       Drop(absl::StrCat("redirected to ", *target), "redirect", /*reconnect=*/false,
            absl::ZeroDuration());

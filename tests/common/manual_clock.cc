@@ -19,6 +19,9 @@ bool ManualClock::AwaitWithDeadline(absl::Mutex& waiter_mu, const absl::Conditio
   }
   bool result;
   while (true) {
+    // Read the generation before looking at the time: an Advance() between
+    // the two then still wakes the wait below.
+    uint64_t seen = generation_.load();
     if (cond.Eval()) {
       result = true;
       break;
@@ -27,7 +30,6 @@ bool ManualClock::AwaitWithDeadline(absl::Mutex& waiter_mu, const absl::Conditio
       result = false;
       break;
     }
-    uint64_t seen = generation_.load();
     // absl::Mutex re-evaluates conditions whenever `waiter_mu` is released;
     // Advance() locks and releases it after bumping the generation.
     auto woken = [&] { return cond.Eval() || generation_.load() != seen; };

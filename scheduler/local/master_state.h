@@ -1,0 +1,285 @@
+#pragma once
+
+// Internal to the local master: the state owned by its event loop. Every method runs on the
+// loop thread (LocalMaster posts to it); nothing here is thread-safe.
+
+#include <sys/types.h>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/time/time.h"
+#include "common/event_loop.h"
+#include "mesos/v1/mesos.pb.h"
+#include "mesos/v1/scheduler/scheduler.pb.h"
+#include "scheduler/local/http_server.h"
+#include "scheduler/local/json.h"
+#include "scheduler/local/local_master.h"
+#include "scheduler/local/resources.h"
+#include "scheduler/local/task_runner.h"
+
+namespace mast::local {
+
+namespace v1 = ::mesos::v1;
+
+// A plain-text HTTP answer, as the real master words its errors.
+HttpResponse TextResponse(int status, std::string body);
+
+// The ID rule of the master for framework/task/executor/agent IDs (mesos-v1-api.md §2.2); the
+// error says what is wrong, e.g. "'a/b' contains invalid characters".
+std::optional<std::string> ValidateId(const std::string& id);
+// A role name as Mesos accepts it (hierarchical "a/b" allowed; "*" allowed).
+std::optional<std::string> ValidateRole(const std::string& role);
+// FrameworkInfo checks shared by SUBSCRIBE (ERROR event) and UPDATE_FRAMEWORK (400).
+std::optional<std::string> ValidateFrameworkInfo(
+    const v1::FrameworkInfo& info, const std::vector<std::string>& suppressed,
+    const v1::scheduler::OfferConstraints* constraints);
+// The roles a FrameworkInfo subscribes to: `roles` with MULTI_ROLE, else `role` (default "*").
+std::vector<std::string> FrameworkRoles(const v1::FrameworkInfo& info);
+bool HasCapability(const v1::FrameworkInfo& info, v1::FrameworkInfo::Capability::Type type);
+// The deprecated FrameworkInfo.role (pre-MULTI_ROLE), read without deprecation warnings.
+const std::string& LegacyRole(const v1::FrameworkInfo& info);
+bool HasLegacyRole(const v1::FrameworkInfo& info);
+bool IsTerminal(v1::TaskState state);
+
+class LocalMaster::State {
+ public:
+  State(const LocalMasterConfig& config, Resources agent_resources, EventLoop& loop,
+        std::string work_dir, std::function<void()> on_recovered);
+  ~State();
+
+  void SetPort(int port);
+  const std::string& master_id() const { return master_id_; }
+
+  // ---- HTTP (see local_master.cc for the checks done before these) ----
+  // A non-SUBSCRIBE call that passed rows 1-8 of §1.3: rows 10-14.
+  HttpResponse HandleCall(const v1::scheduler::Call& call,
+                          const std::optional<std::string>& stream_id);
+  // A SUBSCRIBE whose 200 and headers have been sent on `stream`.
+  void Subscribe(const v1::scheduler::Call& call, std::shared_ptr<ResponseStream> stream,
+                 const std::string& stream_id, bool json);
+  std::string StateJson() const;
+  std::string FrameworksJson() const;
+  std::string TasksJson() const;
+
+  // ---- Fault injection ----
+  void DropSubscriptions();
+  void SetHeartbeats(bool enabled) { heartbeats_enabled_ = enabled; }
+  void RescindAllOffers();
+  void DisconnectAgent(int index);
+  void ReconnectAgent(int index);
+  void RemoveAgent(int index);
+  void Restart(bool keep_state);
+  void SetDuplicateUpdates(bool on) { duplicate_updates_ = on; }
+
+  LocalMaster::Stats stats() const;
+  std::vector<LocalMaster::TaskView> tasks() const;
+  // Kills every task process and closes every stream; for the destructor.
+  void Shutdown();
+
+ private:
+  struct Update {
+    v1::TaskStatus status;
+    bool recorded = false;  // already in Task::statuses
+  };
+
+  struct Task {
+    uint64_t serial = 0;  // unique per launch; guards process-exit callbacks
+    v1::TaskInfo info;
+    std::string framework_id;
+    v1::FrameworkInfo framework_info;  // the agent's copy (re-registration after a restart)
+    int agent = 0;
+    std::string role;
+    Resources resources;      // charged to the agent while not released
+    std::string executor_id;  // ExecutorInfo id, or "" for a command task
+    std::string container_id;
+    v1::TaskState agent_state = v1::TASK_STAGING;
+    v1::TaskState master_state = v1::TASK_STAGING;
+    std::optional<v1::TaskState> status_update_state;
+    bool released = false;     // resources returned to the agent
+    bool unreachable = false;  // the master moved it to its unreachable tasks
+    v1::TimeInfo unreachable_time;
+    std::deque<Update> updates;  // agent side, unacknowledged; the head is outstanding
+    EventLoop::TimerId resend_timer = 0;
+    absl::Duration resend_backoff;
+    std::vector<v1::TaskStatus> statuses;  // every update the master saw, for the JSON
+    bool kill_requested = false;
+    absl::Duration kill_grace;
+    EventLoop::TimerId kill_timer = 0;
+    pid_t pid = 0;  // --execute: the process group, while running
+    bool process_running = false;
+    std::string sandbox;
+  };
+  using TaskKey = std::pair<std::string, std::string>;  // framework id, task id
+
+  enum class AgentStatus { kActive, kUnreachable, kGone };
+  struct Agent {
+    int index = 0;
+    std::string id;
+    std::string hostname;
+    Resources total;
+    Resources used;     // resources of launched, unreleased tasks (and their executors)
+    Resources offered;  // resources in outstanding offers
+    AgentStatus status = AgentStatus::kActive;
+    absl::Time registered_time;
+    absl::Time unreachable_since;
+    std::map<TaskKey, std::unique_ptr<Task>> tasks;
+    std::map<TaskKey, v1::ExecutorInfo> executors;  // (framework id, executor id)
+  };
+
+  struct Offer {
+    std::string id;
+    std::string framework_id;
+    int agent = 0;
+    std::string role;
+    Resources resources;
+    v1::Offer proto;
+  };
+
+  struct Filter {
+    Resources refused;
+    absl::Time expires;
+    EventLoop::TimerId timer = 0;
+    uint64_t id = 0;
+  };
+
+  struct Framework {
+    std::string id;
+    v1::FrameworkInfo info;
+    bool connected = false;
+    bool recovered = false;  // known from agents only, after a master restart
+    std::shared_ptr<ResponseStream> stream;
+    bool json = false;
+    std::string stream_id;
+    uint64_t generation = 0;  // bumped whenever the stream binding changes
+    EventLoop::TimerId heartbeat_timer = 0;
+    EventLoop::TimerId failover_timer = 0;
+    std::set<std::string> suppressed;
+    v1::scheduler::OfferConstraints constraints;
+    std::map<std::pair<int, std::string>, std::vector<Filter>> filters;  // (agent, role)
+    std::set<std::string> offers;
+    absl::Time registered_time;
+    std::optional<absl::Time> reregistered_time;
+    std::optional<absl::Time> unregistered_time;
+    std::vector<std::string> completed_tasks_json;
+  };
+
+  // ---- Frameworks and streams (master_state.cc) ----
+  Framework* FindFramework(const std::string& id);
+  const Framework* FindFramework(const std::string& id) const;
+  void SendEvent(Framework& framework, const v1::scheduler::Event& event);
+  void SendError(const std::shared_ptr<ResponseStream>& stream, bool json,
+                 const std::string& message);
+  void BindStream(Framework& framework, std::shared_ptr<ResponseStream> stream,
+                  const std::string& stream_id, bool json);
+  void ArmHeartbeat(Framework& framework);
+  void OnStreamClosed(const std::string& framework_id, uint64_t generation);
+  // The framework lost its stream: inactive, offers gone, failover timer (unless `no_timer`).
+  void Disconnect(Framework& framework, bool no_timer);
+  // Removes the framework: tasks killed without updates, offers recovered, stream closed
+  // (gracefully, no event), ID completed.
+  void RemoveFramework(const std::string& id);
+  HttpResponse UpdateFramework(Framework& framework, const v1::scheduler::Call::UpdateFramework&);
+  void WriteFrameworkJson(const Framework& framework, JsonWriter& json) const;
+  std::string TaskJson(const Task& task) const;
+  v1::MasterInfo MasterInfo() const;
+  std::string NewUuid();
+  std::string RandomBytes(size_t n);
+  double NowSeconds() const;
+
+  // ---- Offers, tasks, agents (master_tasks.cc) ----
+  // Runs an allocation round now.
+  void Allocate();
+  // Runs one after allocation_interval unless one is already due.
+  void ScheduleAllocation();
+  bool Allocatable(const Framework& framework, const std::string& role, const Agent& agent,
+                   const Resources& available) const;
+  // Removes an outstanding offer; its resources return to the agent, refused by the framework
+  // for `refuse_seconds` (nullopt: no filter). `rescind`: a RESCIND event is sent.
+  void RemoveOffer(const std::string& offer_id, bool rescind, std::optional<double> refuse_seconds);
+  void AddFilter(Framework& framework, int agent, const std::string& role, const Resources& refused,
+                 double refuse_seconds);
+  void Accept(Framework& framework, const v1::scheduler::Call::Accept& accept);
+  void Decline(Framework& framework, const v1::scheduler::Call::Decline& decline);
+  void Revive(Framework& framework, const v1::scheduler::Call::Revive& revive);
+  void Suppress(Framework& framework, const v1::scheduler::Call::Suppress& suppress);
+  void ClearFilters(Framework& framework, const std::set<std::string>& roles);
+  void Kill(Framework& framework, const v1::scheduler::Call::Kill& kill);
+  void Acknowledge(Framework& framework, const v1::scheduler::Call::Acknowledge& ack);
+  void Reconcile(Framework& framework, const v1::scheduler::Call::Reconcile& reconcile);
+  // The reconciliation answer for a task the master does not know (§5.6). (Agents re-register
+  // at once after a restart, so the "no answer yet" rows never apply.)
+  v1::TaskStatus ReconcileUnknown(const Framework& framework, const v1::TaskID& task_id,
+                                  const v1::AgentID* agent_id) const;
+  // Validates one task of an ACCEPT; the error is the TASK_ERROR message.
+  std::optional<std::string> ValidateTask(const Framework& framework, const v1::TaskInfo& task,
+                                          const Agent& agent, const std::set<std::string>& seen,
+                                          const std::string& role, Resources* needed) const;
+  void LaunchTask(Framework& framework, const v1::TaskInfo& task, int agent,
+                  const std::string& role, const Resources& resources,
+                  const std::string& executor_id);
+  void StartTaskOnAgent(Agent& agent, Task& task);
+  // The agent's status update manager gets a new update for `task`.
+  void AgentUpdate(Agent& agent, Task& task, v1::TaskState state, const std::string& message,
+                   std::optional<v1::TaskStatus::Reason> reason, v1::TaskStatus::Source source);
+  // Forwards the outstanding update of `task` (first send or resend).
+  void ForwardHead(Agent& agent, Task& task);
+  void ArmResend(Agent& agent, Task& task);
+  // An update the master itself generates (no uuid), sent if the framework is connected.
+  void SendMasterUpdate(const std::string& framework_id, v1::TaskStatus status);
+  v1::TaskStatus MasterStatus(const Task& task, v1::TaskState state, const std::string& message,
+                              v1::TaskStatus::Reason reason) const;
+  void ReleaseResources(Agent& agent, Task& task);
+  void KillOnAgent(Agent& agent, Task& task, std::optional<absl::Duration> grace);
+  void OnKillGraceExpired(int agent, const TaskKey& key, uint64_t serial);
+  void OnProcessExit(int agent, const TaskKey& key, uint64_t serial, int status);
+  // Removes the task from its agent (process killed, no updates).
+  void DestroyTask(Agent& agent, const TaskKey& key);
+  Task* FindTask(const std::string& framework_id, const std::string& task_id, Agent** agent);
+  const Task* FindTask(const std::string& framework_id, const std::string& task_id,
+                       const Agent** agent) const;
+  // The agent lost (unreachable) or gone: offers rescinded, tasks reported, FAILURE sent.
+  void LoseAgent(Agent& agent, bool gone);
+  // Restart(keep_state=false): frameworks known to the agents come back as recovered.
+  void RecoverFrameworksFromAgents();
+  void OnRecovered();
+
+  const LocalMasterConfig config_;
+  EventLoop& loop_;
+  const std::string work_dir_;
+  const std::function<void()> on_recovered_;
+  std::unique_ptr<TaskRunner> runner_;  // with --execute
+  int port_ = 0;
+  std::string master_id_;
+  absl::Time start_time_;
+  absl::Time elected_time_;
+  absl::BitGen bitgen_;
+
+  std::vector<Agent> agents_;
+  std::map<std::string, std::unique_ptr<Framework>> frameworks_;
+  std::set<std::string> completed_ids_;
+  std::deque<std::string> completed_json_;  // newest last, at most 50
+  std::map<std::string, Offer> offers_;
+  int next_framework_ = 0;
+  uint64_t next_offer_ = 0;
+  uint64_t next_task_serial_ = 1;
+  uint64_t next_filter_ = 1;
+  size_t allocation_rotation_ = 0;
+  EventLoop::TimerId allocation_timer_ = 0;
+  bool allocation_scheduled_ = false;
+  bool heartbeats_enabled_ = true;
+  bool duplicate_updates_ = false;
+  bool recovering_ = false;
+  EventLoop::TimerId recovery_timer_ = 0;
+  LocalMaster::Stats stats_;
+};
+
+}  // namespace mast::local

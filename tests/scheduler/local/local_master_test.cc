@@ -1,0 +1,1850 @@
+// The local Mesos master: the v1 scheduler HTTP API driven with raw HTTP (libcurl, through
+// mast::mesos::HttpTransport) and with Mast's own client, the fault-injection knobs, and
+// --execute. Timers run on a ManualClock wherever the test is about time, so nothing sleeps;
+// HTTP round trips are awaited with deadlines. "Nothing more arrived" is proven with a barrier:
+// a RECONCILE for an unknown task whose answer comes after everything the master sent before.
+
+#include "scheduler/local/local_master.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/event_loop.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "mesos/v1/scheduler/scheduler.pb.h"
+#include "scheduler/local/resources.h"
+#include "scheduler/mesos/http_mesos_client.h"
+#include "scheduler/mesos/http_transport.h"
+#include "scheduler/mesos/master_detector.h"
+#include "scheduler/mesos/recordio.h"
+#include "tests/common/manual_clock.h"
+#include "tests/common/wait.h"
+
+namespace mast::local {
+namespace {
+
+namespace v1 = ::mesos::v1;
+using Call = v1::scheduler::Call;
+using Event = v1::scheduler::Event;
+using ::mast::testing::WaitFor;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr absl::Duration kWait = absl::Seconds(10);
+constexpr char kProtobuf[] = "application/x-protobuf";
+constexpr char kJson[] = "application/json";
+
+// ---- Raw HTTP ----
+
+struct Reply {
+  int status = 0;
+  mesos::HttpHeaders head;
+  std::string body;
+  absl::Status transport;  // not OK: no HTTP answer
+  std::optional<std::string> Header(absl::string_view name) const { return head.Get(name); }
+};
+
+Reply Request(mesos::HttpTransport& transport, const std::string& url,
+              std::vector<std::string> headers, std::string body, bool post = true) {
+  mesos::HttpRequestSpec spec;
+  spec.url = url;
+  spec.headers = std::move(headers);
+  spec.body = std::move(body);
+  spec.post = post;
+  spec.timeout = kWait;
+  auto reply = std::make_shared<Reply>();
+  auto done = std::make_shared<absl::Notification>();
+  transport.Send(std::move(spec), [reply, done](absl::StatusOr<mesos::HttpResult> result) {
+    if (result.ok()) {
+      reply->status = result->head.status;
+      reply->head = std::move(result->head);
+      reply->body = std::move(result->body);
+    } else {
+      reply->transport = result.status();
+    }
+    done->Notify();
+  });
+  if (!done->WaitForNotificationWithTimeout(kWait + absl::Seconds(5))) {
+    return Reply{0, {}, "", absl::DeadlineExceededError("no answer")};
+  }
+  return *reply;
+}
+
+std::string Encode(const Call& call, bool json) {
+  if (!json) return call.SerializeAsString();
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(call, &out, options);
+  return out;
+}
+
+// A subscription stream read incrementally as RecordIO.
+class EventStream {
+ public:
+  EventStream(mesos::HttpTransport& transport, const std::string& url, std::string body,
+              std::vector<std::string> headers, bool json)
+      : transport_(transport), json_(json) {
+    mesos::HttpRequestSpec spec;
+    spec.url = url;
+    spec.headers = std::move(headers);
+    spec.body = std::move(body);
+    mesos::HttpStreamHandlers handlers;
+    handlers.on_headers = [this](const mesos::HttpHeaders& head) {
+      absl::MutexLock lock(&mu_);
+      head_ = head;
+      have_head_ = true;
+    };
+    handlers.on_data = [this](absl::string_view data) {
+      absl::MutexLock lock(&mu_);
+      raw_.append(data.data(), data.size());
+      std::vector<std::string> records;
+      decode_status_.Update(decoder_.Feed(data, &records));
+      for (std::string& record : records) records_.push_back(std::move(record));
+    };
+    handlers.on_end = [this](absl::Status status) {
+      absl::MutexLock lock(&mu_);
+      ended_ = true;
+      end_status_ = std::move(status);
+    };
+    id_ = transport_.Stream(std::move(spec), std::move(handlers));
+  }
+  ~EventStream() { Close(); }
+
+  // Drops the connection (the client vanishes) and waits until the transport let go of it.
+  void Close() {
+    transport_.Cancel(id_);
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&ended_), kWait);
+  }
+
+  int status() {
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&have_head_), kWait);
+    return head_.status;
+  }
+  std::string header(absl::string_view name) {
+    status();
+    absl::MutexLock lock(&mu_);
+    return head_.Get(name).value_or("");
+  }
+  std::string raw() {
+    absl::MutexLock lock(&mu_);
+    return raw_;
+  }
+  absl::Status decode_status() {
+    absl::MutexLock lock(&mu_);
+    return decode_status_;
+  }
+
+  // The next event, HEARTBEATs included; nullopt at the end of the stream or after `timeout`.
+  std::optional<Event> NextAny(absl::Duration timeout = kWait) {
+    std::string record;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !records_.empty() || ended_; };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+      if (records_.empty()) return std::nullopt;
+      record = std::move(records_.front());
+      records_.pop_front();
+    }
+    Event event;
+    bool ok;
+    if (json_) {
+      google::protobuf::util::JsonParseOptions options;
+      options.ignore_unknown_fields = true;
+      ok = google::protobuf::util::JsonStringToMessage(record, &event, options).ok();
+    } else {
+      ok = event.ParseFromString(record);
+    }
+    EXPECT_TRUE(ok) << "undecodable event: " << record;
+    return event;
+  }
+  // The next event that is not a HEARTBEAT.
+  std::optional<Event> Next(absl::Duration timeout = kWait) {
+    while (true) {
+      std::optional<Event> event = NextAny(timeout);
+      if (!event || event->type() != Event::HEARTBEAT) return event;
+    }
+  }
+  // Skips events until one of `type` (HEARTBEATs and others are dropped).
+  std::optional<Event> NextOf(Event::Type type, absl::Duration timeout = kWait) {
+    while (true) {
+      std::optional<Event> event = NextAny(timeout);
+      if (!event || event->type() == type) return event;
+    }
+  }
+  // Waits for the end of the stream; its status (OK: a clean end with the terminating chunk).
+  std::optional<absl::Status> WaitEnd(absl::Duration timeout = kWait) {
+    absl::MutexLock lock(&mu_);
+    if (!mu_.AwaitWithTimeout(absl::Condition(&ended_), timeout)) return std::nullopt;
+    return end_status_;
+  }
+  // Events received and not read yet.
+  std::vector<Event::Type> Unread() {
+    std::vector<Event::Type> types;
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (records_.empty()) return types;
+      }
+      std::optional<Event> event = NextAny(absl::ZeroDuration());
+      if (event) types.push_back(event->type());
+    }
+  }
+  bool ended() {
+    absl::MutexLock lock(&mu_);
+    return ended_;
+  }
+
+ private:
+  mesos::HttpTransport& transport_;
+  const bool json_;
+  mesos::HttpTransport::RequestId id_ = 0;
+  absl::Mutex mu_;
+  bool have_head_ ABSL_GUARDED_BY(mu_) = false;
+  mesos::HttpHeaders head_ ABSL_GUARDED_BY(mu_);
+  std::string raw_ ABSL_GUARDED_BY(mu_);
+  mesos::RecordIoDecoder decoder_ ABSL_GUARDED_BY(mu_);
+  absl::Status decode_status_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> records_ ABSL_GUARDED_BY(mu_);
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status end_status_ ABSL_GUARDED_BY(mu_);
+};
+
+v1::FrameworkInfo Info(const std::string& name = "test", bool partition_aware = true,
+                       bool killing_state = true) {
+  v1::FrameworkInfo info;
+  info.set_user("tester");
+  info.set_name(name);
+  info.set_failover_timeout(3600);
+  info.add_roles("web");
+  info.add_capabilities()->set_type(v1::FrameworkInfo::Capability::MULTI_ROLE);
+  if (partition_aware) {
+    info.add_capabilities()->set_type(v1::FrameworkInfo::Capability::PARTITION_AWARE);
+  }
+  if (killing_state) {
+    info.add_capabilities()->set_type(v1::FrameworkInfo::Capability::TASK_KILLING_STATE);
+  }
+  return info;
+}
+
+Call SubscribeCall(const v1::FrameworkInfo& info) {
+  Call call;
+  call.set_type(Call::SUBSCRIBE);
+  if (info.has_id()) *call.mutable_framework_id() = info.id();
+  *call.mutable_subscribe()->mutable_framework_info() = info;
+  return call;
+}
+
+// One subscribed framework as a raw HTTP scheduler sees it.
+struct Subscription {
+  std::unique_ptr<EventStream> stream;
+  std::string framework_id;
+  std::string stream_id;
+  bool json = false;
+  v1::FrameworkInfo info;
+};
+
+class LocalMasterTest : public ::testing::Test {
+ protected:
+  static LocalMasterConfig DefaultConfig() {
+    LocalMasterConfig config;
+    config.agents = 2;
+    config.agent_resources = "cpus:2;mem:1024;disk:2048;ports:[31000-31009]";
+    config.agent_attributes = {{"rack", "r1"}, {"zone", "a"}};
+    return config;
+  }
+
+  void StartMaster(LocalMasterConfig config = DefaultConfig()) {
+    auto master = LocalMaster::Start(std::move(config), clock_);
+    ASSERT_TRUE(master.ok()) << master.status();
+    master_ = std::move(*master);
+    url_ = master_->url() + "/api/v1/scheduler";
+  }
+
+  // Advances the master's clock. The master's loop is then poked with a posted task:
+  // ManualClock::AwaitWithDeadline can miss an Advance() that lands between its deadline check
+  // and its read of the wake-up generation (tests/common/manual_clock.cc), and a posted task
+  // wakes the loop, which then runs the timers that fell due.
+  void Advance(absl::Duration d) {
+    clock_.Advance(d);
+    (void)master_->stats();
+  }
+
+  Reply Post(const std::string& body, std::vector<std::string> headers) {
+    return Request(transport_, url_, std::move(headers), body);
+  }
+  Reply PostCall(const Call& call, bool json, std::optional<std::string> stream_id) {
+    std::vector<std::string> headers = {absl::StrCat("Content-Type: ", json ? kJson : kProtobuf)};
+    if (stream_id) headers.push_back(absl::StrCat("Mesos-Stream-Id: ", *stream_id));
+    return Post(Encode(call, json), headers);
+  }
+  Reply Get(const std::string& path) {
+    return Request(transport_, master_->url() + path, {}, "", /*post=*/false);
+  }
+
+  std::unique_ptr<EventStream> OpenStream(const Call& call, bool json,
+                                          std::vector<std::string> extra_headers = {}) {
+    std::vector<std::string> headers = {absl::StrCat("Content-Type: ", json ? kJson : kProtobuf),
+                                        absl::StrCat("Accept: ", json ? kJson : kProtobuf)};
+    headers.insert(headers.end(), extra_headers.begin(), extra_headers.end());
+    return std::make_unique<EventStream>(transport_, url_, Encode(call, json), headers, json);
+  }
+
+  // Subscribes and checks the first two events: SUBSCRIBED, then HEARTBEAT.
+  Subscription Subscribe(v1::FrameworkInfo info = Info(), bool json = false) {
+    Subscription sub;
+    sub.json = json;
+    sub.stream = OpenStream(SubscribeCall(info), json);
+    EXPECT_EQ(sub.stream->status(), 200);
+    sub.stream_id = sub.stream->header("Mesos-Stream-Id");
+    std::optional<Event> subscribed = sub.stream->NextAny();
+    EXPECT_TRUE(subscribed.has_value());
+    if (!subscribed) return sub;
+    EXPECT_EQ(subscribed->type(), Event::SUBSCRIBED) << subscribed->DebugString();
+    sub.framework_id = subscribed->subscribed().framework_id().value();
+    std::optional<Event> heartbeat = sub.stream->NextAny();
+    EXPECT_TRUE(heartbeat.has_value() && heartbeat->type() == Event::HEARTBEAT);
+    info.mutable_id()->set_value(sub.framework_id);
+    sub.info = info;
+    return sub;
+  }
+
+  Reply Send(const Subscription& sub, Call call) {
+    call.mutable_framework_id()->set_value(sub.framework_id);
+    return PostCall(call, sub.json, sub.stream_id);
+  }
+
+  // Sends a RECONCILE for an unknown task and returns every event (HEARTBEATs excluded) the
+  // stream carried before its answer: whatever the master had sent before the barrier.
+  std::vector<Event> Barrier(Subscription& sub, bool include_heartbeats = false) {
+    const std::string id = absl::StrCat("barrier-", ++barriers_);
+    Call call;
+    call.set_type(Call::RECONCILE);
+    call.mutable_reconcile()->add_tasks()->mutable_task_id()->set_value(id);
+    EXPECT_EQ(Send(sub, call).status, 202);
+    std::vector<Event> before;
+    while (std::optional<Event> event =
+               include_heartbeats ? sub.stream->NextAny() : sub.stream->Next()) {
+      if (event->type() == Event::UPDATE && event->update().status().task_id().value() == id) {
+        return before;
+      }
+      before.push_back(*event);
+    }
+    ADD_FAILURE() << "no answer to the barrier " << id;
+    return before;
+  }
+
+  std::vector<v1::Offer> NextOffers(Subscription& sub) {
+    std::optional<Event> event = sub.stream->NextOf(Event::OFFERS);
+    EXPECT_TRUE(event.has_value()) << "no OFFERS";
+    if (!event) return {};
+    return {event->offers().offers().begin(), event->offers().offers().end()};
+  }
+
+  // The next UPDATE for `task_id`.
+  std::optional<v1::TaskStatus> NextUpdate(Subscription& sub, const std::string& task_id) {
+    while (std::optional<Event> event = sub.stream->Next()) {
+      if (event->type() == Event::UPDATE && event->update().status().task_id().value() == task_id) {
+        return event->update().status();
+      }
+    }
+    ADD_FAILURE() << "no UPDATE for " << task_id;
+    return std::nullopt;
+  }
+
+  void Acknowledge(Subscription& sub, const v1::TaskStatus& status) {
+    Call call;
+    call.set_type(Call::ACKNOWLEDGE);
+    *call.mutable_acknowledge()->mutable_agent_id() = status.agent_id();
+    *call.mutable_acknowledge()->mutable_task_id() = status.task_id();
+    call.mutable_acknowledge()->set_uuid(status.uuid());
+    EXPECT_EQ(Send(sub, call).status, 202);
+  }
+
+  static v1::TaskInfo Task(const std::string& id, const v1::Offer& offer, double cpus = 0.5,
+                           double mem = 128, const std::string& command = "sleep 1000") {
+    v1::TaskInfo task;
+    task.set_name(id);
+    task.mutable_task_id()->set_value(id);
+    *task.mutable_agent_id() = offer.agent_id();
+    auto add = [&](const char* name, double value) {
+      v1::Resource* r = task.add_resources();
+      r->set_name(name);
+      r->set_type(v1::Value::SCALAR);
+      r->mutable_scalar()->set_value(value);
+      r->mutable_allocation_info()->set_role(offer.allocation_info().role());
+    };
+    add("cpus", cpus);
+    add("mem", mem);
+    task.mutable_command()->set_value(command);
+    return task;
+  }
+
+  static Call AcceptCall(const std::vector<v1::OfferID>& offer_ids,
+                         const std::vector<v1::TaskInfo>& tasks, double refuse_seconds = 3600) {
+    Call call;
+    call.set_type(Call::ACCEPT);
+    for (const auto& id : offer_ids) *call.mutable_accept()->add_offer_ids() = id;
+    auto* operation = call.mutable_accept()->add_operations();
+    operation->set_type(v1::Offer::Operation::LAUNCH);
+    for (const auto& task : tasks) *operation->mutable_launch()->add_task_infos() = task;
+    call.mutable_accept()->mutable_filters()->set_refuse_seconds(refuse_seconds);
+    return call;
+  }
+
+  // `holder` stops taking offers and gives back the ones it has (RESCIND), so that another
+  // framework gets the agents.
+  void ReleaseAllOffers(Subscription& holder) {
+    Call suppress;
+    suppress.set_type(Call::SUPPRESS);
+    EXPECT_EQ(Send(holder, suppress).status, 202);
+    master_->RescindAllOffers();
+  }
+
+  // Launches `task_id` on the first offer and acknowledges STARTING and RUNNING.
+  v1::TaskStatus LaunchRunning(Subscription& sub, const std::string& task_id, v1::Offer* used) {
+    std::vector<v1::Offer> offers = NextOffers(sub);
+    EXPECT_FALSE(offers.empty());
+    if (offers.empty()) return {};
+    *used = offers[0];
+    EXPECT_EQ(Send(sub, AcceptCall({offers[0].id()}, {Task(task_id, offers[0])})).status, 202);
+    std::optional<v1::TaskStatus> starting = NextUpdate(sub, task_id);
+    EXPECT_TRUE(starting && starting->state() == v1::TASK_STARTING);
+    if (!starting) return {};
+    Acknowledge(sub, *starting);
+    std::optional<v1::TaskStatus> running = NextUpdate(sub, task_id);
+    EXPECT_TRUE(running && running->state() == v1::TASK_RUNNING);
+    if (!running) return {};
+    Acknowledge(sub, *running);
+    return *running;
+  }
+
+  ManualClock clock_;
+  mesos::HttpTransport transport_;
+  LocalMasterPtr master_;
+  std::string url_;
+  int barriers_ = 0;
+};
+
+// ---- Config and resources ----
+
+TEST(LocalMasterConfigTest, RejectsBadFieldsByName) {
+  struct Case {
+    std::function<void(LocalMasterConfig&)> mutate;
+    std::string field;
+  };
+  std::vector<Case> cases = {
+      {[](LocalMasterConfig& c) { c.agents = -1; }, "agents"},
+      {[](LocalMasterConfig& c) { c.agent_resources = "cpus"; }, "agent_resources"},
+      {[](LocalMasterConfig& c) { c.agent_resources = "cpus:x"; }, "agent_resources"},
+      {[](LocalMasterConfig& c) { c.agent_resources = "ports:[5-3]"; }, "agent_resources"},
+      {[](LocalMasterConfig& c) { c.agent_resources = "cpus(web):1"; }, "agent_resources"},
+      {[](LocalMasterConfig& c) {
+         c.agent_attributes = {{"rack", ""}};
+       },
+       "agent_attributes"},
+      {[](LocalMasterConfig& c) { c.heartbeat_interval = absl::ZeroDuration(); },
+       "heartbeat_interval"},
+      {[](LocalMasterConfig& c) { c.update_retry_interval = absl::Seconds(-1); },
+       "update_retry_interval"},
+      {[](LocalMasterConfig& c) { c.allocation_interval = absl::Seconds(-1); },
+       "allocation_interval"},
+      {[](LocalMasterConfig& c) { c.address = ""; }, "address"},
+  };
+  EXPECT_TRUE(ValidateLocalMasterConfig({}).ok());
+  for (const Case& c : cases) {
+    LocalMasterConfig config;
+    c.mutate(config);
+    absl::Status status = ValidateLocalMasterConfig(config);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_THAT(std::string(status.message()), StartsWith(c.field + ":"));
+  }
+  ManualClock clock;
+  LocalMasterConfig bad;
+  bad.address = "256.0.0.1:0";
+  EXPECT_FALSE(LocalMaster::Start(bad, clock).ok());
+}
+
+TEST(ResourcesTest, ParsesAndCountsLikeMesos) {
+  auto r = Resources::Parse("cpus:4;mem:8192;disk:10000;ports:[31000-32000, 33000-33001]");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->Scalar("cpus"), 4);
+  EXPECT_EQ(r->RangeCount("ports"), 1003u);
+  auto part = Resources::Parse("cpus:0.1;mem:32;ports:[31000-31000]");
+  ASSERT_TRUE(part.ok());
+  EXPECT_TRUE(r->Contains(*part));
+  EXPECT_FALSE(part->Contains(*r));
+  Resources left = *r;
+  for (int i = 0; i < 10; ++i) left.Subtract(*part);
+  EXPECT_EQ(left.Scalar("cpus"), 3);  // fixed point: ten 0.1s are exactly 1
+  EXPECT_EQ(left.RangeCount("ports"), 1002u);
+  EXPECT_EQ(part->ToString(), "cpus:0.1; mem:32; ports:[31000-31000]");
+  EXPECT_EQ(part->ToStateJson(),
+            R"({"disk":0.0,"mem":32.0,"gpus":0.0,"cpus":0.1,"ports":"[31000-31000]"})");
+  EXPECT_FALSE(Resources::Parse("cpus:-1").ok());
+  EXPECT_FALSE(Resources::Parse("cpus:1;cpus:[1-2]").ok());
+  auto attributes = ParseAttributes("rack:r1; zone:a");
+  ASSERT_TRUE(attributes.ok());
+  EXPECT_EQ(attributes->size(), 2u);
+  EXPECT_FALSE(ParseAttributes("rack").ok());
+  EXPECT_FALSE(ParseAttributes("a:1;a:2").ok());
+}
+
+// ---- §1.3: every status code, in the order the master checks them ----
+
+TEST_F(LocalMasterTest, StatusCodesFollowTheMastersCheckOrder) {
+  StartMaster();
+  const std::string proto = absl::StrCat("Content-Type: ", kProtobuf);
+  const std::string json = absl::StrCat("Content-Type: ", kJson);
+
+  // Row 1: a non-leading master redirects anything, before any other check.
+  master_->SetRedirect("leader.example:5050");
+  Reply r = Get("/api/v1/scheduler");
+  EXPECT_EQ(r.status, 307);
+  EXPECT_EQ(r.Header("Location"), "//leader.example:5050/api/v1/scheduler");
+  EXPECT_EQ(Post("garbage", {"Content-Type: text/plain"}).status, 307);
+  EXPECT_EQ(Get("/redirect").Header("Location"), "//leader.example:5050");
+  master_->SetRedirect(std::nullopt);
+  EXPECT_EQ(Get("/redirect").Header("Location"), master_->url().substr(5));
+
+  // Row 1b: no leader at all.
+  master_->SetUnavailable(true);
+  r = Get("/api/v1/scheduler");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "No leader elected");
+  master_->SetUnavailable(false);
+
+  // Row 2: a new leader that has not recovered yet.
+  master_->Restart(/*keep_state=*/true);
+  r = Post("garbage", {proto});
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "Master has not finished recovery");
+  Advance(absl::Seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return Post("garbage", {proto}).status != 503; }));
+
+  // Row 3: only POST, with Allow.
+  r = Get("/api/v1/scheduler");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("Allow"), "POST");
+
+  // Row 4: Content-Type missing (400) or not exactly one of the two (415).
+  r = Post("garbage", {"Content-Type:"});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "Expecting 'Content-Type' to be present");
+  EXPECT_EQ(Post("garbage", {"Content-Type: text/plain"}).status, 415);
+  EXPECT_EQ(Post("{}", {"Content-Type: application/json; charset=utf-8"}).status, 415);
+
+  // Row 5: bodies that do not parse, including missing proto2 required fields.
+  r = Post("\xff\xff garbage", {proto});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "Failed to parse body into Call protobuf");
+  r = Post("{xx", {json});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, StartsWith("Failed to parse body into JSON"));
+  r = Post(R"({"type":"SUBSCRIBE","subscribe":{"framework_info":{"name":"x"}}})", {json});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body,
+            "Failed to convert JSON into Call protobuf: Missing required fields: "
+            "subscribe.framework_info.user");
+  Call partial;
+  partial.set_type(Call::SUBSCRIBE);
+  partial.mutable_subscribe()->mutable_framework_info()->set_name("x");  // no user
+  EXPECT_EQ(Post(partial.SerializePartialAsString(), {proto}).status, 400);
+
+  // Row 6: validation, before Accept (row 7) is looked at.
+  r = Post("{}", {json, "Accept: text/html"});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "Failed to validate scheduler::Call: Expecting 'type' to be present");
+  Call ack;
+  ack.set_type(Call::ACKNOWLEDGE);
+  ack.mutable_framework_id()->set_value("any");
+  ack.mutable_acknowledge()->mutable_agent_id()->set_value("a");
+  ack.mutable_acknowledge()->mutable_task_id()->set_value("t");
+  ack.mutable_acknowledge()->set_uuid("short");
+  r = PostCall(ack, false, std::nullopt);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "Failed to validate scheduler::Call: Not a valid UUID");
+  Call mismatch = SubscribeCall(Info());
+  mismatch.mutable_framework_id()->set_value("other");
+  EXPECT_EQ(PostCall(mismatch, false, std::nullopt).status, 400);
+
+  // Row 7 before row 8: Accept allows neither type.
+  const std::string subscribe = Encode(SubscribeCall(Info()), false);
+  r = Post(subscribe, {proto, "Accept: text/html", "Mesos-Stream-Id: x"});
+  EXPECT_EQ(r.status, 406);
+  EXPECT_EQ(Post(subscribe, {proto, "Accept: application/json;q=0, text/*"}).status, 406);
+
+  // Row 8: SUBSCRIBE must not carry a stream id.
+  r = Post(subscribe, {proto, "Accept: application/x-protobuf", "Mesos-Stream-Id: x"});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
+
+  // Row 9: 200 and a stream.
+  Subscription sub = Subscribe();
+  ASSERT_FALSE(sub.framework_id.empty());
+
+  // Row 10: unknown framework, even without a stream id.
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  revive.mutable_framework_id()->set_value("no-such-framework");
+  r = PostCall(revive, false, std::nullopt);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "Framework cannot be found");
+
+  // Row 13: the stream id is missing or not the current one.
+  revive.mutable_framework_id()->set_value(sub.framework_id);
+  r = PostCall(revive, false, std::nullopt);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "All non-subscribe calls should include the 'Mesos-Stream-Id' header");
+  r = PostCall(revive, false, std::string("bogus"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("didn't match the stream ID currently associated"));
+
+  // Row 14: 202 (empty body), 200 for UPDATE_FRAMEWORK, 501 for UNKNOWN.
+  r = Send(sub, revive);
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body, "");
+  Call update;
+  update.set_type(Call::UPDATE_FRAMEWORK);
+  *update.mutable_update_framework()->mutable_framework_info() = sub.info;
+  EXPECT_EQ(Send(sub, update).status, 200);
+  Call unknown;
+  unknown.set_type(Call::UNKNOWN);
+  EXPECT_EQ(Send(sub, unknown).status, 501);
+
+  // Row 12 before row 13: a known framework without a stream gets 403, stream id or not.
+  sub.stream->Close();
+  ASSERT_TRUE(WaitFor([&] { return master_->stats().frameworks_connected == 0; }));
+  EXPECT_EQ(PostCall(revive, false, std::nullopt).status, 403);
+  r = Send(sub, revive);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.body, "Framework is not subscribed");
+  EXPECT_EQ(master_->stats().calls_by_type["REVIVE"], 1);
+}
+
+// ---- Subscription streams ----
+
+TEST_F(LocalMasterTest, SubscribeStreamsRecordIoProtobufWithHeartbeats) {
+  LocalMasterConfig config = DefaultConfig();
+  config.heartbeat_interval = absl::Seconds(5);
+  StartMaster(config);
+  std::unique_ptr<EventStream> stream = OpenStream(SubscribeCall(Info()), /*json=*/false);
+  ASSERT_EQ(stream->status(), 200);
+  EXPECT_EQ(stream->header("Content-Type"), kProtobuf);
+  EXPECT_EQ(stream->header("Transfer-Encoding"), "chunked");
+  const std::string stream_id = stream->header("Mesos-Stream-Id");
+  EXPECT_THAT(stream_id,
+              ::testing::MatchesRegex(
+                  "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"));
+
+  std::optional<Event> subscribed = stream->NextAny();
+  ASSERT_TRUE(subscribed.has_value());
+  ASSERT_EQ(subscribed->type(), Event::SUBSCRIBED);
+  const auto& s = subscribed->subscribed();
+  const std::string master_id = master_->master_id();
+  EXPECT_EQ(s.framework_id().value(), master_id + "-0000");
+  EXPECT_EQ(s.heartbeat_interval_seconds(), 5.0);
+  EXPECT_EQ(s.master_info().id(), master_id);
+  EXPECT_EQ(s.master_info().port(), static_cast<uint32_t>(master_->port()));
+  EXPECT_EQ(s.master_info().ip(), 16777343u);  // 127.0.0.1, network order read little-endian
+  EXPECT_EQ(s.master_info().address().ip(), "127.0.0.1");
+  std::optional<Event> heartbeat = stream->NextAny();
+  ASSERT_TRUE(heartbeat.has_value());
+  EXPECT_EQ(heartbeat->type(), Event::HEARTBEAT);
+
+  // Framing: <length>\n<bytes>, no separators; HEARTBEAT is exactly "2\n\x08\x08".
+  std::string raw = stream->raw();
+  std::string subscribed_bytes = subscribed->SerializeAsString();
+  std::string first = mesos::RecordIoEncode(subscribed_bytes);
+  ASSERT_GE(raw.size(), first.size() + 4);
+  EXPECT_EQ(raw.substr(0, first.size()), first);
+  EXPECT_EQ(raw.substr(first.size(), 4), std::string("2\n\x08\x08", 4));
+
+  // Offers follow the first heartbeat; then one HEARTBEAT per interval.
+  std::optional<Event> offers = stream->NextAny();
+  ASSERT_TRUE(offers.has_value());
+  EXPECT_EQ(offers->type(), Event::OFFERS);
+  for (int i = 0; i < 3; ++i) {
+    Advance(absl::Seconds(5));
+    std::optional<Event> next = stream->NextAny();
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->type(), Event::HEARTBEAT);
+  }
+  EXPECT_TRUE(stream->decode_status().ok());
+  EXPECT_EQ(master_->stats().subscriptions, 1);
+}
+
+TEST_F(LocalMasterTest, JsonSubscriptionAndCalls) {
+  StartMaster();
+  Subscription sub = Subscribe(Info("json"), /*json=*/true);
+  EXPECT_EQ(sub.stream->header("Content-Type"), kJson);
+  std::string raw = sub.stream->raw();
+  EXPECT_THAT(raw, HasSubstr(R"("type":"SUBSCRIBED")"));
+  EXPECT_THAT(raw, HasSubstr(R"("heartbeat_interval_seconds":15.0)"));
+  EXPECT_THAT(raw, HasSubstr("\n{\"type\":\"HEARTBEAT\"}"));
+  std::vector<v1::Offer> offers = NextOffers(sub);
+  ASSERT_EQ(offers.size(), 2u);  // one per agent
+  raw = sub.stream->raw();
+  EXPECT_THAT(raw, HasSubstr(R"("ranges":{"range":[{"begin":31000,"end":31009}]})"))
+      << "64-bit integers are JSON numbers, as Mesos writes them";
+
+  // A JSON DECLINE, then a JSON REVIVE brings the offers back.
+  Call decline;
+  decline.set_type(Call::DECLINE);
+  for (const auto& offer : offers) *decline.mutable_decline()->add_offer_ids() = offer.id();
+  decline.mutable_decline()->mutable_filters()->set_refuse_seconds(3600);
+  EXPECT_EQ(Send(sub, decline).status, 202);
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  EXPECT_EQ(Send(sub, revive).status, 202);
+  EXPECT_EQ(NextOffers(sub).size(), 2u);
+
+  // No Accept header means "anything": JSON is picked first.
+  std::unique_ptr<EventStream> any = std::make_unique<EventStream>(
+      transport_, url_, Encode(SubscribeCall(Info("any")), false),
+      std::vector<std::string>{absl::StrCat("Content-Type: ", kProtobuf)}, /*json=*/true);
+  EXPECT_EQ(any->header("Content-Type"), kJson);
+  std::optional<Event> event = any->NextAny();
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->type(), Event::SUBSCRIBED);
+}
+
+TEST_F(LocalMasterTest, InvalidSubscriptionsGetOneErrorThenTheStreamEnds) {
+  StartMaster();
+  struct Case {
+    std::function<void(v1::FrameworkInfo&, Call&)> mutate;
+    std::string error;
+  };
+  std::vector<Case> cases = {
+      {[](v1::FrameworkInfo& i, Call&) { i.clear_capabilities(); },
+       "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable"},
+      {[](v1::FrameworkInfo& i, Call&) { i.add_roles("web"); },
+       "'FrameworkInfo.roles' contains duplicate items: { web }"},
+      {[](v1::FrameworkInfo& i, Call&) { i.set_roles(0, "-bad"); }, "is not valid"},
+      {[](v1::FrameworkInfo& i, Call&) { i.set_failover_timeout(1e300); },
+       "The framework failover_timeout (1e+300) is invalid"},
+      {[](v1::FrameworkInfo&, Call& c) { c.mutable_subscribe()->add_suppressed_roles("db"); },
+       "Suppressed role 'db' is not contained in the list of roles"},
+      {[](v1::FrameworkInfo& i, Call& c) {
+         i.mutable_id()->set_value("a/b");
+         c.mutable_framework_id()->set_value("a/b");
+       },
+       "'a/b' contains invalid characters"},
+  };
+  for (const Case& c : cases) {
+    v1::FrameworkInfo info = Info();
+    Call call;
+    c.mutate(info, call);
+    Call subscribe = SubscribeCall(info);
+    subscribe.MergeFrom(call);
+    std::unique_ptr<EventStream> stream = OpenStream(subscribe, false);
+    EXPECT_EQ(stream->status(), 200);
+    std::optional<Event> error = stream->NextAny();
+    ASSERT_TRUE(error.has_value()) << c.error;
+    EXPECT_EQ(error->type(), Event::ERROR);
+    EXPECT_THAT(error->error().message(), HasSubstr(c.error));
+    std::optional<absl::Status> end = stream->WaitEnd();
+    ASSERT_TRUE(end.has_value());
+    EXPECT_TRUE(end->ok()) << *end;  // closed with the terminating chunk
+  }
+  EXPECT_EQ(master_->stats().frameworks_registered, 0);
+
+  // A torn-down framework's ID is refused for good.
+  Subscription sub = Subscribe();
+  Call teardown;
+  teardown.set_type(Call::TEARDOWN);
+  EXPECT_EQ(Send(sub, teardown).status, 202);
+  std::optional<absl::Status> end = sub.stream->WaitEnd();  // no event, just the end
+  ASSERT_TRUE(end.has_value());
+  for (Event::Type type : sub.stream->Unread()) EXPECT_NE(type, Event::ERROR);
+  EXPECT_EQ(Send(sub, teardown).body, "Framework cannot be found");
+  std::unique_ptr<EventStream> again = OpenStream(SubscribeCall(sub.info), false);
+  std::optional<Event> error = again->NextAny();
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->error().message(), "Framework has been removed");
+  EXPECT_EQ(master_->stats().frameworks_completed, 1);
+
+  // An ID this master never saw is re-created (a new leader learns frameworks this way).
+  v1::FrameworkInfo known_elsewhere = Info();
+  known_elsewhere.mutable_id()->set_value("from-another-master-0000");
+  Subscription recreated = Subscribe(known_elsewhere);
+  EXPECT_EQ(recreated.framework_id, "from-another-master-0000");
+}
+
+TEST_F(LocalMasterTest, SecondSubscribeFailsTheFirstStreamOver) {
+  StartMaster();
+  Subscription first = Subscribe();
+  ASSERT_EQ(NextOffers(first).size(), 2u);
+  Subscription second = Subscribe(first.info);
+  EXPECT_EQ(second.framework_id, first.framework_id);
+  EXPECT_NE(second.stream_id, first.stream_id);
+
+  std::optional<Event> error = first.stream->Next();
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->type(), Event::ERROR);
+  EXPECT_EQ(error->error().message(), "Framework failed over");
+  EXPECT_TRUE(first.stream->WaitEnd().has_value());
+
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  EXPECT_EQ(Send(first, revive).status, 400);  // the old stream id
+  EXPECT_EQ(Send(second, revive).status, 202);
+  // The old offers were dropped silently: the new stream gets fresh ones, never a RESCIND.
+  std::vector<Event> events = Barrier(second);
+  int offers = 0;
+  for (const Event& e : events) {
+    EXPECT_NE(e.type(), Event::RESCIND);
+    if (e.type() == Event::OFFERS) offers += e.offers().offers_size();
+  }
+  EXPECT_EQ(offers, 2);
+  LocalMaster::Stats stats = master_->stats();
+  EXPECT_EQ(stats.failovers, 1);
+  EXPECT_EQ(stats.subscriptions, 2);
+  EXPECT_EQ(stats.frameworks_registered, 1);
+  EXPECT_EQ(stats.offers_outstanding, 2);
+}
+
+TEST_F(LocalMasterTest, DisconnectedFrameworkIsRemovedAfterItsFailoverTimeout) {
+  StartMaster();
+  v1::FrameworkInfo info = Info();
+  info.set_failover_timeout(10);
+  Subscription sub = Subscribe(info);
+  v1::Offer offer;
+  LaunchRunning(sub, "t1", &offer);
+  sub.stream->Close();  // the scheduler vanishes
+  ASSERT_TRUE(WaitFor([&] { return master_->stats().frameworks_connected == 0; }));
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  EXPECT_EQ(Send(sub, revive).status, 403);
+  EXPECT_EQ(master_->stats().offers_outstanding, 0);  // its offers went with it
+  auto frameworks = Get("/master/frameworks");
+  EXPECT_THAT(frameworks.body, HasSubstr(R"("active":false,"connected":false)"));
+
+  Advance(absl::Seconds(9));
+  EXPECT_EQ(Send(sub, revive).status, 403);
+  Advance(absl::Seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return master_->stats().frameworks_completed == 1; }));
+  Reply r = Send(sub, revive);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "Framework cannot be found");
+  EXPECT_TRUE(master_->tasks().empty());  // its tasks were killed with it
+  std::unique_ptr<EventStream> again = OpenStream(SubscribeCall(sub.info), false);
+  std::optional<Event> error = again->NextAny();
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->error().message(), "Framework has been removed");
+  frameworks = Get("/master/frameworks");
+  EXPECT_THAT(frameworks.body, HasSubstr(R"("completed_frameworks":[{"id":")" + sub.framework_id));
+}
+
+// ---- Offers, launches, updates ----
+
+TEST_F(LocalMasterTest, OffersAgentResourcesPerRole) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  std::vector<v1::Offer> offers = NextOffers(sub);
+  ASSERT_EQ(offers.size(), 2u);
+  std::set<std::string> agents, ids;
+  for (const v1::Offer& offer : offers) {
+    agents.insert(offer.hostname());
+    ids.insert(offer.id().value());
+    EXPECT_THAT(offer.id().value(), StartsWith(master_->master_id() + "-O"));
+    EXPECT_EQ(offer.framework_id().value(), sub.framework_id);
+    EXPECT_EQ(offer.allocation_info().role(), "web");
+    auto resources = Resources::FromProto(offer.resources());
+    ASSERT_TRUE(resources.ok());
+    EXPECT_EQ(*resources, *Resources::Parse("cpus:2;mem:1024;disk:2048;ports:[31000-31009]"));
+    for (const v1::Resource& r : offer.resources()) {
+      EXPECT_EQ(r.allocation_info().role(), "web");
+    }
+    ASSERT_EQ(offer.attributes_size(), 2);
+    EXPECT_EQ(offer.attributes(0).name(), "rack");
+    EXPECT_EQ(offer.attributes(0).text().value(), "r1");
+  }
+  EXPECT_EQ(agents, (std::set<std::string>{"agent-0", "agent-1"}));
+  EXPECT_EQ(ids.size(), 2u);
+}
+
+TEST_F(LocalMasterTest, LaunchSendsStartingAndRunningResentUntilAcknowledged) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  std::vector<v1::Offer> offers = NextOffers(sub);
+  ASSERT_FALSE(offers.empty());
+  ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {Task("t1", offers[0])})).status, 202);
+
+  std::optional<v1::TaskStatus> starting = NextUpdate(sub, "t1");
+  ASSERT_TRUE(starting.has_value());
+  EXPECT_EQ(starting->state(), v1::TASK_STARTING);
+  EXPECT_EQ(starting->uuid().size(), 16u);
+  EXPECT_EQ(starting->source(), v1::TaskStatus::SOURCE_EXECUTOR);
+  EXPECT_EQ(starting->agent_id().value(), offers[0].agent_id().value());
+  EXPECT_EQ(starting->executor_id().value(), "t1");
+
+  // Not acknowledged: the agent resends the same update (and nothing newer).
+  EXPECT_TRUE(Barrier(sub).empty());
+  Advance(absl::Seconds(10));
+  std::optional<v1::TaskStatus> resent = NextUpdate(sub, "t1");
+  ASSERT_TRUE(resent.has_value());
+  EXPECT_EQ(resent->state(), v1::TASK_STARTING);
+  EXPECT_EQ(resent->uuid(), starting->uuid());
+  Advance(absl::Seconds(10));  // backoff doubles: 20 s to the next resend
+  EXPECT_TRUE(Barrier(sub).empty());
+  Advance(absl::Seconds(10));
+  resent = NextUpdate(sub, "t1");
+  ASSERT_TRUE(resent.has_value());
+  EXPECT_EQ(resent->uuid(), starting->uuid());
+
+  // A uuid that is not 16 bytes is refused; a wrong 16-byte one is ignored.
+  Call bad;
+  bad.set_type(Call::ACKNOWLEDGE);
+  *bad.mutable_acknowledge()->mutable_agent_id() = starting->agent_id();
+  *bad.mutable_acknowledge()->mutable_task_id() = starting->task_id();
+  bad.mutable_acknowledge()->set_uuid("0123456789abcde");
+  EXPECT_EQ(Send(sub, bad).status, 400);
+  bad.mutable_acknowledge()->set_uuid("0123456789abcdef");
+  EXPECT_EQ(Send(sub, bad).status, 202);
+  EXPECT_TRUE(Barrier(sub).empty());
+
+  Acknowledge(sub, *starting);
+  std::optional<v1::TaskStatus> running = NextUpdate(sub, "t1");
+  ASSERT_TRUE(running.has_value());
+  EXPECT_EQ(running->state(), v1::TASK_RUNNING);
+  EXPECT_EQ(running->uuid().size(), 16u);
+  EXPECT_NE(running->uuid(), starting->uuid());
+  Acknowledge(sub, *running);
+  ASSERT_TRUE(Barrier(sub).empty());
+  std::vector<LocalMaster::TaskView> tasks = master_->tasks();
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].state, v1::TASK_RUNNING);
+  EXPECT_TRUE(tasks[0].acknowledged);
+  EXPECT_EQ(master_->stats().acknowledged, 2);
+
+  // The master's view.
+  Reply state = Get("/master/tasks");
+  EXPECT_THAT(state.body, HasSubstr(R"("id":"t1")"));
+  EXPECT_THAT(state.body, HasSubstr(R"("state":"TASK_RUNNING")"));
+  EXPECT_THAT(state.body, HasSubstr(R"("slave_id":")" + offers[0].agent_id().value()));
+}
+
+TEST_F(LocalMasterTest, DeclineFiltersAreHonouredAndRevivedAway) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  std::vector<v1::Offer> offers = NextOffers(sub);
+  ASSERT_EQ(offers.size(), 2u);
+  // Agent 0 refused for 60 s, agent 1 with the default filter (5 s).
+  Call decline;
+  decline.set_type(Call::DECLINE);
+  *decline.mutable_decline()->add_offer_ids() = offers[0].id();
+  decline.mutable_decline()->mutable_filters()->set_refuse_seconds(60);
+  ASSERT_EQ(Send(sub, decline).status, 202);
+  Call decline_default;
+  decline_default.set_type(Call::DECLINE);
+  *decline_default.mutable_decline()->add_offer_ids() = offers[1].id();
+  ASSERT_EQ(Send(sub, decline_default).status, 202);
+  EXPECT_EQ(master_->stats().declined_offers, 2);
+
+  Advance(absl::Seconds(4));
+  EXPECT_TRUE(Barrier(sub).empty());
+  Advance(absl::Seconds(2));  // the default filter expired
+  std::vector<v1::Offer> again = NextOffers(sub);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].agent_id().value(), offers[1].agent_id().value());
+
+  // Declined with refuse_seconds 0: offered again at the next allocation.
+  Call no_filter;
+  no_filter.set_type(Call::DECLINE);
+  *no_filter.mutable_decline()->add_offer_ids() = again[0].id();
+  no_filter.mutable_decline()->mutable_filters()->set_refuse_seconds(0);
+  ASSERT_EQ(Send(sub, no_filter).status, 202);
+  EXPECT_TRUE(Barrier(sub).empty());
+  Advance(absl::Seconds(1));
+  ASSERT_EQ(NextOffers(sub).size(), 1u);
+
+  // Agent 0 is still filtered; REVIVE clears that at once.
+  EXPECT_TRUE(Barrier(sub).empty());
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  ASSERT_EQ(Send(sub, revive).status, 202);
+  std::vector<v1::Offer> revived = NextOffers(sub);
+  ASSERT_EQ(revived.size(), 1u);
+  EXPECT_EQ(revived[0].agent_id().value(), offers[0].agent_id().value());
+  EXPECT_EQ(master_->stats().revive_calls, 1);
+  // Unknown offer ids are ignored silently.
+  Call stale;
+  stale.set_type(Call::DECLINE);
+  stale.mutable_decline()->add_offer_ids()->set_value("no-such-offer");
+  EXPECT_EQ(Send(sub, stale).status, 202);
+}
+
+TEST_F(LocalMasterTest, SuppressStopsOffersUntilRevive) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  std::vector<v1::Offer> offers = NextOffers(sub);
+  Call suppress;
+  suppress.set_type(Call::SUPPRESS);
+  ASSERT_EQ(Send(sub, suppress).status, 202);
+  Call decline;
+  decline.set_type(Call::DECLINE);
+  for (const auto& offer : offers) *decline.mutable_decline()->add_offer_ids() = offer.id();
+  decline.mutable_decline()->mutable_filters()->set_refuse_seconds(0);
+  ASSERT_EQ(Send(sub, decline).status, 202);
+  Advance(absl::Seconds(30));
+  EXPECT_TRUE(Barrier(sub).empty());
+  // A role the framework does not have: the whole call is dropped (still 202).
+  Call bad_revive;
+  bad_revive.set_type(Call::REVIVE);
+  bad_revive.mutable_revive()->add_roles("not-mine");
+  ASSERT_EQ(Send(sub, bad_revive).status, 202);
+  EXPECT_TRUE(Barrier(sub).empty());
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  revive.mutable_revive()->add_roles("web");
+  ASSERT_EQ(Send(sub, revive).status, 202);
+  EXPECT_EQ(NextOffers(sub).size(), 2u);
+  EXPECT_EQ(master_->stats().suppress_calls, 1);
+
+  // Subscribing with suppressed_roles starts suppressed (the agents are free now).
+  ReleaseAllOffers(sub);
+  Call subscribe = SubscribeCall(Info("quiet"));
+  subscribe.mutable_subscribe()->add_suppressed_roles("web");
+  std::unique_ptr<EventStream> quiet = OpenStream(subscribe, false);
+  std::optional<Event> subscribed = quiet->NextAny();
+  ASSERT_TRUE(subscribed.has_value());
+  Subscription q{std::move(quiet), subscribed->subscribed().framework_id().value(), "", false,
+                 Info("quiet")};
+  q.stream_id = q.stream->header("Mesos-Stream-Id");
+  EXPECT_TRUE(Barrier(q).empty());
+}
+
+TEST_F(LocalMasterTest, KillGoesThroughKillingToKilledAndFreesResources) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  v1::Offer offer;
+  LaunchRunning(sub, "t1", &offer);
+  Call kill;
+  kill.set_type(Call::KILL);
+  kill.mutable_kill()->mutable_task_id()->set_value("t1");
+  ASSERT_EQ(Send(sub, kill).status, 202);
+  std::optional<v1::TaskStatus> killing = NextUpdate(sub, "t1");
+  ASSERT_TRUE(killing.has_value());
+  EXPECT_EQ(killing->state(), v1::TASK_KILLING);
+  Acknowledge(sub, *killing);
+  Advance(absl::Seconds(2));
+  EXPECT_TRUE(Barrier(sub).empty());
+  Advance(absl::Seconds(1));  // the default 3 s grace period
+  std::optional<v1::TaskStatus> killed = NextUpdate(sub, "t1");
+  ASSERT_TRUE(killed.has_value());
+  EXPECT_EQ(killed->state(), v1::TASK_KILLED);
+  EXPECT_EQ(killed->uuid().size(), 16u);
+  // The task's resources come back (after the allocation interval).
+  Advance(absl::Seconds(1));
+  std::vector<v1::Offer> offers = NextOffers(sub);
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].agent_id().value(), offer.agent_id().value());
+  Acknowledge(sub, *killed);
+  ASSERT_TRUE(WaitFor([&] { return master_->tasks().empty(); }));
+
+  // Without TASK_KILLING_STATE there is no KILLING; a kill_policy sets the grace period.
+  ReleaseAllOffers(sub);
+  Subscription plain = Subscribe(Info("plain", true, /*killing_state=*/false));
+  v1::Offer offer2;
+  LaunchRunning(plain, "t2", &offer2);
+  kill.mutable_kill()->mutable_task_id()->set_value("t2");
+  kill.mutable_kill()->mutable_kill_policy()->mutable_grace_period()->set_nanoseconds(0);
+  ASSERT_EQ(Send(plain, kill).status, 202);
+  killed = NextUpdate(plain, "t2");
+  ASSERT_TRUE(killed.has_value());
+  EXPECT_EQ(killed->state(), v1::TASK_KILLED);
+}
+
+TEST_F(LocalMasterTest, ReconcileAnswersFollowTheTable) {
+  StartMaster();
+  Subscription pa = Subscribe(Info("pa"));
+  v1::Offer offer;
+  LaunchRunning(pa, "t1", &offer);
+  Subscription plain = Subscribe(Info("plain", /*partition_aware=*/false));
+
+  auto reconcile = [&](Subscription& sub, const std::string& task,
+                       std::optional<std::string> agent) {
+    Call call;
+    call.set_type(Call::RECONCILE);
+    auto* item = call.mutable_reconcile()->add_tasks();
+    item->mutable_task_id()->set_value(task);
+    if (agent) item->mutable_agent_id()->set_value(*agent);
+    EXPECT_EQ(Send(sub, call).status, 202);
+    std::optional<v1::TaskStatus> status = NextUpdate(sub, task);
+    if (status) {
+      EXPECT_EQ(status->source(), v1::TaskStatus::SOURCE_MASTER);
+      EXPECT_EQ(status->reason(), v1::TaskStatus::REASON_RECONCILIATION);
+      EXPECT_FALSE(status->has_uuid());
+      EXPECT_THAT(status->message(), StartsWith("Reconciliation: "));
+    }
+    return status.value_or(v1::TaskStatus());
+  };
+  const std::string agent = offer.agent_id().value();
+  EXPECT_EQ(reconcile(pa, "t1", std::nullopt).state(), v1::TASK_RUNNING);
+  EXPECT_EQ(reconcile(pa, "t1", std::nullopt).message(), "Reconciliation: Latest task state");
+  EXPECT_EQ(reconcile(pa, "nope", agent).state(), v1::TASK_GONE);
+  EXPECT_EQ(reconcile(pa, "nope", std::nullopt).state(), v1::TASK_UNKNOWN);
+  EXPECT_EQ(reconcile(pa, "nope", std::string("no-such-agent")).state(), v1::TASK_UNKNOWN);
+  EXPECT_EQ(reconcile(plain, "nope", agent).state(), v1::TASK_LOST);
+  EXPECT_EQ(reconcile(plain, "nope", std::nullopt).state(), v1::TASK_LOST);
+
+  // KILL of an unknown task is answered the same way.
+  Call kill;
+  kill.set_type(Call::KILL);
+  kill.mutable_kill()->mutable_task_id()->set_value("ghost");
+  ASSERT_EQ(Send(pa, kill).status, 202);
+  std::optional<v1::TaskStatus> ghost = NextUpdate(pa, "ghost");
+  ASSERT_TRUE(ghost.has_value());
+  EXPECT_EQ(ghost->state(), v1::TASK_UNKNOWN);
+
+  // Implicit: one answer per known task.
+  Call implicit;
+  implicit.set_type(Call::RECONCILE);
+  implicit.mutable_reconcile();
+  ASSERT_EQ(Send(pa, implicit).status, 202);
+  std::optional<v1::TaskStatus> t1 = NextUpdate(pa, "t1");
+  ASSERT_TRUE(t1.has_value());
+  EXPECT_EQ(t1->state(), v1::TASK_RUNNING);
+  EXPECT_FALSE(t1->has_uuid());
+  EXPECT_TRUE(Barrier(pa).empty());
+
+  // Unreachable and gone agents.
+  master_->DisconnectAgent(offer.agent_id().value() == master_->master_id() + "-S0" ? 0 : 1);
+  ASSERT_TRUE(NextUpdate(pa, "t1").has_value());  // the partition's own TASK_UNREACHABLE
+  v1::TaskStatus unreachable = reconcile(pa, "t1", agent);
+  EXPECT_EQ(unreachable.state(), v1::TASK_UNREACHABLE);
+  EXPECT_TRUE(unreachable.has_unreachable_time());
+  EXPECT_EQ(reconcile(plain, "t1", agent).state(), v1::TASK_LOST);
+}
+
+TEST_F(LocalMasterTest, InvalidOffersDropTasksAndInvalidTasksError) {
+  StartMaster();
+  Subscription pa = Subscribe(Info("pa"));
+  std::vector<v1::Offer> offers = NextOffers(pa);
+  ASSERT_EQ(offers.size(), 2u);
+
+  v1::OfferID bogus;
+  bogus.set_value("bogus");
+  ASSERT_EQ(Send(pa, AcceptCall({bogus}, {Task("x1", offers[0])})).status, 202);
+  std::optional<v1::TaskStatus> dropped = NextUpdate(pa, "x1");
+  ASSERT_TRUE(dropped.has_value());
+  EXPECT_EQ(dropped->state(), v1::TASK_DROPPED);
+  EXPECT_EQ(dropped->reason(), v1::TaskStatus::REASON_INVALID_OFFERS);
+  EXPECT_EQ(dropped->source(), v1::TaskStatus::SOURCE_MASTER);
+  EXPECT_FALSE(dropped->has_uuid());
+  EXPECT_EQ(dropped->message(),
+            "Task launched with invalid offers: Offer bogus is no longer valid");
+
+  // Offers of two agents in one ACCEPT: invalid, and both offers are gone.
+  ASSERT_EQ(
+      Send(pa, AcceptCall({offers[0].id(), offers[1].id()}, {Task("x2", offers[0])}, 0)).status,
+      202);
+  dropped = NextUpdate(pa, "x2");
+  ASSERT_TRUE(dropped.has_value());
+  EXPECT_EQ(dropped->state(), v1::TASK_DROPPED);
+  EXPECT_THAT(dropped->message(), HasSubstr("one single agent"));
+  // ... offered again at the next allocation (refuse_seconds was 0).
+  Advance(absl::Seconds(1));
+  offers = NextOffers(pa);
+  ASSERT_EQ(offers.size(), 2u);
+
+  // Invalid tasks next to a valid one.
+  v1::TaskInfo good = Task("good", offers[0]);
+  v1::TaskInfo dup = Task("good", offers[0]);
+  v1::TaskInfo none = Task("none", offers[0]);
+  none.clear_resources();
+  v1::TaskInfo big = Task("big", offers[0], 100);
+  v1::TaskInfo both = Task("both", offers[0]);
+  both.mutable_executor()->mutable_executor_id()->set_value("e");
+  v1::TaskInfo bad_id = Task("a/b", offers[0]);
+  v1::TaskInfo wrong_agent = Task("wa", offers[1]);
+  ASSERT_EQ(
+      Send(pa, AcceptCall({offers[0].id()}, {good, dup, none, big, both, bad_id, wrong_agent}))
+          .status,
+      202);
+  std::map<std::string, std::string> errors;
+  bool good_started = false;
+  while (errors.size() < 6 || !good_started) {
+    std::optional<Event> event = pa.stream->Next();
+    ASSERT_TRUE(event.has_value());
+    if (event->type() != Event::UPDATE) continue;
+    const v1::TaskStatus& status = event->update().status();
+    if (status.state() == v1::TASK_ERROR) {
+      EXPECT_EQ(status.reason(), v1::TaskStatus::REASON_TASK_INVALID);
+      EXPECT_FALSE(status.has_uuid());
+      errors[status.task_id().value()] = status.message();
+    } else if (status.task_id().value() == "good") {
+      good_started = status.state() == v1::TASK_STARTING;
+    }
+  }
+  EXPECT_EQ(errors["good"], "Task has duplicate ID: good");
+  EXPECT_EQ(errors["none"], "Task uses no resources");
+  EXPECT_THAT(errors["big"], HasSubstr("required by task and its executor is more than available"));
+  EXPECT_EQ(errors["both"],
+            "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present");
+  EXPECT_EQ(errors["a/b"], "'a/b' contains invalid characters");
+  EXPECT_THAT(errors["wa"], StartsWith("Task uses invalid agent"));
+
+  // Not PARTITION_AWARE: TASK_LOST instead of TASK_DROPPED.
+  Subscription plain = Subscribe(Info("plain", /*partition_aware=*/false));
+  ASSERT_EQ(Send(plain, AcceptCall({bogus}, {Task("y1", offers[0])})).status, 202);
+  std::optional<v1::TaskStatus> lost = NextUpdate(plain, "y1");
+  ASSERT_TRUE(lost.has_value());
+  EXPECT_EQ(lost->state(), v1::TASK_LOST);
+  EXPECT_EQ(lost->reason(), v1::TaskStatus::REASON_INVALID_OFFERS);
+}
+
+TEST_F(LocalMasterTest, TaskGroupsLaunchTogetherOrNotAtAll) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  std::vector<v1::Offer> offers = NextOffers(sub);
+  ASSERT_EQ(offers.size(), 2u);
+  auto group_call = [&](const v1::Offer& offer, const std::vector<v1::TaskInfo>& tasks) {
+    Call call;
+    call.set_type(Call::ACCEPT);
+    *call.mutable_accept()->add_offer_ids() = offer.id();
+    auto* operation = call.mutable_accept()->add_operations();
+    operation->set_type(v1::Offer::Operation::LAUNCH_GROUP);
+    auto* executor = operation->mutable_launch_group()->mutable_executor();
+    executor->mutable_executor_id()->set_value("default-executor");
+    executor->set_type(v1::ExecutorInfo::DEFAULT);
+    v1::Resource* cpus = executor->add_resources();
+    cpus->set_name("cpus");
+    cpus->set_type(v1::Value::SCALAR);
+    cpus->mutable_scalar()->set_value(0.1);
+    for (const auto& task : tasks) {
+      *operation->mutable_launch_group()->mutable_task_group()->add_tasks() = task;
+    }
+    call.mutable_accept()->mutable_filters()->set_refuse_seconds(3600);
+    return call;
+  };
+  // One bad task (too big) fails the whole group.
+  ASSERT_EQ(
+      Send(sub, group_call(offers[0], {Task("g1", offers[0]), Task("g2", offers[0], 50)})).status,
+      202);
+  for (const char* id : {"g1", "g2"}) {
+    std::optional<v1::TaskStatus> error = NextUpdate(sub, id);
+    ASSERT_TRUE(error.has_value());
+    EXPECT_EQ(error->state(), v1::TASK_ERROR);
+    EXPECT_EQ(error->reason(), v1::TaskStatus::REASON_TASK_GROUP_INVALID);
+  }
+  ASSERT_EQ(Send(sub, group_call(offers[1], {Task("g3", offers[1]), Task("g4", offers[1])})).status,
+            202);
+  std::set<std::string> started;
+  while (started.size() < 2) {
+    std::optional<Event> event = sub.stream->Next();
+    ASSERT_TRUE(event.has_value());
+    if (event->type() != Event::UPDATE) continue;
+    EXPECT_EQ(event->update().status().state(), v1::TASK_STARTING);
+    EXPECT_EQ(event->update().status().executor_id().value(), "default-executor");
+    started.insert(event->update().status().task_id().value());
+  }
+  EXPECT_EQ(started, (std::set<std::string>{"g3", "g4"}));
+  EXPECT_EQ(master_->tasks().size(), 2u);
+}
+
+TEST_F(LocalMasterTest, UpdateFrameworkAppliesOrRefuses) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  ASSERT_EQ(NextOffers(sub).size(), 2u);
+  Call update;
+  update.set_type(Call::UPDATE_FRAMEWORK);
+  v1::FrameworkInfo info = sub.info;
+  info.set_user("someone-else");
+  *update.mutable_update_framework()->mutable_framework_info() = info;
+  Reply r = Send(sub, update);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("Updating 'FrameworkInfo.user' is unsupported"));
+
+  // Leaving role "web" for "api": the offers of "web" are rescinded.
+  info = sub.info;
+  info.set_name("renamed");
+  info.set_roles(0, "api");
+  *update.mutable_update_framework()->mutable_framework_info() = info;
+  update.mutable_update_framework()->add_suppressed_roles("api");
+  r = Send(sub, update);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "");
+  int rescinded = 0;
+  for (const Event& e : Barrier(sub)) {
+    if (e.type() == Event::RESCIND) ++rescinded;
+    EXPECT_NE(e.type(), Event::OFFERS);  // "api" is suppressed
+  }
+  EXPECT_EQ(rescinded, 2);
+  EXPECT_THAT(Get("/master/frameworks").body, HasSubstr(R"("name":"renamed")"));
+}
+
+// ---- Fault injection ----
+
+TEST_F(LocalMasterTest, DropSubscriptionsAbortsStreamsAndDisconnects) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  master_->DropSubscriptions();
+  std::optional<absl::Status> end = sub.stream->WaitEnd();
+  ASSERT_TRUE(end.has_value());
+  EXPECT_FALSE(end->ok()) << "no terminating chunk: the transfer is cut off";
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  EXPECT_EQ(Send(sub, revive).status, 403);
+  Subscription back = Subscribe(sub.info);
+  EXPECT_EQ(back.framework_id, sub.framework_id);
+  EXPECT_EQ(master_->stats().failovers, 0);
+}
+
+TEST_F(LocalMasterTest, HeartbeatsCanBeStoppedAndResumed) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  ASSERT_EQ(NextOffers(sub).size(), 2u);
+  master_->SetHeartbeats(false);
+  Advance(absl::Seconds(60));
+  std::vector<Event> events = Barrier(sub, /*include_heartbeats=*/true);
+  EXPECT_TRUE(events.empty());
+  EXPECT_FALSE(sub.stream->ended());
+  master_->SetHeartbeats(true);
+  Advance(absl::Seconds(15));
+  std::optional<Event> heartbeat = sub.stream->NextAny();
+  ASSERT_TRUE(heartbeat.has_value());
+  EXPECT_EQ(heartbeat->type(), Event::HEARTBEAT);
+}
+
+TEST_F(LocalMasterTest, RescindAllOffersAndOfferAgain) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  std::vector<v1::Offer> offers = NextOffers(sub);
+  ASSERT_EQ(offers.size(), 2u);
+  master_->RescindAllOffers();
+  std::set<std::string> rescinded;
+  for (int i = 0; i < 2; ++i) {
+    std::optional<Event> event = sub.stream->Next();
+    ASSERT_TRUE(event.has_value());
+    ASSERT_EQ(event->type(), Event::RESCIND);
+    rescinded.insert(event->rescind().offer_id().value());
+  }
+  EXPECT_EQ(rescinded, (std::set<std::string>{offers[0].id().value(), offers[1].id().value()}));
+  ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {Task("late", offers[0])})).status, 202);
+  std::optional<v1::TaskStatus> dropped = NextUpdate(sub, "late");
+  ASSERT_TRUE(dropped.has_value());
+  EXPECT_EQ(dropped->state(), v1::TASK_DROPPED);
+  Advance(absl::Seconds(1));
+  EXPECT_EQ(NextOffers(sub).size(), 2u);
+  EXPECT_EQ(master_->stats().offers_rescinded, 2);
+}
+
+TEST_F(LocalMasterTest, AgentPartitionAndReturnThenRemoval) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  v1::Offer offer;
+  LaunchRunning(sub, "t1", &offer);
+  const int index = offer.agent_id().value() == master_->master_id() + "-S0" ? 0 : 1;
+  master_->DisconnectAgent(index);
+  std::optional<v1::TaskStatus> unreachable = NextUpdate(sub, "t1");
+  ASSERT_TRUE(unreachable.has_value());
+  EXPECT_EQ(unreachable->state(), v1::TASK_UNREACHABLE);
+  EXPECT_EQ(unreachable->reason(), v1::TaskStatus::REASON_AGENT_REMOVED);
+  EXPECT_EQ(unreachable->source(), v1::TaskStatus::SOURCE_MASTER);
+  EXPECT_TRUE(unreachable->has_unreachable_time());
+  EXPECT_FALSE(unreachable->has_uuid());
+  bool failure = false;
+  for (const Event& e : Barrier(sub)) {
+    if (e.type() == Event::FAILURE)
+      failure = e.failure().agent_id().value() == offer.agent_id().value();
+  }
+  EXPECT_TRUE(failure);
+  EXPECT_THAT(Get("/master/state").body, HasSubstr(R"("unreachable_slaves":1.0)"));
+
+  master_->ReconnectAgent(index);
+  std::optional<v1::TaskStatus> back = NextUpdate(sub, "t1");
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->state(), v1::TASK_RUNNING);
+  EXPECT_EQ(back->reason(), v1::TaskStatus::REASON_AGENT_REREGISTERED);
+
+  master_->RemoveAgent(index);
+  std::optional<v1::TaskStatus> gone = NextUpdate(sub, "t1");
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_EQ(gone->state(), v1::TASK_GONE_BY_OPERATOR);
+  EXPECT_EQ(gone->reason(), v1::TaskStatus::REASON_AGENT_REMOVED_BY_OPERATOR);
+  EXPECT_TRUE(master_->tasks().empty());
+  master_->ReconnectAgent(index);  // gone for good: ignored
+  EXPECT_THAT(Get("/master/state").body, HasSubstr(R"("activated_slaves":1.0)"));
+
+  // Not PARTITION_AWARE: TASK_LOST.
+  ReleaseAllOffers(sub);
+  Subscription plain = Subscribe(Info("plain", false));
+  v1::Offer offer2;
+  LaunchRunning(plain, "p1", &offer2);
+  master_->DisconnectAgent(1 - index);
+  std::optional<v1::TaskStatus> lost = NextUpdate(plain, "p1");
+  ASSERT_TRUE(lost.has_value());
+  EXPECT_EQ(lost->state(), v1::TASK_LOST);
+}
+
+TEST_F(LocalMasterTest, KillOfAnUnreachableTaskIsAnsweredByReconciliation) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  v1::Offer offer;
+  LaunchRunning(sub, "t1", &offer);
+  const int index = offer.agent_id().value() == master_->master_id() + "-S0" ? 0 : 1;
+  master_->DisconnectAgent(index);
+  ASSERT_TRUE(NextUpdate(sub, "t1").has_value());  // UNREACHABLE
+  // A KILL now: the master does not know the task any more.
+  Call kill;
+  kill.set_type(Call::KILL);
+  kill.mutable_kill()->mutable_task_id()->set_value("t1");
+  *kill.mutable_kill()->mutable_agent_id() = offer.agent_id();
+  ASSERT_EQ(Send(sub, kill).status, 202);
+  std::optional<v1::TaskStatus> answer = NextUpdate(sub, "t1");
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->state(), v1::TASK_UNREACHABLE);
+  EXPECT_EQ(answer->reason(), v1::TaskStatus::REASON_RECONCILIATION);
+}
+
+TEST_F(LocalMasterTest, RestartKeepingStateDropsStreamsAndAcceptsTheFrameworkBack) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  v1::Offer offer;
+  LaunchRunning(sub, "t1", &offer);
+  const std::string old_master = master_->master_id();
+  master_->Restart(/*keep_state=*/true);
+  ASSERT_TRUE(sub.stream->WaitEnd().has_value());
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  EXPECT_EQ(Send(sub, revive).status, 503);
+  Advance(absl::Seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return Send(sub, revive).status != 503; }));
+  EXPECT_EQ(Send(sub, revive).status, 403);  // known, not subscribed
+  EXPECT_NE(master_->master_id(), old_master);
+  Subscription back = Subscribe(sub.info);
+  EXPECT_EQ(back.framework_id, sub.framework_id);
+  ASSERT_EQ(master_->tasks().size(), 1u);
+  EXPECT_EQ(master_->tasks()[0].state, v1::TASK_RUNNING);
+  EXPECT_EQ(master_->stats().master_restarts, 1);
+  EXPECT_EQ(master_->stats().failovers, 0);
+}
+
+TEST_F(LocalMasterTest, RestartLosingStateRecoversFrameworksFromTheirTasks) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  v1::Offer offer;
+  LaunchRunning(sub, "t1", &offer);
+  Subscription idle = Subscribe(Info("idle"));
+  Call teardown;
+  teardown.set_type(Call::TEARDOWN);
+  Subscription gone = Subscribe(Info("gone"));
+  ASSERT_EQ(Send(gone, teardown).status, 202);
+  master_->Restart(/*keep_state=*/false);
+  Advance(absl::Seconds(1));
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  ASSERT_TRUE(WaitFor([&] { return Send(sub, revive).status != 503; }));
+  EXPECT_EQ(Send(sub, revive).status, 403);   // known again from the agent's tasks
+  EXPECT_EQ(Send(idle, revive).status, 400);  // no tasks: forgotten
+  Reply frameworks = Get("/master/frameworks");
+  EXPECT_THAT(frameworks.body, HasSubstr(R"("recovered":true)"));
+  EXPECT_THAT(frameworks.body, HasSubstr(R"("completed_frameworks":[])"));
+  // Every ID is accepted again, even the torn-down one (the new master never heard of it).
+  Subscription back = Subscribe(sub.info);
+  EXPECT_EQ(back.framework_id, sub.framework_id);
+  Subscription gone_back = Subscribe(gone.info);
+  EXPECT_EQ(gone_back.framework_id, gone.framework_id);
+  ASSERT_EQ(master_->tasks().size(), 1u);
+}
+
+TEST_F(LocalMasterTest, DuplicateUpdatesAreSentTwice) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  std::vector<v1::Offer> offers = NextOffers(sub);
+  master_->SetDuplicateUpdates(true);
+  ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {Task("t1", offers[0])})).status, 202);
+  std::optional<v1::TaskStatus> first = NextUpdate(sub, "t1");
+  std::optional<v1::TaskStatus> second = NextUpdate(sub, "t1");
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->state(), v1::TASK_STARTING);
+  EXPECT_EQ(second->uuid(), first->uuid());
+  Acknowledge(sub, *first);
+  Acknowledge(sub, *second);  // the duplicate acknowledgement is ignored
+  std::optional<v1::TaskStatus> running = NextUpdate(sub, "t1");
+  ASSERT_TRUE(running.has_value());
+  EXPECT_EQ(running->state(), v1::TASK_RUNNING);
+  EXPECT_EQ(master_->stats().acknowledged, 1);
+}
+
+TEST_F(LocalMasterTest, CallDelayHoldsAnswersBackOnTheClock) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  master_->SetCallDelay(absl::Seconds(30));
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  revive.mutable_framework_id()->set_value(sub.framework_id);
+  mesos::HttpRequestSpec spec;
+  spec.url = url_;
+  spec.headers = {absl::StrCat("Content-Type: ", kProtobuf),
+                  absl::StrCat("Mesos-Stream-Id: ", sub.stream_id)};
+  spec.body = revive.SerializeAsString();
+  absl::Notification answered;
+  int status = 0;
+  transport_.Send(spec, [&](absl::StatusOr<mesos::HttpResult> result) {
+    status = result.ok() ? result->head.status : -1;
+    answered.Notify();
+  });
+  EXPECT_FALSE(answered.WaitForNotificationWithTimeout(absl::Milliseconds(200)));
+  Advance(absl::Seconds(30));
+  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(kWait));
+  EXPECT_EQ(status, 202);
+  master_->SetCallDelay(absl::ZeroDuration());
+  EXPECT_EQ(Send(sub, revive).status, 202);
+}
+
+TEST_F(LocalMasterTest, BadInputNeverHurtsTheMaster) {
+  LocalMasterConfig config = DefaultConfig();
+  config.max_body_bytes = 1 << 20;
+  StartMaster(config);
+  absl::BitGen gen;
+  for (int i = 0; i < 50; ++i) {
+    std::string body(absl::Uniform<size_t>(gen, 0, 300), '\0');
+    for (char& c : body) c = static_cast<char>(absl::Uniform<uint8_t>(gen));
+    int status = Post(body, {absl::StrCat("Content-Type: ", i % 2 ? kJson : kProtobuf)}).status;
+    EXPECT_EQ(status, 400);  // unparsable, or no type, or no such framework
+  }
+  Reply huge = Post(std::string(2 << 20, 'x'), {absl::StrCat("Content-Type: ", kJson)});
+  EXPECT_TRUE(huge.status == 413 || !huge.transport.ok()) << huge.status;
+  EXPECT_EQ(
+      Post(R"({"type":"SUBSCRIBE","subscribe":[1,2]})", {absl::StrCat("Content-Type: ", kJson)})
+          .status,
+      400);
+  // Schedulers that vanish right after subscribing, mid-stream.
+  for (int i = 0; i < 10; ++i) {
+    std::unique_ptr<EventStream> stream = OpenStream(SubscribeCall(Info()), i % 2 == 0);
+    if (i % 3 == 0) stream->status();
+    stream->Close();
+  }
+  ASSERT_TRUE(WaitFor([&] { return master_->stats().frameworks_connected == 0; }));
+  Subscription sub = Subscribe();
+  EXPECT_EQ(NextOffers(sub).size(), 2u);
+  EXPECT_EQ(Get("/version").status, 200);
+}
+
+TEST_F(LocalMasterTest, StateEndpointsLookLikeTheRealMasters) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  v1::Offer offer;
+  LaunchRunning(sub, "t1", &offer);
+  Reply version = Get("/version");
+  EXPECT_THAT(version.body, HasSubstr(R"("version":"1.11.0")"));
+  Reply state = Get("/master/state");
+  ASSERT_EQ(state.status, 200);
+  EXPECT_EQ(state.Header("Content-Type"), kJson);
+  for (const char* key : {R"("activated_slaves":2.0)", R"("elected_time":)", R"("id":")",
+                          R"("frameworks":[{"id":")", R"("completed_frameworks":[])",
+                          R"("slaves":[{"id":")", R"("attributes":{"rack":"r1","zone":"a"})"}) {
+    EXPECT_THAT(state.body, HasSubstr(key));
+  }
+  Reply frameworks = Get("/master/frameworks");
+  for (const std::string& key :
+       {absl::StrCat(R"({"frameworks":[{"id":")", sub.framework_id, R"(","name":"test")"),
+        std::string(R"("active":true,"connected":true)"), std::string(R"("roles":["web"])"),
+        std::string(R"("tasks":[{"id":"t1")"), std::string(R"("unregistered_frameworks":[])")}) {
+    EXPECT_THAT(frameworks.body, HasSubstr(key));
+  }
+  Reply tasks = Get("/master/tasks");
+  EXPECT_THAT(tasks.body,
+              HasSubstr(absl::StrCat(R"({"tasks":[{"id":"t1","name":"t1","framework_id":")",
+                                     sub.framework_id)));
+  EXPECT_EQ(Get("/nothing-here").status, 404);
+}
+
+// ---- Mast's own client against the local master ----
+
+struct ClientEvents {
+  absl::Mutex mu;
+  int subscribed ABSL_GUARDED_BY(mu) = 0;
+  int disconnected ABSL_GUARDED_BY(mu) = 0;
+  std::string framework_id ABSL_GUARDED_BY(mu);
+  std::string error ABSL_GUARDED_BY(mu);
+  std::vector<Event> events ABSL_GUARDED_BY(mu);
+  int Subscribed() {
+    absl::MutexLock lock(&mu);
+    return subscribed;
+  }
+  std::string Error() {
+    absl::MutexLock lock(&mu);
+    return error;
+  }
+  int Offers() {
+    absl::MutexLock lock(&mu);
+    int n = 0;
+    for (const Event& e : events) n += e.type() == Event::OFFERS ? 1 : 0;
+    return n;
+  }
+};
+
+// An HttpMesosClient on its own loop (RealClock), as mastd runs it.
+class MastClient {
+ public:
+  MastClient(const std::string& master_url, bool json,
+             absl::Duration heartbeat_default = absl::Seconds(15))
+      : loop_(RealClock::Default(), "test-client"), detector_({master_url}) {
+    mesos::MesosClientConfig config;
+    config.json = json;
+    config.default_heartbeat_interval = heartbeat_default;
+    config.backoff = {absl::Milliseconds(20), absl::Milliseconds(200), 2.0, 0.5};
+    mesos::MesosClientCallbacks callbacks;
+    callbacks.on_subscribed = [this](const Event::Subscribed& s) {
+      absl::MutexLock lock(&events_.mu);
+      ++events_.subscribed;
+      events_.framework_id = s.framework_id().value();
+    };
+    callbacks.on_event = [this](const Event& e) {
+      absl::MutexLock lock(&events_.mu);
+      events_.events.push_back(e);
+    };
+    callbacks.on_disconnected = [this](absl::string_view) {
+      absl::MutexLock lock(&events_.mu);
+      ++events_.disconnected;
+    };
+    callbacks.on_error = [this](absl::string_view message) {
+      absl::MutexLock lock(&events_.mu);
+      events_.error = std::string(message);
+    };
+    loop_.Post([this, config, callbacks = std::move(callbacks)]() mutable {
+      client_ = std::make_unique<mesos::HttpMesosClient>(config, detector_, transport_, loop_,
+                                                         std::move(callbacks), nullptr);
+    });
+  }
+  ~MastClient() {
+    loop_.Post([this] { client_.reset(); });
+    loop_.Flush();
+  }
+  void Subscribe(v1::FrameworkInfo info) {
+    loop_.Post([this, info] { client_->Subscribe(info, {}); });
+  }
+  absl::Status Send(Call call) {
+    absl::Notification done;
+    absl::Status status;
+    loop_.Post([&] {
+      client_->Send(call, [&](absl::Status s) {
+        status = s;
+        done.Notify();
+      });
+    });
+    if (!done.WaitForNotificationWithTimeout(kWait)) return absl::DeadlineExceededError("send");
+    return status;
+  }
+  ClientEvents& events() { return events_; }
+  std::string framework_id() {
+    absl::MutexLock lock(&events_.mu);
+    return events_.framework_id;
+  }
+
+ private:
+  ClientEvents events_;
+  EventLoop loop_;
+  mesos::StaticMasterDetector detector_;
+  mesos::HttpTransport transport_;
+  std::unique_ptr<mesos::HttpMesosClient> client_;
+};
+
+class LocalMasterWithMastClientTest : public ::testing::TestWithParam<bool> {
+ protected:
+  LocalMasterPtr Start(LocalMasterConfig config = {}) {
+    config.restart_recovery = absl::Milliseconds(100);
+    config.allocation_interval = absl::Milliseconds(50);
+    auto master = LocalMaster::Start(std::move(config), RealClock::Default());
+    EXPECT_TRUE(master.ok()) << master.status();
+    return master.ok() ? std::move(*master) : nullptr;
+  }
+};
+
+TEST_P(LocalMasterWithMastClientTest, SubscribesDeclinesAndSurvivesFaults) {
+  const bool json = GetParam();
+  LocalMasterPtr master = Start();
+  ASSERT_NE(master, nullptr);
+  MastClient client(master->url(), json);
+  client.Subscribe(Info("mast"));
+  ASSERT_TRUE(WaitFor([&] { return client.events().Subscribed() == 1; }, kWait));
+  ASSERT_TRUE(WaitFor([&] { return client.events().Offers() >= 1; }, kWait));
+  const std::string id = client.framework_id();
+  EXPECT_EQ(id, master->master_id() + "-0000");
+
+  Call decline;
+  decline.set_type(Call::DECLINE);
+  {
+    absl::MutexLock lock(&client.events().mu);
+    for (const Event& e : client.events().events) {
+      for (const auto& offer : e.offers().offers())
+        *decline.mutable_decline()->add_offer_ids() = offer.id();
+    }
+  }
+  EXPECT_TRUE(client.Send(decline).ok());
+  Call suppress;
+  suppress.set_type(Call::SUPPRESS);
+  EXPECT_TRUE(client.Send(suppress).ok());
+  EXPECT_EQ(master->stats().suppress_calls, 1);
+
+  // A dropped stream: the client resubscribes with its FrameworkID.
+  master->DropSubscriptions();
+  ASSERT_TRUE(WaitFor([&] { return client.events().Subscribed() == 2; }, kWait));
+  EXPECT_EQ(client.framework_id(), id);
+
+  // A master failover that forgets everything: 503 for a while, then the same ID again.
+  master->Restart(/*keep_state=*/false);
+  ASSERT_TRUE(WaitFor([&] { return client.events().Subscribed() == 3; }, kWait));
+  EXPECT_EQ(client.framework_id(), id);
+  EXPECT_EQ(master->stats().frameworks_registered, 1);
+  EXPECT_TRUE(client.events().Error().empty());
+}
+
+TEST_P(LocalMasterWithMastClientTest, FollowsRedirectsToTheLeader) {
+  const bool json = GetParam();
+  LocalMasterPtr leader = Start();
+  LocalMasterPtr standby = Start();
+  ASSERT_TRUE(leader && standby);
+  standby->SetRedirect(leader->url().substr(7));  // "127.0.0.1:port"
+  MastClient client(standby->url(), json);
+  client.Subscribe(Info("mast"));
+  ASSERT_TRUE(WaitFor([&] { return client.events().Subscribed() == 1; }, kWait));
+  EXPECT_EQ(leader->stats().subscriptions, 1);
+  EXPECT_EQ(standby->stats().subscriptions, 0);
+}
+
+TEST_P(LocalMasterWithMastClientTest, SilenceWithoutHeartbeatsMakesTheClientReconnect) {
+  LocalMasterConfig config;
+  config.heartbeat_interval = absl::Milliseconds(100);
+  LocalMasterPtr master = Start(config);
+  ASSERT_NE(master, nullptr);
+  MastClient client(master->url(), GetParam());
+  client.Subscribe(Info("mast"));
+  ASSERT_TRUE(WaitFor([&] { return client.events().Subscribed() == 1; }, kWait));
+  master->SetHeartbeats(false);
+  ASSERT_TRUE(WaitFor([&] { return client.events().Subscribed() >= 2; }, kWait));
+}
+
+TEST_P(LocalMasterWithMastClientTest, ASecondInstanceTakesTheFrameworkOver) {
+  LocalMasterPtr master = Start();
+  ASSERT_NE(master, nullptr);
+  MastClient first(master->url(), GetParam());
+  first.Subscribe(Info("mast"));
+  ASSERT_TRUE(WaitFor([&] { return first.events().Subscribed() == 1; }, kWait));
+  MastClient intruder(master->url(), !GetParam());
+  v1::FrameworkInfo info = Info("mast");
+  info.mutable_id()->set_value(first.framework_id());
+  intruder.Subscribe(info);
+  ASSERT_TRUE(WaitFor([&] { return intruder.events().Subscribed() == 1; }, kWait));
+  ASSERT_TRUE(WaitFor([&] { return !first.events().Error().empty(); }, kWait));
+  EXPECT_EQ(first.events().Error(), "Framework failed over");
+  EXPECT_EQ(master->stats().failovers, 1);
+  EXPECT_EQ(master->stats().frameworks_registered, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Encodings, LocalMasterWithMastClientTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "json" : "protobuf";
+                         });
+
+// ---- --execute ----
+
+class LocalMasterExecuteTest : public LocalMasterTest {
+ protected:
+  void SetUp() override {
+    work_dir_ = (std::filesystem::temp_directory_path() /
+                 absl::StrCat("mast-local-master-test-", ::getpid()))
+                    .string();
+    LocalMasterConfig config = DefaultConfig();
+    config.agents = 1;
+    config.execute = true;
+    config.work_dir = work_dir_;
+    StartMaster(config);
+  }
+  void TearDown() override {
+    master_.reset();
+    std::filesystem::remove_all(work_dir_);
+  }
+  std::string work_dir_;
+};
+
+TEST_F(LocalMasterExecuteTest, CommandsRunInTheirSandboxes) {
+  Subscription sub = Subscribe();
+  std::vector<v1::Offer> offers = NextOffers(sub);
+  ASSERT_EQ(offers.size(), 1u);
+  v1::TaskInfo fails = Task("fails", offers[0], 0.1, 32, "echo hi > out; exit 3");
+  v1::TaskInfo env = Task("env", offers[0], 0.1, 32, "echo \"$MESOS_TASK_ID $GREETING\" > env");
+  auto* variable = env.mutable_command()->mutable_environment()->add_variables();
+  variable->set_name("GREETING");
+  variable->set_value("hello");
+  v1::TaskInfo argv = Task("argv", offers[0], 0.1, 32, "/bin/sh");
+  argv.mutable_command()->set_shell(false);
+  argv.mutable_command()->add_arguments("sh");
+  argv.mutable_command()->add_arguments("-c");
+  argv.mutable_command()->add_arguments("exit 0");
+  v1::TaskInfo sleeper = Task("sleeper", offers[0], 0.1, 32, "sleep 60");
+  ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {fails, env, argv, sleeper})).status, 202);
+
+  // Every update is acknowledged at once; terminal states are collected.
+  std::map<std::string, v1::TaskStatus> terminal;
+  bool sleeper_running = false;
+  while (terminal.size() < 3 || !sleeper_running) {
+    std::optional<Event> event = sub.stream->Next(absl::Seconds(20));
+    ASSERT_TRUE(event.has_value()) << "still waiting; " << terminal.size() << " done";
+    if (event->type() != Event::UPDATE) continue;
+    const v1::TaskStatus& status = event->update().status();
+    if (status.task_id().value() == "sleeper" && status.state() == v1::TASK_RUNNING) {
+      sleeper_running = true;
+    }
+    if (status.state() == v1::TASK_FAILED || status.state() == v1::TASK_FINISHED) {
+      terminal[status.task_id().value()] = status;
+      continue;  // not acknowledged: the task (and its sandbox path) stays known
+    }
+    if (status.has_uuid()) Acknowledge(sub, status);
+  }
+  EXPECT_EQ(terminal["fails"].state(), v1::TASK_FAILED);
+  EXPECT_EQ(terminal["fails"].message(), "Command exited with status 3");
+  EXPECT_EQ(terminal["env"].state(), v1::TASK_FINISHED);
+  EXPECT_EQ(terminal["argv"].state(), v1::TASK_FINISHED);
+  std::map<std::string, std::string> sandboxes;
+  for (const auto& view : master_->tasks()) sandboxes[view.task_id] = view.sandbox;
+  ASSERT_THAT(sandboxes["fails"], StartsWith(work_dir_));
+  std::ifstream out(sandboxes["fails"] + "/out");
+  std::string line;
+  std::getline(out, line);
+  EXPECT_EQ(line, "hi");
+  std::ifstream env_out(sandboxes["env"] + "/env");
+  std::getline(env_out, line);
+  EXPECT_EQ(line, "env hello");
+
+  // KILL: SIGTERM to the process group; `sleep` dies at once, well within the grace period.
+  Call kill;
+  kill.set_type(Call::KILL);
+  kill.mutable_kill()->mutable_task_id()->set_value("sleeper");
+  ASSERT_EQ(Send(sub, kill).status, 202);
+  std::optional<v1::TaskStatus> killing = NextUpdate(sub, "sleeper");
+  ASSERT_TRUE(killing.has_value());
+  EXPECT_EQ(killing->state(), v1::TASK_KILLING);
+  Acknowledge(sub, *killing);
+  std::optional<v1::TaskStatus> killed = NextUpdate(sub, "sleeper");
+  ASSERT_TRUE(killed.has_value());
+  EXPECT_EQ(killed->state(), v1::TASK_KILLED);
+  EXPECT_EQ(killed->message(), "Command terminated with signal Terminated");
+}
+
+}  // namespace
+}  // namespace mast::local
