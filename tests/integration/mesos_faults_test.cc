@@ -17,6 +17,7 @@
 #include "scheduler/local/local_master.h"
 #include "scheduler/mesos/http_mesos_client.h"
 #include "tests/common/mastd_process.h"
+#include "tests/common/stand_in_scheduler.h"
 #include "tests/common/wait.h"
 #include "tests/common/zk_server.h"
 
@@ -187,64 +188,7 @@ TEST_F(MesosFaultsTest, UnacknowledgedUpdatesAreRedeliveredAndAcknowledged) {
   master_->SetDuplicateUpdates(true);
 
   // A stand-in instance of the framework launches a task and never acks.
-  EventLoop loop(RealClock::Default(), "stand-in");
-  mesos::HttpTransport transport;
-  mesos::StaticMasterDetector detector({master_->url()});
-  absl::Mutex mu;
-  bool launched = false;
-  int updates_seen = 0;
-  std::unique_ptr<mesos::HttpMesosClient> client;
-  mesos::MesosClientCallbacks callbacks;
-  callbacks.on_subscribed = [&](const v1::scheduler::Event::Subscribed&) {
-    // Mast declined the offers with a long filter: clear it.
-    v1::scheduler::Call revive;
-    revive.set_type(v1::scheduler::Call::REVIVE);
-    client->Send(revive, [](absl::Status) {});
-  };
-  callbacks.on_event = [&](const v1::scheduler::Event& event) {
-    if (event.type() == v1::scheduler::Event::UPDATE) {
-      absl::MutexLock lock(&mu);
-      ++updates_seen;
-      return;
-    }
-    if (event.type() != v1::scheduler::Event::OFFERS || launched) return;
-    const v1::Offer& offer = event.offers().offers(0);
-    v1::scheduler::Call accept;
-    accept.set_type(v1::scheduler::Call::ACCEPT);
-    *accept.mutable_accept()->add_offer_ids() = offer.id();
-    auto* op = accept.mutable_accept()->add_operations();
-    op->set_type(v1::Offer::Operation::LAUNCH);
-    v1::TaskInfo* task = op->mutable_launch()->add_task_infos();
-    task->set_name("orphan");
-    task->mutable_task_id()->set_value("orphan-1");
-    *task->mutable_agent_id() = offer.agent_id();
-    task->mutable_command()->set_value("sleep 1000");
-    for (const char* name : {"cpus", "mem"}) {
-      v1::Resource* res = task->add_resources();
-      res->set_name(name);
-      res->set_type(v1::Value::SCALAR);
-      res->mutable_scalar()->set_value(std::string(name) == "cpus" ? 0.1 : 32);
-      if (offer.resources_size() > 0 && offer.resources(0).has_allocation_info()) {
-        *res->mutable_allocation_info() = offer.resources(0).allocation_info();
-      }
-    }
-    launched = true;
-    client->Send(accept, [](absl::Status) {});
-  };
-  loop.Post([&] {
-    client = std::make_unique<mesos::HttpMesosClient>(mesos::MesosClientConfig(), detector,
-                                                      transport, loop, std::move(callbacks),
-                                                      nullptr);
-    FrameworkConfig fw;
-    fw.user = "root";
-    client->Subscribe(BuildFrameworkInfo(fw, id), {});
-  });
-  ASSERT_TRUE(WaitFor([&] {
-    absl::MutexLock lock(&mu);
-    return updates_seen >= 1;
-  }));
-  loop.Post([&] { client.reset(); });
-  loop.Flush();
+  ASSERT_TRUE(testing::LaunchUnacknowledgedTask(master_->url(), id, "orphan-1", "sleep 1000").ok());
   auto pending = master_->tasks();
   ASSERT_EQ(pending.size(), 1u);
   EXPECT_FALSE(pending[0].acknowledged);
