@@ -44,6 +44,14 @@ ABSL_FLAG(std::string, mesos, "http://127.0.0.1:5050",
           "followed), zk://host:port,.../mesos (the leading master is read from ZooKeeper), "
           "'local' (an in-process local master, for a single-machine run), or 'none' (no "
           "Mesos: leader election and the API only).");
+ABSL_FLAG(std::string, local_mesos_address, "127.0.0.1:0",
+          "With --mesos=local: where the in-process master listens (loopback by default).");
+ABSL_FLAG(int32_t, local_mesos_agents, 1, "With --mesos=local: simulated agents.");
+ABSL_FLAG(std::string, local_mesos_agent_resources,
+          "cpus:4;mem:8192;disk:10000;ports:[31000-32000]",
+          "With --mesos=local: each agent's resources.");
+ABSL_FLAG(bool, local_mesos_execute, true,
+          "With --mesos=local: run tasks' commands as local processes.");
 ABSL_FLAG(std::string, mesos_encoding, "protobuf",
           "Encoding of calls and events: protobuf or json.");
 ABSL_FLAG(int32_t, mesos_heartbeat_misses, 5,
@@ -99,7 +107,16 @@ absl::Status ParseMesosFlags(DaemonConfig& config) {
     auto url = mesos::ParseZkMasterUrl(config.mesos);
     if (!url.ok()) return url.status();
     config.mesos_zk = *url;
-  } else if (config.mesos != "local" && config.mesos != "none") {
+  } else if (config.mesos == "local") {
+    config.local_master.address = absl::GetFlag(FLAGS_local_mesos_address);
+    config.local_master.agents = absl::GetFlag(FLAGS_local_mesos_agents);
+    config.local_master.agent_resources = absl::GetFlag(FLAGS_local_mesos_agent_resources);
+    config.local_master.execute = absl::GetFlag(FLAGS_local_mesos_execute);
+    absl::Status local = local::ValidateLocalMasterConfig(config.local_master);
+    if (!local.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--local_mesos_*: ", local.message()));
+    }
+  } else if (config.mesos != "none") {
     auto masters = mesos::ParseMasterUrls(config.mesos);
     if (!masters.ok()) return masters.status();
     config.mesos_masters = *masters;

@@ -7,6 +7,7 @@
 #include "election/leader_elector.h"
 #include "election/zk_session.h"
 #include "scheduler/control/framework_controller.h"
+#include "scheduler/local/local_master.h"
 #include "scheduler/mesos/http_mesos_client.h"
 #include "scheduler/mesos/zk_master_detector.h"
 
@@ -26,6 +27,8 @@ struct DaemonConfig {
   std::optional<mesos::ZkMasterUrl> mesos_zk;  // when zk://
   mesos::MesosClientConfig mesos_client;
   FrameworkConfig framework;
+  // --mesos=local: the in-process local master.
+  local::LocalMasterConfig local_master;
 };
 
 // Reads the parsed flags into a DaemonConfig; an error names the flag.

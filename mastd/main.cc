@@ -106,9 +106,13 @@ int Run() {
   exposer->RegisterCollectable(process_metrics);
   std::vector<int> metrics_ports = exposer->GetListeningPorts();
 
+  // --mesos=local: a master of our own, in this process, for a single-machine run.
+  std::unique_ptr<local::LocalMaster> local_master;
   if (config.mesos == "local") {
-    return Fail("--mesos", absl::UnimplementedError(
-                               "'local' is not supported yet; give http://host:port or zk://"));
+    auto started = local::LocalMaster::Start(config.local_master, clock);
+    if (!started.ok()) return Fail("--mesos=local", started.status());
+    local_master = std::move(*started);
+    config.mesos_masters = {local_master->url()};
   }
   mesos::MesosMetrics mesos_metrics(*registry);
   mesos::HttpTransport transport;
@@ -241,6 +245,7 @@ int Run() {
   });
   destroyed.WaitForNotificationWithTimeout(config.shutdown_grace);
   loop.Stop();
+  local_master.reset();  // kills the processes of its tasks
   LogInfo("mastd_stopped");
   // Leadership is handed over and the session closed: nothing is left to
   // flush. Skip the destructors of the gRPC server and the exposer, whose

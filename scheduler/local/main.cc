@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -37,6 +38,13 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "A local Mesos master (v1 scheduler HTTP API) with simulated agents.\n"
       "Usage: mast-local-mesos [--address=127.0.0.1:5050] [--agents=N] [--execute] ...");
+  absl::FlagsUsageConfig usage;
+  // --help lists this binary's own flags (they live in this file).
+  usage.contains_help_flags = [](absl::string_view path) {
+    return path.find("scheduler/local/main") != absl::string_view::npos;
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
 
   mast::local::LocalMasterConfig config;
