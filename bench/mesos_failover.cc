@@ -4,8 +4,8 @@
 // SIGTERM and SIGKILL; each measured from the signal to the new leader's
 // SUBSCRIBED with the same FrameworkID (its
 // mast_mesos_subscribed_timestamp_seconds). ZooKeeper session timeout 2 s.
-// The master is the real Mesos 1.11 (MAST_REAL_MESOS, as set up by the
-// build) — or, with --local, the project's local master once built in.
+// First against the project's local master, then, where present
+// (MAST_REAL_MESOS, as set up by the build), the real Mesos 1.11 master.
 // Prints median and max per kind; asserts nothing.
 
 #include <signal.h>
@@ -18,6 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/failover_rounds.h"
+#include "google/protobuf/util/json_util.h"
+#include "scheduler/local/local_master.h"
 #include "tests/common/mastd_process.h"
 #include "tests/common/mesos_cluster.h"
 #include "tests/common/wait.h"
@@ -47,12 +49,10 @@ int Fail(const std::string& what) {
   return 1;
 }
 
-int Run() {
-  if (!testing::RealMesosDir()) {
-    return Fail("set MAST_REAL_MESOS to the unpacked Mesos 1.11 (build/real-mesos/mesos-1.11.0)");
-  }
-  auto cluster = testing::RealMesosCluster::Start({});
-  if (!cluster.ok()) return Fail(cluster.status().ToString());
+// One run of the rounds against the master at `master_url` (described by
+// `master_name`); `frameworks_at_master` counts the registered frameworks.
+int RunAgainst(const std::string& master_name, const std::string& master_url,
+               const std::function<size_t()>& frameworks_at_master) {
   auto zk = testing::ZkServer::Launch();
   if (!zk.ok()) return Fail(zk.status().ToString());
   std::string log_dir = testing::MakeTempDir("mast-bench");
@@ -63,7 +63,7 @@ int Run() {
     options.replica_id = absl::StrCat("r", next_id++);
     options.session_timeout = kSessionTimeout;
     options.log_dir = log_dir;
-    options.extra_flags = {"--mesos=" + (*cluster)->master_url(), "--failover_timeout=1h"};
+    options.extra_flags = {"--mesos=" + master_url, "--failover_timeout=1h"};
     auto replica = MastdProcess::Start(options);
     if (!replica.ok()) std::exit(Fail(replica.status().ToString()));
     return std::move(*replica);
@@ -102,20 +102,44 @@ int Run() {
   hooks.restart = start_replica;
   auto times = bench::RunFailoverRounds(kRounds, replicas, hooks);
   if (!times.ok()) return Fail(times.status().ToString());
-  auto frameworks = (*cluster)->GetJson("/master/frameworks");
-  size_t count = 0;
-  if (frameworks.ok()) {
-    if (const auto* list = testing::JsonField(*frameworks, "frameworks")) {
-      count = static_cast<size_t>(list->list_value().values_size());
-    }
-  }
-  std::printf("\nmesos_failover: 3 mastd, real Mesos 1.11 master, ZooKeeper session timeout %s, "
-              "%d rounds, frameworks at the master afterwards: %zu\n",
-              absl::FormatDuration(kSessionTimeout).c_str(), kRounds, count);
+  std::printf("\nmesos_failover: 3 mastd, %s, ZooKeeper session timeout %s, %d rounds, "
+              "frameworks at the master afterwards: %zu\n",
+              master_name.c_str(), absl::FormatDuration(kSessionTimeout).c_str(), kRounds,
+              frameworks_at_master());
   bench::PrintSummary(*times, 10, absl::ToDoubleMilliseconds(kSessionTimeout) + 150);
   replicas.clear();
   testing::RemoveTree(log_dir);
   return 0;
+}
+
+size_t CountFrameworks(const absl::StatusOr<google::protobuf::Struct>& json) {
+  if (!json.ok()) return 0;
+  const auto* list = testing::JsonField(*json, "frameworks");
+  return list == nullptr ? 0 : static_cast<size_t>(list->list_value().values_size());
+}
+
+// The local master always; the real Mesos 1.11 master too where present.
+int Run() {
+  auto local = local::LocalMaster::Start({}, RealClock::Default());
+  if (!local.ok()) return Fail(local.status().ToString());
+  int rc = RunAgainst("the local Mesos master", (*local)->url(), [&] {
+    auto body = testing::HttpGet((*local)->port(), "/master/frameworks");
+    if (!body.ok()) return size_t{0};
+    google::protobuf::Struct json;
+    if (!google::protobuf::util::JsonStringToMessage(*body, &json).ok()) return size_t{0};
+    return CountFrameworks(json);
+  });
+  local->reset();
+  if (rc != 0) return rc;
+  if (!testing::RealMesosDir()) {
+    std::printf("\n(real Mesos not present: set MAST_REAL_MESOS=build/real-mesos/mesos-1.11.0 "
+                "to run against it too)\n");
+    return 0;
+  }
+  auto cluster = testing::RealMesosCluster::Start({});
+  if (!cluster.ok()) return Fail(cluster.status().ToString());
+  return RunAgainst("the real Mesos 1.11 master", (*cluster)->master_url(),
+                    [&] { return CountFrameworks((*cluster)->GetJson("/master/frameworks")); });
 }
 
 }  // namespace
