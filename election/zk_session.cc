@@ -487,13 +487,7 @@ void ZkSession::Delete(const std::string& path, int32_t version, ZkCallback<absl
   int rc = handle_ == nullptr ? ZINVALIDSTATE
                               : zoo_adelete(handle_, path.c_str(), version,
                                             &ZkSessionCallbacks::VoidDone, ctx);
-  if (rc != ZOK) {
-    std::unique_ptr<OpContext<absl::Status>> owned(ctx);
-    PostIfAlive(&loop_, alive_,
-                [done = std::move(owned->done), status = ZkErrorToStatus(rc, ctx->what)]() mutable {
-                  std::move(done)(status);
-                });
-  }
+  if (rc != ZOK) FailNow(loop_, alive_, ctx, rc);
 }
 
 void ZkSession::Exists(const std::string& path, ZkWatcher watcher,
