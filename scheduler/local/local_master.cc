@@ -1,5 +1,6 @@
 #include "scheduler/local/local_master.h"
 
+#include <map>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -330,6 +331,69 @@ HttpResponse LocalMaster::AskLoop(absl::AnyInvocable<HttpResponse()> fn, absl::D
   return std::move(pending->response);
 }
 
+HttpResponse LocalMaster::HandleFault(const HttpRequest& request) {
+  if (request.method != "POST") {
+    HttpResponse response = TextResponse(405, "");
+    response.headers.emplace_back("Allow", "POST");
+    return response;
+  }
+  // The query's parameters, e.g. "?index=1&on=0".
+  std::map<std::string, std::string> query;
+  size_t question = request.target.find('?');
+  if (question != std::string::npos) {
+    for (absl::string_view pair :
+         absl::StrSplit(absl::string_view(request.target).substr(question + 1), '&',
+                        absl::SkipEmpty())) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+      query[kv.first] = kv.second;
+    }
+  }
+  auto flag = [&](const std::string& key) {
+    auto it = query.find(key);
+    return it == query.end() || (it->second != "0" && it->second != "false");
+  };
+  auto number = [&](const std::string& key, int64_t& out) {
+    auto it = query.find(key);
+    return it != query.end() && absl::SimpleAtoi(it->second, &out);
+  };
+  const std::string fault = request.path.substr(std::string("/faults/").size());
+  int64_t n = 0;
+  if (fault == "drop-subscriptions") {
+    DropSubscriptions();
+  } else if (fault == "heartbeats") {
+    SetHeartbeats(flag("enabled"));
+  } else if (fault == "redirect") {
+    auto it = query.find("leader");
+    SetRedirect(it == query.end() || it->second.empty() ? std::nullopt
+                                                        : std::optional<std::string>(it->second));
+  } else if (fault == "unavailable") {
+    SetUnavailable(flag("on"));
+  } else if (fault == "rescind-offers") {
+    RescindAllOffers();
+  } else if (fault == "disconnect-agent" || fault == "reconnect-agent" ||
+             fault == "remove-agent") {
+    if (!number("index", n) || n < 0 || n >= config_.agents) {
+      return TextResponse(400, absl::StrCat("index: must be an agent index in [0, ",
+                                            config_.agents, ")"));
+    }
+    int index = static_cast<int>(n);
+    if (fault == "disconnect-agent") DisconnectAgent(index);
+    if (fault == "reconnect-agent") ReconnectAgent(index);
+    if (fault == "remove-agent") RemoveAgent(index);
+  } else if (fault == "restart") {
+    Restart(flag("keep_state"));
+  } else if (fault == "duplicate-updates") {
+    SetDuplicateUpdates(flag("on"));
+  } else if (fault == "call-delay") {
+    if (!number("ms", n) || n < 0) return TextResponse(400, "ms: must be a number >= 0");
+    SetCallDelay(absl::Milliseconds(n));
+  } else {
+    return TextResponse(404, absl::StrCat("no fault named '", fault, "'"));
+  }
+  LogInfo("local_master_fault_injected", {{"fault", fault}, {"target", request.target}});
+  return TextResponse(200, "");
+}
+
 void LocalMaster::Handle(const HttpRequest& request, HttpExchange& exchange) {
   std::optional<std::string> redirect;
   bool unavailable, recovering, stopping;
@@ -348,6 +412,10 @@ void LocalMaster::Handle(const HttpRequest& request, HttpExchange& exchange) {
   }
   if (request.path == "/version") {
     exchange.Respond(JsonResponse(VersionJson()));
+    return;
+  }
+  if (config_.fault_endpoints && absl::StartsWith(request.path, "/faults/")) {
+    exchange.Respond(HandleFault(request));
     return;
   }
   // §1.3 rows 1 and 1b: a master that does not lead redirects any method, or has no leader.

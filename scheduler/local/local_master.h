@@ -45,6 +45,12 @@ struct LocalMasterConfig {
   // Agents run tasks' commands as local processes (TaskRunner); otherwise a task runs until
   // killed (or its agent or framework goes away).
   bool execute = false;
+  // Serve POST /faults/<name> (drop-subscriptions, heartbeats?enabled=0|1,
+  // redirect?leader=host:port, unavailable?on=0|1, rescind-offers,
+  // disconnect-agent?index=i, reconnect-agent?index=i, remove-agent?index=i,
+  // restart?keep_state=0|1, duplicate-updates?on=0|1, call-delay?ms=N): the
+  // fault-injection methods below, for a running mast-local-mesos.
+  bool fault_endpoints = false;
   // Sandboxes of executed tasks live under here; empty: a temporary directory that is removed
   // when the master is destroyed.
   std::string work_dir;
@@ -160,6 +166,8 @@ class LocalMaster {
   LocalMaster(LocalMasterConfig config, Clock& clock);
   // The HTTP entry point (connection threads).
   void Handle(const HttpRequest& request, HttpExchange& exchange);
+  // POST /faults/<name>: runs the named fault-injection method.
+  HttpResponse HandleFault(const HttpRequest& request);
   // Runs `fn` on the loop and waits for its result; answers 503 if the master is stopping.
   HttpResponse AskLoop(absl::AnyInvocable<HttpResponse()> fn, absl::Duration delay);
   // Runs `fn` on the loop and waits until it ran (inline on the loop thread).

@@ -31,6 +31,11 @@ ABSL_FLAG(absl::Duration, allocation_interval, absl::Seconds(1),
           "Delay before freed resources are offered again");
 ABSL_FLAG(bool, execute, false,
           "Agents run tasks' commands as local processes (else tasks run until killed)");
+ABSL_FLAG(bool, fault_endpoints, true,
+          "Serve POST /faults/<name> to inject faults into the running master (drop-subscriptions, "
+          "heartbeats?enabled=0|1, redirect?leader=host:port, unavailable?on=0|1, rescind-offers, "
+          "disconnect-agent|reconnect-agent|remove-agent?index=i, restart?keep_state=0|1, "
+          "duplicate-updates?on=0|1, call-delay?ms=N)");
 ABSL_FLAG(std::string, work_dir, "",
           "Directory for the sandboxes of executed tasks (default: a temporary directory)");
 
@@ -62,6 +67,7 @@ int main(int argc, char** argv) {
   config.update_retry_interval = absl::GetFlag(FLAGS_update_retry_interval);
   config.allocation_interval = absl::GetFlag(FLAGS_allocation_interval);
   config.execute = absl::GetFlag(FLAGS_execute);
+  config.fault_endpoints = absl::GetFlag(FLAGS_fault_endpoints);
   config.work_dir = absl::GetFlag(FLAGS_work_dir);
   if (absl::Status status = mast::local::ValidateLocalMasterConfig(config); !status.ok()) {
     std::fprintf(stderr, "--%s\n", std::string(status.message()).c_str());

@@ -1847,4 +1847,42 @@ TEST_F(LocalMasterExecuteTest, CommandsRunInTheirSandboxes) {
 }
 
 }  // namespace
+// The fault endpoints of a running mast-local-mesos drive the same knobs.
+TEST(LocalMasterFaultEndpointsTest, PostFaultsToggleTheMastersBehaviour) {
+  LocalMasterConfig config;
+  config.fault_endpoints = true;
+  auto master = LocalMaster::Start(config, RealClock::Default());
+  ASSERT_TRUE(master.ok()) << master.status();
+  mesos::HttpTransport transport;
+  const std::string base = (*master)->url();
+  auto scheduler_status = [&] {
+    return Request(transport, base + "/api/v1/scheduler",
+                   {"Content-Type: application/x-protobuf"}, "")
+        .status;
+  };
+  EXPECT_EQ(scheduler_status(), 400) << "an empty body, but the master serves";
+  EXPECT_EQ(Request(transport, base + "/faults/unavailable?on=1", {}, "x").status, 200);
+  EXPECT_EQ(scheduler_status(), 503);
+  EXPECT_EQ(Request(transport, base + "/faults/unavailable?on=0", {}, "x").status, 200);
+  EXPECT_EQ(Request(transport, base + "/faults/redirect?leader=127.0.0.1:1", {}, "x").status, 200);
+  Reply redirected = Request(transport, base + "/api/v1/scheduler", {}, "");
+  EXPECT_EQ(redirected.status, 307);
+  EXPECT_EQ(redirected.Header("Location"), "//127.0.0.1:1/api/v1/scheduler");
+  EXPECT_EQ(Request(transport, base + "/faults/redirect", {}, "x").status, 200);
+  EXPECT_EQ(scheduler_status(), 400);
+  EXPECT_EQ(Request(transport, base + "/faults/disconnect-agent?index=7", {}, "x").status, 400);
+  EXPECT_EQ(Request(transport, base + "/faults/no-such-fault", {}, "x").status, 404);
+  EXPECT_EQ(Request(transport, base + "/faults/drop-subscriptions", {}, "", /*post=*/false).status,
+            405);
+  EXPECT_EQ(Request(transport, base + "/faults/restart?keep_state=1", {}, "x").status, 200);
+  EXPECT_EQ((*master)->stats().master_restarts, 1);
+}
+
+TEST(LocalMasterFaultEndpointsTest, OffByDefaultInTheLibrary) {
+  auto master = LocalMaster::Start({}, RealClock::Default());
+  ASSERT_TRUE(master.ok());
+  mesos::HttpTransport transport;
+  EXPECT_EQ(Request(transport, (*master)->url() + "/faults/unavailable?on=1", {}, "x").status, 404);
+}
+
 }  // namespace mast::local
