@@ -38,47 +38,71 @@ void ZkStore::FencedWrite(const LeaderTerm& term, const std::string& path, std::
                      std::move(done));
 }
 
-void ZkStore::FencedWriteAttempt(const LeaderTerm& term, const std::string& path,
-                                 std::string data, bool create, int attempts_left,
-                                 absl::AnyInvocable<void(absl::Status) &&> done) {
+void ZkStore::FencedMulti(const LeaderTerm& term, std::vector<ZkOp> ops,
+                          ZkCallback<absl::StatusOr<std::vector<ZkOpResult>>> done) {
+  using Result = absl::StatusOr<std::vector<ZkOpResult>>;
   if (term.znode.empty()) {
-    std::move(done)(absl::FailedPreconditionError("fenced write without a leader term"));
+    std::move(done)(Result(absl::FailedPreconditionError("fenced write without a leader term")));
     return;
   }
+  std::string first_path = ops.empty() ? std::string() : ops.front().path;
+  ops.insert(ops.begin(), ZkOp::Check(term.znode, -1));
+  zk_.Multi(std::move(ops),
+            [term_znode = term.znode, first_path = std::move(first_path),
+             alive = std::weak_ptr<char>(alive_), done = std::move(done)](Result result) mutable {
+              if (!alive.lock()) return;
+              if (result.ok()) {
+                result->erase(result->begin());  // the fence's own result
+                return std::move(done)(std::move(result));
+              }
+              std::optional<size_t> failed = FailedMultiOp(result.status());
+              if (failed == 0u) {
+                return std::move(done)(Result(absl::FailedPreconditionError(absl::StrCat(
+                    "fenced write to ", first_path, " refused: this replica no longer leads (",
+                    term_znode, " is gone)"))));
+              }
+              if (failed.has_value()) {
+                return std::move(done)(Result(WithFailedOp(result.status(), *failed - 1)));
+              }
+              std::move(done)(Result(result.status()));
+            });
+}
+
+void ZkStore::FencedWriteAttempt(const LeaderTerm& term, const std::string& path, std::string data,
+                                 bool create, int attempts_left,
+                                 absl::AnyInvocable<void(absl::Status) &&> done) {
   std::vector<ZkOp> ops;
-  ops.push_back(ZkOp::Check(term.znode, -1));
   ops.push_back(create ? ZkOp::Create(path, data, ZkCreateMode::kPersistent)
                        : ZkOp::Set(path, data, -1));
-  zk_.Multi(std::move(ops), [this, term, path, data = std::move(data), create, attempts_left,
-                             alive = std::weak_ptr<char>(alive_),
-                             done = std::move(done)](
-                                absl::StatusOr<std::vector<ZkOpResult>> result) mutable {
-    if (!alive.lock()) return;
-    if (result.ok()) return std::move(done)(absl::OkStatus());
-    const absl::Status& status = result.status();
-    std::optional<size_t> failed = FailedMultiOp(status);
-    if (failed == 0u) {
-      return std::move(done)(absl::FailedPreconditionError(absl::StrCat(
-          "fenced write to ", path, " refused: this replica no longer leads (", term.znode,
-          " is gone)")));
-    }
-    if (attempts_left <= 1 || failed != 1u) return std::move(done)(status);
-    if (!create && absl::IsNotFound(status)) {
-      // First write of this record: create it (and its parents).
-      return EnsureParents(path, 0, [this, term, path, data = std::move(data), attempts_left,
-                                     done = std::move(done)](absl::Status parents) mutable {
-        if (!parents.ok()) return std::move(done)(parents);
-        FencedWriteAttempt(term, path, std::move(data), /*create=*/true, attempts_left - 1,
-                           std::move(done));
-      });
-    }
-    if (create && absl::IsAlreadyExists(status)) {
-      // Created meanwhile (by our own earlier attempt whose reply was lost).
-      return FencedWriteAttempt(term, path, std::move(data), /*create=*/false,
-                                attempts_left - 1, std::move(done));
-    }
-    std::move(done)(status);
-  });
+  FencedMulti(term, std::move(ops),
+              [this, term, path, data = std::move(data), create, attempts_left,
+               done = std::move(done)](absl::StatusOr<std::vector<ZkOpResult>> result) mutable {
+                if (result.ok()) return std::move(done)(absl::OkStatus());
+                const absl::Status& status = result.status();
+                if (attempts_left <= 1 || FailedMultiOp(status) != 0u)
+                  return std::move(done)(status);
+                if (!create && absl::IsNotFound(status)) {
+                  // First write of this record: create it (and its parents).
+                  return CreateParents(
+                      path, [this, term, path, data = std::move(data), attempts_left,
+                             done = std::move(done)](absl::Status parents) mutable {
+                        if (!parents.ok()) return std::move(done)(parents);
+                        FencedWriteAttempt(term, path, std::move(data), /*create=*/true,
+                                           attempts_left - 1, std::move(done));
+                      });
+                }
+                if (create && absl::IsAlreadyExists(status)) {
+                  // Created meanwhile (by our own earlier attempt whose reply was lost).
+                  return FencedWriteAttempt(term, path, std::move(data), /*create=*/false,
+                                            attempts_left - 1, std::move(done));
+                }
+                std::move(done)(status);
+              });
+}
+
+void ZkStore::CreateParents(const std::string& path,
+                            absl::AnyInvocable<void(absl::Status) &&> done) {
+  EnsureParents(path, 0, std::move(done));
 }
 
 // Parents of the records are plain persistent znodes; creating them needs no

@@ -1,0 +1,351 @@
+#include "store/state_cache.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace mast {
+namespace {
+
+using ::mast::v1::records::TaskRecords;
+
+prometheus::Counter& NewCounter(prometheus::Registry& registry, const char* name,
+                                const char* help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+}
+
+}  // namespace
+
+StateCacheMetrics::StateCacheMetrics(prometheus::Registry& registry)
+    : corrupt_records(NewCounter(registry, "mast_store_corrupt_records_total",
+                                 "Reads of a stored record that could not be parsed (the record "
+                                 "was skipped).")),
+      resyncs(NewCounter(registry, "mast_store_cache_resyncs_total",
+                         "Full reloads of the state cache (first load, new ZooKeeper session, "
+                         "retry after a failed read).")),
+      store_version(prometheus::BuildGauge()
+                        .Name("mast_store_cache_version")
+                        .Help("The store version (highest zxid) the state cache reflects.")
+                        .Register(registry)
+                        .Add({})) {}
+
+StateCache::StateCache(ZkClient& zk, EventLoop& loop, std::string zk_root,
+                       StateCacheMetrics* metrics, BackoffConfig retry_backoff)
+    : zk_(zk),
+      loop_(loop),
+      paths_(absl::StrCat(zk_root, "/state")),
+      metrics_(metrics),
+      retry_backoff_(retry_backoff),
+      snapshot_(std::make_shared<StateSnapshot>()) {}
+
+StateCache::~StateCache() {
+  if (retry_timer_ != 0) loop_.Cancel(retry_timer_);
+}
+
+void StateCache::Start() {
+  zk_.AddSessionListener([this, alive = std::weak_ptr<char>(alive_)](const ZkSessionEvent& event) {
+    if (alive.lock()) OnSessionEvent(event);
+  });
+}
+
+std::shared_ptr<const StateSnapshot> StateCache::snapshot() const {
+  absl::MutexLock lock(&snapshot_mu_);
+  return snapshot_;
+}
+
+void StateCache::OnSessionEvent(const ZkSessionEvent& event) {
+  switch (event.state) {
+    case ZkSessionState::kConnected:
+      connected_ = true;
+      // A reconnect of the same session keeps its watches; a new one has none.
+      if (event.session_generation != session_generation_) {
+        session_generation_ = event.session_generation;
+        Resync();
+      }
+      return;
+    case ZkSessionState::kSuspended:
+      connected_ = false;
+      return;
+    case ZkSessionState::kConnecting:
+    case ZkSessionState::kExpired:
+    case ZkSessionState::kAuthFailed:
+    case ZkSessionState::kClosed:
+      // The watches are gone: what we hold is the last known state.
+      connected_ = false;
+      ++epoch_;
+      loaded_ = false;
+      outstanding_ = 0;
+      Publish();
+      return;
+  }
+}
+
+void StateCache::Resync() {
+  ++epoch_;
+  loaded_ = false;
+  outstanding_ = 0;
+  watched_services_.clear();
+  watched_tasks_.clear();
+  if (metrics_ != nullptr) metrics_->resyncs.Increment();
+  ListDir(Dir::kServices);
+  ListDir(Dir::kTasks);
+  ReadDirVersion();
+}
+
+std::string StateCache::DirPath(Dir dir) const {
+  return dir == Dir::kServices ? paths_.services_dir() : paths_.tasks_dir();
+}
+
+void StateCache::ListDir(Dir dir) {
+  ++outstanding_;
+  uint64_t epoch = epoch_;
+  zk_.GetChildren(
+      DirPath(dir),
+      [this, dir, epoch, alive = std::weak_ptr<char>(alive_)](const ZkWatchEvent&) {
+        if (!alive.lock() || !Current(epoch)) return;
+        ListDir(dir);
+        if (dir == Dir::kServices) ReadDirVersion();
+      },
+      [this, dir, epoch,
+       alive = std::weak_ptr<char>(alive_)](absl::StatusOr<std::vector<std::string>> children) {
+        if (!alive.lock() || !Current(epoch)) return;
+        if (absl::IsNotFound(children.status())) {
+          // Nothing was ever stored: wait for the directory.
+          OnChildren(dir, {});
+          WatchDirCreation(dir);
+        } else if (!children.ok()) {
+          RetryLater(absl::StrCat("list ", DirPath(dir)), children.status());
+        } else {
+          OnChildren(dir, std::move(*children));
+        }
+        Done();
+      });
+}
+
+void StateCache::WatchDirCreation(Dir dir) {
+  ++outstanding_;
+  uint64_t epoch = epoch_;
+  zk_.Exists(
+      DirPath(dir),
+      [this, dir, epoch, alive = std::weak_ptr<char>(alive_)](const ZkWatchEvent&) {
+        if (alive.lock() && Current(epoch)) ListDir(dir);
+      },
+      [this, dir, epoch,
+       alive = std::weak_ptr<char>(alive_)](absl::StatusOr<std::optional<ZkStat>> stat) {
+        if (!alive.lock() || !Current(epoch)) return;
+        if (!stat.ok()) {
+          RetryLater(absl::StrCat("exists ", DirPath(dir)), stat.status());
+        } else if (stat->has_value()) {
+          ListDir(dir);  // created meanwhile (its watch will fire too, harmlessly)
+        }
+        Done();
+      });
+}
+
+void StateCache::OnChildren(Dir dir, std::vector<std::string> children) {
+  std::set<std::string> present;
+  for (const std::string& child : children) {
+    // Task shards (`<escaped>.<gen>.<i>`) are read with their head.
+    if (dir == Dir::kTasks && child.find('.') != std::string::npos) continue;
+    std::string znode = absl::StrCat(DirPath(dir), "/", child);
+    absl::StatusOr<std::string> name = UnescapeServiceName(child);
+    if (!name.ok()) {
+      ReportCorrupt(znode, std::string(name.status().message()));
+      continue;
+    }
+    present.insert(*name);
+  }
+  auto& watched = dir == Dir::kServices ? watched_services_ : watched_tasks_;
+  // Gone since the last listing.
+  auto forget = [&](const std::string& name) {
+    watched.erase(name);
+    ClearCorrupt(dir == Dir::kServices ? paths_.service(name) : paths_.tasks_head(name));
+  };
+  if (dir == Dir::kServices) {
+    for (auto it = services_.begin(); it != services_.end();) {
+      if (present.count(it->first) > 0) {
+        ++it;
+        continue;
+      }
+      forget(it->first);
+      it = services_.erase(it);
+    }
+  } else {
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+      if (present.count(it->first) > 0) {
+        ++it;
+        continue;
+      }
+      forget(it->first);
+      it = tasks_.erase(it);
+    }
+  }
+  for (auto it = corrupt_.begin(); it != corrupt_.end();) {
+    // Corrupt entries of this directory whose znode went.
+    const std::string prefix = DirPath(dir) + "/";
+    if (it->first.rfind(prefix, 0) != 0) {
+      ++it;
+      continue;
+    }
+    std::string child = it->first.substr(prefix.size());
+    bool still_there = std::find(children.begin(), children.end(), child) != children.end();
+    it = still_there ? std::next(it) : corrupt_.erase(it);
+  }
+  for (const std::string& name : present) {
+    if (watched.count(name) > 0) continue;
+    dir == Dir::kServices ? ReadService(name) : ReadTasks(name);
+  }
+}
+
+// `state/services` is touched by every delete: its mzxid is the store
+// version of the latest delete, which no record carries.
+void StateCache::ReadDirVersion() {
+  ++outstanding_;
+  uint64_t epoch = epoch_;
+  zk_.Exists(paths_.services_dir(), nullptr,
+             [this, epoch,
+              alive = std::weak_ptr<char>(alive_)](absl::StatusOr<std::optional<ZkStat>> stat) {
+               if (!alive.lock() || !Current(epoch)) return;
+               if (stat.ok() && stat->has_value()) SeenZxid((*stat)->mzxid);
+               Done();
+             });
+}
+
+void StateCache::ReadService(const std::string& name) {
+  ++outstanding_;
+  watched_services_.insert(name);
+  uint64_t epoch = epoch_;
+  std::string path = paths_.service(name);
+  zk_.Get(
+      path,
+      [this, name, epoch, alive = std::weak_ptr<char>(alive_)](const ZkWatchEvent& event) {
+        if (!alive.lock() || !Current(epoch)) return;
+        watched_services_.erase(name);
+        if (event.type == ZkEventType::kDeleted) {
+          services_.erase(name);
+          ClearCorrupt(paths_.service(name));
+          if (outstanding_ == 0) Publish();
+          return;
+        }
+        ReadService(name);
+      },
+      [this, name, path, epoch, alive = std::weak_ptr<char>(alive_)](absl::StatusOr<ZkNode> node) {
+        if (!alive.lock() || !Current(epoch)) return;
+        if (absl::IsNotFound(node.status())) {
+          watched_services_.erase(name);  // no watch is left on a missing znode
+          services_.erase(name);
+          ClearCorrupt(path);
+        } else if (!node.ok()) {
+          watched_services_.erase(name);
+          RetryLater(absl::StrCat("get ", path), node.status());
+        } else {
+          SeenZxid(node->stat.mzxid);
+          auto stored = std::make_shared<StoredService>();
+          stored->version = node->stat.version;
+          stored->mzxid = node->stat.mzxid;
+          if (!stored->record.ParseFromString(node->data)) {
+            services_.erase(name);
+            ReportCorrupt(path, "cannot parse ServiceRecord");
+          } else if (stored->record.service().spec().name() != name) {
+            services_.erase(name);
+            ReportCorrupt(path, absl::StrCat("the record names service \"",
+                                             stored->record.service().spec().name(), "\""));
+          } else {
+            services_[name] = std::move(stored);
+            ClearCorrupt(path);
+          }
+        }
+        Done();
+      });
+}
+
+void StateCache::ReadTasks(const std::string& name) {
+  ++outstanding_;
+  watched_tasks_.insert(name);
+  uint64_t epoch = epoch_;
+  std::string path = paths_.tasks_head(name);
+  ReadTaskRecords(
+      zk_, paths_, name,
+      [this, name, epoch, alive = std::weak_ptr<char>(alive_)](const ZkWatchEvent& event) {
+        if (!alive.lock() || !Current(epoch)) return;
+        watched_tasks_.erase(name);
+        if (event.type == ZkEventType::kDeleted) {
+          tasks_.erase(name);
+          ClearCorrupt(paths_.tasks_head(name));
+          if (outstanding_ == 0) Publish();
+          return;
+        }
+        ReadTasks(name);
+      },
+      [this, name, path, epoch,
+       alive = std::weak_ptr<char>(alive_)](absl::StatusOr<TaskRecordsRead> read) {
+        if (!alive.lock() || !Current(epoch)) return;
+        if (absl::IsNotFound(read.status())) {
+          watched_tasks_.erase(name);
+          tasks_.erase(name);
+          ClearCorrupt(path);
+        } else if (absl::IsAborted(read.status())) {
+          // A newer generation was committed while the shards were read; the
+          // head's watch (set by this read) brings it.
+        } else if (absl::IsDataLoss(read.status())) {
+          tasks_.erase(name);  // the head was read, so its watch is set
+          ReportCorrupt(path, std::string(read.status().message()));
+        } else if (!read.ok()) {
+          watched_tasks_.erase(name);
+          RetryLater(absl::StrCat("read ", path), read.status());
+        } else {
+          SeenZxid(read->head_stat.mzxid);
+          tasks_[name] = std::make_shared<const TaskRecords>(std::move(read->records));
+          ClearCorrupt(path);
+        }
+        Done();
+      });
+}
+
+void StateCache::ReportCorrupt(const std::string& znode, const std::string& error) {
+  LogWarning("store_corrupt_record", {{"znode", znode}, {"error", error}});
+  if (metrics_ != nullptr) metrics_->corrupt_records.Increment();
+  corrupt_[znode] = error;
+}
+
+void StateCache::ClearCorrupt(const std::string& znode) { corrupt_.erase(znode); }
+
+void StateCache::SeenZxid(int64_t zxid) { max_zxid_ = std::max(max_zxid_, zxid); }
+
+void StateCache::RetryLater(absl::string_view what, const absl::Status& status) {
+  if (retry_timer_ != 0) return;
+  absl::Duration delay = retry_backoff_.Next(bitgen_);
+  LogWarning(
+      "store_cache_read_failed",
+      {{"what", what}, {"status", status.ToString()}, {"retry_in", absl::FormatDuration(delay)}});
+  retry_timer_ = loop_.RunAfter(delay, [this, alive = std::weak_ptr<char>(alive_)]() {
+    if (!alive.lock()) return;
+    retry_timer_ = 0;
+    Resync();
+  });
+}
+
+void StateCache::Done() {
+  if (--outstanding_ > 0) return;
+  if (!loaded_ && retry_timer_ == 0) {
+    loaded_ = true;
+    retry_backoff_.Reset();
+  }
+  Publish();
+}
+
+void StateCache::Publish() {
+  auto next = std::make_shared<StateSnapshot>();
+  next->store_version = max_zxid_;
+  next->synced = loaded_ && retry_timer_ == 0;
+  next->services = services_;
+  next->tasks = tasks_;
+  for (const auto& [znode, error] : corrupt_) next->corrupt.push_back({znode, error});
+  if (metrics_ != nullptr) metrics_->store_version.Set(static_cast<double>(max_zxid_));
+  absl::MutexLock lock(&snapshot_mu_);
+  snapshot_ = std::move(next);
+}
+
+}  // namespace mast

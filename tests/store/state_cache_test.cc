@@ -1,0 +1,325 @@
+#include "store/state_cache.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "election/zk_session.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "prometheus/registry.h"
+#include "store/service_store.h"
+#include "store/zk_store.h"
+#include "tests/common/fake_zk_client.h"
+#include "tests/common/manual_clock.h"
+#include "tests/common/wait.h"
+#include "tests/common/zk_test_util.h"
+
+namespace mast {
+namespace {
+
+using ::mast::testing::CallOnLoop;
+using ::mast::testing::FakeZkClient;
+using ::mast::testing::FakeZkEnsemble;
+using ::mast::v1::records::ServiceRecord;
+using ::mast::v1::records::TaskRecords;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+ServiceRecord MakeService(const std::string& name, uint32_t instances) {
+  ServiceRecord record;
+  record.mutable_service()->mutable_spec()->set_name(name);
+  record.mutable_service()->mutable_spec()->set_instances(instances);
+  return record;
+}
+
+TaskRecords MakeTasks(const std::string& service, int count) {
+  TaskRecords tasks;
+  for (int i = 0; i < count; ++i) {
+    mast::v1::Task* task = tasks.add_tasks();
+    task->set_id(absl::StrCat(service, ".", i * 7919));
+    task->set_service(service);
+    task->set_host(absl::StrCat("agent-", i % 97));
+    task->set_state(mast::v1::Task::RUNNING);
+  }
+  return tasks;
+}
+
+std::vector<std::string> Names(const StateSnapshot& snapshot) {
+  std::vector<std::string> names;
+  for (const auto& [name, service] : snapshot.services) names.push_back(name);
+  return names;
+}
+
+// A writer session and the cache's own session on one fake ensemble.
+class StateCacheFakeTest : public ::testing::Test {
+ protected:
+  StateCacheFakeTest()
+      : loop_(clock_, "store"),
+        writer_zk_(ensemble_, loop_),
+        cache_zk_(ensemble_, loop_),
+        zk_store_(writer_zk_, "/mast"),
+        store_(writer_zk_, zk_store_),
+        metrics_(registry_) {
+    writer_zk_.Connect();
+    cache_zk_.Connect();
+    auto made = CallOnLoop<absl::StatusOr<ZkCreated>>(loop_, [&](auto cb) {
+      writer_zk_.Create("/mast", "", ZkCreateMode::kPersistent, [](auto) {});
+      writer_zk_.Create("/mast/election", "", ZkCreateMode::kPersistent, [](auto) {});
+      writer_zk_.Create("/mast/election/n_x-", "", ZkCreateMode::kEphemeralSequential,
+                        std::move(cb));
+    });
+    EXPECT_TRUE(made.ok()) << made.status();
+    term_ = LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, clock_.Now()};
+    cache_ = std::make_unique<StateCache>(cache_zk_, loop_, "/mast", &metrics_);
+  }
+  ~StateCacheFakeTest() override {
+    loop_.Post([this] { cache_.reset(); });
+    loop_.Flush();
+  }
+
+  void StartCache() {
+    loop_.Post([this] { cache_->Start(); });
+    Settle();
+  }
+  // Everything the fake does is posted to the loop: a few rounds of it
+  // deliver every reply and watch event.
+  void Settle() {
+    for (int i = 0; i < 20; ++i) loop_.Flush();
+  }
+  void Put(const std::string& name, uint32_t instances) {
+    auto put = CallOnLoop<absl::StatusOr<int32_t>>(loop_, [&](auto cb) {
+      store_.PutService(term_, MakeService(name, instances), ServiceStore::kAnyVersion,
+                        std::move(cb));
+    });
+    ASSERT_TRUE(put.ok()) << put.status();
+  }
+  void PutTasks(const std::string& name, int count) {
+    ASSERT_TRUE(CallOnLoop<absl::Status>(loop_, [&](auto cb) {
+                  store_.PutTasks(term_, name, MakeTasks(name, count), std::move(cb));
+                }).ok());
+  }
+  void Delete(const std::string& name) {
+    ASSERT_TRUE(CallOnLoop<absl::Status>(loop_, [&](auto cb) {
+                  store_.DeleteService(term_, name, std::move(cb));
+                }).ok());
+  }
+  std::shared_ptr<const StateSnapshot> Snapshot() {
+    Settle();
+    return cache_->snapshot();
+  }
+
+  ManualClock clock_;
+  EventLoop loop_;
+  FakeZkEnsemble ensemble_;
+  FakeZkClient writer_zk_;
+  FakeZkClient cache_zk_;
+  ZkStore zk_store_;
+  ServiceStore store_;
+  prometheus::Registry registry_;
+  StateCacheMetrics metrics_;
+  std::unique_ptr<StateCache> cache_;
+  LeaderTerm term_;
+};
+
+TEST_F(StateCacheFakeTest, EmptyStoreLoadsAndThenFollowsPutsAndDeletes) {
+  StartCache();
+  auto empty = cache_->snapshot();
+  EXPECT_TRUE(empty->synced);
+  EXPECT_THAT(Names(*empty), IsEmpty());
+
+  Put("team/web", 2);  // creates the directories the cache waits for
+  PutTasks("team/web", 3);
+  Put("api", 1);
+  auto one = Snapshot();
+  EXPECT_TRUE(one->synced);
+  EXPECT_THAT(Names(*one), ElementsAre("api", "team/web"));
+  EXPECT_EQ(one->services.at("team/web")->record.service().spec().instances(), 2u);
+  EXPECT_EQ(one->tasks.at("team/web")->tasks_size(), 3);
+  EXPECT_GT(one->store_version, 0);
+
+  Put("team/web", 5);
+  PutTasks("team/web", 4);
+  auto two = Snapshot();
+  EXPECT_EQ(two->services.at("team/web")->record.service().spec().instances(), 5u);
+  EXPECT_EQ(two->tasks.at("team/web")->tasks_size(), 4);
+  EXPECT_GT(two->store_version, one->store_version);
+
+  Delete("team/web");
+  auto three = Snapshot();
+  EXPECT_THAT(Names(*three), ElementsAre("api"));
+  EXPECT_EQ(three->tasks.count("team/web"), 0u);
+  EXPECT_GT(three->store_version, two->store_version);  // a delete moves the version too
+  // Old snapshots are immutable.
+  EXPECT_THAT(Names(*one), ElementsAre("api", "team/web"));
+}
+
+TEST_F(StateCacheFakeTest, FollowsShardedTaskRecords) {
+  Put("big", 1);
+  StartCache();
+  PutTasks("big", 200'000);
+  EXPECT_EQ(Snapshot()->tasks.at("big")->tasks_size(), 200'000);
+  PutTasks("big", 100'001);
+  EXPECT_EQ(Snapshot()->tasks.at("big")->tasks_size(), 100'001);
+  EXPECT_THAT(Snapshot()->corrupt, IsEmpty());
+}
+
+TEST_F(StateCacheFakeTest, CorruptRecordIsReportedAndSkipped) {
+  Put("a", 1);
+  Put("b", 2);
+  PutTasks("a", 2);
+  PutTasks("b", 2);
+  StartCache();
+  ensemble_.SetData("/mast/state/services/a", "\xff\xff\xff garbage");
+  ensemble_.SetData("/mast/state/tasks/b", "also garbage");
+  auto snapshot = Snapshot();
+  EXPECT_THAT(Names(*snapshot), ElementsAre("b"));
+  EXPECT_EQ(snapshot->tasks.count("a"), 1u);
+  EXPECT_EQ(snapshot->tasks.count("b"), 0u);
+  ASSERT_EQ(snapshot->corrupt.size(), 2u);
+  EXPECT_EQ(snapshot->corrupt[0].znode, "/mast/state/services/a");
+  EXPECT_EQ(snapshot->corrupt[1].znode, "/mast/state/tasks/b");
+  EXPECT_EQ(metrics_.corrupt_records.Value(), 2);
+  EXPECT_TRUE(snapshot->synced);
+
+  // A record naming another service is corrupt too.
+  auto put = CallOnLoop<absl::StatusOr<int32_t>>(loop_, [&](auto cb) {
+    store_.PutService(term_, MakeService("b", 9), ServiceStore::kAnyVersion, std::move(cb));
+  });
+  ASSERT_TRUE(put.ok());
+  ensemble_.SetData("/mast/state/services/b", ensemble_.Data("/mast/state/services/a").value());
+  ensemble_.SetData("/mast/state/services/a", MakeService("c", 1).SerializeAsString());
+  snapshot = Snapshot();
+  EXPECT_THAT(Names(*snapshot), IsEmpty());
+  EXPECT_EQ(snapshot->corrupt.size(), 3u);
+
+  // Rewritten records come back and leave the corrupt list.
+  Put("a", 3);
+  Put("b", 4);
+  PutTasks("b", 1);
+  snapshot = Snapshot();
+  EXPECT_THAT(Names(*snapshot), ElementsAre("a", "b"));
+  EXPECT_THAT(snapshot->corrupt, IsEmpty());
+}
+
+TEST_F(StateCacheFakeTest, ResyncsAfterSessionExpiry) {
+  Put("a", 1);
+  Put("b", 1);
+  PutTasks("b", 2);
+  StartCache();
+  EXPECT_THAT(Names(*Snapshot()), ElementsAre("a", "b"));
+  EXPECT_EQ(metrics_.resyncs.Value(), 1);
+
+  cache_zk_.Expire();
+  auto stale = Snapshot();
+  EXPECT_FALSE(stale->synced);
+  EXPECT_THAT(Names(*stale), ElementsAre("a", "b"));  // the last known state is kept
+
+  // Changes while the cache has no session: no watch reports them.
+  Delete("b");
+  Put("c", 1);
+  Put("a", 7);
+  EXPECT_THAT(Names(*Snapshot()), ElementsAre("a", "b"));
+
+  cache_zk_.Connect();
+  auto fresh = Snapshot();
+  EXPECT_TRUE(fresh->synced);
+  EXPECT_THAT(Names(*fresh), ElementsAre("a", "c"));
+  EXPECT_EQ(fresh->services.at("a")->record.service().spec().instances(), 7u);
+  EXPECT_EQ(fresh->tasks.count("b"), 0u);
+  EXPECT_EQ(metrics_.resyncs.Value(), 2);
+
+  // And it follows changes again in the new session.
+  Put("d", 1);
+  EXPECT_THAT(Names(*Snapshot()), ElementsAre("a", "c", "d"));
+}
+
+TEST_F(StateCacheFakeTest, FailedReadIsRetriedWithBackoff) {
+  Put("a", 1);
+  cache_zk_.FailNext(absl::UnavailableError("connection loss"));
+  StartCache();
+  EXPECT_FALSE(cache_->snapshot()->synced);
+  clock_.Advance(absl::Seconds(11));  // past any first retry delay
+  auto snapshot = Snapshot();
+  EXPECT_TRUE(snapshot->synced);
+  EXPECT_THAT(Names(*snapshot), ElementsAre("a"));
+}
+
+// A writer and, in a second session, a cache, on a real ZooKeeper.
+TEST(StateCacheTest, ConvergesWithAWriterOnARealZooKeeper) {
+  EventLoop loop(RealClock::Default(), "store");
+  ZkSessionConfig config;
+  config.hosts = testing::SharedZkServer().hosts();
+  config.session_timeout = absl::Seconds(4);
+  const std::string root = testing::TestRoot();
+  std::unique_ptr<ZkSession> writer_zk = *ZkSession::Create(config, loop);
+  std::unique_ptr<ZkSession> cache_zk = *ZkSession::Create(config, loop);
+  auto made = CallOnLoop<absl::StatusOr<ZkCreated>>(loop, [&](auto cb) {
+    writer_zk->Create("/t", "", ZkCreateMode::kPersistent, [](auto) {});
+    writer_zk->Create(root, "", ZkCreateMode::kPersistent, [](auto) {});
+    writer_zk->Create(root + "/election", "", ZkCreateMode::kPersistent, [](auto) {});
+    writer_zk->Create(root + "/election/n_w-", "", ZkCreateMode::kEphemeralSequential,
+                      std::move(cb));
+  });
+  ASSERT_TRUE(made.ok()) << made.status();
+  LeaderTerm term{static_cast<uint64_t>(made->stat.czxid), made->path, absl::Now()};
+  auto zk_store = std::make_unique<ZkStore>(*writer_zk, root);
+  auto store = std::make_unique<ServiceStore>(*writer_zk, *zk_store);
+  prometheus::Registry registry;
+  StateCacheMetrics metrics(registry);
+  auto cache = std::make_unique<StateCache>(*cache_zk, loop, root, &metrics);
+  loop.Post([&] { cache->Start(); });
+
+  auto put = CallOnLoop<absl::StatusOr<int32_t>>(loop, [&](auto cb) {
+    store->PutService(term, MakeService("team/web", 3), ServiceStore::kMustNotExist, std::move(cb));
+  });
+  ASSERT_TRUE(put.ok()) << put.status();
+  ASSERT_TRUE(CallOnLoop<absl::Status>(loop, [&](auto cb) {
+                store->PutService(term, MakeService("api", 1), ServiceStore::kMustNotExist,
+                                  [cb = std::move(cb)](absl::StatusOr<int32_t> r) mutable {
+                                    std::move(cb)(r.status());
+                                  });
+              }).ok());
+  // Large enough to be sharded on the real server (each request under 1 MB).
+  absl::Status tasks = CallOnLoop<absl::Status>(loop, [&](auto cb) {
+    store->PutTasks(term, "team/web", MakeTasks("team/web", 300'000), std::move(cb));
+  });
+  ASSERT_TRUE(tasks.ok()) << tasks;
+  auto head = CallOnLoop<absl::StatusOr<ZkNode>>(loop, [&](auto cb) {
+    writer_zk->Get(root + "/state/tasks/team%2Fweb", nullptr, std::move(cb));
+  });
+  ASSERT_TRUE(head.ok()) << head.status();
+  mast::v1::records::TaskRecordsHead parsed;
+  ASSERT_TRUE(parsed.ParseFromString(head->data));
+  EXPECT_GT(parsed.shard_count(), 1u);
+  auto converged = [&](auto&& predicate) {
+    return testing::WaitFor([&] {
+      auto snapshot = cache->snapshot();
+      return snapshot->synced && predicate(*snapshot);
+    });
+  };
+  EXPECT_TRUE(converged([](const StateSnapshot& s) {
+    return s.services.size() == 2 && s.tasks.count("team/web") > 0 &&
+           s.tasks.at("team/web")->tasks_size() == 300'000;
+  }));
+
+  ASSERT_TRUE(CallOnLoop<absl::Status>(loop, [&](auto cb) {
+                store->DeleteService(term, "team/web", std::move(cb));
+              }).ok());
+  EXPECT_TRUE(converged([](const StateSnapshot& s) {
+    return s.services.size() == 1 && s.services.count("api") == 1 && s.tasks.empty();
+  }));
+  EXPECT_THAT(cache->snapshot()->corrupt, IsEmpty());
+
+  loop.Post([&] {
+    cache.reset();
+    store.reset();
+    zk_store.reset();
+    writer_zk.reset();
+    cache_zk.reset();
+  });
+  loop.Flush();
+}
+
+}  // namespace
+}  // namespace mast
