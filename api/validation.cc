@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/parse.h"
 #include "common/status_macros.h"
 // RE2 (libre2-dev) comes in through gRPC's link interface (gRPC::grpc
 // links re2::re2). It matches in linear time, so a user's constraint regex
@@ -70,18 +71,6 @@ void ToProto(absl::Duration d, google::protobuf::Duration* out) {
   const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &rem);
   out->set_seconds(seconds);
   out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(rem)));
-}
-
-// A decimal integer in [1, 1e9), digits only (no sign, no spaces).
-std::optional<int> PositiveInt(absl::string_view s) {
-  if (s.empty() || s.size() > 9) return std::nullopt;
-  int value = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + (c - '0');
-  }
-  if (value <= 0) return std::nullopt;
-  return value;
 }
 
 absl::Status ValidateName(absl::string_view name) {
@@ -416,7 +405,7 @@ absl::Status ValidateConstraints(const v1::ServiceSpec& spec) {
         // Empty: the value of the first task placed.
         break;
       case v1::Constraint::GROUP_BY:
-        if (!c.value().empty() && !PositiveInt(c.value())) {
+        if (!c.value().empty() && !ParsePositiveInt(c.value())) {
           return Invalid(value_path,
                          "GROUP_BY needs no value or a positive integer (the number of groups)");
         }
@@ -436,7 +425,7 @@ absl::Status ValidateConstraints(const v1::ServiceSpec& spec) {
         break;
       }
       case v1::Constraint::MAX_PER:
-        if (!PositiveInt(c.value())) return Invalid(value_path, "MAX_PER needs a positive integer");
+        if (!ParsePositiveInt(c.value())) return Invalid(value_path, "MAX_PER needs a positive integer");
         break;
       case v1::Constraint_Operator_Constraint_Operator_INT_MIN_SENTINEL_DO_NOT_USE_:
       case v1::Constraint_Operator_Constraint_Operator_INT_MAX_SENTINEL_DO_NOT_USE_:

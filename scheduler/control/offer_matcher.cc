@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 // RE2 (libre2-dev) comes in through gRPC's link interface (gRPC::grpc links
 // re2::re2): linear-time matching of users' LIKE/UNLIKE regexes.
+#include "common/parse.h"
 #include "re2/re2.h"
 
 namespace mast {
@@ -163,17 +164,6 @@ std::string FormatScalar(double value) {
   return s;
 }
 
-std::optional<int> PositiveInt(absl::string_view s) {
-  if (s.empty() || s.size() > 9) return std::nullopt;
-  int value = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + (c - '0');
-  }
-  if (value <= 0) return std::nullopt;
-  return value;
-}
-
 // The values one constraint field takes, interned, with the offers of each:
 // built once per field name and shared by every service constraining it.
 struct FieldIndex {
@@ -290,7 +280,7 @@ CompiledConstraint Compile(const v1::Constraint& c, FieldIndex* field) {
       break;
     case v1::Constraint::GROUP_BY:
       if (!c.value().empty()) {
-        std::optional<int> n = PositiveInt(c.value());
+        std::optional<int> n = ParsePositiveInt(c.value());
         compiled.broken = !n;
         compiled.limit = n.value_or(0);
       }
@@ -304,7 +294,7 @@ CompiledConstraint Compile(const v1::Constraint& c, FieldIndex* field) {
       break;
     }
     case v1::Constraint::MAX_PER: {
-      std::optional<int> n = PositiveInt(c.value());
+      std::optional<int> n = ParsePositiveInt(c.value());
       compiled.broken = !n;
       compiled.limit = n.value_or(0);
       break;
