@@ -3,32 +3,89 @@
 #include <functional>
 #include <memory>
 
+#include "absl/functional/any_invocable.h"
+#include "api/leader_forwarder.h"
+#include "api/service_writer.h"
 #include "common/clock.h"
 #include "election/leader_elector.h"
 #include "mast/v1/mast.grpc.pb.h"
+#include "store/state_cache.h"
 
 namespace mast {
 
-// The mast.v1.Mast gRPC service (callback API). Every replica serves it;
-// reads are answered from immutable snapshots, never by blocking on the
-// control loop.
+// The mast.v1.Mast gRPC service (callback API). Every replica serves it.
 //
-// Threads: handlers run on gRPC's threads and only read snapshots.
+// Reads (GetLeader, GetService, ListServices) are answered on the gRPC
+// thread from immutable snapshots (the elector's, the StateCache's), never by
+// blocking on the control loop.
+//
+// Writes go one of three ways, decided from the election snapshot:
+// - acting leader: posted to the control loop through `post_write`, run by
+//   the ServiceWriter there, and answered from the loop through the call's
+//   reactor;
+// - leading but paused (or its lease lapsed): UNAVAILABLE;
+// - follower: forwarded to the known leader with LeaderForwarder (deadline,
+//   cancellation and metadata kept), its answer relayed as is; UNAVAILABLE
+//   with a retry hint when no leader is known or when the call was already
+//   forwarded once.
+//
+// Threads: handlers run on gRPC's threads. Everything given to the
+// constructor must outlive the server. A write posted to a loop that stopped
+// is never answered: stop the server first.
 class MastService final : public mast::v1::Mast::CallbackService {
  public:
   using ElectionView = std::function<std::shared_ptr<const ElectionSnapshot>()>;
+  using StateView = std::function<std::shared_ptr<const StateSnapshot>()>;
+  // Runs the task on the control loop with the leader's writer.
+  using WritePoster = std::function<void(absl::AnyInvocable<void(ServiceWriter&) &&>)>;
 
   // `election` returns the elector's current snapshot; `clock` judges the
-  // leader's lease at read time. Both must outlive the service.
-  MastService(ElectionView election, Clock& clock);
+  // leader's lease at read time; `state` returns the StateCache's snapshot.
+  MastService(ElectionView election, StateView state, Clock& clock, WritePoster post_write,
+              LeaderForwarder& forwarder);
 
   grpc::ServerUnaryReactor* GetLeader(grpc::CallbackServerContext* context,
                                       const mast::v1::GetLeaderRequest* request,
                                       mast::v1::GetLeaderResponse* response) override;
 
+  grpc::ServerUnaryReactor* CreateService(grpc::CallbackServerContext* context,
+                                          const mast::v1::CreateServiceRequest* request,
+                                          mast::v1::Service* response) override;
+  grpc::ServerUnaryReactor* UpdateService(grpc::CallbackServerContext* context,
+                                          const mast::v1::UpdateServiceRequest* request,
+                                          mast::v1::Service* response) override;
+  grpc::ServerUnaryReactor* ScaleService(grpc::CallbackServerContext* context,
+                                         const mast::v1::ScaleServiceRequest* request,
+                                         mast::v1::Service* response) override;
+  grpc::ServerUnaryReactor* DeleteService(grpc::CallbackServerContext* context,
+                                          const mast::v1::DeleteServiceRequest* request,
+                                          mast::v1::DeleteServiceResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetService(grpc::CallbackServerContext* context,
+                                       const mast::v1::GetServiceRequest* request,
+                                       mast::v1::GetServiceResponse* response) override;
+  grpc::ServerUnaryReactor* ListServices(grpc::CallbackServerContext* context,
+                                         const mast::v1::ListServicesRequest* request,
+                                         mast::v1::ListServicesResponse* response) override;
+
  private:
+  template <typename Request, typename Response>
+  using LocalWrite = void (ServiceWriter::*)(Request,
+                                             absl::AnyInvocable<void(absl::StatusOr<Response>) &&>);
+  template <typename Request, typename Response>
+  using RemoteWrite = void (*)(v1::Mast::Stub&, grpc::ClientContext*, const Request*, Response*,
+                               std::function<void(grpc::Status)>);
+
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* context, const Request* request,
+                                  Response* response, LocalWrite<Request, Response> local,
+                                  RemoteWrite<Request, Response> remote);
+
   ElectionView election_;
+  StateView state_;
   Clock& clock_;
+  WritePoster post_write_;
+  LeaderForwarder& forwarder_;
 };
 
 // Fills a GetLeaderResponse from an election snapshot at time `now`. A
@@ -36,5 +93,8 @@ class MastService final : public mast::v1::Mast::CallbackService {
 // timeout) reports no leader rather than itself.
 void FillGetLeaderResponse(const ElectionSnapshot& snapshot, absl::Time now,
                            mast::v1::GetLeaderResponse* response);
+
+// absl::Status -> grpc::Status (same code and message).
+grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace mast

@@ -1,9 +1,11 @@
 // mastd: one replica of the Mast scheduler.
 //
 // Wiring: one control loop (EventLoop) owns the ZooKeeper session and the
-// leader elector; gRPC and the Prometheus exposer run on their own threads
-// and only read snapshots. SIGTERM/SIGINT hand leadership over (the election
-// znode is deleted first, so the next replica takes over at once) and exit.
+// leader elector, and the service store with its read copy (StateCache);
+// gRPC and the Prometheus exposer run on their own threads, read snapshots
+// and post writes to the loop (ServiceWriter). SIGTERM/SIGINT hand
+// leadership over (the election znode is deleted first, so the next replica
+// takes over at once) and exit.
 
 #include <signal.h>
 #include <unistd.h>
@@ -17,7 +19,9 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "api/leader_forwarder.h"
 #include "api/mast_service.h"
+#include "api/service_writer.h"
 #include "common/clock.h"
 #include "common/event_loop.h"
 #include "common/log.h"
@@ -33,6 +37,8 @@
 #include "scheduler/mesos/http_mesos_client.h"
 #include "scheduler/mesos/http_transport.h"
 #include "scheduler/mesos/zk_master_detector.h"
+#include "store/service_store.h"
+#include "store/state_cache.h"
 #include "store/zk_store.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
@@ -65,16 +71,31 @@ int Run() {
   Clock& clock = RealClock::Default();
   auto registry = std::make_shared<prometheus::Registry>();
   ElectionMetrics election_metrics(*registry);
+  StateCacheMetrics state_metrics(*registry);
+  EventLoop loop(clock, "control");
 
   // gRPC first: its bound port names this replica.
   std::shared_ptr<const ElectionSnapshot> empty = std::make_shared<ElectionSnapshot>();
   LeaderElector* elector_view = nullptr;  // set before the server takes calls
   absl::Notification elector_ready;
+  std::shared_ptr<const StateSnapshot> empty_state = std::make_shared<StateSnapshot>();
+  StateCache* cache_view = nullptr;  // set before cache_ready
+  absl::Notification cache_ready;
+  // Loop thread only (posted to); wired to the store and the leadership below.
+  ServiceWriter writer(clock);
+  LeaderForwarder forwarder;
   MastService service(
       [&]() -> std::shared_ptr<const ElectionSnapshot> {
         return elector_ready.HasBeenNotified() ? elector_view->snapshot() : empty;
       },
-      clock);
+      [&]() -> std::shared_ptr<const StateSnapshot> {
+        return cache_ready.HasBeenNotified() ? cache_view->snapshot() : empty_state;
+      },
+      clock,
+      [&](absl::AnyInvocable<void(ServiceWriter&) &&> task) {
+        loop.Post([&writer, task = std::move(task)]() mutable { std::move(task)(writer); });
+      },
+      forwarder);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -117,7 +138,6 @@ int Run() {
   mesos::MesosMetrics mesos_metrics(*registry);
   mesos::HttpTransport transport;
 
-  EventLoop loop(clock, "control");
   // The leading master: from a list, or from Mesos' own ZooKeeper (a
   // session of its own: that ensemble may not be Mast's).
   std::unique_ptr<ZkSession> mesos_zk;
@@ -146,6 +166,8 @@ int Run() {
   }
   std::unique_ptr<ZkSession> session;
   std::unique_ptr<ZkStore> store;
+  std::unique_ptr<ServiceStore> service_store;
+  std::unique_ptr<StateCache> state_cache;
   std::unique_ptr<FrameworkController> controller;
   std::unique_ptr<LeaderElector> elector;
   absl::Status wired = absl::OkStatus();
@@ -159,6 +181,12 @@ int Run() {
     }
     session = std::move(*session_or);
     store = std::make_unique<ZkStore>(*session, config.zk_root);
+    service_store = std::make_unique<ServiceStore>(*session, *store);
+    writer.SetStore(service_store.get());
+    state_cache = std::make_unique<StateCache>(*session, loop, config.zk_root, &state_metrics);
+    state_cache->Start();
+    cache_view = state_cache.get();
+    cache_ready.Notify();
     if (detector != nullptr) controller = std::make_unique<FrameworkController>(
         config.framework,
         [&](mesos::MesosClientCallbacks callbacks) -> mesos::MesosClientPtr {
@@ -172,19 +200,25 @@ int Run() {
           elector->Abdicate(reason, config.zk.session_timeout);
         });
     LeaderCallbacks callbacks;
-    callbacks.on_started_leading = [health, &controller](const LeaderTerm& term) {
+    callbacks.on_started_leading = [health, &controller, &writer](const LeaderTerm& term) {
       health->SetServingStatus(kLeaderHealthService, true);
+      writer.OnStartedLeading(term);
       if (controller) controller->OnStartedLeading(term);
     };
-    callbacks.on_stopped_leading = [health, &controller](const LeaderTerm&, absl::string_view) {
+    callbacks.on_stopped_leading = [health, &controller, &writer](const LeaderTerm&,
+                                                                  absl::string_view) {
       health->SetServingStatus(kLeaderHealthService, false);
+      writer.OnStoppedLeading();
       if (controller) controller->OnStoppedLeading();
     };
-    callbacks.on_new_leader = [&controller](const std::optional<LeaderInfo>& leader) {
+    callbacks.on_new_leader = [&controller,
+                               &forwarder](const std::optional<LeaderInfo>& leader) {
+      forwarder.OnNewLeader(leader);
       if (leader && controller) controller->Prefetch();
     };
-    callbacks.on_paused_changed = [health, &controller](bool paused) {
+    callbacks.on_paused_changed = [health, &controller, &writer](bool paused) {
       health->SetServingStatus(kLeaderHealthService, !paused);
+      writer.OnPaused(paused);
       if (controller) controller->OnPaused(paused);
     };
     auto elector_or =
@@ -231,12 +265,16 @@ int Run() {
     LogWarning("resign_timeout", {{"msg", "leaving the session to expire"}});
   }
   health->SetServingStatus(false);
-  // In-flight calls are reads served from snapshots: they finish at once.
+  // Reads are served from snapshots and finish at once; a write still in
+  // flight is cut off by the deadline (the client retries at the new leader).
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   absl::Notification destroyed;
   loop.Post([&] {
     elector.reset();
     controller.reset();
+    writer.SetStore(nullptr);
+    state_cache.reset();
+    service_store.reset();
     store.reset();
     session.reset();
     detector.reset();

@@ -1,0 +1,126 @@
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/clock.h"
+#include "election/leader_elector.h"
+#include "mast/v1/mast.pb.h"
+#include "store/service_store.h"
+
+namespace mast {
+
+// The leader's entry point for the API's writes (CreateService,
+// UpdateService, ScaleService, DeleteService). Each write is checked
+// (ValidateServiceSpec after WithDefaults; INVALID_ARGUMENT names the
+// field), read fresh from the store, checked against `expected_version`
+// (0 = any; ABORTED on mismatch) and written through ServiceStore, fenced
+// with the current LeaderTerm. Writes to one service name run one at a time,
+// so the version check and the write of one are not interleaved with
+// another API write of the same name.
+//
+// Leadership comes from the elector's callbacks (OnStartedLeading,
+// OnStoppedLeading, OnPaused). Without a term, or while paused, a write is
+// UNAVAILABLE at once and nothing is written. A write refused by the fence
+// (the term ended meanwhile: FAILED_PRECONDITION from the store) is also
+// reported UNAVAILABLE: it was not applied, and the client should retry
+// against the new leader.
+//
+// Idempotency: a request with a non-empty idempotency_key that repeats an
+// earlier one (same method, same fields) gets the earlier answer; a
+// duplicate arriving while the first is in flight waits for it. Only
+// definite answers are remembered (OK, INVALID_ARGUMENT, NOT_FOUND,
+// ALREADY_EXISTS, ABORTED); after any other error the key may be retried.
+// The same key with a different request is INVALID_ARGUMENT. The memory is
+// bounded (Options::idempotency_keys, oldest answered key forgotten first),
+// kept in this process only, and therefore lost on failover or restart.
+//
+// Threads: constructed on any thread; every other method is called on the
+// control loop, and `done` is called there (possibly before the method
+// returns). The store must outlive its use; callbacks of a destroyed writer
+// never run.
+class ServiceWriter {
+ public:
+  struct Options {
+    // Idempotency keys remembered (answered ones). Default 10,000.
+    size_t idempotency_keys = 10000;
+  };
+  template <typename T>
+  using Done = absl::AnyInvocable<void(absl::StatusOr<T>) &&>;
+
+  explicit ServiceWriter(Clock& clock) : ServiceWriter(clock, Options()) {}
+  ServiceWriter(Clock& clock, Options options);
+  ServiceWriter(const ServiceWriter&) = delete;
+  ServiceWriter& operator=(const ServiceWriter&) = delete;
+
+  // The store to write to; null until wired (writes are UNAVAILABLE).
+  void SetStore(ServiceStore* store) { store_ = store; }
+  void OnStartedLeading(const LeaderTerm& term);
+  void OnStoppedLeading();
+  void OnPaused(bool paused) { paused_ = paused; }
+
+  void Create(v1::CreateServiceRequest request, Done<v1::Service> done);
+  void Update(v1::UpdateServiceRequest request, Done<v1::Service> done);
+  void Scale(v1::ScaleServiceRequest request, Done<v1::Service> done);
+  void Delete(v1::DeleteServiceRequest request, Done<v1::DeleteServiceResponse> done);
+
+  // Idempotency keys remembered now (answered and in flight).
+  size_t idempotency_entries() const { return idempotency_.size(); }
+
+ private:
+  // A remembered answer: the status and, when OK, the serialized response.
+  struct Outcome {
+    absl::Status status;
+    std::string response;
+  };
+  struct Entry {
+    std::string fingerprint;  // method + request without its key
+    bool answered = false;
+    Outcome outcome;
+    std::vector<absl::AnyInvocable<void(const Outcome&) &&>> waiters;
+  };
+  using Release = absl::AnyInvocable<void() &&>;
+  using Op = absl::AnyInvocable<void(Release) &&>;
+
+  template <typename Request, typename Response>
+  void Idempotent(absl::string_view method, const Request& request, Done<Response> done,
+                  absl::AnyInvocable<void(Done<Response>) &&> run);
+  void Remember(const std::string& key, Outcome outcome);
+  // Runs `op` once the ops queued before it on `name` released.
+  void Serialized(const std::string& name, Op op);
+  void RunQueued(const std::string& name, Op op);
+  // UNAVAILABLE unless leading, not paused and wired.
+  absl::Status CheckLeading() const;
+  // Reads the service, checks `expected_version`, then `write(term, stored)`.
+  void ReadChecked(const std::string& name, uint64_t expected_version, Release release,
+                   absl::AnyInvocable<void(absl::StatusOr<StoredService>, Release) &&> then);
+  void PutUpdated(StoredService stored, Release release, Done<v1::Service> done);
+
+  Clock& clock_;
+  const Options options_;
+  ServiceStore* store_ = nullptr;
+  std::optional<LeaderTerm> term_;
+  bool paused_ = false;
+  std::map<std::string, Entry> idempotency_;
+  std::deque<std::string> answered_order_;        // keys, oldest answer first
+  std::map<std::string, std::deque<Op>> queues_;  // by name; present while one runs
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
+};
+
+// Maps a store error to what an API client should see: FAILED_PRECONDITION
+// (the fence refused a deposed leader's write) becomes UNAVAILABLE, since
+// nothing was written and a retry reaches the new leader.
+absl::Status ForClient(absl::Status status);
+
+using ServiceWriterPtr = std::unique_ptr<ServiceWriter>;
+
+}  // namespace mast

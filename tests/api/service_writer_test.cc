@@ -1,0 +1,268 @@
+#include "api/service_writer.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "api/validation.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "store/service_store.h"
+#include "store/zk_store.h"
+#include "tests/common/fake_zk_client.h"
+#include "tests/common/manual_clock.h"
+#include "tests/common/zk_test_util.h"
+
+namespace mast {
+namespace {
+
+using ::mast::testing::CallOnLoop;
+using ::mast::testing::FakeZkClient;
+using ::mast::testing::FakeZkEnsemble;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+v1::ServiceSpec Spec(const std::string& name, uint32_t instances = 2) {
+  v1::ServiceSpec spec;
+  spec.set_name(name);
+  spec.mutable_command()->set_shell("sleep 1000");
+  spec.mutable_resources()->set_cpus(0.5);
+  spec.mutable_resources()->set_mem_mib(64);
+  spec.set_instances(instances);
+  return spec;
+}
+
+// A ServiceWriter over a real ServiceStore on an in-memory ZooKeeper.
+class ServiceWriterTest : public ::testing::Test {
+ protected:
+  ServiceWriterTest()
+      : loop_(clock_, "writer"),
+        zk_(ensemble_, loop_),
+        zk_store_(zk_, "/mast"),
+        store_(zk_, zk_store_),
+        writer_(clock_, ServiceWriter::Options{.idempotency_keys = 3}) {
+    zk_.Connect();
+    auto made = CallOnLoop<absl::StatusOr<ZkCreated>>(loop_, [&](auto cb) {
+      zk_.Create("/mast", "", ZkCreateMode::kPersistent, [](auto) {});
+      zk_.Create("/mast/election", "", ZkCreateMode::kPersistent, [](auto) {});
+      zk_.Create("/mast/election/n_x-", "", ZkCreateMode::kEphemeralSequential, std::move(cb));
+    });
+    EXPECT_TRUE(made.ok()) << made.status();
+    term_ = LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, clock_.Now()};
+    OnLoop([&] {
+      writer_.SetStore(&store_);
+      writer_.OnStartedLeading(term_);
+    });
+  }
+  ~ServiceWriterTest() override { loop_.Flush(); }
+
+  void OnLoop(absl::AnyInvocable<void() &&> f) {
+    loop_.Post(std::move(f));
+    loop_.Flush();
+  }
+
+  absl::StatusOr<v1::Service> Create(const v1::ServiceSpec& spec, const std::string& key = "") {
+    v1::CreateServiceRequest request;
+    *request.mutable_spec() = spec;
+    request.set_idempotency_key(key);
+    return CallOnLoop<absl::StatusOr<v1::Service>>(
+        loop_, [&](auto cb) { writer_.Create(request, std::move(cb)); });
+  }
+  absl::StatusOr<v1::Service> Update(const v1::ServiceSpec& spec, uint64_t expected) {
+    v1::UpdateServiceRequest request;
+    *request.mutable_spec() = spec;
+    request.set_expected_version(expected);
+    return CallOnLoop<absl::StatusOr<v1::Service>>(
+        loop_, [&](auto cb) { writer_.Update(request, std::move(cb)); });
+  }
+  absl::StatusOr<v1::Service> Scale(const std::string& name, uint32_t instances,
+                                    uint64_t expected = 0, const std::string& key = "") {
+    v1::ScaleServiceRequest request;
+    request.set_name(name);
+    request.set_instances(instances);
+    request.set_expected_version(expected);
+    request.set_idempotency_key(key);
+    return CallOnLoop<absl::StatusOr<v1::Service>>(
+        loop_, [&](auto cb) { writer_.Scale(request, std::move(cb)); });
+  }
+  absl::Status Delete(const std::string& name, uint64_t expected = 0) {
+    v1::DeleteServiceRequest request;
+    request.set_name(name);
+    request.set_expected_version(expected);
+    return CallOnLoop<absl::StatusOr<v1::DeleteServiceResponse>>(
+               loop_, [&](auto cb) { writer_.Delete(request, std::move(cb)); })
+        .status();
+  }
+  std::optional<v1::Service> Stored(const std::string& name) {
+    auto read = CallOnLoop<absl::StatusOr<std::optional<StoredService>>>(
+        loop_, [&](auto cb) { store_.GetService(name, std::move(cb)); });
+    EXPECT_TRUE(read.ok()) << read.status();
+    if (!read.ok() || !read->has_value()) return std::nullopt;
+    return (*read)->record.service();
+  }
+
+  ManualClock clock_;
+  EventLoop loop_;
+  FakeZkEnsemble ensemble_;
+  FakeZkClient zk_;
+  ZkStore zk_store_;
+  ServiceStore store_;
+  ServiceWriter writer_;
+  LeaderTerm term_;
+};
+
+TEST_F(ServiceWriterTest, CreateStoresVersionOneWithDefaults) {
+  auto created = Create(Spec("team/web"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->version(), 1u);
+  EXPECT_EQ(created->spec().kill_grace_period().seconds(), 3);  // WithDefaults
+  EXPECT_EQ(created->created().seconds(), absl::ToUnixSeconds(clock_.Now()));
+  auto stored = Stored("team/web");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->SerializeAsString(), created->SerializeAsString());
+
+  auto again = Create(Spec("team/web"));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(again.status().message(), HasSubstr("team/web"));
+}
+
+TEST_F(ServiceWriterTest, InvalidSpecsNameTheField) {
+  v1::ServiceSpec no_cpus = Spec("team/web");
+  no_cpus.mutable_resources()->set_cpus(0);
+  auto refused = Create(no_cpus);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), StartsWith("spec.resources.cpus: "));
+  EXPECT_FALSE(Stored("team/web").has_value());
+
+  ASSERT_TRUE(Create(Spec("team/web")).ok());
+  EXPECT_THAT(Update(no_cpus, 0).status().message(), StartsWith("spec.resources.cpus: "));
+  auto too_many = Scale("team/web", kMaxInstances + 1);
+  EXPECT_EQ(too_many.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(too_many.status().message(), StartsWith("instances: "));
+  EXPECT_THAT(Scale("", 1).status().message(), StartsWith("name: "));
+}
+
+TEST_F(ServiceWriterTest, ExpectedVersionIsCheckedOnEveryWrite) {
+  ASSERT_TRUE(Create(Spec("web")).ok());
+  clock_.Advance(absl::Seconds(5));
+  auto updated = Update(Spec("web", 5), 1);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->version(), 2u);
+  EXPECT_EQ(updated->spec().instances(), 5u);
+  EXPECT_EQ(updated->updated().seconds(), updated->created().seconds() + 5);
+
+  auto stale = Update(Spec("web", 6), 1);
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(stale.status().message(), HasSubstr("at version 2, not 1"));
+  EXPECT_EQ(Scale("web", 1, 1).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(Delete("web", 1).code(), absl::StatusCode::kAborted);
+
+  auto scaled = Scale("web", 7, 2);
+  ASSERT_TRUE(scaled.ok()) << scaled.status();
+  EXPECT_EQ(scaled->version(), 3u);
+  EXPECT_EQ(scaled->spec().instances(), 7u);
+  EXPECT_EQ(Stored("web")->spec().instances(), 7u);
+  auto any = Scale("web", 8, 0);
+  ASSERT_TRUE(any.ok());
+  EXPECT_EQ(any->version(), 4u);
+
+  EXPECT_TRUE(Delete("web", 4).ok());
+  EXPECT_FALSE(Stored("web").has_value());
+  EXPECT_EQ(Delete("web").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Scale("web", 1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Update(Spec("web"), 0).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ServiceWriterTest, WritesOfOneNameAreSerialized) {
+  ASSERT_TRUE(Create(Spec("web")).ok());
+  // Two scales expecting version 1, issued together: exactly one wins.
+  absl::StatusOr<v1::Service> first, second;
+  absl::Notification first_done, second_done;
+  OnLoop([&] {
+    v1::ScaleServiceRequest request;
+    request.set_name("web");
+    request.set_instances(3);
+    request.set_expected_version(1);
+    writer_.Scale(request, [&](absl::StatusOr<v1::Service> r) {
+      first = std::move(r);
+      first_done.Notify();
+    });
+    writer_.Scale(request, [&](absl::StatusOr<v1::Service> r) {
+      second = std::move(r);
+      second_done.Notify();
+    });
+  });
+  ASSERT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(second_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kAborted);
+}
+
+TEST_F(ServiceWriterTest, OnlyAnActingLeaderWrites) {
+  OnLoop([&] { writer_.OnPaused(true); });
+  auto paused = Create(Spec("web"));
+  EXPECT_EQ(paused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(paused.status().message(), HasSubstr("paused"));
+  OnLoop([&] { writer_.OnPaused(false); });
+  ASSERT_TRUE(Create(Spec("web")).ok());
+
+  OnLoop([&] { writer_.OnStoppedLeading(); });
+  EXPECT_EQ(Scale("web", 3).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Stored("web")->version(), 1u);
+
+  // A deposed leader that still believes it leads: the fence refuses, and
+  // the client is told to retry (UNAVAILABLE), not that it failed for good.
+  OnLoop([&] { writer_.OnStartedLeading(term_); });
+  ensemble_.Delete(term_.znode);
+  auto deposed = Scale("web", 3);
+  EXPECT_EQ(deposed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(deposed.status().message(), HasSubstr("retry"));
+  EXPECT_EQ(Stored("web")->version(), 1u);
+}
+
+TEST_F(ServiceWriterTest, RepeatedIdempotencyKeyGetsTheFirstAnswer) {
+  auto first = Create(Spec("web"), "k1");
+  ASSERT_TRUE(first.ok());
+  clock_.Advance(absl::Seconds(1));
+  auto repeat = Create(Spec("web"), "k1");  // not ALREADY_EXISTS: the same answer
+  ASSERT_TRUE(repeat.ok()) << repeat.status();
+  EXPECT_EQ(repeat->SerializeAsString(), first->SerializeAsString());
+
+  auto reused = Create(Spec("other"), "k1");
+  EXPECT_EQ(reused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(reused.status().message(), StartsWith("idempotency_key: "));
+  EXPECT_FALSE(Stored("other").has_value());
+
+  // Scales are applied once per key.
+  ASSERT_TRUE(Scale("web", 4, 0, "s1").ok());
+  auto scale_again = Scale("web", 4, 0, "s1");
+  ASSERT_TRUE(scale_again.ok());
+  EXPECT_EQ(scale_again->version(), 2u);
+  EXPECT_EQ(Stored("web")->version(), 2u);
+
+  // Definite errors are remembered too.
+  EXPECT_EQ(Create(Spec("web"), "dup").status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(Delete("web").ok());
+  EXPECT_EQ(Create(Spec("web"), "dup").status().code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(ServiceWriterTest, TransientErrorsAreNotRememberedAndMemoryIsBounded) {
+  zk_.FailNext(absl::UnavailableError("connection loss"));
+  auto lost = Create(Spec("web"), "k");
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kUnavailable);
+  auto retried = Create(Spec("web"), "k");
+  ASSERT_TRUE(retried.ok()) << retried.status();
+
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Scale("web", i, 0, absl::StrCat("s", i)).ok());
+  size_t entries = 0;
+  OnLoop([&] { entries = writer_.idempotency_entries(); });
+  EXPECT_EQ(entries, 3u);
+  // The oldest key was forgotten: applied again.
+  auto forgotten = Create(Spec("web"), "k");
+  EXPECT_EQ(forgotten.status().code(), absl::StatusCode::kAlreadyExists);
+}
+
+}  // namespace
+}  // namespace mast

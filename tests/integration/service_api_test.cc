@@ -1,0 +1,280 @@
+// The service API on three mastd processes (--mesos=none) against a real
+// ZooKeeper: writes through a follower, reads converging on every replica,
+// the error codes, and writes after the leader is SIGTERMed.
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "mast/v1/mast.grpc.pb.h"
+#include "tests/common/mastd_process.h"
+#include "tests/common/wait.h"
+#include "tests/common/zk_server.h"
+
+namespace mast {
+namespace {
+
+using ::mast::testing::MastdProcess;
+using ::mast::testing::Subprocess;
+using ::mast::testing::WaitFor;
+using ::mast::testing::ZkServer;
+using ::testing::HasSubstr;
+
+v1::ServiceSpec Spec(const std::string& name, uint32_t instances) {
+  v1::ServiceSpec spec;
+  spec.set_name(name);
+  spec.mutable_command()->set_shell("sleep 1000");
+  spec.mutable_resources()->set_cpus(0.1);
+  spec.mutable_resources()->set_mem_mib(32);
+  spec.set_instances(instances);
+  (*spec.mutable_labels())["tier"] = "web";
+  return spec;
+}
+
+class ServiceApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto zk = ZkServer::Launch();
+    ASSERT_TRUE(zk.ok()) << zk.status();
+    zk_ = std::move(*zk);
+    for (int i = 0; i < 3; ++i) {
+      MastdProcess& r =
+          set_.Start(zk_->hosts(), absl::StrCat("r", i), absl::Seconds(2), {"--mesos=none"});
+      stubs_.push_back(v1::Mast::NewStub(
+          grpc::CreateChannel(r.grpc_address(), grpc::InsecureChannelCredentials())));
+    }
+  }
+  void TearDown() override {
+    if (HasFailure()) set_.DumpLogs();
+  }
+
+  // The index of the replica all live ones agree leads, or -1.
+  int AgreedLeader() {
+    std::string leader_id;
+    int leader = -1;
+    for (size_t i = 0; i < replicas_.size(); ++i) {
+      if (!replicas_[i]->process().Running()) continue;
+      auto answer = replicas_[i]->GetLeader();
+      if (!answer.ok() || !answer->leader_known()) return -1;
+      if (leader_id.empty()) leader_id = answer->leader_id();
+      if (answer->leader_id() != leader_id) return -1;
+      if (answer->is_leader()) leader = static_cast<int>(i);
+    }
+    return leader;
+  }
+  int WaitForLeader() {
+    int leader = -1;
+    WaitFor([&] { return (leader = AgreedLeader()) >= 0; }, absl::Seconds(30));
+    return leader;
+  }
+
+  template <typename Call>
+  grpc::Status Rpc(Call call) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    return call(&context);
+  }
+  grpc::Status Create(int replica, const v1::ServiceSpec& spec, v1::Service* out,
+                      const std::string& key = "") {
+    v1::CreateServiceRequest request;
+    *request.mutable_spec() = spec;
+    request.set_idempotency_key(key);
+    return Rpc(
+        [&](grpc::ClientContext* c) { return stubs_[replica]->CreateService(c, request, out); });
+  }
+  grpc::Status Get(int replica, const std::string& name, v1::GetServiceResponse* out) {
+    v1::GetServiceRequest request;
+    request.set_name(name);
+    return Rpc(
+        [&](grpc::ClientContext* c) { return stubs_[replica]->GetService(c, request, out); });
+  }
+  // Every live replica reports `name` at `version` (0: absent).
+  bool Converged(const std::string& name, uint64_t version, uint32_t instances = 0) {
+    for (size_t i = 0; i < replicas_.size(); ++i) {
+      if (!replicas_[i]->process().Running()) continue;
+      v1::GetServiceResponse got;
+      grpc::Status status = Get(static_cast<int>(i), name, &got);
+      if (version == 0) {
+        if (status.error_code() != grpc::StatusCode::NOT_FOUND) return false;
+        continue;
+      }
+      if (!status.ok() || got.service().version() != version || got.store_version() <= 0) {
+        return false;
+      }
+      if (instances != 0 && got.service().spec().instances() != instances) return false;
+    }
+    return true;
+  }
+
+  // Runs mastctl against a dead endpoint, then `replica`; its exit code.
+  int Mastctl(int replica, std::vector<std::string> args, std::string* out) {
+    std::vector<std::string> argv = {testing::MastctlBinary(),
+                                     absl::StrCat("--endpoint=127.0.0.1:", testing::PickFreePort(),
+                                                  ",", replicas_[replica]->grpc_address())};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto ctl = Subprocess::Spawn(argv, absl::StrCat(set_.log_dir(), "/mastctl-", ++ctl_runs_));
+    if (!ctl.ok()) return -1;
+    auto exited = ctl->Wait(absl::Seconds(20));
+    *out = ctl->ReadLog();
+    return exited.has_value() && WIFEXITED(*exited) ? WEXITSTATUS(*exited) : -1;
+  }
+
+  std::unique_ptr<ZkServer> zk_;
+  int ctl_runs_ = 0;
+  testing::ReplicaSet set_;
+  std::vector<std::unique_ptr<MastdProcess>>& replicas_ = set_.replicas();
+  std::vector<std::unique_ptr<v1::Mast::Stub>> stubs_;
+};
+
+TEST_F(ServiceApiTest, WritesThroughFollowersReadsEverywhereAndFailover) {
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  const int other = (leader + 2) % 3;
+
+  // Create through a follower (forwarded), read from every replica.
+  v1::Service created;
+  grpc::Status status = Create(follower, Spec("team/web", 2), &created, "create-1");
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(created.version(), 1u);
+  EXPECT_EQ(created.spec().kill_grace_period().seconds(), 3);
+  EXPECT_TRUE(WaitFor([&] { return Converged("team/web", 1, 2); }, absl::Seconds(10)));
+
+  // The same idempotency key through another replica: the first answer.
+  v1::Service repeated;
+  status = Create(other, Spec("team/web", 2), &repeated, "create-1");
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(repeated.SerializeAsString(), created.SerializeAsString());
+
+  v1::Service ignored;
+  status = Create(other, Spec("team/web", 2), &ignored);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS) << status.error_message();
+
+  v1::ServiceSpec invalid = Spec("team/bad", 1);
+  invalid.mutable_resources()->set_cpus(0);
+  status = Create(follower, invalid, &ignored);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("spec.resources.cpus"));
+
+  v1::UpdateServiceRequest stale;
+  *stale.mutable_spec() = Spec("team/web", 4);
+  stale.set_expected_version(7);
+  status = Rpc(
+      [&](grpc::ClientContext* c) { return stubs_[follower]->UpdateService(c, stale, &ignored); });
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED) << status.error_message();
+
+  // Scale through the other follower, with the right version.
+  v1::ScaleServiceRequest scale;
+  scale.set_name("team/web");
+  scale.set_instances(5);
+  scale.set_expected_version(1);
+  v1::Service scaled;
+  status =
+      Rpc([&](grpc::ClientContext* c) { return stubs_[other]->ScaleService(c, scale, &scaled); });
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(scaled.version(), 2u);
+  EXPECT_TRUE(WaitFor([&] { return Converged("team/web", 2, 5); }, absl::Seconds(10)));
+
+  // List from a follower: prefix and label filters.
+  ASSERT_TRUE(Create(leader, Spec("team/db", 1), &ignored).ok());
+  ASSERT_TRUE(Create(follower, Spec("other/x", 1), &ignored).ok());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        v1::ListServicesRequest list;
+        list.set_prefix("team/");
+        list.set_label_selector("tier=web");
+        v1::ListServicesResponse page;
+        grpc::Status s = Rpc(
+            [&](grpc::ClientContext* c) { return stubs_[other]->ListServices(c, list, &page); });
+        return s.ok() && page.services_size() == 2 && page.services(0).spec().name() == "team/db" &&
+               page.services(1).spec().name() == "team/web" && page.store_version() > 0;
+      },
+      absl::Seconds(10)));
+
+  // Delete with a stale version, then for real.
+  v1::DeleteServiceRequest remove;
+  remove.set_name("team/web");
+  remove.set_expected_version(1);
+  v1::DeleteServiceResponse removed;
+  status = Rpc(
+      [&](grpc::ClientContext* c) { return stubs_[follower]->DeleteService(c, remove, &removed); });
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED);
+  remove.set_expected_version(2);
+  status = Rpc(
+      [&](grpc::ClientContext* c) { return stubs_[follower]->DeleteService(c, remove, &removed); });
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(WaitFor([&] { return Converged("team/web", 0); }, absl::Seconds(10)));
+
+  // mastctl through a dead endpoint and a follower: deploy from a JSON
+  // file, get, ls, scale, rm.
+  const std::string spec_path = set_.log_dir() + "/spec.json";
+  std::ofstream(spec_path) << R"({"name": "team/ctl", "command": {"shell": "sleep 1"},
+      "resources": {"cpus": 0.1, "memMib": 32}, "instances": 1})";
+  std::string out;
+  EXPECT_EQ(Mastctl(follower, {"deploy", "-f", spec_path}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("team/ctl"));
+  EXPECT_TRUE(WaitFor([&] { return Converged("team/ctl", 1, 1); }, absl::Seconds(10)));
+  EXPECT_EQ(Mastctl(other, {"get", "team/ctl", "-o", "json"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr(R"("name":"team/ctl")"));
+  EXPECT_EQ(Mastctl(other, {"ls", "--prefix=team/"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("team/db"));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("other/x")));
+  EXPECT_EQ(Mastctl(follower, {"scale", "team/ctl", "3"}, &out), 0) << out;
+  EXPECT_TRUE(WaitFor([&] { return Converged("team/ctl", 2, 3); }, absl::Seconds(10)));
+  EXPECT_EQ(Mastctl(follower, {"rm", "team/ctl"}, &out), 0) << out;
+  EXPECT_TRUE(WaitFor([&] { return Converged("team/ctl", 0); }, absl::Seconds(10)));
+  EXPECT_EQ(Mastctl(follower, {"get", "team/ctl"}, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("not found"));
+
+  // SIGTERM the leader: writes through the survivors keep working (after
+  // UNAVAILABLE while the election settles).
+  replicas_[leader]->process().Signal(SIGTERM);
+  ASSERT_TRUE(replicas_[leader]->process().Wait(absl::Seconds(10)).has_value());
+  grpc::Status after;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        after = Create(follower, Spec("team/after", 3), &ignored, "after-1");
+        return after.ok();
+      },
+      absl::Seconds(30)))
+      << after.error_message();
+  scale.set_name("team/db");
+  scale.set_instances(4);
+  scale.set_expected_version(1);
+  status =
+      Rpc([&](grpc::ClientContext* c) { return stubs_[other]->ScaleService(c, scale, &scaled); });
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(WaitFor([&] { return Converged("team/after", 1, 3) && Converged("team/db", 2, 4); },
+                      absl::Seconds(10)));
+}
+
+TEST_F(ServiceApiTest, NoLeaderKnownIsUnavailableWithARetryHint) {
+  ASSERT_GE(WaitForLeader(), 0);
+  // Stop ZooKeeper: followers lose the leader, the leader pauses.
+  zk_->Stop();
+  grpc::Status status;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        v1::Service ignored;
+        bool all = true;
+        for (int i = 0; i < 3; ++i) {
+          status = Create(i, Spec(absl::StrCat("x/", i), 1), &ignored);
+          all = all && status.error_code() == grpc::StatusCode::UNAVAILABLE;
+        }
+        return all;
+      },
+      absl::Seconds(30)))
+      << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("retry"));
+}
+
+}  // namespace
+}  // namespace mast
