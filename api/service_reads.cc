@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "store/service_store.h"
 
 namespace mast {
 
@@ -44,6 +45,16 @@ absl::Status FillGetService(const StateSnapshot& snapshot, const v1::GetServiceR
   response->set_store_version(snapshot.store_version);
   auto it = snapshot.services.find(request.name());
   if (it == snapshot.services.end()) {
+    // A record that exists but cannot be read is not a missing service.
+    const std::string suffix = absl::StrCat("/services/", EscapeServiceName(request.name()));
+    for (const CorruptRecord& corrupt : snapshot.corrupt) {
+      if (absl::EndsWith(corrupt.znode, suffix)) {
+        return absl::DataLossError(absl::StrCat("service '", request.name().substr(0, 255),
+                                                "': its stored record is unreadable (",
+                                                corrupt.error, "); an operator must repair ",
+                                                corrupt.znode));
+      }
+    }
     return absl::NotFoundError(absl::StrCat("service '", request.name().substr(0, 255),
                                             "' not found at store version ",
                                             snapshot.store_version));

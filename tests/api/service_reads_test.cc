@@ -87,6 +87,12 @@ TEST(ServiceReadsTest, GetServiceFindsByNameWithTheStoreVersion) {
   absl::Status missing = FillGetService(snapshot, request, &response);
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(missing.message(), HasSubstr("team/db"));
+
+  // Present but unreadable: DATA_LOSS naming the znode, not NOT_FOUND.
+  snapshot.corrupt.push_back({"/mast/state/services/team%2Fdb", "bad protobuf"});
+  absl::Status corrupt = FillGetService(snapshot, request, &response);
+  EXPECT_EQ(corrupt.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(corrupt.message(), HasSubstr("/mast/state/services/team%2Fdb"));
 }
 
 TEST(ServiceReadsTest, ListFiltersByPrefixAndLabels) {
