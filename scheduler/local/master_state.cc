@@ -323,12 +323,14 @@ void LocalMaster::State::ArmHeartbeat(Framework& framework) {
       config_.heartbeat_interval, [this, id = framework.id, generation = framework.generation] {
         Framework* f = FindFramework(id);
         if (f == nullptr || f->generation != generation || !f->connected) return;
+        // Arm the next one first: once the event is out, a reader (a test
+        // driving a manual clock) may move time on before this task ends.
+        ArmHeartbeat(*f);
         if (heartbeats_enabled_) {
           Event heartbeat;
           heartbeat.set_type(Event::HEARTBEAT);
           SendEvent(*f, heartbeat);
         }
-        ArmHeartbeat(*f);
       });
 }
 
@@ -416,13 +418,13 @@ void LocalMaster::State::Subscribe(const Call& call, std::shared_ptr<ResponseStr
   subscribed.mutable_subscribed()->set_heartbeat_interval_seconds(
       absl::ToDoubleSeconds(config_.heartbeat_interval));
   *subscribed.mutable_subscribed()->mutable_master_info() = MasterInfo();
+  ArmHeartbeat(*framework);  // before any event goes out (see ArmHeartbeat)
   SendEvent(*framework, subscribed);
   if (heartbeats_enabled_) {
     Event heartbeat;
     heartbeat.set_type(Event::HEARTBEAT);
     SendEvent(*framework, heartbeat);
   }
-  ArmHeartbeat(*framework);
   ++stats_.subscriptions;
   LogInfo("local_master_framework_subscribed", {{"framework_id", framework->id},
                                                 {"name", info.name()},
