@@ -1,5 +1,6 @@
 #include "tests/common/mesos_cluster.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -18,6 +19,21 @@ std::optional<std::string> RealMesosDir() {
 }
 
 absl::StatusOr<std::unique_ptr<RealMesosCluster>> RealMesosCluster::Start(Options options) {
+  // Ports are picked free and then bound by the child: another test running
+  // beside this one may take one in between. Try again on fresh ports.
+  absl::Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto cluster = StartOnce(options);
+    if (cluster.ok()) return cluster;
+    last = cluster.status();
+    std::fprintf(stderr, "real Mesos did not start (attempt %d): %s\n", attempt + 1,
+                 std::string(last.message()).substr(0, 2000).c_str());
+  }
+  return last;
+}
+
+absl::StatusOr<std::unique_ptr<RealMesosCluster>> RealMesosCluster::StartOnce(
+    const Options& options) {
   std::optional<std::string> root = RealMesosDir();
   if (!root) return absl::FailedPreconditionError("real Mesos is not present");
   std::unique_ptr<RealMesosCluster> cluster(new RealMesosCluster());
@@ -56,15 +72,18 @@ absl::StatusOr<std::unique_ptr<RealMesosCluster>> RealMesosCluster::Start(Option
     cluster->agents_.push_back(std::move(*agent));
   }
   RealMesosCluster* c = cluster.get();
-  bool ready = WaitFor([&] {
-    auto state = c->GetJson("/master/state");
-    if (!state.ok()) return false;
-    const auto* agents = JsonField(*state, "activated_slaves");
-    const auto* elected = JsonField(*state, "elected_time");
-    return elected != nullptr && agents != nullptr &&
-           agents->number_value() >= options.agents;
-  });
-  if (!ready) {
+  bool ready = WaitFor(
+      [&] {
+        if (!c->master_->Running()) return true;  // died (e.g. its port was taken)
+        auto state = c->GetJson("/master/state");
+        if (!state.ok()) return false;
+        const auto* agents = JsonField(*state, "activated_slaves");
+        const auto* elected = JsonField(*state, "elected_time");
+        return elected != nullptr && agents != nullptr &&
+               agents->number_value() >= options.agents;
+      },
+      absl::Seconds(20));
+  if (!ready || !c->master_->Running()) {
     return absl::UnavailableError(
         absl::StrCat("real Mesos did not come up; master log:\n", c->MasterLog()));
   }

@@ -36,6 +36,7 @@ class RealMesosCluster {
 
  private:
   RealMesosCluster() = default;
+  static absl::StatusOr<std::unique_ptr<RealMesosCluster>> StartOnce(const Options& options);
   std::string dir_;
   int master_port_ = 0;
   std::optional<Subprocess> master_;

@@ -50,6 +50,19 @@ std::string FourLetterWord(int port, const char* word) {
 bool ZooKeeperInstalled() { return std::filesystem::exists(kZooKeeperJar); }
 
 absl::StatusOr<std::unique_ptr<ZkServer>> ZkServer::Launch(Options options) {
+  // A picked free port can be taken by a test running beside this one
+  // before the server binds it: try again on a fresh one.
+  absl::Status last;
+  for (int attempt = 0; attempt < (options.port == 0 ? 3 : 1); ++attempt) {
+    auto server = LaunchOnce(options);
+    if (server.ok()) return server;
+    last = server.status();
+    if (absl::IsFailedPrecondition(last)) break;  // not installed
+  }
+  return last;
+}
+
+absl::StatusOr<std::unique_ptr<ZkServer>> ZkServer::LaunchOnce(const Options& options) {
   if (!ZooKeeperInstalled()) {
     return absl::FailedPreconditionError(
         absl::StrCat(kZooKeeperJar, " is missing: run scripts/setup (Debian package zookeeper)"));

@@ -44,6 +44,7 @@ class ZkServer {
   bool Healthy() const;
 
  private:
+  static absl::StatusOr<std::unique_ptr<ZkServer>> LaunchOnce(const Options& options);
   ZkServer(Options options, std::string dir, int port)
       : options_(options), dir_(std::move(dir)), port_(port) {}
 
