@@ -344,8 +344,12 @@ void StateCache::Publish() {
   next->tasks = tasks_;
   for (const auto& [znode, error] : corrupt_) next->corrupt.push_back({znode, error});
   if (metrics_ != nullptr) metrics_->store_version.Set(static_cast<double>(max_zxid_));
-  absl::MutexLock lock(&snapshot_mu_);
-  snapshot_ = std::move(next);
+  std::shared_ptr<const StateSnapshot> published = next;
+  {
+    absl::MutexLock lock(&snapshot_mu_);
+    snapshot_ = std::move(next);
+  }
+  for (const Listener& listener : listeners_) listener(published);
 }
 
 }  // namespace mast

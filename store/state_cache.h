@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -89,6 +90,12 @@ class StateCache {
 
   std::shared_ptr<const StateSnapshot> snapshot() const;
 
+  // Called on the loop with every snapshot published from now on (after a
+  // batch of reads settles, so a burst of changes may come as one). Must not
+  // destroy the cache. Call on the loop.
+  using Listener = std::function<void(const std::shared_ptr<const StateSnapshot>&)>;
+  void AddListener(Listener listener) { listeners_.push_back(std::move(listener)); }
+
  private:
   enum class Dir { kServices, kTasks };
 
@@ -131,6 +138,7 @@ class StateCache {
   std::map<std::string, std::string> corrupt_;  // znode -> error
   std::set<std::string> watched_services_;      // data watch armed in this epoch
   std::set<std::string> watched_tasks_;
+  std::vector<Listener> listeners_;
 
   mutable absl::Mutex snapshot_mu_;
   std::shared_ptr<const StateSnapshot> snapshot_ ABSL_GUARDED_BY(snapshot_mu_);
