@@ -76,7 +76,20 @@ ABSL_FLAG(std::string, offer_min_resources, "",
           "Minimum offer shape for the role (FrameworkInfo.offer_filters), e.g. "
           "'cpus:0.01;mem:32'. Empty: the master's default.");
 ABSL_FLAG(double, decline_refuse_seconds, 120,
-          "refuse_seconds of the filter with which unusable offers are declined.");
+          "refuse_seconds of the filter with which offers are declined while nothing waits "
+          "to launch.");
+ABSL_FLAG(double, busy_decline_refuse_seconds, 5,
+          "refuse_seconds of the filter with which offers that fit no waiting task are "
+          "declined.");
+ABSL_FLAG(absl::Duration, revive_interval, absl::Seconds(5),
+          "At most one REVIVE per interval when tasks start waiting for offers.");
+ABSL_FLAG(absl::Duration, reconcile_interval, absl::Minutes(10),
+          "Period of implicit task reconciliation (after the explicit one that follows "
+          "every subscription).");
+ABSL_FLAG(absl::Duration, unreachable_grace, absl::Minutes(5),
+          "How long an UNREACHABLE task counts as running before it is replaced.");
+ABSL_FLAG(absl::Duration, kill_retry, absl::Seconds(10),
+          "A KILL is sent again while no terminal update arrived for this long.");
 
 namespace mast {
 namespace {
@@ -215,6 +228,20 @@ absl::StatusOr<DaemonConfig> ConfigFromFlags() {
   }
   absl::Status mesos = ParseMesosFlags(config);
   if (!mesos.ok()) return mesos;
+  TaskSchedulerConfig& sched = config.scheduler;
+  sched.default_role = config.framework.role;
+  sched.idle_decline_refuse = config.framework.decline_refuse;
+  double busy_refuse = absl::GetFlag(FLAGS_busy_decline_refuse_seconds);
+  if (!(busy_refuse >= 0)) {
+    return absl::InvalidArgumentError("--busy_decline_refuse_seconds: must be >= 0");
+  }
+  sched.busy_decline_refuse = absl::Seconds(busy_refuse);
+  sched.revive_interval = absl::GetFlag(FLAGS_revive_interval);
+  sched.reconcile_interval = absl::GetFlag(FLAGS_reconcile_interval);
+  sched.unreachable_grace = absl::GetFlag(FLAGS_unreachable_grace);
+  sched.kill_retry = absl::GetFlag(FLAGS_kill_retry);
+  absl::Status scheduler = ValidateTaskSchedulerConfig(sched);
+  if (!scheduler.ok()) return scheduler;
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (config.shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--shutdown_grace: must be >= 0");

@@ -7,6 +7,7 @@
 #include "election/leader_elector.h"
 #include "election/zk_session.h"
 #include "scheduler/control/framework_controller.h"
+#include "scheduler/control/task_scheduler.h"
 #include "scheduler/local/local_master.h"
 #include "scheduler/mesos/http_mesos_client.h"
 #include "scheduler/mesos/zk_master_detector.h"
@@ -27,6 +28,7 @@ struct DaemonConfig {
   std::optional<mesos::ZkMasterUrl> mesos_zk;  // when zk://
   mesos::MesosClientConfig mesos_client;
   FrameworkConfig framework;
+  TaskSchedulerConfig scheduler;
   // --mesos=local: the in-process local master.
   local::LocalMasterConfig local_master;
 };

@@ -34,6 +34,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "mastd/flags.h"
 #include "scheduler/control/framework_controller.h"
+#include "scheduler/control/task_scheduler.h"
 #include "scheduler/mesos/http_mesos_client.h"
 #include "scheduler/mesos/http_transport.h"
 #include "scheduler/mesos/zk_master_detector.h"
@@ -72,6 +73,7 @@ int Run() {
   auto registry = std::make_shared<prometheus::Registry>();
   ElectionMetrics election_metrics(*registry);
   StateCacheMetrics state_metrics(*registry);
+  SchedulerMetrics scheduler_metrics(*registry);
   EventLoop loop(clock, "control");
 
   // gRPC first: its bound port names this replica.
@@ -169,6 +171,7 @@ int Run() {
   std::unique_ptr<ServiceStore> service_store;
   std::unique_ptr<StateCache> state_cache;
   std::unique_ptr<FrameworkController> controller;
+  std::unique_ptr<TaskScheduler> scheduler;
   std::unique_ptr<LeaderElector> elector;
   absl::Status wired = absl::OkStatus();
   absl::Notification wired_done;
@@ -199,17 +202,26 @@ int Run() {
           // scheduler that took the framework over is not fought over.
           elector->Abdicate(reason, config.zk.session_timeout);
         });
+    // The scheduling loop runs on every leader, with or without Mesos (a
+    // deleting service without tasks is removed either way).
+    scheduler = std::make_unique<TaskScheduler>(
+        config.scheduler, *service_store, *state_cache, loop, clock, &scheduler_metrics,
+        [&](absl::string_view reason) { elector->Abdicate(reason, config.zk.session_timeout); });
+    if (controller) controller->SetListener(scheduler.get());
     LeaderCallbacks callbacks;
-    callbacks.on_started_leading = [health, &controller, &writer](const LeaderTerm& term) {
+    callbacks.on_started_leading = [health, &controller, &writer,
+                                    &scheduler](const LeaderTerm& term) {
       health->SetServingStatus(kLeaderHealthService, true);
       writer.OnStartedLeading(term);
+      scheduler->OnStartedLeading(term);
       if (controller) controller->OnStartedLeading(term);
     };
-    callbacks.on_stopped_leading = [health, &controller, &writer](const LeaderTerm&,
-                                                                  absl::string_view) {
+    callbacks.on_stopped_leading = [health, &controller, &writer, &scheduler](
+                                       const LeaderTerm&, absl::string_view) {
       health->SetServingStatus(kLeaderHealthService, false);
       writer.OnStoppedLeading();
       if (controller) controller->OnStoppedLeading();
+      scheduler->OnStoppedLeading();
     };
     callbacks.on_new_leader = [&controller,
                                &forwarder](const std::optional<LeaderInfo>& leader) {
@@ -271,7 +283,9 @@ int Run() {
   absl::Notification destroyed;
   loop.Post([&] {
     elector.reset();
+    if (controller) controller->SetListener(nullptr);
     controller.reset();
+    scheduler.reset();
     writer.SetStore(nullptr);
     state_cache.reset();
     service_store.reset();

@@ -350,6 +350,21 @@ void StateCache::Publish() {
     snapshot_ = std::move(next);
   }
   for (const Listener& listener : listeners_) listener(published);
+  if (published->synced && outstanding_ == 0 && !settled_waiters_.empty()) {
+    auto waiters = std::move(settled_waiters_);
+    settled_waiters_.clear();
+    for (auto& waiter : waiters) std::move(waiter)(published);
+  }
+}
+
+void StateCache::WhenSettled(
+    absl::AnyInvocable<void(std::shared_ptr<const StateSnapshot>) &&> done) {
+  std::shared_ptr<const StateSnapshot> current = snapshot();
+  if (current->synced && outstanding_ == 0) {
+    loop_.Post([done = std::move(done), current]() mutable { std::move(done)(current); });
+    return;
+  }
+  settled_waiters_.push_back(std::move(done));
 }
 
 }  // namespace mast

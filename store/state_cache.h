@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/random/random.h"
 #include "absl/synchronization/mutex.h"
 #include "common/backoff.h"
@@ -96,6 +97,13 @@ class StateCache {
   using Listener = std::function<void(const std::shared_ptr<const StateSnapshot>&)>;
   void AddListener(Listener listener) { listeners_.push_back(std::move(listener)); }
 
+  // Calls `done` on the loop with the first snapshot that is synced and has
+  // no read in flight: every change whose watch fired before this call is
+  // in it. A new leader waits for this before it takes the task records as
+  // its own (the old leader's last writes were announced by watches before
+  // the new leadership could be observed). Call on the loop.
+  void WhenSettled(absl::AnyInvocable<void(std::shared_ptr<const StateSnapshot>) &&> done);
+
  private:
   enum class Dir { kServices, kTasks };
 
@@ -139,6 +147,7 @@ class StateCache {
   std::set<std::string> watched_services_;      // data watch armed in this epoch
   std::set<std::string> watched_tasks_;
   std::vector<Listener> listeners_;
+  std::vector<absl::AnyInvocable<void(std::shared_ptr<const StateSnapshot>) &&>> settled_waiters_;
 
   mutable absl::Mutex snapshot_mu_;
   std::shared_ptr<const StateSnapshot> snapshot_ ABSL_GUARDED_BY(snapshot_mu_);

@@ -75,7 +75,10 @@ FrameworkController::FrameworkController(FrameworkConfig config, ClientFactory c
   callbacks.on_event = [this, alive](const v1::scheduler::Event& e) {
     if (alive.lock()) OnEvent(e);
   };
-  callbacks.on_disconnected = [](absl::string_view) {};  // the client logs and reconnects
+  // The client logs and reconnects; the listener stops until resubscribed.
+  callbacks.on_disconnected = [this, alive](absl::string_view) {
+    if (alive.lock()) MarkNotReady();
+  };
   callbacks.on_error = [this, alive](absl::string_view message) {
     if (alive.lock()) OnError(message);
   };
@@ -136,8 +139,9 @@ void FrameworkController::ReadFrameworkIdThenSubscribe(uint64_t epoch) {
 
 void FrameworkController::OnSubscribed(const v1::scheduler::Event::Subscribed& subscribed) {
   if (!leading_) return;
+  MarkNotReady();  // a resubscription: the listener starts over
   const std::string& id = subscribed.framework_id().value();
-  if (framework_id_ == id) return;
+  if (framework_id_ == id) return MarkReady();  // it came from the store
   cached_framework_id_.reset();
   if (framework_id_) {
     // Mesos must never hand us another ID for a re-registration.
@@ -154,6 +158,7 @@ void FrameworkController::StoreFrameworkId(uint64_t epoch, std::string id) {
     if (status.ok()) {
       cached_framework_id_ = id;
       LogInfo("framework_id_stored", {{"framework_id", id}});
+      if (framework_id_ == id && subscribed()) MarkReady();
       return;
     }
     if (absl::IsFailedPrecondition(status)) {
@@ -166,11 +171,53 @@ void FrameworkController::StoreFrameworkId(uint64_t epoch, std::string id) {
   });
 }
 
+void FrameworkController::MarkReady() {
+  if (ready_ || listener_ == nullptr) return;
+  ready_ = true;
+  listener_->OnSubscribed(*this);
+}
+
+void FrameworkController::MarkNotReady() {
+  if (!ready_) return;
+  ready_ = false;
+  if (listener_ != nullptr) listener_->OnUnsubscribed();
+}
+
+void FrameworkController::Call(v1::scheduler::Call call,
+                               absl::AnyInvocable<void(absl::Status) &&> done) {
+  if (!leading_) {
+    if (done) std::move(done)(absl::UnavailableError("not leading"));
+    return;
+  }
+  client_->Send(std::move(call), [done = std::move(done), alive = std::weak_ptr<char>(alive_)](
+                                     absl::Status status) mutable {
+    if (done && alive.lock()) std::move(done)(std::move(status));
+  });
+}
+
 void FrameworkController::OnEvent(const v1::scheduler::Event& event) {
   if (!leading_) return;
+  if (listener_ != nullptr) {
+    switch (event.type()) {
+      case v1::scheduler::Event::OFFERS:
+        if (ready_) return listener_->OnOffers(event.offers());
+        // Not ready yet (the FrameworkID is being stored): give them back
+        // for a moment.
+        return DeclineOffers(event.offers(), absl::Seconds(1), /*suppress=*/false);
+      case v1::scheduler::Event::UPDATE:
+        // Unacknowledged until the listener has it: redelivered.
+        if (ready_) listener_->OnUpdate(event.update().status());
+        return;
+      case v1::scheduler::Event::RESCIND:
+        if (ready_) listener_->OnRescind(event.rescind().offer_id());
+        return;
+      default:
+        break;
+    }
+  }
   switch (event.type()) {
     case v1::scheduler::Event::OFFERS:
-      DeclineOffers(event.offers());
+      DeclineOffers(event.offers(), config_.decline_refuse, /*suppress=*/true);
       return;
     case v1::scheduler::Event::UPDATE:
       HandleUpdate(event.update().status());
@@ -202,23 +249,24 @@ void FrameworkController::OnEvent(const v1::scheduler::Event& event) {
   }
 }
 
-void FrameworkController::DeclineOffers(const v1::scheduler::Event::Offers& offers) {
+void FrameworkController::DeclineOffers(const v1::scheduler::Event::Offers& offers,
+                                        absl::Duration refuse, bool suppress) {
   if (offers.offers().empty()) return;
   v1::scheduler::Call call;
   call.set_type(v1::scheduler::Call::DECLINE);
   for (const auto& offer : offers.offers()) *call.mutable_decline()->add_offer_ids() = offer.id();
-  call.mutable_decline()->mutable_filters()->set_refuse_seconds(
-      absl::ToDoubleSeconds(config_.decline_refuse));
+  call.mutable_decline()->mutable_filters()->set_refuse_seconds(absl::ToDoubleSeconds(refuse));
   if (metrics_ != nullptr) {
     metrics_->offers_received.Increment(offers.offers_size());
     metrics_->offers_declined.Increment(offers.offers_size());
   }
   Send(std::move(call));
+  if (!suppress) return;
   // Nothing waits to launch: stop the offers for the role until there is.
-  v1::scheduler::Call suppress;
-  suppress.set_type(v1::scheduler::Call::SUPPRESS);
-  suppress.mutable_suppress()->add_roles(config_.role);
-  Send(std::move(suppress));
+  v1::scheduler::Call suppress_call;
+  suppress_call.set_type(v1::scheduler::Call::SUPPRESS);
+  suppress_call.mutable_suppress()->add_roles(config_.role);
+  Send(std::move(suppress_call));
 }
 
 void FrameworkController::HandleUpdate(const v1::TaskStatus& status) {
@@ -267,6 +315,7 @@ void FrameworkController::OnError(absl::string_view message) {
 }
 
 void FrameworkController::OnStoppedLeading() {
+  MarkNotReady();
   leading_ = false;
   ++epoch_;
   loop_.Cancel(retry_timer_);

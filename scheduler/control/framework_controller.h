@@ -11,6 +11,7 @@
 #include "common/backoff.h"
 #include "common/event_loop.h"
 #include "election/leader_elector.h"
+#include "scheduler/control/framework_listener.h"
 #include "scheduler/mesos/mesos_client.h"
 #include "scheduler/mesos/mesos_metrics.h"
 #include "store/store.h"
@@ -50,14 +51,17 @@ absl::Status ValidateFrameworkConfig(const FrameworkConfig& config);
 // - An ERROR event or a fenced write refused as deposed makes this replica
 //   stop acting: `step_down(reason)` is called (the daemon makes the elector
 //   abdicate and rejoin as a follower).
-// There is no work to schedule yet: offers are declined with a long
-// refuse_seconds and the role is subscribed suppressed; status updates that
-// carry a uuid are acknowledged, and tasks this scheduler does not know
-// (all, for now) are killed.
+// Scheduling is the listener's (SetListener; the daemon's TaskScheduler):
+// once the FrameworkID of a subscription is stored, offers, updates and
+// rescinds go to it, and it acknowledges updates itself. Before that, offers
+// are declined with a short filter and updates are left unacknowledged (the
+// master redelivers them). Without a listener (tests of this class alone)
+// offers are declined with a long refuse_seconds and the role suppressed;
+// updates carrying a uuid are acknowledged and live tasks are killed.
 //
 // Threads: everything on the control loop. Followers never create a client
 // subscription: the client exists, but Subscribe is called only here.
-class FrameworkController {
+class FrameworkController final : public MesosCaller {
  public:
   using ClientFactory =
       std::function<mesos::MesosClientPtr(mesos::MesosClientCallbacks callbacks)>;
@@ -72,6 +76,11 @@ class FrameworkController {
   // ID never changes once stored, so a cached value cannot be stale; with
   // none cached the leader reads the store first.
   void Prefetch();
+  // Not owned; must outlive this controller (or be reset to null first).
+  void SetListener(FrameworkListener* listener) { listener_ = listener; }
+  // MesosCaller: calls on the current subscription.
+  void Call(::mesos::v1::scheduler::Call call,
+            absl::AnyInvocable<void(absl::Status) &&> done = nullptr) override;
   void OnStartedLeading(const LeaderTerm& term);
   void OnStoppedLeading();
   void OnPaused(bool paused);
@@ -85,10 +94,14 @@ class FrameworkController {
   void StoreFrameworkId(uint64_t epoch, std::string id);
   void OnEvent(const ::mesos::v1::scheduler::Event& event);
   void OnError(absl::string_view message);
-  void DeclineOffers(const ::mesos::v1::scheduler::Event::Offers& offers);
+  void DeclineOffers(const ::mesos::v1::scheduler::Event::Offers& offers, absl::Duration refuse,
+                     bool suppress);
   void HandleUpdate(const ::mesos::v1::TaskStatus& status);
   void Send(::mesos::v1::scheduler::Call call);
   void RetryLater(uint64_t epoch, std::function<void()> fn);
+  // The FrameworkID of this subscription is stored: hand over to the listener.
+  void MarkReady();
+  void MarkNotReady();
 
   const FrameworkConfig config_;
   Store& store_;
@@ -96,6 +109,8 @@ class FrameworkController {
   mesos::MesosMetrics* metrics_;
   std::function<void(absl::string_view)> step_down_;
   std::unique_ptr<mesos::MesosClient> client_;
+  FrameworkListener* listener_ = nullptr;
+  bool ready_ = false;  // the listener was told OnSubscribed
   std::shared_ptr<char> alive_ = std::make_shared<char>();
 
   // Loop thread only.

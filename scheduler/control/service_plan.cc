@@ -1,0 +1,103 @@
+#include "scheduler/control/service_plan.h"
+
+#include <algorithm>
+
+#include "google/protobuf/util/time_util.h"
+#include "mesos/v1/mesos.pb.h"
+
+namespace mast {
+
+namespace {
+
+absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+bool Running(const v1::Task& task) { return task.state() == v1::Task::RUNNING; }
+
+// Youngest first: not yet RUNNING before RUNNING, then newest creation first.
+bool YoungerFirst(const v1::Task* a, const v1::Task* b) {
+  if (Running(*a) != Running(*b)) return !Running(*a);
+  if (ToTime(a->created()) != ToTime(b->created())) return ToTime(a->created()) > ToTime(b->created());
+  return a->id() > b->id();
+}
+
+// Old tasks to replace first: not RUNNING before RUNNING, then the oldest
+// version, then the oldest creation.
+bool ReplaceFirst(const v1::Task* a, const v1::Task* b) {
+  if (Running(*a) != Running(*b)) return !Running(*a);
+  if (a->version() != b->version()) return a->version() < b->version();
+  if (ToTime(a->created()) != ToTime(b->created())) return ToTime(a->created()) < ToTime(b->created());
+  return a->id() < b->id();
+}
+
+}  // namespace
+
+v1::Task::State TaskStateFromMesos(int mesos_task_state) {
+  namespace m = ::mesos::v1;
+  switch (static_cast<m::TaskState>(mesos_task_state)) {
+    case m::TASK_STAGING: return v1::Task::STAGING;
+    case m::TASK_STARTING: return v1::Task::STARTING;
+    case m::TASK_RUNNING: return v1::Task::RUNNING;
+    case m::TASK_KILLING: return v1::Task::KILLING;
+    case m::TASK_FINISHED: return v1::Task::FINISHED;
+    case m::TASK_FAILED: return v1::Task::FAILED;
+    case m::TASK_KILLED: return v1::Task::KILLED;
+    case m::TASK_ERROR: return v1::Task::ERROR;
+    case m::TASK_UNREACHABLE: return v1::Task::UNREACHABLE;
+    case m::TASK_GONE:
+    case m::TASK_GONE_BY_OPERATOR: return v1::Task::GONE;
+    case m::TASK_LOST:
+    case m::TASK_DROPPED:
+    case m::TASK_UNKNOWN: return v1::Task::LOST;
+  }
+  return v1::Task::LOST;  // an unknown number from a newer master: not ours to keep
+}
+
+ServicePlan PlanService(const v1::Service& service, const std::vector<const v1::Task*>& tasks,
+                        absl::Time now, const PlanOptions& options) {
+  ServicePlan plan;
+  std::vector<const v1::Task*> current, old;
+  for (const v1::Task* task : tasks) {
+    if (!IsLive(*task)) continue;
+    if (task->state() == v1::Task::UNREACHABLE && task->has_unreachable_since() &&
+        now - ToTime(task->unreachable_since()) >= options.unreachable_grace) {
+      plan.expunge.push_back(task->id());
+      continue;
+    }
+    (task->version() >= service.task_version() ? current : old).push_back(task);
+  }
+  if (service.deleting()) {
+    for (const auto* group : {&old, &current}) {
+      for (const v1::Task* task : *group) plan.kill.push_back(task->id());
+    }
+    // Tasks being killed still count: the record goes after their end.
+    size_t ended = 0;
+    for (const v1::Task* task : tasks) ended += IsTerminal(task->state()) ? 1 : 0;
+    plan.remove_record = ended + plan.expunge.size() == tasks.size();
+    return plan;
+  }
+  const int instances = static_cast<int>(service.spec().instances());
+  const int num_current = static_cast<int>(current.size());
+  const int num_old = static_cast<int>(old.size());
+  if (num_current > instances) {
+    std::sort(current.begin(), current.end(), YoungerFirst);
+    for (int i = 0; i < num_current - instances; ++i) plan.kill.push_back(current[i]->id());
+  }
+  if (num_old == 0) {
+    plan.to_launch = std::max(0, instances - num_current);
+    return plan;
+  }
+  plan.to_launch =
+      std::max(0, std::min(instances - num_current, instances + 1 - (num_current + num_old)));
+  const int running_current = static_cast<int>(
+      std::count_if(current.begin(), current.end(), [](const v1::Task* t) { return Running(*t); }));
+  const int excess = std::min(running_current, instances) + num_old - instances;
+  if (excess > 0) {
+    std::sort(old.begin(), old.end(), ReplaceFirst);
+    for (int i = 0; i < std::min(excess, num_old); ++i) plan.kill.push_back(old[i]->id());
+  }
+  return plan;
+}
+
+}  // namespace mast
