@@ -1,0 +1,163 @@
+#include "scheduler/control/service_plan.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "mesos/v1/mesos.pb.h"
+
+namespace mast {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);
+
+v1::Service Service(uint32_t instances, uint64_t task_version, bool deleting = false) {
+  v1::Service service;
+  service.mutable_spec()->set_name("team/web");
+  service.mutable_spec()->set_instances(instances);
+  service.set_task_version(task_version);
+  service.set_deleting(deleting);
+  return service;
+}
+
+// A task created `age_s` seconds before kNow.
+v1::Task Task(const std::string& id, uint64_t version, v1::Task::State state, int age_s) {
+  v1::Task task;
+  task.set_id(id);
+  task.set_version(version);
+  task.set_state(state);
+  task.mutable_created()->set_seconds(absl::ToUnixSeconds(kNow) - age_s);
+  return task;
+}
+
+std::vector<const v1::Task*> Ptrs(const std::vector<v1::Task>& tasks) {
+  std::vector<const v1::Task*> out;
+  for (const v1::Task& task : tasks) out.push_back(&task);
+  return out;
+}
+
+ServicePlan Plan(const v1::Service& service, const std::vector<v1::Task>& tasks,
+                 absl::Duration grace = absl::Minutes(5)) {
+  return PlanService(service, Ptrs(tasks), kNow, {grace});
+}
+
+TEST(TaskStateTest, MapsEveryMesosStateAndTerminality) {
+  namespace m = ::mesos::v1;
+  EXPECT_EQ(TaskStateFromMesos(m::TASK_STAGING), v1::Task::STAGING);
+  EXPECT_EQ(TaskStateFromMesos(m::TASK_RUNNING), v1::Task::RUNNING);
+  EXPECT_EQ(TaskStateFromMesos(m::TASK_UNREACHABLE), v1::Task::UNREACHABLE);
+  EXPECT_EQ(TaskStateFromMesos(m::TASK_GONE_BY_OPERATOR), v1::Task::GONE);
+  EXPECT_EQ(TaskStateFromMesos(m::TASK_DROPPED), v1::Task::LOST);
+  EXPECT_EQ(TaskStateFromMesos(m::TASK_UNKNOWN), v1::Task::LOST);
+  EXPECT_EQ(TaskStateFromMesos(999), v1::Task::LOST);
+  EXPECT_TRUE(IsTerminal(v1::Task::LOST));
+  EXPECT_FALSE(IsTerminal(v1::Task::UNREACHABLE));
+  EXPECT_FALSE(IsTerminal(v1::Task::KILLING));
+  v1::Task killing = Task("a", 1, v1::Task::RUNNING, 1);
+  killing.set_kill_requested(true);
+  EXPECT_FALSE(IsLive(killing));
+}
+
+TEST(ServicePlanTest, LaunchesUpToInstances) {
+  std::vector<v1::Task> tasks = {Task("a", 1, v1::Task::RUNNING, 10),
+                                 Task("b", 1, v1::Task::PENDING, 1)};
+  ServicePlan plan = Plan(Service(5, 1), tasks);
+  EXPECT_EQ(plan.to_launch, 3);
+  EXPECT_THAT(plan.kill, IsEmpty());
+  EXPECT_FALSE(plan.remove_record);
+}
+
+TEST(ServicePlanTest, TasksBeingKilledDoNotCount) {
+  std::vector<v1::Task> tasks = {Task("a", 1, v1::Task::RUNNING, 10),
+                                 Task("b", 1, v1::Task::RUNNING, 5)};
+  tasks[1].set_kill_requested(true);
+  EXPECT_EQ(Plan(Service(2, 1), tasks).to_launch, 1);
+}
+
+TEST(ServicePlanTest, ScaleDownKillsNotRunningFirstThenYoungest) {
+  std::vector<v1::Task> tasks = {
+      Task("old", 1, v1::Task::RUNNING, 100), Task("mid", 1, v1::Task::RUNNING, 50),
+      Task("young", 1, v1::Task::RUNNING, 10), Task("staging", 1, v1::Task::STAGING, 60)};
+  EXPECT_THAT(Plan(Service(2, 1), tasks).kill, ElementsAre("staging", "young"));
+  EXPECT_THAT(Plan(Service(1, 1), tasks).kill, ElementsAre("staging", "young", "mid"));
+  EXPECT_THAT(Plan(Service(0, 1), tasks).kill, ElementsAre("staging", "young", "mid", "old"));
+  EXPECT_EQ(Plan(Service(0, 1), tasks).to_launch, 0);
+}
+
+TEST(ServicePlanTest, RollingReplacementOneAtATime) {
+  // Three old tasks running, none new: one new task is launched, nothing killed.
+  std::vector<v1::Task> tasks = {Task("o1", 1, v1::Task::RUNNING, 30),
+                                 Task("o2", 1, v1::Task::RUNNING, 20),
+                                 Task("o3", 1, v1::Task::RUNNING, 10)};
+  ServicePlan plan = Plan(Service(3, 2), tasks);
+  EXPECT_EQ(plan.to_launch, 1);
+  EXPECT_THAT(plan.kill, IsEmpty());
+
+  // The new one is staging: wait (no launch beyond one extra, no kill).
+  tasks.push_back(Task("n1", 2, v1::Task::STAGING, 1));
+  plan = Plan(Service(3, 2), tasks);
+  EXPECT_EQ(plan.to_launch, 0);
+  EXPECT_THAT(plan.kill, IsEmpty());
+
+  // It runs: the oldest old one goes.
+  tasks.back().set_state(v1::Task::RUNNING);
+  plan = Plan(Service(3, 2), tasks);
+  EXPECT_EQ(plan.to_launch, 0);
+  EXPECT_THAT(plan.kill, ElementsAre("o1"));
+
+  // o1 is being killed: the next new task is launched.
+  tasks[0].set_kill_requested(true);
+  plan = Plan(Service(3, 2), tasks);
+  EXPECT_EQ(plan.to_launch, 1);
+  EXPECT_THAT(plan.kill, IsEmpty());
+}
+
+TEST(ServicePlanTest, RollingReplacesOldTasksThatDoNotRunFirst) {
+  std::vector<v1::Task> tasks = {Task("o1", 1, v1::Task::RUNNING, 30),
+                                 Task("o2", 1, v1::Task::STARTING, 20),
+                                 Task("n1", 2, v1::Task::RUNNING, 1)};
+  EXPECT_THAT(Plan(Service(2, 2), tasks).kill, ElementsAre("o2"));
+}
+
+TEST(ServicePlanTest, RollingToZeroInstancesKillsAllOld) {
+  std::vector<v1::Task> tasks = {Task("o1", 1, v1::Task::RUNNING, 30),
+                                 Task("o2", 1, v1::Task::RUNNING, 20)};
+  ServicePlan plan = Plan(Service(0, 2), tasks);
+  EXPECT_EQ(plan.to_launch, 0);
+  EXPECT_EQ(plan.kill.size(), 2u);
+}
+
+TEST(ServicePlanTest, UnreachablePastGraceIsExpungedAndReplaced) {
+  std::vector<v1::Task> tasks = {Task("a", 1, v1::Task::UNREACHABLE, 100),
+                                 Task("b", 1, v1::Task::UNREACHABLE, 100),
+                                 Task("c", 1, v1::Task::RUNNING, 100)};
+  tasks[0].mutable_unreachable_since()->set_seconds(absl::ToUnixSeconds(kNow) - 60);
+  tasks[1].mutable_unreachable_since()->set_seconds(absl::ToUnixSeconds(kNow) - 10);
+  ServicePlan plan = Plan(Service(3, 1), tasks, absl::Seconds(30));
+  EXPECT_THAT(plan.expunge, ElementsAre("a"));
+  EXPECT_EQ(plan.to_launch, 1);  // b still counts within its grace
+}
+
+TEST(ServicePlanTest, DeletingKillsEverythingThenRemoves) {
+  std::vector<v1::Task> tasks = {Task("a", 1, v1::Task::RUNNING, 10),
+                                 Task("b", 2, v1::Task::PENDING, 1)};
+  ServicePlan plan = Plan(Service(2, 2, /*deleting=*/true), tasks);
+  EXPECT_EQ(plan.to_launch, 0);
+  EXPECT_THAT(plan.kill, ElementsAre("a", "b"));
+  EXPECT_FALSE(plan.remove_record);
+
+  for (v1::Task& task : tasks) task.set_kill_requested(true);
+  plan = Plan(Service(2, 2, true), tasks);
+  EXPECT_THAT(plan.kill, IsEmpty());
+  EXPECT_FALSE(plan.remove_record);  // not until their terminal updates
+
+  EXPECT_TRUE(Plan(Service(2, 2, true), {}).remove_record);
+}
+
+}  // namespace
+}  // namespace mast

@@ -1,0 +1,509 @@
+// TaskScheduler on a fake ZooKeeper (ServiceStore + StateCache as in
+// production), a fake Mesos caller and a manual clock: the order of durable
+// writes and Mesos calls, reconciliation, backoff, kills and removal.
+#include "scheduler/control/task_scheduler.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "prometheus/registry.h"
+#include "store/service_store.h"
+#include "store/zk_store.h"
+#include "tests/common/fake_zk_client.h"
+#include "tests/common/manual_clock.h"
+#include "tests/common/zk_test_util.h"
+
+namespace mast {
+namespace {
+
+namespace m = ::mesos::v1;
+using Call = m::scheduler::Call;
+using ::mast::testing::CallOnLoop;
+using ::mast::testing::FakeZkClient;
+using ::mast::testing::FakeZkEnsemble;
+using ::mast::v1::records::ServiceRecord;
+using ::mast::v1::records::TaskRecords;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+// Records every call with the task records stored at that moment, so a test
+// can check what was durable when a call went out.
+class RecordingCaller final : public MesosCaller {
+ public:
+  struct Sent {
+    m::scheduler::Call call;
+    TaskRecords stored;  // of the service under test, when the call was made
+  };
+  explicit RecordingCaller(std::function<TaskRecords()> read_stored)
+      : read_stored_(std::move(read_stored)) {}
+  void Call(m::scheduler::Call call, absl::AnyInvocable<void(absl::Status) &&> done) override {
+    sent.push_back({std::move(call), read_stored_()});
+    if (done) std::move(done)(absl::OkStatus());
+  }
+  std::vector<const Sent*> OfType(m::scheduler::Call::Type type) const {
+    std::vector<const Sent*> out;
+    for (const Sent& s : sent) {
+      if (s.call.type() == type) out.push_back(&s);
+    }
+    return out;
+  }
+  std::vector<Sent> sent;
+
+ private:
+  std::function<TaskRecords()> read_stored_;
+};
+
+class TaskSchedulerTest : public ::testing::Test {
+ protected:
+  static constexpr char kService[] = "team/web";
+
+  TaskSchedulerTest()
+      : loop_(clock_, "scheduler"),
+        writer_zk_(ensemble_, loop_),
+        cache_zk_(ensemble_, loop_),
+        zk_store_(writer_zk_, "/mast"),
+        store_(writer_zk_, zk_store_),
+        metrics_(registry_),
+        caller_([this] { return Stored(); }) {
+    writer_zk_.Connect();
+    cache_zk_.Connect();
+    auto made = CallOnLoop<absl::StatusOr<ZkCreated>>(loop_, [&](auto cb) {
+      writer_zk_.Create("/mast", "", ZkCreateMode::kPersistent, [](auto) {});
+      writer_zk_.Create("/mast/election", "", ZkCreateMode::kPersistent, [](auto) {});
+      writer_zk_.Create("/mast/election/n_x-", "", ZkCreateMode::kEphemeralSequential,
+                        std::move(cb));
+    });
+    EXPECT_TRUE(made.ok()) << made.status();
+    term_ = LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, clock_.Now()};
+    config_.revive_interval = absl::Seconds(5);
+    config_.tick = absl::Seconds(1);
+    config_.kill_retry = absl::Seconds(10);
+    config_.unreachable_grace = absl::Seconds(30);
+    config_.reconcile_retry = {absl::Seconds(1), absl::Seconds(8), 2.0, 0.0};
+  }
+  ~TaskSchedulerTest() override {
+    loop_.Post([this] {
+      scheduler_.reset();
+      cache_.reset();
+    });
+    loop_.Flush();
+  }
+
+  void Settle() {
+    for (int i = 0; i < 30; ++i) loop_.Flush();
+  }
+  void Run(std::function<void()> fn) {
+    loop_.Post(std::move(fn));
+    Settle();
+  }
+  void Advance(absl::Duration d) {
+    // One tick at a time, so timers fire in order.
+    for (absl::Duration step = absl::ZeroDuration(); step < d; step += absl::Milliseconds(500)) {
+      clock_.Advance(absl::Milliseconds(500));
+      Settle();
+    }
+  }
+
+  void PutService(uint32_t instances, uint64_t task_version = 1, bool deleting = false,
+                  v1::BackoffPolicy backoff = {}) {
+    ServiceRecord record;
+    v1::Service* service = record.mutable_service();
+    service->mutable_spec()->set_name(kService);
+    service->mutable_spec()->mutable_command()->set_shell("sleep 1000");
+    service->mutable_spec()->mutable_resources()->set_cpus(0.1);
+    service->mutable_spec()->mutable_resources()->set_mem_mib(32);
+    service->mutable_spec()->set_instances(instances);
+    if (backoff.has_initial()) {
+      *service->mutable_spec()->mutable_backoff() = backoff;
+    } else {
+      service->mutable_spec()->mutable_backoff()->mutable_initial()->set_seconds(1);
+      service->mutable_spec()->mutable_backoff()->set_factor(2);
+      service->mutable_spec()->mutable_backoff()->mutable_max()->set_seconds(60);
+    }
+    service->set_version(task_version);
+    service->set_task_version(task_version);
+    service->set_deleting(deleting);
+    auto put = CallOnLoop<absl::StatusOr<int32_t>>(loop_, [&](auto cb) {
+      store_.PutService(term_, record, ServiceStore::kAnyVersion, std::move(cb));
+    });
+    ASSERT_TRUE(put.ok()) << put.status();
+    Settle();
+  }
+
+  // Starts the cache and the scheduler, leading and subscribed.
+  void Start(bool subscribe = true) {
+    Run([this] {
+      cache_ = std::make_unique<StateCache>(cache_zk_, loop_, "/mast", nullptr);
+      cache_->Start();
+      scheduler_ = std::make_unique<TaskScheduler>(config_, store_, *cache_, loop_, clock_,
+                                                   &metrics_, [this](absl::string_view reason) {
+                                                     step_downs_.push_back(std::string(reason));
+                                                   });
+      scheduler_->OnStartedLeading(term_);
+    });
+    if (subscribe) Run([this] { scheduler_->OnSubscribed(caller_); });
+  }
+
+  TaskRecords Stored() {
+    std::optional<std::string> head_data =
+        ensemble_.Data(store_.paths().tasks_head(kService));
+    if (!head_data) return {};
+    v1::records::TaskRecordsHead head;
+    if (!head.ParseFromString(*head_data)) return {};
+    auto records = DecodeTaskRecords(head, {});
+    return records.ok() ? *records : TaskRecords();
+  }
+
+  m::Offer MakeOffer(const std::string& id, const std::string& agent, double cpus = 1) {
+    m::Offer offer;
+    offer.mutable_id()->set_value(id);
+    offer.mutable_framework_id()->set_value("fw");
+    offer.mutable_agent_id()->set_value(agent);
+    offer.set_hostname(agent + ".example");
+    for (auto [name, value] : {std::pair<const char*, double>{"cpus", cpus}, {"mem", 1024}}) {
+      m::Resource* r = offer.add_resources();
+      r->set_name(name);
+      r->set_type(m::Value::SCALAR);
+      r->mutable_scalar()->set_value(value);
+      r->mutable_allocation_info()->set_role("*");
+    }
+    return offer;
+  }
+  void Offer(std::vector<m::Offer> offers) {
+    m::scheduler::Event::Offers event;
+    for (auto& o : offers) *event.add_offers() = std::move(o);
+    Run([this, event] { scheduler_->OnOffers(event); });
+  }
+  void Update(const std::string& task_id, m::TaskState state, const std::string& uuid = "u",
+              m::TaskStatus::Reason reason = m::TaskStatus::REASON_COMMAND_EXECUTOR_FAILED) {
+    m::TaskStatus status;
+    status.mutable_task_id()->set_value(task_id);
+    status.mutable_agent_id()->set_value("a1");
+    status.set_state(state);
+    if (!uuid.empty()) status.set_uuid(uuid + task_id);
+    status.set_reason(reason);
+    Run([this, status] { scheduler_->OnUpdate(status); });
+  }
+  std::vector<std::string> LaunchedIds() {
+    std::vector<std::string> ids;
+    for (const auto* s : caller_.OfType(Call::ACCEPT)) {
+      for (const auto& op : s->call.accept().operations()) {
+        for (const auto& info : op.launch().task_infos()) ids.push_back(info.task_id().value());
+      }
+    }
+    return ids;
+  }
+  std::vector<std::string> KilledIds() {
+    std::vector<std::string> ids;
+    for (const auto* s : caller_.OfType(Call::KILL)) ids.push_back(s->call.kill().task_id().value());
+    return ids;
+  }
+  TaskScheduler::Stats Stats() {
+    TaskScheduler::Stats stats;
+    Run([&] { stats = scheduler_->stats(); });
+    return stats;
+  }
+  static const v1::Task* Find(const TaskRecords& records, const std::string& id) {
+    for (const auto& t : records.tasks()) {
+      if (t.id() == id) return &t;
+    }
+    return nullptr;
+  }
+
+  ManualClock clock_;
+  EventLoop loop_;
+  FakeZkEnsemble ensemble_;
+  FakeZkClient writer_zk_;
+  FakeZkClient cache_zk_;
+  ZkStore zk_store_;
+  ServiceStore store_;
+  prometheus::Registry registry_;
+  SchedulerMetrics metrics_;
+  RecordingCaller caller_;
+  LeaderTerm term_;
+  TaskSchedulerConfig config_;
+  std::unique_ptr<StateCache> cache_;
+  std::unique_ptr<TaskScheduler> scheduler_;
+  std::vector<std::string> step_downs_;
+};
+
+TEST(TaskIdTest, RoundTripsServiceAndVersion) {
+  std::string id = MakeTaskId("team/web", 7, 0xabc);
+  EXPECT_EQ(id, "team_web.7.0000000000000abc");
+  auto parsed = ParseTaskId(id);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->first, "team/web");
+  EXPECT_EQ(parsed->second, 7u);
+  EXPECT_FALSE(ParseTaskId("someone-elses-task").has_value());
+  EXPECT_FALSE(ParseTaskId("a.b.0000000000000abc").has_value());
+}
+
+TEST_F(TaskSchedulerTest, IntentsAreDurableBeforeTheAccept) {
+  PutService(3);
+  Start();
+  Offer({MakeOffer("o1", "a1", 0.25), MakeOffer("o2", "a2", 1)});
+  std::vector<std::string> launched = LaunchedIds();
+  ASSERT_THAT(launched, SizeIs(3));
+  for (const auto* accept : caller_.OfType(Call::ACCEPT)) {
+    for (const auto& info : accept->call.accept().operations(0).launch().task_infos()) {
+      const v1::Task* stored = Find(accept->stored, info.task_id().value());
+      ASSERT_NE(stored, nullptr) << "ACCEPT before the intent of " << info.task_id().value()
+                                 << " was stored";
+      EXPECT_EQ(stored->state(), v1::Task::PENDING);
+      EXPECT_EQ(stored->agent_id(), info.agent_id().value());
+    }
+  }
+  EXPECT_EQ(Stats().waiting, 0u);
+  // Nothing waits any more: the role is suppressed.
+  EXPECT_THAT(caller_.OfType(Call::SUPPRESS), SizeIs(1));
+}
+
+TEST_F(TaskSchedulerTest, UpdatesAreAcknowledgedOnlyOnceDurable) {
+  PutService(1);
+  Start();
+  Offer({MakeOffer("o1", "a1")});
+  ASSERT_THAT(LaunchedIds(), SizeIs(1));
+  const std::string id = LaunchedIds()[0];
+  Update(id, m::TASK_RUNNING);
+  auto acks = caller_.OfType(Call::ACKNOWLEDGE);
+  ASSERT_THAT(acks, SizeIs(1));
+  const v1::Task* stored = Find(acks[0]->stored, id);
+  ASSERT_NE(stored, nullptr);
+  EXPECT_EQ(stored->state(), v1::Task::RUNNING) << "acknowledged before RUNNING was stored";
+  EXPECT_TRUE(stored->has_started());
+}
+
+TEST_F(TaskSchedulerTest, FailedTaskIsReplacedAfterBackoff) {
+  PutService(1);
+  Start();
+  Offer({MakeOffer("o1", "a1")});
+  const std::string first = LaunchedIds().at(0);
+  Update(first, m::TASK_RUNNING);
+  Update(first, m::TASK_FAILED);
+  TaskRecords stored = Stored();
+  EXPECT_EQ(stored.failed(), 1u);
+  EXPECT_EQ(stored.consecutive_failures(), 1u);
+  EXPECT_THAT(stored.last_failure(), ::testing::HasSubstr("TASK_FAILED"));
+  EXPECT_THAT(stored.tasks(), IsEmpty());
+  // Within the 1 s backoff an offer is declined, not used.
+  Offer({MakeOffer("o2", "a1")});
+  EXPECT_THAT(LaunchedIds(), SizeIs(1));
+  // After it: relaunched.
+  Advance(absl::Seconds(2));
+  Offer({MakeOffer("o3", "a1")});
+  ASSERT_THAT(LaunchedIds(), SizeIs(2));
+  // A second failure doubles the delay (2 s): an offer after 1.5 s is not used.
+  const std::string second = LaunchedIds().at(1);
+  Update(second, m::TASK_FAILED);
+  Advance(absl::Milliseconds(1500));
+  Offer({MakeOffer("o4", "a1")});
+  EXPECT_THAT(LaunchedIds(), SizeIs(2));
+  Advance(absl::Seconds(1));
+  Offer({MakeOffer("o5", "a1")});
+  EXPECT_THAT(LaunchedIds(), SizeIs(3));
+  EXPECT_EQ(Stored().consecutive_failures(), 2u);
+}
+
+TEST_F(TaskSchedulerTest, TasksKilledOnRequestAreNotFailures) {
+  PutService(2);
+  Start();
+  Offer({MakeOffer("o1", "a1")});
+  for (const std::string& id : LaunchedIds()) Update(id, m::TASK_RUNNING);
+  PutService(1, 1);  // scale down
+  ASSERT_THAT(KilledIds(), SizeIs(1));
+  Update(KilledIds()[0], m::TASK_KILLED);
+  TaskRecords stored = Stored();
+  EXPECT_EQ(stored.failed(), 0u);
+  EXPECT_THAT(stored.tasks(), SizeIs(1));
+}
+
+TEST_F(TaskSchedulerTest, ScaleDownKillsTheYoungestAndRetriesTheKill) {
+  PutService(1);
+  Start();
+  Offer({MakeOffer("o1", "a1")});
+  const std::string older = LaunchedIds().at(0);
+  Update(older, m::TASK_RUNNING);
+  Advance(absl::Seconds(1));
+  PutService(2);
+  Offer({MakeOffer("o2", "a1")});
+  ASSERT_THAT(LaunchedIds(), SizeIs(2));
+  const std::string younger = LaunchedIds().at(1);
+  Update(younger, m::TASK_RUNNING);
+  PutService(1);
+  ASSERT_THAT(KilledIds(), ::testing::ElementsAre(younger));
+  const v1::Task* stored = Find(Stored(), younger);
+  ASSERT_NE(stored, nullptr);
+  EXPECT_TRUE(stored->kill_requested());
+  // No terminal update: the KILL is sent again after kill_retry.
+  Advance(absl::Seconds(11));
+  EXPECT_THAT(KilledIds(), ::testing::ElementsAre(younger, younger));
+  Update(younger, m::TASK_KILLED);
+  Advance(absl::Seconds(11));
+  EXPECT_THAT(KilledIds(), SizeIs(2));
+}
+
+TEST_F(TaskSchedulerTest, ExplicitReconciliationIsResentUntilAnsweredThenImplicit) {
+  PutService(2);
+  Start();
+  Offer({MakeOffer("o1", "a1")});
+  std::vector<std::string> ids = LaunchedIds();
+  ASSERT_THAT(ids, SizeIs(2));
+  // A new subscription (e.g. after a master failover).
+  Run([this] {
+    scheduler_->OnUnsubscribed();
+    scheduler_->OnSubscribed(caller_);
+  });
+  auto reconciles = caller_.OfType(Call::RECONCILE);
+  ASSERT_FALSE(reconciles.empty());
+  EXPECT_EQ(reconciles.back()->call.reconcile().tasks_size(), 2);
+  EXPECT_FALSE(Stats().reconciled);
+  Update(ids[0], m::TASK_RUNNING, "", m::TaskStatus::REASON_RECONCILIATION);
+  // Unanswered: sent again after the backoff, for the one left.
+  Advance(absl::Seconds(1));
+  reconciles = caller_.OfType(Call::RECONCILE);
+  EXPECT_EQ(reconciles.back()->call.reconcile().tasks_size(), 1);
+  EXPECT_EQ(reconciles.back()->call.reconcile().tasks(0).task_id().value(), ids[1]);
+  // The master does not know it: it is replaced, and it was no failure.
+  Update(ids[1], m::TASK_UNKNOWN, "", m::TaskStatus::REASON_RECONCILIATION);
+  EXPECT_TRUE(Stats().reconciled);
+  reconciles = caller_.OfType(Call::RECONCILE);
+  EXPECT_EQ(reconciles.back()->call.reconcile().tasks_size(), 0) << "implicit follows";
+  EXPECT_EQ(Stored().failed(), 0u);
+  EXPECT_EQ(Stats().waiting, 1u);
+  // The next implicit one comes after reconcile_interval.
+  size_t before = caller_.OfType(Call::RECONCILE).size();
+  clock_.Advance(config_.reconcile_interval);
+  Settle();
+  EXPECT_EQ(caller_.OfType(Call::RECONCILE).size(), before + 1);
+}
+
+TEST_F(TaskSchedulerTest, UnknownRunningTaskIsKilledAndAcknowledged) {
+  PutService(0);
+  Start();
+  Update("team_web.1.00000000000000ff", m::TASK_RUNNING);
+  EXPECT_THAT(KilledIds(), ::testing::ElementsAre("team_web.1.00000000000000ff"));
+  EXPECT_THAT(caller_.OfType(Call::ACKNOWLEDGE), SizeIs(1));
+  Update("someone_else", m::TASK_FINISHED);  // terminal and unknown: only acknowledged
+  EXPECT_THAT(KilledIds(), SizeIs(1));
+  EXPECT_THAT(caller_.OfType(Call::ACKNOWLEDGE), SizeIs(2));
+}
+
+TEST_F(TaskSchedulerTest, UnreachableTaskIsReplacedAfterGraceAndKilledIfItReturns) {
+  PutService(1);
+  Start();
+  Offer({MakeOffer("o1", "a1")});
+  const std::string lost = LaunchedIds().at(0);
+  Update(lost, m::TASK_RUNNING);
+  Update(lost, m::TASK_UNREACHABLE);
+  EXPECT_TRUE(Find(Stored(), lost)->has_unreachable_since());
+  Offer({MakeOffer("o2", "a2")});
+  EXPECT_THAT(LaunchedIds(), SizeIs(1)) << "replaced before the grace period";
+  Advance(absl::Seconds(31));
+  EXPECT_EQ(Find(Stored(), lost), nullptr);
+  EXPECT_EQ(Stats().waiting, 1u);
+  Advance(absl::Seconds(2));  // the failure's backoff
+  Offer({MakeOffer("o3", "a2")});
+  ASSERT_THAT(LaunchedIds(), SizeIs(2));
+  // The agent comes back with the old task: it is killed.
+  Update(lost, m::TASK_RUNNING);
+  EXPECT_THAT(KilledIds(), ::testing::ElementsAre(lost));
+}
+
+TEST_F(TaskSchedulerTest, DeletingServiceIsKilledThenRemoved) {
+  PutService(2);
+  Start();
+  Offer({MakeOffer("o1", "a1")});
+  std::vector<std::string> ids = LaunchedIds();
+  for (const std::string& id : ids) Update(id, m::TASK_RUNNING);
+  PutService(2, 1, /*deleting=*/true);
+  EXPECT_THAT(KilledIds(), ::testing::UnorderedElementsAreArray(ids));
+  EXPECT_TRUE(ensemble_.Exists(store_.paths().service(kService)));
+  Update(ids[0], m::TASK_KILLED);
+  EXPECT_TRUE(ensemble_.Exists(store_.paths().service(kService))) << "removed with a task left";
+  Update(ids[1], m::TASK_KILLED);
+  EXPECT_FALSE(ensemble_.Exists(store_.paths().service(kService)));
+  EXPECT_FALSE(ensemble_.Exists(store_.paths().tasks_head(kService)));
+  EXPECT_EQ(Stats().services, 0u);
+}
+
+TEST_F(TaskSchedulerTest, RevivesAtMostOncePerInterval) {
+  PutService(0);
+  Start();
+  Offer({MakeOffer("o1", "a1")});  // nothing waits: declined and suppressed
+  ASSERT_THAT(caller_.OfType(Call::SUPPRESS), SizeIs(1));
+  PutService(1);
+  ASSERT_THAT(caller_.OfType(Call::REVIVE), SizeIs(1));
+  Offer({MakeOffer("o2", "a1")});
+  ASSERT_THAT(LaunchedIds(), SizeIs(1));
+  EXPECT_THAT(caller_.OfType(Call::SUPPRESS), SizeIs(2));
+  // New work within the interval: the REVIVE waits for it to pass.
+  PutService(2);
+  EXPECT_THAT(caller_.OfType(Call::REVIVE), SizeIs(1));
+  Advance(absl::Seconds(5));
+  EXPECT_THAT(caller_.OfType(Call::REVIVE), SizeIs(2));
+}
+
+TEST_F(TaskSchedulerTest, RollingUpdateReplacesOneTaskAtATime) {
+  PutService(2, 1);
+  Start();
+  Offer({MakeOffer("o1", "a1")});
+  std::vector<std::string> old = LaunchedIds();
+  for (const std::string& id : old) Update(id, m::TASK_RUNNING);
+  PutService(2, 2);  // a new task version
+  Advance(absl::Seconds(5));  // revive
+  Offer({MakeOffer("o2", "a1")});
+  ASSERT_THAT(LaunchedIds(), SizeIs(3)) << "one extra task at a time";
+  EXPECT_THAT(KilledIds(), IsEmpty()) << "nothing killed before the new task runs";
+  const std::string n1 = LaunchedIds().back();
+  EXPECT_EQ(ParseTaskId(n1)->second, 2u);
+  Update(n1, m::TASK_RUNNING);
+  ASSERT_THAT(KilledIds(), SizeIs(1));
+  Update(KilledIds()[0], m::TASK_KILLED);
+  Advance(absl::Seconds(5));
+  Offer({MakeOffer("o3", "a1")});
+  ASSERT_THAT(LaunchedIds(), SizeIs(4));
+  Update(LaunchedIds().back(), m::TASK_RUNNING);
+  ASSERT_THAT(KilledIds(), SizeIs(2));
+  Update(KilledIds()[1], m::TASK_KILLED);
+  TaskRecords stored = Stored();
+  ASSERT_THAT(stored.tasks(), SizeIs(2));
+  for (const auto& task : stored.tasks()) EXPECT_EQ(task.version(), 2u);
+}
+
+TEST_F(TaskSchedulerTest, NewLeaderTakesOverStoredTasksAndReconcilesThem) {
+  PutService(2);
+  Start();
+  Offer({MakeOffer("o1", "a1")});
+  std::vector<std::string> ids = LaunchedIds();
+  for (const std::string& id : ids) Update(id, m::TASK_RUNNING);
+  // Step down, then lead again (same term for the fake): the records are
+  // taken over from the store, nothing is launched, every task is reconciled.
+  Run([this] {
+    scheduler_->OnUnsubscribed();
+    scheduler_->OnStoppedLeading();
+    scheduler_->OnStartedLeading(term_);
+  });
+  caller_.sent.clear();
+  Run([this] { scheduler_->OnSubscribed(caller_); });
+  EXPECT_EQ(Stats().tasks, 2u);
+  EXPECT_EQ(Stats().waiting, 0u);
+  auto reconciles = caller_.OfType(Call::RECONCILE);
+  ASSERT_THAT(reconciles, SizeIs(1));
+  EXPECT_EQ(reconciles[0]->call.reconcile().tasks_size(), 2);
+}
+
+TEST_F(TaskSchedulerTest, RefusedFencedWriteStepsDown) {
+  PutService(1);
+  Start();
+  ensemble_.Delete(term_.znode);  // deposed: the election znode is gone
+  Offer({MakeOffer("o1", "a1")});
+  EXPECT_THAT(LaunchedIds(), IsEmpty());
+  EXPECT_THAT(step_downs_, SizeIs(1));
+}
+
+}  // namespace
+}  // namespace mast
