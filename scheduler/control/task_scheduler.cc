@@ -206,6 +206,8 @@ void TaskScheduler::OnStoppedLeading() {
   OnUnsubscribed();
   for (auto& [name, state] : services_) loop_.Cancel(state.retry_timer);
   services_.clear();
+  waiting_services_.clear();
+  replans_.clear();
   task_service_.clear();
   kill_sent_.clear();
   loop_.Cancel(tick_timer_);
@@ -335,8 +337,31 @@ void TaskScheduler::Replan(const std::string& name) {
     changed = true;
   }
   state.to_launch = plan.to_launch;
+  if (state.to_launch > 0 && !service.deleting()) {
+    waiting_services_.insert(name);
+  } else {
+    waiting_services_.erase(name);
+  }
   if (changed) MarkChanged(name, state);
   if (plan.remove_record) RemoveRecord(name);
+}
+
+void TaskScheduler::ScheduleReplan(const std::string& name) {
+  replans_.insert(name);
+  if (replans_posted_) return;
+  replans_posted_ = true;
+  loop_.Post([this, epoch = epoch_, alive = std::weak_ptr<char>(alive_)] {
+    if (!alive.lock() || epoch != epoch_) return;
+    RunScheduledReplans();
+  });
+}
+
+void TaskScheduler::RunScheduledReplans() {
+  replans_posted_ = false;
+  std::set<std::string> names = std::move(replans_);
+  replans_.clear();
+  for (const std::string& name : names) Replan(name);
+  if (!names.empty()) UpdateOfferInterest();
 }
 
 void TaskScheduler::RemoveRecord(const std::string& name) {
@@ -357,6 +382,7 @@ void TaskScheduler::RemoveRecord(const std::string& name) {
       for (const auto& [id, task] : it->second.tasks) task_service_.erase(id);
       loop_.Cancel(it->second.retry_timer);
       services_.erase(it);
+      waiting_services_.erase(name);
       return;
     }
     if (absl::IsFailedPrecondition(status)) {
@@ -560,7 +586,8 @@ void TaskScheduler::UpdateOfferInterest() {
   if (!Active()) return;
   const absl::Time now = clock_.Now();
   size_t waiting = 0;
-  for (const auto& [name, state] : services_) {
+  for (const std::string& name : waiting_services_) {
+    const ServiceState& state = services_.at(name);
     if (state.to_launch <= 0 || state.stored->record.service().deleting()) continue;
     if (state.history.has_backoff_until() && ToTime(state.history.backoff_until()) > now) continue;
     waiting += static_cast<size_t>(state.to_launch);
@@ -611,11 +638,13 @@ void TaskScheduler::OnOffers(const m::scheduler::Event::Offers& event) {
                                                        offer.attributes().end());
   }
   if (!Active()) return Decline(all, config_.busy_decline_refuse);
+  RunScheduledReplans();
   const absl::Time now = clock_.Now();
   std::vector<QueuedService> queue;
   std::vector<std::string> names;
   std::map<const v1::ServiceSpec*, uint64_t> versions;
-  for (auto& [name, state] : services_) {
+  for (const std::string& name : waiting_services_) {
+    ServiceState& state = services_.at(name);
     const v1::Service& service = state.stored->record.service();
     if (state.to_launch <= 0 || service.deleting()) continue;
     if (state.history.has_backoff_until() && ToTime(state.history.backoff_until()) > now) continue;
@@ -802,8 +831,7 @@ void TaskScheduler::OnUpdate(const m::TaskStatus& status) {
       task_service_[id] = parsed->first;
       adopter->second.tasks.emplace(id, std::move(task));
       MarkChanged(parsed->first, adopter->second);
-      Replan(parsed->first);
-      UpdateOfferInterest();
+      ScheduleReplan(parsed->first);
       WhenDurable(adopter->second, false,
                   [this, status, sub_epoch = sub_epoch_](absl::Status written) {
                     if (written.ok() && sub_epoch == sub_epoch_) Acknowledge(status);
@@ -884,11 +912,8 @@ void TaskScheduler::OnUpdate(const m::TaskStatus& status) {
     }
   }
   if (changed) MarkChanged(name, service);
-  Replan(name);
-  UpdateOfferInterest();
-  auto it = services_.find(name);
-  if (it == services_.end()) return Acknowledge(status);
-  WhenDurable(it->second, false, [this, status, sub_epoch = sub_epoch_](absl::Status written) {
+  ScheduleReplan(name);
+  WhenDurable(service, false, [this, status, sub_epoch = sub_epoch_](absl::Status written) {
     if (written.ok() && sub_epoch == sub_epoch_) Acknowledge(status);
   });
 }

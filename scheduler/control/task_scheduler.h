@@ -180,6 +180,10 @@ class TaskScheduler final : public FrameworkListener {
   ServiceState& AddService(const std::string& name, std::shared_ptr<const StoredService> stored);
   void Replan(const std::string& name);
   void ReplanAll();
+  // Replans `name` later in this turn of the loop: a burst of updates of one
+  // service costs one plan.
+  void ScheduleReplan(const std::string& name);
+  void RunScheduledReplans();
   void Tick();
   void RemoveRecord(const std::string& name);
 
@@ -228,6 +232,9 @@ class TaskScheduler final : public FrameworkListener {
   LeaderTerm term_;
   MesosCaller* caller_ = nullptr;  // while subscribed
   std::map<std::string, ServiceState> services_;
+  std::set<std::string> waiting_services_;  // to_launch > 0 (backoff or not)
+  std::set<std::string> replans_;           // ScheduleReplan'd
+  bool replans_posted_ = false;
   absl::flat_hash_map<std::string, std::string> task_service_;  // task id -> service
   absl::flat_hash_map<std::string, absl::Time> kill_sent_;       // task id -> last KILL
   // Agents' attributes, learnt from offers (for constraints of later placements).
