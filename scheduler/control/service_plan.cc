@@ -2,23 +2,19 @@
 
 #include <algorithm>
 
-#include "google/protobuf/util/time_util.h"
+#include "common/proto_time.h"
 #include "mesos/v1/mesos.pb.h"
 
 namespace mast {
 
 namespace {
 
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
 bool Running(const v1::Task& task) { return task.state() == v1::Task::RUNNING; }
 
 // Youngest first: not yet RUNNING before RUNNING, then newest creation first.
 bool YoungerFirst(const v1::Task* a, const v1::Task* b) {
   if (Running(*a) != Running(*b)) return !Running(*a);
-  if (ToTime(a->created()) != ToTime(b->created())) return ToTime(a->created()) > ToTime(b->created());
+  if (FromProtoTimestamp(a->created()) != FromProtoTimestamp(b->created())) return FromProtoTimestamp(a->created()) > FromProtoTimestamp(b->created());
   return a->id() > b->id();
 }
 
@@ -27,7 +23,7 @@ bool YoungerFirst(const v1::Task* a, const v1::Task* b) {
 bool ReplaceFirst(const v1::Task* a, const v1::Task* b) {
   if (Running(*a) != Running(*b)) return !Running(*a);
   if (a->version() != b->version()) return a->version() < b->version();
-  if (ToTime(a->created()) != ToTime(b->created())) return ToTime(a->created()) < ToTime(b->created());
+  if (FromProtoTimestamp(a->created()) != FromProtoTimestamp(b->created())) return FromProtoTimestamp(a->created()) < FromProtoTimestamp(b->created());
   return a->id() < b->id();
 }
 
@@ -61,7 +57,7 @@ ServicePlan PlanService(const v1::Service& service, const std::vector<const v1::
   for (const v1::Task* task : tasks) {
     if (!IsLive(*task)) continue;
     if (task->state() == v1::Task::UNREACHABLE && task->has_unreachable_since() &&
-        now - ToTime(task->unreachable_since()) >= options.unreachable_grace) {
+        now - FromProtoTimestamp(task->unreachable_since()) >= options.unreachable_grace) {
       plan.expunge.push_back(task->id());
       continue;
     }

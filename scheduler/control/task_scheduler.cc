@@ -9,6 +9,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
+#include "common/proto_time.h"
 
 namespace mast {
 
@@ -17,24 +18,10 @@ using Call = m::scheduler::Call;
 
 namespace {
 
-void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  out->set_seconds(nanos / 1000000000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-}
-
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-absl::Duration ToDuration(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
 // The relaunch delay after `failures` consecutive failures (>= 1).
 absl::Duration RelaunchDelay(const v1::BackoffPolicy& policy, uint32_t failures) {
-  absl::Duration initial = ToDuration(policy.initial());
-  absl::Duration max = policy.has_max() ? ToDuration(policy.max()) : absl::Seconds(300);
+  absl::Duration initial = FromProtoDuration(policy.initial());
+  absl::Duration max = policy.has_max() ? FromProtoDuration(policy.max()) : absl::Seconds(300);
   double factor = policy.factor() >= 1 ? policy.factor() : 1.0;
   double scale = std::pow(factor, static_cast<double>(failures > 0 ? failures - 1 : 0));
   if (!std::isfinite(scale) || scale > 1e9) return max;
@@ -331,8 +318,8 @@ void TaskScheduler::Replan(const std::string& name) {
     auto task = state.tasks.find(id);
     if (task == state.tasks.end()) continue;
     task->second.set_kill_requested(true);
-    SetTime(now, task->second.mutable_kill_requested_time());
-    SetTime(now, task->second.mutable_updated());
+    ToProtoTimestamp(now, task->second.mutable_kill_requested_time());
+    ToProtoTimestamp(now, task->second.mutable_updated());
     Kill(task->second);
     changed = true;
   }
@@ -424,11 +411,11 @@ void TaskScheduler::RecordFailure(ServiceState& state, const v1::Task& task,
   auto& history = state.history;
   history.set_failed(history.failed() + 1);
   history.set_last_failure(absl::StrCat(task.id(), ": ", what));
-  SetTime(now, history.mutable_last_failure_time());
+  ToProtoTimestamp(now, history.mutable_last_failure_time());
   history.set_consecutive_failures(history.consecutive_failures() + 1);
   absl::Duration delay =
       RelaunchDelay(state.stored->record.service().spec().backoff(), history.consecutive_failures());
-  SetTime(now + delay, history.mutable_backoff_until());
+  ToProtoTimestamp(now + delay, history.mutable_backoff_until());
   if (metrics_ != nullptr) metrics_->tasks_failed.Increment();
   LogWarning("task_failed", {{"task_id", task.id()},
                              {"service", task.service()},
@@ -589,7 +576,7 @@ void TaskScheduler::UpdateOfferInterest() {
   for (const std::string& name : waiting_services_) {
     const ServiceState& state = services_.at(name);
     if (state.to_launch <= 0 || state.stored->record.service().deleting()) continue;
-    if (state.history.has_backoff_until() && ToTime(state.history.backoff_until()) > now) continue;
+    if (state.history.has_backoff_until() && FromProtoTimestamp(state.history.backoff_until()) > now) continue;
     waiting += static_cast<size_t>(state.to_launch);
   }
   if (metrics_ != nullptr) metrics_->tasks_waiting.Set(static_cast<double>(waiting));
@@ -647,7 +634,7 @@ void TaskScheduler::OnOffers(const m::scheduler::Event::Offers& event) {
     ServiceState& state = services_.at(name);
     const v1::Service& service = state.stored->record.service();
     if (state.to_launch <= 0 || service.deleting()) continue;
-    if (state.history.has_backoff_until() && ToTime(state.history.backoff_until()) > now) continue;
+    if (state.history.has_backoff_until() && FromProtoTimestamp(state.history.backoff_until()) > now) continue;
     QueuedService queued;
     queued.spec = &service.spec();
     queued.version = service.task_version();
@@ -713,8 +700,8 @@ void TaskScheduler::LaunchPlanned(OfferPlan plan, const std::vector<QueuedServic
       task.set_host(hostnames[launch.offer_id.value()]);
       for (uint32_t port : planned.host_ports) task.add_ports(port);
       task.set_state(v1::Task::PENDING);
-      SetTime(now, task.mutable_created());
-      SetTime(now, task.mutable_updated());
+      ToProtoTimestamp(now, task.mutable_created());
+      ToProtoTimestamp(now, task.mutable_updated());
       task_service_[task.id()] = name;
       launched_ids.push_back(task.id());
       state.tasks.emplace(task.id(), std::move(task));
@@ -825,8 +812,8 @@ void TaskScheduler::OnUpdate(const m::TaskStatus& status) {
       task.set_version(parsed->second);
       task.set_agent_id(status.agent_id().value());
       task.set_state(state);
-      SetTime(now, task.mutable_created());
-      SetTime(now, task.mutable_updated());
+      ToProtoTimestamp(now, task.mutable_created());
+      ToProtoTimestamp(now, task.mutable_updated());
       LogWarning("task_adopted", {{"task_id", id}, {"service", parsed->first}});
       task_service_[id] = parsed->first;
       adopter->second.tasks.emplace(id, std::move(task));
@@ -888,13 +875,13 @@ void TaskScheduler::OnUpdate(const m::TaskStatus& status) {
       changed = true;
     }
     if (state == v1::Task::RUNNING && !task.has_started()) {
-      SetTime(now, task.mutable_started());
+      ToProtoTimestamp(now, task.mutable_started());
       service.history.set_consecutive_failures(0);
       service.history.clear_backoff_until();
       changed = true;
     }
     if (state == v1::Task::UNREACHABLE && !task.has_unreachable_since()) {
-      SetTime(now, task.mutable_unreachable_since());
+      ToProtoTimestamp(now, task.mutable_unreachable_since());
       changed = true;
     } else if (state != v1::Task::UNREACHABLE && task.has_unreachable_since()) {
       task.clear_unreachable_since();
@@ -903,7 +890,7 @@ void TaskScheduler::OnUpdate(const m::TaskStatus& status) {
     if (changed) {
       task.set_message(status.message());
       task.set_reason(status.has_reason() ? m::TaskStatus::Reason_Name(status.reason()) : "");
-      SetTime(now, task.mutable_updated());
+      ToProtoTimestamp(now, task.mutable_updated());
     }
     // A task we are killing that reports in: ask again if it has been a while.
     if (task.kill_requested()) {
