@@ -1,9 +1,13 @@
 #include "api/mast_service.h"
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "api/service_reads.h"
 
 namespace mast {
@@ -32,17 +36,17 @@ void FillGetLeaderResponse(const ElectionSnapshot& snapshot, absl::Time now,
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 MastService::MastService(ElectionView election, StateView state, Clock& clock,
-                         WritePoster post_write, LeaderForwarder& forwarder)
+                         WritePoster post_write, LeaderForwarder& forwarder, WatchHub& watch)
     : election_(std::move(election)),
       state_(std::move(state)),
       clock_(clock),
       post_write_(std::move(post_write)),
-      forwarder_(forwarder) {}
+      forwarder_(forwarder),
+      watch_(watch) {}
 
 grpc::ServerUnaryReactor* MastService::GetLeader(grpc::CallbackServerContext* context,
                                                  const mast::v1::GetLeaderRequest*,
@@ -88,18 +92,19 @@ grpc::ServerUnaryReactor* MastService::Write(grpc::CallbackServerContext* contex
     return reactor;
   }
   if (!election->leader.has_value()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 absl::StrCat("no leader is known to replica ",
-                                              election->replica_id,
-                                              " (an election may be in progress); retry in a "
-                                              "few seconds")));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                     absl::StrCat("no leader is known to replica ", election->replica_id,
+                                  " (an election may be in progress); retry in a "
+                                  "few seconds")));
     return reactor;
   }
   std::shared_ptr<v1::Mast::Stub> stub = forwarder_.StubFor(election->leader->address);
   std::shared_ptr<grpc::ClientContext> forward =
       LeaderForwarder::ForwardContext(*context, election->replica_id);
-  remote(*stub, forward.get(), request, response,
-         [reactor, stub, forward](grpc::Status status) { reactor->Finish(status); });
+  (stub->async()->*remote)(
+      forward.get(), request, response,
+      [reactor, stub, forward](grpc::Status status) { reactor->Finish(status); });
   return reactor;
 }
 
@@ -108,10 +113,7 @@ grpc::ServerUnaryReactor* MastService::CreateService(grpc::CallbackServerContext
                                                      v1::Service* response) {
   return Write<v1::CreateServiceRequest, v1::Service>(
       context, request, response, &ServiceWriter::Create,
-      [](v1::Mast::Stub& stub, grpc::ClientContext* c, const v1::CreateServiceRequest* r,
-         v1::Service* out, std::function<void(grpc::Status)> done) {
-        stub.async()->CreateService(c, r, out, std::move(done));
-      });
+      &v1::Mast::StubInterface::async_interface::CreateService);
 }
 
 grpc::ServerUnaryReactor* MastService::UpdateService(grpc::CallbackServerContext* context,
@@ -119,10 +121,7 @@ grpc::ServerUnaryReactor* MastService::UpdateService(grpc::CallbackServerContext
                                                      v1::Service* response) {
   return Write<v1::UpdateServiceRequest, v1::Service>(
       context, request, response, &ServiceWriter::Update,
-      [](v1::Mast::Stub& stub, grpc::ClientContext* c, const v1::UpdateServiceRequest* r,
-         v1::Service* out, std::function<void(grpc::Status)> done) {
-        stub.async()->UpdateService(c, r, out, std::move(done));
-      });
+      &v1::Mast::StubInterface::async_interface::UpdateService);
 }
 
 grpc::ServerUnaryReactor* MastService::ScaleService(grpc::CallbackServerContext* context,
@@ -130,10 +129,15 @@ grpc::ServerUnaryReactor* MastService::ScaleService(grpc::CallbackServerContext*
                                                     v1::Service* response) {
   return Write<v1::ScaleServiceRequest, v1::Service>(
       context, request, response, &ServiceWriter::Scale,
-      [](v1::Mast::Stub& stub, grpc::ClientContext* c, const v1::ScaleServiceRequest* r,
-         v1::Service* out, std::function<void(grpc::Status)> done) {
-        stub.async()->ScaleService(c, r, out, std::move(done));
-      });
+      &v1::Mast::StubInterface::async_interface::ScaleService);
+}
+
+grpc::ServerUnaryReactor* MastService::RestartService(grpc::CallbackServerContext* context,
+                                                      const v1::RestartServiceRequest* request,
+                                                      v1::Service* response) {
+  return Write<v1::RestartServiceRequest, v1::Service>(
+      context, request, response, &ServiceWriter::Restart,
+      &v1::Mast::StubInterface::async_interface::RestartService);
 }
 
 grpc::ServerUnaryReactor* MastService::DeleteService(grpc::CallbackServerContext* context,
@@ -141,10 +145,7 @@ grpc::ServerUnaryReactor* MastService::DeleteService(grpc::CallbackServerContext
                                                      v1::DeleteServiceResponse* response) {
   return Write<v1::DeleteServiceRequest, v1::DeleteServiceResponse>(
       context, request, response, &ServiceWriter::Delete,
-      [](v1::Mast::Stub& stub, grpc::ClientContext* c, const v1::DeleteServiceRequest* r,
-         v1::DeleteServiceResponse* out, std::function<void(grpc::Status)> done) {
-        stub.async()->DeleteService(c, r, out, std::move(done));
-      });
+      &v1::Mast::StubInterface::async_interface::DeleteService);
 }
 
 grpc::ServerUnaryReactor* MastService::GetService(grpc::CallbackServerContext* context,
@@ -161,6 +162,107 @@ grpc::ServerUnaryReactor* MastService::ListServices(grpc::CallbackServerContext*
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(FillListServices(*state_(), *request, response)));
   return reactor;
+}
+
+grpc::ServerUnaryReactor* MastService::ListTasks(grpc::CallbackServerContext* context,
+                                                 const v1::ListTasksRequest* request,
+                                                 v1::ListTasksResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(FillListTasks(*state_(), *request, response)));
+  return reactor;
+}
+
+namespace {
+
+// One WatchEvents stream: moves a WatchSubscription's events to the client,
+// one write at a time.
+//
+// Threads: Pump() runs on gRPC's threads (after a write, on cancellation)
+// and on the control loop (the hub's wake); WatchSubscription::Next() lets
+// one caller at a time have an event or the end, so StartWrite and Finish
+// are never called twice at once, and no lock is held while they are
+// called. Ownership: the stream owns itself (self_) until gRPC calls
+// OnDone; the hub's wake holds a weak reference, so a wake racing with
+// OnDone finds either nothing to do or no stream.
+class WatchStream final : public grpc::ServerWriteReactor<v1::WatchEvent> {
+ public:
+  static WatchStream* Start(WatchHub& hub, const v1::WatchEventsRequest& request) {
+    auto stream = std::shared_ptr<WatchStream>(new WatchStream(hub));
+    stream->self_ = stream;
+    absl::StatusOr<std::shared_ptr<WatchSubscription>> subscription =
+        hub.Subscribe(request, [weak = std::weak_ptr<WatchStream>(stream)] {
+          if (std::shared_ptr<WatchStream> alive = weak.lock()) alive->Pump();
+        });
+    if (!subscription.ok()) {
+      stream->Finish(ToGrpcStatus(subscription.status()));
+      return stream.get();
+    }
+    {
+      absl::MutexLock lock(&stream->mu_);
+      stream->subscription_ = *subscription;
+    }
+    // Headers at once: the client knows the stream is up before any event.
+    stream->StartSendInitialMetadata();
+    stream->Pump();
+    return stream.get();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::shared_ptr<WatchSubscription> subscription = Subscription();
+    if (!ok) subscription->Cancel(absl::CancelledError("the client went away"));
+    subscription->Written();
+    Pump();
+  }
+
+  void OnCancel() override {
+    std::shared_ptr<WatchSubscription> subscription = Subscription();
+    if (subscription == nullptr) return;  // finished at Start
+    subscription->Cancel(absl::CancelledError("the watch was cancelled"));
+    Pump();
+  }
+
+  void OnDone() override {
+    if (std::shared_ptr<WatchSubscription> subscription = Subscription()) {
+      subscription->Cancel(absl::CancelledError("the stream is done"));
+      hub_.Unsubscribe(subscription);
+    }
+    std::shared_ptr<WatchStream> self = std::move(self_);  // may delete this on return
+  }
+
+ private:
+  explicit WatchStream(WatchHub& hub) : hub_(hub) {}
+
+  std::shared_ptr<WatchSubscription> Subscription() {
+    absl::MutexLock lock(&mu_);
+    return subscription_;
+  }
+
+  void Pump() {
+    std::shared_ptr<WatchSubscription> subscription = Subscription();
+    if (subscription == nullptr) return;  // a wake before Start() finished: Start pumps
+    std::optional<WatchSubscription::Step> step = subscription->Next();
+    if (!step.has_value()) return;
+    if (step->end.has_value()) {
+      Finish(ToGrpcStatus(*step->end));
+      return;
+    }
+    // Only this caller holds an event until Written(): `writing_` is ours.
+    writing_ = std::move(step->event);
+    StartWrite(writing_.get());
+  }
+
+  WatchHub& hub_;
+  absl::Mutex mu_;
+  std::shared_ptr<WatchSubscription> subscription_ ABSL_GUARDED_BY(mu_);
+  WatchEventPtr writing_;  // the event being written (see Pump)
+  std::shared_ptr<WatchStream> self_;
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::WatchEvent>* MastService::WatchEvents(
+    grpc::CallbackServerContext* context, const v1::WatchEventsRequest* request) {
+  return WatchStream::Start(watch_, *request);
 }
 
 }  // namespace mast

@@ -6,6 +6,7 @@
 #include "absl/functional/any_invocable.h"
 #include "api/leader_forwarder.h"
 #include "api/service_writer.h"
+#include "api/watch_hub.h"
 #include "common/clock.h"
 #include "election/leader_elector.h"
 #include "mast/v1/mast.grpc.pb.h"
@@ -15,9 +16,17 @@ namespace mast {
 
 // The mast.v1.Mast gRPC service (callback API). Every replica serves it.
 //
-// Reads (GetLeader, GetService, ListServices) are answered on the gRPC
-// thread from immutable snapshots (the elector's, the StateCache's), never by
-// blocking on the control loop.
+// Reads (GetLeader, GetService, ListServices, ListTasks) are answered on the
+// gRPC thread from immutable snapshots (the elector's, the StateCache's),
+// never by blocking on the control loop.
+//
+// WatchEvents streams are fed by the WatchHub (on the control loop) through
+// a ServerWriteReactor each: one write in flight at a time, the next taken
+// when it completes or when the hub wakes an idle stream. A stream ends when
+// the client cancels it or its deadline passes (CANCELLED /
+// DEADLINE_EXCEEDED as gRPC reports them), when the hub drops it as too slow
+// (RESOURCE_EXHAUSTED), or when the server shuts down. It is served by this
+// replica, leader or not.
 //
 // Writes go one of three ways, decided from the election snapshot:
 // - acting leader: posted to the control loop through `post_write`, run by
@@ -40,9 +49,10 @@ class MastService final : public mast::v1::Mast::CallbackService {
   using WritePoster = std::function<void(absl::AnyInvocable<void(ServiceWriter&) &&>)>;
 
   // `election` returns the elector's current snapshot; `clock` judges the
-  // leader's lease at read time; `state` returns the StateCache's snapshot.
+  // leader's lease at read time; `state` returns the StateCache's snapshot;
+  // `watch` feeds WatchEvents.
   MastService(ElectionView election, StateView state, Clock& clock, WritePoster post_write,
-              LeaderForwarder& forwarder);
+              LeaderForwarder& forwarder, WatchHub& watch);
 
   grpc::ServerUnaryReactor* GetLeader(grpc::CallbackServerContext* context,
                                       const mast::v1::GetLeaderRequest* request,
@@ -57,6 +67,9 @@ class MastService final : public mast::v1::Mast::CallbackService {
   grpc::ServerUnaryReactor* ScaleService(grpc::CallbackServerContext* context,
                                          const mast::v1::ScaleServiceRequest* request,
                                          mast::v1::Service* response) override;
+  grpc::ServerUnaryReactor* RestartService(grpc::CallbackServerContext* context,
+                                           const mast::v1::RestartServiceRequest* request,
+                                           mast::v1::Service* response) override;
   grpc::ServerUnaryReactor* DeleteService(grpc::CallbackServerContext* context,
                                           const mast::v1::DeleteServiceRequest* request,
                                           mast::v1::DeleteServiceResponse* response) override;
@@ -67,14 +80,22 @@ class MastService final : public mast::v1::Mast::CallbackService {
   grpc::ServerUnaryReactor* ListServices(grpc::CallbackServerContext* context,
                                          const mast::v1::ListServicesRequest* request,
                                          mast::v1::ListServicesResponse* response) override;
+  grpc::ServerUnaryReactor* ListTasks(grpc::CallbackServerContext* context,
+                                      const mast::v1::ListTasksRequest* request,
+                                      mast::v1::ListTasksResponse* response) override;
+
+  grpc::ServerWriteReactor<mast::v1::WatchEvent>* WatchEvents(
+      grpc::CallbackServerContext* context, const mast::v1::WatchEventsRequest* request) override;
 
  private:
   template <typename Request, typename Response>
   using LocalWrite = void (ServiceWriter::*)(Request,
                                              absl::AnyInvocable<void(absl::StatusOr<Response>) &&>);
+  // The stub's callback method for the same RPC (e.g.
+  // &v1::Mast::StubInterface::async_interface::CreateService).
   template <typename Request, typename Response>
-  using RemoteWrite = void (*)(v1::Mast::Stub&, grpc::ClientContext*, const Request*, Response*,
-                               std::function<void(grpc::Status)>);
+  using RemoteWrite = void (v1::Mast::StubInterface::async_interface::*)(
+      grpc::ClientContext*, const Request*, Response*, std::function<void(grpc::Status)>);
 
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* context, const Request* request,
@@ -86,6 +107,7 @@ class MastService final : public mast::v1::Mast::CallbackService {
   Clock& clock_;
   WritePoster post_write_;
   LeaderForwarder& forwarder_;
+  WatchHub& watch_;
 };
 
 // Fills a GetLeaderResponse from an election snapshot at time `now`. A

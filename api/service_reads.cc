@@ -1,11 +1,16 @@
 #include "api/service_reads.h"
 
 #include <algorithm>
+#include <optional>
+#include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "store/service_store.h"
 
 namespace mast {
@@ -39,27 +44,94 @@ absl::Status CheckReadable(const StateSnapshot& snapshot) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// DATA_LOSS naming the znode when the snapshot lists `name`'s record in
+// `dir` ("services" or "tasks") as unreadable; OK otherwise.
+absl::Status CheckNotCorrupt(const StateSnapshot& snapshot, absl::string_view dir,
+                             const std::string& name, absl::string_view what) {
+  const std::string suffix = absl::StrCat("/", dir, "/", EscapeServiceName(name));
+  for (const CorruptRecord& corrupt : snapshot.corrupt) {
+    if (absl::EndsWith(corrupt.znode, suffix)) {
+      return absl::DataLossError(absl::StrCat("service '", name.substr(0, 255), "': its stored ",
+                                              what, " is unreadable (", corrupt.error,
+                                              "); an operator must repair ", corrupt.znode));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The service named `name`, or NOT_FOUND / DATA_LOSS (a record that exists
+// but cannot be read is not a missing service).
+absl::StatusOr<const StoredService*> FindService(const StateSnapshot& snapshot,
+                                                 const std::string& name) {
+  auto it = snapshot.services.find(name);
+  if (it != snapshot.services.end()) return it->second.get();
+  MAST_RETURN_IF_ERROR(CheckNotCorrupt(snapshot, "services", name, "record"));
+  return absl::NotFoundError(absl::StrCat("service '", name.substr(0, 255),
+                                          "' not found at store version ", snapshot.store_version));
+}
+
+void SetFailure(const mast::v1::records::TaskRecords& tasks, v1::ServiceStatus* status) {
+  status->set_failed(tasks.failed());
+  status->set_last_failure(tasks.last_failure());
+  if (tasks.has_last_failure_time()) {
+    *status->mutable_last_failure_time() = tasks.last_failure_time();
+  }
+}
+
+}  // namespace
+
+v1::ServiceStatus ComputeServiceStatus(const v1::Service& service,
+                                       const mast::v1::records::TaskRecords* tasks) {
+  v1::ServiceStatus status;
+  uint32_t live = 0;
+  bool all_current = true;
+  if (tasks != nullptr) {
+    SetFailure(*tasks, &status);
+    for (const v1::Task& task : tasks->tasks()) {
+      switch (task.state()) {
+        case v1::Task::PENDING:
+        case v1::Task::STAGING:
+        case v1::Task::STARTING:
+          status.set_staged(status.staged() + 1);
+          break;
+        case v1::Task::RUNNING:
+          status.set_running(status.running() + 1);
+          if (task.healthy()) status.set_healthy(status.healthy() + 1);
+          break;
+        default:
+          break;
+      }
+      if (IsTerminal(task.state()) || task.kill_requested()) continue;
+      ++live;
+      all_current = all_current && task.version() == service.task_version();
+    }
+  }
+  if (!all_current || live != service.spec().instances()) {
+    status.set_deployment_id(absl::StrCat("v", service.task_version()));
+  }
+  return status;
+}
+
+v1::Service ServiceView(const StoredService& stored, const mast::v1::records::TaskRecords* tasks) {
+  v1::Service service = stored.record.service();
+  if (stored.record.deleting()) service.set_deleting(true);
+  *service.mutable_status() = ComputeServiceStatus(service, tasks);
+  return service;
+}
+
+v1::Service ServiceView(const StateSnapshot& snapshot, const StoredService& stored) {
+  auto tasks = snapshot.tasks.find(stored.record.service().spec().name());
+  return ServiceView(stored, tasks == snapshot.tasks.end() ? nullptr : tasks->second.get());
+}
+
 absl::Status FillGetService(const StateSnapshot& snapshot, const v1::GetServiceRequest& request,
                             v1::GetServiceResponse* response) {
-  if (absl::Status readable = CheckReadable(snapshot); !readable.ok()) return readable;
+  MAST_RETURN_IF_ERROR(CheckReadable(snapshot));
   response->set_store_version(snapshot.store_version);
-  auto it = snapshot.services.find(request.name());
-  if (it == snapshot.services.end()) {
-    // A record that exists but cannot be read is not a missing service.
-    const std::string suffix = absl::StrCat("/services/", EscapeServiceName(request.name()));
-    for (const CorruptRecord& corrupt : snapshot.corrupt) {
-      if (absl::EndsWith(corrupt.znode, suffix)) {
-        return absl::DataLossError(absl::StrCat("service '", request.name().substr(0, 255),
-                                                "': its stored record is unreadable (",
-                                                corrupt.error, "); an operator must repair ",
-                                                corrupt.znode));
-      }
-    }
-    return absl::NotFoundError(absl::StrCat("service '", request.name().substr(0, 255),
-                                            "' not found at store version ",
-                                            snapshot.store_version));
-  }
-  *response->mutable_service() = it->second->record.service();
+  MAST_ASSIGN_OR_RETURN(const StoredService* stored, FindService(snapshot, request.name()));
+  *response->mutable_service() = ServiceView(snapshot, *stored);
   return absl::OkStatus();
 }
 
@@ -95,13 +167,94 @@ absl::Status FillListServices(const StateSnapshot& snapshot, const v1::ListServi
       if (it->first > prefix) break;  // past every name with the prefix
       continue;                       // a token before the prefix
     }
-    const v1::Service& service = it->second->record.service();
-    if (!Matches(service, *selector)) continue;
+    if (!Matches(it->second->record.service(), *selector)) continue;
     if (static_cast<uint32_t>(response->services_size()) == page_size) {
       response->set_next_page_token(response->services().rbegin()->spec().name());
       break;
     }
-    *response->add_services() = service;
+    *response->add_services() = ServiceView(snapshot, *it->second);
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// A ListTasks cursor: the last (service, task id) served. Encoded as
+// web-safe base64 of "<service length>:<service><task id>", so that any
+// bytes in either part survive.
+struct TaskCursor {
+  std::string service;
+  std::string task_id;
+};
+
+std::string EncodeTaskCursor(const TaskCursor& cursor) {
+  return absl::WebSafeBase64Escape(
+      absl::StrCat(cursor.service.size(), ":", cursor.service, cursor.task_id));
+}
+
+absl::StatusOr<TaskCursor> DecodeTaskCursor(absl::string_view token) {
+  const absl::Status invalid =
+      absl::InvalidArgumentError("page_token: not a token from a previous ListTasks answer");
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw)) return invalid;
+  const size_t colon = raw.find(':');
+  size_t length = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(raw).substr(0, colon), &length) ||
+      length > raw.size() - colon - 1) {
+    return invalid;
+  }
+  return TaskCursor{raw.substr(colon + 1, length), raw.substr(colon + 1 + length)};
+}
+
+}  // namespace
+
+absl::Status FillListTasks(const StateSnapshot& snapshot, const v1::ListTasksRequest& request,
+                           v1::ListTasksResponse* response) {
+  MAST_RETURN_IF_ERROR(CheckReadable(snapshot));
+  if (request.page_size() > kMaxTaskPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size: must be at most ", kMaxTaskPageSize,
+                                                   ", not ", request.page_size()));
+  }
+  std::optional<TaskCursor> cursor;
+  if (!request.page_token().empty()) {
+    MAST_ASSIGN_OR_RETURN(cursor, DecodeTaskCursor(request.page_token()));
+  }
+  const bool one_service = !request.service().empty();
+  if (one_service) {
+    MAST_RETURN_IF_ERROR(FindService(snapshot, request.service()).status());
+    MAST_RETURN_IF_ERROR(CheckNotCorrupt(snapshot, "tasks", request.service(), "task records"));
+  }
+  const uint32_t page_size = request.page_size() == 0 ? kDefaultTaskPageSize : request.page_size();
+  const std::set<int> states(request.states().begin(), request.states().end());
+  response->set_store_version(snapshot.store_version);
+
+  // From the cursor's service (or the requested one) on, by name.
+  std::string first = one_service ? request.service() : "";
+  if (cursor.has_value() && cursor->service > first) first = cursor->service;
+  for (auto it = snapshot.tasks.lower_bound(first); it != snapshot.tasks.end(); ++it) {
+    if (one_service && it->first != request.service()) break;
+    std::vector<const v1::Task*> tasks;
+    tasks.reserve(it->second->tasks_size());
+    for (const v1::Task& task : it->second->tasks()) {
+      if (!states.empty() && states.count(task.state()) == 0) continue;
+      if (cursor.has_value() && it->first == cursor->service && task.id() <= cursor->task_id) {
+        continue;
+      }
+      tasks.push_back(&task);
+    }
+    std::sort(tasks.begin(), tasks.end(),
+              [](const v1::Task* a, const v1::Task* b) { return a->id() < b->id(); });
+    for (const v1::Task* task : tasks) {
+      if (static_cast<uint32_t>(response->tasks_size()) == page_size) {
+        const v1::Task& last = *response->tasks().rbegin();
+        response->set_next_page_token(EncodeTaskCursor({last.service(), last.id()}));
+        return absl::OkStatus();
+      }
+      v1::Task* out = response->add_tasks();
+      *out = *task;
+      out->set_service(it->first);  // the records' key is authoritative
+    }
   }
   return absl::OkStatus();
 }

@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "mast/v1/mast.pb.h"
 #include "store/state_cache.h"
+#include "store/task_state.h"
 
 namespace mast {
 
@@ -18,6 +19,9 @@ namespace mast {
 // ListServices' page size when the request gives none, and its maximum.
 inline constexpr uint32_t kDefaultPageSize = 100;
 inline constexpr uint32_t kMaxPageSize = 1000;
+// ListTasks' page size when the request gives none, and its maximum.
+inline constexpr uint32_t kDefaultTaskPageSize = 500;
+inline constexpr uint32_t kMaxTaskPageSize = 5000;
 
 using LabelSelector = std::vector<std::pair<std::string, std::string>>;
 
@@ -30,6 +34,24 @@ absl::StatusOr<LabelSelector> ParseLabelSelector(absl::string_view selector);
 // yet); OK otherwise, also for a stale snapshot (its store version says how old).
 absl::Status CheckReadable(const StateSnapshot& snapshot);
 
+// IsTerminal, IsLive: store/task_state.h (shared with the scheduler).
+
+// The status of `service` computed from its task records (null: none
+// stored): staged = PENDING + STAGING + STARTING, running = RUNNING, healthy
+// = RUNNING and healthy, failed / last_failure / last_failure_time from the
+// records' failure history; deployment_id is empty when the live tasks (not
+// terminal, not asked to be killed) all run the service's task_version and
+// are exactly `instances`, else "v<task_version>".
+v1::ServiceStatus ComputeServiceStatus(const v1::Service& service,
+                                       const mast::v1::records::TaskRecords* tasks);
+
+// The service as the API shows it: the stored one with its status computed
+// from the snapshot's task records, and `deleting` set when either the
+// service or its record says so.
+v1::Service ServiceView(const StateSnapshot& snapshot, const StoredService& stored);
+// The same with the service's task records given (null: none).
+v1::Service ServiceView(const StoredService& stored, const mast::v1::records::TaskRecords* tasks);
+
 // NOT_FOUND when `name` is not in the snapshot.
 absl::Status FillGetService(const StateSnapshot& snapshot, const v1::GetServiceRequest& request,
                             v1::GetServiceResponse* response);
@@ -40,5 +62,15 @@ absl::Status FillGetService(const StateSnapshot& snapshot, const v1::GetServiceR
 // not seen).
 absl::Status FillListServices(const StateSnapshot& snapshot, const v1::ListServicesRequest& request,
                               v1::ListServicesResponse* response);
+
+// Tasks in (service, task id) order, of one service (exact name) or of all,
+// filtered by state, one page at a time. The page token is opaque (it names
+// the last task of the previous page): paging is stable while tasks come and
+// go. NOT_FOUND for a service unknown to this replica; DATA_LOSS when the
+// requested service's record or task records cannot be read (a corrupt
+// record of another service is skipped when listing all); INVALID_ARGUMENT
+// for a page_size over kMaxTaskPageSize or a malformed token.
+absl::Status FillListTasks(const StateSnapshot& snapshot, const v1::ListTasksRequest& request,
+                           v1::ListTasksResponse* response);
 
 }  // namespace mast

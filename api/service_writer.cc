@@ -1,9 +1,11 @@
 #include "api/service_writer.h"
 
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "api/validation.h"
+#include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
@@ -49,6 +51,19 @@ absl::StatusOr<v1::ServiceSpec> CheckedSpec(const v1::ServiceSpec& spec,
     return absl::InvalidArgumentError(absl::StrCat(field_prefix, valid.message()));
   }
   return filled;
+}
+
+absl::Status CheckName(const std::string& name) {
+  if (name.empty()) return absl::InvalidArgumentError("name: required");
+  return absl::OkStatus();
+}
+
+// Whether two specs differ in nothing but `instances` (a scale, which needs
+// no new tasks).
+bool SameButInstances(v1::ServiceSpec a, v1::ServiceSpec b) {
+  a.clear_instances();
+  b.clear_instances();
+  return Deterministic(a) == Deterministic(b);
 }
 
 }  // namespace
@@ -179,208 +194,181 @@ void ServiceWriter::RunQueued(const std::string& name, Op op) {
   });
 }
 
-void ServiceWriter::ReadChecked(
-    const std::string& name, uint64_t expected_version, Release release,
-    absl::AnyInvocable<void(absl::StatusOr<StoredService>, Release) &&> then) {
-  store_->GetService(name, [alive = std::weak_ptr<char>(alive_), name, expected_version,
-                            release = std::move(release), then = std::move(then)](
-                               absl::StatusOr<std::optional<StoredService>> read) mutable {
-    if (alive.expired()) return;
-    if (!read.ok()) {
-      std::move(then)(ForClient(read.status()), std::move(release));
-      return;
-    }
-    if (!read->has_value()) {
-      std::move(then)(absl::NotFoundError(absl::StrCat("service '", name, "' not found")),
-                      std::move(release));
-      return;
-    }
-    const uint64_t version = (*read)->record.service().version();
-    if (expected_version != 0 && expected_version != version) {
-      std::move(then)(absl::AbortedError(absl::StrCat("expected_version: service '", name,
-                                                      "' is at version ", version, ", not ",
-                                                      expected_version, "; re-read and retry")),
-                      std::move(release));
-      return;
-    }
-    if ((*read)->record.deleting()) {
-      std::move(then)(absl::NotFoundError(absl::StrCat("service '", name, "' is being deleted")),
-                      std::move(release));
-      return;
-    }
-    std::move(then)(std::move(**read), std::move(release));
-  });
-}
-
-void ServiceWriter::PutUpdated(StoredService stored, Release release, Done<v1::Service> done) {
-  v1::Service* service = stored.record.mutable_service();
-  service->set_version(service->version() + 1);
-  SetTime(clock_.Now(), service->mutable_updated());
-  v1::Service answer = *service;
-  store_->PutService(
-      *term_, std::move(stored.record), stored.version,
-      [release = std::move(release), done = std::move(done),
-       answer = std::move(answer)](absl::StatusOr<int32_t> put) mutable {
-        std::move(release)();
-        if (!put.ok()) {
-          absl::Status status = put.status();
-          if (absl::IsAborted(status)) {
-            status = absl::AbortedError(absl::StrCat("service '", answer.spec().name(),
-                                                     "' changed concurrently; re-read and retry"));
-          }
-          std::move(done)(ForClient(status));
-          return;
-        }
-        std::move(done)(std::move(answer));
+template <typename Request, typename Response>
+void ServiceWriter::Write(absl::string_view method, const Request& request, Done<Response> done,
+                          absl::AnyInvocable<absl::StatusOr<Mutation>() &&> prepare) {
+  Idempotent<Request, Response>(
+      method, request, std::move(done),
+      [this, prepare = std::move(prepare)](Done<Response> done) mutable {
+        absl::StatusOr<Mutation> mutation = std::move(prepare)();
+        if (!mutation.ok()) return std::move(done)(mutation.status());
+        Apply(*std::move(mutation),
+              [done = std::move(done)](absl::StatusOr<v1::Service> written) mutable {
+                if (!written.ok()) return std::move(done)(written.status());
+                if constexpr (std::is_same_v<Response, v1::Service>) {
+                  std::move(done)(*std::move(written));
+                } else {
+                  std::move(done)(Response());
+                }
+              });
       });
 }
 
-void ServiceWriter::Create(v1::CreateServiceRequest request, Done<v1::Service> done) {
-  Idempotent<v1::CreateServiceRequest, v1::Service>(
-      "create", request, std::move(done), [this, request](Done<v1::Service> done) mutable {
-        absl::StatusOr<v1::ServiceSpec> spec = CheckedSpec(request.spec(), "spec.");
-        if (!spec.ok()) return std::move(done)(spec.status());
-        if (absl::Status leading = CheckLeading(); !leading.ok()) {
-          return std::move(done)(leading);
-        }
-        std::string name = spec->name();
-        Serialized(
-            name, [this, spec = *std::move(spec), done = std::move(done)](Release release) mutable {
-              if (absl::Status leading = CheckLeading(); !leading.ok()) {
+void ServiceWriter::Apply(Mutation mutation, Done<v1::Service> done) {
+  if (absl::Status leading = CheckLeading(); !leading.ok()) return std::move(done)(leading);
+  std::string name = mutation.name;
+  Serialized(name, [this, mutation = std::move(mutation),
+                    done = std::move(done)](Release release) mutable {
+    // Leadership may have ended while queued.
+    if (absl::Status leading = CheckLeading(); !leading.ok()) {
+      std::move(release)();
+      return std::move(done)(leading);
+    }
+    std::string name = mutation.name;
+    store_->GetService(
+        name, [this, alive = std::weak_ptr<char>(alive_), mutation = std::move(mutation),
+               release = std::move(release),
+               done = std::move(done)](absl::StatusOr<std::optional<StoredService>> read) mutable {
+          if (alive.expired()) return;
+          auto planned = [&]() -> absl::StatusOr<Planned> {
+            MAST_RETURN_IF_ERROR(CheckLeading());  // leadership may have ended during the read
+            if (!read.ok()) return ForClient(read.status());
+            return Plan(mutation, *std::move(read));
+          };
+          absl::StatusOr<Planned> plan = planned();
+          if (!plan.ok() || !plan->record.has_value()) {
+            std::move(release)();
+            if (!plan.ok()) return std::move(done)(plan.status());
+            return std::move(done)(std::move(plan->answer));
+          }
+          store_->PutService(
+              *term_, *std::move(plan->record), plan->znode_version,
+              [release = std::move(release), done = std::move(done),
+               answer = std::move(plan->answer)](absl::StatusOr<int32_t> put) mutable {
                 std::move(release)();
-                return std::move(done)(leading);
-              }
-              v1::records::ServiceRecord record;
-              v1::Service* service = record.mutable_service();
-              *service->mutable_spec() = std::move(spec);
-              service->set_version(1);
-              SetTime(clock_.Now(), service->mutable_created());
-              *service->mutable_updated() = service->created();
-              v1::Service answer = *service;
-              store_->PutService(*term_, std::move(record), ServiceStore::kMustNotExist,
-                                 [release = std::move(release), done = std::move(done),
-                                  answer = std::move(answer)](absl::StatusOr<int32_t> put) mutable {
-                                   std::move(release)();
-                                   if (!put.ok()) {
-                                     absl::Status status = put.status();
-                                     if (absl::IsAlreadyExists(status)) {
-                                       status = absl::AlreadyExistsError(absl::StrCat(
-                                           "service '", answer.spec().name(), "' already exists"));
-                                     }
-                                     return std::move(done)(ForClient(status));
-                                   }
-                                   std::move(done)(std::move(answer));
-                                 });
-            });
+                if (put.ok()) return std::move(done)(std::move(answer));
+                const std::string service = absl::StrCat("service '", answer.spec().name(), "'");
+                absl::Status status = put.status();
+                if (absl::IsAborted(status)) {
+                  status = absl::AbortedError(
+                      absl::StrCat(service, " changed concurrently; re-read and retry"));
+                } else if (absl::IsAlreadyExists(status)) {
+                  status = absl::AlreadyExistsError(absl::StrCat(service, " already exists"));
+                } else if (absl::IsNotFound(status)) {
+                  status = absl::NotFoundError(absl::StrCat(service, " not found"));
+                }
+                std::move(done)(ForClient(status));
+              });
+        });
+  });
+}
+
+absl::StatusOr<ServiceWriter::Planned> ServiceWriter::Plan(
+    Mutation& mutation, std::optional<StoredService> stored) const {
+  const std::string service = absl::StrCat("service '", mutation.name, "'");
+  const bool deleting =
+      stored.has_value() && (stored->record.deleting() || stored->record.service().deleting());
+  Planned plan;
+  if (mutation.kind == Mutation::Kind::kCreate) {
+    if (stored.has_value()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat(service, deleting ? " already exists and is being deleted; create it "
+                                           "again once it is gone"
+                                         : " already exists"));
+    }
+    plan.record.emplace();
+    v1::Service* created = plan.record->mutable_service();
+    std::move(mutation.apply)(*created);
+    created->set_version(1);
+    created->set_task_version(1);
+    SetTime(clock_.Now(), created->mutable_created());
+    *created->mutable_updated() = created->created();
+    plan.znode_version = ServiceStore::kMustNotExist;
+    plan.answer = *created;
+    return plan;
+  }
+  if (!stored.has_value()) return absl::NotFoundError(absl::StrCat(service, " not found"));
+  if (deleting) {
+    if (mutation.kind == Mutation::Kind::kDelete) {
+      plan.answer = stored->record.service();  // already asked for: nothing to write
+      return plan;
+    }
+    return absl::FailedPreconditionError(absl::StrCat(service, " is being deleted"));
+  }
+  const uint64_t version = stored->record.service().version();
+  if (mutation.expected_version != 0 && mutation.expected_version != version) {
+    return absl::AbortedError(absl::StrCat("expected_version: ", service, " is at version ",
+                                           version, ", not ", mutation.expected_version,
+                                           "; re-read and retry"));
+  }
+  plan.record = std::move(stored->record);
+  v1::Service* changed = plan.record->mutable_service();
+  changed->set_version(version + 1);
+  SetTime(clock_.Now(), changed->mutable_updated());
+  std::move(mutation.apply)(*changed);
+  plan.record->set_deleting(changed->deleting());
+  plan.znode_version = stored->version;
+  plan.answer = *changed;
+  return plan;
+}
+
+void ServiceWriter::Create(v1::CreateServiceRequest request, Done<v1::Service> done) {
+  Write<v1::CreateServiceRequest, v1::Service>(
+      "create", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
+        MAST_ASSIGN_OR_RETURN(v1::ServiceSpec spec, CheckedSpec(request.spec(), "spec."));
+        std::string name = spec.name();
+        return Mutation{Mutation::Kind::kCreate, std::move(name), 0,
+                        [spec = std::move(spec)](v1::Service& service) mutable {
+                          *service.mutable_spec() = std::move(spec);
+                        }};
       });
 }
 
 void ServiceWriter::Update(v1::UpdateServiceRequest request, Done<v1::Service> done) {
-  Idempotent<v1::UpdateServiceRequest, v1::Service>(
-      "update", request, std::move(done), [this, request](Done<v1::Service> done) mutable {
-        absl::StatusOr<v1::ServiceSpec> spec = CheckedSpec(request.spec(), "spec.");
-        if (!spec.ok()) return std::move(done)(spec.status());
-        if (absl::Status leading = CheckLeading(); !leading.ok()) {
-          return std::move(done)(leading);
-        }
-        std::string name = spec->name();
-        const uint64_t expected = request.expected_version();
-        Serialized(name, [this, name, expected, spec = *std::move(spec),
-                          done = std::move(done)](Release release) mutable {
-          if (absl::Status leading = CheckLeading(); !leading.ok()) {
-            std::move(release)();
-            return std::move(done)(leading);
-          }
-          ReadChecked(name, expected, std::move(release),
-                      [this, spec = std::move(spec), done = std::move(done)](
-                          absl::StatusOr<StoredService> stored, Release release) mutable {
-                        if (!stored.ok() || !term_.has_value()) {
-                          std::move(release)();
-                          return std::move(done)(stored.ok() ? CheckLeading() : stored.status());
-                        }
-                        *stored->record.mutable_service()->mutable_spec() = std::move(spec);
-                        PutUpdated(*std::move(stored), std::move(release), std::move(done));
-                      });
-        });
+  Write<v1::UpdateServiceRequest, v1::Service>(
+      "update", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
+        MAST_ASSIGN_OR_RETURN(v1::ServiceSpec spec, CheckedSpec(request.spec(), "spec."));
+        std::string name = spec.name();
+        return Mutation{Mutation::Kind::kChange, std::move(name), request.expected_version(),
+                        [spec = std::move(spec)](v1::Service& service) mutable {
+                          if (!SameButInstances(service.spec(), spec)) {
+                            service.set_task_version(service.version());
+                          }
+                          *service.mutable_spec() = std::move(spec);
+                        }};
       });
 }
 
 void ServiceWriter::Scale(v1::ScaleServiceRequest request, Done<v1::Service> done) {
-  Idempotent<v1::ScaleServiceRequest, v1::Service>(
-      "scale", request, std::move(done), [this, request](Done<v1::Service> done) mutable {
-        if (request.name().empty()) {
-          return std::move(done)(absl::InvalidArgumentError("name: required"));
-        }
+  Write<v1::ScaleServiceRequest, v1::Service>(
+      "scale", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
+        MAST_RETURN_IF_ERROR(CheckName(request.name()));
         if (request.instances() > kMaxInstances) {
-          return std::move(done)(absl::InvalidArgumentError(absl::StrCat(
-              "instances: must be at most ", kMaxInstances, ", not ", request.instances())));
+          return absl::InvalidArgumentError(absl::StrCat(
+              "instances: must be at most ", kMaxInstances, ", not ", request.instances()));
         }
-        if (absl::Status leading = CheckLeading(); !leading.ok()) {
-          return std::move(done)(leading);
-        }
-        Serialized(request.name(), [this, request,
-                                    done = std::move(done)](Release release) mutable {
-          if (absl::Status leading = CheckLeading(); !leading.ok()) {
-            std::move(release)();
-            return std::move(done)(leading);
-          }
-          ReadChecked(request.name(), request.expected_version(), std::move(release),
-                      [this, request, done = std::move(done)](absl::StatusOr<StoredService> stored,
-                                                              Release release) mutable {
-                        if (!stored.ok() || !term_.has_value()) {
-                          std::move(release)();
-                          return std::move(done)(stored.ok() ? CheckLeading() : stored.status());
-                        }
-                        stored->record.mutable_service()->mutable_spec()->set_instances(
-                            request.instances());
-                        PutUpdated(*std::move(stored), std::move(release), std::move(done));
-                      });
-        });
+        return Mutation{Mutation::Kind::kChange, request.name(), request.expected_version(),
+                        [instances = request.instances()](v1::Service& service) {
+                          service.mutable_spec()->set_instances(instances);
+                        }};
+      });
+}
+
+void ServiceWriter::Restart(v1::RestartServiceRequest request, Done<v1::Service> done) {
+  Write<v1::RestartServiceRequest, v1::Service>(
+      "restart", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
+        MAST_RETURN_IF_ERROR(CheckName(request.name()));
+        return Mutation{Mutation::Kind::kChange, request.name(), request.expected_version(),
+                        [](v1::Service& service) { service.set_task_version(service.version()); }};
       });
 }
 
 void ServiceWriter::Delete(v1::DeleteServiceRequest request, Done<v1::DeleteServiceResponse> done) {
-  Idempotent<v1::DeleteServiceRequest, v1::DeleteServiceResponse>(
-      "delete", request, std::move(done),
-      [this, request](Done<v1::DeleteServiceResponse> done) mutable {
-        if (request.name().empty()) {
-          return std::move(done)(absl::InvalidArgumentError("name: required"));
-        }
-        if (absl::Status leading = CheckLeading(); !leading.ok()) {
-          return std::move(done)(leading);
-        }
-        Serialized(request.name(), [this, request,
-                                    done = std::move(done)](Release release) mutable {
-          if (absl::Status leading = CheckLeading(); !leading.ok()) {
-            std::move(release)();
-            return std::move(done)(leading);
-          }
-          ReadChecked(request.name(), request.expected_version(), std::move(release),
-                      [this, name = request.name(), done = std::move(done)](
-                          absl::StatusOr<StoredService> stored, Release release) mutable {
-                        if (!stored.ok() || !term_.has_value()) {
-                          std::move(release)();
-                          return std::move(done)(stored.ok() ? CheckLeading() : stored.status());
-                        }
-                        // For now the record goes at once: killing the service's
-                        // tasks first comes with the scheduler. The version was
-                        // checked on a fresh read, and API writes of this name are
-                        // serialized here, so no API write slips in between.
-                        store_->DeleteService(*term_, name,
-                                              [release = std::move(release), done = std::move(done),
-                                               name](absl::Status deleted) mutable {
-                                                std::move(release)();
-                                                if (!deleted.ok()) {
-                                                  if (absl::IsNotFound(deleted)) {
-                                                    deleted = absl::NotFoundError(absl::StrCat(
-                                                        "service '", name, "' not found"));
-                                                  }
-                                                  return std::move(done)(ForClient(deleted));
-                                                }
-                                                std::move(done)(v1::DeleteServiceResponse());
-                                              });
-                      });
-        });
+  Write<v1::DeleteServiceRequest, v1::DeleteServiceResponse>(
+      "delete", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
+        MAST_RETURN_IF_ERROR(CheckName(request.name()));
+        return Mutation{Mutation::Kind::kDelete, request.name(), request.expected_version(),
+                        [](v1::Service& service) { service.set_deleting(true); }};
       });
 }
 

@@ -20,13 +20,24 @@
 namespace mast {
 
 // The leader's entry point for the API's writes (CreateService,
-// UpdateService, ScaleService, DeleteService). Each write is checked
-// (ValidateServiceSpec after WithDefaults; INVALID_ARGUMENT names the
-// field), read fresh from the store, checked against `expected_version`
+// UpdateService, ScaleService, RestartService, DeleteService). Each write is
+// checked (ValidateServiceSpec after WithDefaults; INVALID_ARGUMENT names
+// the field), read fresh from the store, checked against `expected_version`
 // (0 = any; ABORTED on mismatch) and written through ServiceStore, fenced
 // with the current LeaderTerm. Writes to one service name run one at a time,
 // so the version check and the write of one are not interleaved with
 // another API write of the same name.
+//
+// Versions: Create stores version 1 and task_version 1. Every other write
+// that changes the record adds one to `version`; Update also sets
+// task_version to the new version when the spec changes in anything but
+// `instances`, Restart always does (the spec unchanged), Scale keeps it.
+//
+// Deletion: Delete only marks the service deleting (Service.deleting and
+// ServiceRecord.deleting, version + 1); the leader's scheduler kills its
+// tasks and then removes the record. Update, Scale and Restart of a
+// deleting service are FAILED_PRECONDITION; a Delete of it is OK without a
+// new write; a Create of its name is ALREADY_EXISTS until the record is gone.
 //
 // Leadership comes from the elector's callbacks (OnStartedLeading,
 // OnStoppedLeading, OnPaused). Without a term, or while paused, a write is
@@ -71,6 +82,7 @@ class ServiceWriter {
   void Create(v1::CreateServiceRequest request, Done<v1::Service> done);
   void Update(v1::UpdateServiceRequest request, Done<v1::Service> done);
   void Scale(v1::ScaleServiceRequest request, Done<v1::Service> done);
+  void Restart(v1::RestartServiceRequest request, Done<v1::Service> done);
   void Delete(v1::DeleteServiceRequest request, Done<v1::DeleteServiceResponse> done);
 
   // Idempotency keys remembered now (answered and in flight).
@@ -91,6 +103,21 @@ class ServiceWriter {
   using Release = absl::AnyInvocable<void() &&>;
   using Op = absl::AnyInvocable<void(Release) &&>;
 
+  // One write, as the frame below sees it.
+  struct Mutation {
+    enum class Kind {
+      kCreate,  // the name must be free
+      kChange,  // the service must exist and not be deleting
+      kDelete,  // the service must exist; already deleting: done, nothing written
+    };
+    Kind kind = Kind::kChange;
+    std::string name;
+    uint64_t expected_version = 0;  // 0: any (kCreate: unused)
+    // Changes the service: a new one for kCreate (before its versions and
+    // times are set), else the stored one with its version already raised.
+    absl::AnyInvocable<void(v1::Service&) &&> apply;
+  };
+
   template <typename Request, typename Response>
   void Idempotent(absl::string_view method, const Request& request, Done<Response> done,
                   absl::AnyInvocable<void(Done<Response>) &&> run);
@@ -100,10 +127,24 @@ class ServiceWriter {
   void RunQueued(const std::string& name, Op op);
   // UNAVAILABLE unless leading, not paused and wired.
   absl::Status CheckLeading() const;
-  // Reads the service, checks `expected_version`, then `write(term, stored)`.
-  void ReadChecked(const std::string& name, uint64_t expected_version, Release release,
-                   absl::AnyInvocable<void(absl::StatusOr<StoredService>, Release) &&> then);
-  void PutUpdated(StoredService stored, Release release, Done<v1::Service> done);
+  // The frame every write shares: idempotency, then `prepare` (the request's
+  // checks; INVALID_ARGUMENT), then Apply. `Response` is made from the
+  // service as written.
+  template <typename Request, typename Response>
+  void Write(absl::string_view method, const Request& request, Done<Response> done,
+             absl::AnyInvocable<absl::StatusOr<Mutation>() &&> prepare);
+  // Leading check, serialized on the name: re-check, fresh read, the kind's
+  // and expected_version's checks, `apply`, PutService with the read znode
+  // version, release, errors mapped for the client.
+  void Apply(Mutation mutation, Done<v1::Service> done);
+  // The record to write for `mutation` given the fresh read, or the error
+  // (or, for a delete of a deleting service, the stored service and no record).
+  struct Planned {
+    std::optional<v1::records::ServiceRecord> record;  // nullopt: nothing to write
+    int64_t znode_version = 0;
+    v1::Service answer;
+  };
+  absl::StatusOr<Planned> Plan(Mutation& mutation, std::optional<StoredService> stored) const;
 
   Clock& clock_;
   const Options options_;

@@ -425,7 +425,8 @@ absl::Status ValidateConstraints(const v1::ServiceSpec& spec) {
         break;
       }
       case v1::Constraint::MAX_PER:
-        if (!ParsePositiveInt(c.value())) return Invalid(value_path, "MAX_PER needs a positive integer");
+        if (!ParsePositiveInt(c.value()))
+          return Invalid(value_path, "MAX_PER needs a positive integer");
         break;
       case v1::Constraint_Operator_Constraint_Operator_INT_MIN_SENTINEL_DO_NOT_USE_:
       case v1::Constraint_Operator_Constraint_Operator_INT_MAX_SENTINEL_DO_NOT_USE_:

@@ -2,17 +2,23 @@
 //
 //   mastctl [--endpoint=HOST:PORT[,HOST:PORT...]] [-o table|json] COMMAND
 //
-// COMMAND: leader | deploy -f spec.json | get NAME | ls [--prefix=P]
-//          [--selector=k=v,...] | scale NAME N | rm NAME
+// COMMAND: leader | deploy -f spec.json | update -f spec.json | get NAME |
+//          ls [--prefix=P] [--selector=k=v,...] | scale NAME N | restart NAME |
+//          rm NAME | tasks [NAME] [--state=S,...] | watch [--from=V] [--prefix=P]
 //
 // --endpoint takes a comma list; the next replica is tried when one does not
-// answer.
+// answer. `watch` streams until interrupted: when its stream ends (the
+// replica went, or dropped it as too slow) it reconnects to the next
+// endpoint and resumes from the last version it printed in full.
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
-#include <iostream>
 #include <string>
 #include <vector>
 
@@ -20,11 +26,14 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
@@ -35,12 +44,17 @@ ABSL_FLAG(std::string, endpoint, "127.0.0.1:7070",
 ABSL_FLAG(std::string, output, "table", "Output format: table or json.");
 ABSL_FLAG(std::string, o, "", "Shorthand for --output.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "Deadline of each call.");
-ABSL_FLAG(std::string, f, "", "deploy: the ServiceSpec file (protobuf JSON).");
-ABSL_FLAG(std::string, prefix, "", "ls: only names starting with this.");
+ABSL_FLAG(std::string, f, "", "deploy, update: the ServiceSpec file (protobuf JSON).");
+ABSL_FLAG(std::string, prefix, "", "ls, watch: only names starting with this.");
 ABSL_FLAG(std::string, selector, "", "ls: only services with these labels (k=v,k2=v2).");
+ABSL_FLAG(std::string, state, "",
+          "tasks: only tasks in these states (comma list, e.g. RUNNING,STAGING).");
+ABSL_FLAG(int64_t, from, 0,
+          "watch: resume after this store version (0: the current state first, then "
+          "changes).");
 ABSL_FLAG(uint64_t, expected_version, 0,
-          "deploy (update), scale, rm: fail with ABORTED unless the service is at this "
-          "version (0: any).");
+          "deploy (update), update, scale, restart, rm: fail with ABORTED unless the service "
+          "is at this version (0: any).");
 ABSL_FLAG(std::string, idempotency_key, "",
           "Writes: the idempotency key (default: a random one per invocation, so that the "
           "retries of one invocation on several endpoints apply at most once).");
@@ -54,37 +68,64 @@ constexpr char kUsage[] =
     "Commands:\n"
     "  leader                 who leads the replica set\n"
     "  deploy -f spec.json    create the service (or update it if it exists)\n"
+    "  update -f spec.json    replace the spec of an existing service\n"
     "  get NAME               one service\n"
     "  ls [--prefix=P] [--selector=k=v,...]  services\n"
     "  scale NAME N           set the number of instances\n"
-    "  rm NAME                delete the service\n";
+    "  restart NAME           replace every task of the service, one at a time\n"
+    "  rm NAME                delete the service (its tasks are killed first)\n"
+    "  tasks [NAME] [--state=RUNNING,...]  tasks, of one service or all\n"
+    "  watch [--from=VERSION] [--prefix=P]  stream changes, one line each\n";
 
 std::string OutputFormat() {
   std::string o = absl::GetFlag(FLAGS_o);
   return o.empty() ? absl::GetFlag(FLAGS_output) : o;
 }
 
+std::vector<std::string> Endpoints() {
+  return absl::StrSplit(absl::GetFlag(FLAGS_endpoint), ',', absl::SkipEmpty());
+}
+
+// A unary method of the stub, e.g. &mast::v1::Mast::Stub::GetService.
+template <typename Request, typename Response>
+using Rpc = grpc::Status (mast::v1::Mast::Stub::*)(grpc::ClientContext*, const Request&, Response*);
+
 // Calls `rpc` on each endpoint in turn until one answers (any status but
-// UNAVAILABLE / DEADLINE_EXCEEDED counts as an answer).
-template <typename Response, typename Rpc>
-grpc::Status CallAny(Rpc rpc, Response* response, std::string* answered_by) {
+// UNAVAILABLE / DEADLINE_EXCEEDED counts as an answer); `answered_by` (if
+// given) names it.
+template <typename Request, typename Response>
+grpc::Status Call(Rpc<Request, Response> rpc, const Request& request, Response* response,
+                  std::string* answered_by = nullptr) {
   grpc::Status last(grpc::StatusCode::UNAVAILABLE, "no endpoint given");
-  for (absl::string_view endpoint :
-       absl::StrSplit(absl::GetFlag(FLAGS_endpoint), ',', absl::SkipEmpty())) {
-    auto channel = grpc::CreateChannel(std::string(endpoint), grpc::InsecureChannelCredentials());
+  for (const std::string& endpoint : Endpoints()) {
+    auto channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
     auto stub = mast::v1::Mast::NewStub(channel);
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::GetFlag(FLAGS_timeout)));
-    last = rpc(*stub, &context, response);
+    last = ((*stub).*rpc)(&context, request, response);
     if (last.ok() || (last.error_code() != grpc::StatusCode::UNAVAILABLE &&
                       last.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED)) {
-      *answered_by = std::string(endpoint);
+      if (answered_by != nullptr) *answered_by = endpoint;
       return last;
     }
-    std::fprintf(stderr, "mastctl: %s: %s\n", std::string(endpoint).c_str(),
-                 last.error_message().c_str());
+    std::fprintf(stderr, "mastctl: %s: %s\n", endpoint.c_str(), last.error_message().c_str());
   }
   return last;
+}
+
+// Calls a paged list RPC (page_token / next_page_token) from the first page
+// to the last; `all` gets every page's items and the last store version.
+template <typename Request, typename Response>
+grpc::Status AllPages(Rpc<Request, Response> rpc, Request request, Response* all) {
+  do {
+    Response page;
+    grpc::Status status = Call(rpc, request, &page);
+    if (!status.ok()) return status;
+    request.set_page_token(page.next_page_token());
+    all->MergeFrom(page);  // appends the items; the last store_version wins
+  } while (!request.page_token().empty());
+  all->clear_next_page_token();
+  return grpc::Status::OK;
 }
 
 int PrintError(const grpc::Status& status) {
@@ -116,18 +157,28 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
                           absl::UTCTimeZone());
 }
 
+// "deleting", "deploying v<N>" (tasks are being replaced or started), or "stable".
+std::string ServiceState(const mast::v1::Service& service) {
+  if (service.deleting()) return "deleting";
+  if (!service.status().deployment_id().empty()) {
+    return absl::StrCat("deploying ", service.status().deployment_id());
+  }
+  return "stable";
+}
+
 void PrintServiceTable(const std::vector<const mast::v1::Service*>& services) {
-  absl::PrintF("%-32s %-8s %-10s %-6s %-9s %-21s %s\n", "NAME", "VERSION", "INSTANCES", "CPUS",
-               "MEM_MIB", "UPDATED", "COMMAND");
+  absl::PrintF("%-32s %-8s %-10s %-8s %-6s %-9s %-14s %-21s %s\n", "NAME", "VERSION", "INSTANCES",
+               "RUNNING", "CPUS", "MEM_MIB", "STATE", "UPDATED", "COMMAND");
   for (const mast::v1::Service* s : services) {
     const mast::v1::ServiceSpec& spec = s->spec();
     std::string command = spec.command().has_argv()
                               ? absl::StrJoin(spec.command().argv().args(), " ")
                               : spec.command().shell();
     if (command.size() > 40) command = command.substr(0, 37) + "...";
-    absl::PrintF("%-32s %-8d %-10d %-6g %-9g %-21s %s\n", spec.name(), s->version(),
-                 spec.instances(), spec.resources().cpus(), spec.resources().mem_mib(),
-                 FormatTimestamp(s->updated()), command);
+    absl::PrintF("%-32s %-8d %-10d %-8d %-6g %-9g %-14s %-21s %s\n", spec.name(), s->version(),
+                 spec.instances(), s->status().running(), spec.resources().cpus(),
+                 spec.resources().mem_mib(), ServiceState(*s), FormatTimestamp(s->updated()),
+                 command);
   }
 }
 
@@ -140,62 +191,74 @@ int PrintService(const mast::v1::Service& service) {
   return 0;
 }
 
-int Deploy() {
+// Reads the ServiceSpec of -f; an exit code (2) on failure.
+std::optional<mast::v1::ServiceSpec> ReadSpec(const char* command) {
   const std::string path = absl::GetFlag(FLAGS_f);
   if (path.empty()) {
-    std::fprintf(stderr, "mastctl: deploy: -f spec.json is required\n");
-    return 2;
+    std::fprintf(stderr, "mastctl: %s: -f spec.json is required\n", command);
+    return std::nullopt;
   }
   std::ifstream in(path);
   if (!in) {
-    std::fprintf(stderr, "mastctl: deploy: cannot read %s\n", path.c_str());
-    return 2;
+    std::fprintf(stderr, "mastctl: %s: cannot read %s\n", command, path.c_str());
+    return std::nullopt;
   }
   std::stringstream text;
   text << in.rdbuf();
   mast::v1::ServiceSpec spec;
   auto parsed = google::protobuf::util::JsonStringToMessage(text.str(), &spec);
   if (!parsed.ok()) {
-    std::fprintf(stderr, "mastctl: deploy: %s: %s\n", path.c_str(),
+    std::fprintf(stderr, "mastctl: %s: %s: %s\n", command, path.c_str(),
                  std::string(parsed.message()).c_str());
-    return 2;
+    return std::nullopt;
   }
-  const std::string key = IdempotencyKey();
+  return spec;
+}
+
+// Runs a write answered with the service, and prints the service.
+template <typename Request>
+int WriteService(Rpc<Request, mast::v1::Service> rpc, const Request& request) {
   mast::v1::Service service;
-  std::string answered_by;
-  mast::v1::CreateServiceRequest create;
-  *create.mutable_spec() = spec;
-  create.set_idempotency_key(key);
-  grpc::Status status = CallAny(
-      [&](mast::v1::Mast::Stub& stub, grpc::ClientContext* ctx, mast::v1::Service* r) {
-        return stub.CreateService(ctx, create, r);
-      },
-      &service, &answered_by);
-  if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
-    mast::v1::UpdateServiceRequest update;
-    *update.mutable_spec() = spec;
-    update.set_expected_version(absl::GetFlag(FLAGS_expected_version));
-    update.set_idempotency_key(key + "-update");
-    status = CallAny(
-        [&](mast::v1::Mast::Stub& stub, grpc::ClientContext* ctx, mast::v1::Service* r) {
-          return stub.UpdateService(ctx, update, r);
-        },
-        &service, &answered_by);
-  }
+  grpc::Status status = Call(rpc, request, &service);
   if (!status.ok()) return PrintError(status);
   return PrintService(service);
+}
+
+int Deploy() {
+  std::optional<mast::v1::ServiceSpec> spec = ReadSpec("deploy");
+  if (!spec.has_value()) return 2;
+  const std::string key = IdempotencyKey();
+  mast::v1::CreateServiceRequest create;
+  *create.mutable_spec() = *spec;
+  create.set_idempotency_key(key);
+  mast::v1::Service service;
+  grpc::Status status = Call(&mast::v1::Mast::Stub::CreateService, create, &service);
+  if (status.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
+    if (!status.ok()) return PrintError(status);
+    return PrintService(service);
+  }
+  mast::v1::UpdateServiceRequest update;
+  *update.mutable_spec() = *std::move(spec);
+  update.set_expected_version(absl::GetFlag(FLAGS_expected_version));
+  update.set_idempotency_key(key + "-update");
+  return WriteService(&mast::v1::Mast::Stub::UpdateService, update);
+}
+
+int Update() {
+  std::optional<mast::v1::ServiceSpec> spec = ReadSpec("update");
+  if (!spec.has_value()) return 2;
+  mast::v1::UpdateServiceRequest update;
+  *update.mutable_spec() = *std::move(spec);
+  update.set_expected_version(absl::GetFlag(FLAGS_expected_version));
+  update.set_idempotency_key(IdempotencyKey());
+  return WriteService(&mast::v1::Mast::Stub::UpdateService, update);
 }
 
 int Get(const std::string& name) {
   mast::v1::GetServiceRequest request;
   request.set_name(name);
   mast::v1::GetServiceResponse response;
-  std::string answered_by;
-  grpc::Status status = CallAny(
-      [&](mast::v1::Mast::Stub& stub, grpc::ClientContext* ctx, mast::v1::GetServiceResponse* r) {
-        return stub.GetService(ctx, request, r);
-      },
-      &response, &answered_by);
+  grpc::Status status = Call(&mast::v1::Mast::Stub::GetService, request, &response);
   if (!status.ok()) return PrintError(status);
   if (OutputFormat() == "json") {
     std::cout << ToJson(response) << "\n";
@@ -208,23 +271,9 @@ int List() {
   mast::v1::ListServicesRequest request;
   request.set_prefix(absl::GetFlag(FLAGS_prefix));
   request.set_label_selector(absl::GetFlag(FLAGS_selector));
-  std::vector<mast::v1::ListServicesResponse> pages;
-  do {
-    mast::v1::ListServicesResponse page;
-    std::string answered_by;
-    grpc::Status status = CallAny(
-        [&](mast::v1::Mast::Stub& stub, grpc::ClientContext* ctx,
-            mast::v1::ListServicesResponse* r) { return stub.ListServices(ctx, request, r); },
-        &page, &answered_by);
-    if (!status.ok()) return PrintError(status);
-    request.set_page_token(page.next_page_token());
-    pages.push_back(std::move(page));
-  } while (!request.page_token().empty());
   mast::v1::ListServicesResponse all;
-  for (auto& page : pages) {
-    for (auto& s : *page.mutable_services()) *all.add_services() = std::move(s);
-    all.set_store_version(page.store_version());
-  }
+  grpc::Status status = AllPages(&mast::v1::Mast::Stub::ListServices, request, &all);
+  if (!status.ok()) return PrintError(status);
   if (OutputFormat() == "json") {
     std::cout << ToJson(all) << "\n";
     return 0;
@@ -235,64 +284,195 @@ int List() {
   return 0;
 }
 
+// A write request naming `name`, with --expected_version and an idempotency key.
+template <typename Request>
+Request NamedWrite(const std::string& name) {
+  Request request;
+  request.set_name(name);
+  request.set_expected_version(absl::GetFlag(FLAGS_expected_version));
+  request.set_idempotency_key(IdempotencyKey());
+  return request;
+}
+
 int Scale(const std::string& name, const std::string& count) {
   uint32_t instances = 0;
   if (!absl::SimpleAtoi(count, &instances)) {
     std::fprintf(stderr, "mastctl: scale: N must be a number >= 0, not '%s'\n", count.c_str());
     return 2;
   }
-  mast::v1::ScaleServiceRequest request;
-  request.set_name(name);
+  auto request = NamedWrite<mast::v1::ScaleServiceRequest>(name);
   request.set_instances(instances);
-  request.set_expected_version(absl::GetFlag(FLAGS_expected_version));
-  request.set_idempotency_key(IdempotencyKey());
-  mast::v1::Service service;
-  std::string answered_by;
-  grpc::Status status = CallAny(
-      [&](mast::v1::Mast::Stub& stub, grpc::ClientContext* ctx, mast::v1::Service* r) {
-        return stub.ScaleService(ctx, request, r);
-      },
-      &service, &answered_by);
-  if (!status.ok()) return PrintError(status);
-  return PrintService(service);
+  return WriteService(&mast::v1::Mast::Stub::ScaleService, request);
+}
+
+int Restart(const std::string& name) {
+  auto request = NamedWrite<mast::v1::RestartServiceRequest>(name);
+  return WriteService(&mast::v1::Mast::Stub::RestartService, request);
 }
 
 int Remove(const std::string& name) {
-  mast::v1::DeleteServiceRequest request;
-  request.set_name(name);
-  request.set_expected_version(absl::GetFlag(FLAGS_expected_version));
-  request.set_idempotency_key(IdempotencyKey());
+  auto request = NamedWrite<mast::v1::DeleteServiceRequest>(name);
   mast::v1::DeleteServiceResponse response;
-  std::string answered_by;
-  grpc::Status status = CallAny(
-      [&](mast::v1::Mast::Stub& stub, grpc::ClientContext* ctx,
-          mast::v1::DeleteServiceResponse* r) { return stub.DeleteService(ctx, request, r); },
-      &response, &answered_by);
+  grpc::Status status = Call(&mast::v1::Mast::Stub::DeleteService, request, &response);
   if (!status.ok()) return PrintError(status);
   if (OutputFormat() == "json") {
     std::cout << "{}\n";
   } else {
-    std::cout << "deleted " << name << "\n";
+    std::cout << "deleting " << name << " (its tasks are killed, then it is removed)\n";
   }
   return 0;
+}
+
+int Tasks(const std::string& service) {
+  mast::v1::ListTasksRequest request;
+  request.set_service(service);
+  for (absl::string_view name :
+       absl::StrSplit(absl::GetFlag(FLAGS_state), ',', absl::SkipWhitespace())) {
+    mast::v1::Task::State state;
+    if (!mast::v1::Task::State_Parse(absl::AsciiStrToUpper(absl::StripAsciiWhitespace(name)),
+                                     &state) ||
+        state == mast::v1::Task::STATE_UNSPECIFIED) {
+      std::fprintf(stderr,
+                   "mastctl: tasks: --state: unknown state '%s' (PENDING, STAGING, STARTING, "
+                   "RUNNING, KILLING, FINISHED, FAILED, KILLED, LOST, UNREACHABLE, GONE, "
+                   "ERROR)\n",
+                   std::string(name).c_str());
+      return 2;
+    }
+    request.add_states(state);
+  }
+  mast::v1::ListTasksResponse all;
+  grpc::Status status = AllPages(&mast::v1::Mast::Stub::ListTasks, request, &all);
+  if (!status.ok()) return PrintError(status);
+  if (OutputFormat() == "json") {
+    std::cout << ToJson(all) << "\n";
+    return 0;
+  }
+  absl::PrintF("%-44s %-32s %-8s %-12s %-24s %-16s %s\n", "ID", "SERVICE", "VERSION", "STATE",
+               "HOST", "PORTS", "UPDATED");
+  for (const mast::v1::Task& t : all.tasks()) {
+    std::string state = mast::v1::Task::State_Name(t.state());
+    if (t.kill_requested() && t.state() != mast::v1::Task::KILLING) state += "*";
+    absl::PrintF("%-44s %-32s %-8d %-12s %-24s %-16s %s\n", t.id(), t.service(), t.version(), state,
+                 t.host().empty() ? "-" : t.host(),
+                 t.ports().empty() ? "-" : absl::StrJoin(t.ports(), ","),
+                 FormatTimestamp(t.updated()));
+  }
+  return 0;
+}
+
+// One line for an event: "<store version> <TYPE> <what>".
+std::string DescribeEvent(const mast::v1::WatchEvent& event) {
+  std::string line =
+      absl::StrCat(event.store_version(), " ", mast::v1::WatchEvent::Type_Name(event.type()));
+  if (event.has_service()) {
+    const mast::v1::Service& s = event.service();
+    absl::StrAppend(&line, " service ", s.spec().name(), " version=", s.version(),
+                    " instances=", s.spec().instances(), " running=", s.status().running(),
+                    " state=", absl::StrReplaceAll(ServiceState(s), {{" ", ":"}}));
+  } else if (event.has_task()) {
+    const mast::v1::Task& t = event.task();
+    absl::StrAppend(&line, " task ", t.service(), " ", t.id(), " version=", t.version(),
+                    " state=", mast::v1::Task::State_Name(t.state()), " host=", t.host().empty() ? "-" : t.host());
+  } else if (event.has_leader()) {
+    const mast::v1::GetLeaderResponse& l = event.leader();
+    if (l.leader_known()) {
+      absl::StrAppend(&line, " leader ", l.leader_id(), " address=", l.leader_address(),
+                      " token=", l.fencing_token());
+    } else {
+      absl::StrAppend(&line, " leader none");
+    }
+  }
+  return line;
+}
+
+// The version a RESOURCE_EXHAUSTED watch end names ("... resume from version N").
+std::optional<int64_t> ResumeVersion(const std::string& message) {
+  constexpr absl::string_view kMarker = "resume from version ";
+  const size_t at = absl::string_view(message).find(kMarker);
+  int64_t version = 0;
+  if (at == absl::string_view::npos ||
+      !absl::SimpleAtoi(absl::string_view(message).substr(at + kMarker.size()), &version)) {
+    return std::nullopt;
+  }
+  return version;
+}
+
+// Streams events until interrupted. The resume point is the last version
+// printed in full (events come in version order, so a version is complete
+// once a later one, or SYNCED, arrives); after a reconnect the events of a
+// version that was in progress may be printed again. Only a definite
+// refusal (e.g. INVALID_ARGUMENT) ends it.
+int Watch() {
+  const std::vector<std::string> endpoints = Endpoints();
+  if (endpoints.empty())
+    return PrintError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "no endpoint given"));
+  const bool json = OutputFormat() == "json";
+  int64_t complete = absl::GetFlag(FLAGS_from);
+  std::random_device random;
+  std::mt19937_64 jitter(static_cast<uint64_t>(random()) << 32 | random());
+  absl::Duration backoff = absl::Milliseconds(100);
+  size_t failures_in_a_row = 0;
+  for (size_t attempt = 0;; ++attempt) {
+    const std::string& endpoint = endpoints[attempt % endpoints.size()];
+    auto stub =
+        mast::v1::Mast::NewStub(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    mast::v1::WatchEventsRequest request;
+    request.set_from_version(complete);
+    request.set_service_prefix(absl::GetFlag(FLAGS_prefix));
+    std::unique_ptr<grpc::ClientReader<mast::v1::WatchEvent>> reader =
+        stub->WatchEvents(&context, request);
+    mast::v1::WatchEvent event;
+    int64_t current = complete;
+    bool got_any = false;
+    while (reader->Read(&event)) {
+      got_any = true;
+      if (event.store_version() > current) {
+        complete = std::max(complete, current);
+        current = event.store_version();
+      }
+      if (event.type() == mast::v1::WatchEvent::SYNCED) complete = event.store_version();
+      std::cout << (json ? ToJson(event) : DescribeEvent(event)) << std::endl;
+    }
+    grpc::Status status = reader->Finish();
+    switch (status.error_code()) {
+      case grpc::StatusCode::INVALID_ARGUMENT:
+      case grpc::StatusCode::UNIMPLEMENTED:
+      case grpc::StatusCode::PERMISSION_DENIED:
+      case grpc::StatusCode::UNAUTHENTICATED:
+        return PrintError(status);
+      case grpc::StatusCode::RESOURCE_EXHAUSTED:
+        if (std::optional<int64_t> resume = ResumeVersion(status.error_message())) {
+          complete = std::max(complete, *resume);
+        }
+        break;
+      default:
+        break;
+    }
+    std::fprintf(stderr, "mastctl: watch: %s: %d %s; resuming from version %lld\n",
+                 endpoint.c_str(), static_cast<int>(status.error_code()),
+                 status.error_message().c_str(), static_cast<long long>(complete));
+    // Wait only when a whole round of endpoints failed to stream anything.
+    failures_in_a_row = got_any ? 0 : failures_in_a_row + 1;
+    if (failures_in_a_row > 0 && failures_in_a_row % endpoints.size() == 0) {
+      std::uniform_real_distribution<double> spread(0.5, 1.0);
+      absl::SleepFor(backoff * spread(jitter));
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+    } else if (got_any) {
+      backoff = absl::Milliseconds(100);
+    }
+  }
 }
 
 int Leader() {
   mast::v1::GetLeaderResponse response;
   std::string answered_by;
-  grpc::Status status = CallAny(
-      [](mast::v1::Mast::Stub& stub, grpc::ClientContext* ctx, mast::v1::GetLeaderResponse* r) {
-        return stub.GetLeader(ctx, mast::v1::GetLeaderRequest(), r);
-      },
-      &response, &answered_by);
+  grpc::Status status =
+      Call(&mast::v1::Mast::Stub::GetLeader, mast::v1::GetLeaderRequest(), &response, &answered_by);
   if (!status.ok()) return PrintError(status);
   if (OutputFormat() == "json") {
-    google::protobuf::util::JsonPrintOptions options;
-    options.always_print_primitive_fields = true;
-    options.preserve_proto_field_names = true;
-    std::string json;
-    (void)google::protobuf::util::MessageToJsonString(response, &json, options);
-    std::cout << json << "\n";
+    std::cout << ToJson(response) << "\n";
     return 0;
   }
   if (!response.leader_known()) {
@@ -306,8 +486,8 @@ int Leader() {
                              absl::FromUnixNanos(response.leader_since_unix_nanos()),
                              absl::UTCTimeZone());
   }
-  std::string answered = absl::StrCat(response.replica_id(),
-                                      response.is_leader() ? " (leader)" : " (follower)");
+  std::string answered =
+      absl::StrCat(response.replica_id(), response.is_leader() ? " (leader)" : " (follower)");
   absl::PrintF("%-24s %-24s %-14s %-26s %s\n", "LEADER", "ADDRESS", "TOKEN", "SINCE",
                "ANSWERED BY");
   absl::PrintF("%-24s %-24s %-14d %-26s %s\n", response.leader_id(), response.leader_address(),
@@ -345,10 +525,24 @@ int main(int argc, char** argv) {
     return false;
   };
   if (command == "deploy") return arity(0, "deploy -f spec.json") ? mast::Deploy() : 2;
+  if (command == "update") {
+    return arity(0, "update -f spec.json [--expected_version=N]") ? mast::Update() : 2;
+  }
   if (command == "get") return arity(1, "get NAME") ? mast::Get(args[2]) : 2;
   if (command == "ls") return arity(0, "ls [--prefix=P] [--selector=k=v,...]") ? mast::List() : 2;
   if (command == "scale") return arity(2, "scale NAME N") ? mast::Scale(args[2], args[3]) : 2;
+  if (command == "restart") return arity(1, "restart NAME") ? mast::Restart(args[2]) : 2;
   if (command == "rm") return arity(1, "rm NAME") ? mast::Remove(args[2]) : 2;
+  if (command == "tasks") {
+    if (operands > 1) {
+      std::fprintf(stderr, "mastctl: usage: mastctl tasks [NAME] [--state=RUNNING,...]\n");
+      return 2;
+    }
+    return mast::Tasks(operands == 1 ? args[2] : "");
+  }
+  if (command == "watch") {
+    return arity(0, "watch [--from=VERSION] [--prefix=P]") ? mast::Watch() : 2;
+  }
   std::fprintf(stderr, "mastctl: unknown command '%s'\n%s", command.c_str(), mast::kUsage);
   return 2;
 }

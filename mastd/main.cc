@@ -22,6 +22,7 @@
 #include "api/leader_forwarder.h"
 #include "api/mast_service.h"
 #include "api/service_writer.h"
+#include "api/watch_hub.h"
 #include "common/clock.h"
 #include "common/event_loop.h"
 #include "common/log.h"
@@ -86,6 +87,7 @@ int Run() {
   // Loop thread only (posted to); wired to the store and the leadership below.
   ServiceWriter writer(clock);
   LeaderForwarder forwarder;
+  WatchHub watch_hub;  // WatchEvents: fed on the loop (cache listener, on_new_leader)
   MastService service(
       [&]() -> std::shared_ptr<const ElectionSnapshot> {
         return elector_ready.HasBeenNotified() ? elector_view->snapshot() : empty;
@@ -97,7 +99,7 @@ int Run() {
       [&](absl::AnyInvocable<void(ServiceWriter&) &&> task) {
         loop.Post([&writer, task = std::move(task)]() mutable { std::move(task)(writer); });
       },
-      forwarder);
+      forwarder, watch_hub);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -187,6 +189,7 @@ int Run() {
     service_store = std::make_unique<ServiceStore>(*session, *store);
     writer.SetStore(service_store.get());
     state_cache = std::make_unique<StateCache>(*session, loop, config.zk_root, &state_metrics);
+    state_cache->AddListener([&watch_hub](const auto& s) { watch_hub.OnSnapshot(s); });
     state_cache->Start();
     cache_view = state_cache.get();
     cache_ready.Notify();
@@ -223,9 +226,10 @@ int Run() {
       if (controller) controller->OnStoppedLeading();
       scheduler->OnStoppedLeading();
     };
-    callbacks.on_new_leader = [&controller,
-                               &forwarder](const std::optional<LeaderInfo>& leader) {
+    callbacks.on_new_leader = [&controller, &forwarder, &watch_hub,
+                               &config](const std::optional<LeaderInfo>& leader) {
       forwarder.OnNewLeader(leader);
+      watch_hub.OnLeader(LeaderResponseFrom(leader, config.election.replica_id));
       if (leader && controller) controller->Prefetch();
     };
     callbacks.on_paused_changed = [health, &controller, &writer](bool paused) {

@@ -1,22 +1,30 @@
-// MastService's write routing, in process: a follower forwards to the
+// MastService in process: the write routing (a follower forwards to the
 // leader with the caller's deadline and metadata; UNAVAILABLE when no leader
-// is known, when the leader is paused, and for a write forwarded twice.
+// is known, when the leader is paused, and for a write forwarded twice),
+// ListTasks, and WatchEvents streams (cancelled, timed out, a slow consumer
+// dropped while the others go on).
 
 #include "api/mast_service.h"
 
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/leader_forwarder.h"
+#include "api/watch_hub.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/common/manual_clock.h"
+#include "tests/common/wait.h"
 
 namespace mast {
 namespace {
 
+using ::mast::testing::WaitFor;
 using ::testing::HasSubstr;
 
 // Stands in for the leader: records what a forwarded CreateService carried.
@@ -25,15 +33,21 @@ class RecordingLeader final : public v1::Mast::CallbackService {
   grpc::ServerUnaryReactor* CreateService(grpc::CallbackServerContext* context,
                                           const v1::CreateServiceRequest* request,
                                           v1::Service* response) override {
-    {
-      absl::MutexLock lock(&mu_);
-      for (const auto& [key, value] : context->client_metadata()) {
-        metadata_[std::string(key.data(), key.size())] = std::string(value.data(), value.size());
-      }
-      deadline_ = absl::FromChrono(context->deadline());
-    }
+    Record(*context);
     *response->mutable_spec() = request->spec();
     response->set_version(1);
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* RestartService(grpc::CallbackServerContext* context,
+                                           const v1::RestartServiceRequest* request,
+                                           v1::Service* response) override {
+    Record(*context);
+    response->mutable_spec()->set_name(request->name());
+    response->set_version(request->expected_version() + 1);
+    response->set_task_version(request->expected_version() + 1);
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -50,6 +64,14 @@ class RecordingLeader final : public v1::Mast::CallbackService {
   }
 
  private:
+  void Record(const grpc::CallbackServerContext& context) {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, value] : context.client_metadata()) {
+      metadata_[std::string(key.data(), key.size())] = std::string(value.data(), value.size());
+    }
+    deadline_ = absl::FromChrono(context.deadline());
+  }
+
   absl::Mutex mu_;
   std::map<std::string, std::string> metadata_ ABSL_GUARDED_BY(mu_);
   absl::Time deadline_ ABSL_GUARDED_BY(mu_);
@@ -65,8 +87,7 @@ std::unique_ptr<grpc::Server> Serve(grpc::Service* service, int* port) {
 class MastServiceRoutingTest : public ::testing::Test {
  protected:
   MastServiceRoutingTest()
-      : service_([this] { return Election(); }, [] { return std::make_shared<StateSnapshot>(); },
-                 clock_,
+      : service_([this] { return Election(); }, [this] { return State(); }, clock_,
                  [this](absl::AnyInvocable<void(ServiceWriter&) &&> task) {
                    {
                      absl::MutexLock lock(&mu_);
@@ -76,7 +97,7 @@ class MastServiceRoutingTest : public ::testing::Test {
                    // store, and answers at once.
                    std::move(task)(writer_);
                  },
-                 forwarder_) {
+                 forwarder_, hub_) {
     leader_server_ = Serve(&leader_, &leader_port_);
     follower_server_ = Serve(&service_, &follower_port_);
     stub_ = v1::Mast::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", follower_port_),
@@ -95,6 +116,14 @@ class MastServiceRoutingTest : public ::testing::Test {
     absl::MutexLock lock(&mu_);
     election_ = std::move(snapshot);
   }
+  std::shared_ptr<const StateSnapshot> State() {
+    absl::MutexLock lock(&mu_);
+    return state_;
+  }
+  void SetState(std::shared_ptr<const StateSnapshot> state) {
+    absl::MutexLock lock(&mu_);
+    state_ = std::move(state);
+  }
   ElectionSnapshot Follower() {
     ElectionSnapshot s;
     s.replica_id = "r1";
@@ -111,9 +140,13 @@ class MastServiceRoutingTest : public ::testing::Test {
   ManualClock clock_;
   ServiceWriter writer_{clock_};
   LeaderForwarder forwarder_;
+  // Small bounds, so that a stalled stream is dropped soon.
+  WatchHub hub_{WatchHub::Options{.history_events = 1000, .queue_events = 5}};
   RecordingLeader leader_;
   absl::Mutex mu_;
   ElectionSnapshot election_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const StateSnapshot> state_ ABSL_GUARDED_BY(mu_) =
+      std::make_shared<StateSnapshot>();
   int local_writes_ ABSL_GUARDED_BY(mu_) = 0;
   MastService service_;
   int leader_port_ = 0;
@@ -192,6 +225,205 @@ TEST_F(MastServiceRoutingTest, ActingLeaderPostsToTheLoop) {
   EXPECT_THAT(status.error_message(), HasSubstr("spec."));
   absl::MutexLock lock(&mu_);
   EXPECT_EQ(local_writes_, 1);
+}
+
+TEST_F(MastServiceRoutingTest, FollowerForwardsRestart) {
+  SetElection(Follower());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::RestartServiceRequest request;
+  request.set_name("team/web");
+  request.set_expected_version(3);
+  v1::Service answer;
+  grpc::Status status = stub_->RestartService(&context, request, &answer);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(answer.task_version(), 4u);
+  EXPECT_EQ(leader_.Metadata(kForwardedByHeader), "r1");
+  absl::MutexLock lock(&mu_);
+  EXPECT_EQ(local_writes_, 0);
+}
+
+TEST_F(MastServiceRoutingTest, ListTasksReadsTheReplicasSnapshot) {
+  auto snapshot = std::make_shared<StateSnapshot>();
+  snapshot->synced = true;
+  snapshot->store_version = 9;
+  auto stored = std::make_shared<StoredService>();
+  stored->record.mutable_service()->mutable_spec()->set_name("web");
+  snapshot->services["web"] = stored;
+  auto tasks = std::make_shared<v1::records::TaskRecords>();
+  tasks->add_tasks()->set_id("web.1");
+  snapshot->tasks["web"] = tasks;
+  SetState(snapshot);
+  grpc::ClientContext context;
+  v1::ListTasksRequest request;
+  request.set_service("web");
+  v1::ListTasksResponse response;
+  grpc::Status status = stub_->ListTasks(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.tasks_size(), 1);
+  EXPECT_EQ(response.tasks(0).id(), "web.1");
+  EXPECT_EQ(response.tasks(0).service(), "web");
+  EXPECT_EQ(response.store_version(), 9);
+  grpc::ClientContext unknown_context;
+  request.set_service("db");
+  EXPECT_EQ(stub_->ListTasks(&unknown_context, request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+// A snapshot sequence for the watch tests: `n` services s1..sn at version
+// `version`, each with `payload` bytes in its env (to fill flow-control
+// windows).
+std::shared_ptr<const StateSnapshot> Services(int64_t version, int n, size_t payload = 0) {
+  auto snapshot = std::make_shared<StateSnapshot>();
+  snapshot->synced = true;
+  snapshot->store_version = version;
+  for (int i = 1; i <= n; ++i) {
+    auto stored = std::make_shared<StoredService>();
+    v1::Service* service = stored->record.mutable_service();
+    service->mutable_spec()->set_name(absl::StrCat("s", i));
+    (*service->mutable_spec()->mutable_env())["PAYLOAD"] = std::string(payload, 'x');
+    service->set_version(1);
+    snapshot->services[service->spec().name()] = stored;
+  }
+  return snapshot;
+}
+
+TEST_F(MastServiceRoutingTest, WatchStreamsTheStateAndEndsWhenTheClientCancels) {
+  hub_.OnSnapshot(Services(10, 1));
+  grpc::ClientContext context;
+  v1::WatchEventsRequest request;
+  auto reader = stub_->WatchEvents(&context, request);
+  v1::WatchEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.type(), v1::WatchEvent::ADDED);
+  EXPECT_EQ(event.service().spec().name(), "s1");
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.type(), v1::WatchEvent::SYNCED);
+  EXPECT_EQ(event.store_version(), 10);
+  // A change reaches the idle stream (woken by the hub).
+  hub_.OnSnapshot(Services(11, 2));
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.type(), v1::WatchEvent::ADDED);
+  EXPECT_EQ(event.service().spec().name(), "s2");
+  EXPECT_EQ(event.store_version(), 11);
+  EXPECT_EQ(hub_.subscriptions(), 1u);
+
+  context.TryCancel();
+  EXPECT_FALSE(reader->Read(&event));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(WaitFor([&] { return hub_.subscriptions() == 0; }, absl::Seconds(10)));
+}
+
+TEST_F(MastServiceRoutingTest, WatchEndsAtItsDeadlineAndRefusesBadVersions) {
+  hub_.OnSnapshot(Services(10, 0));
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
+    auto reader = stub_->WatchEvents(&context, v1::WatchEventsRequest());
+    v1::WatchEvent event;
+    ASSERT_TRUE(reader->Read(&event));
+    EXPECT_EQ(event.type(), v1::WatchEvent::SYNCED);
+    EXPECT_FALSE(reader->Read(&event));  // nothing more before the deadline
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  EXPECT_TRUE(WaitFor([&] { return hub_.subscriptions() == 0; }, absl::Seconds(10)));
+
+  grpc::ClientContext context;
+  v1::WatchEventsRequest request;
+  request.set_from_version(-5);
+  auto reader = stub_->WatchEvents(&context, request);
+  v1::WatchEvent event;
+  EXPECT_FALSE(reader->Read(&event));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("from_version"));
+  EXPECT_EQ(hub_.subscriptions(), 0u);
+}
+
+TEST_F(MastServiceRoutingTest, ASlowWatcherIsDroppedWithoutStallingTheOthers) {
+  constexpr int kChanges = 100;
+  // 12.8 MB in all: past the slow stream's flow-control window and the
+  // socket buffers, so that its writes stall.
+  constexpr size_t kPayload = 128 * 1024;
+  hub_.OnSnapshot(Services(1, 0));
+
+  // The slow watcher, on a connection of its own with a small window that
+  // does not grow (no BDP probing), reads its first event, then nothing
+  // until the end.
+  grpc::ChannelArguments slow_args;
+  slow_args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  slow_args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
+  auto slow_stub = v1::Mast::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", follower_port_), grpc::InsecureChannelCredentials(), slow_args));
+  grpc::ClientContext slow_context;
+  slow_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto slow = slow_stub->WatchEvents(&slow_context, v1::WatchEventsRequest());
+  v1::WatchEvent event;
+  ASSERT_TRUE(slow->Read(&event));
+  ASSERT_EQ(event.type(), v1::WatchEvent::SYNCED);
+
+  // The fast one reads on its own thread.
+  grpc::ClientContext fast_context;
+  auto fast = stub_->WatchEvents(&fast_context, v1::WatchEventsRequest());
+  absl::Mutex fast_mu;
+  int fast_changes = 0;
+  std::thread fast_reader([&] {
+    v1::WatchEvent e;
+    while (fast->Read(&e)) {
+      if (e.type() != v1::WatchEvent::ADDED) continue;
+      absl::MutexLock lock(&fast_mu);
+      ++fast_changes;
+    }
+  });
+
+  // The loop publishes one change after another; it never waits for a
+  // stream (each OnSnapshot returns at once). Pacing on the fast reader
+  // only keeps the fast one's own queue short.
+  for (int i = 1; i <= kChanges; ++i) {
+    hub_.OnSnapshot(Services(1 + i, i, kPayload));
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          absl::MutexLock lock(&fast_mu);
+          return fast_changes == i;
+        },
+        absl::Seconds(10)))
+        << "change " << i;
+  }
+
+  // Now the slow one reads: what made it through, then the end naming the
+  // version it has everything of.
+  int slow_changes = 0;
+  int64_t last_version = 1;
+  while (slow->Read(&event)) {
+    ++slow_changes;
+    last_version = event.store_version();
+  }
+  grpc::Status status = slow->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(
+      status.error_message(),
+      HasSubstr(absl::StrCat("watch consumer too slow; resume from version ", last_version)));
+  EXPECT_LT(slow_changes, kChanges);
+
+  // Resuming from there brings the rest.
+  grpc::ClientContext resumed_context;
+  resumed_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  v1::WatchEventsRequest resume;
+  resume.set_from_version(last_version);
+  auto resumed = stub_->WatchEvents(&resumed_context, resume);
+  int resumed_changes = 0;
+  while (resumed_changes < kChanges - slow_changes && resumed->Read(&event)) {
+    ++resumed_changes;
+    EXPECT_GT(event.store_version(), last_version);
+  }
+  EXPECT_EQ(resumed_changes, kChanges - slow_changes);
+  EXPECT_EQ(event.service().spec().name(), absl::StrCat("s", kChanges));
+
+  resumed_context.TryCancel();
+  fast_context.TryCancel();
+  fast_reader.join();
+  fast->Finish();
+  resumed->Finish();
 }
 
 TEST(LeaderForwarderTest, ChannelFollowsTheLeader) {

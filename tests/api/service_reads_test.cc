@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -147,6 +148,262 @@ TEST(ServiceReadsTest, ListPagesThroughEveryMatchOnce) {
   absl::Status too_big = FillListServices(snapshot, request, &response);
   EXPECT_EQ(too_big.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(too_big.message(), HasSubstr("page_size"));
+}
+
+v1::Task MakeTask(const std::string& id, v1::Task::State state, uint64_t version = 1,
+                  bool healthy = false, bool kill_requested = false) {
+  v1::Task task;
+  task.set_id(id);
+  task.set_state(state);
+  task.set_version(version);
+  task.set_healthy(healthy);
+  task.set_kill_requested(kill_requested);
+  return task;
+}
+
+std::shared_ptr<const v1::records::TaskRecords> Records(const std::string& service,
+                                                        std::vector<v1::Task> tasks) {
+  auto records = std::make_shared<v1::records::TaskRecords>();
+  for (v1::Task& task : tasks) {
+    task.set_service(service);
+    *records->add_tasks() = std::move(task);
+  }
+  return records;
+}
+
+TEST(ServiceStatusTest, CountsTasksAndTellsWhetherADeploymentIsInProgress) {
+  v1::Service service;
+  service.mutable_spec()->set_name("web");
+  service.mutable_spec()->set_instances(2);
+  service.set_version(5);
+  service.set_task_version(4);
+  struct Case {
+    const char* name;
+    std::vector<v1::Task> tasks;
+    uint32_t staged, running, healthy;
+    std::string deployment;
+  };
+  using T = v1::Task;
+  for (const Case& c : std::vector<Case>{
+           {"no tasks yet", {}, 0, 0, 0, "v4"},
+           {"converged",
+            {MakeTask("a", T::RUNNING, 4, true), MakeTask("b", T::RUNNING, 4)},
+            0,
+            2,
+            1,
+            ""},
+           {"one still staging",
+            {MakeTask("a", T::RUNNING, 4), MakeTask("b", T::PENDING, 4)},
+            1,
+            1,
+            0,
+            ""},
+           {"an old task left",
+            {MakeTask("a", T::RUNNING, 4), MakeTask("b", T::RUNNING, 3)},
+            0,
+            2,
+            0,
+            "v4"},
+           {"old one being replaced (killed) does not count",
+            {MakeTask("a", T::RUNNING, 4), MakeTask("b", T::STARTING, 4),
+             MakeTask("c", T::KILLING, 3, false, /*kill_requested=*/true)},
+            1,
+            1,
+            0,
+            ""},
+           {"terminal ones do not count",
+            {MakeTask("a", T::RUNNING, 4), MakeTask("b", T::STAGING, 4),
+             MakeTask("c", T::FAILED, 3)},
+            1,
+            1,
+            0,
+            ""},
+           {"too many",
+            {MakeTask("a", T::RUNNING, 4), MakeTask("b", T::RUNNING, 4),
+             MakeTask("c", T::UNREACHABLE, 4)},
+            0,
+            2,
+            0,
+            "v4"},
+       }) {
+    auto records = Records("web", c.tasks);
+    v1::ServiceStatus status = ComputeServiceStatus(service, records.get());
+    EXPECT_EQ(status.staged(), c.staged) << c.name;
+    EXPECT_EQ(status.running(), c.running) << c.name;
+    EXPECT_EQ(status.healthy(), c.healthy) << c.name;
+    EXPECT_EQ(status.deployment_id(), c.deployment) << c.name;
+  }
+  EXPECT_EQ(ComputeServiceStatus(service, nullptr).deployment_id(), "v4");
+  service.mutable_spec()->set_instances(0);
+  EXPECT_EQ(ComputeServiceStatus(service, nullptr).deployment_id(), "");
+}
+
+TEST(ServiceStatusTest, GetAndListComputeTheStatusFromTheSnapshotsTasks) {
+  StateSnapshot snapshot = MakeSnapshot({{"web", ""}, {"db", ""}});
+  auto records = std::make_shared<v1::records::TaskRecords>(
+      *Records("web", {MakeTask("a", v1::Task::RUNNING, 0, true)}));
+  records->set_failed(3);
+  records->set_last_failure("exited with 1");
+  records->mutable_last_failure_time()->set_seconds(1700000000);
+  snapshot.tasks["web"] = records;
+  auto deleting = std::make_shared<StoredService>(*snapshot.services["db"]);
+  deleting->record.set_deleting(true);
+  snapshot.services["db"] = deleting;
+
+  v1::GetServiceRequest get;
+  get.set_name("web");
+  v1::GetServiceResponse got;
+  ASSERT_TRUE(FillGetService(snapshot, get, &got).ok());
+  const v1::ServiceStatus& status = got.service().status();
+  EXPECT_EQ(status.running(), 1u);
+  EXPECT_EQ(status.healthy(), 1u);
+  EXPECT_EQ(status.failed(), 3u);
+  EXPECT_EQ(status.last_failure(), "exited with 1");
+  EXPECT_EQ(status.last_failure_time().seconds(), 1700000000);
+  EXPECT_FALSE(got.service().deleting());
+
+  v1::ListServicesResponse list;
+  ASSERT_TRUE(FillListServices(snapshot, {}, &list).ok());
+  ASSERT_EQ(list.services_size(), 2);
+  EXPECT_EQ(list.services(0).spec().name(), "db");
+  EXPECT_TRUE(list.services(0).deleting());  // from the record's flag
+  EXPECT_EQ(list.services(1).status().failed(), 3u);
+}
+
+std::vector<std::string> TaskIds(const v1::ListTasksResponse& response) {
+  std::vector<std::string> ids;
+  for (const auto& t : response.tasks()) ids.push_back(absl::StrCat(t.service(), ":", t.id()));
+  return ids;
+}
+
+StateSnapshot TaskSnapshot() {
+  StateSnapshot snapshot = MakeSnapshot({{"a", ""}, {"b", ""}, {"c", ""}});
+  using T = v1::Task;
+  snapshot.tasks["a"] = Records(
+      "a", {MakeTask("a.3", T::RUNNING), MakeTask("a.1", T::RUNNING), MakeTask("a.2", T::STAGING)});
+  snapshot.tasks["c"] = Records("c", {MakeTask("c.1", T::RUNNING), MakeTask("c.2", T::FAILED)});
+  return snapshot;
+}
+
+TEST(ListTasksTest, ListsByServiceOrAllInOrderFilteredByState) {
+  StateSnapshot snapshot = TaskSnapshot();
+  struct Case {
+    std::string service;
+    std::vector<v1::Task::State> states;
+    std::vector<std::string> want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"", {}, {"a:a.1", "a:a.2", "a:a.3", "c:c.1", "c:c.2"}},
+           {"a", {}, {"a:a.1", "a:a.2", "a:a.3"}},
+           {"b", {}, {}},
+           {"", {v1::Task::RUNNING}, {"a:a.1", "a:a.3", "c:c.1"}},
+           {"c", {v1::Task::STAGING, v1::Task::FAILED}, {"c:c.2"}},
+       }) {
+    v1::ListTasksRequest request;
+    request.set_service(c.service);
+    for (auto state : c.states) request.add_states(state);
+    v1::ListTasksResponse response;
+    ASSERT_TRUE(FillListTasks(snapshot, request, &response).ok()) << c.service;
+    EXPECT_EQ(TaskIds(response), c.want) << c.service;
+    EXPECT_EQ(response.next_page_token(), "");
+    EXPECT_EQ(response.store_version(), 42);
+  }
+}
+
+TEST(ListTasksTest, PagesThroughEveryTaskOnceWithAnOpaqueToken) {
+  StateSnapshot snapshot = TaskSnapshot();
+  for (const std::string& service : {std::string(""), std::string("a")}) {
+    v1::ListTasksRequest request;
+    request.set_service(service);
+    request.set_page_size(2);
+    std::vector<std::string> all;
+    int pages = 0;
+    for (; pages < 10; ++pages) {
+      v1::ListTasksResponse response;
+      ASSERT_TRUE(FillListTasks(snapshot, request, &response).ok());
+      EXPECT_LE(response.tasks_size(), 2);
+      for (const std::string& id : TaskIds(response)) all.push_back(id);
+      if (response.next_page_token().empty()) break;
+      EXPECT_THAT(response.next_page_token(), ::testing::Not(HasSubstr("a.")));  // opaque
+      request.set_page_token(response.next_page_token());
+    }
+    if (service.empty()) {
+      EXPECT_THAT(all, ElementsAre("a:a.1", "a:a.2", "a:a.3", "c:c.1", "c:c.2"));
+      EXPECT_EQ(pages, 2);
+    } else {
+      EXPECT_THAT(all, ElementsAre("a:a.1", "a:a.2", "a:a.3"));
+      EXPECT_EQ(pages, 1);
+    }
+  }
+
+  // Stable while tasks come and go: a task behind the cursor is not seen,
+  // one ahead is.
+  v1::ListTasksRequest request;
+  request.set_page_size(2);
+  v1::ListTasksResponse first;
+  ASSERT_TRUE(FillListTasks(snapshot, request, &first).ok());
+  snapshot.tasks["a"] =
+      Records("a", {MakeTask("a.0", v1::Task::RUNNING), MakeTask("a.2", v1::Task::RUNNING),
+                    MakeTask("a.4", v1::Task::RUNNING)});
+  request.set_page_token(first.next_page_token());
+  request.set_page_size(100);
+  v1::ListTasksResponse rest;
+  ASSERT_TRUE(FillListTasks(snapshot, request, &rest).ok());
+  EXPECT_THAT(TaskIds(rest), ElementsAre("a:a.4", "c:c.1", "c:c.2"));
+}
+
+TEST(ListTasksTest, RefusesUnknownServicesCorruptRecordsAndBadRequests) {
+  StateSnapshot snapshot = TaskSnapshot();
+  v1::ListTasksResponse response;
+  struct Case {
+    const char* name;
+    v1::ListTasksRequest request;
+    absl::StatusCode code;
+    const char* message;
+  };
+  v1::ListTasksRequest unknown;
+  unknown.set_service("zzz");
+  v1::ListTasksRequest prefix_only;  // exact names, not prefixes
+  prefix_only.set_service("a/");
+  v1::ListTasksRequest too_big;
+  too_big.set_page_size(kMaxTaskPageSize + 1);
+  v1::ListTasksRequest bad_token;
+  bad_token.set_page_token("not a token!");
+  v1::ListTasksRequest forged_token;
+  forged_token.set_page_token("OTk5OmE");  // "999:a": a length past the end
+  for (const Case& c : std::vector<Case>{
+           {"unknown", unknown, absl::StatusCode::kNotFound, "'zzz' not found"},
+           {"prefix", prefix_only, absl::StatusCode::kNotFound, "not found"},
+           {"page size", too_big, absl::StatusCode::kInvalidArgument, "page_size: "},
+           {"bad token", bad_token, absl::StatusCode::kInvalidArgument, "page_token: "},
+           {"forged token", forged_token, absl::StatusCode::kInvalidArgument, "page_token: "},
+       }) {
+    absl::Status status = FillListTasks(snapshot, c.request, &response);
+    EXPECT_EQ(status.code(), c.code) << c.name << ": " << status;
+    EXPECT_THAT(status.message(), HasSubstr(c.message)) << c.name;
+  }
+
+  // The requested service's task records are unreadable: DATA_LOSS, not an
+  // empty list; listing all skips them.
+  snapshot.tasks.erase("c");
+  snapshot.corrupt.push_back({"/mast/state/tasks/c", "crc mismatch"});
+  v1::ListTasksRequest of_c;
+  of_c.set_service("c");
+  absl::Status corrupt = FillListTasks(snapshot, of_c, &response);
+  EXPECT_EQ(corrupt.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(corrupt.message(), HasSubstr("/mast/state/tasks/c"));
+  v1::ListTasksResponse all;
+  ASSERT_TRUE(FillListTasks(snapshot, {}, &all).ok());
+  EXPECT_EQ(all.tasks_size(), 3);
+  // So is a corrupt service record.
+  snapshot.services.erase("b");
+  snapshot.corrupt.push_back({"/mast/state/services/b", "bad protobuf"});
+  v1::ListTasksRequest of_b;
+  of_b.set_service("b");
+  EXPECT_EQ(FillListTasks(snapshot, of_b, &response).code(), absl::StatusCode::kDataLoss);
+
+  StateSnapshot unloaded;
+  EXPECT_EQ(FillListTasks(unloaded, {}, &response).code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

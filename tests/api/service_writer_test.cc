@@ -1,8 +1,10 @@
 #include "api/service_writer.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -87,6 +89,15 @@ class ServiceWriterTest : public ::testing::Test {
     return CallOnLoop<absl::StatusOr<v1::Service>>(
         loop_, [&](auto cb) { writer_.Scale(request, std::move(cb)); });
   }
+  absl::StatusOr<v1::Service> Restart(const std::string& name, uint64_t expected = 0,
+                                      const std::string& key = "") {
+    v1::RestartServiceRequest request;
+    request.set_name(name);
+    request.set_expected_version(expected);
+    request.set_idempotency_key(key);
+    return CallOnLoop<absl::StatusOr<v1::Service>>(
+        loop_, [&](auto cb) { writer_.Restart(request, std::move(cb)); });
+  }
   absl::Status Delete(const std::string& name, uint64_t expected = 0) {
     v1::DeleteServiceRequest request;
     request.set_name(name);
@@ -94,6 +105,12 @@ class ServiceWriterTest : public ::testing::Test {
     return CallOnLoop<absl::StatusOr<v1::DeleteServiceResponse>>(
                loop_, [&](auto cb) { writer_.Delete(request, std::move(cb)); })
         .status();
+  }
+  // What the leader's scheduler does once a deleting service has no task left.
+  void RemoveRecord(const std::string& name) {
+    absl::Status removed = CallOnLoop<absl::Status>(
+        loop_, [&](auto cb) { store_.DeleteService(term_, name, std::move(cb)); });
+    ASSERT_TRUE(removed.ok()) << removed;
   }
   std::optional<v1::Service> Stored(const std::string& name) {
     auto read = CallOnLoop<absl::StatusOr<std::optional<StoredService>>>(
@@ -168,11 +185,120 @@ TEST_F(ServiceWriterTest, ExpectedVersionIsCheckedOnEveryWrite) {
   ASSERT_TRUE(any.ok());
   EXPECT_EQ(any->version(), 4u);
 
+  EXPECT_EQ(Restart("web", 3).status().code(), absl::StatusCode::kAborted);
   EXPECT_TRUE(Delete("web", 4).ok());
-  EXPECT_FALSE(Stored("web").has_value());
+  EXPECT_EQ(Stored("web")->version(), 5u);
+  RemoveRecord("web");
   EXPECT_EQ(Delete("web").code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Scale("web", 1).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Update(Spec("web"), 0).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Restart("web").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ServiceWriterTest, TaskVersionMovesWhenTasksMustBeReplaced) {
+  struct Step {
+    const char* what;
+    std::function<absl::StatusOr<v1::Service>()> write;
+    uint64_t version;
+    uint64_t task_version;
+  };
+  v1::ServiceSpec changed = Spec("web", 4);
+  changed.mutable_command()->set_shell("sleep 2000");
+  v1::ServiceSpec labelled = changed;
+  (*labelled.mutable_labels())["tier"] = "web";
+  const std::vector<Step> steps = {
+      {"create", [&] { return Create(Spec("web")); }, 1, 1},
+      {"scale", [&] { return Scale("web", 3); }, 2, 1},
+      {"update of instances only", [&] { return Update(Spec("web", 4), 0); }, 3, 1},
+      {"update of the command", [&] { return Update(changed, 0); }, 4, 4},
+      {"update to the same spec", [&] { return Update(changed, 4); }, 5, 4},
+      {"update of a label", [&] { return Update(labelled, 0); }, 6, 6},
+      {"restart", [&] { return Restart("web", 6); }, 7, 7},
+      {"restart again", [&] { return Restart("web"); }, 8, 8},
+      {"scale after restart", [&] { return Scale("web", 1); }, 9, 8},
+  };
+  for (const Step& step : steps) {
+    clock_.Advance(absl::Seconds(1));
+    absl::StatusOr<v1::Service> written = step.write();
+    ASSERT_TRUE(written.ok()) << step.what << ": " << written.status();
+    EXPECT_EQ(written->version(), step.version) << step.what;
+    EXPECT_EQ(written->task_version(), step.task_version) << step.what;
+    EXPECT_EQ(written->updated().seconds(), absl::ToUnixSeconds(clock_.Now())) << step.what;
+    std::optional<v1::Service> stored = Stored("web");
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->SerializeAsString(), written->SerializeAsString()) << step.what;
+  }
+  // A restart keeps the spec.
+  EXPECT_EQ(Stored("web")->spec().command().shell(), "sleep 2000");
+  EXPECT_THAT(Restart("").status().message(), StartsWith("name: "));
+}
+
+TEST_F(ServiceWriterTest, DeleteMarksTheServiceDeletingUntilTheSchedulerRemovesIt) {
+  ASSERT_TRUE(Create(Spec("web")).ok());
+  ASSERT_TRUE(Delete("web", 1).ok());
+  std::optional<v1::Service> stored = Stored("web");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_TRUE(stored->deleting());
+  EXPECT_EQ(stored->version(), 2u);
+  EXPECT_EQ(stored->task_version(), 1u);
+  auto record = CallOnLoop<absl::StatusOr<std::optional<StoredService>>>(
+      loop_, [&](auto cb) { store_.GetService("web", std::move(cb)); });
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_TRUE((*record)->record.deleting());
+  const int32_t znode_version = (*record)->version;
+
+  // Deleting again is done already: OK, nothing written (even with the
+  // version the first delete expected).
+  EXPECT_TRUE(Delete("web").ok());
+  EXPECT_TRUE(Delete("web", 1).ok());
+  record = CallOnLoop<absl::StatusOr<std::optional<StoredService>>>(
+      loop_, [&](auto cb) { store_.GetService("web", std::move(cb)); });
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->version, znode_version);
+
+  // Other writes are refused while it goes.
+  for (absl::Status refused :
+       {Scale("web", 3).status(), Update(Spec("web", 3), 0).status(), Restart("web").status()}) {
+    EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+    EXPECT_THAT(refused.message(), HasSubstr("service 'web' is being deleted"));
+  }
+  auto create = Create(Spec("web"));
+  EXPECT_EQ(create.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(create.status().message(), HasSubstr("being deleted"));
+  EXPECT_EQ(Stored("web")->version(), 2u);
+
+  // Once the record is gone the name is free again, at version 1.
+  RemoveRecord("web");
+  auto again = Create(Spec("web"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->version(), 1u);
+  EXPECT_FALSE(again->deleting());
+}
+
+TEST_F(ServiceWriterTest, DeleteIsWrittenAtTheReadVersion) {
+  ASSERT_TRUE(Create(Spec("web")).ok());
+  // Another writer (the scheduler, say) changes the record between the
+  // delete's read and its write: the delete is ABORTED, not applied over it.
+  v1::records::ServiceRecord other;
+  *other.mutable_service() = *Stored("web");
+  other.mutable_service()->mutable_spec()->set_instances(9);
+  absl::StatusOr<v1::DeleteServiceResponse> raced;
+  absl::Notification done;
+  OnLoop([&] {
+    v1::DeleteServiceRequest request;
+    request.set_name("web");
+    writer_.Delete(request, [&](absl::StatusOr<v1::DeleteServiceResponse> r) {
+      raced = std::move(r);
+      done.Notify();
+    });
+    // The read was made (the fake answers it at once); its answer is queued.
+    ensemble_.SetData(store_.paths().service("web"), other.SerializeAsString());
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(raced.status().code(), absl::StatusCode::kAborted) << raced.status();
+  EXPECT_THAT(raced.status().message(), HasSubstr("changed concurrently"));
+  EXPECT_FALSE(Stored("web")->deleting());
+  EXPECT_EQ(Stored("web")->spec().instances(), 9u);
 }
 
 TEST_F(ServiceWriterTest, WritesOfOneNameAreSerialized) {

@@ -1,6 +1,8 @@
 // The service API on three mastd processes (--mesos=none) against a real
 // ZooKeeper: writes through a follower, reads converging on every replica,
-// the error codes, and writes after the leader is SIGTERMed.
+// the error codes, deletes that mark the service until the leader's
+// scheduler removes it, tasks and watches, mastctl, and writes and watches
+// after the leader is SIGTERMed.
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -114,6 +117,38 @@ class ServiceApiTest : public ::testing::Test {
     return true;
   }
 
+  // Deletes `name` through `replica`: OK, then the record shows deleting
+  // (until the leader's scheduler removes it: that may already have
+  // happened), then it is gone from every replica.
+  void DeleteAndWaitGone(int replica, const std::string& name, uint64_t expected_version) {
+    v1::DeleteServiceRequest remove;
+    remove.set_name(name);
+    remove.set_expected_version(expected_version);
+    v1::DeleteServiceResponse removed;
+    grpc::Status status = Rpc([&](grpc::ClientContext* c) {
+      return stubs_[replica]->DeleteService(c, remove, &removed);
+    });
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    // The replica's copy follows: deleting, or already gone.
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          v1::GetServiceResponse got;
+          status = Get(replica, name, &got);
+          return status.ok() ? got.service().deleting()
+                             : status.error_code() == grpc::StatusCode::NOT_FOUND;
+        },
+        absl::Seconds(10)))
+        << name << ": " << status.error_message();
+    // Deleting again is OK (or NOT_FOUND once it is gone).
+    status = Rpc([&](grpc::ClientContext* c) {
+      return stubs_[replica]->DeleteService(c, remove, &removed);
+    });
+    EXPECT_TRUE(status.ok() || status.error_code() == grpc::StatusCode::NOT_FOUND)
+        << status.error_message();
+    EXPECT_TRUE(WaitFor([&] { return Converged(name, 0); }, absl::Seconds(30)))
+        << name << " was not removed (the leader's scheduler removes deleting services)";
+  }
+
   // Runs mastctl against a dead endpoint, then `replica`; its exit code.
   int Mastctl(int replica, std::vector<std::string> args, std::string* out) {
     std::vector<std::string> argv = {testing::MastctlBinary(),
@@ -199,7 +234,36 @@ TEST_F(ServiceApiTest, WritesThroughFollowersReadsEverywhereAndFailover) {
       },
       absl::Seconds(10)));
 
-  // Delete with a stale version, then for real.
+  // Restart through a follower: a new task version, the spec unchanged.
+  v1::RestartServiceRequest restart;
+  restart.set_name("team/web");
+  restart.set_expected_version(2);
+  v1::Service restarted;
+  status = Rpc([&](grpc::ClientContext* c) {
+    return stubs_[follower]->RestartService(c, restart, &restarted);
+  });
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(restarted.version(), 3u);
+  EXPECT_EQ(restarted.task_version(), 3u);
+  EXPECT_EQ(restarted.spec().instances(), 5u);
+  EXPECT_TRUE(WaitFor([&] { return Converged("team/web", 3, 5); }, absl::Seconds(10)));
+
+  // Tasks, from a follower's copy (no Mesos here: none were launched).
+  v1::ListTasksRequest tasks;
+  tasks.set_service("team/web");
+  v1::ListTasksResponse task_page;
+  status =
+      Rpc([&](grpc::ClientContext* c) { return stubs_[other]->ListTasks(c, tasks, &task_page); });
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GT(task_page.store_version(), 0);
+  tasks.set_service("team/none");
+  status =
+      Rpc([&](grpc::ClientContext* c) { return stubs_[other]->ListTasks(c, tasks, &task_page); });
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // Delete with a stale version, then for real: the service is marked
+  // deleting, later writes to it are refused, and the leader's scheduler
+  // removes it.
   v1::DeleteServiceRequest remove;
   remove.set_name("team/web");
   remove.set_expected_version(1);
@@ -207,11 +271,12 @@ TEST_F(ServiceApiTest, WritesThroughFollowersReadsEverywhereAndFailover) {
   status = Rpc(
       [&](grpc::ClientContext* c) { return stubs_[follower]->DeleteService(c, remove, &removed); });
   EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED);
-  remove.set_expected_version(2);
-  status = Rpc(
-      [&](grpc::ClientContext* c) { return stubs_[follower]->DeleteService(c, remove, &removed); });
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_TRUE(WaitFor([&] { return Converged("team/web", 0); }, absl::Seconds(10)));
+  DeleteAndWaitGone(follower, "team/web", 3);
+  status =
+      Rpc([&](grpc::ClientContext* c) { return stubs_[other]->ScaleService(c, scale, &scaled); });
+  EXPECT_TRUE(status.error_code() == grpc::StatusCode::NOT_FOUND ||
+              status.error_code() == grpc::StatusCode::FAILED_PRECONDITION)
+      << status.error_message();
 
   // mastctl through a dead endpoint and a follower: deploy from a JSON
   // file, get, ls, scale, rm.
@@ -229,10 +294,59 @@ TEST_F(ServiceApiTest, WritesThroughFollowersReadsEverywhereAndFailover) {
   EXPECT_THAT(out, ::testing::Not(HasSubstr("other/x")));
   EXPECT_EQ(Mastctl(follower, {"scale", "team/ctl", "3"}, &out), 0) << out;
   EXPECT_TRUE(WaitFor([&] { return Converged("team/ctl", 2, 3); }, absl::Seconds(10)));
+  std::ofstream(spec_path) << R"({"name": "team/ctl", "command": {"shell": "sleep 2"},
+      "resources": {"cpus": 0.1, "memMib": 32}, "instances": 3})";
+  EXPECT_EQ(
+      Mastctl(follower, {"update", "-f", spec_path, "--expected_version=2", "-o", "json"}, &out), 0)
+      << out;
+  EXPECT_THAT(out, HasSubstr(R"("task_version":"3")"));
+  EXPECT_EQ(Mastctl(follower, {"update", "-f", spec_path, "--expected_version=2"}, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("at version 3"));
+  EXPECT_EQ(Mastctl(other, {"restart", "team/ctl"}, &out), 0) << out;
+  EXPECT_TRUE(WaitFor([&] { return Converged("team/ctl", 4, 3); }, absl::Seconds(10)));
+  EXPECT_EQ(Mastctl(other, {"tasks", "team/ctl", "--state=RUNNING,STAGING"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("SERVICE"));
+  EXPECT_EQ(Mastctl(other, {"tasks", "-o", "json"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr(R"("store_version")"));
+  EXPECT_EQ(Mastctl(other, {"tasks", "--state=BOGUS"}, &out), 2) << out;
   EXPECT_EQ(Mastctl(follower, {"rm", "team/ctl"}, &out), 0) << out;
-  EXPECT_TRUE(WaitFor([&] { return Converged("team/ctl", 0); }, absl::Seconds(10)));
+  EXPECT_TRUE(WaitFor([&] { return Converged("team/ctl", 0); }, absl::Seconds(30)));
   EXPECT_EQ(Mastctl(follower, {"get", "team/ctl"}, &out), 1) << out;
   EXPECT_THAT(out, HasSubstr("not found"));
+
+  // A watch through mastctl, connected to the leader first: it must
+  // survive the leader going (it resumes on the next endpoint).
+  auto watch = Subprocess::Spawn({testing::MastctlBinary(),
+                                  absl::StrCat("--endpoint=", replicas_[leader]->grpc_address(),
+                                               ",", replicas_[follower]->grpc_address()),
+                                  "watch", "--prefix=team/"},
+                                 absl::StrCat(set_.log_dir(), "/mastctl-watch"));
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  EXPECT_TRUE(
+      WaitFor([&] { return absl::StrContains(watch->ReadLog(), " SYNCED"); }, absl::Seconds(10)))
+      << watch->ReadLog();
+  EXPECT_THAT(watch->ReadLog(), HasSubstr("ADDED service team/db"));
+  EXPECT_THAT(watch->ReadLog(), ::testing::Not(HasSubstr("other/x")));
+
+  // A gRPC watch on a follower sees a change made through the leader.
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  v1::WatchEventsRequest watch_request;
+  watch_request.set_service_prefix("team/");
+  auto follower_watch = stubs_[other]->WatchEvents(&watch_context, watch_request);
+  v1::WatchEvent event;
+  do {
+    ASSERT_TRUE(follower_watch->Read(&event));
+  } while (event.type() != v1::WatchEvent::SYNCED);
+  ASSERT_TRUE(Create(leader, Spec("team/watched", 1), &ignored).ok());
+  do {
+    ASSERT_TRUE(follower_watch->Read(&event));
+  } while (!event.has_service());
+  EXPECT_EQ(event.type(), v1::WatchEvent::ADDED);
+  EXPECT_EQ(event.service().spec().name(), "team/watched");
+  EXPECT_GT(event.store_version(), 0);
+  watch_context.TryCancel();
+  follower_watch->Finish();
 
   // SIGTERM the leader: writes through the survivors keep working (after
   // UNAVAILABLE while the election settles).
@@ -254,6 +368,18 @@ TEST_F(ServiceApiTest, WritesThroughFollowersReadsEverywhereAndFailover) {
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_TRUE(WaitFor([&] { return Converged("team/after", 1, 3) && Converged("team/db", 2, 4); },
                       absl::Seconds(10)));
+  // The watch resumed on the next endpoint and saw both.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const std::string log = watch->ReadLog();
+        return absl::StrContains(log, "service team/after version=1") &&
+               absl::StrContains(log, "service team/db version=2");
+      },
+      absl::Seconds(20)))
+      << watch->ReadLog();
+  EXPECT_THAT(watch->ReadLog(), HasSubstr("resuming from version"));
+  EXPECT_TRUE(watch->Running());
+  DeleteAndWaitGone(other, "team/after", 0);
 }
 
 TEST_F(ServiceApiTest, NoLeaderKnownIsUnavailableWithARetryHint) {
