@@ -410,6 +410,13 @@ absl::StatusOr<std::shared_ptr<WatchSubscription>> WatchHub::Subscribe(
         history_.begin(), history_.end(), request.from_version(),
         [](int64_t version, const WatchEventPtr& e) { return version < e->store_version(); });
     std::vector<WatchEventPtr> replay;
+    // A resumed stream first hears who leads now: a leadership change writes
+    // no state, so its event usually carries the very version resumed from
+    // and would not be replayed (the client may have missed it while it
+    // reconnected, often because of that very change).
+    if (leader_ != nullptr && leader_->store_version() <= request.from_version()) {
+      replay.push_back(LeaderAt(leader_, request.from_version()));
+    }
     for (auto it = first; it != history_.end(); ++it) {
       if (subscription->Wants(**it)) replay.push_back(*it);
     }

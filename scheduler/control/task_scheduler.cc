@@ -191,7 +191,10 @@ void TaskScheduler::OnStoppedLeading() {
   loaded_ = false;
   ++epoch_;
   OnUnsubscribed();
-  for (auto& [name, state] : services_) loop_.Cancel(state.retry_timer);
+  for (auto& [name, state] : services_) {
+    loop_.Cancel(state.retry_timer);
+    loop_.Cancel(state.backoff_timer);
+  }
   services_.clear();
   waiting_services_.clear();
   replans_.clear();
@@ -368,6 +371,7 @@ void TaskScheduler::RemoveRecord(const std::string& name) {
       LogInfo("service_removed", {{"service", name}});
       for (const auto& [id, task] : it->second.tasks) task_service_.erase(id);
       loop_.Cancel(it->second.retry_timer);
+      loop_.Cancel(it->second.backoff_timer);
       services_.erase(it);
       waiting_services_.erase(name);
       return;
@@ -409,6 +413,9 @@ void TaskScheduler::RecordFailure(ServiceState& state, const v1::Task& task,
                                   absl::string_view what) {
   const absl::Time now = clock_.Now();
   auto& history = state.history;
+  if (task.has_started() && now - FromProtoTimestamp(task.started()) >= config_.stable_run) {
+    history.set_consecutive_failures(0);  // it ran well for a while: no crash loop
+  }
   history.set_failed(history.failed() + 1);
   history.set_last_failure(absl::StrCat(task.id(), ": ", what));
   ToProtoTimestamp(now, history.mutable_last_failure_time());
@@ -416,6 +423,17 @@ void TaskScheduler::RecordFailure(ServiceState& state, const v1::Task& task,
   absl::Duration delay =
       RelaunchDelay(state.stored->record.service().spec().backoff(), history.consecutive_failures());
   ToProtoTimestamp(now + delay, history.mutable_backoff_until());
+  // Relaunch as soon as the delay is over, not at the next housekeeping tick.
+  loop_.Cancel(state.backoff_timer);
+  const std::string name = task.service();
+  state.backoff_timer = loop_.RunAfter(delay, [this, epoch = epoch_, name,
+                                               alive = std::weak_ptr<char>(alive_)] {
+    if (!alive.lock() || epoch != epoch_) return;
+    auto it = services_.find(name);
+    if (it == services_.end()) return;
+    it->second.backoff_timer = 0;
+    ScheduleReplan(name);
+  });
   if (metrics_ != nullptr) metrics_->tasks_failed.Increment();
   LogWarning("task_failed", {{"task_id", task.id()},
                              {"service", task.service()},
@@ -876,8 +894,6 @@ void TaskScheduler::OnUpdate(const m::TaskStatus& status) {
     }
     if (state == v1::Task::RUNNING && !task.has_started()) {
       ToProtoTimestamp(now, task.mutable_started());
-      service.history.set_consecutive_failures(0);
-      service.history.clear_backoff_until();
       changed = true;
     }
     if (state == v1::Task::UNREACHABLE && !task.has_unreachable_since()) {

@@ -50,6 +50,10 @@ struct TaskSchedulerConfig {
   absl::Duration kill_retry = absl::Seconds(10);
   // Retries of failed task-record writes.
   BackoffConfig write_retry = {absl::Milliseconds(100), absl::Seconds(10), 2.0, 0.5};
+  // A task that ran at least this long before failing resets the relaunch
+  // backoff (a crash loop keeps growing it, a task that fails after a long
+  // run is relaunched after the initial delay).
+  absl::Duration stable_run = absl::Minutes(1);
   // Period of the housekeeping pass (kill retries, unreachable grace,
   // relaunch backoff expiry).
   absl::Duration tick = absl::Seconds(1);
@@ -171,6 +175,7 @@ class TaskScheduler final : public FrameworkListener {
     bool flush_posted = false;
     bool removing = false;
     EventLoop::TimerId retry_timer = 0;
+    EventLoop::TimerId backoff_timer = 0;  // at history.backoff_until
     std::unique_ptr<Backoff> write_backoff;
     std::vector<Waiter> waiters;
   };

@@ -269,6 +269,23 @@ TEST_F(WatchHubTest, ResumesFromHistoryOrStartsOverWhenItIsGone) {
   EXPECT_EQ(hub_.Subscribe(From(-1), [] {}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(WatchHubTest, AResumedStreamStartsWithWhoLeadsNow) {
+  Base();
+  Change20();
+  hub_.OnLeader(Leader("r2"));  // a leader change writes no state: stamped @20
+  // A client that saw everything up to 20 but not the leader change.
+  auto resumed = Subscribe(From(20));
+  EXPECT_THAT(Drain(*resumed), ElementsAre("LEADER leader r2 @20"));
+  Change30();
+  auto from_10 = Subscribe(From(10));
+  // The change is in the history after 10: it comes once, in its place.
+  std::vector<std::string> events = Drain(*from_10);
+  EXPECT_EQ(std::count_if(events.begin(), events.end(),
+                          [](const std::string& e) { return e.rfind("LEADER", 0) == 0; }),
+            1);
+  EXPECT_EQ(std::count(events.begin(), events.end(), "LEADER leader r2 @20"), 1);
+}
+
 TEST(WatchHubHistoryTest, TrimmedHistoryMovesTheResumeFloor) {
   WatchHub hub(WatchHub::Options{.history_events = 2, .queue_events = 100});
   Sequence seq;

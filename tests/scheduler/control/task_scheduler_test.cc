@@ -297,7 +297,9 @@ TEST_F(TaskSchedulerTest, FailedTaskIsReplacedAfterBackoff) {
   Offer({MakeOffer("o3", "a1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(2));
   // A second failure doubles the delay (2 s): an offer after 1.5 s is not used.
+  // It starts and fails at once again (a crash loop): the delay grows.
   const std::string second = LaunchedIds().at(1);
+  Update(second, m::TASK_RUNNING);
   Update(second, m::TASK_FAILED);
   Advance(absl::Milliseconds(1500));
   Offer({MakeOffer("o4", "a1")});
@@ -306,6 +308,26 @@ TEST_F(TaskSchedulerTest, FailedTaskIsReplacedAfterBackoff) {
   Offer({MakeOffer("o5", "a1")});
   EXPECT_THAT(LaunchedIds(), SizeIs(3));
   EXPECT_EQ(Stored().consecutive_failures(), 2u);
+  // A task that ran longer than stable_run before failing starts the count over.
+  const std::string third = LaunchedIds().at(2);
+  Update(third, m::TASK_RUNNING);
+  Advance(config_.stable_run);
+  Update(third, m::TASK_FAILED);
+  EXPECT_EQ(Stored().consecutive_failures(), 1u);
+  EXPECT_EQ(Stored().failed(), 3u);
+}
+
+TEST_F(TaskSchedulerTest, BackoffExpiryRevivesWithoutWaitingForATick) {
+  config_.tick = absl::Hours(1);
+  PutService(1);
+  Start();
+  Offer({MakeOffer("o1", "a1")});
+  Update(LaunchedIds().at(0), m::TASK_FAILED);  // backoff 1 s; nothing else waits
+  Offer({MakeOffer("o2", "a1")});              // declined: suppressed
+  size_t revives = caller_.OfType(Call::REVIVE).size();
+  clock_.Advance(absl::Seconds(1));
+  Settle();
+  EXPECT_EQ(caller_.OfType(Call::REVIVE).size(), revives + 1);
 }
 
 TEST_F(TaskSchedulerTest, TasksKilledOnRequestAreNotFailures) {

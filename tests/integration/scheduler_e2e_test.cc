@@ -1,0 +1,1302 @@
+// End-to-end scheduling through the gRPC API: three mastd processes on a
+// real ZooKeeper keep services at their declared shape on a Mesos master.
+// Deploys through a follower, scaling, deletes, a crash-looping task and its
+// backoff, the leader SIGKILLed in the middle of a deploy, master restarts,
+// a lost agent, a rolling update and a watch stream across a leader change.
+//
+// The project's local master (in process, with fault injection) runs every
+// case. The real Mesos 1.11 master and agents (../shared/mesos, found through
+// MAST_REAL_MESOS) run the deploy, scale, delete and leader-kill cases, with
+// tasks really run by the command executor; those skip, saying so, where the
+// build is absent.
+//
+// What the master reports (/master/tasks, the same JSON from both masters)
+// is compared with what every replica's ListTasks reports. Waits are bounded
+// (WaitFor); mastd runs with short intervals so that each case takes seconds.
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "mast/v1/mast.grpc.pb.h"
+#include "mesos/v1/mesos.pb.h"
+#include "scheduler/control/task_scheduler.h"
+#include "scheduler/local/local_master.h"
+#include "store/task_state.h"
+#include "tests/common/mastd_process.h"
+#include "tests/common/mesos_cluster.h"
+#include "tests/common/subprocess.h"
+#include "tests/common/wait.h"
+#include "tests/common/zk_server.h"
+
+namespace mast {
+namespace {
+
+namespace mv1 = ::mesos::v1;
+using ::mast::testing::JsonField;
+using ::mast::testing::MastdProcess;
+using ::mast::testing::WaitFor;
+
+constexpr absl::Duration kPoll = absl::Milliseconds(20);
+
+// A task as the master's /master/tasks lists it.
+struct MasterTask {
+  std::string id;
+  std::string framework_id;
+  std::string agent_id;
+  mv1::TaskState state = mv1::TASK_STAGING;
+  // Every status update the master recorded: state, timestamp (seconds).
+  std::vector<std::pair<mv1::TaskState, double>> statuses;
+
+  double first_timestamp() const {
+    double t = 0;
+    for (const auto& [s, ts] : statuses) t = (t == 0 || ts < t) ? ts : t;
+    return t;
+  }
+  std::optional<double> timestamp_of(mv1::TaskState wanted) const {
+    for (const auto& [s, ts] : statuses) {
+      if (s == wanted) return ts;
+    }
+    return std::nullopt;
+  }
+};
+
+bool MesosTerminal(mv1::TaskState state) {
+  switch (state) {
+    case mv1::TASK_FINISHED:
+    case mv1::TASK_FAILED:
+    case mv1::TASK_KILLED:
+    case mv1::TASK_LOST:
+    case mv1::TASK_ERROR:
+    case mv1::TASK_DROPPED:
+    case mv1::TASK_GONE:
+    case mv1::TASK_GONE_BY_OPERATOR:
+    case mv1::TASK_UNKNOWN:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string StringField(const google::protobuf::Value& v, const std::string& key) {
+  const google::protobuf::Value* field = JsonField(v, key);
+  return field != nullptr ? field->string_value() : "";
+}
+
+absl::StatusOr<std::vector<MasterTask>> ParseMasterTasks(const google::protobuf::Struct& json) {
+  const google::protobuf::Value* list = JsonField(json, "tasks");
+  if (list == nullptr || !list->has_list_value()) {
+    return absl::DataLossError("/master/tasks: no 'tasks' list");
+  }
+  std::vector<MasterTask> out;
+  for (const google::protobuf::Value& v : list->list_value().values()) {
+    MasterTask task;
+    task.id = StringField(v, "id");
+    task.framework_id = StringField(v, "framework_id");
+    task.agent_id = StringField(v, "slave_id");
+    if (!mv1::TaskState_Parse(StringField(v, "state"), &task.state)) {
+      return absl::DataLossError(absl::StrCat("/master/tasks: task ", task.id, " has state '",
+                                              StringField(v, "state"), "'"));
+    }
+    const google::protobuf::Value* statuses = JsonField(v, "statuses");
+    if (statuses != nullptr && statuses->has_list_value()) {
+      for (const google::protobuf::Value& s : statuses->list_value().values()) {
+        mv1::TaskState state = mv1::TASK_STAGING;
+        mv1::TaskState_Parse(StringField(s, "state"), &state);
+        const google::protobuf::Value* ts = JsonField(s, "timestamp");
+        task.statuses.emplace_back(state, ts != nullptr ? ts->number_value() : 0);
+      }
+    }
+    out.push_back(std::move(task));
+  }
+  return out;
+}
+
+// Whether a task id is one of `service`'s (Mast's ids name the service).
+bool OfService(const std::string& task_id, const std::string& service) {
+  std::optional<std::pair<std::string, uint64_t>> parsed = ParseTaskId(task_id);
+  return parsed.has_value() && parsed->first == service;
+}
+
+google::protobuf::Duration ProtoDuration(absl::Duration d) {
+  google::protobuf::Duration out;
+  const int64_t nanos = absl::ToInt64Nanoseconds(d);
+  out.set_seconds(nanos / 1000000000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return out;
+}
+
+// A service whose tasks run until killed. A short kill grace keeps
+// scale-downs, deletes and replacements quick (the local master's simulated
+// tasks hold on for the whole grace period).
+v1::ServiceSpec Spec(const std::string& name, uint32_t instances,
+                     const std::string& shell = "sleep 600") {
+  v1::ServiceSpec spec;
+  spec.set_name(name);
+  spec.mutable_command()->set_shell(shell);
+  spec.mutable_resources()->set_cpus(0.1);
+  spec.mutable_resources()->set_mem_mib(32);
+  spec.set_instances(instances);
+  *spec.mutable_kill_grace_period() = ProtoDuration(absl::Milliseconds(200));
+  return spec;
+}
+
+std::string Ids(const std::set<std::string>& ids) { return absl::StrJoin(ids, ","); }
+
+// A WatchEvents stream read on its own thread until it ends.
+class WatchReader {
+ public:
+  WatchReader(v1::Mast::Stub& stub, int64_t from_version, const std::string& prefix) {
+    v1::WatchEventsRequest request;
+    request.set_from_version(from_version);
+    request.set_service_prefix(prefix);
+    thread_ = std::thread([this, &stub, request] {
+      std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader =
+          stub.WatchEvents(&context_, request);
+      v1::WatchEvent event;
+      while (reader->Read(&event)) {
+        absl::MutexLock lock(&mu_);
+        events_.push_back(event);
+      }
+      grpc::Status status = reader->Finish();
+      absl::MutexLock lock(&mu_);
+      status_ = status;
+    });
+  }
+  ~WatchReader() {
+    context_.TryCancel();
+    thread_.join();
+  }
+
+  std::vector<v1::WatchEvent> events() const {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+  std::optional<grpc::Status> ended() const {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+  // The store version to resume from: the last event's.
+  int64_t last_version() const {
+    absl::MutexLock lock(&mu_);
+    return events_.empty() ? 0 : events_.back().store_version();
+  }
+  bool Saw(const std::function<bool(const v1::WatchEvent&)>& match) const {
+    absl::MutexLock lock(&mu_);
+    return std::any_of(events_.begin(), events_.end(), match);
+  }
+
+ private:
+  grpc::ClientContext context_;
+  mutable absl::Mutex mu_;
+  std::vector<v1::WatchEvent> events_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> status_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+std::string Describe(const v1::WatchEvent& e) {
+  std::string what;
+  switch (e.object_case()) {
+    case v1::WatchEvent::kService:
+      what = absl::StrCat("service ", e.service().spec().name(), " v", e.service().version(),
+                          " instances=", e.service().spec().instances());
+      break;
+    case v1::WatchEvent::kTask:
+      what = absl::StrCat("task ", e.task().id(), " ", v1::Task::State_Name(e.task().state()));
+      break;
+    case v1::WatchEvent::kLeader:
+      what = absl::StrCat("leader ", e.leader().leader_id());
+      break;
+    case v1::WatchEvent::OBJECT_NOT_SET:
+      break;
+  }
+  return absl::StrCat(v1::WatchEvent::Type_Name(e.type()), "@", e.store_version(), " ", what);
+}
+
+// Three replicas, their gRPC stubs, and the master's view. Subclasses
+// provide the master (local or real).
+class SchedulerE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto zk = testing::ZkServer::Launch();
+    ASSERT_TRUE(zk.ok()) << zk.status();
+    zk_ = std::move(*zk);
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      set_.DumpLogs();
+      auto tasks = testing::HttpGet(master_port_, "/master/tasks?limit=10000");
+      std::fprintf(stderr, "---- /master/tasks ----\n%s\n",
+                   tasks.ok() ? tasks->c_str() : std::string(tasks.status().message()).c_str());
+    }
+  }
+
+  // Starts three replicas against the master at master_url_.
+  void StartReplicas(std::vector<std::string> extra_flags = {}) {
+    std::vector<std::string> flags = {
+        "--mesos=" + master_url_,
+        "--failover_timeout=1h",
+        "--mesos_heartbeat_misses=3",
+        "--revive_interval=100ms",
+        "--reconcile_interval=3s",
+        "--unreachable_grace=1s",
+        "--kill_retry=2s",
+        "--busy_decline_refuse_seconds=0.2",
+        "--decline_refuse_seconds=5",
+    };
+    flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    for (int i = 0; i < 3; ++i) {
+      MastdProcess& r = set_.Start(zk_->hosts(), absl::StrCat("r", i), absl::Seconds(2), flags);
+      stubs_.push_back(v1::Mast::NewStub(
+          grpc::CreateCustomChannel(r.grpc_address(), grpc::InsecureChannelCredentials(), args)));
+    }
+  }
+
+  bool Alive(int i) { return replicas_[static_cast<size_t>(i)]->process().Running(); }
+  MastdProcess& replica(int i) { return *replicas_[static_cast<size_t>(i)]; }
+
+  // The index of the replica every live one agrees leads, or -1.
+  int AgreedLeader() {
+    std::string leader_id;
+    int leader = -1;
+    for (int i = 0; i < 3; ++i) {
+      if (!Alive(i)) continue;
+      auto answer = replica(i).GetLeader();
+      if (!answer.ok() || !answer->leader_known()) return -1;
+      if (leader_id.empty()) leader_id = answer->leader_id();
+      if (answer->leader_id() != leader_id) return -1;
+      if (answer->is_leader()) leader = i;
+    }
+    return leader;
+  }
+  int WaitForLeader() {
+    int leader = -1;
+    WaitFor([&] { return (leader = AgreedLeader()) >= 0; }, absl::Seconds(30), kPoll);
+    return leader;
+  }
+  // The agreed leader once it is subscribed to Mesos with its FrameworkID
+  // stored, or -1 after 30 s.
+  int WaitForSubscribedLeader() {
+    int leader = -1;
+    WaitFor(
+        [&] {
+          leader = AgreedLeader();
+          return leader >= 0 && replica(leader).Metric("mast_mesos_subscribed") == 1.0 &&
+                 !FrameworkIdOf(replica(leader)).empty();
+        },
+        absl::Seconds(30), kPoll);
+    return leader;
+  }
+
+  static std::string FrameworkIdOf(MastdProcess& r) {
+    auto metrics = r.Metrics();
+    if (!metrics.ok()) return "";
+    const std::string prefix = "mast_framework_info{framework_id=\"";
+    for (const auto& [key, value] : *metrics) {
+      if (absl::StartsWith(key, prefix) && value == 1) {
+        return key.substr(prefix.size(), key.size() - prefix.size() - 2);
+      }
+    }
+    return "";
+  }
+
+  // ---- gRPC ----
+  template <typename Call>
+  grpc::Status Rpc(Call call) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    return call(&context);
+  }
+  grpc::Status Create(int r, const v1::ServiceSpec& spec, v1::Service* out = nullptr) {
+    v1::CreateServiceRequest request;
+    *request.mutable_spec() = spec;
+    v1::Service ignored;
+    return Rpc([&](grpc::ClientContext* c) {
+      return stubs_[r]->CreateService(c, request, out != nullptr ? out : &ignored);
+    });
+  }
+  grpc::Status Update(int r, const v1::ServiceSpec& spec, v1::Service* out) {
+    v1::UpdateServiceRequest request;
+    *request.mutable_spec() = spec;
+    return Rpc([&](grpc::ClientContext* c) { return stubs_[r]->UpdateService(c, request, out); });
+  }
+  grpc::Status Scale(int r, const std::string& name, uint32_t instances,
+                     v1::Service* out = nullptr) {
+    v1::ScaleServiceRequest request;
+    request.set_name(name);
+    request.set_instances(instances);
+    v1::Service ignored;
+    return Rpc([&](grpc::ClientContext* c) {
+      return stubs_[r]->ScaleService(c, request, out != nullptr ? out : &ignored);
+    });
+  }
+  grpc::Status Delete(int r, const std::string& name) {
+    v1::DeleteServiceRequest request;
+    request.set_name(name);
+    v1::DeleteServiceResponse ignored;
+    return Rpc(
+        [&](grpc::ClientContext* c) { return stubs_[r]->DeleteService(c, request, &ignored); });
+  }
+  grpc::Status Get(int r, const std::string& name, v1::GetServiceResponse* out) {
+    v1::GetServiceRequest request;
+    request.set_name(name);
+    return Rpc([&](grpc::ClientContext* c) { return stubs_[r]->GetService(c, request, out); });
+  }
+  // Every page of ListTasks for `service`.
+  absl::StatusOr<std::vector<v1::Task>> ListTasks(int r, const std::string& service) {
+    std::vector<v1::Task> out;
+    v1::ListTasksRequest request;
+    request.set_service(service);
+    request.set_page_size(7);  // several pages for the larger services
+    do {
+      v1::ListTasksResponse page;
+      grpc::Status status =
+          Rpc([&](grpc::ClientContext* c) { return stubs_[r]->ListTasks(c, request, &page); });
+      if (!status.ok()) {
+        return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                            status.error_message());
+      }
+      out.insert(out.end(), page.tasks().begin(), page.tasks().end());
+      request.set_page_token(page.next_page_token());
+    } while (!request.page_token().empty());
+    return out;
+  }
+
+  // ---- The master's view ----
+  absl::StatusOr<google::protobuf::Struct> MasterJson(const std::string& path) {
+    auto body = testing::HttpGet(master_port_, path, absl::Seconds(5));
+    if (!body.ok()) return body.status();
+    google::protobuf::Struct out;
+    auto status = google::protobuf::util::JsonStringToMessage(*body, &out);
+    if (!status.ok()) return absl::DataLossError(status.ToString());
+    return out;
+  }
+  // Every task of `service` the master lists, completed ones included.
+  absl::StatusOr<std::vector<MasterTask>> MasterTasks(const std::string& service) {
+    auto json = MasterJson("/master/tasks?limit=10000");
+    if (!json.ok()) return json.status();
+    auto all = ParseMasterTasks(*json);
+    if (!all.ok()) return all.status();
+    std::vector<MasterTask> out;
+    for (MasterTask& task : *all) {
+      if (OfService(task.id, service)) out.push_back(std::move(task));
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<MasterTask>> LiveAtMaster(const std::string& service) {
+    auto tasks = MasterTasks(service);
+    if (!tasks.ok()) return tasks.status();
+    std::vector<MasterTask> live;
+    for (MasterTask& task : *tasks) {
+      if (!MesosTerminal(task.state)) live.push_back(std::move(task));
+    }
+    return live;
+  }
+  // Registered frameworks (connected or not), or -1.
+  int RegisteredFrameworks() {
+    auto json = MasterJson("/master/frameworks");
+    if (!json.ok()) return -1;
+    const google::protobuf::Value* list = JsonField(*json, "frameworks");
+    return list != nullptr && list->has_list_value() ? list->list_value().values_size() : -1;
+  }
+
+  // RECONCILE calls `r` made (any answer).
+  static double ReconcileCalls(MastdProcess& r) {
+    auto metrics = r.Metrics();
+    if (!metrics.ok()) return 0;
+    double sum = 0;
+    for (const auto& [key, value] : *metrics) {
+      if (absl::StartsWith(key, "mast_mesos_calls_total{") &&
+          absl::StrContains(key, "type=\"RECONCILE\"")) {
+        sum += value;
+      }
+    }
+    return sum;
+  }
+
+  // The last line of `r`'s log that contains `text`.
+  static std::string LastLogLine(MastdProcess& r, const std::string& text) {
+    const std::string log = r.Log();
+    const size_t at = log.rfind(text);
+    if (at == std::string::npos) return "";
+    const size_t begin = log.rfind('\n', at);
+    const size_t end = log.find('\n', at);
+    return log.substr(begin == std::string::npos ? 0 : begin + 1,
+                      end == std::string::npos ? std::string::npos : end - begin - 1);
+  }
+
+  bool Why(std::string why) {
+    last_why_ = std::move(why);
+    return false;
+  }
+
+  // The master runs exactly `n` tasks of `service`, all RUNNING, and every
+  // live replica's ListTasks lists exactly those, RUNNING, none being
+  // killed. Otherwise false, with the reason in last_why_.
+  bool Converged(const std::string& service, size_t n, std::set<std::string>* ids_out = nullptr) {
+    auto live = LiveAtMaster(service);
+    if (!live.ok()) return Why(absl::StrCat("master: ", live.status().ToString()));
+    std::set<std::string> ids;
+    for (const MasterTask& task : *live) {
+      if (task.state != mv1::TASK_RUNNING) {
+        return Why(absl::StrCat("master: ", task.id, " is ", mv1::TaskState_Name(task.state)));
+      }
+      ids.insert(task.id);
+    }
+    if (ids.size() != n) {
+      return Why(absl::StrCat("master: ", ids.size(), " live tasks, want ", n, ": ", Ids(ids)));
+    }
+    for (int i = 0; i < 3; ++i) {
+      if (!Alive(i)) continue;
+      auto tasks = ListTasks(i, service);
+      if (!tasks.ok()) return Why(absl::StrCat("r", i, " ListTasks: ", tasks.status().ToString()));
+      std::set<std::string> mine;
+      for (const v1::Task& task : *tasks) {
+        if (task.state() != v1::Task::RUNNING || task.kill_requested()) {
+          return Why(absl::StrCat("r", i, ": ", task.id(), " is ",
+                                  v1::Task::State_Name(task.state()),
+                                  task.kill_requested() ? " (being killed)" : ""));
+        }
+        mine.insert(task.id());
+      }
+      if (mine != ids) {
+        return Why(absl::StrCat("r", i, " lists ", Ids(mine), "; the master runs ", Ids(ids)));
+      }
+    }
+    if (ids_out != nullptr) *ids_out = ids;
+    return true;
+  }
+
+  // Converged within `timeout`; the ids. Fails the test otherwise.
+  std::set<std::string> WaitConverged(const std::string& service, size_t n,
+                                      absl::Duration timeout = absl::Seconds(60)) {
+    std::set<std::string> ids;
+    EXPECT_TRUE(WaitFor([&] { return Converged(service, n, &ids); }, timeout, kPoll))
+        << service << " did not converge on " << n << " tasks: " << last_why_;
+    return ids;
+  }
+
+  // ---- Scenarios shared by both masters ----
+
+  // (1) A deploy through a follower: every instance RUNNING at the master,
+  // and every replica's ListTasks agrees with it; one framework.
+  void DeployThroughFollower() {
+    StartReplicas();
+    const int leader = WaitForSubscribedLeader();
+    ASSERT_GE(leader, 0);
+    const int follower = (leader + 1) % 3;
+    grpc::Status status = Create(follower, Spec("e2e/web", 5));
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    std::set<std::string> ids = WaitConverged("e2e/web", 5);
+    ASSERT_EQ(ids.size(), 5u);
+
+    const std::string framework_id = FrameworkIdOf(replica(leader));
+    EXPECT_FALSE(framework_id.empty());
+    EXPECT_EQ(RegisteredFrameworks(), 1);
+    auto live = LiveAtMaster("e2e/web");
+    ASSERT_TRUE(live.ok()) << live.status();
+    for (const MasterTask& task : *live) EXPECT_EQ(task.framework_id, framework_id) << task.id;
+    // The service's status, from every replica: 5 running, no deployment.
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          for (int i = 0; i < 3; ++i) {
+            v1::GetServiceResponse got;
+            if (!Get(i, "e2e/web", &got).ok()) return false;
+            const v1::ServiceStatus& s = got.service().status();
+            if (s.running() != 5 || s.staged() != 0 || !s.deployment_id().empty()) return false;
+          }
+          return true;
+        },
+        absl::Seconds(10), kPoll));
+  }
+
+  // (2) Scale up, then down: the youngest go, exactly N remain.
+  void ScaleUpThenDown() {
+    StartReplicas();
+    const int leader = WaitForSubscribedLeader();
+    ASSERT_GE(leader, 0);
+    const int follower = (leader + 1) % 3, other = (leader + 2) % 3;
+    ASSERT_TRUE(Create(follower, Spec("e2e/scale", 3)).ok());
+    const std::set<std::string> first = WaitConverged("e2e/scale", 3);
+    ASSERT_EQ(first.size(), 3u);
+
+    grpc::Status status = Scale(other, "e2e/scale", 6);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    const std::set<std::string> grown = WaitConverged("e2e/scale", 6);
+    ASSERT_EQ(grown.size(), 6u);
+    std::set<std::string> young;
+    std::set_difference(grown.begin(), grown.end(), first.begin(), first.end(),
+                        std::inserter(young, young.begin()));
+    EXPECT_EQ(young.size(), 3u) << "the first three kept running: " << Ids(grown);
+
+    status = Scale(follower, "e2e/scale", 3);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    const std::set<std::string> shrunk = WaitConverged("e2e/scale", 3);
+    EXPECT_EQ(shrunk, first) << "the three youngest should have been killed";
+    auto tasks = MasterTasks("e2e/scale");
+    ASSERT_TRUE(tasks.ok()) << tasks.status();
+    for (const MasterTask& task : *tasks) {
+      if (young.count(task.id) > 0) {
+        EXPECT_EQ(task.state, mv1::TASK_KILLED) << task.id;
+      }
+    }
+  }
+
+  // (3) Delete: the tasks are killed, then the record goes; never the
+  // other way round.
+  void DeleteKillsThenRemoves() {
+    StartReplicas();
+    const int leader = WaitForSubscribedLeader();
+    ASSERT_GE(leader, 0);
+    const int follower = (leader + 1) % 3;
+    ASSERT_TRUE(Create(follower, Spec("e2e/gone", 3)).ok());
+    const std::set<std::string> ids = WaitConverged("e2e/gone", 3);
+    ASSERT_EQ(ids.size(), 3u);
+
+    grpc::Status status = Delete(follower, "e2e/gone");
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    std::string removed_early;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          bool gone_everywhere = true;
+          for (int i = 0; i < 3; ++i) {
+            v1::GetServiceResponse got;
+            grpc::Status s = Get(i, "e2e/gone", &got);
+            if (s.error_code() != grpc::StatusCode::NOT_FOUND) {
+              gone_everywhere = false;
+              continue;
+            }
+            // The record is gone: no task of it may still live at the master.
+            auto live = LiveAtMaster("e2e/gone");
+            if (live.ok() && !live->empty() && removed_early.empty()) {
+              removed_early = absl::StrCat("r", i, " reports NOT_FOUND while ", live->front().id,
+                                           " is ", mv1::TaskState_Name(live->front().state));
+            }
+          }
+          return gone_everywhere;
+        },
+        absl::Seconds(60), kPoll));
+    EXPECT_EQ(removed_early, "");
+    auto tasks = MasterTasks("e2e/gone");
+    ASSERT_TRUE(tasks.ok()) << tasks.status();
+    std::set<std::string> killed;
+    for (const MasterTask& task : *tasks) {
+      EXPECT_TRUE(MesosTerminal(task.state)) << task.id << " " << mv1::TaskState_Name(task.state);
+      if (task.state == mv1::TASK_KILLED) killed.insert(task.id);
+    }
+    EXPECT_EQ(killed, ids);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(ListTasks(i, "e2e/gone").status().code(), absl::StatusCode::kNotFound) << i;
+    }
+  }
+
+  // (5), after the leader was SIGKILLed mid-deploy: a new leader finishes
+  // the deploy with exactly `n` tasks, never more live at the master, every
+  // live one listed by every replica, one framework.
+  void FinishesAfterLeaderKill(const std::string& service, size_t n, int killed,
+                               const std::string& framework_id,
+                               absl::Duration timeout = absl::Seconds(90)) {
+    ASSERT_TRUE(replica(killed).process().Wait(absl::Seconds(10)).has_value());
+    size_t max_live = 0;
+    std::string max_live_ids;
+    std::set<std::string> ids;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto live = LiveAtMaster(service);
+          if (live.ok() && live->size() > max_live) {
+            max_live = live->size();
+            std::set<std::string> now;
+            for (const MasterTask& t : *live) now.insert(t.id);
+            max_live_ids = Ids(now);
+          }
+          return Converged(service, n, &ids);
+        },
+        timeout, kPoll))
+        << last_why_;
+    EXPECT_LE(max_live, n) << "duplicates: " << max_live_ids;
+    const int leader = WaitForSubscribedLeader();
+    ASSERT_GE(leader, 0);
+    EXPECT_NE(leader, killed);
+    EXPECT_EQ(FrameworkIdOf(replica(leader)), framework_id);
+    EXPECT_TRUE(replica(leader).LogContains("event=reconciliation_complete"));
+    std::fprintf(stderr, "new leader: %s\n",
+                 LastLogLine(replica(leader), "event=scheduler_loaded").c_str());
+    // And it stays exact through the next implicit reconciliation
+    // (--reconcile_interval=3s), which would find an orphan.
+    const double reconciles = ReconcileCalls(replica(leader));
+    std::string deviation;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto live = LiveAtMaster(service);
+          if (live.ok() && live->size() != n && deviation.empty()) {
+            deviation = absl::StrCat(live->size(), " live");
+          }
+          return ReconcileCalls(replica(leader)) > reconciles && Converged(service, n);
+        },
+        absl::Seconds(30), kPoll))
+        << last_why_;
+    EXPECT_EQ(deviation, "");
+    EXPECT_EQ(RegisteredFrameworks(), 1);
+    auto live = LiveAtMaster(service);
+    ASSERT_TRUE(live.ok());
+    for (const MasterTask& task : *live) EXPECT_EQ(task.framework_id, framework_id) << task.id;
+  }
+
+  std::unique_ptr<testing::ZkServer> zk_;
+  testing::ReplicaSet set_;
+  std::vector<std::unique_ptr<MastdProcess>>& replicas_ = set_.replicas();
+  std::vector<std::unique_ptr<v1::Mast::Stub>> stubs_;
+  std::string master_url_;
+  int master_port_ = 0;
+  std::string last_why_;
+};
+
+// ---------------------------------------------------------------------------
+// Against the local master.
+
+local::LocalMasterConfig LocalConfig() {
+  local::LocalMasterConfig config;
+  config.agents = 2;
+  config.heartbeat_interval = absl::Milliseconds(200);
+  config.update_retry_interval = absl::Milliseconds(500);
+  config.allocation_interval = absl::Milliseconds(50);
+  config.restart_recovery = absl::Milliseconds(200);
+  return config;
+}
+
+class LocalMasterE2eTest : public SchedulerE2eTest {
+ protected:
+  void StartMaster(local::LocalMasterConfig config = LocalConfig()) {
+    auto master = local::LocalMaster::Start(config, RealClock::Default());
+    ASSERT_TRUE(master.ok()) << master.status();
+    master_ = std::move(*master);
+    master_url_ = master_->url();
+    master_port_ = master_->port();
+  }
+  void TearDown() override {
+    SchedulerE2eTest::TearDown();
+    set_.replicas().clear();  // before the master they talk to
+  }
+
+  std::unique_ptr<local::LocalMaster> master_;
+};
+
+TEST_F(LocalMasterE2eTest, DeployThroughFollower) {
+  StartMaster();
+  DeployThroughFollower();
+}
+
+TEST_F(LocalMasterE2eTest, ScaleUpThenDownKillsTheYoungest) {
+  StartMaster();
+  ScaleUpThenDown();
+}
+
+TEST_F(LocalMasterE2eTest, DeleteKillsTheTasksThenRemovesTheService) {
+  StartMaster();
+  DeleteKillsThenRemoves();
+}
+
+// (4) A task that fails at once (really run: `exit 1`) is relaunched after
+// the spec's backoff, which grows with every consecutive failure: the gap
+// between a task's end and the next launch, as the master timestamps them,
+// is at least initial * factor^(k-1) before the k-th relaunch.
+TEST_F(LocalMasterE2eTest, FailingTaskIsRelaunchedWithGrowingBackoff) {
+  local::LocalMasterConfig config = LocalConfig();
+  config.agents = 1;
+  config.execute = true;
+  StartMaster(config);
+  StartReplicas();
+  const int leader = WaitForSubscribedLeader();
+  ASSERT_GE(leader, 0);
+  v1::ServiceSpec spec = Spec("e2e/crash", 1, "exit 1");
+  *spec.mutable_backoff()->mutable_initial() = ProtoDuration(absl::Milliseconds(200));
+  spec.mutable_backoff()->set_factor(2);
+  *spec.mutable_backoff()->mutable_max() = ProtoDuration(absl::Seconds(30));
+  ASSERT_TRUE(Create((leader + 1) % 3, spec).ok());
+
+  // Six runs: five relaunches, after 200, 400, 800, 1600 and 3200 ms at least.
+  constexpr int kRuns = 6;
+  std::vector<MasterTask> ended;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto tasks = MasterTasks("e2e/crash");
+        if (!tasks.ok()) return false;
+        ended.clear();
+        for (const MasterTask& task : *tasks) {
+          if (task.state == mv1::TASK_FAILED) ended.push_back(task);
+        }
+        return ended.size() >= kRuns;
+      },
+      absl::Seconds(60), kPoll))
+      << "failed runs: " << ended.size();
+  std::sort(ended.begin(), ended.end(), [](const MasterTask& a, const MasterTask& b) {
+    return a.first_timestamp() < b.first_timestamp();
+  });
+  std::string timeline;
+  for (const MasterTask& task : ended) {
+    absl::StrAppend(&timeline, task.id, " launched ",
+                    absl::StrFormat("%.3f", task.first_timestamp()), " failed ",
+                    absl::StrFormat("%.3f", task.timestamp_of(mv1::TASK_FAILED).value_or(0)), "\n");
+  }
+  for (int k = 1; k < kRuns; ++k) {
+    const double failed = ended[k - 1].timestamp_of(mv1::TASK_FAILED).value_or(0);
+    const double gap = ended[k].first_timestamp() - failed;
+    const double want = 0.2 * std::pow(2.0, k - 1);
+    EXPECT_GE(gap, want - 0.005) << "relaunch " << k << " came " << gap << " s after the failure, "
+                                 << "want >= " << want << " s\n"
+                                 << timeline;
+  }
+
+  // Mast counts the failures and names the last one, on every replica.
+  for (int i = 0; i < 3; ++i) {
+    v1::GetServiceResponse got;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return Get(i, "e2e/crash", &got).ok() && got.service().status().failed() >= kRuns - 1;
+        },
+        absl::Seconds(10), kPoll))
+        << "r" << i << ": " << got.service().status().ShortDebugString();
+    const v1::ServiceStatus& status = got.service().status();
+    EXPECT_THAT(status.last_failure(), ::testing::HasSubstr("TASK_FAILED"));
+    EXPECT_TRUE(status.has_last_failure_time());
+  }
+  EXPECT_TRUE(replica(leader).LogContains("event=task_failed"));
+}
+
+// (5) The leader is SIGKILLed in the middle of a 50-instance deploy. Half
+// the agents are partitioned away until then, so that the deploy cannot
+// finish before the kill; Mast's calls are slowed down (each answered after
+// 150 ms) so that the kill lands as soon as the first tasks are launched,
+// often with other intents stored and their ACCEPTs not yet applied.
+TEST_F(LocalMasterE2eTest, LeaderKilledMidDeployEndsExactWithoutDuplicates) {
+  local::LocalMasterConfig config = LocalConfig();
+  config.agents = 6;  // room for 60: duplicates would show
+  config.agent_resources = "cpus:1;mem:1024;disk:1000;ports:[31000-32000]";
+  StartMaster(config);
+  StartReplicas();
+  const int leader = WaitForSubscribedLeader();
+  ASSERT_GE(leader, 0);
+  const std::string framework_id = FrameworkIdOf(replica(leader));
+  for (int i = 3; i < 6; ++i) master_->DisconnectAgent(i);
+  master_->SetCallDelay(absl::Milliseconds(150));
+  ASSERT_TRUE(Create((leader + 1) % 3, Spec("e2e/big", 50)).ok());
+  size_t at_kill = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        size_t n = 0;
+        for (const auto& task : master_->tasks()) n += OfService(task.task_id, "e2e/big") ? 1 : 0;
+        at_kill = n;
+        return n > 0;
+      },
+      absl::Seconds(30), absl::Milliseconds(1)));
+  replica(leader).process().Signal(SIGKILL);
+  master_->SetCallDelay(absl::ZeroDuration());
+  EXPECT_LT(at_kill, 50u) << "the kill came after the whole deploy";
+  std::fprintf(stderr, "leader killed with %zu of 50 tasks at the master\n", at_kill);
+  for (int i = 3; i < 6; ++i) master_->ReconnectAgent(i);
+  FinishesAfterLeaderKill("e2e/big", 50, leader, framework_id);
+}
+
+// (6) Master failover. Restart(keep_state=false): the master forgets its
+// frameworks, but (as with real Mesos) the agents keep their tasks and
+// report them when they re-register; Mast resubscribes with its FrameworkID
+// (accepted by a failed-over master) and keeps the same tasks. Then a master
+// that has lost everything, agents and tasks included (a new one on the same
+// port): Mast resubscribes with the same ID, learns through reconciliation
+// that its tasks are gone and relaunches them to the declared count.
+TEST_F(LocalMasterE2eTest, MasterRestartWithLostStateResubscribesAndRelaunches) {
+  local::LocalMasterConfig config = LocalConfig();
+  StartMaster(config);
+  StartReplicas();
+  const int leader = WaitForSubscribedLeader();
+  ASSERT_GE(leader, 0);
+  const std::string framework_id = FrameworkIdOf(replica(leader));
+  ASSERT_TRUE(Create((leader + 1) % 3, Spec("e2e/restart", 4)).ok());
+  const std::set<std::string> before = WaitConverged("e2e/restart", 4);
+  ASSERT_EQ(before.size(), 4u);
+  const double subscriptions = replica(leader).Metric("mast_mesos_subscriptions_total").value_or(0);
+
+  master_->Restart(/*keep_state=*/false);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return replica(leader).Metric("mast_mesos_subscriptions_total").value_or(0) >=
+                   subscriptions + 1 &&
+               replica(leader).Metric("mast_mesos_subscribed") == 1.0 &&
+               FrameworkIdOf(replica(leader)) == framework_id;
+      },
+      absl::Seconds(30), kPoll));
+  const std::set<std::string> after_restart = WaitConverged("e2e/restart", 4);
+  EXPECT_EQ(after_restart, before) << "the agents kept the tasks: nothing to relaunch";
+  EXPECT_EQ(RegisteredFrameworks(), 1);
+
+  // Everything lost: a new master (new agents, no tasks) on the same port.
+  config.address = absl::StrCat("127.0.0.1:", master_port_);
+  master_.reset();
+  StartMaster(config);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return replica(leader).Metric("mast_mesos_subscriptions_total").value_or(0) >=
+                   subscriptions + 2 &&
+               replica(leader).Metric("mast_mesos_subscribed") == 1.0;
+      },
+      absl::Seconds(30), kPoll));
+  EXPECT_EQ(FrameworkIdOf(replica(leader)), framework_id);
+  const std::set<std::string> relaunched = WaitConverged("e2e/restart", 4);
+  ASSERT_EQ(relaunched.size(), 4u);
+  for (const std::string& id : relaunched) EXPECT_EQ(before.count(id), 0u) << id;
+  EXPECT_EQ(RegisteredFrameworks(), 1);
+  EXPECT_EQ(master_->stats().frameworks_registered, 1);
+}
+
+// (7) An agent is partitioned away: its tasks become UNREACHABLE, are
+// replaced on the other agents after --unreachable_grace (1 s), and are
+// killed when the agent comes back; the count ends exact.
+TEST_F(LocalMasterE2eTest, LostAgentTasksAreReplacedAndKilledWhenTheyReturn) {
+  local::LocalMasterConfig config = LocalConfig();
+  config.agents = 3;
+  StartMaster(config);
+  StartReplicas();
+  const int leader = WaitForSubscribedLeader();
+  ASSERT_GE(leader, 0);
+  ASSERT_TRUE(Create((leader + 1) % 3, Spec("e2e/agents", 4)).ok());
+  const std::set<std::string> before = WaitConverged("e2e/agents", 4);
+  ASSERT_EQ(before.size(), 4u);
+
+  // The agent of the first task, and every task on it.
+  auto live = LiveAtMaster("e2e/agents");
+  ASSERT_TRUE(live.ok() && !live->empty());
+  const std::string lost_agent = live->front().agent_id;
+  const size_t s = lost_agent.rfind("-S");
+  ASSERT_NE(s, std::string::npos) << lost_agent;
+  const int index = std::stoi(lost_agent.substr(s + 2));
+  std::set<std::string> stranded;
+  for (const MasterTask& task : *live) {
+    if (task.agent_id == lost_agent) stranded.insert(task.id);
+  }
+  master_->DisconnectAgent(index);
+
+  // Mast sees them UNREACHABLE (kept for the grace period)...
+  bool seen_unreachable = false;
+  // ...then replaces them elsewhere: four RUNNING on the other agents, and
+  // Mast lists exactly those.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto tasks = ListTasks(leader, "e2e/agents");
+        if (!tasks.ok()) return false;
+        for (const v1::Task& task : *tasks) {
+          if (task.state() == v1::Task::UNREACHABLE && stranded.count(task.id()) > 0) {
+            seen_unreachable = true;
+          }
+        }
+        auto at_master = LiveAtMaster("e2e/agents");
+        if (!at_master.ok()) return false;
+        std::set<std::string> elsewhere;
+        for (const MasterTask& task : *at_master) {
+          if (task.agent_id != lost_agent && task.state == mv1::TASK_RUNNING) {
+            elsewhere.insert(task.id);
+          }
+        }
+        std::set<std::string> listed;
+        for (const v1::Task& task : *tasks) {
+          if (task.state() == v1::Task::RUNNING) listed.insert(task.id());
+        }
+        if (elsewhere.size() != 4 || listed != elsewhere || tasks->size() != 4) {
+          return Why(absl::StrCat("elsewhere ", Ids(elsewhere), "; Mast lists ", Ids(listed),
+                                  " of ", tasks->size()));
+        }
+        return true;
+      },
+      absl::Seconds(30), kPoll))
+      << last_why_;
+  EXPECT_TRUE(seen_unreachable) << "never saw " << Ids(stranded) << " UNREACHABLE";
+  EXPECT_TRUE(replica(leader).LogContains("event=task_expunged"));
+
+  // The agent returns: the late tasks are unknown to Mast and killed.
+  master_->ReconnectAgent(index);
+  const std::set<std::string> after = WaitConverged("e2e/agents", 4);
+  for (const std::string& id : stranded) EXPECT_EQ(after.count(id), 0u) << id;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto tasks = MasterTasks("e2e/agents");
+        if (!tasks.ok()) return false;
+        size_t killed = 0;
+        for (const MasterTask& task : *tasks) {
+          killed += stranded.count(task.id) > 0 && task.state == mv1::TASK_KILLED ? 1 : 0;
+        }
+        return killed == stranded.size();
+      },
+      absl::Seconds(10), kPoll));
+  EXPECT_TRUE(replica(leader).LogContains("event=killing_unknown_task"));
+  EXPECT_TRUE(Converged("e2e/agents", 4)) << last_why_;
+}
+
+// (8) A rolling update (the env changes, so the task definition does):
+// tasks are replaced one at a time. Observed throughout, Mast never counts
+// more than N+1 live tasks; the master never runs fewer than N, nor more
+// than N+1 that are not being killed. Ends with exactly N, all on the new
+// task_version.
+TEST_F(LocalMasterE2eTest, RollingUpdateReplacesOneAtATime) {
+  StartMaster();
+  StartReplicas();
+  const int leader = WaitForSubscribedLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  constexpr size_t kN = 4;
+  v1::ServiceSpec spec = Spec("e2e/roll", kN);
+  (*spec.mutable_env())["VERSION"] = "1";
+  v1::Service created;
+  ASSERT_TRUE(Create(follower, spec, &created).ok());
+  const std::set<std::string> old_ids = WaitConverged("e2e/roll", kN);
+  ASSERT_EQ(old_ids.size(), kN);
+
+  (*spec.mutable_env())["VERSION"] = "2";
+  v1::Service updated;
+  grpc::Status status = Update(follower, spec, &updated);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_GT(updated.task_version(), created.task_version());
+
+  size_t max_mast_live = 0, max_master_active = 0, max_master_total = 0;
+  size_t min_master_running = kN;
+  std::string worst, widest;
+  std::set<std::string> final_ids;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto at_master = LiveAtMaster("e2e/roll");
+        auto tasks = ListTasks(leader, "e2e/roll");
+        if (!at_master.ok() || !tasks.ok()) return false;
+        size_t active = 0, running = 0;
+        for (const MasterTask& task : *at_master) {
+          active += task.state != mv1::TASK_KILLING ? 1 : 0;
+          running += task.state == mv1::TASK_RUNNING ? 1 : 0;
+        }
+        size_t mast_live = 0;
+        bool all_new = true;
+        for (const v1::Task& task : *tasks) {
+          mast_live += task.kill_requested() ? 0 : 1;
+          all_new = all_new && task.version() == updated.task_version();
+        }
+        if (active > max_master_active || mast_live > max_mast_live) {
+          worst = absl::StrCat("master: ", at_master->size(), " live, ", active,
+                               " not killing; Mast: ", mast_live, " live");
+        }
+        if (at_master->size() > max_master_total) {
+          max_master_total = at_master->size();
+          widest.clear();
+          for (const MasterTask& task : *at_master) {
+            absl::StrAppend(&widest, " ", task.id, "=", mv1::TaskState_Name(task.state));
+          }
+        }
+        max_mast_live = std::max(max_mast_live, mast_live);
+        max_master_active = std::max(max_master_active, active);
+        min_master_running = std::min(min_master_running, running);
+        return all_new && tasks->size() == kN && Converged("e2e/roll", kN, &final_ids);
+      },
+      absl::Seconds(60), kPoll))
+      << last_why_;
+  EXPECT_LE(max_mast_live, kN + 1) << worst;
+  EXPECT_LE(max_master_active, kN + 1) << worst;
+  EXPECT_GE(min_master_running, kN);
+  // Tasks being killed do not count (PlanService): with their kill grace
+  // period, more than N+1 may be live at the master for a while.
+  std::fprintf(stderr, "rolling update: at most %zu live at the master, KILLING included:%s\n",
+               max_master_total, widest.c_str());
+  for (const std::string& id : final_ids) {
+    EXPECT_EQ(old_ids.count(id), 0u) << id;
+    auto parsed = ParseTaskId(id);
+    ASSERT_TRUE(parsed.has_value());
+    EXPECT_EQ(parsed->second, updated.task_version()) << id;
+  }
+  v1::GetServiceResponse got;
+  ASSERT_TRUE(Get(follower, "e2e/roll", &got).ok());
+  EXPECT_EQ(got.service().status().deployment_id(), "");
+}
+
+// (9) A WatchEvents stream on the leader ends when the leader is SIGKILLed;
+// the client resumes on another replica from the last store_version it saw.
+// The events continue from there: the change made while no stream was open
+// (a scale through the new leader) arrives, the service versions seen across
+// both streams have no gap, and the tasks rebuilt from the events are the
+// ones ListTasks reports.
+TEST_F(LocalMasterE2eTest, WatchResumesAcrossALeaderChange) {
+  StartMaster();
+  StartReplicas();
+  const int leader = WaitForSubscribedLeader();
+  ASSERT_GE(leader, 0);
+  const int f1 = (leader + 1) % 3, f2 = (leader + 2) % 3;
+  ASSERT_TRUE(Create(f1, Spec("e2e/watch", 1)).ok());
+  WaitConverged("e2e/watch", 1);
+
+  auto first = std::make_unique<WatchReader>(*stubs_[leader], 0, "e2e/");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return first->Saw(
+            [](const v1::WatchEvent& e) { return e.type() == v1::WatchEvent::SYNCED; });
+      },
+      absl::Seconds(10), kPoll));
+  ASSERT_TRUE(Scale(f1, "e2e/watch", 2).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return first->Saw([](const v1::WatchEvent& e) {
+          return e.has_service() && e.service().spec().instances() == 2;
+        });
+      },
+      absl::Seconds(10), kPoll));
+  WaitConverged("e2e/watch", 2);
+
+  replica(leader).process().Signal(SIGKILL);
+  ASSERT_TRUE(WaitFor([&] { return first->ended().has_value(); }, absl::Seconds(10), kPoll));
+  const int64_t resume_from = first->last_version();
+  ASSERT_GT(resume_from, 0);
+
+  // During the switch: a change through the new leader.
+  const int new_leader = WaitForLeader();
+  ASSERT_GE(new_leader, 0);
+  ASSERT_NE(new_leader, leader);
+  v1::Service scaled;
+  grpc::Status status;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        status = Scale(f1, "e2e/watch", 3, &scaled);
+        return status.ok();
+      },
+      absl::Seconds(30), absl::Milliseconds(100)))
+      << status.error_message();
+  WaitConverged("e2e/watch", 3);
+
+  WatchReader second(*stubs_[f2], resume_from, "e2e/");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return second.Saw([&](const v1::WatchEvent& e) {
+          return e.has_service() && e.service().version() == scaled.version();
+        });
+      },
+      absl::Seconds(10), kPoll))
+      << "the scale made during the switch (v" << scaled.version() << ") never arrived";
+  // And changes after the reconnection arrive too.
+  v1::Service last;
+  ASSERT_TRUE(Scale(f2, "e2e/watch", 1, &last).ok());
+  const std::set<std::string> final_ids = WaitConverged("e2e/watch", 1);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return second.Saw([&](const v1::WatchEvent& e) {
+          return e.has_service() && e.service().version() == last.version();
+        });
+      },
+      absl::Seconds(10), kPoll));
+  // The task events of that version and the ones before it have arrived by
+  // the time ListTasks agrees; give the stream a moment to deliver them.
+  const std::vector<v1::WatchEvent> before = first->events();
+  std::vector<v1::WatchEvent> after;
+  std::map<std::string, v1::Task> rebuilt;
+  auto rebuild = [&] {
+    rebuilt.clear();
+    for (const std::vector<v1::WatchEvent>* stream :
+         std::vector<const std::vector<v1::WatchEvent>*>{&before, &after}) {
+      for (const v1::WatchEvent& e : *stream) {
+        if (!e.has_task()) continue;
+        if (e.type() == v1::WatchEvent::DELETED || IsTerminal(e.task().state())) {
+          rebuilt.erase(e.task().id());
+        } else {
+          rebuilt[e.task().id()] = e.task();
+        }
+      }
+    }
+    std::set<std::string> ids;
+    for (const auto& [id, task] : rebuilt) {
+      if (task.state() == v1::Task::RUNNING && !task.kill_requested()) ids.insert(id);
+    }
+    return ids;
+  };
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        after = second.events();
+        return rebuild() == final_ids;
+      },
+      absl::Seconds(10), kPoll))
+      << "rebuilt from the events: " << Ids(rebuild()) << "; ListTasks: " << Ids(final_ids);
+
+  std::string all;
+  std::set<uint64_t> service_versions;
+  int64_t previous = 0;
+  bool synced_again = false;
+  for (const v1::WatchEvent& e : before) {
+    if (e.has_service()) service_versions.insert(e.service().version());
+  }
+  for (const v1::WatchEvent& e : after) {
+    absl::StrAppend(&all, Describe(e), "\n");
+    if (e.type() == v1::WatchEvent::SYNCED) synced_again = true;
+    if (e.has_service()) service_versions.insert(e.service().version());
+    // Changes come after the version resumed from; the stream opens with who
+    // leads now, stamped at that version.
+    if (e.type() == v1::WatchEvent::LEADER) {
+      EXPECT_GE(e.store_version(), resume_from) << Describe(e);
+    } else {
+      EXPECT_GT(e.store_version(), resume_from) << Describe(e);
+    }
+    EXPECT_GE(e.store_version(), previous) << Describe(e);
+    previous = e.store_version();
+  }
+  EXPECT_FALSE(synced_again) << "the replica held the history: a resume, not a restart\n" << all;
+  std::vector<uint64_t> want;
+  for (uint64_t v = 1; v <= last.version(); ++v) want.push_back(v);
+  EXPECT_THAT(std::vector<uint64_t>(service_versions.begin(), service_versions.end()),
+              ::testing::ElementsAreArray(want))
+      << all;
+  // The leader change itself is reported to the resumed stream.
+  const std::string new_leader_id = replica(new_leader).replica_id();
+  EXPECT_TRUE(second.Saw([&](const v1::WatchEvent& e) {
+    return e.type() == v1::WatchEvent::LEADER && e.leader().leader_id() == new_leader_id;
+  })) << "no LEADER event for "
+      << new_leader_id << " after resuming from " << resume_from << ":\n"
+      << all;
+}
+
+// ---------------------------------------------------------------------------
+// (10) Against the real Mesos 1.11 master and agents: tasks really run
+// through the command executor, and /master/tasks agrees with ListTasks.
+
+class RealMesosE2eTest : public SchedulerE2eTest {
+ protected:
+  void SetUp() override {
+    if (!testing::RealMesosDir()) {
+      GTEST_SKIP() << "SKIPPED: the real Mesos 1.11 build (../shared/mesos, MAST_REAL_MESOS) is "
+                      "not present on this machine; only the local-master cases ran";
+    }
+    SchedulerE2eTest::SetUp();
+  }
+  void TearDown() override {
+    if (cluster_ == nullptr) return;
+    SchedulerE2eTest::TearDown();
+    if (HasFailure())
+      std::fprintf(stderr, "---- mesos-master ----\n%s\n", cluster_->MasterLog().c_str());
+    // Kill what runs (executors outlive their agents: checkpointing), then
+    // stop everything.
+    int any = -1;
+    for (int i = 0; i < 3 && i < static_cast<int>(replicas_.size()); ++i) {
+      if (Alive(i)) any = i;
+    }
+    if (any >= 0) {
+      for (const std::string& name : services_) Delete(any, name);
+      WaitFor(
+          [&] {
+            for (const std::string& name : services_) {
+              auto live = LiveAtMaster(name);
+              if (!live.ok() || !live->empty()) return false;
+            }
+            return true;
+          },
+          absl::Seconds(30), absl::Milliseconds(100));
+    }
+    set_.replicas().clear();
+    extra_agent_.reset();
+    if (!extra_agent_dir_.empty()) testing::RemoveTree(extra_agent_dir_);
+    cluster_.reset();
+  }
+
+  void StartCluster(int agents, const std::string& resources) {
+    testing::RealMesosCluster::Options options;
+    options.agents = agents;
+    options.agent_resources = resources;
+    auto cluster = testing::RealMesosCluster::Start(options);
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = std::move(*cluster);
+    master_url_ = cluster_->master_url();
+    master_port_ = cluster_->master_port();
+  }
+
+  // One more agent, started by the test (the cluster's are fixed).
+  void StartExtraAgent(const std::string& resources) {
+    const std::string root = *testing::RealMesosDir();
+    extra_agent_dir_ = testing::MakeTempDir("mast-e2e-agent");
+    auto agent = testing::Subprocess::Spawn(
+        {root + "/sbin/mesos-agent", absl::StrCat("--master=127.0.0.1:", master_port_),
+         "--ip=127.0.0.1", absl::StrCat("--port=", testing::PickFreePort()), "--hostname=127.0.0.9",
+         "--work_dir=" + extra_agent_dir_ + "/work", "--launcher=posix",
+         "--isolation=posix/cpu,posix/mem", "--no-systemd_enable_support",
+         "--launcher_dir=" + root + "/libexec/mesos", "--resources=" + resources},
+        extra_agent_dir_ + "/agent.log");
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    extra_agent_.emplace(std::move(*agent));
+  }
+
+  std::unique_ptr<testing::RealMesosCluster> cluster_;
+  std::optional<testing::Subprocess> extra_agent_;
+  std::string extra_agent_dir_;
+  std::vector<std::string> services_ = {"e2e/web", "e2e/scale", "e2e/gone", "e2e/big"};
+};
+
+constexpr char kRealAgentResources[] = "cpus:4;mem:4096;disk:4096;ports:[31000-31100]";
+
+TEST_F(RealMesosE2eTest, DeployThroughFollower) {
+  StartCluster(2, kRealAgentResources);
+  DeployThroughFollower();
+}
+
+TEST_F(RealMesosE2eTest, ScaleUpThenDownKillsTheYoungest) {
+  StartCluster(2, kRealAgentResources);
+  ScaleUpThenDown();
+}
+
+TEST_F(RealMesosE2eTest, DeleteKillsTheTasksThenRemovesTheService) {
+  StartCluster(2, kRealAgentResources);
+  DeleteKillsThenRemoves();
+}
+
+// (5) on real Mesos, where calls cannot be slowed: the one agent has room
+// for about 20 of the 50 tasks, so the deploy stops part-way; the leader is
+// SIGKILLed then, and a second agent joins for the new leader to finish on.
+TEST_F(RealMesosE2eTest, LeaderKilledMidDeployEndsExactWithoutDuplicates) {
+  StartCluster(1, "cpus:2;mem:2048;disk:4096;ports:[31000-31100]");
+  StartReplicas();
+  const int leader = WaitForSubscribedLeader();
+  ASSERT_GE(leader, 0);
+  const std::string framework_id = FrameworkIdOf(replica(leader));
+  ASSERT_TRUE(Create((leader + 1) % 3, Spec("e2e/big", 50)).ok());
+  size_t at_kill = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto live = LiveAtMaster("e2e/big");
+        at_kill = live.ok() ? live->size() : 0;
+        return at_kill >= 15;
+      },
+      absl::Seconds(60), kPoll))
+      << "launched: " << at_kill;
+  replica(leader).process().Signal(SIGKILL);
+  EXPECT_LT(at_kill, 50u);
+  std::fprintf(stderr, "leader killed with %zu of 50 tasks at the master\n", at_kill);
+  StartExtraAgent("cpus:4;mem:4096;disk:4096;ports:[31000-31100]");
+  FinishesAfterLeaderKill("e2e/big", 50, leader, framework_id, absl::Seconds(180));
+}
+
+}  // namespace
+}  // namespace mast
