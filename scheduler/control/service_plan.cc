@@ -54,7 +54,12 @@ ServicePlan PlanService(const v1::Service& service, const std::vector<const v1::
                         absl::Time now, const PlanOptions& options) {
   ServicePlan plan;
   std::vector<const v1::Task*> current, old;
+  int dying = 0;  // killed, not yet ended, still holding resources
   for (const v1::Task* task : tasks) {
+    if (!IsTerminal(task->state()) && task->kill_requested() &&
+        task->state() != v1::Task::UNREACHABLE) {
+      ++dying;
+    }
     if (!IsLive(*task)) continue;
     if (task->state() == v1::Task::UNREACHABLE && task->has_unreachable_since() &&
         now - FromProtoTimestamp(task->unreachable_since()) >= options.unreachable_grace) {
@@ -84,8 +89,8 @@ ServicePlan PlanService(const v1::Service& service, const std::vector<const v1::
     plan.to_launch = std::max(0, instances - num_current);
     return plan;
   }
-  plan.to_launch =
-      std::max(0, std::min(instances - num_current, instances + 1 - (num_current + num_old)));
+  plan.to_launch = std::max(
+      0, std::min(instances - num_current, instances + 1 - (num_current + num_old + dying)));
   const int running_current = static_cast<int>(
       std::count_if(current.begin(), current.end(), [](const v1::Task* t) { return Running(*t); }));
   const int excess = std::min(running_current, instances) + num_old - instances;

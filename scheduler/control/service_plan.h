@@ -40,9 +40,11 @@ struct PlanOptions {
 //     newest first).
 //   * old tasks (a rolling replacement, one at a time: at most one task
 //     above `instances`, never fewer RUNNING than `instances` while old ones
-//     run): launch while new + old < instances + 1 and new < instances; kill
-//     old ones (not RUNNING first, then oldest) while RUNNING new + old >
-//     instances.
+//     run): launch while new + old + dying < instances + 1 and new <
+//     instances, where dying are tasks killed and not yet ended (they hold
+//     their resources through the kill grace period; UNREACHABLE ones do
+//     not count, or a lost agent would stall the update); kill old ones (not
+//     RUNNING first, then oldest) while RUNNING new + old > instances.
 // - An UNREACHABLE task counts as live for `unreachable_grace` from its
 //   unreachable_since; after that it is expunged and no longer counts.
 ServicePlan PlanService(const v1::Service& service, const std::vector<const v1::Task*>& tasks,

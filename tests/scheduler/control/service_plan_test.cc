@@ -110,11 +110,22 @@ TEST(ServicePlanTest, RollingReplacementOneAtATime) {
   EXPECT_EQ(plan.to_launch, 0);
   EXPECT_THAT(plan.kill, ElementsAre("o1"));
 
-  // o1 is being killed: the next new task is launched.
+  // o1 is being killed: it still holds its place until it has ended.
   tasks[0].set_kill_requested(true);
+  plan = Plan(Service(3, 2), tasks);
+  EXPECT_EQ(plan.to_launch, 0);
+  EXPECT_THAT(plan.kill, IsEmpty());
+
+  // It ended (records drop terminal tasks): the next new task is launched.
+  tasks.erase(tasks.begin());
   plan = Plan(Service(3, 2), tasks);
   EXPECT_EQ(plan.to_launch, 1);
   EXPECT_THAT(plan.kill, IsEmpty());
+
+  // A killed task whose agent is out of reach does not hold the update back.
+  tasks.push_back(Task("lost", 1, v1::Task::UNREACHABLE, 40));
+  tasks.back().set_kill_requested(true);
+  EXPECT_EQ(Plan(Service(3, 2), tasks).to_launch, 1);
 }
 
 TEST(ServicePlanTest, RollingReplacesOldTasksThatDoNotRunFirst) {
