@@ -264,6 +264,10 @@ class LocalMaster::State {
   absl::BitGen bitgen_;
 
   std::vector<Agent> agents_;
+  // Which agent holds each task (the index into agents_): FindTask without a
+  // search of every agent. Kept by LaunchTask and DestroyTask, the only
+  // places that add tasks to or remove them from Agent::tasks.
+  std::map<TaskKey, size_t> task_agents_;
   std::map<std::string, std::unique_ptr<Framework>> frameworks_;
   std::set<std::string> completed_ids_;
   std::deque<std::string> completed_json_;  // newest last, at most 50

@@ -567,6 +567,7 @@ void LocalMaster::State::LaunchTask(Framework& framework, const v1::TaskInfo& in
   const TaskKey key{framework.id, info.task_id().value()};
   const uint64_t serial = task->serial;
   agent.tasks[key] = std::move(task);
+  task_agents_[key] = static_cast<size_t>(agent_index);
   LogInfo("local_master_task_launched",
           {{"framework_id", framework.id}, {"task_id", key.second}, {"agent", agent.hostname}});
   // The agent gets the task after this call has been answered.
@@ -856,6 +857,10 @@ void LocalMaster::State::DestroyTask(Agent& agent, const TaskKey& key) {
   }
   const std::string executor_id = task.executor_id;
   agent.tasks.erase(it);
+  auto indexed = task_agents_.find(key);
+  if (indexed != task_agents_.end() && indexed->second == static_cast<size_t>(agent.index)) {
+    task_agents_.erase(indexed);
+  }
   if (!executor_id.empty()) {
     bool in_use = false;
     for (const auto& [other_key, other] : agent.tasks) {
@@ -867,27 +872,27 @@ void LocalMaster::State::DestroyTask(Agent& agent, const TaskKey& key) {
 
 LocalMaster::State::Task* LocalMaster::State::FindTask(const std::string& framework_id,
                                                        const std::string& task_id, Agent** agent) {
-  for (Agent& a : agents_) {
-    auto it = a.tasks.find({framework_id, task_id});
-    if (it != a.tasks.end()) {
-      *agent = &a;
-      return it->second.get();
-    }
-  }
-  return nullptr;
+  const TaskKey key{framework_id, task_id};
+  auto indexed = task_agents_.find(key);
+  if (indexed == task_agents_.end()) return nullptr;
+  Agent& a = agents_[indexed->second];
+  auto it = a.tasks.find(key);
+  if (it == a.tasks.end()) return nullptr;
+  *agent = &a;
+  return it->second.get();
 }
 
 const LocalMaster::State::Task* LocalMaster::State::FindTask(const std::string& framework_id,
                                                              const std::string& task_id,
                                                              const Agent** agent) const {
-  for (const Agent& a : agents_) {
-    auto it = a.tasks.find({framework_id, task_id});
-    if (it != a.tasks.end()) {
-      *agent = &a;
-      return it->second.get();
-    }
-  }
-  return nullptr;
+  const TaskKey key{framework_id, task_id};
+  auto indexed = task_agents_.find(key);
+  if (indexed == task_agents_.end()) return nullptr;
+  const Agent& a = agents_[indexed->second];
+  auto it = a.tasks.find(key);
+  if (it == a.tasks.end()) return nullptr;
+  *agent = &a;
+  return it->second.get();
 }
 
 // ---- Reconciliation ----

@@ -1,6 +1,12 @@
 #include "scheduler/mesos/http_mesos_client.h"
 
+#include <algorithm>
+#include <deque>
+#include <functional>
+
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "scheduler/mesos/codec.h"
 
@@ -35,7 +41,100 @@ absl::Status CallStatus(const HttpResult& result) {
   }
 }
 
+// Calls of these types concern each their own update, offers or tasks: a run
+// of them may be in flight at once.
+bool Overlaps(v1::scheduler::Call::Type type) {
+  switch (type) {
+    case v1::scheduler::Call::ACKNOWLEDGE:
+    case v1::scheduler::Call::ACCEPT:
+    case v1::scheduler::Call::DECLINE:
+    case v1::scheduler::Call::RECONCILE:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
+
+// Calls on their way to the master, in the order Push() took them. A call is
+// handed to the transport once the calls in flight allow it (none, or at most
+// max_in_flight - 1 of its own overlapping type), from whichever thread made
+// that possible: Push() on the loop, or an answer on the transport's I/O
+// thread. Outcomes go to `done` on the I/O thread.
+//
+// Thread-safe. Owned through shared_ptr: the transport's callbacks keep it
+// alive past the client.
+class HttpMesosClient::CallQueue : public std::enable_shared_from_this<CallQueue> {
+ public:
+  struct Entry {
+    uint64_t id = 0;
+    v1::scheduler::Call::Type type = v1::scheduler::Call::UNKNOWN;
+    HttpRequestSpec spec;
+  };
+  using Done = std::function<void(uint64_t id, absl::StatusOr<HttpResult> result)>;
+
+  CallQueue(HttpTransport& transport, size_t max_in_flight, Done done)
+      : transport_(transport),
+        max_in_flight_(std::max<size_t>(1, max_in_flight)),
+        done_(std::move(done)) {}
+
+  void Push(Entry entry) {
+    {
+      absl::MutexLock lock(&mu_);
+      waiting_.push_back(std::move(entry));
+    }
+    Pump();
+  }
+
+  // Drops the calls not yet handed to the transport (those in flight still
+  // finish, and still hold back the calls after them).
+  void Clear() {
+    absl::MutexLock lock(&mu_);
+    waiting_.clear();
+  }
+
+ private:
+  void Pump() {
+    std::vector<Entry> ready;
+    {
+      absl::MutexLock lock(&mu_);
+      while (!waiting_.empty()) {
+        const Entry& next = waiting_.front();
+        if (in_flight_ > 0 &&
+            !(Overlaps(next.type) && next.type == in_flight_type_ && in_flight_ < max_in_flight_)) {
+          break;
+        }
+        in_flight_type_ = next.type;
+        ++in_flight_;
+        ready.push_back(std::move(waiting_.front()));
+        waiting_.pop_front();
+      }
+    }
+    // Sent outside the lock. Two threads may each send part of one run of an
+    // overlapping type here at once: such calls have no order to keep.
+    for (Entry& entry : ready) {
+      transport_.Send(std::move(entry.spec), [self = shared_from_this(),
+                                              id = entry.id](absl::StatusOr<HttpResult> result) {
+        {
+          absl::MutexLock lock(&self->mu_);
+          --self->in_flight_;
+        }
+        self->done_(id, std::move(result));
+        self->Pump();
+      });
+    }
+  }
+
+  HttpTransport& transport_;
+  const size_t max_in_flight_;
+  const Done done_;
+  absl::Mutex mu_;
+  std::deque<Entry> waiting_ ABSL_GUARDED_BY(mu_);
+  size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // The type of the calls in flight (when in_flight_ > 0).
+  v1::scheduler::Call::Type in_flight_type_ ABSL_GUARDED_BY(mu_) = v1::scheduler::Call::UNKNOWN;
+};
 
 absl::Status ValidateMesosClientConfig(const MesosClientConfig& config) {
   if (config.heartbeat_misses < 1) {
@@ -48,6 +147,9 @@ absl::Status ValidateMesosClientConfig(const MesosClientConfig& config) {
     return absl::InvalidArgumentError("call_timeout: must be > 0");
   }
   if (config.max_redirects < 0) return absl::InvalidArgumentError("max_redirects: must be >= 0");
+  if (config.max_calls_in_flight < 1) {
+    return absl::InvalidArgumentError("max_calls_in_flight: must be >= 1");
+  }
   return ValidateBackoffConfig(config.backoff);
 }
 
@@ -61,7 +163,18 @@ HttpMesosClient::HttpMesosClient(MesosClientConfig config, MasterDetector& detec
       callbacks_(std::move(callbacks)),
       metrics_(metrics),
       heartbeat_interval_(config_.default_heartbeat_interval),
-      backoff_(config_.backoff) {}
+      backoff_(config_.backoff) {
+  call_queue_ = std::make_shared<CallQueue>(
+      transport_, static_cast<size_t>(config_.max_calls_in_flight),
+      [this, loop = &loop_, alive = std::weak_ptr<char>(alive_)](
+          uint64_t id, absl::StatusOr<HttpResult> result) {
+        // I/O thread, maybe after the client is gone: only hand the outcome
+        // to the loop (which outlives the client), where `alive` is checked.
+        loop->Post([this, alive, id, result = std::move(result)]() mutable {
+          if (alive.lock()) OnCallDone(id, std::move(result));
+        });
+      });
+}
 
 HttpMesosClient::~HttpMesosClient() {
   Close();
@@ -249,7 +362,6 @@ void HttpMesosClient::HandleEvent(v1::scheduler::Event event) {
                {"heartbeat_interval", absl::FormatDuration(heartbeat_interval_)}});
       ArmHeartbeatWatchdog();
       if (callbacks_.on_subscribed) callbacks_.on_subscribed(subscribed);
-      PumpCalls();
       return;
     }
     case v1::scheduler::Event::HEARTBEAT:
@@ -359,8 +471,10 @@ void HttpMesosClient::Send(v1::scheduler::Call call,
     return;
   }
   if (!call.has_framework_id()) *call.mutable_framework_id() = framework_.id();
-  calls_.push_back(PendingCall{std::move(call), std::move(done)});
-  PumpCalls();
+  const uint64_t id = ++next_call_id_;
+  pending_calls_.emplace(id, PendingCall{v1::scheduler::Call::Type_Name(call.type()),
+                                         std::move(done)});
+  call_queue_->Push({id, call.type(), CallSpec(Encode(call))});
 }
 
 HttpRequestSpec HttpMesosClient::CallSpec(std::string body) const {
@@ -375,53 +489,34 @@ HttpRequestSpec HttpMesosClient::CallSpec(std::string body) const {
   return spec;
 }
 
-void HttpMesosClient::PumpCalls() {
-  if (call_in_flight_ || calls_.empty()) return;
-  if (state_ != State::kSubscribed || paused_) return;
-  call_in_flight_ = true;
-  uint64_t generation = generation_;
-  std::string type = v1::scheduler::Call::Type_Name(calls_.front().call.type());
-  transport_.Send(CallSpec(Encode(calls_.front().call)),
-                  [this, generation, type, alive = std::weak_ptr<char>(alive_)](
-                      absl::StatusOr<HttpResult> result) {
-                    loop_.Post([this, generation, type, alive,
-                                result = std::move(result)]() mutable {
-                      if (!alive.lock()) return;
-                      call_in_flight_ = false;
-                      if (generation != generation_ || calls_.empty()) {
-                        PumpCalls();  // its call was failed when the connection went
-                        return;
-                      }
-                      PendingCall pending = std::move(calls_.front());
-                      calls_.pop_front();
-                      absl::Status status =
-                          result.ok() ? CallStatus(*result) : result.status();
-                      if (metrics_ != nullptr) {
-                        metrics_->Call(type, result.ok() ? absl::StrCat(result->head.status)
-                                                         : std::string("transport_error"));
-                      }
-                      if (!status.ok()) {
-                        LogWarning("mesos_call_failed",
-                                   {{"type", type}, {"error", status.ToString()}});
-                      }
-                      std::move(pending.done)(status);
-                      if (result.ok() && result->head.status == 307) {
-                        // This master no longer leads: find the one that does.
-                        master_.clear();
-                        Drop("a call was redirected: the master no longer leads", "redirect",
-                             true, absl::ZeroDuration());
-                        return;
-                      }
-                      PumpCalls();
-                    });
-                  });
+void HttpMesosClient::OnCallDone(uint64_t id, absl::StatusOr<HttpResult> result) {
+  auto it = pending_calls_.find(id);
+  if (it == pending_calls_.end()) return;  // failed when its connection went
+  PendingCall pending = std::move(it->second);
+  pending_calls_.erase(it);
+  absl::Status status = result.ok() ? CallStatus(*result) : result.status();
+  if (metrics_ != nullptr) {
+    metrics_->Call(pending.type, result.ok() ? absl::StrCat(result->head.status)
+                                             : std::string("transport_error"));
+  }
+  if (!status.ok()) {
+    LogWarning("mesos_call_failed", {{"type", pending.type}, {"error", status.ToString()}});
+  }
+  std::move(pending.done)(status);
+  if (result.ok() && result->head.status == 307 && state_ == State::kSubscribed) {
+    // This master no longer leads: find the one that does.
+    master_.clear();
+    Drop("a call was redirected: the master no longer leads", "redirect", true,
+         absl::ZeroDuration());
+  }
 }
 
 void HttpMesosClient::FailQueuedCalls(const absl::Status& status) {
-  std::deque<PendingCall> failed;
-  failed.swap(calls_);
-  // A call in flight belongs to the old generation: its reply is ignored.
-  for (PendingCall& pending : failed) std::move(pending.done)(status);
+  call_queue_->Clear();
+  std::map<uint64_t, PendingCall> failed;
+  failed.swap(pending_calls_);
+  // A call in flight belongs to the old connection: its reply is ignored.
+  for (auto& [id, pending] : failed) std::move(pending.done)(status);
 }
 
 void HttpMesosClient::Close() {
@@ -438,11 +533,7 @@ void HttpMesosClient::Close() {
 
 void HttpMesosClient::SetPaused(bool paused) {
   paused_ = paused;
-  if (paused) {
-    FailQueuedCalls(absl::UnavailableError("leadership paused: calls are held back"));
-  } else {
-    PumpCalls();
-  }
+  if (paused) FailQueuedCalls(absl::UnavailableError("leadership paused: calls are held back"));
 }
 
 std::string HttpMesosClient::Encode(const v1::scheduler::Call& call) const {

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,14 +32,29 @@ struct MesosClientConfig {
   std::string basic_auth;
   // Redirects followed in a row before backing off.
   int max_redirects = 5;
+  // Calls in flight at once (each on its own keep-alive connection), >= 1.
+  // Only consecutive calls of one overlapping type (see HttpMesosClient) are
+  // ever in flight together. Default 16; 1 sends every call alone.
+  int max_calls_in_flight = 16;
 };
 
 absl::Status ValidateMesosClientConfig(const MesosClientConfig& config);
 
 // The Mesos v1 scheduler HTTP API over libcurl (mesos-v1-api.md §1, §5.1):
 // SUBSCRIBE on its own long-lived connection, read incrementally as RecordIO;
-// every other call on a keep-alive connection with `Mesos-Stream-Id`, one
-// at a time so that their order is kept. 307 redirects are followed (the
+// every other call on keep-alive connections with `Mesos-Stream-Id`.
+//
+// Call order: calls go out in the order Send() took them. A call waits until
+// every call before it has been answered, except that consecutive calls of
+// one overlapping type, ACKNOWLEDGE, ACCEPT, DECLINE or RECONCILE (each
+// concerns its own update, offers or tasks, so their relative order does not
+// matter), go out together, up to `max_calls_in_flight`, and may reach the
+// master in any order among themselves. Calls of different types, and every
+// other call (KILL, REVIVE, SUPPRESS, ...), keep their order. The transport's
+// I/O thread sends the next calls as soon as answers come, so a busy loop
+// does not slow the call rate; the loop only hears the outcomes.
+//
+// 307 redirects are followed (the
 // Location may be protocol-relative); 503 and connection errors retry with
 // jittered backoff; silence for `heartbeat_misses` intervals, EOF, a
 // transport error or undecodable data drop the subscription and
@@ -47,8 +62,9 @@ absl::Status ValidateMesosClientConfig(const MesosClientConfig& config);
 // the client (no reconnect).
 //
 // Threads: all methods and callbacks on `loop`; the transport's I/O thread
-// only posts to it, and every posted completion checks the connection
-// generation so that news of an old connection is dropped. `detector`,
+// only posts to it (and sends queued calls), and every posted completion
+// checks the connection generation or call id so that news of an old
+// connection is dropped. `detector`,
 // `transport` and `loop` must outlive the client.
 class HttpMesosClient final : public MesosClient {
  public:
@@ -69,9 +85,12 @@ class HttpMesosClient final : public MesosClient {
  private:
   enum class State { kIdle, kWaitingForMaster, kConnecting, kSubscribed, kBackoff, kStopped };
   struct PendingCall {
-    v1::scheduler::Call call;
+    std::string type;  // Call.Type name
     absl::AnyInvocable<void(absl::Status) &&> done;
   };
+  // Calls on their way to the master (thread-safe; shared with the
+  // transport's callbacks). Defined in the .cc.
+  class CallQueue;
 
   void OnMasterDetected(const std::optional<std::string>& master);
   void Connect();
@@ -84,7 +103,7 @@ class HttpMesosClient final : public MesosClient {
             absl::Duration delay);
   void ScheduleReconnect(absl::Duration delay);
   void ArmHeartbeatWatchdog();
-  void PumpCalls();
+  void OnCallDone(uint64_t id, absl::StatusOr<HttpResult> result);
   void FailQueuedCalls(const absl::Status& status);
   std::string Encode(const v1::scheduler::Call& call) const;
   HttpRequestSpec CallSpec(std::string body) const;
@@ -116,8 +135,11 @@ class HttpMesosClient final : public MesosClient {
   EventLoop::TimerId reconnect_timer_ = 0;
   Backoff backoff_;
   absl::BitGen bitgen_;
-  std::deque<PendingCall> calls_;
-  bool call_in_flight_ = false;
+  std::shared_ptr<CallQueue> call_queue_;
+  uint64_t next_call_id_ = 0;
+  // Calls queued or in flight, by id; an answer whose id is not here (the
+  // call was failed when its connection went) is dropped.
+  std::map<uint64_t, PendingCall> pending_calls_;
 };
 
 }  // namespace mast::mesos

@@ -30,7 +30,9 @@ struct MesosClientCallbacks {
 };
 
 // The Mesos v1 scheduler API as the control loop sees it: one subscription
-// kept alive, and calls sent in order on it.
+// kept alive, and calls sent in the order made (except that consecutive
+// calls concerning distinct updates or offers may overlap: see
+// HttpMesosClient).
 //
 // Threads: all methods are called on the owner's loop and the callbacks run
 // there. Calls made while not subscribed fail at once with UNAVAILABLE.

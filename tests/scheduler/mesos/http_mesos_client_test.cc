@@ -398,5 +398,129 @@ TEST(MasterUrlsTest, ParsesListsAndLocations) {
   EXPECT_FALSE(BaseUrlFromLocation("m2:5050").ok());
 }
 
+// A master that holds every call's answer a few ms, recording the order of
+// arrival and how many calls it had at once.
+class SlowMaster {
+ public:
+  SlowMaster() {
+    auto server = local::HttpServer::Start({}, [this](const local::HttpRequest& request,
+                                                       local::HttpExchange& exchange) {
+      v1::scheduler::Call call;
+      call.ParseFromString(request.body);
+      if (call.type() == v1::scheduler::Call::SUBSCRIBE) {
+        absl::MutexLock lock(&mu_);
+        stream_ = Accept(exchange, SubscribedRecord());
+        return;
+      }
+      int now;
+      {
+        absl::MutexLock lock(&mu_);
+        now = ++active_;
+        max_active_ = std::max(max_active_, now);
+        std::string what = call.type() == v1::scheduler::Call::ACKNOWLEDGE
+                               ? call.acknowledge().task_id().value()
+                               : v1::scheduler::Call::Type_Name(call.type());
+        order_.push_back(what);
+        if (call.type() != v1::scheduler::Call::ACKNOWLEDGE) alone_.push_back(now == 1);
+      }
+      absl::SleepFor(absl::Milliseconds(3));
+      {
+        absl::MutexLock lock(&mu_);
+        --active_;
+      }
+      exchange.Respond({202, {}, ""});
+    });
+    EXPECT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+  ~SlowMaster() { server_->Stop(); }
+  std::string url() const { return absl::StrCat("http://127.0.0.1:", server_->port()); }
+  std::vector<std::string> order() { absl::MutexLock lock(&mu_); return order_; }
+  std::vector<bool> alone() { absl::MutexLock lock(&mu_); return alone_; }
+  int max_active() { absl::MutexLock lock(&mu_); return max_active_; }
+
+ private:
+  std::unique_ptr<local::HttpServer> server_;
+  absl::Mutex mu_;
+  std::shared_ptr<local::ResponseStream> stream_ ABSL_GUARDED_BY(mu_);
+  int active_ ABSL_GUARDED_BY(mu_) = 0;
+  int max_active_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> alone_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(HttpMesosClientTest, RunsOfAcknowledgementsOverlapAndTypesKeepTheirOrder) {
+  SlowMaster master;
+  ClientHarness client({master.url()});
+  ASSERT_TRUE(WaitFor([&] { return client.subscribed() == 1; }));
+  absl::Notification all_done;
+  std::vector<absl::Status> results;
+  const int kAcks = 40;
+  client.loop().Post([&] {
+    auto send = [&](v1::scheduler::Call call) {
+      client.client().Send(call, [&](absl::Status s) {
+        results.push_back(s);
+        if (results.size() == 2 * kAcks + 2) all_done.Notify();
+      });
+    };
+    auto ack = [&](const std::string& task) {
+      v1::scheduler::Call call;
+      call.set_type(v1::scheduler::Call::ACKNOWLEDGE);
+      call.mutable_acknowledge()->mutable_task_id()->set_value(task);
+      call.mutable_acknowledge()->mutable_agent_id()->set_value("s");
+      call.mutable_acknowledge()->set_uuid("u");
+      send(call);
+    };
+    for (int i = 0; i < kAcks; ++i) ack(absl::StrCat("a", i));
+    v1::scheduler::Call kill;
+    kill.set_type(v1::scheduler::Call::KILL);
+    kill.mutable_kill()->mutable_task_id()->set_value("k");
+    send(kill);
+    for (int i = 0; i < kAcks; ++i) ack(absl::StrCat("b", i));
+    v1::scheduler::Call revive;
+    revive.set_type(v1::scheduler::Call::REVIVE);
+    send(revive);
+  });
+  ASSERT_TRUE(all_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  for (const absl::Status& s : results) EXPECT_TRUE(s.ok()) << s;
+  std::vector<std::string> order = master.order();
+  ASSERT_EQ(order.size(), 2u * kAcks + 2);
+  for (int i = 0; i < kAcks; ++i) EXPECT_EQ(order[i][0], 'a') << i;
+  EXPECT_EQ(order[kAcks], "KILL");
+  for (int i = kAcks + 1; i < 2 * kAcks + 1; ++i) EXPECT_EQ(order[i][0], 'b') << i;
+  EXPECT_EQ(order.back(), "REVIVE");
+  EXPECT_EQ(master.alone(), (std::vector<bool>{true, true})) << "KILL and REVIVE went alone";
+  EXPECT_GT(master.max_active(), 4) << "acknowledgements overlapped";
+  EXPECT_LE(master.max_active(), 16);
+  std::printf("max calls at once: %d\n", master.max_active());
+}
+
+TEST(HttpMesosClientTest, OneCallInFlightKeepsEveryOrder) {
+  SlowMaster master;
+  MesosClientConfig config = ClientHarness::Fast();
+  config.max_calls_in_flight = 1;
+  ClientHarness client({master.url()}, config);
+  ASSERT_TRUE(WaitFor([&] { return client.subscribed() == 1; }));
+  absl::Notification all_done;
+  int done = 0;
+  client.loop().Post([&] {
+    for (int i = 0; i < 10; ++i) {
+      v1::scheduler::Call call;
+      call.set_type(v1::scheduler::Call::ACKNOWLEDGE);
+      call.mutable_acknowledge()->mutable_task_id()->set_value(absl::StrCat("a", i));
+      call.mutable_acknowledge()->mutable_agent_id()->set_value("s");
+      call.mutable_acknowledge()->set_uuid("u");
+      client.client().Send(call, [&](absl::Status s) {
+        EXPECT_TRUE(s.ok()) << s;
+        if (++done == 10) all_done.Notify();
+      });
+    }
+  });
+  ASSERT_TRUE(all_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(master.max_active(), 1);
+  std::vector<std::string> order = master.order();
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(order[i], absl::StrCat("a", i));
+}
+
 }  // namespace
 }  // namespace mast::mesos
