@@ -300,7 +300,11 @@ void WatchHub::DiffOne(const std::string& name, const StateSnapshot& snapshot,
           events.push_back(TaskEvent(v1::WatchEvent::ADDED, version, task, name));
           continue;
         }
-        if (!MessageDifferencer::Equals(*old->second, task)) {
+        // Tasks have no map fields, so equal tasks serialize to equal bytes;
+        // a byte compare is ~10x cheaper than MessageDifferencer here (it
+        // runs for every task of a changed record on every replica).
+        if (old->second->ByteSizeLong() != task.ByteSizeLong() ||
+            old->second->SerializeAsString() != task.SerializeAsString()) {
           events.push_back(TaskEvent(v1::WatchEvent::MODIFIED, version, task, name));
         }
         old_by_id.erase(old);

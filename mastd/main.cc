@@ -18,6 +18,7 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "api/leader_forwarder.h"
 #include "api/mast_service.h"
@@ -314,6 +315,10 @@ int Run() {
 }  // namespace mast
 
 int main(int argc, char** argv) {
+  // Debian's abseil keeps mutex deadlock detection on; it costs every lock
+  // (measured on the read path) and the thread-safety annotations are
+  // checked at compile time instead.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(
       "mastd: a replica of the Mast scheduler of long-running services on Apache Mesos.\n"
       "Usage: mastd --zk=HOST:PORT[,...] [--zk_root=/mast] [--grpc_address=0.0.0.0:7070] ...");

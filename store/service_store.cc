@@ -100,7 +100,7 @@ absl::StatusOr<EncodedTaskRecords> EncodeTaskRecords(const TaskRecords& tasks, u
     std::string compressed(bound, '\0');
     int rc = compress2(reinterpret_cast<Bytef*>(compressed.data()), &bound,
                        reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()),
-                       Z_DEFAULT_COMPRESSION);
+                       Z_BEST_SPEED);  // half the CPU of the default, ~10% larger
     if (rc != Z_OK) return absl::InternalError(absl::StrCat("zlib compress2 failed: ", rc));
     compressed.resize(bound);
     if (compressed.size() < raw.size()) {
