@@ -190,6 +190,8 @@ int Run() {
     service_store = std::make_unique<ServiceStore>(*session, *store);
     writer.SetStore(service_store.get());
     state_cache = std::make_unique<StateCache>(*session, loop, config.zk_root, &state_metrics);
+    // Creating thousands of services must not list the directory each time.
+    state_cache->set_min_relist_interval(absl::Milliseconds(20));
     state_cache->AddListener([&watch_hub](const auto& s) { watch_hub.OnSnapshot(s); });
     state_cache->Start();
     cache_view = state_cache.get();

@@ -98,15 +98,36 @@ std::string StateCache::DirPath(Dir dir) const {
   return dir == Dir::kServices ? paths_.services_dir() : paths_.tasks_dir();
 }
 
+void StateCache::Relist(Dir dir) {
+  const int index = static_cast<int>(dir);
+  const absl::Time due = last_list_[index] + min_relist_interval_;
+  if (min_relist_interval_ <= absl::ZeroDuration() || loop_.clock().Now() >= due) {
+    ListDir(dir);
+    if (dir == Dir::kServices) ReadDirVersion();
+    return;
+  }
+  // Counted as a read in flight, so that nothing calls this settled before
+  // the listing is done. A reload (new epoch) resets the count: a timer of
+  // an older epoch then does nothing.
+  ++outstanding_;
+  uint64_t epoch = epoch_;
+  loop_.RunAt(due, [this, dir, epoch, alive = std::weak_ptr<char>(alive_)] {
+    if (!alive.lock() || !Current(epoch)) return;
+    --outstanding_;
+    ListDir(dir);
+    if (dir == Dir::kServices) ReadDirVersion();
+  });
+}
+
 void StateCache::ListDir(Dir dir) {
   ++outstanding_;
+  last_list_[static_cast<int>(dir)] = loop_.clock().Now();
   uint64_t epoch = epoch_;
   zk_.GetChildren(
       DirPath(dir),
       [this, dir, epoch, alive = std::weak_ptr<char>(alive_)](const ZkWatchEvent&) {
         if (!alive.lock() || !Current(epoch)) return;
-        ListDir(dir);
-        if (dir == Dir::kServices) ReadDirVersion();
+        Relist(dir);
       },
       [this, dir, epoch,
        alive = std::weak_ptr<char>(alive_)](absl::StatusOr<std::vector<std::string>> children) {

@@ -89,6 +89,12 @@ class StateCache {
   // Starts following the store (at once if connected, else on connection).
   void Start();
 
+  // Listings of a directory that follow its children watch are at least this
+  // far apart: a burst of creations among thousands of services costs one
+  // listing, not one each. The change is known meanwhile (WhenSettled waits
+  // for it). Default 0: at once. Call before Start.
+  void set_min_relist_interval(absl::Duration interval) { min_relist_interval_ = interval; }
+
   std::shared_ptr<const StateSnapshot> snapshot() const;
 
   // Called on the loop with every snapshot published from now on (after a
@@ -110,6 +116,8 @@ class StateCache {
   void OnSessionEvent(const ZkSessionEvent& event);
   void Resync();
   void ListDir(Dir dir);
+  // A children watch fired: list again, at once or after min_relist_interval_.
+  void Relist(Dir dir);
   void OnChildren(Dir dir, std::vector<std::string> children);
   void WatchDirCreation(Dir dir);
   void ReadDirVersion();
@@ -147,6 +155,8 @@ class StateCache {
   std::set<std::string> watched_services_;      // data watch armed in this epoch
   std::set<std::string> watched_tasks_;
   std::vector<Listener> listeners_;
+  absl::Duration min_relist_interval_ = absl::ZeroDuration();
+  absl::Time last_list_[2] = {absl::InfinitePast(), absl::InfinitePast()};  // by Dir
   std::vector<absl::AnyInvocable<void(std::shared_ptr<const StateSnapshot>) &&>> settled_waiters_;
 
   mutable absl::Mutex snapshot_mu_;

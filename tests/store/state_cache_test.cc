@@ -154,6 +154,28 @@ TEST_F(StateCacheFakeTest, EmptyStoreLoadsAndThenFollowsPutsAndDeletes) {
   EXPECT_THAT(Names(*one), ElementsAre("api", "team/web"));
 }
 
+TEST_F(StateCacheFakeTest, RelistsOfABurstAreSpacedAndNotSettledMeanwhile) {
+  loop_.Post([this] { cache_->set_min_relist_interval(absl::Milliseconds(50)); });
+  StartCache();
+  Put("a", 1);
+  clock_.Advance(absl::Milliseconds(50));
+  EXPECT_THAT(Names(*Snapshot()), ElementsAre("a"));
+  // Within 50 ms of that listing: known, but listed only when it is over.
+  Put("b", 1);
+  EXPECT_THAT(Names(*Snapshot()), ElementsAre("a"));
+  auto settled = std::make_shared<std::shared_ptr<const StateSnapshot>>();
+  loop_.Post([this, settled] {
+    cache_->WhenSettled([settled](std::shared_ptr<const StateSnapshot> s) { *settled = s; });
+  });
+  Settle();
+  EXPECT_EQ(*settled, nullptr) << "settled with a listing due";
+  clock_.Advance(absl::Milliseconds(50));
+  Settle();
+  EXPECT_THAT(Names(*Snapshot()), ElementsAre("a", "b"));
+  ASSERT_NE(*settled, nullptr);
+  EXPECT_THAT(Names(**settled), ElementsAre("a", "b"));
+}
+
 TEST_F(StateCacheFakeTest, FollowsShardedTaskRecords) {
   Put("big", 1);
   StartCache();
