@@ -166,46 +166,45 @@ void StateCache::WatchDirCreation(Dir dir) {
 }
 
 void StateCache::OnChildren(Dir dir, std::vector<std::string> children) {
-  std::set<std::string> present;
+  // Linear in the number of services after one sort: this runs for every
+  // listing of a directory that may hold tens of thousands of names.
+  std::vector<std::string> present;
+  present.reserve(children.size());
   for (const std::string& child : children) {
     // Task shards (`<escaped>.<gen>.<i>`) are read with their head.
     if (dir == Dir::kTasks && child.find('.') != std::string::npos) continue;
-    std::string znode = absl::StrCat(DirPath(dir), "/", child);
     absl::StatusOr<std::string> name = UnescapeServiceName(child);
     if (!name.ok()) {
-      ReportCorrupt(znode, std::string(name.status().message()));
+      ReportCorrupt(absl::StrCat(DirPath(dir), "/", child), std::string(name.status().message()));
       continue;
     }
-    present.insert(*name);
+    present.push_back(std::move(*name));
   }
+  std::sort(present.begin(), present.end());
   auto& watched = dir == Dir::kServices ? watched_services_ : watched_tasks_;
-  // Gone since the last listing.
-  auto forget = [&](const std::string& name) {
-    watched.erase(name);
-    ClearCorrupt(dir == Dir::kServices ? paths_.service(name) : paths_.tasks_head(name));
+  // Gone since the last listing: walk the held records and `present` together.
+  auto drop_missing = [&](auto& held) {
+    auto next = present.begin();
+    for (auto it = held.begin(); it != held.end();) {
+      next = std::lower_bound(next, present.end(), it->first);
+      if (next != present.end() && *next == it->first) {
+        ++it;
+        continue;
+      }
+      watched.erase(it->first);
+      ClearCorrupt(dir == Dir::kServices ? paths_.service(it->first)
+                                         : paths_.tasks_head(it->first));
+      it = held.erase(it);
+    }
   };
   if (dir == Dir::kServices) {
-    for (auto it = services_.begin(); it != services_.end();) {
-      if (present.count(it->first) > 0) {
-        ++it;
-        continue;
-      }
-      forget(it->first);
-      it = services_.erase(it);
-    }
+    drop_missing(services_);
   } else {
-    for (auto it = tasks_.begin(); it != tasks_.end();) {
-      if (present.count(it->first) > 0) {
-        ++it;
-        continue;
-      }
-      forget(it->first);
-      it = tasks_.erase(it);
-    }
+    drop_missing(tasks_);
   }
+  const std::string prefix = DirPath(dir) + "/";
   for (auto it = corrupt_.begin(); it != corrupt_.end();) {
     // Corrupt entries of this directory whose znode went.
-    const std::string prefix = DirPath(dir) + "/";
     if (it->first.rfind(prefix, 0) != 0) {
       ++it;
       continue;
@@ -214,8 +213,11 @@ void StateCache::OnChildren(Dir dir, std::vector<std::string> children) {
     bool still_there = std::find(children.begin(), children.end(), child) != children.end();
     it = still_there ? std::next(it) : corrupt_.erase(it);
   }
-  for (const std::string& name : present) {
-    if (watched.count(name) > 0) continue;
+  // New names: those of `present` not yet watched (both sorted).
+  std::vector<std::string> added;
+  std::set_difference(present.begin(), present.end(), watched.begin(), watched.end(),
+                      std::back_inserter(added));
+  for (const std::string& name : added) {
     dir == Dir::kServices ? ReadService(name) : ReadTasks(name);
   }
 }
