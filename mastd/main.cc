@@ -30,6 +30,7 @@
 #include "common/process_metrics.h"
 #include "election/election_metrics.h"
 #include "election/leader_elector.h"
+#include "election/throttled_zk_client.h"
 #include "election/zk_session.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -50,6 +51,8 @@ namespace mast {
 namespace {
 
 constexpr char kLeaderHealthService[] = "mast.v1.Leader";
+// ZooKeeper requests of the store, cache and scheduler outstanding at once.
+constexpr size_t kStoreRequestsInFlight = 64;
 
 int Fail(absl::string_view what, const absl::Status& status) {
   std::fprintf(stderr, "mastd: %s: %s\n", std::string(what).c_str(),
@@ -170,6 +173,7 @@ int Run() {
     detector = std::make_unique<mesos::StaticMasterDetector>(config.mesos_masters);
   }
   std::unique_ptr<ZkSession> session;
+  std::unique_ptr<ThrottledZkClient> store_zk;
   std::unique_ptr<ZkStore> store;
   std::unique_ptr<ServiceStore> service_store;
   std::unique_ptr<StateCache> state_cache;
@@ -186,10 +190,14 @@ int Run() {
       return;
     }
     session = std::move(*session_or);
-    store = std::make_unique<ZkStore>(*session, config.zk_root);
-    service_store = std::make_unique<ServiceStore>(*session, *store);
+    // The store's traffic goes through a bounded window, so that a burst of
+    // it never stands long before the elector's requests (which use the
+    // session directly; see ThrottledZkClient).
+    store_zk = std::make_unique<ThrottledZkClient>(*session, kStoreRequestsInFlight);
+    store = std::make_unique<ZkStore>(*store_zk, config.zk_root);
+    service_store = std::make_unique<ServiceStore>(*store_zk, *store);
     writer.SetStore(service_store.get());
-    state_cache = std::make_unique<StateCache>(*session, loop, config.zk_root, &state_metrics);
+    state_cache = std::make_unique<StateCache>(*store_zk, loop, config.zk_root, &state_metrics);
     // Creating thousands of services must not list the directory each time.
     state_cache->set_min_relist_interval(absl::Milliseconds(20));
     state_cache->AddListener([&watch_hub](const auto& s) { watch_hub.OnSnapshot(s); });
@@ -297,6 +305,7 @@ int Run() {
     state_cache.reset();
     service_store.reset();
     store.reset();
+    store_zk.reset();
     session.reset();
     detector.reset();
     mesos_zk.reset();
