@@ -46,13 +46,9 @@ class ServiceWriterTest : public ::testing::Test {
         store_(zk_, zk_store_),
         writer_(clock_, ServiceWriter::Options{.idempotency_keys = 3}) {
     zk_.Connect();
-    auto made = CallOnLoop<absl::StatusOr<ZkCreated>>(loop_, [&](auto cb) {
-      zk_.Create("/mast", "", ZkCreateMode::kPersistent, [](auto) {});
-      zk_.Create("/mast/election", "", ZkCreateMode::kPersistent, [](auto) {});
-      zk_.Create("/mast/election/n_x-", "", ZkCreateMode::kEphemeralSequential, std::move(cb));
-    });
-    EXPECT_TRUE(made.ok()) << made.status();
-    term_ = LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, clock_.Now()};
+    auto term = ::mast::testing::TakeLeadershipForTest(zk_, loop_, clock_);
+    EXPECT_TRUE(term.ok()) << term.status();
+    if (term.ok()) term_ = *term;
     OnLoop([&] {
       writer_.SetStore(&store_);
       writer_.OnStartedLeading(term_);

@@ -37,4 +37,15 @@ std::string TestRoot() {
   return absl::StrCat("/t/", info->test_suite_name(), ".", info->name());
 }
 
+absl::StatusOr<LeaderTerm> TakeLeadershipForTest(ZkClient& zk, EventLoop& loop, Clock& clock,
+                                                 const std::string& root) {
+  auto made = CallOnLoop<absl::StatusOr<ZkCreated>>(loop, [&](auto cb) {
+    zk.Create(root, "", ZkCreateMode::kPersistent, [](auto) {});
+    zk.Create(root + "/election", "", ZkCreateMode::kPersistent, [](auto) {});
+    zk.Create(root + "/election/n_x-", "", ZkCreateMode::kEphemeralSequential, std::move(cb));
+  });
+  if (!made.ok()) return made.status();
+  return LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, clock.Now()};
+}
+
 }  // namespace mast::testing

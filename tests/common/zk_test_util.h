@@ -5,7 +5,10 @@
 #include <utility>
 
 #include "absl/synchronization/notification.h"
+#include "common/clock.h"
 #include "common/event_loop.h"
+#include "election/leader_elector.h"
+#include "election/zk_client.h"
 #include "gtest/gtest.h"
 #include "tests/common/zk_server.h"
 
@@ -33,6 +36,12 @@ T CallOnLoop(EventLoop& loop, Start start, absl::Duration timeout = absl::Second
   }
   return std::move(**result);
 }
+
+// Makes `zk` the holder of a leadership under `<root>/election` as the
+// elector would (an ephemeral sequential znode), for tests of fenced writes
+// without an elector: the term's token is the znode's czxid.
+absl::StatusOr<LeaderTerm> TakeLeadershipForTest(ZkClient& zk, EventLoop& loop, Clock& clock,
+                                                 const std::string& root = "/mast");
 
 // A root path unique to the running test, e.g. "/t/ZkSessionTest.Crud".
 std::string TestRoot();

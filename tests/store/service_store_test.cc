@@ -58,13 +58,9 @@ class ServiceStoreFakeTest : public ::testing::Test {
         zk_store_(zk_, "/mast"),
         store_(zk_, zk_store_) {
     zk_.Connect();
-    auto made = CallOnLoop<absl::StatusOr<ZkCreated>>(loop_, [&](auto cb) {
-      zk_.Create("/mast", "", ZkCreateMode::kPersistent, [](auto) {});
-      zk_.Create("/mast/election", "", ZkCreateMode::kPersistent, [](auto) {});
-      zk_.Create("/mast/election/n_x-", "", ZkCreateMode::kEphemeralSequential, std::move(cb));
-    });
-    EXPECT_TRUE(made.ok()) << made.status();
-    term_ = LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, clock_.Now()};
+    auto term = ::mast::testing::TakeLeadershipForTest(zk_, loop_, clock_);
+    EXPECT_TRUE(term.ok()) << term.status();
+    if (term.ok()) term_ = *term;
   }
   ~ServiceStoreFakeTest() override { loop_.Flush(); }
 

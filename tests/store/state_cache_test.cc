@@ -63,14 +63,9 @@ class StateCacheFakeTest : public ::testing::Test {
         metrics_(registry_) {
     writer_zk_.Connect();
     cache_zk_.Connect();
-    auto made = CallOnLoop<absl::StatusOr<ZkCreated>>(loop_, [&](auto cb) {
-      writer_zk_.Create("/mast", "", ZkCreateMode::kPersistent, [](auto) {});
-      writer_zk_.Create("/mast/election", "", ZkCreateMode::kPersistent, [](auto) {});
-      writer_zk_.Create("/mast/election/n_x-", "", ZkCreateMode::kEphemeralSequential,
-                        std::move(cb));
-    });
-    EXPECT_TRUE(made.ok()) << made.status();
-    term_ = LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, clock_.Now()};
+    auto term = ::mast::testing::TakeLeadershipForTest(writer_zk_, loop_, clock_);
+    EXPECT_TRUE(term.ok()) << term.status();
+    if (term.ok()) term_ = *term;
     cache_ = std::make_unique<StateCache>(cache_zk_, loop_, "/mast", &metrics_);
   }
   ~StateCacheFakeTest() override {

@@ -29,13 +29,9 @@ class ZkStoreFakeTest : public ::testing::Test {
   ~ZkStoreFakeTest() override { loop_.Flush(); }
 
   void CreateElectionZnode() {
-    auto made = CallOnLoop<absl::StatusOr<ZkCreated>>(loop_, [&](auto cb) {
-      zk_.Create("/mast", "", ZkCreateMode::kPersistent, [](auto) {});
-      zk_.Create("/mast/election", "", ZkCreateMode::kPersistent, [](auto) {});
-      zk_.Create("/mast/election/n_x-", "", ZkCreateMode::kEphemeralSequential, std::move(cb));
-    });
-    ASSERT_TRUE(made.ok()) << made.status();
-    term_ = LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, clock_.Now()};
+    auto term = ::mast::testing::TakeLeadershipForTest(zk_, loop_, clock_);
+    ASSERT_TRUE(term.ok()) << term.status();
+    if (term.ok()) term_ = *term;
   }
   absl::Status Write(const LeaderTerm& term, const std::string& id) {
     return CallOnLoop<absl::Status>(

@@ -71,14 +71,9 @@ class TaskSchedulerTest : public ::testing::Test {
         caller_([this] { return Stored(); }) {
     writer_zk_.Connect();
     cache_zk_.Connect();
-    auto made = CallOnLoop<absl::StatusOr<ZkCreated>>(loop_, [&](auto cb) {
-      writer_zk_.Create("/mast", "", ZkCreateMode::kPersistent, [](auto) {});
-      writer_zk_.Create("/mast/election", "", ZkCreateMode::kPersistent, [](auto) {});
-      writer_zk_.Create("/mast/election/n_x-", "", ZkCreateMode::kEphemeralSequential,
-                        std::move(cb));
-    });
-    EXPECT_TRUE(made.ok()) << made.status();
-    term_ = LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, clock_.Now()};
+    auto term = ::mast::testing::TakeLeadershipForTest(writer_zk_, loop_, clock_);
+    EXPECT_TRUE(term.ok()) << term.status();
+    if (term.ok()) term_ = *term;
     config_.revive_interval = absl::Seconds(5);
     config_.tick = absl::Seconds(1);
     config_.kill_retry = absl::Seconds(10);
