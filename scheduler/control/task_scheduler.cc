@@ -198,6 +198,7 @@ void TaskScheduler::OnStoppedLeading() {
   services_.clear();
   waiting_services_.clear();
   replans_.clear();
+  unmet_logged_.clear();
   task_service_.clear();
   kill_sent_.clear();
   loop_.Cancel(tick_timer_);
@@ -374,6 +375,7 @@ void TaskScheduler::RemoveRecord(const std::string& name) {
       loop_.Cancel(it->second.backoff_timer);
       services_.erase(it);
       waiting_services_.erase(name);
+      unmet_logged_.erase(name);
       return;
     }
     if (absl::IsFailedPrecondition(status)) {
@@ -687,6 +689,14 @@ void TaskScheduler::OnOffers(const m::scheduler::Event::Offers& event) {
       },
       options);
   for (const std::string& reason : plan.unmet_reasons) {
+    // The same reason comes with every offer round while it lasts: say it
+    // when it changes, and then once a minute.
+    const std::string service = reason.substr(0, reason.find(':'));
+    auto [last, inserted] = unmet_logged_.try_emplace(service, reason, now);
+    if (!inserted && last->second.first == reason && now - last->second.second < absl::Minutes(1)) {
+      continue;
+    }
+    last->second = {reason, now};
     LogInfo("tasks_not_placed", {{"reason", reason}});
   }
   std::vector<m::OfferID> unused = std::move(plan.unused);

@@ -245,6 +245,8 @@ class TaskScheduler final : public FrameworkListener {
   // Agents' attributes, learnt from offers (for constraints of later placements).
   absl::flat_hash_map<std::string, std::vector<::mesos::v1::Attribute>> agent_attributes_;
   std::shared_ptr<const StateSnapshot> last_snapshot_;
+  // Service -> the last "tasks not placed" reason logged, and when.
+  absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> unmet_logged_;
   // Offers.
   bool offers_wanted_ = true;  // not suppressed, no long filters since
   absl::Time last_revive_ = absl::InfinitePast();
