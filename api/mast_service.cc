@@ -1,5 +1,7 @@
 #include "api/mast_service.h"
 
+#include "api/arena_allocator.h"
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,7 +48,14 @@ MastService::MastService(ElectionView election, StateView state, Clock& clock,
       clock_(clock),
       post_write_(std::move(post_write)),
       forwarder_(forwarder),
-      watch_(watch) {}
+      watch_(watch) {
+  static auto* list_tasks_allocator =
+      new ArenaMessageAllocator<v1::ListTasksRequest, v1::ListTasksResponse>();
+  static auto* list_services_allocator =
+      new ArenaMessageAllocator<v1::ListServicesRequest, v1::ListServicesResponse>();
+  SetMessageAllocatorFor_ListTasks(list_tasks_allocator);
+  SetMessageAllocatorFor_ListServices(list_services_allocator);
+}
 
 grpc::ServerUnaryReactor* MastService::GetLeader(grpc::CallbackServerContext* context,
                                                  const mast::v1::GetLeaderRequest*,

@@ -27,6 +27,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "api/arena_allocator.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "bench/bench_cluster.h"
@@ -62,7 +63,13 @@ int Fail(const std::string& what) {
 class EchoService final : public v1::Mast::CallbackService {
  public:
   EchoService(v1::GetServiceResponse get, v1::ListTasksResponse list)
-      : get_(std::move(get)), list_(std::move(list)) {}
+      : get_(std::move(get)), list_(std::move(list)) {
+    // Messages allocated as mastd allocates them (MastService), so that
+    // the comparison is of serving, not of allocators.
+    static auto* list_tasks_allocator =
+        new ArenaMessageAllocator<v1::ListTasksRequest, v1::ListTasksResponse>();
+    SetMessageAllocatorFor_ListTasks(list_tasks_allocator);
+  }
 
   grpc::ServerUnaryReactor* GetService(grpc::CallbackServerContext* context,
                                        const v1::GetServiceRequest*,
