@@ -3,6 +3,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -254,6 +255,80 @@ TEST_F(FrameworkControllerTest, UpdatesAreAcknowledgedOnlyWithAUuidAndUnknownLiv
     EXPECT_EQ(kills, c.expect_kill ? 1 : 0) << v1::TaskState_Name(c.state);
     EXPECT_EQ(acks, c.expect_ack ? 1 : 0) << v1::TaskState_Name(c.state);
   }
+}
+
+// Records what the controller hands over.
+class RecordingListener final : public FrameworkListener {
+ public:
+  void OnSubscribed(MesosCaller& c) override {
+    caller = &c;
+    log.push_back("subscribed");
+  }
+  void OnUnsubscribed() override {
+    caller = nullptr;
+    log.push_back("unsubscribed");
+  }
+  void OnOffers(const v1::scheduler::Event::Offers& offers) override {
+    log.push_back(absl::StrCat("offers ", offers.offers_size()));
+  }
+  void OnRescind(const v1::OfferID& id) override { log.push_back("rescind " + id.value()); }
+  void OnUpdate(const v1::TaskStatus& status) override {
+    log.push_back("update " + status.task_id().value());
+  }
+  MesosCaller* caller = nullptr;
+  std::vector<std::string> log;
+};
+
+TEST_F(FrameworkControllerTest, AListenerGetsTheSubscriptionOnlyOnceTheIdIsStored) {
+  RecordingListener listener;
+  RunOnLoop([&] { controller_->SetListener(&listener); });
+  RunOnLoop([&] { controller_->OnStartedLeading(term_); });
+  zk_.FailNext(absl::UnavailableError("connection loss"));  // the ID's first write fails
+  RunOnLoop([&] { client_->Subscribed("fw-1"); });
+  EXPECT_THAT(listener.log, ::testing::IsEmpty());
+
+  // Meanwhile offers go back at once with a short filter, updates wait.
+  v1::scheduler::Event offers;
+  offers.set_type(v1::scheduler::Event::OFFERS);
+  offers.mutable_offers()->add_offers()->mutable_id()->set_value("o1");
+  Event(offers);
+  v1::scheduler::Event update;
+  update.set_type(v1::scheduler::Event::UPDATE);
+  update.mutable_update()->mutable_status()->mutable_task_id()->set_value("t1");
+  update.mutable_update()->mutable_status()->mutable_agent_id()->set_value("a1");
+  update.mutable_update()->mutable_status()->set_state(v1::TASK_RUNNING);
+  update.mutable_update()->mutable_status()->set_uuid("u1");
+  Event(update);
+  ASSERT_THAT(client_->calls, SizeIs(1));
+  EXPECT_EQ(client_->calls[0].type(), v1::scheduler::Call::DECLINE);
+  EXPECT_EQ(client_->calls[0].decline().filters().refuse_seconds(), 1);
+  EXPECT_THAT(listener.log, ::testing::IsEmpty());
+
+  // The retried write lands: the listener takes over; the controller no
+  // longer acknowledges or declines by itself.
+  clock_.Advance(absl::Seconds(1));
+  Settle();
+  EXPECT_EQ(ensemble_.Data("/mast/state/framework_id"), "fw-1");
+  EXPECT_THAT(listener.log, ElementsAre("subscribed"));
+  Event(offers);
+  Event(update);
+  EXPECT_THAT(listener.log, ElementsAre("subscribed", "offers 1", "update t1"));
+  EXPECT_THAT(client_->calls, SizeIs(1));
+  RunOnLoop([&] {
+    v1::scheduler::Call revive;
+    revive.set_type(v1::scheduler::Call::REVIVE);
+    listener.caller->Call(std::move(revive));
+  });
+  ASSERT_THAT(client_->calls, SizeIs(2));
+  EXPECT_EQ(client_->calls[1].type(), v1::scheduler::Call::REVIVE);
+
+  // A dropped connection and a resubscription: over and in again, at once
+  // (the ID is stored).
+  RunOnLoop([&] { client_->callbacks.on_disconnected("eof"); });
+  RunOnLoop([&] { client_->Subscribed("fw-1"); });
+  RunOnLoop([&] { controller_->OnStoppedLeading(); });
+  EXPECT_THAT(listener.log, ElementsAre("subscribed", "offers 1", "update t1", "unsubscribed",
+                                        "subscribed", "unsubscribed"));
 }
 
 TEST_F(FrameworkControllerTest, PauseHoldsCallsBackAndResumeLetsThemGo) {
