@@ -125,6 +125,7 @@ bool WatchSubscription::Offer(const std::vector<WatchEventPtr>& events) {
     LogWarning(
         "watch_consumer_dropped",
         {{"resume_from", complete_through_}, {"queued", queue_.size()}, {"prefix", prefix_}});
+    if (dropped_ != nullptr) dropped_->Increment();
     end_ = absl::ResourceExhaustedError(
         absl::StrCat("watch consumer too slow; resume from version ", complete_through_));
     queue_.clear();
@@ -242,7 +243,20 @@ size_t WatchSubscription::queued() const {
 
 // --- WatchHub ---
 
-WatchHub::WatchHub(Options options) : options_(options) {}
+WatchMetrics::WatchMetrics(prometheus::Registry& registry)
+    : streams(prometheus::BuildGauge()
+                  .Name("mast_watch_streams")
+                  .Help("WatchEvents streams open on this replica.")
+                  .Register(registry)
+                  .Add({})),
+      dropped(prometheus::BuildCounter()
+                  .Name("mast_watch_consumers_dropped_total")
+                  .Help("WatchEvents streams ended with RESOURCE_EXHAUSTED: the consumer fell "
+                        "too far behind.")
+                  .Register(registry)
+                  .Add({})) {}
+
+WatchHub::WatchHub(Options options, WatchMetrics* metrics) : options_(options), metrics_(metrics) {}
 
 std::vector<WatchEventPtr> WatchHub::Diff(const StateSnapshot& snapshot) {
   std::vector<WatchEventPtr> events;
@@ -426,14 +440,19 @@ absl::StatusOr<std::shared_ptr<WatchSubscription>> WatchHub::Subscribe(
     }
     subscription->Replay(std::move(replay));
   }
+  if (metrics_ != nullptr) {
+    subscription->dropped_ = &metrics_->dropped;
+    metrics_->streams.Increment();
+  }
   subscriptions_.push_back(subscription);
   return subscription;
 }
 
 void WatchHub::Unsubscribe(const std::shared_ptr<WatchSubscription>& subscription) {
   absl::MutexLock lock(&mu_);
-  subscriptions_.erase(std::remove(subscriptions_.begin(), subscriptions_.end(), subscription),
-                       subscriptions_.end());
+  auto gone = std::remove(subscriptions_.begin(), subscriptions_.end(), subscription);
+  if (metrics_ != nullptr && gone != subscriptions_.end()) metrics_->streams.Decrement();
+  subscriptions_.erase(gone, subscriptions_.end());
 }
 
 size_t WatchHub::subscriptions() const {

@@ -15,6 +15,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
 #include "election/leader_elector.h"
 #include "mast/v1/mast.pb.h"
 #include "store/state_cache.h"
@@ -98,6 +101,7 @@ class WatchSubscription {
   const std::string prefix_;
   const std::function<void()> wake_;
   const size_t max_queue_;
+  prometheus::Counter* dropped_ = nullptr;  // set by the hub before use
 
   mutable absl::Mutex mu_;
   // Waiting for the hub's first readable snapshot (then SetBase).
@@ -147,6 +151,14 @@ class WatchSubscription {
 // stream (a subscription's lock is only held to queue, and `wake` runs with
 // no lock held). Subscribe, Unsubscribe and subscriptions() may be called
 // from any thread. Lock order: the hub's lock, then a subscription's.
+// The watch streams' metrics. Thread-safe (prometheus types).
+struct WatchMetrics {
+  explicit WatchMetrics(prometheus::Registry& registry);
+
+  prometheus::Gauge& streams;     // mast_watch_streams
+  prometheus::Counter& dropped;   // mast_watch_consumers_dropped_total (too slow)
+};
+
 class WatchHub {
  public:
   struct Options {
@@ -158,7 +170,8 @@ class WatchHub {
   };
 
   WatchHub() : WatchHub(Options()) {}
-  explicit WatchHub(Options options);
+  // `metrics` may be null; it must outlive the hub.
+  explicit WatchHub(Options options, WatchMetrics* metrics = nullptr);
   WatchHub(const WatchHub&) = delete;
   WatchHub& operator=(const WatchHub&) = delete;
 
@@ -191,6 +204,7 @@ class WatchHub {
                WatchEventPtr leader);
 
   const Options options_;
+  WatchMetrics* const metrics_;
 
   // Loop thread only: the last known state, per service name.
   std::map<std::string, std::shared_ptr<const StoredService>> services_;

@@ -91,7 +91,9 @@ int Run() {
   // Loop thread only (posted to); wired to the store and the leadership below.
   ServiceWriter writer(clock);
   LeaderForwarder forwarder;
-  WatchHub watch_hub;  // WatchEvents: fed on the loop (cache listener, on_new_leader)
+  WatchMetrics watch_metrics(*registry);
+  // WatchEvents: fed on the loop (cache listener, on_new_leader).
+  WatchHub watch_hub(WatchHub::Options(), &watch_metrics);
   MastService service(
       [&]() -> std::shared_ptr<const ElectionSnapshot> {
         return elector_ready.HasBeenNotified() ? elector_view->snapshot() : empty;

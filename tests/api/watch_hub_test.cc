@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "prometheus/registry.h"
 
 namespace mast {
 namespace {
@@ -323,7 +324,9 @@ TEST_F(WatchHubTest, OneWriteAtATimeAndAWakeOnlyWhenIdle) {
 }
 
 TEST_F(WatchHubTest, ASlowConsumerIsEndedWithTheVersionToResumeFromOthersGoOn) {
-  WatchHub hub(WatchHub::Options{.history_events = 1000, .queue_events = 4});
+  prometheus::Registry registry;
+  WatchMetrics metrics(registry);
+  WatchHub hub(WatchHub::Options{.history_events = 1000, .queue_events = 4}, &metrics);
   Sequence seq;
   seq.Next(10);
   hub.OnSnapshot(seq.last());
@@ -363,8 +366,12 @@ TEST_F(WatchHubTest, ASlowConsumerIsEndedWithTheVersionToResumeFromOthersGoOn) {
   ASSERT_TRUE(resumed.ok());
   EXPECT_EQ(Drain(**resumed).size(), 8u);
   EXPECT_EQ(hub.subscriptions(), 3u);
+  EXPECT_EQ(metrics.streams.Value(), 3);
+  EXPECT_EQ(metrics.dropped.Value(), 1);
   hub.Unsubscribe(*slow);
+  hub.Unsubscribe(*slow);  // twice: counted once
   EXPECT_EQ(hub.subscriptions(), 2u);
+  EXPECT_EQ(metrics.streams.Value(), 2);
 }
 
 TEST_F(WatchHubTest, ACaughtUpConsumerTakesALargeBatchWhole) {
