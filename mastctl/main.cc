@@ -415,8 +415,15 @@ int Watch() {
   size_t failures_in_a_row = 0;
   for (size_t attempt = 0;; ++attempt) {
     const std::string& endpoint = endpoints[attempt % endpoints.size()];
-    auto stub =
-        mast::v1::Mast::NewStub(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+    // A quiet stream is pinged, so that a replica that vanished without
+    // closing its connection (a dead host, a partition) ends the stream
+    // within ~30 s and the watch moves on to the next endpoint.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    auto stub = mast::v1::Mast::NewStub(
+        grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args));
     grpc::ClientContext context;
     mast::v1::WatchEventsRequest request;
     request.set_from_version(complete);
