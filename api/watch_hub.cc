@@ -1,5 +1,8 @@
 #include "api/watch_hub.h"
 
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
 #include <algorithm>
 #include <utility>
 
@@ -48,6 +51,16 @@ WatchEventPtr LeaderAt(const WatchEventPtr& leader, int64_t version) {
   auto restamped = std::make_shared<v1::WatchEvent>(*leader);
   restamped->set_store_version(version);
   return restamped;
+}
+
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
 }
 
 template <typename Map>
@@ -314,11 +327,12 @@ void WatchHub::DiffOne(const std::string& name, const StateSnapshot& snapshot,
           events.push_back(TaskEvent(v1::WatchEvent::ADDED, version, task, name));
           continue;
         }
-        // Tasks have no map fields, so equal tasks serialize to equal bytes;
-        // a byte compare is ~10x cheaper than MessageDifferencer here (it
-        // runs for every task of a changed record on every replica).
+        // Deterministic serialization (map fields sorted) makes equal tasks
+        // equal bytes; a byte compare is ~10x cheaper than
+        // MessageDifferencer here (it runs for every task of a changed
+        // record on every replica).
         if (old->second->ByteSizeLong() != task.ByteSizeLong() ||
-            old->second->SerializeAsString() != task.SerializeAsString()) {
+            DeterministicBytes(*old->second) != DeterministicBytes(task)) {
           events.push_back(TaskEvent(v1::WatchEvent::MODIFIED, version, task, name));
         }
         old_by_id.erase(old);

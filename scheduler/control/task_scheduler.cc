@@ -664,7 +664,18 @@ void TaskScheduler::OnOffers(const m::scheduler::Event::Offers& event) {
       Placement placement;
       placement.hostname = task.host();
       auto attributes = agent_attributes_.find(task.agent_id());
-      if (attributes != agent_attributes_.end()) placement.attributes = attributes->second;
+      if (attributes != agent_attributes_.end()) {
+        placement.attributes = attributes->second;
+      } else {
+        // Not offered since this leader started: as recorded at placement
+        // (TEXT carries the compared value as is).
+        for (const auto& [name, value] : task.agent_attributes()) {
+          m::Attribute& attribute = placement.attributes.emplace_back();
+          attribute.set_name(name);
+          attribute.set_type(m::Value::TEXT);
+          attribute.mutable_text()->set_value(value);
+        }
+      }
       queued.existing.push_back(std::move(placement));
     }
     versions[queued.spec] = queued.version;
@@ -711,8 +722,8 @@ void TaskScheduler::LaunchPlanned(OfferPlan plan, const std::vector<QueuedServic
                                   const std::vector<std::string>& names,
                                   const m::scheduler::Event::Offers& offers) {
   if (plan.launches.empty()) return;
-  std::map<std::string, std::string> hostnames;  // offer id -> hostname
-  for (const m::Offer& offer : offers.offers()) hostnames[offer.id().value()] = offer.hostname();
+  std::map<std::string, const m::Offer*> by_id;
+  for (const m::Offer& offer : offers.offers()) by_id[offer.id().value()] = &offer;
   const absl::Time now = clock_.Now();
   std::set<std::string> affected;
   std::vector<std::string> launched_ids;
@@ -725,7 +736,11 @@ void TaskScheduler::LaunchPlanned(OfferPlan plan, const std::vector<QueuedServic
       task.set_service(name);
       task.set_version(queue[planned.queue_index].version);
       task.set_agent_id(planned.info.agent_id().value());
-      task.set_host(hostnames[launch.offer_id.value()]);
+      const m::Offer* offer = by_id.at(launch.offer_id.value());
+      task.set_host(offer->hostname());
+      for (const m::Attribute& attribute : offer->attributes()) {
+        (*task.mutable_agent_attributes())[attribute.name()] = AttributeValueString(attribute);
+      }
       for (uint32_t port : planned.host_ports) task.add_ports(port);
       task.set_state(v1::Task::PENDING);
       ToProtoTimestamp(now, task.mutable_created());

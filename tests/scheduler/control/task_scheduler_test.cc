@@ -104,7 +104,8 @@ class TaskSchedulerTest : public ::testing::Test {
   }
 
   void PutService(uint32_t instances, uint64_t task_version = 1, bool deleting = false,
-                  v1::BackoffPolicy backoff = {}) {
+                  v1::BackoffPolicy backoff = {},
+                  std::function<void(v1::ServiceSpec&)> edit = nullptr) {
     ServiceRecord record;
     v1::Service* service = record.mutable_service();
     service->mutable_spec()->set_name(kService);
@@ -119,6 +120,7 @@ class TaskSchedulerTest : public ::testing::Test {
       service->mutable_spec()->mutable_backoff()->set_factor(2);
       service->mutable_spec()->mutable_backoff()->mutable_max()->set_seconds(60);
     }
+    if (edit) edit(*service->mutable_spec());
     service->set_version(task_version);
     service->set_task_version(task_version);
     service->set_deleting(deleting);
@@ -153,8 +155,15 @@ class TaskSchedulerTest : public ::testing::Test {
     return records.ok() ? *records : TaskRecords();
   }
 
-  m::Offer MakeOffer(const std::string& id, const std::string& agent, double cpus = 1) {
+  m::Offer MakeOffer(const std::string& id, const std::string& agent, double cpus = 1,
+                     const std::string& rack = "") {
     m::Offer offer;
+    if (!rack.empty()) {
+      m::Attribute* attribute = offer.add_attributes();
+      attribute->set_name("rack");
+      attribute->set_type(m::Value::TEXT);
+      attribute->mutable_text()->set_value(rack);
+    }
     offer.mutable_id()->set_value(id);
     offer.mutable_framework_id()->set_value("fw");
     offer.mutable_agent_id()->set_value(agent);
@@ -511,6 +520,34 @@ TEST_F(TaskSchedulerTest, NewLeaderTakesOverStoredTasksAndReconcilesThem) {
   auto reconciles = caller_.OfType(Call::RECONCILE);
   ASSERT_THAT(reconciles, SizeIs(1));
   EXPECT_EQ(reconciles[0]->call.reconcile().tasks_size(), 2);
+}
+
+TEST_F(TaskSchedulerTest, ANewLeaderJudgesAttributeConstraintsByTheStoredPlacement) {
+  auto unique_rack = [](v1::ServiceSpec& spec) {
+    v1::Constraint* c = spec.add_constraints();
+    c->set_field("rack");
+    c->set_operator_(v1::Constraint::UNIQUE);
+  };
+  PutService(1, 1, false, {}, unique_rack);
+  Start();
+  Offer({MakeOffer("o1", "a1", 1, "r1")});
+  ASSERT_THAT(LaunchedIds(), SizeIs(1));
+  Update(LaunchedIds()[0], m::TASK_RUNNING);
+  EXPECT_EQ(Find(Stored(), LaunchedIds()[0])->agent_attributes().at("rack"), "r1");
+  // A new leader, which has seen no offer of a1: the next task must still
+  // avoid rack r1.
+  Run([this] {
+    scheduler_ = std::make_unique<TaskScheduler>(config_, store_, *cache_, loop_, clock_, &metrics_,
+                                                 [](absl::string_view) {});
+    scheduler_->OnStartedLeading(term_);
+  });
+  Run([this] { scheduler_->OnSubscribed(caller_); });
+  PutService(2, 1, false, {}, unique_rack);
+  Advance(absl::Seconds(5));
+  Offer({MakeOffer("o2", "a2", 1, "r1"), MakeOffer("o3", "a3", 1, "r2")});
+  ASSERT_THAT(LaunchedIds(), SizeIs(2));
+  auto accepts = caller_.OfType(Call::ACCEPT);
+  EXPECT_EQ(accepts.back()->call.accept().offer_ids(0).value(), "o3");
 }
 
 TEST_F(TaskSchedulerTest, RefusedFencedWriteStepsDown) {
