@@ -398,11 +398,14 @@ TEST(MasterUrlsTest, ParsesListsAndLocations) {
   EXPECT_FALSE(BaseUrlFromLocation("m2:5050").ok());
 }
 
-// A master that holds every call's answer a few ms, recording the order of
-// arrival and how many calls it had at once.
+// A master that holds every call's answer until it has had `hold_until`
+// calls at once (then answers all at once from there on), recording the
+// order of arrival and how many calls it had at once. When a client does
+// not overlap that many calls, the master gives up holding after 10 s and
+// the count of calls at once shows it.
 class SlowMaster {
  public:
-  SlowMaster() {
+  explicit SlowMaster(int hold_until) : hold_until_(hold_until) {
     auto server = local::HttpServer::Start({}, [this](const local::HttpRequest& request,
                                                        local::HttpExchange& exchange) {
       v1::scheduler::Call call;
@@ -423,9 +426,17 @@ class SlowMaster {
         order_.push_back(what);
         if (call.type() != v1::scheduler::Call::ACKNOWLEDGE) alone_.push_back(now == 1);
       }
-      absl::SleepFor(absl::Milliseconds(3));
       {
         absl::MutexLock lock(&mu_);
+        if (!mu_.AwaitWithTimeout(
+                absl::Condition(
+                    +[](SlowMaster* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(m->mu_) {
+                      return m->gave_up_ || m->max_active_ >= m->hold_until_;
+                    },
+                    this),
+                absl::Seconds(10))) {
+          gave_up_ = true;  // the client does not overlap: answer the rest at once
+        }
         --active_;
       }
       exchange.Respond({202, {}, ""});
@@ -440,17 +451,19 @@ class SlowMaster {
   int max_active() { absl::MutexLock lock(&mu_); return max_active_; }
 
  private:
+  const int hold_until_;
   std::unique_ptr<local::HttpServer> server_;
   absl::Mutex mu_;
   std::shared_ptr<local::ResponseStream> stream_ ABSL_GUARDED_BY(mu_);
   int active_ ABSL_GUARDED_BY(mu_) = 0;
   int max_active_ ABSL_GUARDED_BY(mu_) = 0;
+  bool gave_up_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> alone_ ABSL_GUARDED_BY(mu_);
 };
 
 TEST(HttpMesosClientTest, RunsOfAcknowledgementsOverlapAndTypesKeepTheirOrder) {
-  SlowMaster master;
+  SlowMaster master(/*hold_until=*/5);
   ClientHarness client({master.url()});
   ASSERT_TRUE(WaitFor([&] { return client.subscribed() == 1; }));
   absl::Notification all_done;
@@ -496,7 +509,7 @@ TEST(HttpMesosClientTest, RunsOfAcknowledgementsOverlapAndTypesKeepTheirOrder) {
 }
 
 TEST(HttpMesosClientTest, OneCallInFlightKeepsEveryOrder) {
-  SlowMaster master;
+  SlowMaster master(/*hold_until=*/1);
   MesosClientConfig config = ClientHarness::Fast();
   config.max_calls_in_flight = 1;
   ClientHarness client({master.url()}, config);
