@@ -191,10 +191,7 @@ void TaskScheduler::OnStoppedLeading() {
   loaded_ = false;
   ++epoch_;
   OnUnsubscribed();
-  for (auto& [name, state] : services_) {
-    loop_.Cancel(state.retry_timer);
-    loop_.Cancel(state.backoff_timer);
-  }
+  for (auto& [name, state] : services_) loop_.Cancel(state.retry_timer);
   services_.clear();
   waiting_services_.clear();
   replans_.clear();
@@ -216,6 +213,9 @@ void TaskScheduler::Load(std::shared_ptr<const StateSnapshot> snapshot) {
       state.history.clear_tasks();
       for (const v1::Task& task : records->second->tasks()) {
         if (IsTerminal(task.state())) continue;
+        if (task.has_unreachable_since()) {
+          ReplanAt(name, FromProtoTimestamp(task.unreachable_since()) + config_.unreachable_grace);
+        }
         state.tasks.emplace(task.id(), task);
         task_service_[task.id()] = name;
         ++tasks;
@@ -240,7 +240,10 @@ void TaskScheduler::Load(std::shared_ptr<const StateSnapshot> snapshot) {
   tick_timer_ = loop_.RunAfter(config_.tick, [this, epoch, alive = std::weak_ptr<char>(alive_)] {
     if (alive.lock() && epoch == epoch_) Tick();
   });
-  if (caller_ != nullptr) StartReconciliation();
+  if (caller_ != nullptr) {
+    StartReconciliation();
+    ResendKills();
+  }
 }
 
 TaskScheduler::ServiceState& TaskScheduler::AddService(
@@ -372,7 +375,6 @@ void TaskScheduler::RemoveRecord(const std::string& name) {
       LogInfo("service_removed", {{"service", name}});
       for (const auto& [id, task] : it->second.tasks) task_service_.erase(id);
       loop_.Cancel(it->second.retry_timer);
-      loop_.Cancel(it->second.backoff_timer);
       services_.erase(it);
       waiting_services_.erase(name);
       unmet_logged_.erase(name);
@@ -384,23 +386,39 @@ void TaskScheduler::RemoveRecord(const std::string& name) {
       return;
     }
     LogWarning("service_remove_failed", {{"service", name}, {"error", status.ToString()}});
-    // The next tick plans it again.
+    ReplanAt(name, clock_.Now() + it->second.write_backoff->Next(bitgen_));
   });
+}
+
+void TaskScheduler::ReplanAt(const std::string& name, absl::Time when) {
+  // Not cancelled: a plan made when nothing is due changes nothing.
+  loop_.RunAt(when, [this, epoch = epoch_, name, alive = std::weak_ptr<char>(alive_)] {
+    if (alive.lock() && epoch == epoch_) ScheduleReplan(name);
+  });
+}
+
+void TaskScheduler::ResendKills() {
+  for (auto& [name, state] : services_) {
+    for (const auto& [id, task] : state.tasks) {
+      if (task.kill_requested()) Kill(task);
+    }
+  }
 }
 
 void TaskScheduler::Tick() {
   tick_timer_ = 0;
   if (!leading_ || !loaded_) return;
   const absl::Time now = clock_.Now();
-  ReplanAll();
   if (caller_ != nullptr) {
-    for (auto& [name, state] : services_) {
-      for (const auto& [id, task] : state.tasks) {
-        if (!task.kill_requested()) continue;
-        auto sent = kill_sent_.find(id);
-        if (sent == kill_sent_.end() || now - sent->second >= config_.kill_retry) Kill(task);
-      }
+    // Every task being killed has an entry once subscribed (OnSubscribed and
+    // Load send them all): only the ones sent long enough ago are looked at.
+    std::vector<const v1::Task*> due;
+    for (const auto& [id, sent] : kill_sent_) {
+      if (now - sent < config_.kill_retry) continue;
+      auto owner = task_service_.find(id);
+      if (owner != task_service_.end()) due.push_back(&services_.at(owner->second).tasks.at(id));
     }
+    for (const v1::Task* task : due) Kill(*task);
   }
   if (metrics_ != nullptr) metrics_->tasks.Set(static_cast<double>(task_service_.size()));
   uint64_t epoch = epoch_;
@@ -425,17 +443,7 @@ void TaskScheduler::RecordFailure(ServiceState& state, const v1::Task& task,
   absl::Duration delay =
       RelaunchDelay(state.stored->record.service().spec().backoff(), history.consecutive_failures());
   ToProtoTimestamp(now + delay, history.mutable_backoff_until());
-  // Relaunch as soon as the delay is over, not at the next housekeeping tick.
-  loop_.Cancel(state.backoff_timer);
-  const std::string name = task.service();
-  state.backoff_timer = loop_.RunAfter(delay, [this, epoch = epoch_, name,
-                                               alive = std::weak_ptr<char>(alive_)] {
-    if (!alive.lock() || epoch != epoch_) return;
-    auto it = services_.find(name);
-    if (it == services_.end()) return;
-    it->second.backoff_timer = 0;
-    ScheduleReplan(name);
-  });
+  ReplanAt(task.service(), now + delay);  // relaunch as soon as the delay is over
   if (metrics_ != nullptr) metrics_->tasks_failed.Increment();
   LogWarning("task_failed", {{"task_id", task.id()},
                              {"service", task.service()},
@@ -548,7 +556,7 @@ void TaskScheduler::Send(Call call, absl::AnyInvocable<void(absl::Status) &&> do
 }
 
 void TaskScheduler::Kill(const v1::Task& task) {
-  if (caller_ == nullptr) return;  // sent by the first tick after subscribing
+  if (caller_ == nullptr) return;  // sent by OnSubscribed (ResendKills)
   Call call;
   call.set_type(Call::KILL);
   call.mutable_kill()->mutable_task_id()->set_value(task.id());
@@ -923,6 +931,7 @@ void TaskScheduler::OnUpdate(const m::TaskStatus& status) {
     }
     if (state == v1::Task::UNREACHABLE && !task.has_unreachable_since()) {
       ToProtoTimestamp(now, task.mutable_unreachable_since());
+      ReplanAt(name, now + config_.unreachable_grace);  // then it is replaced
       changed = true;
     } else if (state != v1::Task::UNREACHABLE && task.has_unreachable_since()) {
       task.clear_unreachable_since();
@@ -956,11 +965,7 @@ void TaskScheduler::OnSubscribed(MesosCaller& caller) {
   kill_sent_.clear();     // kills are sent again on this subscription
   if (!leading_ || !loaded_) return;
   StartReconciliation();
-  for (auto& [name, state] : services_) {
-    for (const auto& [id, task] : state.tasks) {
-      if (task.kill_requested()) Kill(task);
-    }
-  }
+  ResendKills();
   UpdateOfferInterest();
 }
 

@@ -54,8 +54,8 @@ struct TaskSchedulerConfig {
   // backoff (a crash loop keeps growing it, a task that fails after a long
   // run is relaunched after the initial delay).
   absl::Duration stable_run = absl::Minutes(1);
-  // Period of the housekeeping pass (kill retries, unreachable grace,
-  // relaunch backoff expiry).
+  // Period of the housekeeping pass (kill retries). Deadlines (relaunch
+  // backoff, unreachable grace) have timers of their own.
   absl::Duration tick = absl::Seconds(1);
 };
 
@@ -175,7 +175,6 @@ class TaskScheduler final : public FrameworkListener {
     bool flush_posted = false;
     bool removing = false;
     EventLoop::TimerId retry_timer = 0;
-    EventLoop::TimerId backoff_timer = 0;  // at history.backoff_until
     std::unique_ptr<Backoff> write_backoff;
     std::vector<Waiter> waiters;
   };
@@ -189,7 +188,13 @@ class TaskScheduler final : public FrameworkListener {
   // service costs one plan.
   void ScheduleReplan(const std::string& name);
   void RunScheduledReplans();
+  // Housekeeping every `tick`: KILLs due again, the tasks gauge.
   void Tick();
+  // Plans `name` again at `when` (a backoff ends, an unreachable task's
+  // grace runs out, a failed removal is retried).
+  void ReplanAt(const std::string& name, absl::Time when);
+  // KILL for every task being killed (a new subscription or leadership).
+  void ResendKills();
   void RemoveRecord(const std::string& name);
 
   // Records.
