@@ -5,9 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/validation.h"
+#include "common/proto_util.h"
 #include "common/status_macros.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace mast {
 namespace {
@@ -24,22 +23,6 @@ bool Remembered(const absl::Status& status) {
     default:
       return false;
   }
-}
-
-std::string Deterministic(const google::protobuf::Message& message) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
-
-void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  out->set_seconds(nanos / 1000000000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1000000000));
 }
 
 // The spec as it will be stored, or INVALID_ARGUMENT naming `field_prefix` + field.
@@ -63,7 +46,7 @@ absl::Status CheckName(const std::string& name) {
 bool SameButInstances(v1::ServiceSpec a, v1::ServiceSpec b) {
   a.clear_instances();
   b.clear_instances();
-  return Deterministic(a) == Deterministic(b);
+  return DeterministicBytes(a) == DeterministicBytes(b);
 }
 
 }  // namespace
@@ -112,7 +95,7 @@ void ServiceWriter::Idempotent(absl::string_view method, const Request& request,
   const std::string& key = request.idempotency_key();
   Request keyless = request;
   keyless.clear_idempotency_key();
-  std::string fingerprint = absl::StrCat(method, "\n", Deterministic(keyless));
+  std::string fingerprint = absl::StrCat(method, "\n", DeterministicBytes(keyless));
 
   auto reply = [](Done<Response> done, const Outcome& outcome) {
     if (!outcome.status.ok()) {
@@ -142,7 +125,7 @@ void ServiceWriter::Idempotent(absl::string_view method, const Request& request,
     if (alive.expired()) return;
     Outcome outcome;
     outcome.status = result.status();
-    if (result.ok()) outcome.response = Deterministic(*result);
+    if (result.ok()) outcome.response = DeterministicBytes(*result);
     Remember(key, outcome);
     if (result.ok()) {
       std::move(done)(*std::move(result));
@@ -281,7 +264,7 @@ absl::StatusOr<ServiceWriter::Planned> ServiceWriter::Plan(
     std::move(mutation.apply)(*created);
     created->set_version(1);
     created->set_task_version(1);
-    SetTime(clock_.Now(), created->mutable_created());
+    ToProtoTimestamp(clock_.Now(), created->mutable_created());
     *created->mutable_updated() = created->created();
     plan.znode_version = ServiceStore::kMustNotExist;
     plan.answer = *created;
@@ -304,7 +287,7 @@ absl::StatusOr<ServiceWriter::Planned> ServiceWriter::Plan(
   plan.record = std::move(stored->record);
   v1::Service* changed = plan.record->mutable_service();
   changed->set_version(version + 1);
-  SetTime(clock_.Now(), changed->mutable_updated());
+  ToProtoTimestamp(clock_.Now(), changed->mutable_updated());
   std::move(mutation.apply)(*changed);
   plan.record->set_deleting(changed->deleting());
   plan.znode_version = stored->version;

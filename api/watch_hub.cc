@@ -1,8 +1,5 @@
 #include "api/watch_hub.h"
 
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-
 #include <algorithm>
 #include <utility>
 
@@ -10,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/service_reads.h"
 #include "common/log.h"
+#include "common/proto_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "store/service_store.h"
 
@@ -51,16 +49,6 @@ WatchEventPtr LeaderAt(const WatchEventPtr& leader, int64_t version) {
   auto restamped = std::make_shared<v1::WatchEvent>(*leader);
   restamped->set_store_version(version);
   return restamped;
-}
-
-std::string DeterministicBytes(const google::protobuf::Message& message) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
 }
 
 template <typename Map>

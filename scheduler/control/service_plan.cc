@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "common/proto_time.h"
+#include "common/proto_util.h"
 #include "mesos/v1/mesos.pb.h"
 
 namespace mast {

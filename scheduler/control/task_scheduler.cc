@@ -9,7 +9,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
-#include "common/proto_time.h"
+#include "common/proto_util.h"
 
 namespace mast {
 

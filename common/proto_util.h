@@ -1,10 +1,16 @@
 #pragma once
 
-// Conversions between absl time and the protobuf well-known types, for the
-// timestamps and durations of Mast's records. Header-only: the includer
+// Small protobuf helpers shared by the store, the API and the scheduler:
+// conversions between absl time and the well-known types, and deterministic
+// bytes for comparing or fingerprinting messages. Header-only: the includer
 // links protobuf.
 
+#include <string>
+
 #include "absl/time/time.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/message.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -28,6 +34,18 @@ inline absl::Time FromProtoTimestamp(const google::protobuf::Timestamp& ts) {
 
 inline absl::Duration FromProtoDuration(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+// The message's bytes with map entries sorted: equal messages give equal
+// bytes (plain serialization does not promise that for maps).
+inline std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
 }
 
 }  // namespace mast
