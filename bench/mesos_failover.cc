@@ -34,16 +34,6 @@ using testing::WaitFor;
 constexpr int kRounds = 20;
 constexpr absl::Duration kSessionTimeout = absl::Seconds(2);
 
-std::string FrameworkIdOf(const std::map<std::string, double>& metrics) {
-  const std::string prefix = "mast_framework_info{framework_id=\"";
-  for (const auto& [key, value] : metrics) {
-    if (absl::StartsWith(key, prefix) && value == 1) {
-      return key.substr(prefix.size(), key.size() - prefix.size() - 2);
-    }
-  }
-  return "";
-}
-
 int Fail(const std::string& what) {
   std::fprintf(stderr, "mesos_failover: %s\n", what.c_str());
   return 1;
@@ -86,7 +76,7 @@ int RunAgainst(const std::string& master_name, const std::string& master_url,
     if (leader < 0 || known != 3 || !replicas[leader]->LogContains("framework_id")) return -1;
     auto metrics = replicas[leader]->Metrics();
     if (!metrics.ok()) return -1;
-    std::string id = FrameworkIdOf(*metrics);
+    std::string id = testing::FrameworkIdFromMetrics(*metrics);
     if (framework_id.empty() && replicas[leader]->LogContains("event=framework_id_stored")) {
       framework_id = id;
     }
@@ -96,7 +86,7 @@ int RunAgainst(const std::string& master_name, const std::string& master_url,
     auto metrics = replica.Metrics();
     if (!metrics.ok()) return std::nullopt;
     double t = (*metrics)["mast_mesos_subscribed_timestamp_seconds"];
-    if (t <= since || FrameworkIdOf(*metrics) != framework_id) return std::nullopt;
+    if (t <= since || testing::FrameworkIdFromMetrics(*metrics) != framework_id) return std::nullopt;
     return t;
   };
   hooks.restart = start_replica;

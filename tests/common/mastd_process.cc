@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -135,6 +136,21 @@ std::optional<double> MastdProcess::Metric(const std::string& name) const {
   auto it = metrics->find(name);
   if (it == metrics->end()) return std::nullopt;
   return it->second;
+}
+
+std::string MastdProcess::FrameworkId() const {
+  auto metrics = Metrics();
+  return metrics.ok() ? FrameworkIdFromMetrics(*metrics) : "";
+}
+
+std::string FrameworkIdFromMetrics(const std::map<std::string, double>& metrics) {
+  const std::string prefix = "mast_framework_info{framework_id=\"";
+  for (const auto& [key, value] : metrics) {
+    if (absl::StartsWith(key, prefix) && value == 1) {
+      return key.substr(prefix.size(), key.size() - prefix.size() - 2);
+    }
+  }
+  return "";
 }
 
 bool MastdProcess::LogContains(const std::string& text) const {

@@ -39,6 +39,9 @@ class MastdProcess {
   // Samples of /metrics, by metric name (labels dropped); error if unreachable.
   absl::StatusOr<std::map<std::string, double>> Metrics() const;
   std::optional<double> Metric(const std::string& name) const;
+  // The FrameworkID the replica reports (mast_framework_info); empty when
+  // it has none or cannot be reached.
+  std::string FrameworkId() const;
 
   bool LogContains(const std::string& text) const;
   std::string Log() const { return process_.ReadLog(); }
@@ -92,5 +95,9 @@ absl::StatusOr<std::string> HttpGet(int port, const std::string& path,
 // its bare name (the last one of a name wins) and, when it has labels, also
 // under its full name as printed (`mast_mesos_calls_total{code="202",...}`).
 std::map<std::string, double> ParsePrometheusText(const std::string& text);
+
+// The FrameworkID in a replica's metrics: the label of the
+// mast_framework_info sample that is 1; empty if there is none.
+std::string FrameworkIdFromMetrics(const std::map<std::string, double>& metrics);
 
 }  // namespace mast::testing

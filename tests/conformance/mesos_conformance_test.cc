@@ -131,17 +131,6 @@ class MesosConformanceTest : public ::testing::TestWithParam<Param> {
     return found;
   }
 
-  static std::string FrameworkIdOf(MastdProcess& r) {
-    auto metrics = r.Metrics();
-    if (!metrics.ok()) return "";
-    for (const auto& [key, value] : *metrics) {
-      const std::string prefix = "mast_framework_info{framework_id=\"";
-      if (absl::StartsWith(key, prefix) && value == 1) {
-        return key.substr(prefix.size(), key.size() - prefix.size() - 2);
-      }
-    }
-    return "";
-  }
 
   static double CallCount(MastdProcess& r, const std::string& type, const std::string& code) {
     auto metrics = r.Metrics();
@@ -186,7 +175,7 @@ class MesosConformanceTest : public ::testing::TestWithParam<Param> {
 TEST_P(MesosConformanceTest, SubscribesStoresTheIdDeclinesAndSuppresses) {
   MastdProcess& r = StartReplica("r0");
   ASSERT_TRUE(WaitFor([&] { return Subscribed() == &r; }));
-  std::string id = FrameworkIdOf(r);
+  std::string id = r.FrameworkId();
   ASSERT_FALSE(id.empty());
   MasterFrameworks frameworks;
   ASSERT_TRUE(WaitFor([&] {
@@ -209,7 +198,7 @@ TEST_P(MesosConformanceTest, LeaderSigtermAndSigkillReregisterTheSameFramework) 
   for (int i = 0; i < 3; ++i) StartReplica(absl::StrCat("r", i));
   MastdProcess* leader = nullptr;
   ASSERT_TRUE(WaitFor([&] { return (leader = Subscribed()) != nullptr; }));
-  const std::string id = FrameworkIdOf(*leader);
+  const std::string id = leader->FrameworkId();
   ASSERT_FALSE(id.empty());
 
   for (int sig : {SIGTERM, SIGKILL}) {
@@ -224,7 +213,7 @@ TEST_P(MesosConformanceTest, LeaderSigtermAndSigkillReregisterTheSameFramework) 
       next = Subscribed();
       return next != nullptr && next != leader;
     })) << "no resubscription after signal " << sig;
-    EXPECT_EQ(FrameworkIdOf(*next), id) << "signal " << sig;
+    EXPECT_EQ(next->FrameworkId(), id) << "signal " << sig;
     EXPECT_EQ(next->Metric("mast_mesos_subscriptions_total"), 1.0);
     MasterFrameworks frameworks;
     ASSERT_TRUE(WaitFor([&] {
@@ -245,7 +234,7 @@ TEST_P(MesosConformanceTest, LeaderWhoseStreamIsTakenOverStepsDown) {
   for (int i = 0; i < 2; ++i) StartReplica(absl::StrCat("r", i));
   MastdProcess* leader = nullptr;
   ASSERT_TRUE(WaitFor([&] { return (leader = Subscribed()) != nullptr; }));
-  const std::string id = FrameworkIdOf(*leader);
+  const std::string id = leader->FrameworkId();
   ASSERT_TRUE(WaitFor([&] { return leader->LogContains("event=framework_id_stored"); }));
   const uint64_t old_token = leader->GetLeader()->fencing_token();
 
@@ -292,7 +281,7 @@ TEST_P(MesosConformanceTest, LeaderWhoseStreamIsTakenOverStepsDown) {
     next = Subscribed();
     return next != nullptr && next != leader;
   }));
-  EXPECT_EQ(FrameworkIdOf(*next), id);
+  EXPECT_EQ(next->FrameworkId(), id);
   EXPECT_GT(next->GetLeader()->fencing_token(), old_token);
   ASSERT_TRUE(WaitFor([&] {
     absl::MutexLock lock(&mu);
@@ -312,7 +301,7 @@ TEST_P(MesosConformanceTest, LeaderWhoseStreamIsTakenOverStepsDown) {
 TEST_P(MesosConformanceTest, UpdatesAreAcknowledgedAndUnknownTasksKilled) {
   MastdProcess& first = StartReplica("r0");
   ASSERT_TRUE(WaitFor([&] { return first.LogContains("event=framework_id_stored"); }));
-  const std::string id = FrameworkIdOf(first);
+  const std::string id = first.FrameworkId();
   first.process().Signal(SIGTERM);
   ASSERT_TRUE(first.process().Wait(absl::Seconds(10)).has_value());
   ASSERT_TRUE(testing::LaunchUnacknowledgedTask(backend_->master_url(), id, "orphan-1",
@@ -321,7 +310,7 @@ TEST_P(MesosConformanceTest, UpdatesAreAcknowledgedAndUnknownTasksKilled) {
 
   MastdProcess& next = StartReplica("r1");
   ASSERT_TRUE(WaitFor([&] { return Subscribed() == &next; }));
-  EXPECT_EQ(FrameworkIdOf(next), id);
+  EXPECT_EQ(next.FrameworkId(), id);
   ASSERT_TRUE(WaitFor(
       [&] {
         auto tasks = backend_->GetJson("/master/tasks");

@@ -58,17 +58,6 @@ class MesosFaultsTest : public ::testing::Test {
                        "--failover_timeout=1h"});
   }
 
-  static std::string FrameworkIdOf(MastdProcess& r) {
-    auto metrics = r.Metrics();
-    if (!metrics.ok()) return "";
-    const std::string prefix = "mast_framework_info{framework_id=\"";
-    for (const auto& [key, value] : *metrics) {
-      if (absl::StartsWith(key, prefix) && value == 1) {
-        return key.substr(prefix.size(), key.size() - prefix.size() - 2);
-      }
-    }
-    return "";
-  }
   static double Reconnects(MastdProcess& r, const std::string& reason) {
     return r.Metric(absl::StrCat("mast_mesos_reconnects_total{reason=\"", reason, "\"}"))
         .value_or(0);
@@ -88,7 +77,7 @@ class MesosFaultsTest : public ::testing::Test {
   bool ResubscribedWith(MastdProcess& r, int n, const std::string& id) {
     return WaitFor([&] {
       return r.Metric("mast_mesos_subscriptions_total").value_or(0) >= n &&
-             r.Metric("mast_mesos_subscribed") == 1.0 && FrameworkIdOf(r) == id;
+             r.Metric("mast_mesos_subscribed") == 1.0 && r.FrameworkId() == id;
     });
   }
 
@@ -121,7 +110,7 @@ TEST_F(MesosFaultsTest, OnlyTheLeaderEverTalksToMesos) {
 
 TEST_F(MesosFaultsTest, HeartbeatLossResubscribesWithTheSameFramework) {
   MastdProcess& r = SubscribedLeader();
-  const std::string id = FrameworkIdOf(r);
+  const std::string id = r.FrameworkId();
   master_->SetHeartbeats(false);
   ASSERT_TRUE(WaitFor([&] { return Reconnects(r, "heartbeat_timeout") >= 1; }));
   master_->SetHeartbeats(true);
@@ -131,7 +120,7 @@ TEST_F(MesosFaultsTest, HeartbeatLossResubscribesWithTheSameFramework) {
 
 TEST_F(MesosFaultsTest, DroppedStreamResubscribes) {
   MastdProcess& r = SubscribedLeader();
-  const std::string id = FrameworkIdOf(r);
+  const std::string id = r.FrameworkId();
   master_->DropSubscriptions();
   ASSERT_TRUE(ResubscribedWith(r, 2, id));
   EXPECT_GE(Reconnects(r, "connection") + Reconnects(r, "eof"), 1);
@@ -140,7 +129,7 @@ TEST_F(MesosFaultsTest, DroppedStreamResubscribes) {
 
 TEST_F(MesosFaultsTest, Answers503AreRetriedUntilTheMasterServesAgain) {
   MastdProcess& r = SubscribedLeader();
-  const std::string id = FrameworkIdOf(r);
+  const std::string id = r.FrameworkId();
   master_->SetUnavailable(true);
   master_->DropSubscriptions();
   ASSERT_TRUE(WaitFor([&] { return Reconnects(r, "unavailable") >= 2; }));
@@ -151,7 +140,7 @@ TEST_F(MesosFaultsTest, Answers503AreRetriedUntilTheMasterServesAgain) {
 
 TEST_F(MesosFaultsTest, RedirectToTheLeadingMasterIsFollowed) {
   MastdProcess& r = SubscribedLeader();
-  const std::string id = FrameworkIdOf(r);
+  const std::string id = r.FrameworkId();
   auto other = local::LocalMaster::Start(MasterConfig(), RealClock::Default());
   ASSERT_TRUE(other.ok());
   master_->SetRedirect(absl::StrCat("127.0.0.1:", (*other)->port()));
@@ -164,7 +153,7 @@ TEST_F(MesosFaultsTest, RedirectToTheLeadingMasterIsFollowed) {
 
 TEST_F(MesosFaultsTest, MasterRestartWithAndWithoutStateResubscribes) {
   MastdProcess& r = SubscribedLeader();
-  const std::string id = FrameworkIdOf(r);
+  const std::string id = r.FrameworkId();
   master_->Restart(/*keep_state=*/true);
   ASSERT_TRUE(ResubscribedWith(r, 2, id));
   master_->Restart(/*keep_state=*/false);
@@ -181,7 +170,7 @@ TEST_F(MesosFaultsTest, UnacknowledgedUpdatesAreRedeliveredAndAcknowledged) {
   std::string id;
   {
     MastdProcess& first = SubscribedLeader();
-    id = FrameworkIdOf(first);
+    id = first.FrameworkId();
     first.process().Signal(SIGTERM);
     ASSERT_TRUE(first.process().Wait(absl::Seconds(10)).has_value());
   }

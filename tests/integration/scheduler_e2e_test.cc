@@ -312,23 +312,12 @@ class SchedulerE2eTest : public ::testing::Test {
         [&] {
           leader = AgreedLeader();
           return leader >= 0 && replica(leader).Metric("mast_mesos_subscribed") == 1.0 &&
-                 !FrameworkIdOf(replica(leader)).empty();
+                 !replica(leader).FrameworkId().empty();
         },
         absl::Seconds(30), kPoll);
     return leader;
   }
 
-  static std::string FrameworkIdOf(MastdProcess& r) {
-    auto metrics = r.Metrics();
-    if (!metrics.ok()) return "";
-    const std::string prefix = "mast_framework_info{framework_id=\"";
-    for (const auto& [key, value] : *metrics) {
-      if (absl::StartsWith(key, prefix) && value == 1) {
-        return key.substr(prefix.size(), key.size() - prefix.size() - 2);
-      }
-    }
-    return "";
-  }
 
   // ---- gRPC ----
   template <typename Call>
@@ -520,7 +509,7 @@ class SchedulerE2eTest : public ::testing::Test {
     std::set<std::string> ids = WaitConverged("e2e/web", 5);
     ASSERT_EQ(ids.size(), 5u);
 
-    const std::string framework_id = FrameworkIdOf(replica(leader));
+    const std::string framework_id = replica(leader).FrameworkId();
     EXPECT_FALSE(framework_id.empty());
     EXPECT_EQ(RegisteredFrameworks(), 1);
     auto live = LiveAtMaster("e2e/web");
@@ -647,7 +636,7 @@ class SchedulerE2eTest : public ::testing::Test {
     const int leader = WaitForSubscribedLeader();
     ASSERT_GE(leader, 0);
     EXPECT_NE(leader, killed);
-    EXPECT_EQ(FrameworkIdOf(replica(leader)), framework_id);
+    EXPECT_EQ(replica(leader).FrameworkId(), framework_id);
     EXPECT_TRUE(replica(leader).LogContains("event=reconciliation_complete"));
     std::fprintf(stderr, "new leader: %s\n",
                  LastLogLine(replica(leader), "event=scheduler_loaded").c_str());
@@ -806,7 +795,7 @@ TEST_F(LocalMasterE2eTest, LeaderKilledMidDeployEndsExactWithoutDuplicates) {
   StartReplicas();
   const int leader = WaitForSubscribedLeader();
   ASSERT_GE(leader, 0);
-  const std::string framework_id = FrameworkIdOf(replica(leader));
+  const std::string framework_id = replica(leader).FrameworkId();
   for (int i = 3; i < 6; ++i) master_->DisconnectAgent(i);
   master_->SetCallDelay(absl::Milliseconds(150));
   ASSERT_TRUE(Create((leader + 1) % 3, Spec("e2e/big", 50)).ok());
@@ -840,7 +829,7 @@ TEST_F(LocalMasterE2eTest, MasterRestartWithLostStateResubscribesAndRelaunches) 
   StartReplicas();
   const int leader = WaitForSubscribedLeader();
   ASSERT_GE(leader, 0);
-  const std::string framework_id = FrameworkIdOf(replica(leader));
+  const std::string framework_id = replica(leader).FrameworkId();
   ASSERT_TRUE(Create((leader + 1) % 3, Spec("e2e/restart", 4)).ok());
   const std::set<std::string> before = WaitConverged("e2e/restart", 4);
   ASSERT_EQ(before.size(), 4u);
@@ -852,7 +841,7 @@ TEST_F(LocalMasterE2eTest, MasterRestartWithLostStateResubscribesAndRelaunches) 
         return replica(leader).Metric("mast_mesos_subscriptions_total").value_or(0) >=
                    subscriptions + 1 &&
                replica(leader).Metric("mast_mesos_subscribed") == 1.0 &&
-               FrameworkIdOf(replica(leader)) == framework_id;
+               replica(leader).FrameworkId() == framework_id;
       },
       absl::Seconds(30), kPoll));
   const std::set<std::string> after_restart = WaitConverged("e2e/restart", 4);
@@ -870,7 +859,7 @@ TEST_F(LocalMasterE2eTest, MasterRestartWithLostStateResubscribesAndRelaunches) 
                replica(leader).Metric("mast_mesos_subscribed") == 1.0;
       },
       absl::Seconds(30), kPoll));
-  EXPECT_EQ(FrameworkIdOf(replica(leader)), framework_id);
+  EXPECT_EQ(replica(leader).FrameworkId(), framework_id);
   const std::set<std::string> relaunched = WaitConverged("e2e/restart", 4);
   ASSERT_EQ(relaunched.size(), 4u);
   for (const std::string& id : relaunched) EXPECT_EQ(before.count(id), 0u) << id;
@@ -1279,7 +1268,7 @@ TEST_F(RealMesosE2eTest, LeaderKilledMidDeployEndsExactWithoutDuplicates) {
   StartReplicas();
   const int leader = WaitForSubscribedLeader();
   ASSERT_GE(leader, 0);
-  const std::string framework_id = FrameworkIdOf(replica(leader));
+  const std::string framework_id = replica(leader).FrameworkId();
   ASSERT_TRUE(Create((leader + 1) % 3, Spec("e2e/big", 50)).ok());
   size_t at_kill = 0;
   ASSERT_TRUE(WaitFor(
