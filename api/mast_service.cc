@@ -1,7 +1,5 @@
 #include "api/mast_service.h"
 
-#include "api/arena_allocator.h"
-
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,6 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "api/arena_allocator.h"
 #include "api/service_reads.h"
 
 namespace mast {

@@ -15,11 +15,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "election/leader_elector.h"
+#include "mast/v1/mast.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
-#include "election/leader_elector.h"
-#include "mast/v1/mast.pb.h"
 #include "store/state_cache.h"
 
 namespace mast {
@@ -155,8 +155,8 @@ class WatchSubscription {
 struct WatchMetrics {
   explicit WatchMetrics(prometheus::Registry& registry);
 
-  prometheus::Gauge& streams;     // mast_watch_streams
-  prometheus::Counter& dropped;   // mast_watch_consumers_dropped_total (too slow)
+  prometheus::Gauge& streams;    // mast_watch_streams
+  prometheus::Counter& dropped;  // mast_watch_consumers_dropped_total (too slow)
 };
 
 class WatchHub {

@@ -16,8 +16,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "local_mesos/local_master.h"
 #include "mast/v1/mast.grpc.pb.h"
-#include "scheduler/local/local_master.h"
 #include "tests/common/mastd_process.h"
 #include "tests/common/zk_server.h"
 

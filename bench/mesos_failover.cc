@@ -19,7 +19,7 @@
 #include "absl/time/clock.h"
 #include "bench/failover_rounds.h"
 #include "google/protobuf/util/json_util.h"
-#include "scheduler/local/local_master.h"
+#include "local_mesos/local_master.h"
 #include "tests/common/mastd_process.h"
 #include "tests/common/mesos_cluster.h"
 #include "tests/common/wait.h"
@@ -86,16 +86,18 @@ int RunAgainst(const std::string& master_name, const std::string& master_url,
     auto metrics = replica.Metrics();
     if (!metrics.ok()) return std::nullopt;
     double t = (*metrics)["mast_mesos_subscribed_timestamp_seconds"];
-    if (t <= since || testing::FrameworkIdFromMetrics(*metrics) != framework_id) return std::nullopt;
+    if (t <= since || testing::FrameworkIdFromMetrics(*metrics) != framework_id)
+      return std::nullopt;
     return t;
   };
   hooks.restart = start_replica;
   auto times = bench::RunFailoverRounds(kRounds, replicas, hooks);
   if (!times.ok()) return Fail(times.status().ToString());
-  std::printf("\nmesos_failover: 3 mastd, %s, ZooKeeper session timeout %s, %d rounds, "
-              "frameworks at the master afterwards: %zu\n",
-              master_name.c_str(), absl::FormatDuration(kSessionTimeout).c_str(), kRounds,
-              frameworks_at_master());
+  std::printf(
+      "\nmesos_failover: 3 mastd, %s, ZooKeeper session timeout %s, %d rounds, "
+      "frameworks at the master afterwards: %zu\n",
+      master_name.c_str(), absl::FormatDuration(kSessionTimeout).c_str(), kRounds,
+      frameworks_at_master());
   bench::PrintSummary(*times, 10, absl::ToDoubleMilliseconds(kSessionTimeout) + 150);
   replicas.clear();
   testing::RemoveTree(log_dir);
@@ -122,8 +124,9 @@ int Run() {
   local->reset();
   if (rc != 0) return rc;
   if (!testing::RealMesosDir()) {
-    std::printf("\n(real Mesos not present: set MAST_REAL_MESOS=build/real-mesos/mesos-1.11.0 "
-                "to run against it too)\n");
+    std::printf(
+        "\n(real Mesos not present: set MAST_REAL_MESOS=build/real-mesos/mesos-1.11.0 "
+        "to run against it too)\n");
     return 0;
   }
   auto cluster = testing::RealMesosCluster::Start({});

@@ -8,9 +8,16 @@ namespace mast {
 
 EventLoop::EventLoop(Clock& clock, std::string name) : clock_(clock), name_(std::move(name)) {
   thread_ = std::thread([this] { Run(); });
+  loop_thread_ = thread_.get_id();
   // Thread names show in gdb and /proc; Linux limits them to 15 characters.
   pthread_setname_np(thread_.native_handle(), name_.substr(0, 15).c_str());
 }
+
+EventLoop::EventLoop(Clock& clock, std::string name, DrivenTag)
+    : clock_(clock),
+      name_(std::move(name)),
+      driven_(true),
+      loop_thread_(std::this_thread::get_id()) {}
 
 EventLoop::~EventLoop() { Stop(); }
 
@@ -43,6 +50,10 @@ void EventLoop::Cancel(TimerId id) {
 }
 
 void EventLoop::Flush() {
+  if (driven_) {
+    RunUntilIdle();
+    return;
+  }
   absl::Notification done;
   Post([&done] { done.Notify(); });
   {
@@ -52,11 +63,38 @@ void EventLoop::Flush() {
   done.WaitForNotification();
 }
 
+size_t EventLoop::RunUntilIdle() {
+  size_t ran = 0;
+  std::vector<Task> ready;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return ran;
+      ready.swap(queue_);
+      timers_changed_ = false;
+    }
+    size_t now_ran = RunReady(ready, clock_.Now());
+    if (now_ran == 0) return ran;
+    ran += now_ran;
+  }
+}
+
+std::optional<absl::Time> EventLoop::NextTimerDeadline() const {
+  absl::MutexLock lock(&mu_);
+  if (timers_.empty()) return std::nullopt;
+  return timers_.begin()->first.first;
+}
+
 void EventLoop::Stop() {
   {
     absl::MutexLock lock(&mu_);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
+    if (driven_) {
+      queue_.clear();
+      timers_.clear();
+      timer_deadlines_.clear();
+    }
   }
   if (thread_.joinable() && !InLoopThread()) thread_.join();
 }
@@ -69,8 +107,7 @@ void EventLoop::Run() {
       auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || !queue_.empty() || timers_changed_;
       };
-      absl::Time deadline =
-          timers_.empty() ? absl::InfiniteFuture() : timers_.begin()->first.first;
+      absl::Time deadline = timers_.empty() ? absl::InfiniteFuture() : timers_.begin()->first.first;
       clock_.AwaitWithDeadline(mu_, absl::Condition(&has_work), deadline);
       timers_changed_ = false;
       if (stopping_) {
@@ -81,23 +118,27 @@ void EventLoop::Run() {
       }
       ready.swap(queue_);
     }
-    for (Task& task : ready) std::move(task)();
-    ready.clear();
-    // Due timers are taken one at a time so that a task may still Cancel() a
-    // timer that fell due while it ran.
-    absl::Time now = clock_.Now();
-    while (true) {
-      Task timer;
-      {
-        absl::MutexLock lock(&mu_);
-        if (stopping_ || timers_.empty() || timers_.begin()->first.first > now) break;
-        auto node = timers_.extract(timers_.begin());
-        timer_deadlines_.erase(node.key().second);
-        timer = std::move(node.mapped());
-      }
-      std::move(timer)();
-    }
+    RunReady(ready, clock_.Now());
   }
+}
+
+size_t EventLoop::RunReady(std::vector<Task>& ready, absl::Time now) {
+  size_t ran = ready.size();
+  for (Task& task : ready) std::move(task)();
+  ready.clear();
+  while (true) {
+    Task timer;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_ || timers_.empty() || timers_.begin()->first.first > now) break;
+      auto node = timers_.extract(timers_.begin());
+      timer_deadlines_.erase(node.key().second);
+      timer = std::move(node.mapped());
+    }
+    std::move(timer)();
+    ++ran;
+  }
+  return ran;
 }
 
 }  // namespace mast

@@ -3,9 +3,9 @@
 #include <concepts>
 #include <initializer_list>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace mast {
 
@@ -16,8 +16,8 @@ struct LogField {
   LogField(absl::string_view k, const absl::AlphaNum& v) : key(k), value(v.Piece()) {}
   LogField(absl::string_view k, const char* v) : key(k), value(v) {}
   template <typename B>
-    requires std::same_as<B, bool>
-  LogField(absl::string_view k, B v) : key(k), value(v ? "true" : "false") {}
+  requires std::same_as<B, bool> LogField(absl::string_view k, B v)
+      : key(k), value(v ? "true" : "false") {}
   absl::string_view key;
   std::string value;
 };

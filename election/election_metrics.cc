@@ -17,9 +17,9 @@ prometheus::Counter& NewCounter(prometheus::Registry& registry, const char* name
 ElectionMetrics::ElectionMetrics(prometheus::Registry& registry)
     : is_leader(NewGauge(registry, "mast_is_leader",
                          "1 while this replica is the acting leader, else 0.")),
-      leader_acquired_timestamp(NewGauge(
-          registry, "mast_leader_acquired_timestamp_seconds",
-          "Unix time at which this replica last acquired leadership; 0 if never.")),
+      leader_acquired_timestamp(
+          NewGauge(registry, "mast_leader_acquired_timestamp_seconds",
+                   "Unix time at which this replica last acquired leadership; 0 if never.")),
       elections(NewCounter(registry, "mast_leader_elections_total",
                            "Times this replica acquired leadership.")),
       paused(NewGauge(registry, "mast_leader_paused",

@@ -7,9 +7,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "election/zk_status.h"
 #include "google/protobuf/util/json_util.h"
 #include "mast/v1/records.pb.h"
+#include "zk/zk_status.h"
 
 namespace mast {
 namespace {
@@ -74,9 +74,8 @@ LeaderElector::LeaderElector(LeaderElectorConfig config, ZkClient& zk, EventLoop
       clock_(loop.clock()),
       callbacks_(std::move(callbacks)),
       metrics_(metrics),
-      node_prefix_(absl::StrCat("n_", absl::Hex(absl::Uniform<uint64_t>(absl::BitGen()),
-                                                absl::kZeroPad16),
-                                "-")),
+      node_prefix_(absl::StrCat(
+          "n_", absl::Hex(absl::Uniform<uint64_t>(absl::BitGen()), absl::kZeroPad16), "-")),
       retry_backoff_(config_.retry_backoff) {
   Publish();
 }
@@ -202,75 +201,73 @@ void LeaderElector::EnsureElectionPath(size_t depth) {
     return;
   }
   uint64_t epoch = epoch_;
-  zk_.Create(prefixes[depth], "", ZkCreateMode::kPersistent,
-             [this, epoch, depth,
-              alive = std::weak_ptr<char>(alive_)](absl::StatusOr<ZkCreated> created) {
-               if (!alive.lock() || !Current(epoch)) return;
-               if (created.ok() || absl::IsAlreadyExists(created.status())) {
-                 EnsureElectionPath(depth + 1);
-               } else {
-                 RetryLater("create election path", created.status(),
-                            [this] { EnsureElectionPath(0); });
-               }
-             });
+  zk_.Create(
+      prefixes[depth], "", ZkCreateMode::kPersistent,
+      [this, epoch, depth, alive = std::weak_ptr<char>(alive_)](absl::StatusOr<ZkCreated> created) {
+        if (!alive.lock() || !Current(epoch)) return;
+        if (created.ok() || absl::IsAlreadyExists(created.status())) {
+          EnsureElectionPath(depth + 1);
+        } else {
+          RetryLater("create election path", created.status(), [this] { EnsureElectionPath(0); });
+        }
+      });
 }
 
 void LeaderElector::FindOwnNodeThenCreate() {
   uint64_t epoch = epoch_;
-  zk_.GetChildren(
-      config_.election_path, nullptr,
-      [this, epoch, alive = std::weak_ptr<char>(alive_)](
-          absl::StatusOr<std::vector<std::string>> children) {
-        if (!alive.lock() || !Current(epoch)) return;
-        if (!children.ok()) {
-          if (absl::IsNotFound(children.status())) return EnsureElectionPath(0);
-          return RetryLater("list election znodes", children.status(),
-                            [this] { FindOwnNodeThenCreate(); });
-        }
-        for (const std::string& child : *children) {
-          if (!absl::StartsWith(child, node_prefix_)) continue;
-          std::string path = absl::StrCat(config_.election_path, "/", child);
-          zk_.Exists(path, nullptr,
-                     [this, epoch, path, alive = std::weak_ptr<char>(alive_)](
-                         absl::StatusOr<std::optional<ZkStat>> stat) {
-                       if (!alive.lock() || !Current(epoch)) return;
-                       if (!stat.ok()) {
-                         return RetryLater("stat own election znode", stat.status(),
-                                           [this] { FindOwnNodeThenCreate(); });
-                       }
-                       if (!stat->has_value()) return CreateOwnNode();
-                       own_node_ = path;
-                       own_czxid_ = static_cast<uint64_t>((*stat)->czxid);
-                       own_node_generation_ = session_generation_;
-                       CheckPosition();
-                     });
-          return;
-        }
-        CreateOwnNode();
-      });
+  zk_.GetChildren(config_.election_path, nullptr,
+                  [this, epoch, alive = std::weak_ptr<char>(alive_)](
+                      absl::StatusOr<std::vector<std::string>> children) {
+                    if (!alive.lock() || !Current(epoch)) return;
+                    if (!children.ok()) {
+                      if (absl::IsNotFound(children.status())) return EnsureElectionPath(0);
+                      return RetryLater("list election znodes", children.status(),
+                                        [this] { FindOwnNodeThenCreate(); });
+                    }
+                    for (const std::string& child : *children) {
+                      if (!absl::StartsWith(child, node_prefix_)) continue;
+                      std::string path = absl::StrCat(config_.election_path, "/", child);
+                      zk_.Exists(path, nullptr,
+                                 [this, epoch, path, alive = std::weak_ptr<char>(alive_)](
+                                     absl::StatusOr<std::optional<ZkStat>> stat) {
+                                   if (!alive.lock() || !Current(epoch)) return;
+                                   if (!stat.ok()) {
+                                     return RetryLater("stat own election znode", stat.status(),
+                                                       [this] { FindOwnNodeThenCreate(); });
+                                   }
+                                   if (!stat->has_value()) return CreateOwnNode();
+                                   own_node_ = path;
+                                   own_czxid_ = static_cast<uint64_t>((*stat)->czxid);
+                                   own_node_generation_ = session_generation_;
+                                   CheckPosition();
+                                 });
+                      return;
+                    }
+                    CreateOwnNode();
+                  });
 }
 
 void LeaderElector::CheckPosition() {
   if (own_node_.empty()) return;
   uint64_t epoch = epoch_;
   absl::Time sent_at = clock_.Now();
-  zk_.GetChildren(config_.election_path, nullptr,
-                  [this, epoch, sent_at, alive = std::weak_ptr<char>(alive_)](
-                      absl::StatusOr<std::vector<std::string>> children) {
-                    if (!alive.lock() || !Current(epoch)) return;
-                    if (!children.ok()) {
-                      if (absl::IsNotFound(children.status())) {
-                        // Someone removed the whole election path.
-                        StepDown("election path deleted");
-                        own_node_.clear();
-                        return EnsureElectionPath(0);
-                      }
-                      return RetryLater("list election znodes", children.status(),
-                                        [this] { CheckPosition(); });
-                    }
-                    retry_backoff_.Reset();
-                    OnChildren(std::move(*children), sent_at);
-                  });
+  zk_.GetChildren(
+      config_.election_path, nullptr,
+      [this, epoch, sent_at,
+       alive = std::weak_ptr<char>(alive_)](absl::StatusOr<std::vector<std::string>> children) {
+        if (!alive.lock() || !Current(epoch)) return;
+        if (!children.ok()) {
+          if (absl::IsNotFound(children.status())) {
+            // Someone removed the whole election path.
+            StepDown("election path deleted");
+            own_node_.clear();
+            return EnsureElectionPath(0);
+          }
+          return RetryLater("list election znodes", children.status(), [this] { CheckPosition(); });
+        }
+        retry_backoff_.Reset();
+        OnChildren(std::move(*children), sent_at);
+      });
 }
 
 void LeaderElector::OnChildren(std::vector<std::string> children, absl::Time sent_at) {
@@ -428,24 +425,24 @@ void LeaderElector::RenewLease() {
   });
   uint64_t epoch = epoch_;
   absl::Time sent_at = clock_.Now();
-  zk_.Exists(own_node_, nullptr,
-             [this, epoch, sent_at, alive = std::weak_ptr<char>(alive_)](
-                 absl::StatusOr<std::optional<ZkStat>> stat) {
-               if (!alive.lock() || !Current(epoch) || role_ != Role::kLeader) return;
-               if (!stat.ok()) return;  // the lease timer decides
-               if (!stat->has_value()) {
-                 StepDown("own election znode was deleted");
-                 own_node_.clear();
-                 ++epoch_;
-                 CreateOwnNode();
-                 return;
-               }
-               ExtendLease(sent_at);
-               if (paused_ && zk_state_ == ZkSessionState::kConnected &&
-                   clock_.Now() < lease_expiry_) {
-                 SetPaused(false, "zookeeper connection restored");
-               }
-             });
+  zk_.Exists(
+      own_node_, nullptr,
+      [this, epoch, sent_at,
+       alive = std::weak_ptr<char>(alive_)](absl::StatusOr<std::optional<ZkStat>> stat) {
+        if (!alive.lock() || !Current(epoch) || role_ != Role::kLeader) return;
+        if (!stat.ok()) return;  // the lease timer decides
+        if (!stat->has_value()) {
+          StepDown("own election znode was deleted");
+          own_node_.clear();
+          ++epoch_;
+          CreateOwnNode();
+          return;
+        }
+        ExtendLease(sent_at);
+        if (paused_ && zk_state_ == ZkSessionState::kConnected && clock_.Now() < lease_expiry_) {
+          SetPaused(false, "zookeeper connection restored");
+        }
+      });
 }
 
 void LeaderElector::ExtendLease(absl::Time sent_at) {
@@ -550,8 +547,8 @@ void LeaderElector::Resign(absl::AnyInvocable<void(absl::Status) &&> done) {
 
 void LeaderElector::SetObservedLeader(std::optional<LeaderInfo> leader) {
   if (leader_ == leader) return;
-  bool same_leadership = leader_.has_value() && leader.has_value() &&
-                         leader_->fencing_token == leader->fencing_token;
+  bool same_leadership =
+      leader_.has_value() && leader.has_value() && leader_->fencing_token == leader->fencing_token;
   leader_ = std::move(leader);
   Publish();
   if (same_leadership) return;  // only its published details changed
@@ -568,15 +565,15 @@ void LeaderElector::RetryLater(absl::string_view what, const absl::Status& statu
   // While disconnected, the reconnect (or the new session) restarts the work.
   if (zk_state_ != ZkSessionState::kConnected) return;
   absl::Duration delay = retry_backoff_.Next(bitgen_);
-  LogWarning("election_retry", {{"what", what},
-                                {"error", status.ToString()},
-                                {"retry_in", absl::FormatDuration(delay)}});
+  LogWarning(
+      "election_retry",
+      {{"what", what}, {"error", status.ToString()}, {"retry_in", absl::FormatDuration(delay)}});
   uint64_t epoch = epoch_;
   loop_.Cancel(retry_timer_);
-  retry_timer_ = loop_.RunAfter(
-      delay, [this, epoch, retry = std::move(retry), alive = std::weak_ptr<char>(alive_)]() mutable {
-        if (alive.lock() && Current(epoch)) retry();
-      });
+  retry_timer_ = loop_.RunAfter(delay, [this, epoch, retry = std::move(retry),
+                                        alive = std::weak_ptr<char>(alive_)]() mutable {
+    if (alive.lock() && Current(epoch)) retry();
+  });
 }
 
 void LeaderElector::Publish() {

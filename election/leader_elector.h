@@ -15,34 +15,10 @@
 #include "common/backoff.h"
 #include "common/event_loop.h"
 #include "election/election_metrics.h"
-#include "election/zk_client.h"
+#include "election/leader_term.h"
+#include "zk/zk_client.h"
 
 namespace mast {
-
-// Who leads, as read from the leader's election znode.
-struct LeaderInfo {
-  std::string replica_id;
-  std::string address;         // where clients and replicas dial the leader
-  uint64_t fencing_token = 0;  // see LeaderTerm
-  absl::Time since = absl::InfinitePast();  // InfinitePast until the leader publishes it
-  std::string znode;           // the leader's election znode (full path)
-
-  bool operator==(const LeaderInfo& other) const = default;
-};
-
-// One leadership of this replica. OnStartedLeading and OnStoppedLeading always
-// come in pairs with the same term.
-struct LeaderTerm {
-  // The czxid of this replica's election znode: ZooKeeper's transaction ids
-  // strictly increase, and a leader's znode is always newer than every
-  // earlier leader's, so tokens strictly increase with every new leadership,
-  // across replicas and restarts (as long as the ensemble keeps its data).
-  uint64_t fencing_token = 0;
-  // The election znode that must still exist for a write to be valid; the
-  // store's fenced writes check it in the same multi-op.
-  std::string znode;
-  absl::Time acquired_at;
-};
 
 // Configuration of a LeaderElector. Validated by LeaderElector::Create.
 struct LeaderElectorConfig {
@@ -76,7 +52,7 @@ struct ElectionSnapshot {
   std::string replica_id;
   bool leading = false;  // this replica holds leadership (maybe paused)
   bool paused = false;
-  LeaderTerm term;       // valid while leading
+  LeaderTerm term;  // valid while leading
   // Acting as leader is safe only before this time: the ZooKeeper session
   // cannot have expired before it. Checked at read time, so a process that
   // was stopped (SIGSTOP) past its session timeout never reports itself the

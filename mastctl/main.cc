@@ -373,7 +373,8 @@ std::string DescribeEvent(const mast::v1::WatchEvent& event) {
   } else if (event.has_task()) {
     const mast::v1::Task& t = event.task();
     absl::StrAppend(&line, " task ", t.service(), " ", t.id(), " version=", t.version(),
-                    " state=", mast::v1::Task::State_Name(t.state()), " host=", t.host().empty() ? "-" : t.host());
+                    " state=", mast::v1::Task::State_Name(t.state()),
+                    " host=", t.host().empty() ? "-" : t.host());
   } else if (event.has_leader()) {
     const mast::v1::GetLeaderResponse& l = event.leader();
     if (l.leader_known()) {

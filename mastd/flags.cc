@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-
 #include <fstream>
 #include <sstream>
 
@@ -13,7 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "election/zk_status.h"
+#include "zk/zk_status.h"
 
 ABSL_FLAG(std::string, zk, "127.0.0.1:2181",
           "ZooKeeper ensemble: comma-separated host:port list, optionally with a chroot "
@@ -42,16 +41,8 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
 ABSL_FLAG(std::string, mesos, "http://127.0.0.1:5050",
           "Mesos master(s): http://host:port (or a comma list, tried in turn; redirects are "
           "followed), zk://host:port,.../mesos (the leading master is read from ZooKeeper), "
-          "'local' (an in-process local master, for a single-machine run), or 'none' (no "
-          "Mesos: leader election and the API only).");
-ABSL_FLAG(std::string, local_mesos_address, "127.0.0.1:0",
-          "With --mesos=local: where the in-process master listens (loopback by default).");
-ABSL_FLAG(int32_t, local_mesos_agents, 1, "With --mesos=local: simulated agents.");
-ABSL_FLAG(std::string, local_mesos_agent_resources,
-          "cpus:4;mem:8192;disk:10000;ports:[31000-32000]",
-          "With --mesos=local: each agent's resources.");
-ABSL_FLAG(bool, local_mesos_execute, true,
-          "With --mesos=local: run tasks' commands as local processes.");
+          "or 'none' (no Mesos: leader election and the API only). For a single-machine "
+          "run, start mast-local-mesos and point this at it.");
 ABSL_FLAG(std::string, mesos_encoding, "protobuf",
           "Encoding of calls and events: protobuf or json.");
 ABSL_FLAG(int32_t, mesos_heartbeat_misses, 5,
@@ -120,15 +111,6 @@ absl::Status ParseMesosFlags(DaemonConfig& config) {
     auto url = mesos::ParseZkMasterUrl(config.mesos);
     if (!url.ok()) return url.status();
     config.mesos_zk = *url;
-  } else if (config.mesos == "local") {
-    config.local_master.address = absl::GetFlag(FLAGS_local_mesos_address);
-    config.local_master.agents = absl::GetFlag(FLAGS_local_mesos_agents);
-    config.local_master.agent_resources = absl::GetFlag(FLAGS_local_mesos_agent_resources);
-    config.local_master.execute = absl::GetFlag(FLAGS_local_mesos_execute);
-    absl::Status local = local::ValidateLocalMasterConfig(config.local_master);
-    if (!local.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--local_mesos_*: ", local.message()));
-    }
   } else if (config.mesos != "none") {
     auto masters = mesos::ParseMasterUrls(config.mesos);
     if (!masters.ok()) return masters.status();
@@ -153,8 +135,7 @@ absl::Status ParseMesosFlags(DaemonConfig& config) {
   const std::string secret_file = absl::GetFlag(FLAGS_framework_secret_file);
   if (!secret_file.empty()) {
     if (fw.principal.empty()) {
-      return absl::InvalidArgumentError(
-          "--framework_secret_file: needs --framework_principal");
+      return absl::InvalidArgumentError("--framework_secret_file: needs --framework_principal");
     }
     auto secret = ReadSecretFile("--framework_secret_file", secret_file);
     if (!secret.ok()) return secret.status();
@@ -200,7 +181,9 @@ absl::StatusOr<DaemonConfig> ConfigFromFlags() {
   const std::string auth_file = absl::GetFlag(FLAGS_zk_digest_auth_file);
   if (!auth_file.empty()) {
     std::ifstream in(auth_file);
-    if (!in) return absl::InvalidArgumentError(absl::StrCat("--zk_digest_auth_file: cannot read ", auth_file));
+    if (!in)
+      return absl::InvalidArgumentError(
+          absl::StrCat("--zk_digest_auth_file: cannot read ", auth_file));
     std::stringstream ss;
     ss << in.rdbuf();
     config.zk.digest_auth = std::string(absl::StripAsciiWhitespace(ss.str()));
@@ -220,7 +203,8 @@ absl::StatusOr<DaemonConfig> ConfigFromFlags() {
   std::string host;
   int port = 0;
   absl::Status grpc = SplitHostPort(config.grpc_address, host, port);
-  if (!grpc.ok()) return absl::InvalidArgumentError(absl::StrCat("--grpc_address: ", grpc.message()));
+  if (!grpc.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--grpc_address: ", grpc.message()));
   config.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   absl::Status metrics = SplitHostPort(config.metrics_address, host, port);
   if (!metrics.ok()) {
@@ -260,8 +244,7 @@ absl::Status ResolveAddresses(DaemonConfig& config, int grpc_port) {
   }
   config.election.advertise_address = absl::GetFlag(FLAGS_advertise_address);
   if (config.election.advertise_address.empty()) {
-    config.election.advertise_address =
-        absl::StrCat(wildcard ? HostName() : host, ":", grpc_port);
+    config.election.advertise_address = absl::StrCat(wildcard ? HostName() : host, ":", grpc_port);
   } else {
     std::string adv_host;
     int adv_port = 0;

@@ -5,12 +5,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "election/leader_elector.h"
-#include "election/zk_session.h"
 #include "scheduler/control/framework_controller.h"
 #include "scheduler/control/task_scheduler.h"
-#include "scheduler/local/local_master.h"
 #include "scheduler/mesos/http_mesos_client.h"
 #include "scheduler/mesos/zk_master_detector.h"
+#include "zk/zk_session.h"
 
 namespace mast {
 
@@ -22,15 +21,13 @@ struct DaemonConfig {
   std::string grpc_address;
   std::string metrics_address;
   absl::Duration shutdown_grace;
-  // --mesos: "local", "zk://..." or a list of master URLs.
+  // --mesos: "none", "zk://..." or a list of master URLs.
   std::string mesos;
-  std::vector<std::string> mesos_masters;  // when a URL list
+  std::vector<std::string> mesos_masters;      // when a URL list
   std::optional<mesos::ZkMasterUrl> mesos_zk;  // when zk://
   mesos::MesosClientConfig mesos_client;
   FrameworkConfig framework;
   TaskSchedulerConfig scheduler;
-  // --mesos=local: the in-process local master.
-  local::LocalMasterConfig local_master;
 };
 
 // Reads the parsed flags into a DaemonConfig; an error names the flag.

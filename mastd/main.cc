@@ -30,12 +30,12 @@
 #include "common/process_metrics.h"
 #include "election/election_metrics.h"
 #include "election/leader_elector.h"
-#include "election/throttled_zk_client.h"
-#include "election/zk_session.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "mastd/flags.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
 #include "scheduler/control/framework_controller.h"
 #include "scheduler/control/task_scheduler.h"
 #include "scheduler/mesos/http_mesos_client.h"
@@ -44,8 +44,8 @@
 #include "store/service_store.h"
 #include "store/state_cache.h"
 #include "store/zk_store.h"
-#include "prometheus/exposer.h"
-#include "prometheus/registry.h"
+#include "zk/throttled_zk_client.h"
+#include "zk/zk_session.h"
 
 namespace mast {
 namespace {
@@ -117,8 +117,8 @@ int Run() {
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || grpc_port == 0) {
-    return Fail("--grpc_address", absl::UnavailableError(absl::StrCat(
-                                      "cannot listen on ", config.grpc_address)));
+    return Fail("--grpc_address",
+                absl::UnavailableError(absl::StrCat("cannot listen on ", config.grpc_address)));
   }
   absl::Status resolved = ResolveAddresses(config, grpc_port);
   if (!resolved.ok()) return Fail("invalid flags", resolved);
@@ -131,23 +131,15 @@ int Run() {
   try {
     exposer = std::make_unique<prometheus::Exposer>(config.metrics_address);
   } catch (const std::exception& e) {
-    return Fail("--metrics_address", absl::UnavailableError(absl::StrCat(
-                                         "cannot listen on ", config.metrics_address, ": ",
-                                         e.what())));
+    return Fail("--metrics_address",
+                absl::UnavailableError(
+                    absl::StrCat("cannot listen on ", config.metrics_address, ": ", e.what())));
   }
   exposer->RegisterCollectable(registry);
   auto process_metrics = std::make_shared<ProcessMetrics>();
   exposer->RegisterCollectable(process_metrics);
   std::vector<int> metrics_ports = exposer->GetListeningPorts();
 
-  // --mesos=local: a master of our own, in this process, for a single-machine run.
-  std::unique_ptr<local::LocalMaster> local_master;
-  if (config.mesos == "local") {
-    auto started = local::LocalMaster::Start(config.local_master, clock);
-    if (!started.ok()) return Fail("--mesos=local", started.status());
-    local_master = std::move(*started);
-    config.mesos_masters = {local_master->url()};
-  }
   mesos::MesosMetrics mesos_metrics(*registry);
   mesos::HttpTransport transport;
 
@@ -209,18 +201,20 @@ int Run() {
     state_cache->Start();
     cache_view = state_cache.get();
     cache_ready.Notify();
-    if (detector != nullptr) controller = std::make_unique<FrameworkController>(
-        config.framework,
-        [&](mesos::MesosClientCallbacks callbacks) -> mesos::MesosClientPtr {
-          return std::make_unique<mesos::HttpMesosClient>(config.mesos_client, *detector,
-                                                          transport, loop, std::move(callbacks),
-                                                          &mesos_metrics);
-        },
-        *store, loop, &mesos_metrics, [&](absl::string_view reason) {
-          // Stop acting; rejoin at the back after a session timeout, so a
-          // scheduler that took the framework over is not fought over.
-          elector->Abdicate(reason, config.zk.session_timeout);
-        });
+    if (detector != nullptr)
+      controller = std::make_unique<FrameworkController>(
+          config.framework,
+          [&](mesos::MesosClientCallbacks callbacks) -> mesos::MesosClientPtr {
+            return std::make_unique<mesos::HttpMesosClient>(config.mesos_client, *detector,
+                                                            transport, loop, std::move(callbacks),
+                                                            &mesos_metrics);
+          },
+          *store, loop, &mesos_metrics,
+          [&](absl::string_view reason) {
+            // Stop acting; rejoin at the back after a session timeout, so a
+            // scheduler that took the framework over is not fought over.
+            elector->Abdicate(reason, config.zk.session_timeout);
+          });
     // The scheduling loop runs on every leader, with or without Mesos (a
     // deleting service without tasks is removed either way).
     scheduler = std::make_unique<TaskScheduler>(
@@ -235,8 +229,8 @@ int Run() {
       scheduler->OnStartedLeading(term);
       if (controller) controller->OnStartedLeading(term);
     };
-    callbacks.on_stopped_leading = [health, &controller, &writer, &scheduler](
-                                       const LeaderTerm&, absl::string_view) {
+    callbacks.on_stopped_leading = [health, &controller, &writer, &scheduler](const LeaderTerm&,
+                                                                              absl::string_view) {
       health->SetServingStatus(kLeaderHealthService, false);
       writer.OnStoppedLeading();
       if (controller) controller->OnStoppedLeading();
@@ -253,9 +247,8 @@ int Run() {
       writer.OnPaused(paused);
       if (controller) controller->OnPaused(paused);
     };
-    auto elector_or =
-        LeaderElector::Create(config.election, *session, loop, std::move(callbacks),
-                              &election_metrics);
+    auto elector_or = LeaderElector::Create(config.election, *session, loop, std::move(callbacks),
+                                            &election_metrics);
     if (!elector_or.ok()) {
       wired = elector_or.status();
       wired_done.Notify();
@@ -270,14 +263,13 @@ int Run() {
   wired_done.WaitForNotification();
   if (!wired.ok()) return Fail("invalid flags", wired);
 
-  LogInfo("mastd_started",
-          {{"replica_id", config.election.replica_id},
-           {"advertise_address", config.election.advertise_address},
-           {"grpc_port", grpc_port},
-           {"metrics_port", metrics_ports.empty() ? 0 : metrics_ports.front()},
-           {"zk", config.zk.hosts},
-           {"mesos", config.mesos},
-           {"zk_root", config.zk_root}});
+  LogInfo("mastd_started", {{"replica_id", config.election.replica_id},
+                            {"advertise_address", config.election.advertise_address},
+                            {"grpc_port", grpc_port},
+                            {"metrics_port", metrics_ports.empty() ? 0 : metrics_ports.front()},
+                            {"zk", config.zk.hosts},
+                            {"mesos", config.mesos},
+                            {"zk_root", config.zk_root}});
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -318,7 +310,6 @@ int Run() {
   });
   destroyed.WaitForNotificationWithTimeout(config.shutdown_grace);
   loop.Stop();
-  local_master.reset();  // kills the processes of its tasks
   LogInfo("mastd_stopped");
   // Leadership is handed over and the session closed: nothing is left to
   // flush. Skip the destructors of the gRPC server and the exposer, whose

@@ -11,7 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "election/zk_status.h"
+#include "zk/zk_status.h"
 
 namespace mast {
 namespace {

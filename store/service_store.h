@@ -10,10 +10,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "election/leader_elector.h"
-#include "election/zk_client.h"
+#include "election/leader_term.h"
 #include "mast/v1/records.pb.h"
 #include "store/zk_store.h"
+#include "zk/zk_client.h"
 
 namespace mast {
 

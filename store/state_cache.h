@@ -14,12 +14,12 @@
 #include "absl/synchronization/mutex.h"
 #include "common/backoff.h"
 #include "common/event_loop.h"
-#include "election/zk_client.h"
 #include "mast/v1/records.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "store/service_store.h"
+#include "zk/zk_client.h"
 
 namespace mast {
 

@@ -7,7 +7,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "election/leader_elector.h"
+#include "election/leader_term.h"
 
 namespace mast {
 

@@ -1,7 +1,7 @@
 #include "store/zk_store.h"
 
 #include "absl/strings/str_cat.h"
-#include "election/zk_status.h"
+#include "zk/zk_status.h"
 
 namespace mast {
 

@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "election/zk_client.h"
 #include "store/store.h"
+#include "zk/zk_client.h"
 
 namespace mast {
 

@@ -93,11 +93,11 @@ FrameworkController::~FrameworkController() {
 
 void FrameworkController::Prefetch() {
   if (leading_ || cached_framework_id_) return;
-  store_.ReadFrameworkId([this, alive = std::weak_ptr<char>(alive_)](
-                             absl::StatusOr<std::optional<std::string>> id) {
-    if (!alive.lock() || !id.ok() || !id->has_value()) return;
-    cached_framework_id_ = **id;
-  });
+  store_.ReadFrameworkId(
+      [this, alive = std::weak_ptr<char>(alive_)](absl::StatusOr<std::optional<std::string>> id) {
+        if (!alive.lock() || !id.ok() || !id->has_value()) return;
+        cached_framework_id_ = **id;
+      });
 }
 
 void FrameworkController::OnStartedLeading(const LeaderTerm& term) {
@@ -127,9 +127,8 @@ void FrameworkController::ReadFrameworkIdThenSubscribe(uint64_t epoch) {
       return RetryLater(epoch, [this, epoch] { ReadFrameworkIdThenSubscribe(epoch); });
     }
     framework_id_ = *id;
-    LogInfo("framework_subscribe",
-            {{"framework_id", framework_id_.value_or("(new registration)")},
-             {"fencing_token", term_.fencing_token}});
+    LogInfo("framework_subscribe", {{"framework_id", framework_id_.value_or("(new registration)")},
+                                    {"fencing_token", term_.fencing_token}});
     // Not subscribed suppressed: the first offers are declined with a long
     // filter and the role is suppressed then (see DeclineOffers), so a
     // missed SUPPRESS can never leave offers stranded.
@@ -152,23 +151,23 @@ void FrameworkController::OnSubscribed(const v1::scheduler::Event::Subscribed& s
 }
 
 void FrameworkController::StoreFrameworkId(uint64_t epoch, std::string id) {
-  store_.WriteFrameworkId(term_, id, [this, epoch, id, alive = std::weak_ptr<char>(alive_)](
-                                         absl::Status status) {
-    if (!alive.lock() || epoch != epoch_ || !leading_) return;
-    if (status.ok()) {
-      cached_framework_id_ = id;
-      LogInfo("framework_id_stored", {{"framework_id", id}});
-      if (framework_id_ == id && subscribed()) MarkReady();
-      return;
-    }
-    if (absl::IsFailedPrecondition(status)) {
-      LogError("framework_id_store_refused", {{"error", status.ToString()}});
-      if (step_down_) step_down_("deposed: the fenced write of the FrameworkID was refused");
-      return;
-    }
-    LogWarning("framework_id_store_failed", {{"error", status.ToString()}});
-    RetryLater(epoch, [this, epoch, id] { StoreFrameworkId(epoch, id); });
-  });
+  store_.WriteFrameworkId(
+      term_, id, [this, epoch, id, alive = std::weak_ptr<char>(alive_)](absl::Status status) {
+        if (!alive.lock() || epoch != epoch_ || !leading_) return;
+        if (status.ok()) {
+          cached_framework_id_ = id;
+          LogInfo("framework_id_stored", {{"framework_id", id}});
+          if (framework_id_ == id && subscribed()) MarkReady();
+          return;
+        }
+        if (absl::IsFailedPrecondition(status)) {
+          LogError("framework_id_store_refused", {{"error", status.ToString()}});
+          if (step_down_) step_down_("deposed: the fenced write of the FrameworkID was refused");
+          return;
+        }
+        LogWarning("framework_id_store_failed", {{"error", status.ToString()}});
+        RetryLater(epoch, [this, epoch, id] { StoreFrameworkId(epoch, id); });
+      });
 }
 
 void FrameworkController::MarkReady() {
@@ -270,9 +269,9 @@ void FrameworkController::DeclineOffers(const v1::scheduler::Event::Offers& offe
 }
 
 void FrameworkController::HandleUpdate(const v1::TaskStatus& status) {
-  static const auto kTerminal = {v1::TASK_FINISHED, v1::TASK_FAILED,   v1::TASK_KILLED,
-                                 v1::TASK_ERROR,    v1::TASK_LOST,     v1::TASK_DROPPED,
-                                 v1::TASK_GONE,     v1::TASK_GONE_BY_OPERATOR};
+  static const auto kTerminal = {
+      v1::TASK_FINISHED, v1::TASK_FAILED,  v1::TASK_KILLED, v1::TASK_ERROR,
+      v1::TASK_LOST,     v1::TASK_DROPPED, v1::TASK_GONE,   v1::TASK_GONE_BY_OPERATOR};
   bool terminal = std::find(kTerminal.begin(), kTerminal.end(), status.state()) != kTerminal.end();
   // No task is known yet: one that lives is an orphan, killed.
   if (!terminal && status.state() != v1::TASK_UNKNOWN) {
@@ -309,8 +308,9 @@ void FrameworkController::Send(v1::scheduler::Call call) {
 void FrameworkController::OnError(absl::string_view message) {
   if (!leading_) return;
   LogError("framework_error", {{"message", message},
-                               {"msg", "another scheduler took the framework over or it was "
-                                       "removed; stepping down"}});
+                               {"msg",
+                                "another scheduler took the framework over or it was "
+                                "removed; stepping down"}});
   if (step_down_) step_down_(absl::StrCat("Mesos ERROR: ", message));
 }
 
@@ -327,7 +327,7 @@ void FrameworkController::OnPaused(bool paused) { client_->SetPaused(paused); }
 void FrameworkController::RetryLater(uint64_t epoch, std::function<void()> fn) {
   loop_.Cancel(retry_timer_);
   retry_timer_ = loop_.RunAfter(backoff_.Next(bitgen_), [this, epoch, fn = std::move(fn),
-                                                          alive = std::weak_ptr<char>(alive_)] {
+                                                         alive = std::weak_ptr<char>(alive_)] {
     if (alive.lock() && epoch == epoch_ && leading_) fn();
   });
 }

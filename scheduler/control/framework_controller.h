@@ -21,9 +21,9 @@ namespace mast {
 // How Mast registers with Mesos. Built from mastd's --framework_* flags.
 struct FrameworkConfig {
   std::string name = "mast";
-  std::string user;                 // required: HTTP schedulers must set it
+  std::string user;  // required: HTTP schedulers must set it
   std::string role = "*";
-  std::string principal;            // empty: none
+  std::string principal;  // empty: none
   std::string hostname;
   std::string webui_url;
   absl::Duration failover_timeout = absl::Hours(24 * 7);
@@ -63,8 +63,7 @@ absl::Status ValidateFrameworkConfig(const FrameworkConfig& config);
 // subscription: the client exists, but Subscribe is called only here.
 class FrameworkController final : public MesosCaller {
  public:
-  using ClientFactory =
-      std::function<mesos::MesosClientPtr(mesos::MesosClientCallbacks callbacks)>;
+  using ClientFactory = std::function<mesos::MesosClientPtr(mesos::MesosClientCallbacks callbacks)>;
 
   FrameworkController(FrameworkConfig config, ClientFactory client_factory, Store& store,
                       EventLoop& loop, mesos::MesosMetrics* metrics,

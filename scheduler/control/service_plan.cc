@@ -14,7 +14,8 @@ bool Running(const v1::Task& task) { return task.state() == v1::Task::RUNNING; }
 // Youngest first: not yet RUNNING before RUNNING, then newest creation first.
 bool YoungerFirst(const v1::Task* a, const v1::Task* b) {
   if (Running(*a) != Running(*b)) return !Running(*a);
-  if (FromProtoTimestamp(a->created()) != FromProtoTimestamp(b->created())) return FromProtoTimestamp(a->created()) > FromProtoTimestamp(b->created());
+  if (FromProtoTimestamp(a->created()) != FromProtoTimestamp(b->created()))
+    return FromProtoTimestamp(a->created()) > FromProtoTimestamp(b->created());
   return a->id() > b->id();
 }
 
@@ -23,7 +24,8 @@ bool YoungerFirst(const v1::Task* a, const v1::Task* b) {
 bool ReplaceFirst(const v1::Task* a, const v1::Task* b) {
   if (Running(*a) != Running(*b)) return !Running(*a);
   if (a->version() != b->version()) return a->version() < b->version();
-  if (FromProtoTimestamp(a->created()) != FromProtoTimestamp(b->created())) return FromProtoTimestamp(a->created()) < FromProtoTimestamp(b->created());
+  if (FromProtoTimestamp(a->created()) != FromProtoTimestamp(b->created()))
+    return FromProtoTimestamp(a->created()) < FromProtoTimestamp(b->created());
   return a->id() < b->id();
 }
 
@@ -32,20 +34,31 @@ bool ReplaceFirst(const v1::Task* a, const v1::Task* b) {
 v1::Task::State TaskStateFromMesos(int mesos_task_state) {
   namespace m = ::mesos::v1;
   switch (static_cast<m::TaskState>(mesos_task_state)) {
-    case m::TASK_STAGING: return v1::Task::STAGING;
-    case m::TASK_STARTING: return v1::Task::STARTING;
-    case m::TASK_RUNNING: return v1::Task::RUNNING;
-    case m::TASK_KILLING: return v1::Task::KILLING;
-    case m::TASK_FINISHED: return v1::Task::FINISHED;
-    case m::TASK_FAILED: return v1::Task::FAILED;
-    case m::TASK_KILLED: return v1::Task::KILLED;
-    case m::TASK_ERROR: return v1::Task::ERROR;
-    case m::TASK_UNREACHABLE: return v1::Task::UNREACHABLE;
+    case m::TASK_STAGING:
+      return v1::Task::STAGING;
+    case m::TASK_STARTING:
+      return v1::Task::STARTING;
+    case m::TASK_RUNNING:
+      return v1::Task::RUNNING;
+    case m::TASK_KILLING:
+      return v1::Task::KILLING;
+    case m::TASK_FINISHED:
+      return v1::Task::FINISHED;
+    case m::TASK_FAILED:
+      return v1::Task::FAILED;
+    case m::TASK_KILLED:
+      return v1::Task::KILLED;
+    case m::TASK_ERROR:
+      return v1::Task::ERROR;
+    case m::TASK_UNREACHABLE:
+      return v1::Task::UNREACHABLE;
     case m::TASK_GONE:
-    case m::TASK_GONE_BY_OPERATOR: return v1::Task::GONE;
+    case m::TASK_GONE_BY_OPERATOR:
+      return v1::Task::GONE;
     case m::TASK_LOST:
     case m::TASK_DROPPED:
-    case m::TASK_UNKNOWN: return v1::Task::LOST;
+    case m::TASK_UNKNOWN:
+      return v1::Task::LOST;
   }
   return v1::Task::LOST;  // an unknown number from a newer master: not ours to keep
 }

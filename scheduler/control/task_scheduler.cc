@@ -43,7 +43,8 @@ absl::Status ValidateTaskSchedulerConfig(const TaskSchedulerConfig& config) {
   }
   if (!positive(config.kill_retry)) return absl::InvalidArgumentError("--kill_retry: must be > 0");
   if (!positive(config.tick)) return absl::InvalidArgumentError("tick: must be > 0");
-  if (config.reconcile_batch == 0) return absl::InvalidArgumentError("reconcile_batch: must be > 0");
+  if (config.reconcile_batch == 0)
+    return absl::InvalidArgumentError("reconcile_batch: must be > 0");
   if (config.idle_decline_refuse < absl::ZeroDuration() ||
       config.busy_decline_refuse < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--decline_refuse_seconds: must be >= 0");
@@ -69,11 +70,12 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
                      .Help("KILL calls sent for known tasks, retries included.")
                      .Register(registry)
                      .Add({})),
-      unknown_tasks_killed(prometheus::BuildCounter()
-                               .Name("mast_unknown_tasks_killed_total")
-                               .Help("KILL calls for tasks Mesos reported and the store did not know.")
-                               .Register(registry)
-                               .Add({})),
+      unknown_tasks_killed(
+          prometheus::BuildCounter()
+              .Name("mast_unknown_tasks_killed_total")
+              .Help("KILL calls for tasks Mesos reported and the store did not know.")
+              .Register(registry)
+              .Add({})),
       tasks_expunged(prometheus::BuildCounter()
                          .Name("mast_tasks_expunged_total")
                          .Help("UNREACHABLE tasks replaced after --unreachable_grace.")
@@ -226,7 +228,9 @@ void TaskScheduler::Load(std::shared_ptr<const StateSnapshot> snapshot) {
       if (corrupt.znode != head) continue;
       state.adopt_unknown = true;
       LogError("task_records_corrupt",
-               {{"service", name}, {"znode", head}, {"error", corrupt.error},
+               {{"service", name},
+                {"znode", head},
+                {"error", corrupt.error},
                 {"msg", "tasks Mesos reports for this service are adopted, not killed"}});
     }
   }
@@ -310,10 +314,11 @@ void TaskScheduler::Replan(const std::string& name) {
   for (const std::string& id : plan.expunge) {
     auto task = state.tasks.find(id);
     if (task == state.tasks.end()) continue;
-    LogWarning("task_expunged", {{"task_id", id},
-                                 {"service", name},
-                                 {"unreachable_grace", absl::FormatDuration(config_.unreachable_grace)},
-                                 {"msg", "replaced; killed if it comes back"}});
+    LogWarning("task_expunged",
+               {{"task_id", id},
+                {"service", name},
+                {"unreachable_grace", absl::FormatDuration(config_.unreachable_grace)},
+                {"msg", "replaced; killed if it comes back"}});
     if (metrics_ != nullptr) metrics_->tasks_expunged.Increment();
     RecordFailure(state, task->second,
                   absl::StrCat("unreachable for more than ",
@@ -365,29 +370,29 @@ void TaskScheduler::RemoveRecord(const std::string& name) {
   if (state.removing || state.writing || state.durable_seq < state.seq) return;
   state.removing = true;
   uint64_t epoch = epoch_;
-  store_.DeleteService(term_, name, [this, epoch, name, alive = std::weak_ptr<char>(alive_)](
-                                         absl::Status status) {
-    if (!alive.lock() || epoch != epoch_) return;
-    auto it = services_.find(name);
-    if (it == services_.end()) return;
-    it->second.removing = false;
-    if (status.ok() || absl::IsNotFound(status)) {
-      LogInfo("service_removed", {{"service", name}});
-      for (const auto& [id, task] : it->second.tasks) task_service_.erase(id);
-      loop_.Cancel(it->second.retry_timer);
-      services_.erase(it);
-      waiting_services_.erase(name);
-      unmet_logged_.erase(name);
-      return;
-    }
-    if (absl::IsFailedPrecondition(status)) {
-      LogError("service_remove_refused", {{"service", name}, {"error", status.ToString()}});
-      if (step_down_) step_down_("deposed: a fenced write was refused");
-      return;
-    }
-    LogWarning("service_remove_failed", {{"service", name}, {"error", status.ToString()}});
-    ReplanAt(name, clock_.Now() + it->second.write_backoff->Next(bitgen_));
-  });
+  store_.DeleteService(
+      term_, name, [this, epoch, name, alive = std::weak_ptr<char>(alive_)](absl::Status status) {
+        if (!alive.lock() || epoch != epoch_) return;
+        auto it = services_.find(name);
+        if (it == services_.end()) return;
+        it->second.removing = false;
+        if (status.ok() || absl::IsNotFound(status)) {
+          LogInfo("service_removed", {{"service", name}});
+          for (const auto& [id, task] : it->second.tasks) task_service_.erase(id);
+          loop_.Cancel(it->second.retry_timer);
+          services_.erase(it);
+          waiting_services_.erase(name);
+          unmet_logged_.erase(name);
+          return;
+        }
+        if (absl::IsFailedPrecondition(status)) {
+          LogError("service_remove_refused", {{"service", name}, {"error", status.ToString()}});
+          if (step_down_) step_down_("deposed: a fenced write was refused");
+          return;
+        }
+        LogWarning("service_remove_failed", {{"service", name}, {"error", status.ToString()}});
+        ReplanAt(name, clock_.Now() + it->second.write_backoff->Next(bitgen_));
+      });
 }
 
 void TaskScheduler::ReplanAt(const std::string& name, absl::Time when) {
@@ -440,8 +445,8 @@ void TaskScheduler::RecordFailure(ServiceState& state, const v1::Task& task,
   history.set_last_failure(absl::StrCat(task.id(), ": ", what));
   ToProtoTimestamp(now, history.mutable_last_failure_time());
   history.set_consecutive_failures(history.consecutive_failures() + 1);
-  absl::Duration delay =
-      RelaunchDelay(state.stored->record.service().spec().backoff(), history.consecutive_failures());
+  absl::Duration delay = RelaunchDelay(state.stored->record.service().spec().backoff(),
+                                       history.consecutive_failures());
   ToProtoTimestamp(now + delay, history.mutable_backoff_until());
   ReplanAt(task.service(), now + delay);  // relaunch as soon as the delay is over
   if (metrics_ != nullptr) metrics_->tasks_failed.Increment();
@@ -490,53 +495,53 @@ void TaskScheduler::Flush(const std::string& name) {
   state.writing = true;
   const uint64_t target = state.seq;
   uint64_t epoch = epoch_;
-  store_.PutTasks(term_, name, std::move(records),
-                  [this, epoch, name, target, alive = std::weak_ptr<char>(alive_)](
-                      absl::Status status) {
-    if (!alive.lock() || epoch != epoch_) return;
-    auto it = services_.find(name);
-    if (it == services_.end()) return;
-    ServiceState& state = it->second;
-    state.writing = false;
-    if (metrics_ != nullptr) metrics_->task_writes.Increment();
-    std::vector<Waiter> ready;
-    if (status.ok()) {
-      state.durable_seq = target;
-      state.write_backoff->Reset();
-      auto split = std::stable_partition(state.waiters.begin(), state.waiters.end(),
-                                         [&](const Waiter& w) { return w.seq > target; });
-      std::move(split, state.waiters.end(), std::back_inserter(ready));
-      state.waiters.erase(split, state.waiters.end());
-    } else if (absl::IsFailedPrecondition(status)) {
-      LogError("task_records_write_refused", {{"service", name}, {"error", status.ToString()}});
-      if (step_down_) step_down_("deposed: a fenced write of task records was refused");
-      return;
-    } else {
-      if (metrics_ != nullptr) metrics_->task_write_failures.Increment();
-      absl::Duration delay = state.write_backoff->Next(bitgen_);
-      LogWarning("task_records_write_failed", {{"service", name},
-                                               {"error", status.ToString()},
-                                               {"retry_in", absl::FormatDuration(delay)}});
-      // Launches holding offers give up at once; acknowledgements wait.
-      auto split = std::stable_partition(state.waiters.begin(), state.waiters.end(),
-                                         [](const Waiter& w) { return !w.fail_fast; });
-      std::move(split, state.waiters.end(), std::back_inserter(ready));
-      state.waiters.erase(split, state.waiters.end());
-      state.retry_timer = loop_.RunAfter(delay, [this, epoch, name,
-                                                 alive = std::weak_ptr<char>(alive_)] {
+  store_.PutTasks(
+      term_, name, std::move(records),
+      [this, epoch, name, target, alive = std::weak_ptr<char>(alive_)](absl::Status status) {
         if (!alive.lock() || epoch != epoch_) return;
         auto it = services_.find(name);
         if (it == services_.end()) return;
-        it->second.retry_timer = 0;
-        Flush(name);
+        ServiceState& state = it->second;
+        state.writing = false;
+        if (metrics_ != nullptr) metrics_->task_writes.Increment();
+        std::vector<Waiter> ready;
+        if (status.ok()) {
+          state.durable_seq = target;
+          state.write_backoff->Reset();
+          auto split = std::stable_partition(state.waiters.begin(), state.waiters.end(),
+                                             [&](const Waiter& w) { return w.seq > target; });
+          std::move(split, state.waiters.end(), std::back_inserter(ready));
+          state.waiters.erase(split, state.waiters.end());
+        } else if (absl::IsFailedPrecondition(status)) {
+          LogError("task_records_write_refused", {{"service", name}, {"error", status.ToString()}});
+          if (step_down_) step_down_("deposed: a fenced write of task records was refused");
+          return;
+        } else {
+          if (metrics_ != nullptr) metrics_->task_write_failures.Increment();
+          absl::Duration delay = state.write_backoff->Next(bitgen_);
+          LogWarning("task_records_write_failed", {{"service", name},
+                                                   {"error", status.ToString()},
+                                                   {"retry_in", absl::FormatDuration(delay)}});
+          // Launches holding offers give up at once; acknowledgements wait.
+          auto split = std::stable_partition(state.waiters.begin(), state.waiters.end(),
+                                             [](const Waiter& w) { return !w.fail_fast; });
+          std::move(split, state.waiters.end(), std::back_inserter(ready));
+          state.waiters.erase(split, state.waiters.end());
+          state.retry_timer =
+              loop_.RunAfter(delay, [this, epoch, name, alive = std::weak_ptr<char>(alive_)] {
+                if (!alive.lock() || epoch != epoch_) return;
+                auto it = services_.find(name);
+                if (it == services_.end()) return;
+                it->second.retry_timer = 0;
+                Flush(name);
+              });
+        }
+        for (Waiter& waiter : ready) std::move(waiter.done)(status);
+        auto again = services_.find(name);
+        if (again == services_.end()) return;
+        if (status.ok() && again->second.durable_seq < again->second.seq) Flush(name);
+        if (status.ok() && again->second.stored->record.service().deleting()) Replan(name);
       });
-    }
-    for (Waiter& waiter : ready) std::move(waiter.done)(status);
-    auto again = services_.find(name);
-    if (again == services_.end()) return;
-    if (status.ok() && again->second.durable_seq < again->second.seq) Flush(name);
-    if (status.ok() && again->second.stored->record.service().deleting()) Replan(name);
-  });
 }
 
 // --- Mesos calls -------------------------------------------------------------
@@ -567,8 +572,8 @@ void TaskScheduler::Kill(const v1::Task& task) {
 }
 
 void TaskScheduler::KillUnknown(const m::TaskStatus& status) {
-  LogWarning("killing_unknown_task", {{"task_id", status.task_id().value()},
-                                      {"state", m::TaskState_Name(status.state())}});
+  LogWarning("killing_unknown_task",
+             {{"task_id", status.task_id().value()}, {"state", m::TaskState_Name(status.state())}});
   if (metrics_ != nullptr) metrics_->unknown_tasks_killed.Increment();
   Call call;
   call.set_type(Call::KILL);
@@ -604,7 +609,9 @@ void TaskScheduler::UpdateOfferInterest() {
   for (const std::string& name : waiting_services_) {
     const ServiceState& state = services_.at(name);
     if (state.to_launch <= 0 || state.stored->record.service().deleting()) continue;
-    if (state.history.has_backoff_until() && FromProtoTimestamp(state.history.backoff_until()) > now) continue;
+    if (state.history.has_backoff_until() &&
+        FromProtoTimestamp(state.history.backoff_until()) > now)
+      continue;
     waiting += static_cast<size_t>(state.to_launch);
   }
   if (metrics_ != nullptr) metrics_->tasks_waiting.Set(static_cast<double>(waiting));
@@ -662,7 +669,9 @@ void TaskScheduler::OnOffers(const m::scheduler::Event::Offers& event) {
     ServiceState& state = services_.at(name);
     const v1::Service& service = state.stored->record.service();
     if (state.to_launch <= 0 || service.deleting()) continue;
-    if (state.history.has_backoff_until() && FromProtoTimestamp(state.history.backoff_until()) > now) continue;
+    if (state.history.has_backoff_until() &&
+        FromProtoTimestamp(state.history.backoff_until()) > now)
+      continue;
     QueuedService queued;
     queued.spec = &service.spec();
     queued.version = service.task_version();
@@ -776,65 +785,66 @@ void TaskScheduler::LaunchPlanned(OfferPlan plan, const std::vector<QueuedServic
   pending->task_ids = std::move(launched_ids);
   uint64_t epoch = epoch_, sub_epoch = sub_epoch_;
   for (const std::string& name : affected) {
-    WhenDurable(services_.at(name), /*fail_fast=*/true,
-                [this, pending, epoch, sub_epoch, alive = std::weak_ptr<char>(alive_)](
-                    absl::Status status) {
-      if (!status.ok() && pending->status.ok()) pending->status = status;
-      if (--pending->left > 0 || !alive.lock() || epoch != epoch_) return;
-      if (sub_epoch != sub_epoch_ || caller_ == nullptr) return;  // the offers died with it
-      if (!pending->status.ok()) {
-        std::vector<m::OfferID> offers;
-        for (const OfferLaunch& launch : pending->launches) offers.push_back(launch.offer_id);
-        Decline(offers, absl::ZeroDuration());
-        std::set<std::string> touched;
-        for (const std::string& id : pending->task_ids) {
-          auto owner = task_service_.find(id);
-          if (owner == task_service_.end()) continue;
-          ServiceState& state = services_.at(owner->second);
-          auto task = state.tasks.find(id);
-          if (task == state.tasks.end() || task->second.state() != v1::Task::PENDING) continue;
-          touched.insert(owner->second);
-          DropTask(state, id);
-        }
-        for (const std::string& name : touched) {
-          MarkChanged(name, services_.at(name));
-          Replan(name);
-        }
-        UpdateOfferInterest();
-        return;
-      }
-      for (OfferLaunch& launch : pending->launches) {
-        Call call;
-        call.set_type(Call::ACCEPT);
-        *call.mutable_accept()->add_offer_ids() = launch.offer_id;
-        auto* operation = call.mutable_accept()->add_operations();
-        operation->set_type(m::Offer::Operation::LAUNCH);
-        std::vector<std::string> ids;
-        for (PlannedTask& task : launch.tasks) {
-          ids.push_back(task.info.task_id().value());
-          *operation->mutable_launch()->add_task_infos() = std::move(task.info);
-        }
-        // Leftovers come back at the next allocation.
-        call.mutable_accept()->mutable_filters()->set_refuse_seconds(0);
-        if (metrics_ != nullptr) {
-          metrics_->offers_accepted.Increment();
-          metrics_->tasks_launched.Increment(static_cast<double>(ids.size()));
-        }
-        Send(std::move(call), [this, ids = std::move(ids), sub_epoch,
-                               alive = std::weak_ptr<char>(alive_)](absl::Status status) {
-          if (status.ok() || !alive.lock() || sub_epoch != sub_epoch_) return;
-          // Launched or not: ask the master.
-          LogWarning("accept_failed", {{"tasks", ids.size()}, {"error", status.ToString()}});
-          for (const std::string& id : ids) {
-            auto owner = task_service_.find(id);
-            if (owner == task_service_.end()) continue;
-            const v1::Task& task = services_.at(owner->second).tasks.at(id);
-            unanswered_[id] = task.agent_id();
+    WhenDurable(
+        services_.at(name), /*fail_fast=*/true,
+        [this, pending, epoch, sub_epoch,
+         alive = std::weak_ptr<char>(alive_)](absl::Status status) {
+          if (!status.ok() && pending->status.ok()) pending->status = status;
+          if (--pending->left > 0 || !alive.lock() || epoch != epoch_) return;
+          if (sub_epoch != sub_epoch_ || caller_ == nullptr) return;  // the offers died with it
+          if (!pending->status.ok()) {
+            std::vector<m::OfferID> offers;
+            for (const OfferLaunch& launch : pending->launches) offers.push_back(launch.offer_id);
+            Decline(offers, absl::ZeroDuration());
+            std::set<std::string> touched;
+            for (const std::string& id : pending->task_ids) {
+              auto owner = task_service_.find(id);
+              if (owner == task_service_.end()) continue;
+              ServiceState& state = services_.at(owner->second);
+              auto task = state.tasks.find(id);
+              if (task == state.tasks.end() || task->second.state() != v1::Task::PENDING) continue;
+              touched.insert(owner->second);
+              DropTask(state, id);
+            }
+            for (const std::string& name : touched) {
+              MarkChanged(name, services_.at(name));
+              Replan(name);
+            }
+            UpdateOfferInterest();
+            return;
           }
-          if (reconcile_timer_ == 0) SendExplicitReconcile();
+          for (OfferLaunch& launch : pending->launches) {
+            Call call;
+            call.set_type(Call::ACCEPT);
+            *call.mutable_accept()->add_offer_ids() = launch.offer_id;
+            auto* operation = call.mutable_accept()->add_operations();
+            operation->set_type(m::Offer::Operation::LAUNCH);
+            std::vector<std::string> ids;
+            for (PlannedTask& task : launch.tasks) {
+              ids.push_back(task.info.task_id().value());
+              *operation->mutable_launch()->add_task_infos() = std::move(task.info);
+            }
+            // Leftovers come back at the next allocation.
+            call.mutable_accept()->mutable_filters()->set_refuse_seconds(0);
+            if (metrics_ != nullptr) {
+              metrics_->offers_accepted.Increment();
+              metrics_->tasks_launched.Increment(static_cast<double>(ids.size()));
+            }
+            Send(std::move(call), [this, ids = std::move(ids), sub_epoch,
+                                   alive = std::weak_ptr<char>(alive_)](absl::Status status) {
+              if (status.ok() || !alive.lock() || sub_epoch != sub_epoch_) return;
+              // Launched or not: ask the master.
+              LogWarning("accept_failed", {{"tasks", ids.size()}, {"error", status.ToString()}});
+              for (const std::string& id : ids) {
+                auto owner = task_service_.find(id);
+                if (owner == task_service_.end()) continue;
+                const v1::Task& task = services_.at(owner->second).tasks.at(id);
+                unanswered_[id] = task.agent_id();
+              }
+              if (reconcile_timer_ == 0) SendExplicitReconcile();
+            });
+          }
         });
-      }
-    });
   }
 }
 
@@ -883,8 +893,8 @@ void TaskScheduler::OnUpdate(const m::TaskStatus& status) {
                                       return c.znode == store_.paths().service(parsed->first);
                                     });
       if (unreadable) {
-        LogWarning("unknown_task_kept", {{"task_id", id},
-                                         {"msg", "its service record is unreadable"}});
+        LogWarning("unknown_task_kept",
+                   {{"task_id", id}, {"msg", "its service record is unreadable"}});
       } else {
         KillUnknown(status);
       }
@@ -962,7 +972,7 @@ void TaskScheduler::OnSubscribed(MesosCaller& caller) {
   ++sub_epoch_;
   offers_wanted_ = true;  // subscribed without suppressed roles
   last_revive_ = absl::InfinitePast();
-  kill_sent_.clear();     // kills are sent again on this subscription
+  kill_sent_.clear();  // kills are sent again on this subscription
   if (!leading_ || !loaded_) return;
   StartReconciliation();
   ResendKills();
@@ -1021,16 +1031,15 @@ void TaskScheduler::SendExplicitReconcile() {
   }
   flush();
   uint64_t epoch = sub_epoch_;
-  reconcile_timer_ = loop_.RunAfter(reconcile_backoff_->Next(bitgen_),
-                                    [this, epoch, alive = std::weak_ptr<char>(alive_)] {
-                                      if (!alive.lock() || epoch != sub_epoch_) return;
-                                      reconcile_timer_ = 0;
-                                      if (!unanswered_.empty()) {
-                                        LogInfo("reconciliation_resend",
-                                                {{"unanswered", unanswered_.size()}});
-                                        SendExplicitReconcile();
-                                      }
-                                    });
+  reconcile_timer_ = loop_.RunAfter(
+      reconcile_backoff_->Next(bitgen_), [this, epoch, alive = std::weak_ptr<char>(alive_)] {
+        if (!alive.lock() || epoch != sub_epoch_) return;
+        reconcile_timer_ = 0;
+        if (!unanswered_.empty()) {
+          LogInfo("reconciliation_resend", {{"unanswered", unanswered_.size()}});
+          SendExplicitReconcile();
+        }
+      });
 }
 
 void TaskScheduler::ReconcileAnswered(const std::string& task_id) {

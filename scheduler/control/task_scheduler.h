@@ -65,22 +65,22 @@ absl::Status ValidateTaskSchedulerConfig(const TaskSchedulerConfig& config);
 struct SchedulerMetrics {
   explicit SchedulerMetrics(prometheus::Registry& registry);
 
-  prometheus::Counter& tasks_launched;       // mast_tasks_launched_total
-  prometheus::Counter& tasks_failed;         // mast_task_failures_total
-  prometheus::Counter& kills_sent;           // mast_task_kills_total
-  prometheus::Counter& unknown_tasks_killed; // mast_unknown_tasks_killed_total
-  prometheus::Counter& tasks_expunged;       // mast_tasks_expunged_total (unreachable past grace)
-  prometheus::Counter& status_updates;       // mast_status_updates_total
-  prometheus::Counter& task_writes;          // mast_task_record_writes_total
-  prometheus::Counter& task_write_failures;  // mast_task_record_write_failures_total
-  prometheus::Counter& offers_accepted;      // mast_offers_accepted_total
-  prometheus::Counter& offers_declined;      // mast_scheduler_offers_declined_total
-  prometheus::Counter& revives;              // mast_revives_total
-  prometheus::Counter& suppresses;           // mast_suppresses_total
-  prometheus::Counter& reconciliations;      // mast_reconciliations_total (explicit, completed)
-  prometheus::Gauge& reconcile_seconds;      // mast_last_reconciliation_seconds
-  prometheus::Gauge& tasks;                  // mast_tasks (known to the leader)
-  prometheus::Gauge& tasks_waiting;          // mast_tasks_waiting (to launch)
+  prometheus::Counter& tasks_launched;        // mast_tasks_launched_total
+  prometheus::Counter& tasks_failed;          // mast_task_failures_total
+  prometheus::Counter& kills_sent;            // mast_task_kills_total
+  prometheus::Counter& unknown_tasks_killed;  // mast_unknown_tasks_killed_total
+  prometheus::Counter& tasks_expunged;        // mast_tasks_expunged_total (unreachable past grace)
+  prometheus::Counter& status_updates;        // mast_status_updates_total
+  prometheus::Counter& task_writes;           // mast_task_record_writes_total
+  prometheus::Counter& task_write_failures;   // mast_task_record_write_failures_total
+  prometheus::Counter& offers_accepted;       // mast_offers_accepted_total
+  prometheus::Counter& offers_declined;       // mast_scheduler_offers_declined_total
+  prometheus::Counter& revives;               // mast_revives_total
+  prometheus::Counter& suppresses;            // mast_suppresses_total
+  prometheus::Counter& reconciliations;       // mast_reconciliations_total (explicit, completed)
+  prometheus::Gauge& reconcile_seconds;       // mast_last_reconciliation_seconds
+  prometheus::Gauge& tasks;                   // mast_tasks (known to the leader)
+  prometheus::Gauge& tasks_waiting;           // mast_tasks_waiting (to launch)
 };
 
 // Task IDs are "<service with '/' as '_'>.<task_version>.<16 hex digits>",
@@ -128,8 +128,8 @@ std::optional<std::pair<std::string, uint64_t>> ParseTaskId(absl::string_view ta
 // `store`, `cache`, `loop` and `clock` must outlive it.
 class TaskScheduler final : public FrameworkListener {
  public:
-  TaskScheduler(TaskSchedulerConfig config, ServiceStore& store, StateCache& cache,
-                EventLoop& loop, Clock& clock, SchedulerMetrics* metrics,
+  TaskScheduler(TaskSchedulerConfig config, ServiceStore& store, StateCache& cache, EventLoop& loop,
+                Clock& clock, SchedulerMetrics* metrics,
                 std::function<void(absl::string_view reason)> step_down);
   ~TaskScheduler() override;
   TaskScheduler(const TaskScheduler&) = delete;
@@ -147,12 +147,12 @@ class TaskScheduler final : public FrameworkListener {
 
   // For tests and benchmarks.
   struct Stats {
-    bool loaded = false;            // the task records were taken over
-    bool reconciled = false;        // explicit reconciliation of this subscription done
+    bool loaded = false;      // the task records were taken over
+    bool reconciled = false;  // explicit reconciliation of this subscription done
     size_t services = 0;
     size_t tasks = 0;
-    size_t waiting = 0;             // tasks to launch
-    absl::Time reconciled_at;       // when the last explicit reconciliation completed
+    size_t waiting = 0;        // tasks to launch
+    absl::Time reconciled_at;  // when the last explicit reconciliation completed
   };
   Stats stats() const;
 
@@ -164,10 +164,10 @@ class TaskScheduler final : public FrameworkListener {
   };
   struct ServiceState {
     std::shared_ptr<const StoredService> stored;
-    std::map<std::string, v1::Task> tasks;  // by id; never terminal ones
+    std::map<std::string, v1::Task> tasks;   // by id; never terminal ones
     mast::v1::records::TaskRecords history;  // failure fields only (no tasks)
-    bool adopt_unknown = false;  // its stored task record was corrupt
-    int to_launch = 0;           // from the last plan
+    bool adopt_unknown = false;              // its stored task record was corrupt
+    int to_launch = 0;                       // from the last plan
     // Writes: `seq` counts changes, `durable_seq` the last written.
     uint64_t seq = 0;
     uint64_t durable_seq = 0;
@@ -199,7 +199,8 @@ class TaskScheduler final : public FrameworkListener {
 
   // Records.
   void MarkChanged(const std::string& name, ServiceState& state);
-  void WhenDurable(ServiceState& state, bool fail_fast, absl::AnyInvocable<void(absl::Status) &&> done);
+  void WhenDurable(ServiceState& state, bool fail_fast,
+                   absl::AnyInvocable<void(absl::Status) &&> done);
   void Flush(const std::string& name);
   void RecordFailure(ServiceState& state, const v1::Task& task, absl::string_view what);
   void DropTask(ServiceState& state, const std::string& task_id);
@@ -246,7 +247,7 @@ class TaskScheduler final : public FrameworkListener {
   std::set<std::string> replans_;           // ScheduleReplan'd
   bool replans_posted_ = false;
   absl::flat_hash_map<std::string, std::string> task_service_;  // task id -> service
-  absl::flat_hash_map<std::string, absl::Time> kill_sent_;       // task id -> last KILL
+  absl::flat_hash_map<std::string, absl::Time> kill_sent_;      // task id -> last KILL
   // Agents' attributes, learnt from offers (for constraints of later placements).
   absl::flat_hash_map<std::string, std::vector<::mesos::v1::Attribute>> agent_attributes_;
   std::shared_ptr<const StateSnapshot> last_snapshot_;

@@ -13,7 +13,8 @@ absl::StatusOr<::mesos::v1::scheduler::Event> DecodeEvent(absl::string_view reco
     auto status = google::protobuf::util::JsonStringToMessage(
         google::protobuf::StringPiece(record.data(), record.size()), &event, options);
     if (!status.ok()) {
-      return absl::DataLossError(absl::StrCat("undecodable JSON event: ", status.message().ToString()));
+      return absl::DataLossError(
+          absl::StrCat("undecodable JSON event: ", status.message().ToString()));
     }
     return event;
   }

@@ -190,10 +190,10 @@ void HttpMesosClient::Subscribe(v1::FrameworkInfo framework,
   redirects_ = 0;
   if (!detecting_) {
     detecting_ = true;
-    detector_.Watch([this, alive = std::weak_ptr<char>(alive_)](
-                        const std::optional<std::string>& master) {
-      if (alive.lock()) OnMasterDetected(master);
-    });
+    detector_.Watch(
+        [this, alive = std::weak_ptr<char>(alive_)](const std::optional<std::string>& master) {
+          if (alive.lock()) OnMasterDetected(master);
+        });
   } else {
     // A new subscription over whatever connection there is.
     Drop("resubscribing", "resubscribe", /*reconnect=*/true, absl::ZeroDuration());
@@ -428,9 +428,8 @@ void HttpMesosClient::Drop(const std::string& reason, const std::string& metric_
     return;
   }
   if (metrics_ != nullptr) metrics_->Reconnect(metric_reason);
-  LogWarning("mesos_disconnected", {{"reason", reason},
-                                    {"master", master_},
-                                    {"retry_in", absl::FormatDuration(delay)}});
+  LogWarning("mesos_disconnected",
+             {{"reason", reason}, {"master", master_}, {"retry_in", absl::FormatDuration(delay)}});
   if (was_subscribed && callbacks_.on_disconnected) callbacks_.on_disconnected(reason);
   ScheduleReconnect(delay);
 }
@@ -472,8 +471,8 @@ void HttpMesosClient::Send(v1::scheduler::Call call,
   }
   if (!call.has_framework_id()) *call.mutable_framework_id() = framework_.id();
   const uint64_t id = ++next_call_id_;
-  pending_calls_.emplace(id, PendingCall{v1::scheduler::Call::Type_Name(call.type()),
-                                         std::move(done)});
+  pending_calls_.emplace(id,
+                         PendingCall{v1::scheduler::Call::Type_Name(call.type()), std::move(done)});
   call_queue_->Push({id, call.type(), CallSpec(Encode(call))});
 }
 

@@ -62,9 +62,8 @@ size_t OnHeaderLine(char* data, size_t size, size_t n, void* user) {
   }
   size_t colon = line.find(':');
   if (colon != absl::string_view::npos) {
-    t->head.headers.emplace_back(
-        std::string(absl::StripAsciiWhitespace(line.substr(0, colon))),
-        std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
+    t->head.headers.emplace_back(std::string(absl::StripAsciiWhitespace(line.substr(0, colon))),
+                                 std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
   }
   return size * n;
 }

@@ -78,7 +78,7 @@ class HttpTransport {
   // a request that has finished.
   void Cancel(RequestId id);
 
- // Internal: one request in flight (public for the libcurl callbacks).
+  // Internal: one request in flight (public for the libcurl callbacks).
   struct Transfer;
 
  private:

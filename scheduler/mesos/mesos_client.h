@@ -42,7 +42,8 @@ class MesosClient {
 
   // Starts (or restarts) subscribing with `framework` (its `id` set when
   // re-registering) and keeps the subscription up until Close().
-  virtual void Subscribe(v1::FrameworkInfo framework, std::vector<std::string> suppressed_roles) = 0;
+  virtual void Subscribe(v1::FrameworkInfo framework,
+                         std::vector<std::string> suppressed_roles) = 0;
   // Sends `call` (framework_id and type must be set); `done` gets OK for
   // 202/200, UNAVAILABLE for a transport failure, 307 or 503,
   // FAILED_PRECONDITION for 403 (not subscribed), INVALID_ARGUMENT for 400.

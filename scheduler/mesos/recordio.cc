@@ -27,15 +27,15 @@ absl::Status RecordIoDecoder::Feed(absl::string_view data, std::vector<std::stri
         continue;
       }
       if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
-        status_ = absl::DataLossError(absl::StrCat(
-            "recordio: unexpected byte 0x", absl::Hex(static_cast<unsigned char>(c)),
-            " in a record length"));
+        status_ = absl::DataLossError(absl::StrCat("recordio: unexpected byte 0x",
+                                                   absl::Hex(static_cast<unsigned char>(c)),
+                                                   " in a record length"));
         return status_;
       }
       size_t digit = static_cast<size_t>(c - '0');
       if (length_ > (max_record_bytes_ - digit) / 10) {
-        status_ = absl::DataLossError(
-            absl::StrCat("recordio: record length over the limit of ", max_record_bytes_, " bytes"));
+        status_ = absl::DataLossError(absl::StrCat("recordio: record length over the limit of ",
+                                                   max_record_bytes_, " bytes"));
         return status_;
       }
       length_ = length_ * 10 + digit;

@@ -7,9 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/log.h"
-#include "election/zk_status.h"
 #include "google/protobuf/util/json_util.h"
 #include "mesos/v1/mesos.pb.h"
+#include "zk/zk_status.h"
 
 namespace mast::mesos {
 
@@ -72,8 +72,7 @@ ZkMasterDetector::ZkMasterDetector(ZkClient& zk, std::string path)
 
 ZkMasterDetector::~ZkMasterDetector() { alive_.reset(); }
 
-void ZkMasterDetector::Watch(
-    absl::AnyInvocable<void(const std::optional<std::string>&)> listener) {
+void ZkMasterDetector::Watch(absl::AnyInvocable<void(const std::optional<std::string>&)> listener) {
   listener_ = std::move(listener);
   zk_.AddSessionListener([this, alive = std::weak_ptr<char>(alive_)](const ZkSessionEvent& e) {
     if (!alive.lock()) return;
@@ -93,8 +92,12 @@ void ZkMasterDetector::Refresh() {
         if (!alive.lock() || generation != refresh_generation_) return;
         if (absl::IsNotFound(children.status())) {
           // No master has ever registered under the path: wait for it.
-          zk_.Exists(path_, [this, alive](const ZkWatchEvent&) { if (alive.lock()) Refresh(); },
-                     [](absl::StatusOr<std::optional<ZkStat>>) {});
+          zk_.Exists(
+              path_,
+              [this, alive](const ZkWatchEvent&) {
+                if (alive.lock()) Refresh();
+              },
+              [](absl::StatusOr<std::optional<ZkStat>>) {});
           return Publish(std::nullopt);
         }
         if (!children.ok()) return;  // disconnected: the reconnect refreshes

@@ -4,8 +4,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "election/zk_client.h"
 #include "scheduler/mesos/master_detector.h"
+#include "zk/zk_client.h"
 
 namespace mast::mesos {
 

@@ -3,7 +3,9 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "common/weak_callback.h"
 #include "gtest/gtest.h"
+#include "tests/common/driven_loop.h"
 #include "tests/common/manual_clock.h"
 
 namespace mast {
@@ -128,6 +130,81 @@ TEST(EventLoopTest, RealClockTimerFires) {
   loop.RunAfter(absl::Milliseconds(20), [&] { fired.Notify(); });
   ASSERT_TRUE(fired.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_GE(RealClock::Default().Now() - start, absl::Milliseconds(20));
+}
+
+TEST(DrivenLoopTest, RunUntilIdleRunsWhatTasksPostOnTheTestThread) {
+  DrivenLoop driven;
+  std::vector<int> order;
+  driven.loop().Post([&] {
+    order.push_back(1);
+    EXPECT_TRUE(driven.loop().InLoopThread());
+    driven.loop().Post([&] { order.push_back(3); });
+    driven.loop().RunAfter(absl::ZeroDuration(), [&] { order.push_back(2); });
+  });
+  EXPECT_TRUE(order.empty());  // nothing runs until the test says so
+  EXPECT_EQ(driven.RunUntilIdle(), 3u);
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(driven.RunUntilIdle(), 0u);
+}
+
+TEST(DrivenLoopTest, AdvanceFiresTimersAtTheirOwnTimeInOrder) {
+  DrivenLoop driven;
+  const absl::Time start = driven.Now();
+  std::vector<std::pair<int, absl::Duration>> fired;
+  auto record = [&](int id) { fired.emplace_back(id, driven.Now() - start); };
+  driven.loop().RunAfter(absl::Seconds(3), [&] { record(3); });
+  driven.loop().RunAfter(absl::Seconds(1), [&] {
+    record(1);
+    // A timer started by an earlier one, due before a later one, runs first.
+    driven.loop().RunAfter(absl::Seconds(1), [&] { record(2); });
+  });
+  EventLoop::TimerId cancelled = driven.loop().RunAfter(absl::Seconds(2), [&] { record(99); });
+  driven.loop().Cancel(cancelled);
+  driven.loop().RunAfter(absl::Seconds(10), [&] { record(10); });
+  driven.Advance(absl::Seconds(5));
+  ASSERT_EQ(fired.size(), 3u);
+  EXPECT_EQ(fired[0], std::make_pair(1, absl::Seconds(1)));
+  EXPECT_EQ(fired[1], std::make_pair(2, absl::Seconds(2)));
+  EXPECT_EQ(fired[2], std::make_pair(3, absl::Seconds(3)));
+  EXPECT_EQ(driven.Now() - start, absl::Seconds(5));
+  EXPECT_EQ(driven.loop().NextTimerDeadline(), start + absl::Seconds(10));
+}
+
+TEST(DrivenLoopTest, StopDropsQueuedWork) {
+  DrivenLoop driven;
+  int ran = 0;
+  driven.loop().Post([&] { ++ran; });
+  driven.loop().Stop();
+  driven.loop().Post([&] { ++ran; });
+  EXPECT_EQ(driven.RunUntilIdle(), 0u);
+  EXPECT_EQ(ran, 0);
+}
+
+TEST(WeakCallbacksTest, BoundCallbacksStopRunningWhenTheOwnerGoesOrInvalidates) {
+  int ran = 0;
+  auto owner = std::make_unique<WeakCallbacks>();
+  auto first = owner->Bind([&](int n) { ran += n; });
+  first(1);
+  EXPECT_EQ(ran, 1);
+  owner->Invalidate();
+  first(10);  // bound before Invalidate: dropped
+  EXPECT_EQ(ran, 1);
+  auto second = owner->Bind([&](int n) { ran += n; });
+  second(100);
+  EXPECT_EQ(ran, 101);
+  owner.reset();
+  second(1000);
+  EXPECT_EQ(ran, 101);
+}
+
+TEST(WeakCallbacksTest, BindsMoveOnlyCallbacksForAnyInvocable) {
+  WeakCallbacks callbacks;
+  auto value = std::make_unique<int>(7);
+  int seen = 0;
+  absl::AnyInvocable<void(int)&&> done =
+      callbacks.Bind([&, value = std::move(value)](int add) { seen = *value + add; });
+  std::move(done)(1);
+  EXPECT_EQ(seen, 8);
 }
 
 }  // namespace

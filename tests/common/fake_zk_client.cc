@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "election/zk_status.h"
+#include "zk/zk_status.h"
 
 namespace mast::testing {
 namespace {
@@ -217,8 +217,7 @@ T Reported(const absl::Status& reported) {
 }
 
 template <typename T>
-void PostResult(EventLoop& loop, const std::shared_ptr<char>& alive, ZkCallback<T> done,
-                T result) {
+void PostResult(EventLoop& loop, const std::shared_ptr<char>& alive, ZkCallback<T> done, T result) {
   loop.Post([alive = std::weak_ptr<char>(alive), done = std::move(done),
              result = std::move(result)]() mutable {
     if (alive.lock()) std::move(done)(std::move(result));
@@ -235,23 +234,22 @@ void FakeZkClient::Create(const std::string& path, std::string data, ZkCreateMod
     absl::MutexLock lock(&ensemble_.mu_);
     ZkOpResult op_result;
     Events events;
-    absl::Status status = ApplyOp(ensemble_.tree_, ensemble_.zxid_,
-                                  ZkOp::Create(path, std::move(data), mode), session_id(),
-                                  &op_result, &events);
+    absl::Status status =
+        ApplyOp(ensemble_.tree_, ensemble_.zxid_, ZkOp::Create(path, std::move(data), mode),
+                session_id(), &op_result, &events);
     for (const auto& [p, type] : events) {
       type == ZkEventType::kChildrenChanged ? ensemble_.FireChildren(p) : ensemble_.Fire(p, type);
     }
     if (reported.ok()) {
-      result = status.ok() ? absl::StatusOr<ZkCreated>(ZkCreated{op_result.created_path,
-                                                                   op_result.stat})
-                           : absl::StatusOr<ZkCreated>(status);
+      result = status.ok()
+                   ? absl::StatusOr<ZkCreated>(ZkCreated{op_result.created_path, op_result.stat})
+                   : absl::StatusOr<ZkCreated>(status);
     }
   }
   PostResult(loop_, alive_, std::move(done), std::move(result));
 }
 
-void FakeZkClient::Delete(const std::string& path, int32_t version,
-                          ZkCallback<absl::Status> done) {
+void FakeZkClient::Delete(const std::string& path, int32_t version, ZkCallback<absl::Status> done) {
   auto [reported, apply] = Admit();
   absl::Status result = reported;
   if (apply) {
@@ -271,14 +269,15 @@ void FakeZkClient::Delete(const std::string& path, int32_t version,
 void FakeZkClient::Exists(const std::string& path, ZkWatcher watcher,
                           ZkCallback<absl::StatusOr<std::optional<ZkStat>>> done) {
   auto [reported, apply] = Admit();
-  absl::StatusOr<std::optional<ZkStat>> result = Reported<absl::StatusOr<std::optional<ZkStat>>>(reported);
+  absl::StatusOr<std::optional<ZkStat>> result =
+      Reported<absl::StatusOr<std::optional<ZkStat>>>(reported);
   if (reported.ok()) {
     absl::MutexLock lock(&ensemble_.mu_);
     auto it = ensemble_.tree_.find(path);
     result = it == ensemble_.tree_.end() ? std::nullopt : std::optional<ZkStat>(it->second.stat);
     if (watcher) {
-      ensemble_.watches_.emplace(path, FakeZkEnsemble::Watch{this, AddWatch(std::move(watcher)),
-                                                             false});
+      ensemble_.watches_.emplace(path,
+                                 FakeZkEnsemble::Watch{this, AddWatch(std::move(watcher)), false});
     }
   }
   PostResult(loop_, alive_, std::move(done), std::move(result));
@@ -307,7 +306,8 @@ void FakeZkClient::Get(const std::string& path, ZkWatcher watcher,
 void FakeZkClient::GetChildren(const std::string& path, ZkWatcher watcher,
                                ZkCallback<absl::StatusOr<std::vector<std::string>>> done) {
   auto [reported, apply] = Admit();
-  absl::StatusOr<std::vector<std::string>> result = Reported<absl::StatusOr<std::vector<std::string>>>(reported);
+  absl::StatusOr<std::vector<std::string>> result =
+      Reported<absl::StatusOr<std::vector<std::string>>>(reported);
   if (reported.ok()) {
     bool exists = ensemble_.Exists(path);
     if (!exists) {
@@ -316,8 +316,8 @@ void FakeZkClient::GetChildren(const std::string& path, ZkWatcher watcher,
       result = ensemble_.Children(path);
       if (watcher) {
         absl::MutexLock lock(&ensemble_.mu_);
-        ensemble_.watches_.emplace(
-            path, FakeZkEnsemble::Watch{this, AddWatch(std::move(watcher)), true});
+        ensemble_.watches_.emplace(path,
+                                   FakeZkEnsemble::Watch{this, AddWatch(std::move(watcher)), true});
       }
     }
   }
@@ -344,7 +344,8 @@ void FakeZkClient::Set(const std::string& path, std::string data, int32_t versio
 void FakeZkClient::Multi(std::vector<ZkOp> ops,
                          ZkCallback<absl::StatusOr<std::vector<ZkOpResult>>> done) {
   auto [reported, apply] = Admit();
-  absl::StatusOr<std::vector<ZkOpResult>> result = Reported<absl::StatusOr<std::vector<ZkOpResult>>>(reported);
+  absl::StatusOr<std::vector<ZkOpResult>> result =
+      Reported<absl::StatusOr<std::vector<ZkOpResult>>>(reported);
   if (apply) {
     absl::MutexLock lock(&ensemble_.mu_);
     auto tree = ensemble_.tree_;
@@ -355,18 +356,17 @@ void FakeZkClient::Multi(std::vector<ZkOp> ops,
     for (size_t i = 0; i < ops.size() && status.ok(); ++i) {
       status = ApplyOp(tree, zxid, ops[i], session_id(), &results[i], &events);
       if (!status.ok()) {
-        status = WithFailedOp(absl::Status(status.code(),
-                                           absl::StrCat("multi op ", i, " (", ops[i].path,
-                                                        "): ", status.message())),
-                              i);
+        status = WithFailedOp(
+            absl::Status(status.code(),
+                         absl::StrCat("multi op ", i, " (", ops[i].path, "): ", status.message())),
+            i);
       }
     }
     if (status.ok()) {
       ensemble_.tree_ = std::move(tree);
       ensemble_.zxid_ = zxid;
       for (const auto& [p, type] : events) {
-        type == ZkEventType::kChildrenChanged ? ensemble_.FireChildren(p)
-                                              : ensemble_.Fire(p, type);
+        type == ZkEventType::kChildrenChanged ? ensemble_.FireChildren(p) : ensemble_.Fire(p, type);
       }
     }
     if (reported.ok()) {
@@ -378,8 +378,7 @@ void FakeZkClient::Multi(std::vector<ZkOp> ops,
 }
 
 void FakeZkClient::AddSessionListener(ZkSessionListener listener) {
-  loop_.Post([this, alive = std::weak_ptr<char>(alive_),
-              listener = std::move(listener)]() mutable {
+  loop_.Post([this, alive = std::weak_ptr<char>(alive_), listener = std::move(listener)]() mutable {
     if (!alive.lock()) return;
     listeners_.push_back(std::move(listener));
     ZkSessionEvent event;

@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/event_loop.h"
-#include "election/zk_client.h"
+#include "zk/zk_client.h"
 
 namespace mast::testing {
 

@@ -1,13 +1,12 @@
 // Keeps the fake faithful to what the real ZooKeeper does (see
-// tests/election/zk_session_test.cc for the same cases on a real server).
+// tests/zk/zk_session_test.cc for the same cases on a real server).
 #include "tests/common/fake_zk_client.h"
-
-#include "election/zk_status.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/manual_clock.h"
 #include "tests/common/zk_test_util.h"
+#include "zk/zk_status.h"
 
 namespace mast::testing {
 namespace {
@@ -68,8 +67,9 @@ TEST_F(FakeZkClientTest, ExpiryRemovesEphemeralsAndFiresOthersWatches) {
   ASSERT_TRUE(Create(a_, "/e/mine", ZkCreateMode::kEphemeral).ok());
   bool fired = false;
   auto exists = Call<absl::StatusOr<std::optional<ZkStat>>>([&](auto cb) {
-    b_.Exists("/e/mine", [&](const ZkWatchEvent& e) { fired = e.type == ZkEventType::kDeleted; },
-              std::move(cb));
+    b_.Exists(
+        "/e/mine", [&](const ZkWatchEvent& e) { fired = e.type == ZkEventType::kDeleted; },
+        std::move(cb));
   });
   ASSERT_TRUE(exists.ok() && exists->has_value());
   a_.Expire();
@@ -84,7 +84,8 @@ TEST_F(FakeZkClientTest, SuspendedCallsFailAndEventsWaitForResume) {
   ASSERT_TRUE(Create(a_, "/w").ok());
   int fired = 0;
   ASSERT_TRUE(Call<absl::StatusOr<ZkNode>>([&](auto cb) {
-                a_.Get("/w", [&](const ZkWatchEvent&) { ++fired; }, std::move(cb));
+                a_.Get(
+                    "/w", [&](const ZkWatchEvent&) { ++fired; }, std::move(cb));
               }).ok());
   a_.Suspend();
   loop_.Flush();

@@ -31,8 +31,10 @@ std::string CaptureLog(const std::function<void()>& fn) {
 
 TEST(LogTest, WritesOneLogfmtLinePerEvent) {
   std::string out = CaptureLog([] {
-    LogInfo("leader_started", {{"fencing_token", uint64_t{42}}, {"reason", "two words"},
-                               {"quote", "a\"b"}, {"flag", true}});
+    LogInfo("leader_started", {{"fencing_token", uint64_t{42}},
+                               {"reason", "two words"},
+                               {"quote", "a\"b"},
+                               {"flag", true}});
   });
   ASSERT_FALSE(out.empty());
   EXPECT_EQ(out.back(), '\n');

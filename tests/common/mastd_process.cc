@@ -4,12 +4,12 @@
 
 #include <sstream>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
 #include "tests/common/wait.h"
 
 namespace mast::testing {
@@ -103,8 +103,7 @@ absl::StatusOr<mast::v1::GetLeaderResponse> MastdProcess::GetLeader() const {
   mast::v1::GetLeaderResponse response;
   grpc::Status status = stub_->GetLeader(&context, mast::v1::GetLeaderRequest(), &response);
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
   return response;
 }
@@ -118,8 +117,7 @@ absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> MastdProces
   grpc::health::v1::HealthCheckResponse response;
   grpc::Status status = health_stub_->Check(&context, request, &response);
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
   return response.status();
 }

@@ -65,8 +65,7 @@ absl::StatusOr<std::unique_ptr<RealMesosCluster>> RealMesosCluster::StartOnce(
          "--ip=127.0.0.1", absl::StrCat("--port=", PickFreePort()),
          absl::StrCat("--hostname=127.0.0.", i + 1), "--work_dir=" + work, "--launcher=posix",
          "--isolation=posix/cpu,posix/mem", "--no-systemd_enable_support",
-         "--launcher_dir=" + *root + "/libexec/mesos",
-         "--resources=" + options.agent_resources},
+         "--launcher_dir=" + *root + "/libexec/mesos", "--resources=" + options.agent_resources},
         absl::StrCat(cluster->dir_, "/agent", i, ".log"));
     if (!agent.ok()) return agent.status();
     cluster->agents_.push_back(std::move(*agent));
@@ -79,8 +78,7 @@ absl::StatusOr<std::unique_ptr<RealMesosCluster>> RealMesosCluster::StartOnce(
         if (!state.ok()) return false;
         const auto* agents = JsonField(*state, "activated_slaves");
         const auto* elected = JsonField(*state, "elected_time");
-        return elected != nullptr && agents != nullptr &&
-               agents->number_value() >= options.agents;
+        return elected != nullptr && agents != nullptr && agents->number_value() >= options.agents;
       },
       absl::Seconds(20));
   if (!ready || !c->master_->Running()) {
@@ -109,7 +107,8 @@ absl::StatusOr<google::protobuf::Struct> RealMesosCluster::GetJson(const std::st
   return out;
 }
 
-const google::protobuf::Value* JsonField(const google::protobuf::Struct& s, const std::string& key) {
+const google::protobuf::Value* JsonField(const google::protobuf::Struct& s,
+                                         const std::string& key) {
   auto it = s.fields().find(key);
   return it == s.fields().end() ? nullptr : &it->second;
 }

@@ -11,9 +11,9 @@ namespace mast::testing {
 namespace v1 = ::mesos::v1;
 
 absl::Status LaunchUnacknowledgedTask(const std::string& master_url,
-                                      const std::string& framework_id,
-                                      const std::string& task_id, const std::string& command,
-                                      bool json, absl::Duration timeout) {
+                                      const std::string& framework_id, const std::string& task_id,
+                                      const std::string& command, bool json,
+                                      absl::Duration timeout) {
   EventLoop loop(RealClock::Default(), "stand-in");
   mesos::HttpTransport transport;
   mesos::StaticMasterDetector detector({master_url});

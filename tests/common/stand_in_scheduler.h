@@ -13,9 +13,8 @@ namespace mast::testing {
 // `command`, 0.1 cpus and 32 MiB) on the first offer, waits for its first
 // status update, and goes away without acknowledging it.
 absl::Status LaunchUnacknowledgedTask(const std::string& master_url,
-                                      const std::string& framework_id,
-                                      const std::string& task_id, const std::string& command,
-                                      bool json = false,
+                                      const std::string& framework_id, const std::string& task_id,
+                                      const std::string& command, bool json = false,
                                       absl::Duration timeout = absl::Seconds(30));
 
 }  // namespace mast::testing

@@ -8,9 +8,9 @@
 #include "common/clock.h"
 #include "common/event_loop.h"
 #include "election/leader_elector.h"
-#include "election/zk_client.h"
 #include "gtest/gtest.h"
 #include "tests/common/zk_server.h"
+#include "zk/zk_client.h"
 
 namespace mast::testing {
 

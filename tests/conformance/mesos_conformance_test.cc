@@ -13,14 +13,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "local_mesos/local_master.h"
 #include "scheduler/control/framework_controller.h"
-#include "scheduler/local/local_master.h"
 #include "scheduler/mesos/http_mesos_client.h"
 #include "tests/common/mastd_process.h"
-#include "tests/common/stand_in_scheduler.h"
 #include "tests/common/mesos_cluster.h"
+#include "tests/common/stand_in_scheduler.h"
 #include "tests/common/wait.h"
 #include "tests/common/zk_server.h"
 
@@ -112,10 +112,10 @@ class MesosConformanceTest : public ::testing::TestWithParam<Param> {
   }
 
   MastdProcess& StartReplica(const std::string& id) {
-    return set_.Start(zk_->hosts(), id, absl::Seconds(2),
-                      {"--mesos=" + backend_->master_url(),
-                       "--mesos_encoding=" + GetParam().encoding, "--failover_timeout=1h",
-                       "--framework_name=mast-conformance"});
+    return set_.Start(
+        zk_->hosts(), id, absl::Seconds(2),
+        {"--mesos=" + backend_->master_url(), "--mesos_encoding=" + GetParam().encoding,
+         "--failover_timeout=1h", "--framework_name=mast-conformance"});
   }
 
   // The replica that is subscribed, once exactly one is.
@@ -130,7 +130,6 @@ class MesosConformanceTest : public ::testing::TestWithParam<Param> {
     }
     return found;
   }
-
 
   static double CallCount(MastdProcess& r, const std::string& type, const std::string& code) {
     auto metrics = r.Metrics();
@@ -204,22 +203,26 @@ TEST_P(MesosConformanceTest, LeaderSigtermAndSigkillReregisterTheSameFramework) 
   for (int sig : {SIGTERM, SIGKILL}) {
     // The ID is durable only once stored; a leader that dies between
     // SUBSCRIBED and that write leaves the next one no ID to reuse.
-    ASSERT_TRUE(WaitFor([&] { return leader->LogContains("event=framework_id_stored") ||
-                                     leader->LogContains("event=framework_subscribe framework_id=" + id); }));
+    ASSERT_TRUE(WaitFor([&] {
+      return leader->LogContains("event=framework_id_stored") ||
+             leader->LogContains("event=framework_subscribe framework_id=" + id);
+    }));
     leader->process().Signal(sig);
     ASSERT_TRUE(leader->process().Wait(absl::Seconds(10)).has_value());
     MastdProcess* next = nullptr;
     ASSERT_TRUE(WaitFor([&] {
       next = Subscribed();
       return next != nullptr && next != leader;
-    })) << "no resubscription after signal " << sig;
+    })) << "no resubscription after signal "
+        << sig;
     EXPECT_EQ(next->FrameworkId(), id) << "signal " << sig;
     EXPECT_EQ(next->Metric("mast_mesos_subscriptions_total"), 1.0);
     MasterFrameworks frameworks;
     ASSERT_TRUE(WaitFor([&] {
       frameworks = Frameworks();
       return frameworks.active.size() == 1 && frameworks.inactive.empty();
-    })) << "signal " << sig;
+    })) << "signal "
+        << sig;
     EXPECT_EQ(frameworks.active[0], id) << "one framework, never a second";
     EXPECT_TRUE(frameworks.completed.empty());
     leader = next;

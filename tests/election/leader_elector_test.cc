@@ -5,13 +5,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "election/zk_session.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "tests/common/tcp_proxy.h"
 #include "tests/common/wait.h"
 #include "tests/common/zk_test_util.h"
+#include "zk/zk_session.h"
 
 namespace mast {
 namespace {
@@ -213,13 +213,13 @@ TEST(LeaderElectorTest, PartitionedLeaderPausesThenLosesToTheNextAndRejoins) {
   auto proxy = testing::TcpProxy::Start(SharedZkServer().port());
   ASSERT_TRUE(proxy.ok());
   Contenders all;
-  all.push_back(std::make_unique<Contender>(
-      "r0", absl::StrCat("127.0.0.1:", (*proxy)->port()), path, absl::Seconds(1)));
+  all.push_back(std::make_unique<Contender>("r0", absl::StrCat("127.0.0.1:", (*proxy)->port()),
+                                            path, absl::Seconds(1)));
   Contender* first = all[0].get();
   ASSERT_TRUE(WaitFor([&] { return first->acting(); }));
   for (int i = 1; i < 3; ++i) {
-    all.push_back(std::make_unique<Contender>(absl::StrCat("r", i), SharedZkServer().hosts(),
-                                              path, absl::Seconds(1)));
+    all.push_back(std::make_unique<Contender>(absl::StrCat("r", i), SharedZkServer().hosts(), path,
+                                              absl::Seconds(1)));
   }
   ASSERT_TRUE(WaitFor([&] { return AgreedLeader(all) == first; }));
   uint64_t first_token = first->snapshot()->term.fencing_token;
@@ -254,12 +254,12 @@ TEST(LeaderElectorTest, BriefPartitionPausesTheLeaderWithoutFailover) {
   auto proxy = testing::TcpProxy::Start(SharedZkServer().port());
   ASSERT_TRUE(proxy.ok());
   Contenders all;
-  all.push_back(std::make_unique<Contender>(
-      "r0", absl::StrCat("127.0.0.1:", (*proxy)->port()), path, absl::Seconds(4)));
+  all.push_back(std::make_unique<Contender>("r0", absl::StrCat("127.0.0.1:", (*proxy)->port()),
+                                            path, absl::Seconds(4)));
   Contender* leader = all[0].get();
   ASSERT_TRUE(WaitFor([&] { return leader->acting(); }));
-  all.push_back(std::make_unique<Contender>("r1", SharedZkServer().hosts(), path,
-                                            absl::Seconds(4)));
+  all.push_back(
+      std::make_unique<Contender>("r1", SharedZkServer().hosts(), path, absl::Seconds(4)));
   ASSERT_TRUE(WaitFor([&] { return AgreedLeader(all) == leader; }));
   uint64_t token = leader->snapshot()->term.fencing_token;
 
@@ -305,8 +305,7 @@ TEST(LeaderElectorTest, ZooKeeperRestartShorterThanTheSessionTimeoutCausesNoFail
   options.tick = absl::Milliseconds(1000);  // allows session timeouts up to 20 s
   auto server = ZkServer::Launch(options);
   ASSERT_TRUE(server.ok()) << server.status();
-  Contenders all =
-      StartContenders(3, (*server)->hosts(), "/mast/election", absl::Seconds(20));
+  Contenders all = StartContenders(3, (*server)->hosts(), "/mast/election", absl::Seconds(20));
   Contender* leader = nullptr;
   ASSERT_TRUE(WaitFor([&] { return (leader = AgreedLeader(all)) != nullptr; }));
   uint64_t token = leader->snapshot()->term.fencing_token;

@@ -107,12 +107,11 @@ TEST_F(MastdElectionTest, ThreeReplicasElectExactlyOneLeader) {
   // mastctl, through a dead endpoint first, then a follower.
   MastdProcess* follower = replicas_[0].get() == leader ? replicas_[1].get() : replicas_[0].get();
   std::string out_path = log_dir_ + "/mastctl.out";
-  auto ctl = Subprocess::Spawn(
-      {testing::MastctlBinary(),
-       absl::StrCat("--endpoint=127.0.0.1:", testing::PickFreePort(), ",",
-                    follower->grpc_address()),
-       "leader", "-o", "json"},
-      out_path);
+  auto ctl = Subprocess::Spawn({testing::MastctlBinary(),
+                                absl::StrCat("--endpoint=127.0.0.1:", testing::PickFreePort(), ",",
+                                             follower->grpc_address()),
+                                "leader", "-o", "json"},
+                               out_path);
   ASSERT_TRUE(ctl.ok());
   auto status = ctl->Wait(absl::Seconds(20));
   ASSERT_TRUE(status.has_value());

@@ -13,8 +13,8 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "local_mesos/local_master.h"
 #include "scheduler/control/framework_controller.h"
-#include "scheduler/local/local_master.h"
 #include "scheduler/mesos/http_mesos_client.h"
 #include "tests/common/mastd_process.h"
 #include "tests/common/stand_in_scheduler.h"
@@ -53,9 +53,9 @@ class MesosFaultsTest : public ::testing::Test {
   }
 
   MastdProcess& StartReplica(const std::string& id) {
-    return set_.Start(zk_->hosts(), id, absl::Seconds(2),
-                      {"--mesos=" + master_->url(), "--mesos_heartbeat_misses=3",
-                       "--failover_timeout=1h"});
+    return set_.Start(
+        zk_->hosts(), id, absl::Seconds(2),
+        {"--mesos=" + master_->url(), "--mesos_heartbeat_misses=3", "--failover_timeout=1h"});
   }
 
   static double Reconnects(MastdProcess& r, const std::string& reason) {
@@ -67,8 +67,7 @@ class MesosFaultsTest : public ::testing::Test {
   MastdProcess& SubscribedLeader() {
     MastdProcess& r = StartReplica("r0");
     EXPECT_TRUE(WaitFor([&] {
-      return r.Metric("mast_mesos_subscribed") == 1.0 &&
-             r.LogContains("event=framework_id_stored");
+      return r.Metric("mast_mesos_subscribed") == 1.0 && r.LogContains("event=framework_id_stored");
     }));
     return r;
   }
@@ -188,8 +187,8 @@ TEST_F(MesosFaultsTest, UnacknowledgedUpdatesAreRedeliveredAndAcknowledged) {
   ASSERT_TRUE(WaitFor([&] { return master_->tasks().empty(); })) << [&] {
     std::string out;
     for (const auto& t : master_->tasks()) {
-      absl::StrAppend(&out, t.task_id, " ", v1::TaskState_Name(t.state), " acknowledged=",
-                      t.acknowledged, " pending=", t.pending_updates, "\n");
+      absl::StrAppend(&out, t.task_id, " ", v1::TaskState_Name(t.state),
+                      " acknowledged=", t.acknowledged, " pending=", t.pending_updates, "\n");
     }
     return out;
   }();

@@ -43,10 +43,10 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "local_mesos/local_master.h"
 #include "mast/v1/mast.grpc.pb.h"
 #include "mesos/v1/mesos.pb.h"
 #include "scheduler/control/task_scheduler.h"
-#include "scheduler/local/local_master.h"
 #include "store/task_state.h"
 #include "tests/common/mastd_process.h"
 #include "tests/common/mesos_cluster.h"
@@ -317,7 +317,6 @@ class SchedulerE2eTest : public ::testing::Test {
         absl::Seconds(30), kPoll);
     return leader;
   }
-
 
   // ---- gRPC ----
   template <typename Call>

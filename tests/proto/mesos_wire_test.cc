@@ -188,17 +188,15 @@ TEST(MesosWireTest, SubscribeCallParsesFromJson) {
 // Like a real master, a body missing a proto2 required field does not parse.
 TEST(MesosWireTest, JsonMissingRequiredFieldIsRejected) {
   Call call;
-  EXPECT_FALSE(
-      JsonStringToMessage(R"({"type":"SUBSCRIBE","subscribe":{"framework_info":{"name":"n"}}})",
-                          &call)
-          .ok());
+  EXPECT_FALSE(JsonStringToMessage(
+                   R"({"type":"SUBSCRIBE","subscribe":{"framework_info":{"name":"n"}}})", &call)
+                   .ok());
 }
 
 // TaskInfo.limits is a map<string, Value.Scalar>: its JSON values are objects.
 TEST(MesosWireTest, TaskInfoLimitsParseFromJson) {
-  const std::string json =
-      R"({"name":"t","task_id":{"value":"t1"},"agent_id":{"value":"a1"},)"
-      R"("limits":{"cpus":{"value":"Infinity"},"mem":{"value":512}}})";
+  const std::string json = R"({"name":"t","task_id":{"value":"t1"},"agent_id":{"value":"a1"},)"
+                           R"("limits":{"cpus":{"value":"Infinity"},"mem":{"value":512}}})";
   mesos::v1::TaskInfo task;
   ASSERT_TRUE(JsonStringToMessage(json, &task).ok());
   ASSERT_EQ(task.limits().count("cpus"), 1u);
@@ -285,7 +283,8 @@ TEST(MesosWireTest, ValueAttributeAndResourceNumbering) {
 }
 
 TEST(MesosWireTest, ExplicitDefaults) {
-  const FieldDescriptor* failover = Field(mesos::v1::FrameworkInfo::descriptor(), "failover_timeout");
+  const FieldDescriptor* failover =
+      Field(mesos::v1::FrameworkInfo::descriptor(), "failover_timeout");
   EXPECT_TRUE(failover->has_default_value());
   EXPECT_EQ(failover->default_value_double(), 0.0);
   const FieldDescriptor* refuse = Field(mesos::v1::Filters::descriptor(), "refuse_seconds");
@@ -295,8 +294,8 @@ TEST(MesosWireTest, ExplicitDefaults) {
 
   // Deprecated role fields default to "*" (checked through the descriptor: the
   // generated accessors are marked deprecated).
-  for (const Descriptor* d : {mesos::v1::FrameworkInfo::descriptor(),
-                              mesos::v1::Resource::descriptor()}) {
+  for (const Descriptor* d :
+       {mesos::v1::FrameworkInfo::descriptor(), mesos::v1::Resource::descriptor()}) {
     const FieldDescriptor* role = Field(d, "role");
     EXPECT_EQ(role->number(), 6);
     EXPECT_EQ(role->default_value_string(), "*");
@@ -364,8 +363,8 @@ TEST(MesosWireTest, NestingAndOneofs) {
 // ---------------------------------------------------------------------------
 
 TEST(MesosWireTest, TaskStatusWithBinaryUuidRoundTrips) {
-  const std::string uuid = Bytes({0x00, 0xff, 0x10, 0x0a, 0x80, 0x7f, 0x00, 0x01, 0xde, 0xad,
-                                  0xbe, 0xef, 0x0d, 0x0a, 0xc3, 0x28});
+  const std::string uuid = Bytes({0x00, 0xff, 0x10, 0x0a, 0x80, 0x7f, 0x00, 0x01, 0xde, 0xad, 0xbe,
+                                  0xef, 0x0d, 0x0a, 0xc3, 0x28});
   ASSERT_EQ(uuid.size(), 16u);
   mesos::v1::TaskStatus status;
   status.mutable_task_id()->set_value("t1");
@@ -374,7 +373,8 @@ TEST(MesosWireTest, TaskStatusWithBinaryUuidRoundTrips) {
 
   const std::string wire = status.SerializeAsString();
   // task_id (1) {value: "t1"}, state (2) = 1, uuid (11) = 16 bytes.
-  EXPECT_EQ(Hex(wire), Hex(Bytes({0x0a, 0x04, 0x0a, 0x02, 't', '1', 0x10, 0x01, 0x5a, 0x10}) + uuid));
+  EXPECT_EQ(Hex(wire),
+            Hex(Bytes({0x0a, 0x04, 0x0a, 0x02, 't', '1', 0x10, 0x01, 0x5a, 0x10}) + uuid));
 
   mesos::v1::TaskStatus parsed;
   ASSERT_TRUE(parsed.ParseFromString(wire));

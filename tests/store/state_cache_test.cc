@@ -4,7 +4,6 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "election/zk_session.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
@@ -14,6 +13,7 @@
 #include "tests/common/manual_clock.h"
 #include "tests/common/wait.h"
 #include "tests/common/zk_test_util.h"
+#include "zk/zk_session.h"
 
 namespace mast {
 namespace {

@@ -3,13 +3,13 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "election/zk_session.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/fake_zk_client.h"
 #include "tests/common/manual_clock.h"
 #include "tests/common/wait.h"
 #include "tests/common/zk_test_util.h"
+#include "zk/zk_session.h"
 
 namespace mast {
 namespace {
@@ -122,9 +122,8 @@ TEST(ZkStoreTest, DeposedLeaderCannotWriteOnARealZooKeeper) {
   };
   std::unique_ptr<LeaderElector> a = make(*a_zk, "a", &a_term);
   loop.Post([&] { a->Start(); });
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return CallOnLoop<bool>(loop, [&](auto cb) { cb(a_term.has_value()); });
-  }));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return CallOnLoop<bool>(loop, [&](auto cb) { cb(a_term.has_value()); }); }));
   std::unique_ptr<LeaderElector> b = make(*b_zk, "b", &b_term);
   loop.Post([&] { b->Start(); });
   ZkStore a_store(*a_zk, root);
@@ -135,9 +134,8 @@ TEST(ZkStoreTest, DeposedLeaderCannotWriteOnARealZooKeeper) {
               }).ok());
 
   ASSERT_TRUE(CallOnLoop<absl::Status>(loop, [&](auto cb) { a->Resign(std::move(cb)); }).ok());
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return CallOnLoop<bool>(loop, [&](auto cb) { cb(b_term.has_value()); });
-  }));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return CallOnLoop<bool>(loop, [&](auto cb) { cb(b_term.has_value()); }); }));
   absl::Status deposed = CallOnLoop<absl::Status>(
       loop, [&](auto cb) { a_store.WriteFrameworkId(old_term, "fw-stale", std::move(cb)); });
   EXPECT_EQ(deposed.code(), absl::StatusCode::kFailedPrecondition) << deposed;

@@ -146,8 +146,13 @@ TEST_F(FrameworkControllerTest, FirstLeaderRegistersAndStoresTheIdFenced) {
   EXPECT_THAT(caps, ElementsAre(v1::FrameworkInfo::Capability::PARTITION_AWARE,
                                 v1::FrameworkInfo::Capability::TASK_KILLING_STATE,
                                 v1::FrameworkInfo::Capability::MULTI_ROLE));
-  EXPECT_EQ(info.offer_filters().at("web").min_allocatable_resources().quantities(0)
-                .quantities().at("cpus").value(),
+  EXPECT_EQ(info.offer_filters()
+                .at("web")
+                .min_allocatable_resources()
+                .quantities(0)
+                .quantities()
+                .at("cpus")
+                .value(),
             0.1);
   EXPECT_TRUE(client_->suppressed_roles.empty());
 
@@ -201,7 +206,8 @@ TEST_F(FrameworkControllerTest, OffersAreDeclinedWithTheLongFilterAndTheRoleSupp
   RunOnLoop([&] { client_->Subscribed("fw-1"); });
   v1::scheduler::Event event;
   event.set_type(v1::scheduler::Event::OFFERS);
-  for (const char* id : {"o1", "o2"}) event.mutable_offers()->add_offers()->mutable_id()->set_value(id);
+  for (const char* id : {"o1", "o2"})
+    event.mutable_offers()->add_offers()->mutable_id()->set_value(id);
   Event(event);
   ASSERT_THAT(client_->calls, SizeIs(2));
   const auto& decline = client_->calls[0];
@@ -225,9 +231,9 @@ TEST_F(FrameworkControllerTest, UpdatesAreAcknowledgedOnlyWithAUuidAndUnknownLiv
   RunOnLoop([&] { controller_->OnStartedLeading(term_); });
   RunOnLoop([&] { client_->Subscribed("fw-1"); });
   const UpdateCase cases[] = {
-      {v1::TASK_RUNNING, true, true, true},   {v1::TASK_RUNNING, false, true, false},
-      {v1::TASK_STAGING, false, true, false}, {v1::TASK_FINISHED, true, false, true},
-      {v1::TASK_LOST, false, false, false},   {v1::TASK_UNREACHABLE, false, true, false},
+      {v1::TASK_RUNNING, true, true, true},    {v1::TASK_RUNNING, false, true, false},
+      {v1::TASK_STAGING, false, true, false},  {v1::TASK_FINISHED, true, false, true},
+      {v1::TASK_LOST, false, false, false},    {v1::TASK_UNREACHABLE, false, true, false},
       {v1::TASK_UNKNOWN, false, false, false}, {v1::TASK_KILLING, true, true, true},
   };
   for (const UpdateCase& c : cases) {
@@ -344,10 +350,12 @@ TEST_F(FrameworkControllerTest, ConfigValidationNamesTheFlag) {
   ok.user = "u";
   EXPECT_TRUE(ValidateFrameworkConfig(ok).ok());
   FrameworkConfig no_user;
-  EXPECT_THAT(std::string(ValidateFrameworkConfig(no_user).message()), HasSubstr("--framework_user"));
+  EXPECT_THAT(std::string(ValidateFrameworkConfig(no_user).message()),
+              HasSubstr("--framework_user"));
   FrameworkConfig bad_role = ok;
   bad_role.role = "a/b";
-  EXPECT_THAT(std::string(ValidateFrameworkConfig(bad_role).message()), HasSubstr("--framework_role"));
+  EXPECT_THAT(std::string(ValidateFrameworkConfig(bad_role).message()),
+              HasSubstr("--framework_role"));
   FrameworkConfig bad_timeout = ok;
   bad_timeout.failover_timeout = absl::ZeroDuration();
   EXPECT_THAT(std::string(ValidateFrameworkConfig(bad_timeout).message()),

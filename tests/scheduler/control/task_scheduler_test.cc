@@ -136,18 +136,16 @@ class TaskSchedulerTest : public ::testing::Test {
     Run([this] {
       cache_ = std::make_unique<StateCache>(cache_zk_, loop_, "/mast", nullptr);
       cache_->Start();
-      scheduler_ = std::make_unique<TaskScheduler>(config_, store_, *cache_, loop_, clock_,
-                                                   &metrics_, [this](absl::string_view reason) {
-                                                     step_downs_.push_back(std::string(reason));
-                                                   });
+      scheduler_ = std::make_unique<TaskScheduler>(
+          config_, store_, *cache_, loop_, clock_, &metrics_,
+          [this](absl::string_view reason) { step_downs_.push_back(std::string(reason)); });
       scheduler_->OnStartedLeading(term_);
     });
     if (subscribe) Run([this] { scheduler_->OnSubscribed(caller_); });
   }
 
   TaskRecords Stored() {
-    std::optional<std::string> head_data =
-        ensemble_.Data(store_.paths().tasks_head(kService));
+    std::optional<std::string> head_data = ensemble_.Data(store_.paths().tasks_head(kService));
     if (!head_data) return {};
     v1::records::TaskRecordsHead head;
     if (!head.ParseFromString(*head_data)) return {};
@@ -203,7 +201,8 @@ class TaskSchedulerTest : public ::testing::Test {
   }
   std::vector<std::string> KilledIds() {
     std::vector<std::string> ids;
-    for (const auto* s : caller_.OfType(Call::KILL)) ids.push_back(s->call.kill().task_id().value());
+    for (const auto* s : caller_.OfType(Call::KILL))
+      ids.push_back(s->call.kill().task_id().value());
     return ids;
   }
   TaskScheduler::Stats Stats() {
@@ -327,7 +326,7 @@ TEST_F(TaskSchedulerTest, BackoffExpiryRevivesWithoutWaitingForATick) {
   Start();
   Offer({MakeOffer("o1", "a1")});
   Update(LaunchedIds().at(0), m::TASK_FAILED);  // backoff 1 s; nothing else waits
-  Offer({MakeOffer("o2", "a1")});              // declined: suppressed
+  Offer({MakeOffer("o2", "a1")});               // declined: suppressed
   size_t revives = caller_.OfType(Call::REVIVE).size();
   clock_.Advance(absl::Seconds(1));
   Settle();
@@ -479,7 +478,7 @@ TEST_F(TaskSchedulerTest, RollingUpdateReplacesOneTaskAtATime) {
   Offer({MakeOffer("o1", "a1")});
   std::vector<std::string> old = LaunchedIds();
   for (const std::string& id : old) Update(id, m::TASK_RUNNING);
-  PutService(2, 2);  // a new task version
+  PutService(2, 2);           // a new task version
   Advance(absl::Seconds(5));  // revive
   Offer({MakeOffer("o2", "a1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(3)) << "one extra task at a time";

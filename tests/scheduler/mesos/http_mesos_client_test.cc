@@ -11,8 +11,8 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "local_mesos/http_server.h"
 #include "prometheus/registry.h"
-#include "scheduler/local/http_server.h"
 #include "tests/common/wait.h"
 
 namespace mast::mesos {
@@ -42,10 +42,10 @@ class ScriptedMaster {
       int n, const local::HttpRequest&, local::HttpExchange&)>;
 
   explicit ScriptedMaster(SubscribeScript script) : script_(std::move(script)) {
-    auto server = local::HttpServer::Start({}, [this](const local::HttpRequest& request,
-                                                       local::HttpExchange& exchange) {
-      Handle(request, exchange);
-    });
+    auto server = local::HttpServer::Start(
+        {}, [this](const local::HttpRequest& request, local::HttpExchange& exchange) {
+          Handle(request, exchange);
+        });
     EXPECT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }
@@ -207,9 +207,8 @@ class ClientHarness {
 };
 
 TEST(HttpMesosClientTest, SubscribeSendsExactHeadersAndNoStreamId) {
-  ScriptedMaster master([](int, const auto&, auto& exchange) {
-    return Accept(exchange, SubscribedRecord());
-  });
+  ScriptedMaster master(
+      [](int, const auto&, auto& exchange) { return Accept(exchange, SubscribedRecord()); });
   ClientHarness client({master.url()});
   ASSERT_TRUE(WaitFor([&] { return client.subscribed() == 1; }));
   auto request = master.subscribe_requests().at(0);
@@ -225,9 +224,8 @@ TEST(HttpMesosClientTest, SubscribeSendsExactHeadersAndNoStreamId) {
 }
 
 TEST(HttpMesosClientTest, CallsCarryTheStreamIdAndKeepTheirOrder) {
-  ScriptedMaster master([](int, const auto&, auto& exchange) {
-    return Accept(exchange, SubscribedRecord());
-  });
+  ScriptedMaster master(
+      [](int, const auto&, auto& exchange) { return Accept(exchange, SubscribedRecord()); });
   ClientHarness client({master.url()});
   ASSERT_TRUE(WaitFor([&] { return client.subscribed() == 1; }));
   absl::Notification all_done;
@@ -257,15 +255,12 @@ TEST(HttpMesosClientTest, CallsCarryTheStreamIdAndKeepTheirOrder) {
 }
 
 TEST(HttpMesosClientTest, FollowsAProtocolRelativeRedirect) {
-  ScriptedMaster leader([](int, const auto&, auto& exchange) {
-    return Accept(exchange, SubscribedRecord());
-  });
+  ScriptedMaster leader(
+      [](int, const auto&, auto& exchange) { return Accept(exchange, SubscribedRecord()); });
   const int leader_port = leader.server().port();
   ScriptedMaster standby([leader_port](int, const auto&, auto& exchange) {
-    exchange.Respond({307,
-                      {{"Location", absl::StrCat("//127.0.0.1:", leader_port,
-                                                 "/api/v1/scheduler")}},
-                      ""});
+    exchange.Respond(
+        {307, {{"Location", absl::StrCat("//127.0.0.1:", leader_port, "/api/v1/scheduler")}}, ""});
     return std::shared_ptr<local::ResponseStream>();
   });
   ClientHarness client({standby.url()});
@@ -328,18 +323,16 @@ TEST(HttpMesosClientTest, RecordsSplitIntoSingleByteChunksStillDecode) {
 
 TEST(HttpMesosClientTest, SilenceForTheHeartbeatMissesResubscribes) {
   // SUBSCRIBED advertises 50 ms heartbeats and then nothing comes.
-  ScriptedMaster master([](int, const auto&, auto& exchange) {
-    return Accept(exchange, SubscribedRecord(0.05));
-  });
+  ScriptedMaster master(
+      [](int, const auto&, auto& exchange) { return Accept(exchange, SubscribedRecord(0.05)); });
   ClientHarness client({master.url()});
   ASSERT_TRUE(WaitFor([&] { return client.subscribed() >= 2; }));
   EXPECT_GE(client.metrics().reconnects.Add({{"reason", "heartbeat_timeout"}}).Value(), 1);
 }
 
 TEST(HttpMesosClientTest, DroppedStreamResubscribesWithTheFrameworkId) {
-  ScriptedMaster master([](int, const auto&, auto& exchange) {
-    return Accept(exchange, SubscribedRecord());
-  });
+  ScriptedMaster master(
+      [](int, const auto&, auto& exchange) { return Accept(exchange, SubscribedRecord()); });
   ClientHarness client({master.url()});
   ASSERT_TRUE(WaitFor([&] { return client.subscribed() == 1; }));
   master.server().DropAllConnections();
@@ -372,9 +365,8 @@ TEST(HttpMesosClientTest, ErrorEventStopsTheClientForGood) {
 }
 
 TEST(HttpMesosClientTest, PausedCallsAreHeldBack) {
-  ScriptedMaster master([](int, const auto&, auto& exchange) {
-    return Accept(exchange, SubscribedRecord());
-  });
+  ScriptedMaster master(
+      [](int, const auto&, auto& exchange) { return Accept(exchange, SubscribedRecord()); });
   ClientHarness client({master.url()});
   ASSERT_TRUE(WaitFor([&] { return client.subscribed() == 1; }));
   client.loop().Post([&] { client.client().SetPaused(true); });
@@ -406,49 +398,57 @@ TEST(MasterUrlsTest, ParsesListsAndLocations) {
 class SlowMaster {
  public:
   explicit SlowMaster(int hold_until) : hold_until_(hold_until) {
-    auto server = local::HttpServer::Start({}, [this](const local::HttpRequest& request,
-                                                       local::HttpExchange& exchange) {
-      v1::scheduler::Call call;
-      call.ParseFromString(request.body);
-      if (call.type() == v1::scheduler::Call::SUBSCRIBE) {
-        absl::MutexLock lock(&mu_);
-        stream_ = Accept(exchange, SubscribedRecord());
-        return;
-      }
-      int now;
-      {
-        absl::MutexLock lock(&mu_);
-        now = ++active_;
-        max_active_ = std::max(max_active_, now);
-        std::string what = call.type() == v1::scheduler::Call::ACKNOWLEDGE
-                               ? call.acknowledge().task_id().value()
-                               : v1::scheduler::Call::Type_Name(call.type());
-        order_.push_back(what);
-        if (call.type() != v1::scheduler::Call::ACKNOWLEDGE) alone_.push_back(now == 1);
-      }
-      {
-        absl::MutexLock lock(&mu_);
-        if (!mu_.AwaitWithTimeout(
-                absl::Condition(
-                    +[](SlowMaster* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(m->mu_) {
-                      return m->gave_up_ || m->max_active_ >= m->hold_until_;
-                    },
-                    this),
-                absl::Seconds(10))) {
-          gave_up_ = true;  // the client does not overlap: answer the rest at once
-        }
-        --active_;
-      }
-      exchange.Respond({202, {}, ""});
-    });
+    auto server = local::HttpServer::Start(
+        {}, [this](const local::HttpRequest& request, local::HttpExchange& exchange) {
+          v1::scheduler::Call call;
+          call.ParseFromString(request.body);
+          if (call.type() == v1::scheduler::Call::SUBSCRIBE) {
+            absl::MutexLock lock(&mu_);
+            stream_ = Accept(exchange, SubscribedRecord());
+            return;
+          }
+          int now;
+          {
+            absl::MutexLock lock(&mu_);
+            now = ++active_;
+            max_active_ = std::max(max_active_, now);
+            std::string what = call.type() == v1::scheduler::Call::ACKNOWLEDGE
+                                   ? call.acknowledge().task_id().value()
+                                   : v1::scheduler::Call::Type_Name(call.type());
+            order_.push_back(what);
+            if (call.type() != v1::scheduler::Call::ACKNOWLEDGE) alone_.push_back(now == 1);
+          }
+          {
+            absl::MutexLock lock(&mu_);
+            if (!mu_.AwaitWithTimeout(absl::Condition(
+                                          +[](SlowMaster* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(m->mu_) {
+                                            return m->gave_up_ || m->max_active_ >= m->hold_until_;
+                                          },
+                                          this),
+                                      absl::Seconds(10))) {
+              gave_up_ = true;  // the client does not overlap: answer the rest at once
+            }
+            --active_;
+          }
+          exchange.Respond({202, {}, ""});
+        });
     EXPECT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }
   ~SlowMaster() { server_->Stop(); }
   std::string url() const { return absl::StrCat("http://127.0.0.1:", server_->port()); }
-  std::vector<std::string> order() { absl::MutexLock lock(&mu_); return order_; }
-  std::vector<bool> alone() { absl::MutexLock lock(&mu_); return alone_; }
-  int max_active() { absl::MutexLock lock(&mu_); return max_active_; }
+  std::vector<std::string> order() {
+    absl::MutexLock lock(&mu_);
+    return order_;
+  }
+  std::vector<bool> alone() {
+    absl::MutexLock lock(&mu_);
+    return alone_;
+  }
+  int max_active() {
+    absl::MutexLock lock(&mu_);
+    return max_active_;
+  }
 
  private:
   const int hold_until_;

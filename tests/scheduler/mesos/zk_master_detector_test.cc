@@ -66,9 +66,8 @@ class ZkMasterDetectorTest : public ::testing::Test {
     for (int i = 0; i < 20; ++i) loop_.Flush();
   }
   void Create(const std::string& path, const std::string& data) {
-    auto created = testing::CallOnLoop<absl::StatusOr<ZkCreated>>(loop_, [&](auto cb) {
-      zk_.Create(path, data, ZkCreateMode::kPersistent, std::move(cb));
-    });
+    auto created = testing::CallOnLoop<absl::StatusOr<ZkCreated>>(
+        loop_, [&](auto cb) { zk_.Create(path, data, ZkCreateMode::kPersistent, std::move(cb)); });
     ASSERT_TRUE(created.ok()) << created.status();
     Settle();
   }

@@ -18,13 +18,13 @@
 #include "absl/random/random.h"
 #include "absl/time/time.h"
 #include "common/event_loop.h"
+#include "local_mesos/http_server.h"
+#include "local_mesos/json.h"
+#include "local_mesos/local_master.h"
+#include "local_mesos/resources.h"
+#include "local_mesos/task_runner.h"
 #include "mesos/v1/mesos.pb.h"
 #include "mesos/v1/scheduler/scheduler.pb.h"
-#include "scheduler/local/http_server.h"
-#include "scheduler/local/json.h"
-#include "scheduler/local/local_master.h"
-#include "scheduler/local/resources.h"
-#include "scheduler/local/task_runner.h"
 
 namespace mast::local {
 

@@ -1,4 +1,4 @@
-#include "election/throttled_zk_client.h"
+#include "zk/throttled_zk_client.h"
 
 #include <algorithm>
 #include <utility>
@@ -75,8 +75,7 @@ void ThrottledZkClient::GetChildren(const std::string& path, ZkWatcher watcher,
 
 void ThrottledZkClient::Set(const std::string& path, std::string data, int32_t version,
                             ZkCallback<absl::StatusOr<ZkStat>> done) {
-  Submit([this, path, data = std::move(data), version,
-          done = Counted(std::move(done))]() mutable {
+  Submit([this, path, data = std::move(data), version, done = Counted(std::move(done))]() mutable {
     inner_.Set(path, std::move(data), version, std::move(done));
   });
 }

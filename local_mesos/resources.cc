@@ -1,4 +1,4 @@
-#include "scheduler/local/resources.h"
+#include "local_mesos/resources.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "scheduler/local/json.h"
+#include "local_mesos/json.h"
 
 namespace mast::local {
 namespace {

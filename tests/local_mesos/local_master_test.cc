@@ -4,7 +4,7 @@
 // HTTP round trips are awaited with deadlines. "Nothing more arrived" is proven with a barrier:
 // a RECONCILE for an unknown task whose answer comes after everything the master sent before.
 
-#include "scheduler/local/local_master.h"
+#include "local_mesos/local_master.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -28,8 +28,8 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "local_mesos/resources.h"
 #include "mesos/v1/scheduler/scheduler.pb.h"
-#include "scheduler/local/resources.h"
 #include "scheduler/mesos/http_mesos_client.h"
 #include "scheduler/mesos/http_transport.h"
 #include "scheduler/mesos/master_detector.h"
@@ -1856,8 +1856,8 @@ TEST(LocalMasterFaultEndpointsTest, PostFaultsToggleTheMastersBehaviour) {
   mesos::HttpTransport transport;
   const std::string base = (*master)->url();
   auto scheduler_status = [&] {
-    return Request(transport, base + "/api/v1/scheduler",
-                   {"Content-Type: application/x-protobuf"}, "")
+    return Request(transport, base + "/api/v1/scheduler", {"Content-Type: application/x-protobuf"},
+                   "")
         .status;
   };
   EXPECT_EQ(scheduler_status(), 400) << "an empty body, but the master serves";

@@ -1,9 +1,9 @@
-#include "election/zk_session.h"
+#include "zk/zk_session.h"
 
 #include <zookeeper/zookeeper.h>
 
-#include <cerrno>
 #include <array>
+#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/match.h"
@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
-#include "election/zk_status.h"
+#include "zk/zk_status.h"
 
 namespace mast {
 
@@ -138,7 +138,7 @@ absl::Status ValidateZkSessionConfig(const ZkSessionConfig& config) {
 }
 
 absl::StatusOr<std::unique_ptr<ZkSession>> ZkSession::Create(ZkSessionConfig config,
-                                                              EventLoop& loop) {
+                                                             EventLoop& loop) {
   absl::Status valid = ValidateZkSessionConfig(config);
   if (!valid.ok()) return valid;
   // The C client's level is process-wide; its INFO lines (one per connect
@@ -230,8 +230,9 @@ void ZkSession::CloseHandle() {
 
 void ZkSession::ScheduleReopen(absl::string_view reason) {
   absl::Duration delay = reopen_backoff_.Next(bitgen_);
-  LogError("zk_session_open_failed",
-           {{"hosts", config_.hosts}, {"reason", reason}, {"retry_in", absl::FormatDuration(delay)}});
+  LogError(
+      "zk_session_open_failed",
+      {{"hosts", config_.hosts}, {"reason", reason}, {"retry_in", absl::FormatDuration(delay)}});
   loop_.Cancel(reopen_timer_);
   reopen_timer_ = loop_.RunAfter(delay, [this, alive = std::weak_ptr<char>(alive_)] {
     if (alive.lock()) OpenHandle();
@@ -248,9 +249,8 @@ void ZkSession::OnSessionStateChange(uint64_t generation, int zk_state) {
     reopen_backoff_.Reset();
     loop_.Cancel(unreachable_timer_);
     if (new_session) {
-      LogInfo("zk_session_established",
-              {{"session_id", absl::StrCat("0x", absl::Hex(session_id_))},
-               {"timeout", absl::FormatDuration(negotiated_timeout_)}});
+      LogInfo("zk_session_established", {{"session_id", absl::StrCat("0x", absl::Hex(session_id_))},
+                                         {"timeout", absl::FormatDuration(negotiated_timeout_)}});
     } else {
       LogInfo("zk_session_reconnected",
               {{"session_id", absl::StrCat("0x", absl::Hex(session_id_))},
@@ -433,10 +433,10 @@ void MultiDone(int rc, const void* data) {
     for (size_t i = 0; i < ctx->results.size(); ++i) {
       int err = ctx->results[i].err;
       if (err != ZOK && err != ZRUNTIMEINCONSISTENCY) {
-        return Deliver(op, T(WithFailedOp(
-                               ZkErrorToStatus(err, absl::StrCat(op->what, " op ", i, " (",
-                                                                 ctx->ops[i].path, ")")),
-                               i)));
+        return Deliver(op,
+                       T(WithFailedOp(ZkErrorToStatus(err, absl::StrCat(op->what, " op ", i, " (",
+                                                                        ctx->ops[i].path, ")")),
+                                      i)));
       }
     }
     return Deliver(op, T(ZkErrorToStatus(rc, op->what)));
@@ -463,9 +463,8 @@ static void FailNow(EventLoop& loop, const std::shared_ptr<char>& alive, OpConte
                     int rc) {
   std::unique_ptr<OpContext<T>> owned(ctx);
   absl::Status status = ZkErrorToStatus(rc, ctx->what);
-  PostIfAlive(&loop, alive, [done = std::move(owned->done), status]() mutable {
-    std::move(done)(T(status));
-  });
+  PostIfAlive(&loop, alive,
+              [done = std::move(owned->done), status]() mutable { std::move(done)(T(status)); });
 }
 
 const ACL_vector* ZkSession::Acl() const {
@@ -484,9 +483,9 @@ void ZkSession::Create(const std::string& path, std::string data, ZkCreateMode m
 
 void ZkSession::Delete(const std::string& path, int32_t version, ZkCallback<absl::Status> done) {
   auto* ctx = NewOp(loop_, alive_, absl::StrCat("delete ", path), std::move(done));
-  int rc = handle_ == nullptr ? ZINVALIDSTATE
-                              : zoo_adelete(handle_, path.c_str(), version,
-                                            &ZkSessionCallbacks::VoidDone, ctx);
+  int rc = handle_ == nullptr
+               ? ZINVALIDSTATE
+               : zoo_adelete(handle_, path.c_str(), version, &ZkSessionCallbacks::VoidDone, ctx);
   if (rc != ZOK) FailNow(loop_, alive_, ctx, rc);
 }
 
@@ -497,10 +496,9 @@ void ZkSession::Exists(const std::string& path, ZkWatcher watcher,
   ctx->watch_id = handle_ == nullptr ? 0 : AddWatcher(std::move(watcher));
   int rc = handle_ == nullptr
                ? ZINVALIDSTATE
-               : zoo_awexists(handle_, path.c_str(),
-                              ctx->watch_id ? &ZkSessionCallbacks::Watch : nullptr,
-                              reinterpret_cast<void*>(ctx->watch_id),
-                              &ZkSessionCallbacks::ExistsDone, ctx);
+               : zoo_awexists(
+                     handle_, path.c_str(), ctx->watch_id ? &ZkSessionCallbacks::Watch : nullptr,
+                     reinterpret_cast<void*>(ctx->watch_id), &ZkSessionCallbacks::ExistsDone, ctx);
   if (rc != ZOK) {
     ForgetWatcher(ctx->watch_id);
     FailNow(loop_, alive_, ctx, rc);
@@ -512,10 +510,11 @@ void ZkSession::Get(const std::string& path, ZkWatcher watcher,
   auto* ctx = NewOp(loop_, alive_, absl::StrCat("get ", path), std::move(done));
   ctx->session = this;
   ctx->watch_id = handle_ == nullptr ? 0 : AddWatcher(std::move(watcher));
-  int rc = handle_ == nullptr
-               ? ZINVALIDSTATE
-               : zoo_awget(handle_, path.c_str(), ctx->watch_id ? &ZkSessionCallbacks::Watch : nullptr,
-                           reinterpret_cast<void*>(ctx->watch_id), &ZkSessionCallbacks::GetDone, ctx);
+  int rc =
+      handle_ == nullptr
+          ? ZINVALIDSTATE
+          : zoo_awget(handle_, path.c_str(), ctx->watch_id ? &ZkSessionCallbacks::Watch : nullptr,
+                      reinterpret_cast<void*>(ctx->watch_id), &ZkSessionCallbacks::GetDone, ctx);
   if (rc != ZOK) {
     ForgetWatcher(ctx->watch_id);
     FailNow(loop_, alive_, ctx, rc);
@@ -544,16 +543,16 @@ void ZkSession::Set(const std::string& path, std::string data, int32_t version,
   auto* ctx = NewOp(loop_, alive_, absl::StrCat("set ", path), std::move(done));
   int rc = handle_ == nullptr
                ? ZINVALIDSTATE
-               : zoo_aset(handle_, path.c_str(), data.data(), static_cast<int>(data.size()), version,
-                          &ZkSessionCallbacks::SetDone, ctx);
+               : zoo_aset(handle_, path.c_str(), data.data(), static_cast<int>(data.size()),
+                          version, &ZkSessionCallbacks::SetDone, ctx);
   if (rc != ZOK) FailNow(loop_, alive_, ctx, rc);
 }
 
 void ZkSession::Multi(std::vector<ZkOp> ops,
                       ZkCallback<absl::StatusOr<std::vector<ZkOpResult>>> done) {
   auto ctx = std::make_unique<MultiContext>();
-  ctx->op = OpContext<absl::StatusOr<std::vector<ZkOpResult>>>{&loop_, alive_, "multi",
-                                                               std::move(done)};
+  ctx->op =
+      OpContext<absl::StatusOr<std::vector<ZkOpResult>>>{&loop_, alive_, "multi", std::move(done)};
   ctx->ops = std::move(ops);
   size_t n = ctx->ops.size();
   ctx->zoo_ops.resize(n);

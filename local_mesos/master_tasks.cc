@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "scheduler/local/master_state.h"
+#include "local_mesos/master_state.h"
 
 namespace mast::local {
 

@@ -1,4 +1,4 @@
-#include "election/zk_status.h"
+#include "zk/zk_status.h"
 
 #include <zookeeper/zookeeper.h>
 

@@ -1,5 +1,4 @@
-#include "election/zk_session.h"
-#include "election/zk_status.h"
+#include "zk/zk_session.h"
 
 #include <vector>
 
@@ -9,6 +8,7 @@
 #include "tests/common/tcp_proxy.h"
 #include "tests/common/wait.h"
 #include "tests/common/zk_test_util.h"
+#include "zk/zk_status.h"
 
 namespace mast {
 namespace {
@@ -231,7 +231,8 @@ TEST(ZkSessionTest, MultiIsAllOrNothingAndNamesTheFailedOp) {
   const std::string root = TestRoot();
   h.CreatePath(root);
   ASSERT_TRUE(h.Create(root + "/fence", "").ok());
-  auto ok = h.Multi({ZkOp::Check(root + "/fence", 0), ZkOp::Create(root + "/a", "1", ZkCreateMode::kPersistent),
+  auto ok = h.Multi({ZkOp::Check(root + "/fence", 0),
+                     ZkOp::Create(root + "/a", "1", ZkCreateMode::kPersistent),
                      ZkOp::Set(root + "/fence", "x", 0)});
   ASSERT_TRUE(ok.ok()) << ok.status();
   ASSERT_EQ(ok->size(), 3u);
@@ -239,8 +240,8 @@ TEST(ZkSessionTest, MultiIsAllOrNothingAndNamesTheFailedOp) {
   EXPECT_EQ((*ok)[2].stat.version, 1);
 
   // The check fails (version is now 1): nothing of the multi happens.
-  auto failed = h.Multi({ZkOp::Check(root + "/fence", 0),
-                         ZkOp::Create(root + "/b", "2", ZkCreateMode::kPersistent)});
+  auto failed = h.Multi(
+      {ZkOp::Check(root + "/fence", 0), ZkOp::Create(root + "/b", "2", ZkCreateMode::kPersistent)});
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kAborted);
   EXPECT_THAT(std::string(failed.status().message()), HasSubstr("op 0"));
   EXPECT_EQ(FailedMultiOp(failed.status()), 0u);
@@ -348,8 +349,7 @@ TEST(ZkSessionTest, DigestAuthProtectsWhatItCreates) {
   stranger.CreatePath(root);
   ASSERT_TRUE(owner.Create(root + "/private", "data").ok());
   EXPECT_EQ(owner.Get(root + "/private")->data, "data");
-  EXPECT_EQ(stranger.Get(root + "/private").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(stranger.Get(root + "/private").status().code(), absl::StatusCode::kPermissionDenied);
 }
 
 TEST(ZkSessionTest, UnreachableServerKeepsConnectingAndFailsCallsAsUnavailable) {
@@ -359,8 +359,7 @@ TEST(ZkSessionTest, UnreachableServerKeepsConnectingAndFailsCallsAsUnavailable) 
   SessionHarness h(config);
   // Calls queue while connecting; they must not hang forever or crash.
   auto node = CallOnLoop<absl::StatusOr<ZkNode>>(
-      h.loop(),
-      [&](auto cb) { h.session().Get("/x", nullptr, std::move(cb)); }, absl::Seconds(30));
+      h.loop(), [&](auto cb) { h.session().Get("/x", nullptr, std::move(cb)); }, absl::Seconds(30));
   EXPECT_EQ(node.status().code(), absl::StatusCode::kUnavailable) << node.status();
   auto events = h.events();
   for (const auto& e : events) EXPECT_NE(e.state, ZkSessionState::kConnected);

@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "scheduler/local/local_master.h"
-#include "scheduler/local/resources.h"
+#include "local_mesos/local_master.h"
+#include "local_mesos/resources.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:5050",
           "Where to listen, ip:port (loopback by default; port 0 picks a free one)");
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   absl::FlagsUsageConfig usage;
   // --help lists this binary's own flags (they live in this file).
   usage.contains_help_flags = [](absl::string_view path) {
-    return path.find("scheduler/local/main") != absl::string_view::npos;
+    return path.find("local_mesos/main") != absl::string_view::npos;
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
-#include "election/zk_client.h"
+#include "zk/zk_client.h"
 
 namespace mast {
 

@@ -121,8 +121,7 @@ class ZkClient {
   virtual void Create(const std::string& path, std::string data, ZkCreateMode mode,
                       ZkCallback<absl::StatusOr<ZkCreated>> done) = 0;
   // `version` -1 deletes whatever the version.
-  virtual void Delete(const std::string& path, int32_t version,
-                      ZkCallback<absl::Status> done) = 0;
+  virtual void Delete(const std::string& path, int32_t version, ZkCallback<absl::Status> done) = 0;
   // nullopt when the node does not exist. `watcher` may be null.
   virtual void Exists(const std::string& path, ZkWatcher watcher,
                       ZkCallback<absl::StatusOr<std::optional<ZkStat>>> done) = 0;

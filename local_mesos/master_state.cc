@@ -1,7 +1,7 @@
 // The local master's frameworks, subscription streams, call dispatch, restart and the JSON
 // endpoints. Offers, tasks and agents are in master_tasks.cc.
 
-#include "scheduler/local/master_state.h"
+#include "local_mesos/master_state.h"
 
 #include <arpa/inet.h>
 #include <signal.h>

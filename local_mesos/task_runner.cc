@@ -1,4 +1,4 @@
-#include "scheduler/local/task_runner.h"
+#include "local_mesos/task_runner.h"
 
 #include <fcntl.h>
 #include <signal.h>

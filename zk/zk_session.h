@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "common/backoff.h"
 #include "common/event_loop.h"
-#include "election/zk_client.h"
+#include "zk/zk_client.h"
 
 typedef struct _zhandle zhandle_t;
 struct ACL_vector;
@@ -50,8 +50,7 @@ absl::Status ValidateZkSessionConfig(const ZkSessionConfig& config);
 // answers, a warning is logged every session timeout.
 class ZkSession final : public ZkClient {
  public:
-  static absl::StatusOr<std::unique_ptr<ZkSession>> Create(ZkSessionConfig config,
-                                                           EventLoop& loop);
+  static absl::StatusOr<std::unique_ptr<ZkSession>> Create(ZkSessionConfig config, EventLoop& loop);
   ~ZkSession() override;
 
   void Create(const std::string& path, std::string data, ZkCreateMode mode,
@@ -84,7 +83,7 @@ class ZkSession final : public ZkClient {
   };
   std::optional<Credentials> credentials() const;
 
- // Public only so the C callbacks in the .cc can name it.
+  // Public only so the C callbacks in the .cc can name it.
   struct HandleContext;
 
  private:

@@ -1,4 +1,4 @@
-#include "election/zk_status.h"
+#include "zk/zk_status.h"
 
 #include <zookeeper/zookeeper.h>
 
@@ -73,8 +73,7 @@ absl::Status ValidateZkPath(absl::string_view path) {
       return absl::InvalidArgumentError(absl::StrCat("'", path, "': empty path component"));
     }
     if (part == "." || part == "..") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("'", path, "': '.' and '..' are not allowed"));
+      return absl::InvalidArgumentError(absl::StrCat("'", path, "': '.' and '..' are not allowed"));
     }
     if (part == "zookeeper" && path.rfind("/zookeeper", 0) == 0) {
       return absl::InvalidArgumentError(absl::StrCat("'", path, "': /zookeeper is reserved"));

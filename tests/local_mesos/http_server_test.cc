@@ -1,4 +1,4 @@
-#include "scheduler/local/http_server.h"
+#include "local_mesos/http_server.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>

@@ -15,8 +15,8 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/event_loop.h"
+#include "local_mesos/http_server.h"
 #include "mesos/v1/mesos.pb.h"
-#include "scheduler/local/http_server.h"
 
 namespace mast::local {
 

@@ -1,9 +1,9 @@
-#include "scheduler/local/local_master.h"
+#include "local_mesos/local_master.h"
 
-#include <map>
 #include <stdlib.h>
 
 #include <filesystem>
+#include <map>
 #include <system_error>
 
 #include "absl/random/random.h"
@@ -15,8 +15,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "common/log.h"
-#include "scheduler/local/json.h"
-#include "scheduler/local/master_state.h"
+#include "local_mesos/json.h"
+#include "local_mesos/master_state.h"
 
 namespace mast::local {
 namespace {
@@ -341,9 +341,8 @@ HttpResponse LocalMaster::HandleFault(const HttpRequest& request) {
   std::map<std::string, std::string> query;
   size_t question = request.target.find('?');
   if (question != std::string::npos) {
-    for (absl::string_view pair :
-         absl::StrSplit(absl::string_view(request.target).substr(question + 1), '&',
-                        absl::SkipEmpty())) {
+    for (absl::string_view pair : absl::StrSplit(
+             absl::string_view(request.target).substr(question + 1), '&', absl::SkipEmpty())) {
       std::pair<std::string, std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
       query[kv.first] = kv.second;
     }
@@ -370,11 +369,10 @@ HttpResponse LocalMaster::HandleFault(const HttpRequest& request) {
     SetUnavailable(flag("on"));
   } else if (fault == "rescind-offers") {
     RescindAllOffers();
-  } else if (fault == "disconnect-agent" || fault == "reconnect-agent" ||
-             fault == "remove-agent") {
+  } else if (fault == "disconnect-agent" || fault == "reconnect-agent" || fault == "remove-agent") {
     if (!number("index", n) || n < 0 || n >= config_.agents) {
-      return TextResponse(400, absl::StrCat("index: must be an agent index in [0, ",
-                                            config_.agents, ")"));
+      return TextResponse(
+          400, absl::StrCat("index: must be an agent index in [0, ", config_.agents, ")"));
     }
     int index = static_cast<int>(n);
     if (fault == "disconnect-agent") DisconnectAgent(index);

@@ -1,4 +1,4 @@
-#include "election/throttled_zk_client.h"
+#include "zk/throttled_zk_client.h"
 
 #include <string>
 #include <vector>
@@ -74,7 +74,8 @@ TEST_F(ThrottledZkClientTest, WatchesAndErrorsPassThrough) {
   bool fired = false;
   absl::Status missing;
   loop_.Post([&] {
-    throttled_.Exists("/w", [&](const ZkWatchEvent&) { fired = true; }, [](auto) {});
+    throttled_.Exists(
+        "/w", [&](const ZkWatchEvent&) { fired = true; }, [](auto) {});
     throttled_.Delete("/nope", -1, [&](absl::Status s) { missing = s; });
   });
   Settle();

@@ -1,4 +1,4 @@
-#include "scheduler/local/json.h"
+#include "local_mesos/json.h"
 
 #include <algorithm>
 #include <charconv>
