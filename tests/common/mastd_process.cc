@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <cstdlib>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -9,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "grpcpp/grpcpp.h"
-#include "gtest/gtest.h"
 #include "tests/common/wait.h"
 
 namespace mast::testing {
@@ -34,7 +34,12 @@ MastdProcess& ReplicaSet::Start(const std::string& zk_hosts, const std::string& 
   options.log_dir = log_dir_;
   options.extra_flags = std::move(extra_flags);
   auto replica = MastdProcess::Start(options);
-  EXPECT_TRUE(replica.ok()) << replica.status();
+  if (!replica.ok()) {
+    // Every caller needs the replica; without it there is nothing to test.
+    std::fprintf(stderr, "ReplicaSet: cannot start %s: %s\n", id.c_str(),
+                 replica.status().ToString().c_str());
+    std::abort();
+  }
   replicas_.push_back(std::move(*replica));
   return *replicas_.back();
 }

@@ -11,9 +11,8 @@
 #include "store/zk_store.h"
 #include "tests/common/fake_zk_client.h"
 #include "tests/common/manual_clock.h"
-#include "tests/common/wait.h"
 #include "tests/common/zk_test_util.h"
-#include "zk/zk_session.h"
+#include "tests/store/records_for_test.h"
 
 namespace mast {
 namespace {
@@ -21,29 +20,10 @@ namespace {
 using ::mast::testing::CallOnLoop;
 using ::mast::testing::FakeZkClient;
 using ::mast::testing::FakeZkEnsemble;
-using ::mast::v1::records::ServiceRecord;
-using ::mast::v1::records::TaskRecords;
+using ::mast::testing::MakeService;
+using ::mast::testing::MakeTasks;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-
-ServiceRecord MakeService(const std::string& name, uint32_t instances) {
-  ServiceRecord record;
-  record.mutable_service()->mutable_spec()->set_name(name);
-  record.mutable_service()->mutable_spec()->set_instances(instances);
-  return record;
-}
-
-TaskRecords MakeTasks(const std::string& service, int count) {
-  TaskRecords tasks;
-  for (int i = 0; i < count; ++i) {
-    mast::v1::Task* task = tasks.add_tasks();
-    task->set_id(absl::StrCat(service, ".", i * 7919));
-    task->set_service(service);
-    task->set_host(absl::StrCat("agent-", i % 97));
-    task->set_state(mast::v1::Task::RUNNING);
-  }
-  return tasks;
-}
 
 std::vector<std::string> Names(const StateSnapshot& snapshot) {
   std::vector<std::string> names;
@@ -260,82 +240,6 @@ TEST_F(StateCacheFakeTest, FailedReadIsRetriedWithBackoff) {
   auto snapshot = Snapshot();
   EXPECT_TRUE(snapshot->synced);
   EXPECT_THAT(Names(*snapshot), ElementsAre("a"));
-}
-
-// A writer and, in a second session, a cache, on a real ZooKeeper.
-TEST(StateCacheTest, ConvergesWithAWriterOnARealZooKeeper) {
-  EventLoop loop(RealClock::Default(), "store");
-  ZkSessionConfig config;
-  config.hosts = testing::SharedZkServer().hosts();
-  config.session_timeout = absl::Seconds(4);
-  const std::string root = testing::TestRoot();
-  std::unique_ptr<ZkSession> writer_zk = *ZkSession::Create(config, loop);
-  std::unique_ptr<ZkSession> cache_zk = *ZkSession::Create(config, loop);
-  auto made = CallOnLoop<absl::StatusOr<ZkCreated>>(loop, [&](auto cb) {
-    writer_zk->Create("/t", "", ZkCreateMode::kPersistent, [](auto) {});
-    writer_zk->Create(root, "", ZkCreateMode::kPersistent, [](auto) {});
-    writer_zk->Create(root + "/election", "", ZkCreateMode::kPersistent, [](auto) {});
-    writer_zk->Create(root + "/election/n_w-", "", ZkCreateMode::kEphemeralSequential,
-                      std::move(cb));
-  });
-  ASSERT_TRUE(made.ok()) << made.status();
-  LeaderTerm term{static_cast<uint64_t>(made->stat.czxid), made->path, absl::Now()};
-  auto zk_store = std::make_unique<ZkStore>(*writer_zk, root);
-  auto store = std::make_unique<ServiceStore>(*writer_zk, *zk_store);
-  prometheus::Registry registry;
-  StateCacheMetrics metrics(registry);
-  auto cache = std::make_unique<StateCache>(*cache_zk, loop, root, &metrics);
-  loop.Post([&] { cache->Start(); });
-
-  auto put = CallOnLoop<absl::StatusOr<int32_t>>(loop, [&](auto cb) {
-    store->PutService(term, MakeService("team/web", 3), ServiceStore::kMustNotExist, std::move(cb));
-  });
-  ASSERT_TRUE(put.ok()) << put.status();
-  ASSERT_TRUE(CallOnLoop<absl::Status>(loop, [&](auto cb) {
-                store->PutService(term, MakeService("api", 1), ServiceStore::kMustNotExist,
-                                  [cb = std::move(cb)](absl::StatusOr<int32_t> r) mutable {
-                                    std::move(cb)(r.status());
-                                  });
-              }).ok());
-  // Large enough to be sharded on the real server (each request under 1 MB).
-  absl::Status tasks = CallOnLoop<absl::Status>(loop, [&](auto cb) {
-    store->PutTasks(term, "team/web", MakeTasks("team/web", 300'000), std::move(cb));
-  });
-  ASSERT_TRUE(tasks.ok()) << tasks;
-  auto head = CallOnLoop<absl::StatusOr<ZkNode>>(loop, [&](auto cb) {
-    writer_zk->Get(root + "/state/tasks/team%2Fweb", nullptr, std::move(cb));
-  });
-  ASSERT_TRUE(head.ok()) << head.status();
-  mast::v1::records::TaskRecordsHead parsed;
-  ASSERT_TRUE(parsed.ParseFromString(head->data));
-  EXPECT_GT(parsed.shard_count(), 1u);
-  auto converged = [&](auto&& predicate) {
-    return testing::WaitFor([&] {
-      auto snapshot = cache->snapshot();
-      return snapshot->synced && predicate(*snapshot);
-    });
-  };
-  EXPECT_TRUE(converged([](const StateSnapshot& s) {
-    return s.services.size() == 2 && s.tasks.count("team/web") > 0 &&
-           s.tasks.at("team/web")->tasks_size() == 300'000;
-  }));
-
-  ASSERT_TRUE(CallOnLoop<absl::Status>(loop, [&](auto cb) {
-                store->DeleteService(term, "team/web", std::move(cb));
-              }).ok());
-  EXPECT_TRUE(converged([](const StateSnapshot& s) {
-    return s.services.size() == 1 && s.services.count("api") == 1 && s.tasks.empty();
-  }));
-  EXPECT_THAT(cache->snapshot()->corrupt, IsEmpty());
-
-  loop.Post([&] {
-    cache.reset();
-    store.reset();
-    zk_store.reset();
-    writer_zk.reset();
-    cache_zk.reset();
-  });
-  loop.Flush();
 }
 
 }  // namespace

@@ -7,9 +7,7 @@
 #include "gtest/gtest.h"
 #include "tests/common/fake_zk_client.h"
 #include "tests/common/manual_clock.h"
-#include "tests/common/wait.h"
 #include "tests/common/zk_test_util.h"
-#include "zk/zk_session.h"
 
 namespace mast {
 namespace {
@@ -98,62 +96,6 @@ TEST_F(ZkStoreFakeTest, BadIdsAreRefused) {
   EXPECT_EQ(Write(term_, "").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Write(term_, std::string(300, 'x')).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Write(LeaderTerm{}, "fw").code(), absl::StatusCode::kFailedPrecondition);
-}
-
-// The same fence on a real ZooKeeper, with real leader election: the old
-// leader's term no longer writes once the next one leads.
-TEST(ZkStoreTest, DeposedLeaderCannotWriteOnARealZooKeeper) {
-  EventLoop loop(RealClock::Default(), "store");
-  ZkSessionConfig config;
-  config.hosts = testing::SharedZkServer().hosts();
-  config.session_timeout = absl::Seconds(2);
-  const std::string root = testing::TestRoot();
-  std::unique_ptr<ZkSession> a_zk = *ZkSession::Create(config, loop);
-  std::unique_ptr<ZkSession> b_zk = *ZkSession::Create(config, loop);
-  std::optional<LeaderTerm> a_term, b_term;
-  auto make = [&](ZkSession& zk, const std::string& id, std::optional<LeaderTerm>* term) {
-    LeaderElectorConfig ec;
-    ec.election_path = root + "/election";
-    ec.replica_id = id;
-    ec.advertise_address = id + ":1";
-    LeaderCallbacks callbacks;
-    callbacks.on_started_leading = [term](const LeaderTerm& t) { *term = t; };
-    return *LeaderElector::Create(ec, zk, loop, std::move(callbacks), nullptr);
-  };
-  std::unique_ptr<LeaderElector> a = make(*a_zk, "a", &a_term);
-  loop.Post([&] { a->Start(); });
-  ASSERT_TRUE(testing::WaitFor(
-      [&] { return CallOnLoop<bool>(loop, [&](auto cb) { cb(a_term.has_value()); }); }));
-  std::unique_ptr<LeaderElector> b = make(*b_zk, "b", &b_term);
-  loop.Post([&] { b->Start(); });
-  ZkStore a_store(*a_zk, root);
-  ZkStore b_store(*b_zk, root);
-  LeaderTerm old_term = CallOnLoop<LeaderTerm>(loop, [&](auto cb) { cb(*a_term); });
-  ASSERT_TRUE(CallOnLoop<absl::Status>(loop, [&](auto cb) {
-                a_store.WriteFrameworkId(old_term, "fw-a", std::move(cb));
-              }).ok());
-
-  ASSERT_TRUE(CallOnLoop<absl::Status>(loop, [&](auto cb) { a->Resign(std::move(cb)); }).ok());
-  ASSERT_TRUE(testing::WaitFor(
-      [&] { return CallOnLoop<bool>(loop, [&](auto cb) { cb(b_term.has_value()); }); }));
-  absl::Status deposed = CallOnLoop<absl::Status>(
-      loop, [&](auto cb) { a_store.WriteFrameworkId(old_term, "fw-stale", std::move(cb)); });
-  EXPECT_EQ(deposed.code(), absl::StatusCode::kFailedPrecondition) << deposed;
-  LeaderTerm new_term = CallOnLoop<LeaderTerm>(loop, [&](auto cb) { cb(*b_term); });
-  EXPECT_GT(new_term.fencing_token, old_term.fencing_token);
-  ASSERT_TRUE(CallOnLoop<absl::Status>(loop, [&](auto cb) {
-                b_store.WriteFrameworkId(new_term, "fw-a", std::move(cb));
-              }).ok());
-  auto read = CallOnLoop<absl::StatusOr<std::optional<std::string>>>(
-      loop, [&](auto cb) { b_store.ReadFrameworkId(std::move(cb)); });
-  EXPECT_EQ(read->value_or(""), "fw-a");
-  loop.Post([&] {
-    a.reset();
-    b.reset();
-    a_zk.reset();
-    b_zk.reset();
-  });
-  loop.Flush();
 }
 
 }  // namespace
