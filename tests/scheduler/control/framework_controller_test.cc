@@ -4,13 +4,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "store/zk_store.h"
+#include "tests/common/driven_loop.h"
 #include "tests/common/fake_zk_client.h"
-#include "tests/common/manual_clock.h"
 #include "tests/common/zk_test_util.h"
 
 namespace mast {
@@ -64,7 +63,7 @@ class RecordingMesosClient final : public mesos::MesosClient {
 class FrameworkControllerTest : public ::testing::Test {
  protected:
   FrameworkControllerTest()
-      : loop_(clock_, "control"), zk_(ensemble_, loop_), store_(zk_, "/mast"), metrics_(registry_) {
+      : zk_(ensemble_, driven_.loop()), store_(zk_, "/mast"), metrics_(registry_) {
     zk_.Connect();
     FrameworkConfig config;
     config.user = "mast-user";
@@ -78,7 +77,7 @@ class FrameworkControllerTest : public ::testing::Test {
             client_ = client.get();
             return client;
           },
-          store_, loop_, &metrics_,
+          store_, driven_.loop(), &metrics_,
           [this](absl::string_view reason) { step_downs_.emplace_back(reason); });
     });
     term_ = MakeTerm();
@@ -87,33 +86,26 @@ class FrameworkControllerTest : public ::testing::Test {
     RunOnLoop([&] { controller_.reset(); });
   }
 
+  // Runs `fn` on the test thread (the driven loop's own), then everything it
+  // set going.
   template <typename Fn>
   void RunOnLoop(Fn fn) {
-    absl::Notification done;
-    loop_.Post([&] {
-      fn();
-      done.Notify();
-    });
-    done.WaitForNotification();
-    Settle();
-  }
-  void Settle() {
-    for (int i = 0; i < 30; ++i) loop_.Flush();
+    fn();
+    driven_.RunUntilIdle();
   }
   LeaderTerm MakeTerm() {
-    auto made = testing::CallOnLoop<absl::StatusOr<ZkCreated>>(loop_, [&](auto cb) {
+    auto made = testing::CallOnLoop<absl::StatusOr<ZkCreated>>(driven_.loop(), [&](auto cb) {
       zk_.Create("/mast", "", ZkCreateMode::kPersistent, [](auto) {});
       zk_.Create("/mast/election", "", ZkCreateMode::kPersistent, [](auto) {});
       zk_.Create("/mast/election/n_", "", ZkCreateMode::kEphemeralSequential, std::move(cb));
     });
-    return LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, clock_.Now()};
+    return LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, driven_.Now()};
   }
   void Event(const v1::scheduler::Event& event) {
     RunOnLoop([&] { client_->callbacks.on_event(event); });
   }
 
-  ManualClock clock_;
-  EventLoop loop_;
+  DrivenLoop driven_;
   testing::FakeZkEnsemble ensemble_;
   testing::FakeZkClient zk_;
   ZkStore store_;
@@ -126,7 +118,7 @@ class FrameworkControllerTest : public ::testing::Test {
 };
 
 TEST_F(FrameworkControllerTest, FollowersNeverSubscribe) {
-  Settle();
+  driven_.RunUntilIdle();
   EXPECT_TRUE(client_->subscriptions.empty());
   EXPECT_TRUE(client_->calls.empty());
 }
@@ -312,8 +304,7 @@ TEST_F(FrameworkControllerTest, AListenerGetsTheSubscriptionOnlyOnceTheIdIsStore
 
   // The retried write lands: the listener takes over; the controller no
   // longer acknowledges or declines by itself.
-  clock_.Advance(absl::Seconds(1));
-  Settle();
+  driven_.Advance(absl::Seconds(1));
   EXPECT_EQ(ensemble_.Data("/mast/state/framework_id"), "fw-1");
   EXPECT_THAT(listener.log, ElementsAre("subscribed"));
   Event(offers);
