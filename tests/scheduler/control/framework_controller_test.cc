@@ -21,17 +21,22 @@ using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
 // A MesosClient that records what the controller asks of it; the test plays
-// the master by calling the captured callbacks.
+// the master by calling the captured callbacks. Strict: a call beyond the
+// `allowed_calls` the test announced fails the test.
 class RecordingMesosClient final : public mesos::MesosClient {
  public:
-  explicit RecordingMesosClient(mesos::MesosClientCallbacks callbacks)
-      : callbacks(std::move(callbacks)) {}
+  RecordingMesosClient(mesos::MesosClientCallbacks callbacks, const int* allowed_calls)
+      : callbacks(std::move(callbacks)), allowed_calls_(allowed_calls) {}
   void Subscribe(v1::FrameworkInfo framework, std::vector<std::string> suppressed) override {
     subscriptions.push_back(framework);
     suppressed_roles = std::move(suppressed);
     subscribed_ = false;
   }
   void Send(v1::scheduler::Call call, absl::AnyInvocable<void(absl::Status) &&> done) override {
+    if (++sent_ > *allowed_calls_) {
+      ADD_FAILURE() << "unexpected call " << v1::scheduler::Call::Type_Name(call.type())
+                    << " (call " << sent_ << ", " << *allowed_calls_ << " expected)";
+    }
     calls.push_back(call);
     std::move(done)(paused ? absl::UnavailableError("paused") : absl::OkStatus());
   }
@@ -58,6 +63,10 @@ class RecordingMesosClient final : public mesos::MesosClient {
   int closes = 0;
   bool paused = false;
   bool subscribed_ = false;
+
+ private:
+  const int* allowed_calls_;
+  int sent_ = 0;
 };
 
 class FrameworkControllerTest : public ::testing::Test {
@@ -73,7 +82,8 @@ class FrameworkControllerTest : public ::testing::Test {
       controller_ = std::make_unique<FrameworkController>(
           config,
           [this](mesos::MesosClientCallbacks callbacks) {
-            auto client = std::make_unique<RecordingMesosClient>(std::move(callbacks));
+            auto client =
+                std::make_unique<RecordingMesosClient>(std::move(callbacks), &allowed_calls_);
             client_ = client.get();
             return client;
           },
@@ -101,6 +111,8 @@ class FrameworkControllerTest : public ::testing::Test {
     });
     return LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, driven_.Now()};
   }
+  // The controller may send `n` more calls to the master.
+  void ExpectCalls(int n) { allowed_calls_ += n; }
   void Event(const v1::scheduler::Event& event) {
     RunOnLoop([&] { client_->callbacks.on_event(event); });
   }
@@ -115,6 +127,7 @@ class FrameworkControllerTest : public ::testing::Test {
   RecordingMesosClient* client_ = nullptr;
   std::vector<std::string> step_downs_;
   LeaderTerm term_;
+  int allowed_calls_ = 0;
 };
 
 TEST_F(FrameworkControllerTest, FollowersNeverSubscribe) {
@@ -200,6 +213,7 @@ TEST_F(FrameworkControllerTest, OffersAreDeclinedWithTheLongFilterAndTheRoleSupp
   event.set_type(v1::scheduler::Event::OFFERS);
   for (const char* id : {"o1", "o2"})
     event.mutable_offers()->add_offers()->mutable_id()->set_value(id);
+  ExpectCalls(2);
   Event(event);
   ASSERT_THAT(client_->calls, SizeIs(2));
   const auto& decline = client_->calls[0];
@@ -237,6 +251,7 @@ TEST_F(FrameworkControllerTest, UpdatesAreAcknowledgedOnlyWithAUuidAndUnknownLiv
     status->mutable_agent_id()->set_value("a1");
     status->set_state(c.state);
     if (c.with_uuid) status->set_uuid(std::string(16, 'u'));
+    ExpectCalls((c.expect_kill ? 1 : 0) + (c.expect_ack ? 1 : 0));
     Event(event);
     int kills = 0, acks = 0;
     for (const auto& call : client_->calls) {
@@ -252,6 +267,7 @@ TEST_F(FrameworkControllerTest, UpdatesAreAcknowledgedOnlyWithAUuidAndUnknownLiv
     }
     EXPECT_EQ(kills, c.expect_kill ? 1 : 0) << v1::TaskState_Name(c.state);
     EXPECT_EQ(acks, c.expect_ack ? 1 : 0) << v1::TaskState_Name(c.state);
+    EXPECT_THAT(client_->calls, SizeIs(kills + acks)) << v1::TaskState_Name(c.state);
   }
 }
 
@@ -289,6 +305,7 @@ TEST_F(FrameworkControllerTest, AListenerGetsTheSubscriptionOnlyOnceTheIdIsStore
   v1::scheduler::Event offers;
   offers.set_type(v1::scheduler::Event::OFFERS);
   offers.mutable_offers()->add_offers()->mutable_id()->set_value("o1");
+  ExpectCalls(1);  // the decline
   Event(offers);
   v1::scheduler::Event update;
   update.set_type(v1::scheduler::Event::UPDATE);
@@ -311,6 +328,7 @@ TEST_F(FrameworkControllerTest, AListenerGetsTheSubscriptionOnlyOnceTheIdIsStore
   Event(update);
   EXPECT_THAT(listener.log, ElementsAre("subscribed", "offers 1", "update t1"));
   EXPECT_THAT(client_->calls, SizeIs(1));
+  ExpectCalls(1);
   RunOnLoop([&] {
     v1::scheduler::Call revive;
     revive.set_type(v1::scheduler::Call::REVIVE);
