@@ -7,14 +7,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "api/validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/service_store.h"
 #include "store/zk_store.h"
+#include "tests/common/driven_loop.h"
 #include "tests/common/fake_zk_client.h"
-#include "tests/common/manual_clock.h"
 #include "tests/common/zk_test_util.h"
 
 namespace mast {
@@ -40,13 +39,12 @@ v1::ServiceSpec Spec(const std::string& name, uint32_t instances = 2) {
 class ServiceWriterTest : public ::testing::Test {
  protected:
   ServiceWriterTest()
-      : loop_(clock_, "writer"),
-        zk_(ensemble_, loop_),
+      : zk_(ensemble_, driven_.loop()),
         zk_store_(zk_, "/mast"),
         store_(zk_, zk_store_),
-        writer_(clock_, ServiceWriter::Options{.idempotency_keys = 3}) {
+        writer_(driven_.clock(), ServiceWriter::Options{.idempotency_keys = 3}) {
     zk_.Connect();
-    auto term = ::mast::testing::TakeLeadershipForTest(zk_, loop_, clock_);
+    auto term = ::mast::testing::TakeLeadershipForTest(zk_, driven_.loop(), driven_.clock());
     EXPECT_TRUE(term.ok()) << term.status();
     if (term.ok()) term_ = *term;
     OnLoop([&] {
@@ -54,11 +52,12 @@ class ServiceWriterTest : public ::testing::Test {
       writer_.OnStartedLeading(term_);
     });
   }
-  ~ServiceWriterTest() override { loop_.Flush(); }
+  ~ServiceWriterTest() override { driven_.RunUntilIdle(); }
 
+  // Runs `f` on the test thread (the driven loop's own), then what it set going.
   void OnLoop(absl::AnyInvocable<void() &&> f) {
-    loop_.Post(std::move(f));
-    loop_.Flush();
+    std::move(f)();
+    driven_.RunUntilIdle();
   }
 
   absl::StatusOr<v1::Service> Create(const v1::ServiceSpec& spec, const std::string& key = "") {
@@ -66,14 +65,14 @@ class ServiceWriterTest : public ::testing::Test {
     *request.mutable_spec() = spec;
     request.set_idempotency_key(key);
     return CallOnLoop<absl::StatusOr<v1::Service>>(
-        loop_, [&](auto cb) { writer_.Create(request, std::move(cb)); });
+        driven_.loop(), [&](auto cb) { writer_.Create(request, std::move(cb)); });
   }
   absl::StatusOr<v1::Service> Update(const v1::ServiceSpec& spec, uint64_t expected) {
     v1::UpdateServiceRequest request;
     *request.mutable_spec() = spec;
     request.set_expected_version(expected);
     return CallOnLoop<absl::StatusOr<v1::Service>>(
-        loop_, [&](auto cb) { writer_.Update(request, std::move(cb)); });
+        driven_.loop(), [&](auto cb) { writer_.Update(request, std::move(cb)); });
   }
   absl::StatusOr<v1::Service> Scale(const std::string& name, uint32_t instances,
                                     uint64_t expected = 0, const std::string& key = "") {
@@ -83,7 +82,7 @@ class ServiceWriterTest : public ::testing::Test {
     request.set_expected_version(expected);
     request.set_idempotency_key(key);
     return CallOnLoop<absl::StatusOr<v1::Service>>(
-        loop_, [&](auto cb) { writer_.Scale(request, std::move(cb)); });
+        driven_.loop(), [&](auto cb) { writer_.Scale(request, std::move(cb)); });
   }
   absl::StatusOr<v1::Service> Restart(const std::string& name, uint64_t expected = 0,
                                       const std::string& key = "") {
@@ -92,32 +91,31 @@ class ServiceWriterTest : public ::testing::Test {
     request.set_expected_version(expected);
     request.set_idempotency_key(key);
     return CallOnLoop<absl::StatusOr<v1::Service>>(
-        loop_, [&](auto cb) { writer_.Restart(request, std::move(cb)); });
+        driven_.loop(), [&](auto cb) { writer_.Restart(request, std::move(cb)); });
   }
   absl::Status Delete(const std::string& name, uint64_t expected = 0) {
     v1::DeleteServiceRequest request;
     request.set_name(name);
     request.set_expected_version(expected);
     return CallOnLoop<absl::StatusOr<v1::DeleteServiceResponse>>(
-               loop_, [&](auto cb) { writer_.Delete(request, std::move(cb)); })
+               driven_.loop(), [&](auto cb) { writer_.Delete(request, std::move(cb)); })
         .status();
   }
   // What the leader's scheduler does once a deleting service has no task left.
   void RemoveRecord(const std::string& name) {
     absl::Status removed = CallOnLoop<absl::Status>(
-        loop_, [&](auto cb) { store_.DeleteService(term_, name, std::move(cb)); });
+        driven_.loop(), [&](auto cb) { store_.DeleteService(term_, name, std::move(cb)); });
     ASSERT_TRUE(removed.ok()) << removed;
   }
   std::optional<v1::Service> Stored(const std::string& name) {
     auto read = CallOnLoop<absl::StatusOr<std::optional<StoredService>>>(
-        loop_, [&](auto cb) { store_.GetService(name, std::move(cb)); });
+        driven_.loop(), [&](auto cb) { store_.GetService(name, std::move(cb)); });
     EXPECT_TRUE(read.ok()) << read.status();
     if (!read.ok() || !read->has_value()) return std::nullopt;
     return (*read)->record.service();
   }
 
-  ManualClock clock_;
-  EventLoop loop_;
+  DrivenLoop driven_;
   FakeZkEnsemble ensemble_;
   FakeZkClient zk_;
   ZkStore zk_store_;
@@ -131,7 +129,7 @@ TEST_F(ServiceWriterTest, CreateStoresVersionOneWithDefaults) {
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(created->version(), 1u);
   EXPECT_EQ(created->spec().kill_grace_period().seconds(), 3);  // WithDefaults
-  EXPECT_EQ(created->created().seconds(), absl::ToUnixSeconds(clock_.Now()));
+  EXPECT_EQ(created->created().seconds(), absl::ToUnixSeconds(driven_.Now()));
   auto stored = Stored("team/web");
   ASSERT_TRUE(stored.has_value());
   EXPECT_EQ(stored->SerializeAsString(), created->SerializeAsString());
@@ -159,7 +157,7 @@ TEST_F(ServiceWriterTest, InvalidSpecsNameTheField) {
 
 TEST_F(ServiceWriterTest, ExpectedVersionIsCheckedOnEveryWrite) {
   ASSERT_TRUE(Create(Spec("web")).ok());
-  clock_.Advance(absl::Seconds(5));
+  driven_.Advance(absl::Seconds(5));
   auto updated = Update(Spec("web", 5), 1);
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(updated->version(), 2u);
@@ -214,12 +212,12 @@ TEST_F(ServiceWriterTest, TaskVersionMovesWhenTasksMustBeReplaced) {
       {"scale after restart", [&] { return Scale("web", 1); }, 9, 8},
   };
   for (const Step& step : steps) {
-    clock_.Advance(absl::Seconds(1));
+    driven_.Advance(absl::Seconds(1));
     absl::StatusOr<v1::Service> written = step.write();
     ASSERT_TRUE(written.ok()) << step.what << ": " << written.status();
     EXPECT_EQ(written->version(), step.version) << step.what;
     EXPECT_EQ(written->task_version(), step.task_version) << step.what;
-    EXPECT_EQ(written->updated().seconds(), absl::ToUnixSeconds(clock_.Now())) << step.what;
+    EXPECT_EQ(written->updated().seconds(), absl::ToUnixSeconds(driven_.Now())) << step.what;
     std::optional<v1::Service> stored = Stored("web");
     ASSERT_TRUE(stored.has_value());
     EXPECT_EQ(stored->SerializeAsString(), written->SerializeAsString()) << step.what;
@@ -238,7 +236,7 @@ TEST_F(ServiceWriterTest, DeleteMarksTheServiceDeletingUntilTheSchedulerRemovesI
   EXPECT_EQ(stored->version(), 2u);
   EXPECT_EQ(stored->task_version(), 1u);
   auto record = CallOnLoop<absl::StatusOr<std::optional<StoredService>>>(
-      loop_, [&](auto cb) { store_.GetService("web", std::move(cb)); });
+      driven_.loop(), [&](auto cb) { store_.GetService("web", std::move(cb)); });
   ASSERT_TRUE(record.ok() && record->has_value());
   EXPECT_TRUE((*record)->record.deleting());
   const int32_t znode_version = (*record)->version;
@@ -248,7 +246,7 @@ TEST_F(ServiceWriterTest, DeleteMarksTheServiceDeletingUntilTheSchedulerRemovesI
   EXPECT_TRUE(Delete("web").ok());
   EXPECT_TRUE(Delete("web", 1).ok());
   record = CallOnLoop<absl::StatusOr<std::optional<StoredService>>>(
-      loop_, [&](auto cb) { store_.GetService("web", std::move(cb)); });
+      driven_.loop(), [&](auto cb) { store_.GetService("web", std::move(cb)); });
   ASSERT_TRUE(record.ok() && record->has_value());
   EXPECT_EQ((*record)->version, znode_version);
 
@@ -279,18 +277,18 @@ TEST_F(ServiceWriterTest, DeleteIsWrittenAtTheReadVersion) {
   *other.mutable_service() = *Stored("web");
   other.mutable_service()->mutable_spec()->set_instances(9);
   absl::StatusOr<v1::DeleteServiceResponse> raced;
-  absl::Notification done;
+  bool done = false;
   OnLoop([&] {
     v1::DeleteServiceRequest request;
     request.set_name("web");
     writer_.Delete(request, [&](absl::StatusOr<v1::DeleteServiceResponse> r) {
       raced = std::move(r);
-      done.Notify();
+      done = true;
     });
     // The read was made (the fake answers it at once); its answer is queued.
     ensemble_.SetData(store_.paths().service("web"), other.SerializeAsString());
   });
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(done);
   EXPECT_EQ(raced.status().code(), absl::StatusCode::kAborted) << raced.status();
   EXPECT_THAT(raced.status().message(), HasSubstr("changed concurrently"));
   EXPECT_FALSE(Stored("web")->deleting());
@@ -301,7 +299,7 @@ TEST_F(ServiceWriterTest, WritesOfOneNameAreSerialized) {
   ASSERT_TRUE(Create(Spec("web")).ok());
   // Two scales expecting version 1, issued together: exactly one wins.
   absl::StatusOr<v1::Service> first, second;
-  absl::Notification first_done, second_done;
+  bool first_done = false, second_done = false;
   OnLoop([&] {
     v1::ScaleServiceRequest request;
     request.set_name("web");
@@ -309,15 +307,15 @@ TEST_F(ServiceWriterTest, WritesOfOneNameAreSerialized) {
     request.set_expected_version(1);
     writer_.Scale(request, [&](absl::StatusOr<v1::Service> r) {
       first = std::move(r);
-      first_done.Notify();
+      first_done = true;
     });
     writer_.Scale(request, [&](absl::StatusOr<v1::Service> r) {
       second = std::move(r);
-      second_done.Notify();
+      second_done = true;
     });
   });
-  ASSERT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  ASSERT_TRUE(second_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(first_done);
+  ASSERT_TRUE(second_done);
   EXPECT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(second.status().code(), absl::StatusCode::kAborted);
 }
@@ -347,7 +345,7 @@ TEST_F(ServiceWriterTest, OnlyAnActingLeaderWrites) {
 TEST_F(ServiceWriterTest, RepeatedIdempotencyKeyGetsTheFirstAnswer) {
   auto first = Create(Spec("web"), "k1");
   ASSERT_TRUE(first.ok());
-  clock_.Advance(absl::Seconds(1));
+  driven_.Advance(absl::Seconds(1));
   auto repeat = Create(Spec("web"), "k1");  // not ALREADY_EXISTS: the same answer
   ASSERT_TRUE(repeat.ok()) << repeat.status();
   EXPECT_EQ(repeat->SerializeAsString(), first->SerializeAsString());

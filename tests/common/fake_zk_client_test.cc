@@ -4,7 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/common/manual_clock.h"
+#include "tests/common/driven_loop.h"
 #include "tests/common/zk_test_util.h"
 #include "zk/zk_status.h"
 
@@ -16,14 +16,14 @@ using ::testing::HasSubstr;
 
 class FakeZkClientTest : public ::testing::Test {
  protected:
-  FakeZkClientTest() : loop_(clock_, "fake"), a_(ensemble_, loop_), b_(ensemble_, loop_) {
+  FakeZkClientTest() : a_(ensemble_, driven_.loop()), b_(ensemble_, driven_.loop()) {
     a_.Connect();
     b_.Connect();
   }
 
   template <typename T, typename Start>
   T Call(Start start) {
-    return CallOnLoop<T>(loop_, std::move(start));
+    return CallOnLoop<T>(driven_.loop(), std::move(start));
   }
   absl::StatusOr<ZkCreated> Create(FakeZkClient& c, const std::string& path,
                                    ZkCreateMode mode = ZkCreateMode::kPersistent) {
@@ -31,8 +31,7 @@ class FakeZkClientTest : public ::testing::Test {
         [&](auto cb) { c.Create(path, "d", mode, std::move(cb)); });
   }
 
-  ManualClock clock_;
-  EventLoop loop_;
+  DrivenLoop driven_;
   FakeZkEnsemble ensemble_;
   FakeZkClient a_;
   FakeZkClient b_;
@@ -73,8 +72,7 @@ TEST_F(FakeZkClientTest, ExpiryRemovesEphemeralsAndFiresOthersWatches) {
   });
   ASSERT_TRUE(exists.ok() && exists->has_value());
   a_.Expire();
-  loop_.Flush();
-  loop_.Flush();
+  driven_.RunUntilIdle();
   EXPECT_TRUE(fired);
   EXPECT_FALSE(ensemble_.Exists("/e/mine"));
   EXPECT_TRUE(ensemble_.Exists("/e"));
@@ -88,14 +86,13 @@ TEST_F(FakeZkClientTest, SuspendedCallsFailAndEventsWaitForResume) {
                     "/w", [&](const ZkWatchEvent&) { ++fired; }, std::move(cb));
               }).ok());
   a_.Suspend();
-  loop_.Flush();
+  driven_.RunUntilIdle();
   EXPECT_EQ(Create(a_, "/y").status().code(), absl::StatusCode::kUnavailable);
   ensemble_.SetData("/w", "changed");
-  loop_.Flush();
+  driven_.RunUntilIdle();
   EXPECT_EQ(fired, 0);
   a_.Resume();
-  loop_.Flush();
-  loop_.Flush();
+  driven_.RunUntilIdle();
   EXPECT_EQ(fired, 1);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -19,10 +20,21 @@ namespace mast::testing {
 ZkServer& SharedZkServer();
 
 // Calls an asynchronous ZkClient-style method on `loop` and waits for its
-// result: `start` receives the completion callback.
+// result: `start` receives the completion callback. On a driven loop, from
+// its own thread: calls `start` at once and runs the loop until idle (no
+// wait; a completion that does not come by then fails the test).
 template <typename T, typename Start>
 T CallOnLoop(EventLoop& loop, Start start, absl::Duration timeout = absl::Seconds(30)) {
   auto result = std::make_shared<std::optional<T>>();
+  if (loop.driven() && loop.InLoopThread()) {
+    start([result](T value) { *result = std::move(value); });
+    loop.RunUntilIdle();
+    if (!result->has_value()) {
+      ADD_FAILURE() << "no completion once the driven loop " << loop.name() << " is idle";
+      return T{};
+    }
+    return std::move(**result);
+  }
   auto done = std::make_shared<absl::Notification>();
   loop.Post([start = std::move(start), result, done]() mutable {
     start([result, done](T value) {

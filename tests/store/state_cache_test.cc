@@ -9,8 +9,8 @@
 #include "prometheus/registry.h"
 #include "store/service_store.h"
 #include "store/zk_store.h"
+#include "tests/common/driven_loop.h"
 #include "tests/common/fake_zk_client.h"
-#include "tests/common/manual_clock.h"
 #include "tests/common/zk_test_util.h"
 #include "tests/store/records_for_test.h"
 
@@ -35,57 +35,52 @@ std::vector<std::string> Names(const StateSnapshot& snapshot) {
 class StateCacheFakeTest : public ::testing::Test {
  protected:
   StateCacheFakeTest()
-      : loop_(clock_, "store"),
-        writer_zk_(ensemble_, loop_),
-        cache_zk_(ensemble_, loop_),
+      : writer_zk_(ensemble_, driven_.loop()),
+        cache_zk_(ensemble_, driven_.loop()),
         zk_store_(writer_zk_, "/mast"),
         store_(writer_zk_, zk_store_),
         metrics_(registry_) {
     writer_zk_.Connect();
     cache_zk_.Connect();
-    auto term = ::mast::testing::TakeLeadershipForTest(writer_zk_, loop_, clock_);
+    auto term = ::mast::testing::TakeLeadershipForTest(writer_zk_, driven_.loop(), driven_.clock());
     EXPECT_TRUE(term.ok()) << term.status();
     if (term.ok()) term_ = *term;
-    cache_ = std::make_unique<StateCache>(cache_zk_, loop_, "/mast", &metrics_);
+    cache_ = std::make_unique<StateCache>(cache_zk_, driven_.loop(), "/mast", &metrics_);
   }
   ~StateCacheFakeTest() override {
-    loop_.Post([this] { cache_.reset(); });
-    loop_.Flush();
+    cache_.reset();
+    driven_.RunUntilIdle();
   }
 
   void StartCache() {
-    loop_.Post([this] { cache_->Start(); });
-    Settle();
-  }
-  // Everything the fake does is posted to the loop: a few rounds of it
-  // deliver every reply and watch event.
-  void Settle() {
-    for (int i = 0; i < 20; ++i) loop_.Flush();
+    cache_->Start();
+    driven_.RunUntilIdle();
   }
   void Put(const std::string& name, uint32_t instances) {
-    auto put = CallOnLoop<absl::StatusOr<int32_t>>(loop_, [&](auto cb) {
+    auto put = CallOnLoop<absl::StatusOr<int32_t>>(driven_.loop(), [&](auto cb) {
       store_.PutService(term_, MakeService(name, instances), ServiceStore::kAnyVersion,
                         std::move(cb));
     });
     ASSERT_TRUE(put.ok()) << put.status();
   }
   void PutTasks(const std::string& name, int count) {
-    ASSERT_TRUE(CallOnLoop<absl::Status>(loop_, [&](auto cb) {
+    ASSERT_TRUE(CallOnLoop<absl::Status>(driven_.loop(), [&](auto cb) {
                   store_.PutTasks(term_, name, MakeTasks(name, count), std::move(cb));
                 }).ok());
   }
   void Delete(const std::string& name) {
-    ASSERT_TRUE(CallOnLoop<absl::Status>(loop_, [&](auto cb) {
+    ASSERT_TRUE(CallOnLoop<absl::Status>(driven_.loop(), [&](auto cb) {
                   store_.DeleteService(term_, name, std::move(cb));
                 }).ok());
   }
+  // Everything the fake does is posted to the loop: running it until idle
+  // delivers every reply and watch event.
   std::shared_ptr<const StateSnapshot> Snapshot() {
-    Settle();
+    driven_.RunUntilIdle();
     return cache_->snapshot();
   }
 
-  ManualClock clock_;
-  EventLoop loop_;
+  DrivenLoop driven_;
   FakeZkEnsemble ensemble_;
   FakeZkClient writer_zk_;
   FakeZkClient cache_zk_;
@@ -130,22 +125,19 @@ TEST_F(StateCacheFakeTest, EmptyStoreLoadsAndThenFollowsPutsAndDeletes) {
 }
 
 TEST_F(StateCacheFakeTest, RelistsOfABurstAreSpacedAndNotSettledMeanwhile) {
-  loop_.Post([this] { cache_->set_min_relist_interval(absl::Milliseconds(50)); });
+  cache_->set_min_relist_interval(absl::Milliseconds(50));
   StartCache();
   Put("a", 1);
-  clock_.Advance(absl::Milliseconds(50));
+  driven_.Advance(absl::Milliseconds(50));
   EXPECT_THAT(Names(*Snapshot()), ElementsAre("a"));
   // Within 50 ms of that listing: known, but listed only when it is over.
   Put("b", 1);
   EXPECT_THAT(Names(*Snapshot()), ElementsAre("a"));
   auto settled = std::make_shared<std::shared_ptr<const StateSnapshot>>();
-  loop_.Post([this, settled] {
-    cache_->WhenSettled([settled](std::shared_ptr<const StateSnapshot> s) { *settled = s; });
-  });
-  Settle();
+  cache_->WhenSettled([settled](std::shared_ptr<const StateSnapshot> s) { *settled = s; });
+  driven_.RunUntilIdle();
   EXPECT_EQ(*settled, nullptr) << "settled with a listing due";
-  clock_.Advance(absl::Milliseconds(50));
-  Settle();
+  driven_.Advance(absl::Milliseconds(50));
   EXPECT_THAT(Names(*Snapshot()), ElementsAre("a", "b"));
   ASSERT_NE(*settled, nullptr);
   EXPECT_THAT(Names(**settled), ElementsAre("a", "b"));
@@ -180,7 +172,7 @@ TEST_F(StateCacheFakeTest, CorruptRecordIsReportedAndSkipped) {
   EXPECT_TRUE(snapshot->synced);
 
   // A record naming another service is corrupt too.
-  auto put = CallOnLoop<absl::StatusOr<int32_t>>(loop_, [&](auto cb) {
+  auto put = CallOnLoop<absl::StatusOr<int32_t>>(driven_.loop(), [&](auto cb) {
     store_.PutService(term_, MakeService("b", 9), ServiceStore::kAnyVersion, std::move(cb));
   });
   ASSERT_TRUE(put.ok());
@@ -236,7 +228,7 @@ TEST_F(StateCacheFakeTest, FailedReadIsRetriedWithBackoff) {
   cache_zk_.FailNext(absl::UnavailableError("connection loss"));
   StartCache();
   EXPECT_FALSE(cache_->snapshot()->synced);
-  clock_.Advance(absl::Seconds(11));  // past any first retry delay
+  driven_.Advance(absl::Seconds(11));  // past any first retry delay
   auto snapshot = Snapshot();
   EXPECT_TRUE(snapshot->synced);
   EXPECT_THAT(Names(*snapshot), ElementsAre("a"));

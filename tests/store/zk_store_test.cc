@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/driven_loop.h"
 #include "tests/common/fake_zk_client.h"
-#include "tests/common/manual_clock.h"
 #include "tests/common/zk_test_util.h"
 
 namespace mast {
@@ -20,28 +20,27 @@ using ::testing::HasSubstr;
 // The store over the fake: each fault is seeded precisely.
 class ZkStoreFakeTest : public ::testing::Test {
  protected:
-  ZkStoreFakeTest() : loop_(clock_, "store"), zk_(ensemble_, loop_), store_(zk_, "/mast") {
+  ZkStoreFakeTest() : zk_(ensemble_, driven_.loop()), store_(zk_, "/mast") {
     zk_.Connect();
     CreateElectionZnode();
   }
-  ~ZkStoreFakeTest() override { loop_.Flush(); }
+  ~ZkStoreFakeTest() override { driven_.RunUntilIdle(); }
 
   void CreateElectionZnode() {
-    auto term = ::mast::testing::TakeLeadershipForTest(zk_, loop_, clock_);
+    auto term = ::mast::testing::TakeLeadershipForTest(zk_, driven_.loop(), driven_.clock());
     ASSERT_TRUE(term.ok()) << term.status();
     if (term.ok()) term_ = *term;
   }
   absl::Status Write(const LeaderTerm& term, const std::string& id) {
     return CallOnLoop<absl::Status>(
-        loop_, [&](auto cb) { store_.WriteFrameworkId(term, id, std::move(cb)); });
+        driven_.loop(), [&](auto cb) { store_.WriteFrameworkId(term, id, std::move(cb)); });
   }
   absl::StatusOr<std::optional<std::string>> Read() {
     return CallOnLoop<absl::StatusOr<std::optional<std::string>>>(
-        loop_, [&](auto cb) { store_.ReadFrameworkId(std::move(cb)); });
+        driven_.loop(), [&](auto cb) { store_.ReadFrameworkId(std::move(cb)); });
   }
 
-  ManualClock clock_;
-  EventLoop loop_;
+  DrivenLoop driven_;
   FakeZkEnsemble ensemble_;
   FakeZkClient zk_;
   ZkStore store_;

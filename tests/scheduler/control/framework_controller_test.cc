@@ -4,13 +4,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "store/zk_store.h"
+#include "tests/common/driven_loop.h"
 #include "tests/common/fake_zk_client.h"
-#include "tests/common/manual_clock.h"
 #include "tests/common/zk_test_util.h"
 
 namespace mast {
@@ -22,17 +21,22 @@ using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
 // A MesosClient that records what the controller asks of it; the test plays
-// the master by calling the captured callbacks.
+// the master by calling the captured callbacks. Strict: a call beyond the
+// `allowed_calls` the test announced fails the test.
 class RecordingMesosClient final : public mesos::MesosClient {
  public:
-  explicit RecordingMesosClient(mesos::MesosClientCallbacks callbacks)
-      : callbacks(std::move(callbacks)) {}
+  RecordingMesosClient(mesos::MesosClientCallbacks callbacks, const int* allowed_calls)
+      : callbacks(std::move(callbacks)), allowed_calls_(allowed_calls) {}
   void Subscribe(v1::FrameworkInfo framework, std::vector<std::string> suppressed) override {
     subscriptions.push_back(framework);
     suppressed_roles = std::move(suppressed);
     subscribed_ = false;
   }
   void Send(v1::scheduler::Call call, absl::AnyInvocable<void(absl::Status) &&> done) override {
+    if (++sent_ > *allowed_calls_) {
+      ADD_FAILURE() << "unexpected call " << v1::scheduler::Call::Type_Name(call.type())
+                    << " (call " << sent_ << ", " << *allowed_calls_ << " expected)";
+    }
     calls.push_back(call);
     std::move(done)(paused ? absl::UnavailableError("paused") : absl::OkStatus());
   }
@@ -59,12 +63,16 @@ class RecordingMesosClient final : public mesos::MesosClient {
   int closes = 0;
   bool paused = false;
   bool subscribed_ = false;
+
+ private:
+  const int* allowed_calls_;
+  int sent_ = 0;
 };
 
 class FrameworkControllerTest : public ::testing::Test {
  protected:
   FrameworkControllerTest()
-      : loop_(clock_, "control"), zk_(ensemble_, loop_), store_(zk_, "/mast"), metrics_(registry_) {
+      : zk_(ensemble_, driven_.loop()), store_(zk_, "/mast"), metrics_(registry_) {
     zk_.Connect();
     FrameworkConfig config;
     config.user = "mast-user";
@@ -74,11 +82,12 @@ class FrameworkControllerTest : public ::testing::Test {
       controller_ = std::make_unique<FrameworkController>(
           config,
           [this](mesos::MesosClientCallbacks callbacks) {
-            auto client = std::make_unique<RecordingMesosClient>(std::move(callbacks));
+            auto client =
+                std::make_unique<RecordingMesosClient>(std::move(callbacks), &allowed_calls_);
             client_ = client.get();
             return client;
           },
-          store_, loop_, &metrics_,
+          store_, driven_.loop(), &metrics_,
           [this](absl::string_view reason) { step_downs_.emplace_back(reason); });
     });
     term_ = MakeTerm();
@@ -87,33 +96,28 @@ class FrameworkControllerTest : public ::testing::Test {
     RunOnLoop([&] { controller_.reset(); });
   }
 
+  // Runs `fn` on the test thread (the driven loop's own), then everything it
+  // set going.
   template <typename Fn>
   void RunOnLoop(Fn fn) {
-    absl::Notification done;
-    loop_.Post([&] {
-      fn();
-      done.Notify();
-    });
-    done.WaitForNotification();
-    Settle();
-  }
-  void Settle() {
-    for (int i = 0; i < 30; ++i) loop_.Flush();
+    fn();
+    driven_.RunUntilIdle();
   }
   LeaderTerm MakeTerm() {
-    auto made = testing::CallOnLoop<absl::StatusOr<ZkCreated>>(loop_, [&](auto cb) {
+    auto made = testing::CallOnLoop<absl::StatusOr<ZkCreated>>(driven_.loop(), [&](auto cb) {
       zk_.Create("/mast", "", ZkCreateMode::kPersistent, [](auto) {});
       zk_.Create("/mast/election", "", ZkCreateMode::kPersistent, [](auto) {});
       zk_.Create("/mast/election/n_", "", ZkCreateMode::kEphemeralSequential, std::move(cb));
     });
-    return LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, clock_.Now()};
+    return LeaderTerm{static_cast<uint64_t>(made->stat.czxid), made->path, driven_.Now()};
   }
+  // The controller may send `n` more calls to the master.
+  void ExpectCalls(int n) { allowed_calls_ += n; }
   void Event(const v1::scheduler::Event& event) {
     RunOnLoop([&] { client_->callbacks.on_event(event); });
   }
 
-  ManualClock clock_;
-  EventLoop loop_;
+  DrivenLoop driven_;
   testing::FakeZkEnsemble ensemble_;
   testing::FakeZkClient zk_;
   ZkStore store_;
@@ -123,10 +127,11 @@ class FrameworkControllerTest : public ::testing::Test {
   RecordingMesosClient* client_ = nullptr;
   std::vector<std::string> step_downs_;
   LeaderTerm term_;
+  int allowed_calls_ = 0;
 };
 
 TEST_F(FrameworkControllerTest, FollowersNeverSubscribe) {
-  Settle();
+  driven_.RunUntilIdle();
   EXPECT_TRUE(client_->subscriptions.empty());
   EXPECT_TRUE(client_->calls.empty());
 }
@@ -208,6 +213,7 @@ TEST_F(FrameworkControllerTest, OffersAreDeclinedWithTheLongFilterAndTheRoleSupp
   event.set_type(v1::scheduler::Event::OFFERS);
   for (const char* id : {"o1", "o2"})
     event.mutable_offers()->add_offers()->mutable_id()->set_value(id);
+  ExpectCalls(2);
   Event(event);
   ASSERT_THAT(client_->calls, SizeIs(2));
   const auto& decline = client_->calls[0];
@@ -245,6 +251,7 @@ TEST_F(FrameworkControllerTest, UpdatesAreAcknowledgedOnlyWithAUuidAndUnknownLiv
     status->mutable_agent_id()->set_value("a1");
     status->set_state(c.state);
     if (c.with_uuid) status->set_uuid(std::string(16, 'u'));
+    ExpectCalls((c.expect_kill ? 1 : 0) + (c.expect_ack ? 1 : 0));
     Event(event);
     int kills = 0, acks = 0;
     for (const auto& call : client_->calls) {
@@ -260,6 +267,7 @@ TEST_F(FrameworkControllerTest, UpdatesAreAcknowledgedOnlyWithAUuidAndUnknownLiv
     }
     EXPECT_EQ(kills, c.expect_kill ? 1 : 0) << v1::TaskState_Name(c.state);
     EXPECT_EQ(acks, c.expect_ack ? 1 : 0) << v1::TaskState_Name(c.state);
+    EXPECT_THAT(client_->calls, SizeIs(kills + acks)) << v1::TaskState_Name(c.state);
   }
 }
 
@@ -297,6 +305,7 @@ TEST_F(FrameworkControllerTest, AListenerGetsTheSubscriptionOnlyOnceTheIdIsStore
   v1::scheduler::Event offers;
   offers.set_type(v1::scheduler::Event::OFFERS);
   offers.mutable_offers()->add_offers()->mutable_id()->set_value("o1");
+  ExpectCalls(1);  // the decline
   Event(offers);
   v1::scheduler::Event update;
   update.set_type(v1::scheduler::Event::UPDATE);
@@ -312,14 +321,14 @@ TEST_F(FrameworkControllerTest, AListenerGetsTheSubscriptionOnlyOnceTheIdIsStore
 
   // The retried write lands: the listener takes over; the controller no
   // longer acknowledges or declines by itself.
-  clock_.Advance(absl::Seconds(1));
-  Settle();
+  driven_.Advance(absl::Seconds(1));
   EXPECT_EQ(ensemble_.Data("/mast/state/framework_id"), "fw-1");
   EXPECT_THAT(listener.log, ElementsAre("subscribed"));
   Event(offers);
   Event(update);
   EXPECT_THAT(listener.log, ElementsAre("subscribed", "offers 1", "update t1"));
   EXPECT_THAT(client_->calls, SizeIs(1));
+  ExpectCalls(1);
   RunOnLoop([&] {
     v1::scheduler::Call revive;
     revive.set_type(v1::scheduler::Call::REVIVE);

@@ -4,8 +4,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/driven_loop.h"
 #include "tests/common/fake_zk_client.h"
-#include "tests/common/manual_clock.h"
 #include "tests/common/zk_test_util.h"
 
 namespace mast::mesos {
@@ -49,31 +49,26 @@ TEST(ZkMasterUrlTest, MasterInfoJsonToUrl) {
 
 class ZkMasterDetectorTest : public ::testing::Test {
  protected:
-  ZkMasterDetectorTest() : loop_(clock_, "detector"), zk_(ensemble_, loop_) {}
+  ZkMasterDetectorTest() : zk_(ensemble_, driven_.loop()) {}
   ~ZkMasterDetectorTest() override {
-    loop_.Post([this] { detector_.reset(); });
-    loop_.Flush();
+    detector_.reset();
+    driven_.RunUntilIdle();
   }
   void Start() {
-    loop_.Post([this] {
-      detector_ = std::make_unique<ZkMasterDetector>(zk_, "/mesos");
-      detector_->Watch([this](const std::optional<std::string>& m) { seen_.push_back(m); });
-    });
+    detector_ = std::make_unique<ZkMasterDetector>(zk_, "/mesos");
+    detector_->Watch([this](const std::optional<std::string>& m) { seen_.push_back(m); });
     zk_.Connect();
-    Settle();
-  }
-  void Settle() {
-    for (int i = 0; i < 20; ++i) loop_.Flush();
+    driven_.RunUntilIdle();
   }
   void Create(const std::string& path, const std::string& data) {
-    auto created = testing::CallOnLoop<absl::StatusOr<ZkCreated>>(
-        loop_, [&](auto cb) { zk_.Create(path, data, ZkCreateMode::kPersistent, std::move(cb)); });
+    auto created = testing::CallOnLoop<absl::StatusOr<ZkCreated>>(driven_.loop(), [&](auto cb) {
+      zk_.Create(path, data, ZkCreateMode::kPersistent, std::move(cb));
+    });
     ASSERT_TRUE(created.ok()) << created.status();
-    Settle();
+    driven_.RunUntilIdle();
   }
 
-  ManualClock clock_;
-  EventLoop loop_;
+  DrivenLoop driven_;
   testing::FakeZkEnsemble ensemble_;
   testing::FakeZkClient zk_;
   std::unique_ptr<ZkMasterDetector> detector_;
@@ -90,10 +85,10 @@ TEST_F(ZkMasterDetectorTest, FollowsTheLowestSequenceAndIgnoresOtherNodes) {
   ASSERT_FALSE(seen_.empty());
   EXPECT_EQ(seen_.back(), "http://m1:5050");
   ensemble_.Delete("/mesos/json.info_0000000003");  // the leader failed over
-  Settle();
+  driven_.RunUntilIdle();
   EXPECT_EQ(seen_.back(), "http://10.0.0.2:5051");
   ensemble_.Delete("/mesos/json.info_0000000007");
-  Settle();
+  driven_.RunUntilIdle();
   EXPECT_EQ(seen_.back(), std::nullopt);
 }
 
