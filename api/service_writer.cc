@@ -58,7 +58,8 @@ absl::Status ForClient(absl::Status status) {
                                              "); retry, the request goes to the new leader"));
 }
 
-ServiceWriter::ServiceWriter(Clock& clock, Options options) : clock_(clock), options_(options) {}
+ServiceWriter::ServiceWriter(ServiceStore& store, Clock& clock, Options options)
+    : store_(store), clock_(clock), options_(options) {}
 
 void ServiceWriter::OnStartedLeading(const LeaderTerm& term) {
   term_ = term;
@@ -71,9 +72,6 @@ void ServiceWriter::OnStoppedLeading() {
 }
 
 absl::Status ServiceWriter::CheckLeading() const {
-  if (store_ == nullptr) {
-    return absl::UnavailableError("this replica is starting; retry shortly");
-  }
   if (!term_.has_value()) {
     return absl::UnavailableError("this replica does not lead (any more); retry shortly");
   }
@@ -208,7 +206,7 @@ void ServiceWriter::Apply(Mutation mutation, Done<v1::Service> done) {
       return std::move(done)(leading);
     }
     std::string name = mutation.name;
-    store_->GetService(
+    store_.GetService(
         name, [this, alive = std::weak_ptr<char>(alive_), mutation = std::move(mutation),
                release = std::move(release),
                done = std::move(done)](absl::StatusOr<std::optional<StoredService>> read) mutable {
@@ -224,7 +222,7 @@ void ServiceWriter::Apply(Mutation mutation, Done<v1::Service> done) {
             if (!plan.ok()) return std::move(done)(plan.status());
             return std::move(done)(std::move(plan->answer));
           }
-          store_->PutService(
+          store_.PutService(
               *term_, *std::move(plan->record), plan->znode_version,
               [release = std::move(release), done = std::move(done),
                answer = std::move(plan->answer)](absl::StatusOr<int32_t> put) mutable {

@@ -68,13 +68,13 @@ class ServiceWriter {
   template <typename T>
   using Done = absl::AnyInvocable<void(absl::StatusOr<T>) &&>;
 
-  explicit ServiceWriter(Clock& clock) : ServiceWriter(clock, Options()) {}
-  ServiceWriter(Clock& clock, Options options);
+  // `store` must outlive the writer.
+  ServiceWriter(ServiceStore& store, Clock& clock) : ServiceWriter(store, clock, Options()) {}
+  ServiceWriter(ServiceStore& store, Clock& clock, Options options);
   ServiceWriter(const ServiceWriter&) = delete;
   ServiceWriter& operator=(const ServiceWriter&) = delete;
 
   // The store to write to; null until wired (writes are UNAVAILABLE).
-  void SetStore(ServiceStore* store) { store_ = store; }
   void OnStartedLeading(const LeaderTerm& term);
   void OnStoppedLeading();
   void OnPaused(bool paused) { paused_ = paused; }
@@ -146,9 +146,9 @@ class ServiceWriter {
   };
   absl::StatusOr<Planned> Plan(Mutation& mutation, std::optional<StoredService> stored) const;
 
+  ServiceStore& store_;
   Clock& clock_;
   const Options options_;
-  ServiceStore* store_ = nullptr;
   std::optional<LeaderTerm> term_;
   bool paused_ = false;
   std::map<std::string, Entry> idempotency_;

@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -28,8 +29,10 @@
 #include "common/event_loop.h"
 #include "common/log.h"
 #include "common/process_metrics.h"
+#include "common/status_macros.h"
 #include "election/election_metrics.h"
 #include "election/leader_elector.h"
+#include "election/leadership.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -60,256 +63,336 @@ int Fail(absl::string_view what, const absl::Status& status) {
   return 2;
 }
 
-int Run() {
-  absl::StatusOr<DaemonConfig> config_or = ConfigFromFlags();
-  if (!config_or.ok()) return Fail("invalid flags", config_or.status());
-  DaemonConfig config = std::move(*config_or);
+// Runs `fn` on `loop` and waits for it (wiring steps whose objects belong
+// to the loop thread).
+template <typename Fn>
+auto OnLoop(EventLoop& loop, Fn fn) {
+  using Result = decltype(fn());
+  std::optional<Result> result;
+  absl::Notification done;
+  loop.Post([&] {
+    result.emplace(fn());
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return std::move(*result);
+}
 
-  // Signals are taken by sigwait() in main; every thread started below
-  // inherits the blocked mask.
+// The daemon's object graph. Members are declared in the order they are
+// built (so they are destroyed in the reverse order), and each is built by
+// one named step of Start(), after everything it uses:
+//   OpenStore      ZooKeeper session, throttle, store, read copy, writer
+//   StartGrpc      the API (reads the read copy, posts writes to the writer)
+//   StartMetrics   the Prometheus exposer
+//   FindMesos      the master detector (a list, or Mesos' own ZooKeeper)
+//   StartElection  scheduler, framework controller, Leadership, elector
+// Objects marked "loop" are made, used and destroyed on the control loop.
+class Daemon {
+ public:
+  explicit Daemon(DaemonConfig config)
+      : config_(std::move(config)),
+        election_metrics_(*registry_),
+        state_metrics_(*registry_),
+        scheduler_metrics_(*registry_),
+        watch_metrics_(*registry_),
+        mesos_metrics_(*registry_),
+        watch_hub_(WatchHub::Options(), &watch_metrics_) {}
+
+  // 0 on success, else the exit code (after printing why).
+  int Start() {
+    if (absl::Status s = OnLoop(loop_, [&] { return OpenStore(); }); !s.ok()) {
+      return Fail("invalid flags", s);
+    }
+    if (absl::Status s = StartGrpc(); !s.ok()) return Fail("--grpc_address", s);
+    if (absl::Status s = StartMetrics(); !s.ok()) return Fail("--metrics_address", s);
+    if (absl::Status s = OnLoop(loop_, [&] { return FindMesos(); }); !s.ok()) {
+      return Fail("--mesos", s);
+    }
+    if (absl::Status s = OnLoop(loop_, [&] { return StartElection(); }); !s.ok()) {
+      return Fail("invalid flags", s);
+    }
+    LogInfo("mastd_started", {{"replica_id", config_.election.replica_id},
+                              {"advertise_address", config_.election.advertise_address},
+                              {"grpc_port", grpc_port_},
+                              {"metrics_port", metrics_port_},
+                              {"zk", config_.zk.hosts},
+                              {"mesos", config_.mesos},
+                              {"zk_root", config_.zk_root}});
+    return 0;
+  }
+
+  // Hands leadership over (the election znode is deleted first, so the next
+  // replica takes over at once), closes the session, stops serving, and
+  // destroys the loop's objects on the loop.
+  void Stop() {
+    absl::Notification resigned;
+    loop_.Post([&] {
+      elector_->Resign([&](absl::Status status) {
+        if (!status.ok()) LogWarning("resign_failed", {{"error", status.ToString()}});
+        session_->Close();
+        resigned.Notify();
+      });
+    });
+    if (!resigned.WaitForNotificationWithTimeout(config_.shutdown_grace)) {
+      LogWarning("resign_timeout", {{"msg", "leaving the session to expire"}});
+    }
+    health_->SetServingStatus(false);
+    // Reads are served from snapshots and finish at once; a write still in
+    // flight is cut off by the deadline (the client retries at the new leader).
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    absl::Notification destroyed;
+    loop_.Post([&] {
+      DestroyLoopObjects();
+      destroyed.Notify();
+    });
+    destroyed.WaitForNotificationWithTimeout(config_.shutdown_grace);
+    loop_.Stop();
+  }
+
+ private:
+  // Loop. The session does not need this replica's id, so the store and its
+  // read copy exist before the API serves its first call.
+  absl::Status OpenStore() {
+    absl::StatusOr<std::unique_ptr<ZkSession>> session = ZkSession::Create(config_.zk, loop_);
+    if (!session.ok()) return session.status();
+    session_ = std::move(*session);
+    // The store's traffic goes through a bounded window, so that a burst of
+    // it never stands long before the elector's requests (which use the
+    // session directly; see ThrottledZkClient).
+    store_zk_ = std::make_unique<ThrottledZkClient>(*session_, kStoreRequestsInFlight);
+    store_ = std::make_unique<ZkStore>(*store_zk_, config_.zk_root);
+    service_store_ = std::make_unique<ServiceStore>(*store_zk_, *store_);
+    state_cache_ =
+        std::make_unique<StateCache>(*store_zk_, loop_, config_.zk_root, &state_metrics_);
+    // Creating thousands of services must not list the directory each time.
+    state_cache_->set_min_relist_interval(absl::Milliseconds(20));
+    state_cache_->AddListener([this](const auto& s) { watch_hub_.OnSnapshot(s); });
+    state_cache_->Start();
+    writer_ = std::make_unique<ServiceWriter>(*service_store_, clock_);
+    return absl::OkStatus();
+  }
+
+  // The API first among what names this replica: the port it binds fills
+  // the defaults of --replica_id and --advertise_address. Until the elector
+  // exists (StartElection) the API reports that no leader is known.
+  absl::Status StartGrpc() {
+    service_ = std::make_unique<MastService>(
+        [this]() -> std::shared_ptr<const ElectionSnapshot> {
+          return elector_ready_.HasBeenNotified() ? elector_view_->snapshot() : no_election_;
+        },
+        [this] { return state_cache_->snapshot(); }, clock_,
+        [this](absl::AnyInvocable<void(ServiceWriter&) &&> task) {
+          loop_.Post([this, task = std::move(task)]() mutable { std::move(task)(*writer_); });
+        },
+        forwarder_, watch_hub_);
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(config_.grpc_address, grpc::InsecureServerCredentials(), &grpc_port_);
+    // Watch clients ping quiet streams every 20 s (mastctl watch) to notice a
+    // vanished replica; accept that rather than answer with too_many_pings.
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr || grpc_port_ == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.grpc_address));
+    }
+    MAST_RETURN_IF_ERROR(ResolveAddresses(config_, grpc_port_));
+    SetLogPrefixField("replica", config_.election.replica_id);
+    health_ = server_->GetHealthCheckService();
+    health_->SetServingStatus(true);
+    health_->SetServingStatus(kLeaderHealthService, false);
+    return absl::OkStatus();
+  }
+
+  absl::Status StartMetrics() {
+    try {
+      exposer_ = std::make_unique<prometheus::Exposer>(config_.metrics_address);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", config_.metrics_address, ": ", e.what()));
+    }
+    exposer_->RegisterCollectable(registry_);
+    // The exposer keeps weak references: the daemon owns what it collects.
+    exposer_->RegisterCollectable(process_metrics_);
+    std::vector<int> ports = exposer_->GetListeningPorts();
+    metrics_port_ = ports.empty() ? 0 : ports.front();
+    return absl::OkStatus();
+  }
+
+  // Loop. The leading master: from a list, or from Mesos' own ZooKeeper (a
+  // session of its own: that ensemble may not be Mast's). None with
+  // --mesos=none.
+  absl::Status FindMesos() {
+    if (config_.mesos_zk) {
+      ZkSessionConfig mesos_zk_config = config_.zk;
+      mesos_zk_config.hosts = config_.mesos_zk->hosts;
+      mesos_zk_config.digest_auth = config_.mesos_zk->digest_auth;
+      absl::StatusOr<std::unique_ptr<ZkSession>> session =
+          ZkSession::Create(mesos_zk_config, loop_);
+      if (!session.ok()) return session.status();
+      mesos_zk_ = std::move(*session);
+      detector_ = std::make_unique<mesos::ZkMasterDetector>(*mesos_zk_, config_.mesos_zk->path);
+    } else if (config_.mesos != "none") {
+      detector_ = std::make_unique<mesos::StaticMasterDetector>(config_.mesos_masters);
+    }
+    return absl::OkStatus();
+  }
+
+  // Loop. What acts only while leading, then the elector that starts it.
+  absl::Status StartElection() {
+    auto abdicate = [this](absl::string_view reason) {
+      // Stop acting; rejoin at the back after a session timeout, so a
+      // scheduler that took the framework over is not fought over.
+      elector_->Abdicate(reason, config_.zk.session_timeout);
+    };
+    // The scheduling loop runs on every leader, with or without Mesos (a
+    // deleting service without tasks is removed either way).
+    scheduler_ = std::make_unique<TaskScheduler>(config_.scheduler, *service_store_, *state_cache_,
+                                                 loop_, clock_, &scheduler_metrics_, abdicate);
+    if (detector_ != nullptr) {
+      controller_ = std::make_unique<FrameworkController>(
+          config_.framework,
+          [this](mesos::MesosClientCallbacks callbacks) -> mesos::MesosClientPtr {
+            return std::make_unique<mesos::HttpMesosClient>(config_.mesos_client, *detector_,
+                                                            transport_, loop_, std::move(callbacks),
+                                                            &mesos_metrics_);
+          },
+          *store_, loop_, &mesos_metrics_, abdicate);
+      controller_->SetListener(scheduler_.get());
+    }
+    AddLeadershipParts();
+    LeaderCallbacks callbacks;
+    callbacks.on_started_leading = [this](const LeaderTerm& term) {
+      leadership_.OnStartedLeading(term);
+    };
+    callbacks.on_stopped_leading = [this](const LeaderTerm&, absl::string_view) {
+      leadership_.OnStoppedLeading();
+    };
+    callbacks.on_paused_changed = [this](bool paused) { leadership_.OnPausedChanged(paused); };
+    callbacks.on_new_leader = [this](const std::optional<LeaderInfo>& leader) {
+      forwarder_.OnNewLeader(leader);
+      watch_hub_.OnLeader(LeaderResponseFrom(leader, config_.election.replica_id));
+      if (leader && controller_) controller_->Prefetch();
+    };
+    absl::StatusOr<std::unique_ptr<LeaderElector>> elector = LeaderElector::Create(
+        config_.election, *session_, loop_, std::move(callbacks), &election_metrics_);
+    if (!elector.ok()) return elector.status();
+    elector_ = std::move(*elector);
+    elector_view_ = elector_.get();
+    elector_ready_.Notify();
+    elector_->Start();
+    return absl::OkStatus();
+  }
+
+  // Loop. In the order they start (Leadership stops them in the reverse
+  // order): the leader's health and the API's writes first, then the task
+  // book (TaskScheduler), then the Mesos subscription, which feeds the book
+  // and so ends before it.
+  void AddLeadershipParts() {
+    grpc::HealthCheckServiceInterface* health = health_;
+    leadership_.Add(
+        {"leader_health",
+         [health](const LeaderTerm&) { health->SetServingStatus(kLeaderHealthService, true); },
+         [health] { health->SetServingStatus(kLeaderHealthService, false); },
+         [health](bool paused) { health->SetServingStatus(kLeaderHealthService, !paused); }});
+    leadership_.Add({"service_writer",
+                     [this](const LeaderTerm& term) { writer_->OnStartedLeading(term); },
+                     [this] { writer_->OnStoppedLeading(); },
+                     [this](bool paused) { writer_->OnPaused(paused); }});
+    leadership_.Add({"task_scheduler",
+                     [this](const LeaderTerm& term) { scheduler_->OnStartedLeading(term); },
+                     [this] { scheduler_->OnStoppedLeading(); }, nullptr});
+    if (controller_ == nullptr) return;
+    leadership_.Add({"framework_controller",
+                     [this](const LeaderTerm& term) { controller_->OnStartedLeading(term); },
+                     [this] { controller_->OnStoppedLeading(); },
+                     [this](bool paused) { controller_->OnPaused(paused); }});
+  }
+
+  // Loop. The elector first (no more leadership callbacks), then each object
+  // before what it uses.
+  void DestroyLoopObjects() {
+    elector_.reset();
+    if (controller_) controller_->SetListener(nullptr);
+    controller_.reset();
+    scheduler_.reset();
+    detector_.reset();
+    mesos_zk_.reset();
+    writer_.reset();
+    state_cache_.reset();
+    service_store_.reset();
+    store_.reset();
+    store_zk_.reset();
+    session_.reset();
+  }
+
+  DaemonConfig config_;
+  Clock& clock_ = RealClock::Default();
+  std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
+  ElectionMetrics election_metrics_;
+  StateCacheMetrics state_metrics_;
+  SchedulerMetrics scheduler_metrics_;
+  WatchMetrics watch_metrics_;
+  mesos::MesosMetrics mesos_metrics_;
+  mesos::HttpTransport transport_;
+  LeaderForwarder forwarder_;
+  // WatchEvents: fed on the loop (cache listener, on_new_leader).
+  WatchHub watch_hub_;
+  const std::shared_ptr<const ElectionSnapshot> no_election_ = std::make_shared<ElectionSnapshot>();
+  EventLoop loop_{clock_, "control"};
+  // OpenStore (loop).
+  std::unique_ptr<ZkSession> session_;
+  std::unique_ptr<ThrottledZkClient> store_zk_;
+  std::unique_ptr<ZkStore> store_;
+  std::unique_ptr<ServiceStore> service_store_;
+  std::unique_ptr<StateCache> state_cache_;
+  std::unique_ptr<ServiceWriter> writer_;
+  // StartGrpc.
+  std::unique_ptr<MastService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int grpc_port_ = 0;
+  grpc::HealthCheckServiceInterface* health_ = nullptr;
+  // StartMetrics.
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::shared_ptr<ProcessMetrics> process_metrics_ = std::make_shared<ProcessMetrics>();
+  int metrics_port_ = 0;
+  // FindMesos (loop).
+  std::unique_ptr<ZkSession> mesos_zk_;
+  std::unique_ptr<mesos::MasterDetector> detector_;
+  // StartElection (loop). The API reads the elector's snapshot from gRPC
+  // threads once elector_ready_ is notified.
+  std::unique_ptr<TaskScheduler> scheduler_;
+  std::unique_ptr<FrameworkController> controller_;
+  Leadership leadership_;
+  std::unique_ptr<LeaderElector> elector_;
+  LeaderElector* elector_view_ = nullptr;
+  absl::Notification elector_ready_;
+};
+
+// Signals are taken by sigwait(); every thread started after this inherits
+// the blocked mask.
+sigset_t BlockStopSignals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  return stop_signals;
+}
 
-  Clock& clock = RealClock::Default();
-  auto registry = std::make_shared<prometheus::Registry>();
-  ElectionMetrics election_metrics(*registry);
-  StateCacheMetrics state_metrics(*registry);
-  SchedulerMetrics scheduler_metrics(*registry);
-  EventLoop loop(clock, "control");
-
-  // gRPC first: its bound port names this replica.
-  std::shared_ptr<const ElectionSnapshot> empty = std::make_shared<ElectionSnapshot>();
-  LeaderElector* elector_view = nullptr;  // set before the server takes calls
-  absl::Notification elector_ready;
-  std::shared_ptr<const StateSnapshot> empty_state = std::make_shared<StateSnapshot>();
-  StateCache* cache_view = nullptr;  // set before cache_ready
-  absl::Notification cache_ready;
-  // Loop thread only (posted to); wired to the store and the leadership below.
-  ServiceWriter writer(clock);
-  LeaderForwarder forwarder;
-  WatchMetrics watch_metrics(*registry);
-  // WatchEvents: fed on the loop (cache listener, on_new_leader).
-  WatchHub watch_hub(WatchHub::Options(), &watch_metrics);
-  MastService service(
-      [&]() -> std::shared_ptr<const ElectionSnapshot> {
-        return elector_ready.HasBeenNotified() ? elector_view->snapshot() : empty;
-      },
-      [&]() -> std::shared_ptr<const StateSnapshot> {
-        return cache_ready.HasBeenNotified() ? cache_view->snapshot() : empty_state;
-      },
-      clock,
-      [&](absl::AnyInvocable<void(ServiceWriter&) &&> task) {
-        loop.Post([&writer, task = std::move(task)]() mutable { std::move(task)(writer); });
-      },
-      forwarder, watch_hub);
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int grpc_port = 0;
-  builder.AddListeningPort(config.grpc_address, grpc::InsecureServerCredentials(), &grpc_port);
-  // Watch clients ping quiet streams every 20 s (mastctl watch) to notice a
-  // vanished replica; accept that rather than answer with too_many_pings.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || grpc_port == 0) {
-    return Fail("--grpc_address",
-                absl::UnavailableError(absl::StrCat("cannot listen on ", config.grpc_address)));
-  }
-  absl::Status resolved = ResolveAddresses(config, grpc_port);
-  if (!resolved.ok()) return Fail("invalid flags", resolved);
-  SetLogPrefixField("replica", config.election.replica_id);
-  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  health->SetServingStatus(true);
-  health->SetServingStatus(kLeaderHealthService, false);
-
-  std::unique_ptr<prometheus::Exposer> exposer;
-  try {
-    exposer = std::make_unique<prometheus::Exposer>(config.metrics_address);
-  } catch (const std::exception& e) {
-    return Fail("--metrics_address",
-                absl::UnavailableError(
-                    absl::StrCat("cannot listen on ", config.metrics_address, ": ", e.what())));
-  }
-  exposer->RegisterCollectable(registry);
-  auto process_metrics = std::make_shared<ProcessMetrics>();
-  exposer->RegisterCollectable(process_metrics);
-  std::vector<int> metrics_ports = exposer->GetListeningPorts();
-
-  mesos::MesosMetrics mesos_metrics(*registry);
-  mesos::HttpTransport transport;
-
-  // The leading master: from a list, or from Mesos' own ZooKeeper (a
-  // session of its own: that ensemble may not be Mast's).
-  std::unique_ptr<ZkSession> mesos_zk;
-  std::unique_ptr<mesos::MasterDetector> detector;
-  if (config.mesos_zk) {
-    const mesos::ZkMasterUrl* url = &*config.mesos_zk;
-    ZkSessionConfig mesos_zk_config = config.zk;
-    mesos_zk_config.hosts = url->hosts;
-    mesos_zk_config.digest_auth = url->digest_auth;
-    absl::Status made = absl::OkStatus();
-    absl::Notification ready;
-    loop.Post([&] {
-      auto session = ZkSession::Create(mesos_zk_config, loop);
-      if (session.ok()) {
-        mesos_zk = std::move(*session);
-        detector = std::make_unique<mesos::ZkMasterDetector>(*mesos_zk, url->path);
-      } else {
-        made = session.status();
-      }
-      ready.Notify();
-    });
-    ready.WaitForNotification();
-    if (!made.ok()) return Fail("--mesos", made);
-  } else if (config.mesos != "none") {
-    detector = std::make_unique<mesos::StaticMasterDetector>(config.mesos_masters);
-  }
-  std::unique_ptr<ZkSession> session;
-  std::unique_ptr<ThrottledZkClient> store_zk;
-  std::unique_ptr<ZkStore> store;
-  std::unique_ptr<ServiceStore> service_store;
-  std::unique_ptr<StateCache> state_cache;
-  std::unique_ptr<FrameworkController> controller;
-  std::unique_ptr<TaskScheduler> scheduler;
-  std::unique_ptr<LeaderElector> elector;
-  absl::Status wired = absl::OkStatus();
-  absl::Notification wired_done;
-  loop.Post([&] {
-    auto session_or = ZkSession::Create(config.zk, loop);
-    if (!session_or.ok()) {
-      wired = session_or.status();
-      wired_done.Notify();
-      return;
-    }
-    session = std::move(*session_or);
-    // The store's traffic goes through a bounded window, so that a burst of
-    // it never stands long before the elector's requests (which use the
-    // session directly; see ThrottledZkClient).
-    store_zk = std::make_unique<ThrottledZkClient>(*session, kStoreRequestsInFlight);
-    store = std::make_unique<ZkStore>(*store_zk, config.zk_root);
-    service_store = std::make_unique<ServiceStore>(*store_zk, *store);
-    writer.SetStore(service_store.get());
-    state_cache = std::make_unique<StateCache>(*store_zk, loop, config.zk_root, &state_metrics);
-    // Creating thousands of services must not list the directory each time.
-    state_cache->set_min_relist_interval(absl::Milliseconds(20));
-    state_cache->AddListener([&watch_hub](const auto& s) { watch_hub.OnSnapshot(s); });
-    state_cache->Start();
-    cache_view = state_cache.get();
-    cache_ready.Notify();
-    if (detector != nullptr)
-      controller = std::make_unique<FrameworkController>(
-          config.framework,
-          [&](mesos::MesosClientCallbacks callbacks) -> mesos::MesosClientPtr {
-            return std::make_unique<mesos::HttpMesosClient>(config.mesos_client, *detector,
-                                                            transport, loop, std::move(callbacks),
-                                                            &mesos_metrics);
-          },
-          *store, loop, &mesos_metrics,
-          [&](absl::string_view reason) {
-            // Stop acting; rejoin at the back after a session timeout, so a
-            // scheduler that took the framework over is not fought over.
-            elector->Abdicate(reason, config.zk.session_timeout);
-          });
-    // The scheduling loop runs on every leader, with or without Mesos (a
-    // deleting service without tasks is removed either way).
-    scheduler = std::make_unique<TaskScheduler>(
-        config.scheduler, *service_store, *state_cache, loop, clock, &scheduler_metrics,
-        [&](absl::string_view reason) { elector->Abdicate(reason, config.zk.session_timeout); });
-    if (controller) controller->SetListener(scheduler.get());
-    LeaderCallbacks callbacks;
-    callbacks.on_started_leading = [health, &controller, &writer,
-                                    &scheduler](const LeaderTerm& term) {
-      health->SetServingStatus(kLeaderHealthService, true);
-      writer.OnStartedLeading(term);
-      scheduler->OnStartedLeading(term);
-      if (controller) controller->OnStartedLeading(term);
-    };
-    callbacks.on_stopped_leading = [health, &controller, &writer, &scheduler](const LeaderTerm&,
-                                                                              absl::string_view) {
-      health->SetServingStatus(kLeaderHealthService, false);
-      writer.OnStoppedLeading();
-      if (controller) controller->OnStoppedLeading();
-      scheduler->OnStoppedLeading();
-    };
-    callbacks.on_new_leader = [&controller, &forwarder, &watch_hub,
-                               &config](const std::optional<LeaderInfo>& leader) {
-      forwarder.OnNewLeader(leader);
-      watch_hub.OnLeader(LeaderResponseFrom(leader, config.election.replica_id));
-      if (leader && controller) controller->Prefetch();
-    };
-    callbacks.on_paused_changed = [health, &controller, &writer](bool paused) {
-      health->SetServingStatus(kLeaderHealthService, !paused);
-      writer.OnPaused(paused);
-      if (controller) controller->OnPaused(paused);
-    };
-    auto elector_or = LeaderElector::Create(config.election, *session, loop, std::move(callbacks),
-                                            &election_metrics);
-    if (!elector_or.ok()) {
-      wired = elector_or.status();
-      wired_done.Notify();
-      return;
-    }
-    elector = std::move(*elector_or);
-    elector_view = elector.get();
-    elector_ready.Notify();
-    elector->Start();
-    wired_done.Notify();
-  });
-  wired_done.WaitForNotification();
-  if (!wired.ok()) return Fail("invalid flags", wired);
-
-  LogInfo("mastd_started", {{"replica_id", config.election.replica_id},
-                            {"advertise_address", config.election.advertise_address},
-                            {"grpc_port", grpc_port},
-                            {"metrics_port", metrics_ports.empty() ? 0 : metrics_ports.front()},
-                            {"zk", config.zk.hosts},
-                            {"mesos", config.mesos},
-                            {"zk_root", config.zk_root}});
-
+int Run() {
+  absl::StatusOr<DaemonConfig> config = ConfigFromFlags();
+  if (!config.ok()) return Fail("invalid flags", config.status());
+  sigset_t stop_signals = BlockStopSignals();
+  // Never destroyed: see the _exit below.
+  auto* daemon = new Daemon(std::move(*config));
+  if (int failed = daemon->Start(); failed != 0) return failed;
   int sig = 0;
   sigwait(&stop_signals, &sig);
   LogInfo("mastd_stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-
-  // Hand leadership over first: delete our znode so the next replica takes
-  // over at once, then close the session.
-  absl::Notification resigned;
-  loop.Post([&] {
-    elector->Resign([&](absl::Status status) {
-      if (!status.ok()) LogWarning("resign_failed", {{"error", status.ToString()}});
-      session->Close();
-      resigned.Notify();
-    });
-  });
-  if (!resigned.WaitForNotificationWithTimeout(config.shutdown_grace)) {
-    LogWarning("resign_timeout", {{"msg", "leaving the session to expire"}});
-  }
-  health->SetServingStatus(false);
-  // Reads are served from snapshots and finish at once; a write still in
-  // flight is cut off by the deadline (the client retries at the new leader).
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
-  absl::Notification destroyed;
-  loop.Post([&] {
-    elector.reset();
-    if (controller) controller->SetListener(nullptr);
-    controller.reset();
-    scheduler.reset();
-    writer.SetStore(nullptr);
-    state_cache.reset();
-    service_store.reset();
-    store.reset();
-    store_zk.reset();
-    session.reset();
-    detector.reset();
-    mesos_zk.reset();
-    destroyed.Notify();
-  });
-  destroyed.WaitForNotificationWithTimeout(config.shutdown_grace);
-  loop.Stop();
+  daemon->Stop();
   LogInfo("mastd_stopped");
   // Leadership is handed over and the session closed: nothing is left to
   // flush. Skip the destructors of the gRPC server and the exposer, whose

@@ -18,6 +18,10 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "store/service_store.h"
+#include "store/zk_store.h"
+#include "tests/common/driven_loop.h"
+#include "tests/common/fake_zk_client.h"
 #include "tests/common/manual_clock.h"
 #include "tests/common/wait.h"
 
@@ -138,7 +142,13 @@ class MastServiceRoutingTest : public ::testing::Test {
   }
 
   ManualClock clock_;
-  ServiceWriter writer_{clock_};
+  // The writer's store: never reached (this replica does not lead here).
+  DrivenLoop store_loop_;
+  testing::FakeZkEnsemble ensemble_;
+  testing::FakeZkClient zk_{ensemble_, store_loop_.loop()};
+  ZkStore zk_store_{zk_, "/mast"};
+  ServiceStore store_{zk_, zk_store_};
+  ServiceWriter writer_{store_, clock_};
   LeaderForwarder forwarder_;
   // Small bounds, so that a stalled stream is dropped soon.
   WatchHub hub_{WatchHub::Options{.history_events = 1000, .queue_events = 5}};

@@ -42,15 +42,12 @@ class ServiceWriterTest : public ::testing::Test {
       : zk_(ensemble_, driven_.loop()),
         zk_store_(zk_, "/mast"),
         store_(zk_, zk_store_),
-        writer_(driven_.clock(), ServiceWriter::Options{.idempotency_keys = 3}) {
+        writer_(store_, driven_.clock(), ServiceWriter::Options{.idempotency_keys = 3}) {
     zk_.Connect();
     auto term = ::mast::testing::TakeLeadershipForTest(zk_, driven_.loop(), driven_.clock());
     EXPECT_TRUE(term.ok()) << term.status();
     if (term.ok()) term_ = *term;
-    OnLoop([&] {
-      writer_.SetStore(&store_);
-      writer_.OnStartedLeading(term_);
-    });
+    OnLoop([&] { writer_.OnStartedLeading(term_); });
   }
   ~ServiceWriterTest() override { driven_.RunUntilIdle(); }
 
