@@ -5,10 +5,12 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -85,6 +87,25 @@ ABSL_FLAG(absl::Duration, kill_retry, absl::Seconds(10),
 namespace mast {
 namespace {
 
+// Config validators name the config field ("kill_retry: must be > 0"); the
+// user set a flag, so an error about a field a flag sets names the flag.
+struct FieldFlag {
+  absl::string_view field;
+  absl::string_view flag;
+};
+absl::Status NameTheFlag(const absl::Status& status, std::initializer_list<FieldFlag> fields) {
+  if (status.ok()) return status;
+  for (const FieldFlag& f : fields) {
+    absl::string_view message = status.message();
+    if (absl::StartsWith(message, f.field) && message.size() > f.field.size() &&
+        message[f.field.size()] == ':') {
+      return absl::Status(status.code(),
+                          absl::StrCat("--", f.flag, message.substr(f.field.size())));
+    }
+  }
+  return status;
+}
+
 std::string HostName() {
   char name[256] = {};
   if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
@@ -122,8 +143,9 @@ absl::Status ParseMesosFlags(DaemonConfig& config) {
   }
   config.mesos_client.json = encoding == "json";
   config.mesos_client.heartbeat_misses = absl::GetFlag(FLAGS_mesos_heartbeat_misses);
-  absl::Status client = mesos::ValidateMesosClientConfig(config.mesos_client);
-  if (!client.ok()) return absl::InvalidArgumentError(absl::StrCat("--", client.message()));
+  absl::Status client = NameTheFlag(mesos::ValidateMesosClientConfig(config.mesos_client),
+                                    {{"heartbeat_misses", "mesos_heartbeat_misses"}});
+  if (!client.ok()) return client;
 
   FrameworkConfig& fw = config.framework;
   fw.name = absl::GetFlag(FLAGS_framework_name);
@@ -158,7 +180,12 @@ absl::Status ParseMesosFlags(DaemonConfig& config) {
   double refuse = absl::GetFlag(FLAGS_decline_refuse_seconds);
   if (!(refuse >= 0)) return absl::InvalidArgumentError("--decline_refuse_seconds: must be >= 0");
   fw.decline_refuse = absl::Seconds(refuse);
-  return ValidateFrameworkConfig(fw);
+  return NameTheFlag(ValidateFrameworkConfig(fw), {{"name", "framework_name"},
+                                                   {"user", "framework_user"},
+                                                   {"role", "framework_role"},
+                                                   {"failover_timeout", "failover_timeout"},
+                                                   {"decline_refuse", "decline_refuse_seconds"},
+                                                   {"min_offer_resources", "offer_min_resources"}});
 }
 
 // Splits "host:port" or "[v6]:port".
@@ -224,7 +251,13 @@ absl::StatusOr<DaemonConfig> ConfigFromFlags() {
   sched.reconcile_interval = absl::GetFlag(FLAGS_reconcile_interval);
   sched.unreachable_grace = absl::GetFlag(FLAGS_unreachable_grace);
   sched.kill_retry = absl::GetFlag(FLAGS_kill_retry);
-  absl::Status scheduler = ValidateTaskSchedulerConfig(sched);
+  absl::Status scheduler = NameTheFlag(ValidateTaskSchedulerConfig(sched),
+                                       {{"revive_interval", "revive_interval"},
+                                        {"reconcile_interval", "reconcile_interval"},
+                                        {"unreachable_grace", "unreachable_grace"},
+                                        {"kill_retry", "kill_retry"},
+                                        {"idle_decline_refuse", "decline_refuse_seconds"},
+                                        {"busy_decline_refuse", "busy_decline_refuse_seconds"}});
   if (!scheduler.ok()) return scheduler;
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (config.shutdown_grace < absl::ZeroDuration()) {

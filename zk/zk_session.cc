@@ -134,7 +134,11 @@ absl::Status ValidateZkSessionConfig(const ZkSessionConfig& config) {
   if (!config.digest_auth.empty() && config.digest_auth.find(':') == std::string::npos) {
     return absl::InvalidArgumentError("zk digest_auth: must be user:password");
   }
-  return ValidateBackoffConfig(config.reopen_backoff);
+  absl::Status backoff = ValidateBackoffConfig(config.reopen_backoff);
+  if (!backoff.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("zk reopen_", backoff.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<ZkSession>> ZkSession::Create(ZkSessionConfig config,

@@ -8,26 +8,30 @@ namespace mast {
 namespace v1 = ::mesos::v1;
 
 absl::Status ValidateFrameworkConfig(const FrameworkConfig& config) {
-  if (config.name.empty()) return absl::InvalidArgumentError("--framework_name: must not be empty");
-  if (config.user.empty()) return absl::InvalidArgumentError("--framework_user: must not be empty");
+  if (config.name.empty()) return absl::InvalidArgumentError("name: must not be empty");
+  if (config.user.empty()) return absl::InvalidArgumentError("user: must not be empty");
   if (config.role.empty() || config.role == "." || config.role == ".." ||
       config.role.find_first_of("/ \t\n") != std::string::npos || config.role[0] == '-') {
     return absl::InvalidArgumentError(
-        absl::StrCat("--framework_role: '", config.role, "' is not a valid Mesos role"));
+        absl::StrCat("role: '", config.role, "' is not a valid Mesos role"));
   }
   if (config.failover_timeout <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--failover_timeout: must be > 0");
+    return absl::InvalidArgumentError("failover_timeout: must be > 0");
   }
   if (config.decline_refuse < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--decline_refuse_seconds: must be >= 0");
+    return absl::InvalidArgumentError("decline_refuse: must be >= 0");
   }
   for (const auto& [name, quantity] : config.min_offer_resources) {
     if (name.empty() || !(quantity > 0)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--offer_min_resources: '", name, "' needs a positive quantity"));
+          absl::StrCat("min_offer_resources: '", name, "' needs a positive quantity"));
     }
   }
-  return ValidateBackoffConfig(config.retry_backoff);
+  absl::Status backoff = ValidateBackoffConfig(config.retry_backoff);
+  if (!backoff.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("retry_", backoff.message()));
+  }
+  return absl::OkStatus();
 }
 
 v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,

@@ -33,25 +33,33 @@ absl::Duration RelaunchDelay(const v1::BackoffPolicy& policy, uint32_t failures)
 absl::Status ValidateTaskSchedulerConfig(const TaskSchedulerConfig& config) {
   auto positive = [](absl::Duration d) { return d > absl::ZeroDuration(); };
   if (!positive(config.revive_interval)) {
-    return absl::InvalidArgumentError("--revive_interval: must be > 0");
+    return absl::InvalidArgumentError("revive_interval: must be > 0");
   }
   if (!positive(config.reconcile_interval)) {
-    return absl::InvalidArgumentError("--reconcile_interval: must be > 0");
+    return absl::InvalidArgumentError("reconcile_interval: must be > 0");
   }
   if (config.unreachable_grace < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--unreachable_grace: must be >= 0");
+    return absl::InvalidArgumentError("unreachable_grace: must be >= 0");
   }
-  if (!positive(config.kill_retry)) return absl::InvalidArgumentError("--kill_retry: must be > 0");
+  if (!positive(config.kill_retry)) return absl::InvalidArgumentError("kill_retry: must be > 0");
   if (!positive(config.tick)) return absl::InvalidArgumentError("tick: must be > 0");
   if (config.reconcile_batch == 0)
     return absl::InvalidArgumentError("reconcile_batch: must be > 0");
-  if (config.idle_decline_refuse < absl::ZeroDuration() ||
-      config.busy_decline_refuse < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--decline_refuse_seconds: must be >= 0");
+  if (config.idle_decline_refuse < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("idle_decline_refuse: must be >= 0");
+  }
+  if (config.busy_decline_refuse < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("busy_decline_refuse: must be >= 0");
   }
   absl::Status status = ValidateBackoffConfig(config.reconcile_retry);
-  if (!status.ok()) return status;
-  return ValidateBackoffConfig(config.write_retry);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("reconcile_retry: ", status.message()));
+  }
+  status = ValidateBackoffConfig(config.write_retry);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("write_retry: ", status.message()));
+  }
+  return absl::OkStatus();
 }
 
 SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)

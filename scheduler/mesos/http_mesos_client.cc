@@ -138,7 +138,7 @@ class HttpMesosClient::CallQueue : public std::enable_shared_from_this<CallQueue
 
 absl::Status ValidateMesosClientConfig(const MesosClientConfig& config) {
   if (config.heartbeat_misses < 1) {
-    return absl::InvalidArgumentError("mesos_heartbeat_misses: must be >= 1");
+    return absl::InvalidArgumentError("heartbeat_misses: must be >= 1");
   }
   if (config.default_heartbeat_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("default_heartbeat_interval: must be > 0");
@@ -150,6 +150,7 @@ absl::Status ValidateMesosClientConfig(const MesosClientConfig& config) {
   if (config.max_calls_in_flight < 1) {
     return absl::InvalidArgumentError("max_calls_in_flight: must be >= 1");
   }
+  // Its messages name backoff.<field> already.
   return ValidateBackoffConfig(config.backoff);
 }
 

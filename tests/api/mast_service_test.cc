@@ -436,20 +436,5 @@ TEST_F(MastServiceRoutingTest, ASlowWatcherIsDroppedWithoutStallingTheOthers) {
   resumed->Finish();
 }
 
-TEST(LeaderForwarderTest, ChannelFollowsTheLeader) {
-  std::vector<std::string> dialed;
-  LeaderForwarder forwarder([&](const std::string& address) {
-    dialed.push_back(address);
-    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  });
-  auto a = forwarder.StubFor("10.0.0.1:7070");
-  EXPECT_EQ(forwarder.StubFor("10.0.0.1:7070"), a);  // reused
-  forwarder.OnNewLeader(LeaderInfo{"r2", "10.0.0.2:7070", 9, absl::InfinitePast(), "/e/n"});
-  EXPECT_NE(forwarder.StubFor("10.0.0.2:7070"), a);
-  forwarder.OnNewLeader(std::nullopt);
-  forwarder.StubFor("10.0.0.2:7070");
-  EXPECT_EQ(dialed, (std::vector<std::string>{"10.0.0.1:7070", "10.0.0.2:7070", "10.0.0.2:7070"}));
-}
-
 }  // namespace
 }  // namespace mast

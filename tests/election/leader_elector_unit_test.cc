@@ -267,5 +267,23 @@ TEST_F(LeaderElectorUnitTest, CorruptLeaderDataIsCountedAndSurvived) {
   EXPECT_GE(b.metrics.corrupt_election_znodes.Value(), 1);
 }
 
+// Create checks retry_backoff too (the other fields: leader_elector_test).
+TEST_F(LeaderElectorUnitTest, CreateNamesABadRetryBackoff) {
+  absl::StatusOr<std::unique_ptr<LeaderElector>> elector;
+  loop_.Post([&] {
+    FakeZkClient zk(ensemble_, loop_);
+    LeaderElectorConfig config;
+    config.election_path = "/mast/election";
+    config.replica_id = "r1";
+    config.advertise_address = "r1:7070";
+    config.retry_backoff.initial = absl::ZeroDuration();
+    elector = LeaderElector::Create(config, zk, loop_, {}, nullptr);
+  });
+  loop_.Flush();
+  EXPECT_EQ(elector.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(elector.status().message()),
+              ::testing::StartsWith("retry_backoff.initial:"));
+}
+
 }  // namespace
 }  // namespace mast

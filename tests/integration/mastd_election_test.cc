@@ -249,6 +249,10 @@ TEST_F(MastdElectionTest, BadFlagsGetAOneLineErrorAndExitCode) {
       {{"--mesos_encoding=xml"}, "--mesos_encoding"},
       {{"--framework_role=a/b"}, "--framework_role"},
       {{"--failover_timeout=0s"}, "--failover_timeout"},
+      {{"--framework_name="}, "--framework_name:"},
+      {{"--mesos_heartbeat_misses=0"}, "--mesos_heartbeat_misses:"},
+      {{"--kill_retry=0s"}, "--kill_retry:"},
+      {{"--revive_interval=0s"}, "--revive_interval:"},
       {{"--framework_secret_file=/nonexistent"}, "--framework_secret_file"},
   };
   for (const BadFlagCase& c : cases) {

@@ -470,6 +470,11 @@ TEST(LocalMasterConfigTest, RejectsBadFieldsByName) {
       {[](LocalMasterConfig& c) { c.allocation_interval = absl::Seconds(-1); },
        "allocation_interval"},
       {[](LocalMasterConfig& c) { c.address = ""; }, "address"},
+      {[](LocalMasterConfig& c) { c.agents = 10001; }, "agents"},
+      {[](LocalMasterConfig& c) { c.default_kill_grace = absl::Seconds(-1); },
+       "default_kill_grace"},
+      {[](LocalMasterConfig& c) { c.restart_recovery = absl::Seconds(-1); }, "restart_recovery"},
+      {[](LocalMasterConfig& c) { c.max_body_bytes = 0; }, "max_body_bytes"},
   };
   EXPECT_TRUE(ValidateLocalMasterConfig({}).ok());
   for (const Case& c : cases) {

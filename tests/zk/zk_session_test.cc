@@ -397,5 +397,15 @@ TEST(ZkSessionTest, ConfigValidationNamesTheField) {
   }
 }
 
+TEST(ZkSessionTest, ConfigValidationNamesABadReopenBackoff) {
+  ZkSessionConfig config;
+  config.hosts = "127.0.0.1:2181";
+  ASSERT_TRUE(ValidateZkSessionConfig(config).ok());
+  config.reopen_backoff.max = config.reopen_backoff.initial / 2;
+  absl::Status status = ValidateZkSessionConfig(config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("reopen_backoff.max"));
+}
+
 }  // namespace
 }  // namespace mast

@@ -1,5 +1,6 @@
 #include "scheduler/control/framework_controller.h"
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -354,21 +355,58 @@ TEST_F(FrameworkControllerTest, PauseHoldsCallsBackAndResumeLetsThemGo) {
   EXPECT_FALSE(client_->paused);
 }
 
-TEST_F(FrameworkControllerTest, ConfigValidationNamesTheFlag) {
+TEST_F(FrameworkControllerTest, ConfigValidationNamesTheField) {
   FrameworkConfig ok;
   ok.user = "u";
   EXPECT_TRUE(ValidateFrameworkConfig(ok).ok());
   FrameworkConfig no_user;
-  EXPECT_THAT(std::string(ValidateFrameworkConfig(no_user).message()),
-              HasSubstr("--framework_user"));
+  EXPECT_THAT(std::string(ValidateFrameworkConfig(no_user).message()), HasSubstr("user"));
   FrameworkConfig bad_role = ok;
   bad_role.role = "a/b";
-  EXPECT_THAT(std::string(ValidateFrameworkConfig(bad_role).message()),
-              HasSubstr("--framework_role"));
+  EXPECT_THAT(std::string(ValidateFrameworkConfig(bad_role).message()), HasSubstr("role"));
   FrameworkConfig bad_timeout = ok;
   bad_timeout.failover_timeout = absl::ZeroDuration();
   EXPECT_THAT(std::string(ValidateFrameworkConfig(bad_timeout).message()),
-              HasSubstr("--failover_timeout"));
+              HasSubstr("failover_timeout"));
+}
+
+// The whole table: each invalid field is an INVALID_ARGUMENT whose message
+// starts with the field's name (mastd maps it to its flag).
+TEST(FrameworkConfigTest, EachBadFieldIsNamed) {
+  FrameworkConfig ok;
+  ok.user = "u";  // the default has none (mastd fills in the process's user)
+  ASSERT_TRUE(ValidateFrameworkConfig(ok).ok());
+  struct Case {
+    const char* field;
+    std::function<void(FrameworkConfig&)> mutate;
+  };
+  const Case cases[] = {
+      {"name", [](auto& c) { c.name.clear(); }},
+      {"user", [](auto& c) { c.user.clear(); }},
+      {"role", [](auto& c) { c.role.clear(); }},
+      {"role", [](auto& c) { c.role = ".."; }},
+      {"role", [](auto& c) { c.role = "a b"; }},
+      {"role", [](auto& c) { c.role = "-a"; }},
+      {"failover_timeout", [](auto& c) { c.failover_timeout = absl::ZeroDuration(); }},
+      {"decline_refuse", [](auto& c) { c.decline_refuse = -absl::Seconds(1); }},
+      {"min_offer_resources",
+       [](auto& c) {
+         c.min_offer_resources = {{"cpus", 0}};
+       }},
+      {"min_offer_resources",
+       [](auto& c) {
+         c.min_offer_resources = {{"", 1}};
+       }},
+      {"retry_backoff.jitter", [](auto& c) { c.retry_backoff.jitter = 2; }},
+  };
+  for (const Case& c : cases) {
+    FrameworkConfig config = ok;
+    c.mutate(config);
+    absl::Status status = ValidateFrameworkConfig(config);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.field << ": " << status;
+    EXPECT_THAT(std::string(status.message()), ::testing::StartsWith(absl::StrCat(c.field, ":")))
+        << status;
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // writes and Mesos calls, reconciliation, backoff, kills and removal.
 #include "scheduler/control/task_scheduler.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -556,6 +557,42 @@ TEST_F(TaskSchedulerTest, RefusedFencedWriteStepsDown) {
   Offer({MakeOffer("o1", "a1")});
   EXPECT_THAT(LaunchedIds(), IsEmpty());
   EXPECT_THAT(step_downs_, SizeIs(1));
+}
+
+// ValidateTaskSchedulerConfig: the defaults pass; each invalid field is an
+// INVALID_ARGUMENT that names the field (not a mastd flag).
+TEST(TaskSchedulerConfigTest, DefaultIsValidAndEachBadFieldIsNamed) {
+  EXPECT_TRUE(ValidateTaskSchedulerConfig({}).ok());
+  struct Case {
+    const char* field;
+    std::function<void(TaskSchedulerConfig&)> mutate;
+  };
+  const Case cases[] = {
+      {"revive_interval", [](auto& c) { c.revive_interval = absl::ZeroDuration(); }},
+      {"reconcile_interval", [](auto& c) { c.reconcile_interval = -absl::Seconds(1); }},
+      {"unreachable_grace", [](auto& c) { c.unreachable_grace = -absl::Seconds(1); }},
+      {"kill_retry", [](auto& c) { c.kill_retry = absl::ZeroDuration(); }},
+      {"tick", [](auto& c) { c.tick = absl::ZeroDuration(); }},
+      {"reconcile_batch", [](auto& c) { c.reconcile_batch = 0; }},
+      {"idle_decline_refuse", [](auto& c) { c.idle_decline_refuse = -absl::Seconds(1); }},
+      {"busy_decline_refuse", [](auto& c) { c.busy_decline_refuse = -absl::Seconds(1); }},
+      {"reconcile_retry", [](auto& c) { c.reconcile_retry.initial = absl::ZeroDuration(); }},
+      {"write_retry", [](auto& c) { c.write_retry.multiplier = 0.5; }},
+  };
+  for (const Case& c : cases) {
+    TaskSchedulerConfig config;
+    c.mutate(config);
+    absl::Status status = ValidateTaskSchedulerConfig(config);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.field << ": " << status;
+    EXPECT_THAT(std::string(status.message()), ::testing::StartsWith(c.field)) << status;
+    EXPECT_THAT(std::string(status.message()), ::testing::Not(::testing::HasSubstr("--")));
+  }
+  // Zero is allowed where the rule is >= 0.
+  TaskSchedulerConfig zeros;
+  zeros.unreachable_grace = absl::ZeroDuration();
+  zeros.idle_decline_refuse = absl::ZeroDuration();
+  zeros.busy_decline_refuse = absl::ZeroDuration();
+  EXPECT_TRUE(ValidateTaskSchedulerConfig(zeros).ok());
 }
 
 }  // namespace

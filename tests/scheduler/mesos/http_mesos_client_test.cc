@@ -4,6 +4,7 @@
 // headers and order, ERROR.
 #include "scheduler/mesos/http_mesos_client.h"
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -533,6 +534,36 @@ TEST(HttpMesosClientTest, OneCallInFlightKeepsEveryOrder) {
   EXPECT_EQ(master.max_active(), 1);
   std::vector<std::string> order = master.order();
   for (int i = 0; i < 10; ++i) EXPECT_EQ(order[i], absl::StrCat("a", i));
+}
+
+// ValidateMesosClientConfig: the defaults pass; each invalid field is an
+// INVALID_ARGUMENT whose message names the field.
+TEST(MesosClientConfigTest, DefaultIsValidAndEachBadFieldIsNamed) {
+  EXPECT_TRUE(ValidateMesosClientConfig({}).ok());
+  struct Case {
+    const char* field;
+    std::function<void(MesosClientConfig&)> mutate;
+  };
+  const Case cases[] = {
+      {"heartbeat_misses", [](auto& c) { c.heartbeat_misses = 0; }},
+      {"default_heartbeat_interval",
+       [](auto& c) { c.default_heartbeat_interval = absl::ZeroDuration(); }},
+      {"call_timeout", [](auto& c) { c.call_timeout = -absl::Seconds(1); }},
+      {"max_redirects", [](auto& c) { c.max_redirects = -1; }},
+      {"max_calls_in_flight", [](auto& c) { c.max_calls_in_flight = 0; }},
+      {"backoff.max", [](auto& c) { c.backoff.max = absl::Milliseconds(1); }},
+  };
+  for (const Case& c : cases) {
+    MesosClientConfig config;
+    c.mutate(config);
+    absl::Status status = ValidateMesosClientConfig(config);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.field << ": " << status;
+    EXPECT_THAT(std::string(status.message()), ::testing::StartsWith(absl::StrCat(c.field, ":")))
+        << status;
+  }
+  MesosClientConfig no_redirects;
+  no_redirects.max_redirects = 0;
+  EXPECT_TRUE(ValidateMesosClientConfig(no_redirects).ok());
 }
 
 }  // namespace
