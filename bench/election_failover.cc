@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "bench/failover_rounds.h"
 #include "tests/common/mastd_process.h"
+#include "tests/common/process_init.h"
 #include "tests/common/wait.h"
 #include "tests/common/zk_server.h"
 
@@ -94,4 +95,7 @@ int Run() {
 }  // namespace
 }  // namespace mast
 
-int main() { return mast::Run(); }
+int main() {
+  mast::testing::InitProcessLibraries();
+  return mast::Run();
+}

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/bench_cluster.h"
+#include "tests/common/process_init.h"
 #include "tests/common/wait.h"
 
 ABSL_FLAG(int, agents, 1000, "Simulated agents");
@@ -168,5 +169,6 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  mast::testing::InitProcessLibraries();
   return mast::bench::Run();
 }

@@ -32,6 +32,7 @@
 #include "api/arena_allocator.h"
 #include "bench/bench_cluster.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/common/process_init.h"
 #include "tests/common/wait.h"
 
 ABSL_FLAG(int, instances, 100, "Tasks of the service read");
@@ -381,6 +382,7 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  mast::testing::InitProcessLibraries();
   if (!absl::GetFlag(FLAGS_serve_echo).empty()) {
     return mast::bench::ServeEcho(absl::GetFlag(FLAGS_serve_echo));
   }

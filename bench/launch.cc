@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/bench_cluster.h"
+#include "tests/common/process_init.h"
 
 ABSL_FLAG(int, agents, 1000, "Simulated agents");
 ABSL_FLAG(std::string, agent_resources, "cpus:4;mem:8192;disk:10000;ports:[31000-32000]",
@@ -142,5 +143,6 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  mast::testing::InitProcessLibraries();
   return mast::bench::Run();
 }

@@ -22,6 +22,7 @@
 #include "local_mesos/local_master.h"
 #include "tests/common/mastd_process.h"
 #include "tests/common/mesos_cluster.h"
+#include "tests/common/process_init.h"
 #include "tests/common/wait.h"
 #include "tests/common/zk_server.h"
 
@@ -138,4 +139,7 @@ int Run() {
 }  // namespace
 }  // namespace mast
 
-int main() { return mast::Run(); }
+int main() {
+  mast::testing::InitProcessLibraries();
+  return mast::Run();
+}

@@ -37,6 +37,19 @@ std::string Host(const std::string& address) {
   return host;
 }
 
+// The state endpoints write a `Labels` message as its bare list, `[{"key":..,"value":..}]`, not
+// as the message `{"labels": [...]}`: Mesos' master has a JSON overload for Labels that does
+// this (for TaskInfo.labels and FrameworkInfo.labels), and tools reading /master/tasks and
+// /master/frameworks expect the list. Messages nested deeper (discovery, container) keep the
+// plain protobuf form there too, so they go through MesosJson unchanged.
+std::string LabelsJson(const v1::Labels& labels) {
+  JsonWriter json;
+  json.BeginArray();
+  for (const v1::Label& label : labels.labels()) json.Raw(MesosJson(label));
+  json.EndArray();
+  return json.str();
+}
+
 }  // namespace
 
 HttpResponse TextResponse(int status, std::string body) {
@@ -809,7 +822,7 @@ std::string LocalMaster::State::TaskJson(const Task& task) const {
   if (task.unreachable) {
     json.Key("unreachable_time").Raw(MesosJson(task.unreachable_time));
   }
-  if (task.info.has_labels()) json.Key("labels").Raw(MesosJson(task.info.labels()));
+  if (task.info.has_labels()) json.Key("labels").Raw(LabelsJson(task.info.labels()));
   if (task.info.has_discovery()) json.Key("discovery").Raw(MesosJson(task.info.discovery()));
   if (task.info.has_container()) json.Key("container").Raw(MesosJson(task.info.container()));
   json.EndObject();
@@ -876,7 +889,7 @@ void LocalMaster::State::WriteFrameworkJson(const Framework& framework, JsonWrit
   } else {
     json.Key("role").String(LegacyRole(info));
   }
-  if (info.has_labels()) json.Key("labels").Raw(MesosJson(info.labels()));
+  if (info.has_labels()) json.Key("labels").Raw(LabelsJson(info.labels()));
   json.Key("tasks").BeginArray();
   for (const Agent& agent : agents_) {
     if (agent.status != AgentStatus::kActive) continue;

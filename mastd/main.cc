@@ -7,8 +7,10 @@
 // leadership over (the election znode is deleted first, so the next replica
 // takes over at once) and exit.
 
+#include <curl/curl.h>
 #include <signal.h>
 #include <unistd.h>
+#include <zookeeper/zookeeper.h>
 
 #include <cstdio>
 #include <memory>
@@ -420,5 +422,14 @@ int main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
+  // Process-wide library setup belongs here, not in the libraries: curl's is
+  // not thread-safe and must precede the first HttpTransport (and any thread).
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    std::fprintf(stderr, "mastd: curl_global_init failed\n");
+    return 1;
+  }
+  // The ZooKeeper C client logs an INFO line per connect attempt, which says
+  // nothing mastd's own zk events do not.
+  zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
   return mast::Run();
 }

@@ -145,13 +145,6 @@ absl::StatusOr<std::unique_ptr<ZkSession>> ZkSession::Create(ZkSessionConfig con
                                                              EventLoop& loop) {
   absl::Status valid = ValidateZkSessionConfig(config);
   if (!valid.ok()) return valid;
-  // The C client's level is process-wide; its INFO lines (one per connect
-  // attempt) add nothing our own events do not say.
-  static const bool quiet = [] {
-    zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
-    return true;
-  }();
-  (void)quiet;
   std::unique_ptr<ZkSession> session(new ZkSession(std::move(config), loop));
   // The handle is opened on the loop, which owns all session state.
   ZkSession* raw = session.get();

@@ -48,6 +48,11 @@ absl::Status ValidateZkSessionConfig(const ZkSessionConfig& config);
 // kExpired is reported, and a new session is opened at once (kConnecting,
 // then kConnected with a new session id and generation). While no server
 // answers, a warning is logged every session timeout.
+//
+// Process setup: the C client's log level is process-wide, so the session
+// leaves it alone; a program may set it in main() before creating one (mastd
+// calls zoo_set_debug_level(ZOO_LOG_LEVEL_WARN): the INFO lines, one per
+// connect attempt, say nothing our own events do not).
 class ZkSession final : public ZkClient {
  public:
   static absl::StatusOr<std::unique_ptr<ZkSession>> Create(ZkSessionConfig config, EventLoop& loop);

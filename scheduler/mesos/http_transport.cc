@@ -82,11 +82,6 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
 }  // namespace
 
 HttpTransport::HttpTransport() {
-  static const bool global = [] {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    return true;
-  }();
-  (void)global;
   multi_ = curl_multi_init();
   thread_ = std::thread([this] { Run(); });
 }

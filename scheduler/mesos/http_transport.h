@@ -62,6 +62,12 @@ struct HttpStreamHandlers {
 // I/O thread, never under a lock of the transport. The destructor cancels
 // everything (each pending callback still runs once, with CANCELLED) and
 // joins the thread.
+//
+// Process setup: the program must call curl_global_init(CURL_GLOBAL_DEFAULT)
+// in main(), before it starts threads and before creating a transport. The
+// transport does not do it itself: that call is process-wide and not
+// thread-safe, so a library constructor cannot make it safely (mastd/main.cc;
+// tests get it from tests/common/process_init.h).
 class HttpTransport {
  public:
   using RequestId = uint64_t;

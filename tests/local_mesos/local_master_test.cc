@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "common/event_loop.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "local_mesos/resources.h"
@@ -1576,6 +1577,76 @@ TEST_F(LocalMasterTest, StateEndpointsLookLikeTheRealMasters) {
               HasSubstr(absl::StrCat(R"({"tasks":[{"id":"t1","name":"t1","framework_id":")",
                                      sub.framework_id)));
   EXPECT_EQ(Get("/nothing-here").status, 404);
+}
+
+// Real Mesos writes TaskInfo.labels and FrameworkInfo.labels as the bare list of key/value
+// objects, not as the Labels message ({"labels": [...]}); tools that read the state endpoints
+// (and Mast's own tests) index into that list.
+TEST_F(LocalMasterTest, StateEndpointsWriteLabelsAsAList) {
+  StartMaster();
+  v1::FrameworkInfo info = Info();
+  v1::Label* framework_label = info.mutable_labels()->add_labels();
+  framework_label->set_key("team");
+  framework_label->set_value("infra");
+  Subscription sub = Subscribe(info);
+  std::vector<v1::Offer> offers = NextOffers(sub);
+  ASSERT_FALSE(offers.empty());
+  v1::TaskInfo task = Task("t1", offers[0]);
+  v1::Label* label = task.mutable_labels()->add_labels();
+  label->set_key("k");
+  label->set_value("v");
+  task.mutable_labels()->add_labels()->set_key("only-key");
+  ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {task})).status, 202);
+  std::optional<v1::TaskStatus> starting = NextUpdate(sub, "t1");
+  ASSERT_TRUE(starting.has_value());
+
+  // The value of `key` in the object `value`, which must be there.
+  auto field = [](const google::protobuf::Value& value,
+                  const std::string& key) -> const google::protobuf::Value& {
+    static const google::protobuf::Value kMissing;
+    const auto& fields = value.struct_value().fields();
+    auto it = fields.find(key);
+    EXPECT_TRUE(it != fields.end()) << key << " missing";
+    return it == fields.end() ? kMissing : it->second;
+  };
+  auto parse = [](const std::string& body) {
+    google::protobuf::Value value;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(body, &value).ok()) << body;
+    return value;
+  };
+
+  Reply tasks = Get("/master/tasks");
+  ASSERT_EQ(tasks.status, 200);
+  google::protobuf::Value tasks_json = parse(tasks.body);
+  const google::protobuf::Value& task_list = field(tasks_json, "tasks");
+  ASSERT_EQ(task_list.list_value().values_size(), 1) << tasks.body;
+  const google::protobuf::Value& labels = field(task_list.list_value().values(0), "labels");
+  ASSERT_EQ(labels.kind_case(), google::protobuf::Value::kListValue) << tasks.body;
+  ASSERT_EQ(labels.list_value().values_size(), 2) << tasks.body;
+  const google::protobuf::Value& first = labels.list_value().values(0);
+  ASSERT_EQ(first.kind_case(), google::protobuf::Value::kStructValue);
+  EXPECT_EQ(field(first, "key").string_value(), "k");
+  EXPECT_EQ(field(first, "value").string_value(), "v");
+  const google::protobuf::Value& second = labels.list_value().values(1);
+  EXPECT_EQ(field(second, "key").string_value(), "only-key");
+  EXPECT_FALSE(second.struct_value().fields().contains("value")) << tasks.body;
+
+  Reply frameworks = Get("/master/frameworks");
+  ASSERT_EQ(frameworks.status, 200);
+  google::protobuf::Value frameworks_json = parse(frameworks.body);
+  const google::protobuf::Value& framework_list = field(frameworks_json, "frameworks");
+  ASSERT_EQ(framework_list.list_value().values_size(), 1) << frameworks.body;
+  const google::protobuf::Value& framework = framework_list.list_value().values(0);
+  const google::protobuf::Value& framework_labels = field(framework, "labels");
+  ASSERT_EQ(framework_labels.kind_case(), google::protobuf::Value::kListValue) << frameworks.body;
+  ASSERT_EQ(framework_labels.list_value().values_size(), 1);
+  EXPECT_EQ(field(framework_labels.list_value().values(0), "key").string_value(), "team");
+  EXPECT_EQ(field(framework_labels.list_value().values(0), "value").string_value(), "infra");
+  // The framework's tasks are written by the same code as /master/tasks.
+  const google::protobuf::Value& framework_tasks = field(framework, "tasks");
+  ASSERT_EQ(framework_tasks.list_value().values_size(), 1);
+  EXPECT_EQ(field(framework_tasks.list_value().values(0), "labels").kind_case(),
+            google::protobuf::Value::kListValue);
 }
 
 // ---- Mast's own client against the local master ----
