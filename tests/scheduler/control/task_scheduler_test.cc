@@ -1,6 +1,7 @@
 // TaskScheduler on a fake ZooKeeper (ServiceStore + StateCache as in
-// production), a fake Mesos caller and a manual clock: the order of durable
-// writes and Mesos calls, reconciliation, backoff, kills and removal.
+// production), a fake Mesos caller and a DrivenLoop (manual clock, loop run on the
+// test thread): the order of durable writes and Mesos calls, reconciliation,
+// backoff, kills and removal.
 #include "scheduler/control/task_scheduler.h"
 
 #include <memory>
@@ -13,8 +14,8 @@
 #include "prometheus/registry.h"
 #include "store/service_store.h"
 #include "store/zk_store.h"
+#include "tests/common/driven_loop.h"
 #include "tests/common/fake_zk_client.h"
-#include "tests/common/manual_clock.h"
 #include "tests/common/zk_test_util.h"
 
 namespace mast {
@@ -62,16 +63,15 @@ class TaskSchedulerTest : public ::testing::Test {
   static constexpr char kService[] = "team/web";
 
   TaskSchedulerTest()
-      : loop_(clock_, "scheduler"),
-        writer_zk_(ensemble_, loop_),
-        cache_zk_(ensemble_, loop_),
+      : writer_zk_(ensemble_, driven_.loop()),
+        cache_zk_(ensemble_, driven_.loop()),
         zk_store_(writer_zk_, "/mast"),
         store_(writer_zk_, zk_store_),
         metrics_(registry_),
         caller_([this] { return Stored(); }) {
     writer_zk_.Connect();
     cache_zk_.Connect();
-    auto term = ::mast::testing::TakeLeadershipForTest(writer_zk_, loop_, clock_);
+    auto term = ::mast::testing::TakeLeadershipForTest(writer_zk_, driven_.loop(), driven_.clock());
     EXPECT_TRUE(term.ok()) << term.status();
     if (term.ok()) term_ = *term;
     config_.revive_interval = absl::Seconds(5);
@@ -81,26 +81,16 @@ class TaskSchedulerTest : public ::testing::Test {
     config_.reconcile_retry = {absl::Seconds(1), absl::Seconds(8), 2.0, 0.0};
   }
   ~TaskSchedulerTest() override {
-    loop_.Post([this] {
-      scheduler_.reset();
-      cache_.reset();
-    });
-    loop_.Flush();
+    scheduler_.reset();
+    cache_.reset();
+    driven_.RunUntilIdle();
   }
 
-  void Settle() {
-    for (int i = 0; i < 30; ++i) loop_.Flush();
-  }
-  void Run(std::function<void()> fn) {
-    loop_.Post(std::move(fn));
-    Settle();
-  }
-  void Advance(absl::Duration d) {
-    // One tick at a time, so timers fire in order.
-    for (absl::Duration step = absl::ZeroDuration(); step < d; step += absl::Milliseconds(500)) {
-      clock_.Advance(absl::Milliseconds(500));
-      Settle();
-    }
+  // Runs `fn` on the test thread (the driven loop's own), then everything it
+  // set going.
+  void Run(const std::function<void()>& fn) {
+    fn();
+    driven_.RunUntilIdle();
   }
 
   void PutService(uint32_t instances, uint64_t task_version = 1, bool deleting = false,
@@ -124,20 +114,21 @@ class TaskSchedulerTest : public ::testing::Test {
     service->set_version(task_version);
     service->set_task_version(task_version);
     service->set_deleting(deleting);
-    auto put = CallOnLoop<absl::StatusOr<int32_t>>(loop_, [&](auto cb) {
+    // On the driven loop: runs until idle, so the cache and the scheduler
+    // have seen the write when it returns.
+    auto put = CallOnLoop<absl::StatusOr<int32_t>>(driven_.loop(), [&](auto cb) {
       store_.PutService(term_, record, ServiceStore::kAnyVersion, std::move(cb));
     });
     ASSERT_TRUE(put.ok()) << put.status();
-    Settle();
   }
 
   // Starts the cache and the scheduler, leading and subscribed.
   void Start(bool subscribe = true) {
     Run([this] {
-      cache_ = std::make_unique<StateCache>(cache_zk_, loop_, "/mast", nullptr);
+      cache_ = std::make_unique<StateCache>(cache_zk_, driven_.loop(), "/mast", nullptr);
       cache_->Start();
       scheduler_ = std::make_unique<TaskScheduler>(
-          config_, store_, *cache_, loop_, clock_, &metrics_,
+          config_, store_, *cache_, driven_.loop(), driven_.clock(), &metrics_,
           [this](absl::string_view reason) { step_downs_.push_back(std::string(reason)); });
       scheduler_->OnStartedLeading(term_);
     });
@@ -205,11 +196,7 @@ class TaskSchedulerTest : public ::testing::Test {
       ids.push_back(s->call.kill().task_id().value());
     return ids;
   }
-  TaskScheduler::Stats Stats() {
-    TaskScheduler::Stats stats;
-    Run([&] { stats = scheduler_->stats(); });
-    return stats;
-  }
+  TaskScheduler::Stats Stats() { return scheduler_->stats(); }
   static const v1::Task* Find(const TaskRecords& records, const std::string& id) {
     for (const auto& t : records.tasks()) {
       if (t.id() == id) return &t;
@@ -217,8 +204,7 @@ class TaskSchedulerTest : public ::testing::Test {
     return nullptr;
   }
 
-  ManualClock clock_;
-  EventLoop loop_;
+  DrivenLoop driven_;
   FakeZkEnsemble ensemble_;
   FakeZkClient writer_zk_;
   FakeZkClient cache_zk_;
@@ -296,7 +282,7 @@ TEST_F(TaskSchedulerTest, FailedTaskIsReplacedAfterBackoff) {
   Offer({MakeOffer("o2", "a1")});
   EXPECT_THAT(LaunchedIds(), SizeIs(1));
   // After it: relaunched.
-  Advance(absl::Seconds(2));
+  driven_.Advance(absl::Seconds(2));
   Offer({MakeOffer("o3", "a1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(2));
   // A second failure doubles the delay (2 s): an offer after 1.5 s is not used.
@@ -304,17 +290,17 @@ TEST_F(TaskSchedulerTest, FailedTaskIsReplacedAfterBackoff) {
   const std::string second = LaunchedIds().at(1);
   Update(second, m::TASK_RUNNING);
   Update(second, m::TASK_FAILED);
-  Advance(absl::Milliseconds(1500));
+  driven_.Advance(absl::Milliseconds(1500));
   Offer({MakeOffer("o4", "a1")});
   EXPECT_THAT(LaunchedIds(), SizeIs(2));
-  Advance(absl::Seconds(1));
+  driven_.Advance(absl::Seconds(1));
   Offer({MakeOffer("o5", "a1")});
   EXPECT_THAT(LaunchedIds(), SizeIs(3));
   EXPECT_EQ(Stored().consecutive_failures(), 2u);
   // A task that ran longer than stable_run before failing starts the count over.
   const std::string third = LaunchedIds().at(2);
   Update(third, m::TASK_RUNNING);
-  Advance(config_.stable_run);
+  driven_.Advance(config_.stable_run);
   Update(third, m::TASK_FAILED);
   EXPECT_EQ(Stored().consecutive_failures(), 1u);
   EXPECT_EQ(Stored().failed(), 3u);
@@ -328,8 +314,7 @@ TEST_F(TaskSchedulerTest, BackoffExpiryRevivesWithoutWaitingForATick) {
   Update(LaunchedIds().at(0), m::TASK_FAILED);  // backoff 1 s; nothing else waits
   Offer({MakeOffer("o2", "a1")});               // declined: suppressed
   size_t revives = caller_.OfType(Call::REVIVE).size();
-  clock_.Advance(absl::Seconds(1));
-  Settle();
+  driven_.Advance(absl::Seconds(1));
   EXPECT_EQ(caller_.OfType(Call::REVIVE).size(), revives + 1);
 }
 
@@ -352,7 +337,7 @@ TEST_F(TaskSchedulerTest, ScaleDownKillsTheYoungestAndRetriesTheKill) {
   Offer({MakeOffer("o1", "a1")});
   const std::string older = LaunchedIds().at(0);
   Update(older, m::TASK_RUNNING);
-  Advance(absl::Seconds(1));
+  driven_.Advance(absl::Seconds(1));
   PutService(2);
   Offer({MakeOffer("o2", "a1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(2));
@@ -364,10 +349,10 @@ TEST_F(TaskSchedulerTest, ScaleDownKillsTheYoungestAndRetriesTheKill) {
   ASSERT_NE(stored, nullptr);
   EXPECT_TRUE(stored->kill_requested());
   // No terminal update: the KILL is sent again after kill_retry.
-  Advance(absl::Seconds(11));
+  driven_.Advance(absl::Seconds(11));
   EXPECT_THAT(KilledIds(), ::testing::ElementsAre(younger, younger));
   Update(younger, m::TASK_KILLED);
-  Advance(absl::Seconds(11));
+  driven_.Advance(absl::Seconds(11));
   EXPECT_THAT(KilledIds(), SizeIs(2));
 }
 
@@ -388,7 +373,7 @@ TEST_F(TaskSchedulerTest, ExplicitReconciliationIsResentUntilAnsweredThenImplici
   EXPECT_FALSE(Stats().reconciled);
   Update(ids[0], m::TASK_RUNNING, "", m::TaskStatus::REASON_RECONCILIATION);
   // Unanswered: sent again after the backoff, for the one left.
-  Advance(absl::Seconds(1));
+  driven_.Advance(absl::Seconds(1));
   reconciles = caller_.OfType(Call::RECONCILE);
   EXPECT_EQ(reconciles.back()->call.reconcile().tasks_size(), 1);
   EXPECT_EQ(reconciles.back()->call.reconcile().tasks(0).task_id().value(), ids[1]);
@@ -401,8 +386,7 @@ TEST_F(TaskSchedulerTest, ExplicitReconciliationIsResentUntilAnsweredThenImplici
   EXPECT_EQ(Stats().waiting, 1u);
   // The next implicit one comes after reconcile_interval.
   size_t before = caller_.OfType(Call::RECONCILE).size();
-  clock_.Advance(config_.reconcile_interval);
-  Settle();
+  driven_.Advance(config_.reconcile_interval);
   EXPECT_EQ(caller_.OfType(Call::RECONCILE).size(), before + 1);
 }
 
@@ -427,10 +411,10 @@ TEST_F(TaskSchedulerTest, UnreachableTaskIsReplacedAfterGraceAndKilledIfItReturn
   EXPECT_TRUE(Find(Stored(), lost)->has_unreachable_since());
   Offer({MakeOffer("o2", "a2")});
   EXPECT_THAT(LaunchedIds(), SizeIs(1)) << "replaced before the grace period";
-  Advance(absl::Seconds(31));
+  driven_.Advance(absl::Seconds(31));
   EXPECT_EQ(Find(Stored(), lost), nullptr);
   EXPECT_EQ(Stats().waiting, 1u);
-  Advance(absl::Seconds(2));  // the failure's backoff
+  driven_.Advance(absl::Seconds(2));  // the failure's backoff
   Offer({MakeOffer("o3", "a2")});
   ASSERT_THAT(LaunchedIds(), SizeIs(2));
   // The agent comes back with the old task: it is killed.
@@ -468,7 +452,7 @@ TEST_F(TaskSchedulerTest, RevivesAtMostOncePerInterval) {
   // New work within the interval: the REVIVE waits for it to pass.
   PutService(2);
   EXPECT_THAT(caller_.OfType(Call::REVIVE), SizeIs(1));
-  Advance(absl::Seconds(5));
+  driven_.Advance(absl::Seconds(5));
   EXPECT_THAT(caller_.OfType(Call::REVIVE), SizeIs(2));
 }
 
@@ -478,8 +462,8 @@ TEST_F(TaskSchedulerTest, RollingUpdateReplacesOneTaskAtATime) {
   Offer({MakeOffer("o1", "a1")});
   std::vector<std::string> old = LaunchedIds();
   for (const std::string& id : old) Update(id, m::TASK_RUNNING);
-  PutService(2, 2);           // a new task version
-  Advance(absl::Seconds(5));  // revive
+  PutService(2, 2);                   // a new task version
+  driven_.Advance(absl::Seconds(5));  // revive
   Offer({MakeOffer("o2", "a1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(3)) << "one extra task at a time";
   EXPECT_THAT(KilledIds(), IsEmpty()) << "nothing killed before the new task runs";
@@ -488,7 +472,7 @@ TEST_F(TaskSchedulerTest, RollingUpdateReplacesOneTaskAtATime) {
   Update(n1, m::TASK_RUNNING);
   ASSERT_THAT(KilledIds(), SizeIs(1));
   Update(KilledIds()[0], m::TASK_KILLED);
-  Advance(absl::Seconds(5));
+  driven_.Advance(absl::Seconds(5));
   Offer({MakeOffer("o3", "a1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(4));
   Update(LaunchedIds().back(), m::TASK_RUNNING);
@@ -536,13 +520,14 @@ TEST_F(TaskSchedulerTest, ANewLeaderJudgesAttributeConstraintsByTheStoredPlaceme
   // A new leader, which has seen no offer of a1: the next task must still
   // avoid rack r1.
   Run([this] {
-    scheduler_ = std::make_unique<TaskScheduler>(config_, store_, *cache_, loop_, clock_, &metrics_,
-                                                 [](absl::string_view) {});
+    scheduler_ =
+        std::make_unique<TaskScheduler>(config_, store_, *cache_, driven_.loop(), driven_.clock(),
+                                        &metrics_, [](absl::string_view) {});
     scheduler_->OnStartedLeading(term_);
   });
   Run([this] { scheduler_->OnSubscribed(caller_); });
   PutService(2, 1, false, {}, unique_rack);
-  Advance(absl::Seconds(5));
+  driven_.Advance(absl::Seconds(5));
   Offer({MakeOffer("o2", "a2", 1, "r1"), MakeOffer("o3", "a3", 1, "r2")});
   ASSERT_THAT(LaunchedIds(), SizeIs(2));
   auto accepts = caller_.OfType(Call::ACCEPT);
