@@ -1,9 +1,11 @@
 // TaskScheduler on a fake ZooKeeper (ServiceStore + StateCache as in
-// production), a fake Mesos caller and a manual clock: the order of durable
-// writes and Mesos calls, reconciliation, backoff, kills and removal.
+// production), a fake Mesos caller and a DrivenLoop (manual clock, loop run on the
+// test thread): the order of durable writes and Mesos calls, reconciliation,
+// backoff, kills and removal.
 #include "scheduler/control/task_scheduler.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,8 +16,8 @@
 #include "prometheus/registry.h"
 #include "store/service_store.h"
 #include "store/zk_store.h"
+#include "tests/common/driven_loop.h"
 #include "tests/common/fake_zk_client.h"
-#include "tests/common/manual_clock.h"
 #include "tests/common/zk_test_util.h"
 
 namespace mast {
@@ -32,7 +34,8 @@ using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 // Records every call with the task records stored at that moment, so a test
-// can check what was durable when a call went out.
+// can check what was durable when a call went out. Strict: a call beyond those
+// the test announced with Expect (by type) fails the test.
 class RecordingCaller final : public MesosCaller {
  public:
   struct Sent {
@@ -42,8 +45,27 @@ class RecordingCaller final : public MesosCaller {
   explicit RecordingCaller(std::function<TaskRecords()> read_stored)
       : read_stored_(std::move(read_stored)) {}
   void Call(m::scheduler::Call call, absl::AnyInvocable<void(absl::Status) &&> done) override {
+    const m::scheduler::Call::Type type = call.type();
+    const int made = ++made_[type];
+    if (made > allowed_[type]) {
+      ADD_FAILURE() << "unexpected call " << m::scheduler::Call::Type_Name(type) << " (call "
+                    << made << " of this type, " << allowed_[type] << " expected)";
+    }
     sent.push_back({std::move(call), read_stored_()});
     if (done) std::move(done)(absl::OkStatus());
+  }
+  // The scheduler may make `n` more calls of `type`.
+  void Expect(m::scheduler::Call::Type type, int n = 1) { allowed_[type] += n; }
+  // Fails the test for every expected call that was not made.
+  void VerifyAllMade() const {
+    for (const auto& [type, allowed] : allowed_) {
+      auto made = made_.find(type);
+      const int n = made == made_.end() ? 0 : made->second;
+      if (n < allowed) {
+        ADD_FAILURE() << "expected " << allowed << " " << m::scheduler::Call::Type_Name(type)
+                      << " calls, " << n << " made";
+      }
+    }
   }
   std::vector<const Sent*> OfType(m::scheduler::Call::Type type) const {
     std::vector<const Sent*> out;
@@ -56,6 +78,8 @@ class RecordingCaller final : public MesosCaller {
 
  private:
   std::function<TaskRecords()> read_stored_;
+  std::map<m::scheduler::Call::Type, int> allowed_;
+  std::map<m::scheduler::Call::Type, int> made_;
 };
 
 class TaskSchedulerTest : public ::testing::Test {
@@ -63,16 +87,15 @@ class TaskSchedulerTest : public ::testing::Test {
   static constexpr char kService[] = "team/web";
 
   TaskSchedulerTest()
-      : loop_(clock_, "scheduler"),
-        writer_zk_(ensemble_, loop_),
-        cache_zk_(ensemble_, loop_),
+      : writer_zk_(ensemble_, driven_.loop()),
+        cache_zk_(ensemble_, driven_.loop()),
         zk_store_(writer_zk_, "/mast"),
         store_(writer_zk_, zk_store_),
         metrics_(registry_),
         caller_([this] { return Stored(); }) {
     writer_zk_.Connect();
     cache_zk_.Connect();
-    auto term = ::mast::testing::TakeLeadershipForTest(writer_zk_, loop_, clock_);
+    auto term = ::mast::testing::TakeLeadershipForTest(writer_zk_, driven_.loop(), driven_.clock());
     EXPECT_TRUE(term.ok()) << term.status();
     if (term.ok()) term_ = *term;
     config_.revive_interval = absl::Seconds(5);
@@ -81,27 +104,18 @@ class TaskSchedulerTest : public ::testing::Test {
     config_.unreachable_grace = absl::Seconds(30);
     config_.reconcile_retry = {absl::Seconds(1), absl::Seconds(8), 2.0, 0.0};
   }
+  void TearDown() override { caller_.VerifyAllMade(); }
   ~TaskSchedulerTest() override {
-    loop_.Post([this] {
-      scheduler_.reset();
-      cache_.reset();
-    });
-    loop_.Flush();
+    scheduler_.reset();
+    cache_.reset();
+    driven_.RunUntilIdle();
   }
 
-  void Settle() {
-    for (int i = 0; i < 30; ++i) loop_.Flush();
-  }
-  void Run(std::function<void()> fn) {
-    loop_.Post(std::move(fn));
-    Settle();
-  }
-  void Advance(absl::Duration d) {
-    // One tick at a time, so timers fire in order.
-    for (absl::Duration step = absl::ZeroDuration(); step < d; step += absl::Milliseconds(500)) {
-      clock_.Advance(absl::Milliseconds(500));
-      Settle();
-    }
+  // Runs `fn` on the test thread (the driven loop's own), then everything it
+  // set going.
+  void Run(const std::function<void()>& fn) {
+    fn();
+    driven_.RunUntilIdle();
   }
 
   void PutService(uint32_t instances, uint64_t task_version = 1, bool deleting = false,
@@ -125,20 +139,23 @@ class TaskSchedulerTest : public ::testing::Test {
     service->set_version(task_version);
     service->set_task_version(task_version);
     service->set_deleting(deleting);
-    auto put = CallOnLoop<absl::StatusOr<int32_t>>(loop_, [&](auto cb) {
+    // On the driven loop: runs until idle, so the cache and the scheduler
+    // have seen the write when it returns.
+    auto put = CallOnLoop<absl::StatusOr<int32_t>>(driven_.loop(), [&](auto cb) {
       store_.PutService(term_, record, ServiceStore::kAnyVersion, std::move(cb));
     });
     ASSERT_TRUE(put.ok()) << put.status();
-    Settle();
   }
 
-  // Starts the cache and the scheduler, leading and subscribed.
+  // Starts the cache and the scheduler, leading and subscribed (which
+  // reconciles: one RECONCILE expected).
   void Start(bool subscribe = true) {
+    if (subscribe) caller_.Expect(Call::RECONCILE);
     Run([this] {
-      cache_ = std::make_unique<StateCache>(cache_zk_, loop_, "/mast", nullptr);
+      cache_ = std::make_unique<StateCache>(cache_zk_, driven_.loop(), "/mast", nullptr);
       cache_->Start();
       scheduler_ = std::make_unique<TaskScheduler>(
-          config_, store_, *cache_, loop_, clock_, &metrics_,
+          config_, store_, *cache_, driven_.loop(), driven_.clock(), &metrics_,
           [this](absl::string_view reason) { step_downs_.push_back(std::string(reason)); });
       scheduler_->OnStartedLeading(term_);
     });
@@ -206,11 +223,7 @@ class TaskSchedulerTest : public ::testing::Test {
       ids.push_back(s->call.kill().task_id().value());
     return ids;
   }
-  TaskScheduler::Stats Stats() {
-    TaskScheduler::Stats stats;
-    Run([&] { stats = scheduler_->stats(); });
-    return stats;
-  }
+  TaskScheduler::Stats Stats() { return scheduler_->stats(); }
   static const v1::Task* Find(const TaskRecords& records, const std::string& id) {
     for (const auto& t : records.tasks()) {
       if (t.id() == id) return &t;
@@ -218,8 +231,7 @@ class TaskSchedulerTest : public ::testing::Test {
     return nullptr;
   }
 
-  ManualClock clock_;
-  EventLoop loop_;
+  DrivenLoop driven_;
   FakeZkEnsemble ensemble_;
   FakeZkClient writer_zk_;
   FakeZkClient cache_zk_;
@@ -249,9 +261,12 @@ TEST(TaskIdTest, RoundTripsServiceAndVersion) {
 TEST_F(TaskSchedulerTest, IntentsAreDurableBeforeTheAccept) {
   PutService(3);
   Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT, 2);
   Offer({MakeOffer("o1", "a1", 0.25), MakeOffer("o2", "a2", 1)});
   std::vector<std::string> launched = LaunchedIds();
   ASSERT_THAT(launched, SizeIs(3));
+  ASSERT_THAT(caller_.OfType(Call::ACCEPT), SizeIs(2)) << "one ACCEPT per offer used";
   for (const auto* accept : caller_.OfType(Call::ACCEPT)) {
     for (const auto& info : accept->call.accept().operations(0).launch().task_infos()) {
       const v1::Task* stored = Find(accept->stored, info.task_id().value());
@@ -269,9 +284,12 @@ TEST_F(TaskSchedulerTest, IntentsAreDurableBeforeTheAccept) {
 TEST_F(TaskSchedulerTest, UpdatesAreAcknowledgedOnlyOnceDurable) {
   PutService(1);
   Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o1", "a1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(1));
   const std::string id = LaunchedIds()[0];
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(id, m::TASK_RUNNING);
   auto acks = caller_.OfType(Call::ACKNOWLEDGE);
   ASSERT_THAT(acks, SizeIs(1));
@@ -284,8 +302,11 @@ TEST_F(TaskSchedulerTest, UpdatesAreAcknowledgedOnlyOnceDurable) {
 TEST_F(TaskSchedulerTest, FailedTaskIsReplacedAfterBackoff) {
   PutService(1);
   Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o1", "a1")});
   const std::string first = LaunchedIds().at(0);
+  caller_.Expect(Call::ACKNOWLEDGE, 2);
   Update(first, m::TASK_RUNNING);
   Update(first, m::TASK_FAILED);
   TaskRecords stored = Stored();
@@ -294,28 +315,37 @@ TEST_F(TaskSchedulerTest, FailedTaskIsReplacedAfterBackoff) {
   EXPECT_THAT(stored.last_failure(), ::testing::HasSubstr("TASK_FAILED"));
   EXPECT_THAT(stored.tasks(), IsEmpty());
   // Within the 1 s backoff an offer is declined, not used.
+  caller_.Expect(Call::DECLINE);
   Offer({MakeOffer("o2", "a1")});
   EXPECT_THAT(LaunchedIds(), SizeIs(1));
   // After it: relaunched.
-  Advance(absl::Seconds(2));
+  caller_.Expect(Call::REVIVE);
+  driven_.Advance(absl::Seconds(2));
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o3", "a1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(2));
   // A second failure doubles the delay (2 s): an offer after 1.5 s is not used.
   // It starts and fails at once again (a crash loop): the delay grows.
   const std::string second = LaunchedIds().at(1);
+  caller_.Expect(Call::ACKNOWLEDGE, 2);
   Update(second, m::TASK_RUNNING);
   Update(second, m::TASK_FAILED);
-  Advance(absl::Milliseconds(1500));
+  driven_.Advance(absl::Milliseconds(1500));
+  caller_.Expect(Call::DECLINE);
   Offer({MakeOffer("o4", "a1")});
   EXPECT_THAT(LaunchedIds(), SizeIs(2));
-  Advance(absl::Seconds(1));
+  driven_.Advance(absl::Seconds(1));
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o5", "a1")});
   EXPECT_THAT(LaunchedIds(), SizeIs(3));
   EXPECT_EQ(Stored().consecutive_failures(), 2u);
   // A task that ran longer than stable_run before failing starts the count over.
   const std::string third = LaunchedIds().at(2);
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(third, m::TASK_RUNNING);
-  Advance(config_.stable_run);
+  driven_.Advance(config_.stable_run);
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(third, m::TASK_FAILED);
   EXPECT_EQ(Stored().consecutive_failures(), 1u);
   EXPECT_EQ(Stored().failed(), 3u);
@@ -325,22 +355,31 @@ TEST_F(TaskSchedulerTest, BackoffExpiryRevivesWithoutWaitingForATick) {
   config_.tick = absl::Hours(1);
   PutService(1);
   Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o1", "a1")});
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(LaunchedIds().at(0), m::TASK_FAILED);  // backoff 1 s; nothing else waits
-  Offer({MakeOffer("o2", "a1")});               // declined: suppressed
+  caller_.Expect(Call::DECLINE);
+  Offer({MakeOffer("o2", "a1")});  // declined: suppressed
   size_t revives = caller_.OfType(Call::REVIVE).size();
-  clock_.Advance(absl::Seconds(1));
-  Settle();
+  caller_.Expect(Call::REVIVE);
+  driven_.Advance(absl::Seconds(1));
   EXPECT_EQ(caller_.OfType(Call::REVIVE).size(), revives + 1);
 }
 
 TEST_F(TaskSchedulerTest, TasksKilledOnRequestAreNotFailures) {
   PutService(2);
   Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o1", "a1")});
+  caller_.Expect(Call::ACKNOWLEDGE, 2);
   for (const std::string& id : LaunchedIds()) Update(id, m::TASK_RUNNING);
+  caller_.Expect(Call::KILL);
   PutService(1, 1);  // scale down
   ASSERT_THAT(KilledIds(), SizeIs(1));
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(KilledIds()[0], m::TASK_KILLED);
   TaskRecords stored = Stored();
   EXPECT_EQ(stored.failed(), 0u);
@@ -350,50 +389,67 @@ TEST_F(TaskSchedulerTest, TasksKilledOnRequestAreNotFailures) {
 TEST_F(TaskSchedulerTest, ScaleDownKillsTheYoungestAndRetriesTheKill) {
   PutService(1);
   Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o1", "a1")});
   const std::string older = LaunchedIds().at(0);
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(older, m::TASK_RUNNING);
-  Advance(absl::Seconds(1));
+  driven_.Advance(absl::Seconds(1));
+  caller_.Expect(Call::REVIVE);
   PutService(2);
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o2", "a1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(2));
   const std::string younger = LaunchedIds().at(1);
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(younger, m::TASK_RUNNING);
+  caller_.Expect(Call::KILL);
   PutService(1);
   ASSERT_THAT(KilledIds(), ::testing::ElementsAre(younger));
   const v1::Task* stored = Find(Stored(), younger);
   ASSERT_NE(stored, nullptr);
   EXPECT_TRUE(stored->kill_requested());
   // No terminal update: the KILL is sent again after kill_retry.
-  Advance(absl::Seconds(11));
+  caller_.Expect(Call::KILL);
+  driven_.Advance(absl::Seconds(11));
   EXPECT_THAT(KilledIds(), ::testing::ElementsAre(younger, younger));
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(younger, m::TASK_KILLED);
-  Advance(absl::Seconds(11));
+  driven_.Advance(absl::Seconds(11));
   EXPECT_THAT(KilledIds(), SizeIs(2));
 }
 
 TEST_F(TaskSchedulerTest, ExplicitReconciliationIsResentUntilAnsweredThenImplicit) {
   PutService(2);
   Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o1", "a1")});
   std::vector<std::string> ids = LaunchedIds();
   ASSERT_THAT(ids, SizeIs(2));
   // A new subscription (e.g. after a master failover).
+  caller_.Expect(Call::RECONCILE);
+  caller_.Expect(Call::SUPPRESS);
   Run([this] {
     scheduler_->OnUnsubscribed();
     scheduler_->OnSubscribed(caller_);
   });
   auto reconciles = caller_.OfType(Call::RECONCILE);
-  ASSERT_FALSE(reconciles.empty());
+  ASSERT_THAT(reconciles, SizeIs(2)) << "one per subscription";
   EXPECT_EQ(reconciles.back()->call.reconcile().tasks_size(), 2);
   EXPECT_FALSE(Stats().reconciled);
   Update(ids[0], m::TASK_RUNNING, "", m::TaskStatus::REASON_RECONCILIATION);
   // Unanswered: sent again after the backoff, for the one left.
-  Advance(absl::Seconds(1));
+  caller_.Expect(Call::RECONCILE);
+  driven_.Advance(absl::Seconds(1));
   reconciles = caller_.OfType(Call::RECONCILE);
   EXPECT_EQ(reconciles.back()->call.reconcile().tasks_size(), 1);
   EXPECT_EQ(reconciles.back()->call.reconcile().tasks(0).task_id().value(), ids[1]);
   // The master does not know it: it is replaced, and it was no failure.
+  caller_.Expect(Call::RECONCILE);
+  caller_.Expect(Call::REVIVE);
   Update(ids[1], m::TASK_UNKNOWN, "", m::TaskStatus::REASON_RECONCILIATION);
   EXPECT_TRUE(Stats().reconciled);
   reconciles = caller_.OfType(Call::RECONCILE);
@@ -402,17 +458,21 @@ TEST_F(TaskSchedulerTest, ExplicitReconciliationIsResentUntilAnsweredThenImplici
   EXPECT_EQ(Stats().waiting, 1u);
   // The next implicit one comes after reconcile_interval.
   size_t before = caller_.OfType(Call::RECONCILE).size();
-  clock_.Advance(config_.reconcile_interval);
-  Settle();
+  caller_.Expect(Call::RECONCILE);
+  driven_.Advance(config_.reconcile_interval);
   EXPECT_EQ(caller_.OfType(Call::RECONCILE).size(), before + 1);
 }
 
 TEST_F(TaskSchedulerTest, UnknownRunningTaskIsKilledAndAcknowledged) {
   PutService(0);
+  caller_.Expect(Call::SUPPRESS);
   Start();
+  caller_.Expect(Call::KILL);
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update("team_web.1.00000000000000ff", m::TASK_RUNNING);
   EXPECT_THAT(KilledIds(), ::testing::ElementsAre("team_web.1.00000000000000ff"));
   EXPECT_THAT(caller_.OfType(Call::ACKNOWLEDGE), SizeIs(1));
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update("someone_else", m::TASK_FINISHED);  // terminal and unknown: only acknowledged
   EXPECT_THAT(KilledIds(), SizeIs(1));
   EXPECT_THAT(caller_.OfType(Call::ACKNOWLEDGE), SizeIs(2));
@@ -421,20 +481,30 @@ TEST_F(TaskSchedulerTest, UnknownRunningTaskIsKilledAndAcknowledged) {
 TEST_F(TaskSchedulerTest, UnreachableTaskIsReplacedAfterGraceAndKilledIfItReturns) {
   PutService(1);
   Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o1", "a1")});
   const std::string lost = LaunchedIds().at(0);
+  caller_.Expect(Call::ACKNOWLEDGE, 2);
   Update(lost, m::TASK_RUNNING);
   Update(lost, m::TASK_UNREACHABLE);
   EXPECT_TRUE(Find(Stored(), lost)->has_unreachable_since());
+  caller_.Expect(Call::DECLINE);
   Offer({MakeOffer("o2", "a2")});
   EXPECT_THAT(LaunchedIds(), SizeIs(1)) << "replaced before the grace period";
-  Advance(absl::Seconds(31));
+  // Replaced at 30 s; its 1 s backoff ends within the 31 s: REVIVE.
+  caller_.Expect(Call::REVIVE);
+  driven_.Advance(absl::Seconds(31));
   EXPECT_EQ(Find(Stored(), lost), nullptr);
   EXPECT_EQ(Stats().waiting, 1u);
-  Advance(absl::Seconds(2));  // the failure's backoff
+  driven_.Advance(absl::Seconds(2));  // the failure's backoff
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o3", "a2")});
   ASSERT_THAT(LaunchedIds(), SizeIs(2));
   // The agent comes back with the old task: it is killed.
+  caller_.Expect(Call::KILL);
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(lost, m::TASK_RUNNING);
   EXPECT_THAT(KilledIds(), ::testing::ElementsAre(lost));
 }
@@ -442,14 +512,20 @@ TEST_F(TaskSchedulerTest, UnreachableTaskIsReplacedAfterGraceAndKilledIfItReturn
 TEST_F(TaskSchedulerTest, DeletingServiceIsKilledThenRemoved) {
   PutService(2);
   Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o1", "a1")});
   std::vector<std::string> ids = LaunchedIds();
+  caller_.Expect(Call::ACKNOWLEDGE, 2);
   for (const std::string& id : ids) Update(id, m::TASK_RUNNING);
+  caller_.Expect(Call::KILL, 2);
   PutService(2, 1, /*deleting=*/true);
   EXPECT_THAT(KilledIds(), ::testing::UnorderedElementsAreArray(ids));
   EXPECT_TRUE(ensemble_.Exists(store_.paths().service(kService)));
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(ids[0], m::TASK_KILLED);
   EXPECT_TRUE(ensemble_.Exists(store_.paths().service(kService))) << "removed with a task left";
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(ids[1], m::TASK_KILLED);
   EXPECT_FALSE(ensemble_.Exists(store_.paths().service(kService)));
   EXPECT_FALSE(ensemble_.Exists(store_.paths().tasks_head(kService)));
@@ -458,42 +534,63 @@ TEST_F(TaskSchedulerTest, DeletingServiceIsKilledThenRemoved) {
 
 TEST_F(TaskSchedulerTest, RevivesAtMostOncePerInterval) {
   PutService(0);
+  caller_.Expect(Call::SUPPRESS);
   Start();
+  caller_.Expect(Call::DECLINE);
   Offer({MakeOffer("o1", "a1")});  // nothing waits: declined and suppressed
   ASSERT_THAT(caller_.OfType(Call::SUPPRESS), SizeIs(1));
+  caller_.Expect(Call::REVIVE);
   PutService(1);
   ASSERT_THAT(caller_.OfType(Call::REVIVE), SizeIs(1));
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o2", "a1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(1));
   EXPECT_THAT(caller_.OfType(Call::SUPPRESS), SizeIs(2));
   // New work within the interval: the REVIVE waits for it to pass.
   PutService(2);
   EXPECT_THAT(caller_.OfType(Call::REVIVE), SizeIs(1));
-  Advance(absl::Seconds(5));
+  caller_.Expect(Call::REVIVE);
+  driven_.Advance(absl::Seconds(5));
   EXPECT_THAT(caller_.OfType(Call::REVIVE), SizeIs(2));
 }
 
 TEST_F(TaskSchedulerTest, RollingUpdateReplacesOneTaskAtATime) {
   PutService(2, 1);
   Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o1", "a1")});
   std::vector<std::string> old = LaunchedIds();
+  caller_.Expect(Call::ACKNOWLEDGE, 2);
   for (const std::string& id : old) Update(id, m::TASK_RUNNING);
-  PutService(2, 2);           // a new task version
-  Advance(absl::Seconds(5));  // revive
+  caller_.Expect(Call::REVIVE);
+  PutService(2, 2);                   // a new task version
+  driven_.Advance(absl::Seconds(5));  // revive
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o2", "a1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(3)) << "one extra task at a time";
   EXPECT_THAT(KilledIds(), IsEmpty()) << "nothing killed before the new task runs";
   const std::string n1 = LaunchedIds().back();
   EXPECT_EQ(ParseTaskId(n1)->second, 2u);
+  caller_.Expect(Call::KILL);
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(n1, m::TASK_RUNNING);
   ASSERT_THAT(KilledIds(), SizeIs(1));
+  caller_.Expect(Call::ACKNOWLEDGE);
+  caller_.Expect(Call::REVIVE);
   Update(KilledIds()[0], m::TASK_KILLED);
-  Advance(absl::Seconds(5));
+  driven_.Advance(absl::Seconds(5));
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o3", "a1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(4));
+  caller_.Expect(Call::KILL);
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(LaunchedIds().back(), m::TASK_RUNNING);
   ASSERT_THAT(KilledIds(), SizeIs(2));
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(KilledIds()[1], m::TASK_KILLED);
   TaskRecords stored = Stored();
   ASSERT_THAT(stored.tasks(), SizeIs(2));
@@ -503,8 +600,11 @@ TEST_F(TaskSchedulerTest, RollingUpdateReplacesOneTaskAtATime) {
 TEST_F(TaskSchedulerTest, NewLeaderTakesOverStoredTasksAndReconcilesThem) {
   PutService(2);
   Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o1", "a1")});
   std::vector<std::string> ids = LaunchedIds();
+  caller_.Expect(Call::ACKNOWLEDGE, 2);
   for (const std::string& id : ids) Update(id, m::TASK_RUNNING);
   // Step down, then lead again (same term for the fake): the records are
   // taken over from the store, nothing is launched, every task is reconciled.
@@ -514,6 +614,8 @@ TEST_F(TaskSchedulerTest, NewLeaderTakesOverStoredTasksAndReconcilesThem) {
     scheduler_->OnStartedLeading(term_);
   });
   caller_.sent.clear();
+  caller_.Expect(Call::RECONCILE);
+  caller_.Expect(Call::SUPPRESS);
   Run([this] { scheduler_->OnSubscribed(caller_); });
   EXPECT_EQ(Stats().tasks, 2u);
   EXPECT_EQ(Stats().waiting, 0u);
@@ -530,20 +632,31 @@ TEST_F(TaskSchedulerTest, ANewLeaderJudgesAttributeConstraintsByTheStoredPlaceme
   };
   PutService(1, 1, false, {}, unique_rack);
   Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o1", "a1", 1, "r1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(1));
+  caller_.Expect(Call::ACKNOWLEDGE);
   Update(LaunchedIds()[0], m::TASK_RUNNING);
   EXPECT_EQ(Find(Stored(), LaunchedIds()[0])->agent_attributes().at("rack"), "r1");
   // A new leader, which has seen no offer of a1: the next task must still
   // avoid rack r1.
   Run([this] {
-    scheduler_ = std::make_unique<TaskScheduler>(config_, store_, *cache_, loop_, clock_, &metrics_,
-                                                 [](absl::string_view) {});
+    scheduler_ =
+        std::make_unique<TaskScheduler>(config_, store_, *cache_, driven_.loop(), driven_.clock(),
+                                        &metrics_, [](absl::string_view) {});
     scheduler_->OnStartedLeading(term_);
   });
+  caller_.Expect(Call::RECONCILE);
+  caller_.Expect(Call::SUPPRESS);
   Run([this] { scheduler_->OnSubscribed(caller_); });
+  caller_.Expect(Call::REVIVE);
   PutService(2, 1, false, {}, unique_rack);
-  Advance(absl::Seconds(5));
+  caller_.Expect(Call::RECONCILE, 2);
+  driven_.Advance(absl::Seconds(5));
+  caller_.Expect(Call::DECLINE);
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o2", "a2", 1, "r1"), MakeOffer("o3", "a3", 1, "r2")});
   ASSERT_THAT(LaunchedIds(), SizeIs(2));
   auto accepts = caller_.OfType(Call::ACCEPT);
@@ -554,6 +667,7 @@ TEST_F(TaskSchedulerTest, RefusedFencedWriteStepsDown) {
   PutService(1);
   Start();
   ensemble_.Delete(term_.znode);  // deposed: the election znode is gone
+  caller_.Expect(Call::SUPPRESS);
   Offer({MakeOffer("o1", "a1")});
   EXPECT_THAT(LaunchedIds(), IsEmpty());
   EXPECT_THAT(step_downs_, SizeIs(1));
