@@ -118,19 +118,18 @@ void ServiceWriter::Idempotent(absl::string_view method, const Request& request,
     return;
   }
   idempotency_[key].fingerprint = std::move(fingerprint);
-  std::move(run)([this, alive = std::weak_ptr<char>(alive_), key,
-                  done = std::move(done)](absl::StatusOr<Response> result) mutable {
-    if (alive.expired()) return;
-    Outcome outcome;
-    outcome.status = result.status();
-    if (result.ok()) outcome.response = DeterministicBytes(*result);
-    Remember(key, outcome);
-    if (result.ok()) {
-      std::move(done)(*std::move(result));
-    } else {
-      std::move(done)(result.status());
-    }
-  });
+  std::move(run)(
+      callbacks_.Bind([this, key, done = std::move(done)](absl::StatusOr<Response> result) mutable {
+        Outcome outcome;
+        outcome.status = result.status();
+        if (result.ok()) outcome.response = DeterministicBytes(*result);
+        Remember(key, outcome);
+        if (result.ok()) {
+          std::move(done)(*std::move(result));
+        } else {
+          std::move(done)(result.status());
+        }
+      }));
 }
 
 void ServiceWriter::Remember(const std::string& key, Outcome outcome) {
@@ -161,8 +160,7 @@ void ServiceWriter::Serialized(const std::string& name, Op op) {
 }
 
 void ServiceWriter::RunQueued(const std::string& name, Op op) {
-  std::move(op)([this, alive = std::weak_ptr<char>(alive_), name]() {
-    if (alive.expired()) return;
+  std::move(op)(callbacks_.Bind([this, name]() {
     auto it = queues_.find(name);
     if (it == queues_.end()) return;
     if (it->second.empty()) {
@@ -172,7 +170,7 @@ void ServiceWriter::RunQueued(const std::string& name, Op op) {
     Op next = std::move(it->second.front());
     it->second.pop_front();
     RunQueued(name, std::move(next));
-  });
+  }));
 }
 
 template <typename Request, typename Response>
@@ -207,10 +205,9 @@ void ServiceWriter::Apply(Mutation mutation, Done<v1::Service> done) {
     }
     std::string name = mutation.name;
     store_.GetService(
-        name, [this, alive = std::weak_ptr<char>(alive_), mutation = std::move(mutation),
-               release = std::move(release),
-               done = std::move(done)](absl::StatusOr<std::optional<StoredService>> read) mutable {
-          if (alive.expired()) return;
+        name, callbacks_.Bind([this, mutation = std::move(mutation), release = std::move(release),
+                               done = std::move(done)](
+                                  absl::StatusOr<std::optional<StoredService>> read) mutable {
           auto planned = [&]() -> absl::StatusOr<Planned> {
             MAST_RETURN_IF_ERROR(CheckLeading());  // leadership may have ended during the read
             if (!read.ok()) return ForClient(read.status());
@@ -240,7 +237,7 @@ void ServiceWriter::Apply(Mutation mutation, Done<v1::Service> done) {
                 }
                 std::move(done)(ForClient(status));
               });
-        });
+        }));
   });
 }
 

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/clock.h"
+#include "common/weak_callback.h"
 #include "election/leader_elector.h"
 #include "mast/v1/mast.pb.h"
 #include "store/service_store.h"
@@ -154,7 +155,7 @@ class ServiceWriter {
   std::map<std::string, Entry> idempotency_;
   std::deque<std::string> answered_order_;        // keys, oldest answer first
   std::map<std::string, std::deque<Op>> queues_;  // by name; present while one runs
-  std::shared_ptr<char> alive_ = std::make_shared<char>();
+  WeakCallbacks callbacks_;  // last: completions do nothing once the writer is gone
 };
 
 // Maps a store error to what an API client should see: FAILED_PRECONDITION

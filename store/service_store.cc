@@ -287,20 +287,19 @@ void ServiceStore::EnsureSchema(const LeaderTerm& term, int attempts_left,
   if (schema_znode_version_.has_value()) return std::move(done)(Result(*schema_znode_version_));
   // "x" stands for any record: its parents are the two directories.
   fenced_.CreateParents(
-      paths_.services_dir() + "/x", [this, term, attempts_left, alive = std::weak_ptr<char>(alive_),
-                                     done = std::move(done)](absl::Status status) mutable {
-        if (!alive.lock()) return;
+      paths_.services_dir() + "/x",
+      callbacks_.Bind([this, term, attempts_left,
+                       done = std::move(done)](absl::Status status) mutable {
         if (!status.ok()) return std::move(done)(Result(status));
-        fenced_.CreateParents(paths_.tasks_dir() + "/x", [this, term, attempts_left,
-                                                          alive = std::weak_ptr<char>(alive_),
-                                                          done = std::move(done)](
-                                                             absl::Status status) mutable {
-          if (!alive.lock()) return;
-          if (!status.ok()) return std::move(done)(Result(status));
-          zk_.Get(paths_.schema(), nullptr,
-                  [this, term, attempts_left, alive = std::weak_ptr<char>(alive_),
-                   done = std::move(done)](absl::StatusOr<ZkNode> node) mutable {
-                    if (!alive.lock()) return;
+        fenced_.CreateParents(
+            paths_.tasks_dir() + "/x",
+            callbacks_.Bind([this, term, attempts_left,
+                             done = std::move(done)](absl::Status status) mutable {
+              if (!status.ok()) return std::move(done)(Result(status));
+              zk_.Get(
+                  paths_.schema(), nullptr,
+                  callbacks_.Bind([this, term, attempts_left,
+                                   done = std::move(done)](absl::StatusOr<ZkNode> node) mutable {
                     if (absl::IsNotFound(node.status())) {
                       // First write of this layout: record its number (fenced, so a
                       // deposed leader cannot claim the layout).
@@ -309,17 +308,16 @@ void ServiceStore::EnsureSchema(const LeaderTerm& term, int attempts_left,
                                                  ZkCreateMode::kPersistent));
                       return fenced_.FencedMulti(
                           term, std::move(ops),
-                          [this, term, attempts_left, alive = std::weak_ptr<char>(alive_),
-                           done = std::move(done)](
-                              absl::StatusOr<std::vector<ZkOpResult>> made) mutable {
-                            if (!alive.lock()) return;
-                            if (absl::IsAlreadyExists(made.status()) && attempts_left > 1) {
-                              return EnsureSchema(term, attempts_left - 1, std::move(done));
-                            }
-                            if (!made.ok()) return std::move(done)(Result(made.status()));
-                            schema_znode_version_ = 0;
-                            std::move(done)(Result(0));
-                          });
+                          callbacks_.Bind(
+                              [this, term, attempts_left, done = std::move(done)](
+                                  absl::StatusOr<std::vector<ZkOpResult>> made) mutable {
+                                if (absl::IsAlreadyExists(made.status()) && attempts_left > 1) {
+                                  return EnsureSchema(term, attempts_left - 1, std::move(done));
+                                }
+                                if (!made.ok()) return std::move(done)(Result(made.status()));
+                                schema_znode_version_ = 0;
+                                std::move(done)(Result(0));
+                              }));
                     }
                     if (!node.ok()) return std::move(done)(Result(node.status()));
                     int schema = 0;
@@ -337,9 +335,9 @@ void ServiceStore::EnsureSchema(const LeaderTerm& term, int attempts_left,
                     }
                     schema_znode_version_ = node->stat.version;
                     std::move(done)(Result(node->stat.version));
-                  });
-        });
-      });
+                  }));
+            }));
+      }));
 }
 
 void ServiceStore::SchemaFencedMulti(const LeaderTerm& term, int32_t schema_version,
@@ -348,9 +346,7 @@ void ServiceStore::SchemaFencedMulti(const LeaderTerm& term, int32_t schema_vers
   using Result = absl::StatusOr<std::vector<ZkOpResult>>;
   ops.insert(ops.begin(), ZkOp::Check(paths_.schema(), schema_version));
   fenced_.FencedMulti(
-      term, std::move(ops),
-      [this, alive = std::weak_ptr<char>(alive_), done = std::move(done)](Result result) mutable {
-        if (!alive.lock()) return;
+      term, std::move(ops), callbacks_.Bind([this, done = std::move(done)](Result result) mutable {
         if (result.ok()) {
           result->erase(result->begin());
           return std::move(done)(std::move(result));
@@ -364,7 +360,7 @@ void ServiceStore::SchemaFencedMulti(const LeaderTerm& term, int32_t schema_vers
         if (failed.has_value())
           return std::move(done)(Result(WithFailedOp(result.status(), *failed - 1)));
         std::move(done)(std::move(result));
-      });
+      }));
 }
 
 void ServiceStore::PutService(const LeaderTerm& term, ServiceRecord record,
@@ -451,20 +447,18 @@ void ServiceStore::DeleteServiceAttempt(const LeaderTerm& term, std::string name
         // failed writes), all found among the children of the directories.
         zk_.GetChildren(
             paths_.services_dir(), nullptr,
-            [this, term, name = std::move(name), attempts_left, schema = *schema,
-             alive = std::weak_ptr<char>(alive_),
-             done = std::move(done)](absl::StatusOr<std::vector<std::string>> services) mutable {
-              if (!alive.lock()) return;
+            callbacks_.Bind([this, term, name = std::move(name), attempts_left, schema = *schema,
+                             done = std::move(done)](
+                                absl::StatusOr<std::vector<std::string>> services) mutable {
               if (!services.ok()) return std::move(done)(services.status());
               std::string escaped = EscapeServiceName(name);
               bool has_record =
                   std::find(services->begin(), services->end(), escaped) != services->end();
               zk_.GetChildren(
                   paths_.tasks_dir(), nullptr,
-                  [this, term, name = std::move(name), attempts_left, schema, escaped, has_record,
-                   alive = std::weak_ptr<char>(alive_),
-                   done = std::move(done)](absl::StatusOr<std::vector<std::string>> tasks) mutable {
-                    if (!alive.lock()) return;
+                  callbacks_.Bind([this, term, name = std::move(name), attempts_left, schema,
+                                   escaped, has_record, done = std::move(done)](
+                                      absl::StatusOr<std::vector<std::string>> tasks) mutable {
                     if (!tasks.ok()) return std::move(done)(tasks.status());
                     std::vector<ZkOp> ops;
                     if (has_record) ops.push_back(ZkOp::Delete(paths_.service(name), -1));
@@ -495,8 +489,8 @@ void ServiceStore::DeleteServiceAttempt(const LeaderTerm& term, std::string name
                           }
                           std::move(done)(status);
                         });
-                  });
-            });
+                  }));
+            }));
       });
 }
 
@@ -511,10 +505,9 @@ void ServiceStore::PutTasks(const LeaderTerm& term, const std::string& service, 
         std::string head_path = paths_.tasks_head(service);
         zk_.Get(
             head_path, nullptr,
-            [this, term, service, head_path, schema = *schema, tasks = std::move(tasks),
-             alive = std::weak_ptr<char>(alive_),
-             done = std::move(done)](absl::StatusOr<ZkNode> node) mutable {
-              if (!alive.lock()) return;
+            callbacks_.Bind([this, term, service, head_path, schema = *schema,
+                             tasks = std::move(tasks),
+                             done = std::move(done)](absl::StatusOr<ZkNode> node) mutable {
               if (!node.ok() && !absl::IsNotFound(node.status()))
                 return std::move(done)(node.status());
               TaskRecordsHead old;
@@ -534,10 +527,9 @@ void ServiceStore::PutTasks(const LeaderTerm& term, const std::string& service, 
               auto shared = std::make_shared<EncodedTaskRecords>(std::move(*encoded));
               WriteShards(
                   term, schema, service, shared, 0,
-                  [this, term, service, head_path, schema, shared, old = std::move(old),
-                   old_version, alive = std::weak_ptr<char>(alive_),
-                   done = std::move(done)](absl::Status written) mutable {
-                    if (!alive.lock()) return;
+                  callbacks_.Bind([this, term, service, head_path, schema, shared,
+                                   old = std::move(old), old_version,
+                                   done = std::move(done)](absl::Status written) mutable {
                     if (!written.ok()) return std::move(done)(written);
                     // Commit: switch the head, drop the old generation.
                     std::vector<ZkOp> ops;
@@ -564,8 +556,8 @@ void ServiceStore::PutTasks(const LeaderTerm& term, const std::string& service, 
                                         }
                                         std::move(done)(status);
                                       });
-                  });
-            });
+                  }));
+            }));
       });
 }
 

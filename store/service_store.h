@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/weak_callback.h"
 #include "election/leader_term.h"
 #include "mast/v1/records.pb.h"
 #include "store/zk_store.h"
@@ -165,7 +166,8 @@ class ServiceStore {
   const TaskEncodingOptions options_;
   // Loop thread only: the schema znode's version once checked.
   std::optional<int32_t> schema_znode_version_;
-  std::shared_ptr<char> alive_ = std::make_shared<char>();
+  // Completions handed to ZooKeeper do nothing once the store is gone.
+  WeakCallbacks callbacks_;
 };
 
 }  // namespace mast

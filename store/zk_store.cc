@@ -47,25 +47,24 @@ void ZkStore::FencedMulti(const LeaderTerm& term, std::vector<ZkOp> ops,
   }
   std::string first_path = ops.empty() ? std::string() : ops.front().path;
   ops.insert(ops.begin(), ZkOp::Check(term.znode, -1));
-  zk_.Multi(std::move(ops),
-            [term_znode = term.znode, first_path = std::move(first_path),
-             alive = std::weak_ptr<char>(alive_), done = std::move(done)](Result result) mutable {
-              if (!alive.lock()) return;
-              if (result.ok()) {
-                result->erase(result->begin());  // the fence's own result
-                return std::move(done)(std::move(result));
-              }
-              std::optional<size_t> failed = FailedMultiOp(result.status());
-              if (failed == 0u) {
-                return std::move(done)(Result(absl::FailedPreconditionError(absl::StrCat(
-                    "fenced write to ", first_path, " refused: this replica no longer leads (",
-                    term_znode, " is gone)"))));
-              }
-              if (failed.has_value()) {
-                return std::move(done)(Result(WithFailedOp(result.status(), *failed - 1)));
-              }
-              std::move(done)(Result(result.status()));
-            });
+  zk_.Multi(
+      std::move(ops), callbacks_.Bind([term_znode = term.znode, first_path = std::move(first_path),
+                                       done = std::move(done)](Result result) mutable {
+        if (result.ok()) {
+          result->erase(result->begin());  // the fence's own result
+          return std::move(done)(std::move(result));
+        }
+        std::optional<size_t> failed = FailedMultiOp(result.status());
+        if (failed == 0u) {
+          return std::move(done)(Result(absl::FailedPreconditionError(
+              absl::StrCat("fenced write to ", first_path,
+                           " refused: this replica no longer leads (", term_znode, " is gone)"))));
+        }
+        if (failed.has_value()) {
+          return std::move(done)(Result(WithFailedOp(result.status(), *failed - 1)));
+        }
+        std::move(done)(Result(result.status()));
+      }));
 }
 
 void ZkStore::FencedWriteAttempt(const LeaderTerm& term, const std::string& path, std::string data,
@@ -115,14 +114,13 @@ void ZkStore::EnsureParents(const std::string& path, size_t depth,
   }
   if (depth >= parents.size()) return std::move(done)(absl::OkStatus());
   zk_.Create(parents[depth], "", ZkCreateMode::kPersistent,
-             [this, path, depth, alive = std::weak_ptr<char>(alive_),
-              done = std::move(done)](absl::StatusOr<ZkCreated> created) mutable {
-               if (!alive.lock()) return;
+             callbacks_.Bind([this, path, depth,
+                              done = std::move(done)](absl::StatusOr<ZkCreated> created) mutable {
                if (!created.ok() && !absl::IsAlreadyExists(created.status())) {
                  return std::move(done)(created.status());
                }
                EnsureParents(path, depth + 1, std::move(done));
-             });
+             }));
 }
 
 }  // namespace mast

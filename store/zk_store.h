@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "common/weak_callback.h"
 #include "store/store.h"
 #include "zk/zk_client.h"
 
@@ -55,7 +56,8 @@ class ZkStore final : public Store {
 
   ZkClient& zk_;
   const std::string state_root_;
-  std::shared_ptr<char> alive_ = std::make_shared<char>();
+  // Completions handed to ZooKeeper do nothing once the store is gone.
+  WeakCallbacks callbacks_;
 };
 
 }  // namespace mast
