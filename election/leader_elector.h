@@ -109,7 +109,12 @@ class LeaderElector {
   std::optional<LeaderTerm> current_term() const;
 
  private:
-  enum class Role { kIdle, kCandidate, kLeader, kResigned };
+  enum class Role {
+    kIdle,       // not started yet
+    kCandidate,  // in the election queue, not (or no longer) leading
+    kLeader,     // leading (may be paused, see paused_)
+    kResigned,   // resigned for good; nothing follows
+  };
 
   LeaderElector(LeaderElectorConfig config, ZkClient& zk, EventLoop& loop,
                 LeaderCallbacks callbacks, ElectionMetrics* metrics);

@@ -120,7 +120,11 @@ class LocalMaster::State {
   };
   using TaskKey = std::pair<std::string, std::string>;  // framework id, task id
 
-  enum class AgentStatus { kActive, kUnreachable, kGone };
+  enum class AgentStatus {
+    kActive,       // registered and reachable: offered, runs tasks
+    kUnreachable,  // partitioned; its tasks are unreachable until it returns
+    kGone,         // gone for good: its tasks destroyed; it does not come back
+  };
   struct Agent {
     int index = 0;
     std::string id;

@@ -47,16 +47,25 @@ struct ZkWatchEvent {
 };
 
 // Connection state of a session, as its owner sees it.
-//  kConnecting: no session yet (first connect, or a new one after expiry).
-//  kConnected:  the session is live and the server answers.
-//  kSuspended:  the connection was lost; the same session may come back if
-//               the client reconnects within the session timeout.
-//  kExpired:    the server ended the session: its ephemeral znodes and
-//               watches are gone. A new session follows (kConnecting).
-//  kAuthFailed: the server refused the credentials; a new session is tried.
-//  kClosed:     closed by its owner; nothing follows.
-enum class ZkSessionState { kConnecting, kConnected, kSuspended, kExpired, kAuthFailed, kClosed };
+enum class ZkSessionState {
+  // No session yet (first connect, or a new one after expiry).
+  kConnecting,
+  // The session is live and the server answers.
+  kConnected,
+  // The connection was lost; the same session may come back if the client
+  // reconnects within the session timeout.
+  kSuspended,
+  // The server ended the session: its ephemeral znodes and watches are gone.
+  // A new session follows (kConnecting).
+  kExpired,
+  // The server refused the credentials; a new session is tried.
+  kAuthFailed,
+  // Closed by its owner; nothing follows.
+  kClosed,
+};
+// Prints ZkSessionStateName(state) ("connecting", "connected", ...).
 std::ostream& operator<<(std::ostream& os, ZkSessionState state);
+// The lower-case name the logs and status pages use.
 const char* ZkSessionStateName(ZkSessionState state);
 
 struct ZkSessionEvent {

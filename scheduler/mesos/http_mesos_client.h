@@ -83,7 +83,14 @@ class HttpMesosClient final : public MesosClient {
   const std::string& master() const { return master_; }
 
  private:
-  enum class State { kIdle, kWaitingForMaster, kConnecting, kSubscribed, kBackoff, kStopped };
+  enum class State {
+    kIdle,              // not subscribing (before Subscribe, after Close)
+    kWaitingForMaster,  // subscribing, but no master is known yet
+    kConnecting,        // SUBSCRIBE sent, waiting for the SUBSCRIBED event
+    kSubscribed,        // the event stream is open and subscribed
+    kBackoff,           // the stream failed; reconnecting after a delay
+    kStopped,           // the master sent ERROR; no reconnect until Close
+  };
   struct PendingCall {
     std::string type;  // Call.Type name
     absl::AnyInvocable<void(absl::Status) &&> done;

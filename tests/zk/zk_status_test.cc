@@ -2,7 +2,11 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include <sstream>
+#include <string>
+
 #include "gtest/gtest.h"
+#include "zk/zk_client.h"
 
 namespace mast {
 namespace {
@@ -36,6 +40,20 @@ TEST(ZkStatusTest, ValidatesPaths) {
   for (const char* bad : {"", "mast", "/mast/", "//mast", "/mast//x", "/mast/./x", "/mast/../x",
                           "/zookeeper", "/zookeeper/quota", "/ma\x01st"}) {
     EXPECT_EQ(ValidateZkPath(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(ZkSessionStateTest, PrintsItsName) {
+  const std::pair<ZkSessionState, std::string> cases[] = {
+      {ZkSessionState::kConnecting, "connecting"},  {ZkSessionState::kConnected, "connected"},
+      {ZkSessionState::kSuspended, "suspended"},    {ZkSessionState::kExpired, "expired"},
+      {ZkSessionState::kAuthFailed, "auth_failed"}, {ZkSessionState::kClosed, "closed"},
+  };
+  for (const auto& [state, name] : cases) {
+    std::ostringstream os;
+    os << state;
+    EXPECT_EQ(os.str(), name);
+    EXPECT_EQ(ZkSessionStateName(state), name);
   }
 }
 
