@@ -83,8 +83,9 @@ auto OnLoop(EventLoop& loop, Fn fn) {
 // The daemon's object graph. Members are declared in the order they are
 // built (so they are destroyed in the reverse order), and each is built by
 // one named step of Start(), after everything it uses:
-//   OpenStore      ZooKeeper session, throttle, store, read copy, writer
 //   StartGrpc      the API (reads the read copy, posts writes to the writer)
+//   OpenStore      ZooKeeper session, throttle, store, read copy, writer
+//                  (on the loop, before any write the API posts)
 //   StartMetrics   the Prometheus exposer
 //   FindMesos      the master detector (a list, or Mesos' own ZooKeeper)
 //   StartElection  scheduler, framework controller, Leadership, elector
@@ -102,10 +103,24 @@ class Daemon {
 
   // 0 on success, else the exit code (after printing why).
   int Start() {
-    if (absl::Status s = OnLoop(loop_, [&] { return OpenStore(); }); !s.ok()) {
-      return Fail("invalid flags", s);
-    }
-    if (absl::Status s = StartGrpc(); !s.ok()) return Fail("--grpc_address", s);
+    // The store opens on the loop once the API's port is bound (a replica
+    // that cannot listen says only that, and touches no ZooKeeper); writes
+    // the API posts meanwhile queue behind it, so they find the writer.
+    absl::Notification grpc_bound;
+    bool grpc_ok = false;
+    absl::Status opened = absl::OkStatus();
+    absl::Notification store_done;
+    loop_.Post([&] {
+      grpc_bound.WaitForNotification();
+      if (grpc_ok) opened = OpenStore();
+      store_done.Notify();
+    });
+    absl::Status grpc = StartGrpc();
+    grpc_ok = grpc.ok();
+    grpc_bound.Notify();
+    store_done.WaitForNotification();
+    if (!grpc.ok()) return Fail("--grpc_address", grpc);
+    if (!opened.ok()) return Fail("invalid flags", opened);
     if (absl::Status s = StartMetrics(); !s.ok()) return Fail("--metrics_address", s);
     if (absl::Status s = OnLoop(loop_, [&] { return FindMesos(); }); !s.ok()) {
       return Fail("--mesos", s);
@@ -152,8 +167,8 @@ class Daemon {
   }
 
  private:
-  // Loop. The session does not need this replica's id, so the store and its
-  // read copy exist before the API serves its first call.
+  // Loop, right after the API's port is bound (see Start): writes the API
+  // posts queue behind this, so they always find the writer.
   absl::Status OpenStore() {
     absl::StatusOr<std::unique_ptr<ZkSession>> session = ZkSession::Create(config_.zk, loop_);
     if (!session.ok()) return session.status();
@@ -171,6 +186,7 @@ class Daemon {
     state_cache_->AddListener([this](const auto& s) { watch_hub_.OnSnapshot(s); });
     state_cache_->Start();
     writer_ = std::make_unique<ServiceWriter>(*service_store_, clock_);
+    cache_ready_.Notify();
     return absl::OkStatus();
   }
 
@@ -182,7 +198,10 @@ class Daemon {
         [this]() -> std::shared_ptr<const ElectionSnapshot> {
           return elector_ready_.HasBeenNotified() ? elector_view_->snapshot() : no_election_;
         },
-        [this] { return state_cache_->snapshot(); }, clock_,
+        [this]() -> std::shared_ptr<const StateSnapshot> {
+          return cache_ready_.HasBeenNotified() ? state_cache_->snapshot() : no_state_;
+        },
+        clock_,
         [this](absl::AnyInvocable<void(ServiceWriter&) &&> task) {
           loop_.Post([this, task = std::move(task)]() mutable { std::move(task)(*writer_); });
         },
@@ -350,6 +369,9 @@ class Daemon {
   std::unique_ptr<ServiceStore> service_store_;
   std::unique_ptr<StateCache> state_cache_;
   std::unique_ptr<ServiceWriter> writer_;
+  // The API reads an empty state until the read copy exists.
+  absl::Notification cache_ready_;
+  const std::shared_ptr<const StateSnapshot> no_state_ = std::make_shared<StateSnapshot>();
   // StartGrpc.
   std::unique_ptr<MastService> service_;
   std::unique_ptr<grpc::Server> server_;
