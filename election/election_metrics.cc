@@ -1,18 +1,8 @@
 #include "election/election_metrics.h"
 
+#include "common/metric_builders.h"
+
 namespace mast {
-namespace {
-
-prometheus::Gauge& NewGauge(prometheus::Registry& registry, const char* name, const char* help) {
-  return prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
-}
-
-prometheus::Counter& NewCounter(prometheus::Registry& registry, const char* name,
-                                const char* help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
-}
-
-}  // namespace
 
 ElectionMetrics::ElectionMetrics(prometheus::Registry& registry)
     : is_leader(NewGauge(registry, "mast_is_leader",

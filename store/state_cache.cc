@@ -5,16 +5,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/metric_builders.h"
 
 namespace mast {
 namespace {
 
 using ::mast::v1::records::TaskRecords;
-
-prometheus::Counter& NewCounter(prometheus::Registry& registry, const char* name,
-                                const char* help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
-}
 
 }  // namespace
 
@@ -25,11 +21,8 @@ StateCacheMetrics::StateCacheMetrics(prometheus::Registry& registry)
       resyncs(NewCounter(registry, "mast_store_cache_resyncs_total",
                          "Full reloads of the state cache (first load, new ZooKeeper session, "
                          "retry after a failed read).")),
-      store_version(prometheus::BuildGauge()
-                        .Name("mast_store_cache_version")
-                        .Help("The store version (highest zxid) the state cache reflects.")
-                        .Register(registry)
-                        .Add({})) {}
+      store_version(NewGauge(registry, "mast_store_cache_version",
+                             "The store version (highest zxid) the state cache reflects.")) {}
 
 StateCache::StateCache(ZkClient& zk, EventLoop& loop, std::string zk_root,
                        StateCacheMetrics* metrics, BackoffConfig retry_backoff)

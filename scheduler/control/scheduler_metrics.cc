@@ -1,0 +1,39 @@
+#include "scheduler/control/scheduler_metrics.h"
+
+#include "common/metric_builders.h"
+
+namespace mast {
+
+SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
+    : tasks_launched(NewCounter(registry, "mast_tasks_launched_total",
+                                "Tasks sent to Mesos in an ACCEPT with LAUNCH.")),
+      tasks_failed(NewCounter(registry, "mast_task_failures_total",
+                              "Tasks that ended without Mast asking (relaunched with backoff).")),
+      kills_sent(NewCounter(registry, "mast_task_kills_total",
+                            "KILL calls sent for known tasks, retries included.")),
+      unknown_tasks_killed(
+          NewCounter(registry, "mast_unknown_tasks_killed_total",
+                     "KILL calls for tasks Mesos reported and the store did not know.")),
+      tasks_expunged(NewCounter(registry, "mast_tasks_expunged_total",
+                                "UNREACHABLE tasks replaced after --unreachable_grace.")),
+      status_updates(NewCounter(registry, "mast_status_updates_total",
+                                "Task status updates received from Mesos.")),
+      task_writes(NewCounter(registry, "mast_task_record_writes_total",
+                             "Writes of a service's task records (each batches many changes).")),
+      task_write_failures(NewCounter(registry, "mast_task_record_write_failures_total",
+                                     "Failed writes of task records (retried with backoff).")),
+      offers_accepted(
+          NewCounter(registry, "mast_offers_accepted_total", "Offers accepted with a LAUNCH.")),
+      offers_declined(NewCounter(registry, "mast_scheduler_offers_declined_total",
+                                 "Offers declined by the scheduling loop.")),
+      revives(NewCounter(registry, "mast_revives_total", "REVIVE calls.")),
+      suppresses(NewCounter(registry, "mast_suppresses_total", "SUPPRESS calls.")),
+      reconciliations(NewCounter(registry, "mast_reconciliations_total",
+                                 "Explicit reconciliations completed (every task answered).")),
+      reconcile_seconds(NewGauge(registry, "mast_last_reconciliation_seconds",
+                                 "Duration of the last explicit reconciliation.")),
+      tasks(NewGauge(registry, "mast_tasks", "Tasks the leader keeps records of (not terminal).")),
+      tasks_waiting(NewGauge(registry, "mast_tasks_waiting",
+                             "Tasks waiting for an offer (backoff excluded).")) {}
+
+}  // namespace mast

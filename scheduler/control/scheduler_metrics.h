@@ -1,0 +1,31 @@
+#pragma once
+
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+
+namespace mast {
+
+// Counters and gauges of the scheduling loop. Updated on the loop only.
+struct SchedulerMetrics {
+  explicit SchedulerMetrics(prometheus::Registry& registry);
+
+  prometheus::Counter& tasks_launched;        // mast_tasks_launched_total
+  prometheus::Counter& tasks_failed;          // mast_task_failures_total
+  prometheus::Counter& kills_sent;            // mast_task_kills_total
+  prometheus::Counter& unknown_tasks_killed;  // mast_unknown_tasks_killed_total
+  prometheus::Counter& tasks_expunged;        // mast_tasks_expunged_total (unreachable past grace)
+  prometheus::Counter& status_updates;        // mast_status_updates_total
+  prometheus::Counter& task_writes;           // mast_task_record_writes_total
+  prometheus::Counter& task_write_failures;   // mast_task_record_write_failures_total
+  prometheus::Counter& offers_accepted;       // mast_offers_accepted_total
+  prometheus::Counter& offers_declined;       // mast_scheduler_offers_declined_total
+  prometheus::Counter& revives;               // mast_revives_total
+  prometheus::Counter& suppresses;            // mast_suppresses_total
+  prometheus::Counter& reconciliations;       // mast_reconciliations_total (explicit, completed)
+  prometheus::Gauge& reconcile_seconds;       // mast_last_reconciliation_seconds
+  prometheus::Gauge& tasks;                   // mast_tasks (known to the leader)
+  prometheus::Gauge& tasks_waiting;           // mast_tasks_waiting (to launch)
+};
+
+}  // namespace mast
