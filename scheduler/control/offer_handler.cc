@@ -12,9 +12,9 @@ namespace mast {
 namespace mesos_v1 = ::mesos::v1;
 using Call = mesos_v1::scheduler::Call;
 
-OfferHandler::OfferHandler(Config config, TaskBook& book, MesosCalls& calls,
-                           Reconciler& reconciler, const AgentAttributes& agent_attributes,
-                           EventLoop& loop, Clock& clock, SchedulerMetrics* metrics,
+OfferHandler::OfferHandler(Config config, TaskBook& book, MesosCalls& calls, Reconciler& reconciler,
+                           const AgentAttributes& agent_attributes, EventLoop& loop, Clock& clock,
+                           SchedulerMetrics* metrics,
                            std::function<void(const std::string&)> replan)
     : config_(std::move(config)),
       book_(book),
@@ -263,9 +263,9 @@ void OfferHandler::Revive() {
   if (now - last_revive_ < config_.revive_interval) {
     if (revive_timer_ == 0) {
       revive_timer_ = loop_.RunAt(last_revive_ + config_.revive_interval, callbacks_.Bind([this] {
-                                    revive_timer_ = 0;
-                                    UpdateOfferInterest();
-                                  }));
+        revive_timer_ = 0;
+        UpdateOfferInterest();
+      }));
     }
     return;
   }

@@ -96,8 +96,8 @@ size_t TaskBook::Load(const StateSnapshot& snapshot) {
       for (const v1::Task& task : records->second->tasks()) {
         if (IsTerminal(task.state())) continue;
         if (task.has_unreachable_since()) {
-          hooks_.replan_at(name, FromProtoTimestamp(task.unreachable_since()) +
-                                     config_.unreachable_grace);
+          hooks_.replan_at(
+              name, FromProtoTimestamp(task.unreachable_since()) + config_.unreachable_grace);
         }
         AddTask(name, task);
         ++tasks;
@@ -177,8 +177,7 @@ void TaskBook::DropTask(const std::string& service, std::string task_id) {
   if (hooks_.task_dropped) hooks_.task_dropped(task_id);
 }
 
-void TaskBook::RecordFailure(BookedService& service, const v1::Task& task,
-                             absl::string_view what) {
+void TaskBook::RecordFailure(BookedService& service, const v1::Task& task, absl::string_view what) {
   const absl::Time now = clock_.Now();
   auto& history = service.history;
   if (task.has_started() && now - FromProtoTimestamp(task.started()) >= config_.stable_run) {
@@ -301,9 +300,9 @@ void TaskBook::RetryWriteLater(const std::string& name, Writes& writes,
                                const absl::Status& status) {
   if (metrics_ != nullptr) metrics_->task_write_failures.Increment();
   absl::Duration delay = writes.backoff->Next(bitgen_);
-  LogWarning("task_records_write_failed", {{"service", name},
-                                           {"error", status.ToString()},
-                                           {"retry_in", absl::FormatDuration(delay)}});
+  LogWarning(
+      "task_records_write_failed",
+      {{"service", name}, {"error", status.ToString()}, {"retry_in", absl::FormatDuration(delay)}});
   writes.retry_timer = loop_.RunAfter(delay, callbacks_.Bind([this, name] {
     Entry* entry = FindEntry(name);
     if (entry == nullptr) return;
@@ -321,8 +320,8 @@ void TaskBook::Remove(const std::string& name) {
   if (writes.removing || writes.writing || !writes.durable()) return;
   writes.removing = true;
   store_.DeleteService(term_, name, callbacks_.Bind([this, name](absl::Status status) {
-                         OnRemoved(name, std::move(status));
-                       }));
+    OnRemoved(name, std::move(status));
+  }));
 }
 
 void TaskBook::OnRemoved(const std::string& name, absl::Status status) {

@@ -197,7 +197,7 @@ class TaskBook {
 
   std::map<std::string, Entry> entries_;
   absl::flat_hash_map<std::string, std::string> task_service_;  // task id -> service
-  std::set<std::string> waiting_;                                // to_launch > 0, not deleting
+  std::set<std::string> waiting_;                               // to_launch > 0, not deleting
   WeakCallbacks callbacks_;  // last: store and timer completions die first
 };
 

@@ -18,6 +18,7 @@
 #include "store/zk_store.h"
 #include "tests/common/driven_loop.h"
 #include "tests/common/fake_zk_client.h"
+#include "tests/common/recording_caller.h"
 #include "tests/common/zk_test_util.h"
 
 namespace mast {
@@ -28,59 +29,11 @@ using Call = m::scheduler::Call;
 using ::mast::testing::CallOnLoop;
 using ::mast::testing::FakeZkClient;
 using ::mast::testing::FakeZkEnsemble;
+using ::mast::testing::RecordingCaller;
 using ::mast::v1::records::ServiceRecord;
 using ::mast::v1::records::TaskRecords;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
-
-// Records every call with the task records stored at that moment, so a test
-// can check what was durable when a call went out. Strict: a call beyond those
-// the test announced with Expect (by type) fails the test.
-class RecordingCaller final : public MesosCaller {
- public:
-  struct Sent {
-    m::scheduler::Call call;
-    TaskRecords stored;  // of the service under test, when the call was made
-  };
-  explicit RecordingCaller(std::function<TaskRecords()> read_stored)
-      : read_stored_(std::move(read_stored)) {}
-  void Call(m::scheduler::Call call, absl::AnyInvocable<void(absl::Status) &&> done) override {
-    const m::scheduler::Call::Type type = call.type();
-    const int made = ++made_[type];
-    if (made > allowed_[type]) {
-      ADD_FAILURE() << "unexpected call " << m::scheduler::Call::Type_Name(type) << " (call "
-                    << made << " of this type, " << allowed_[type] << " expected)";
-    }
-    sent.push_back({std::move(call), read_stored_()});
-    if (done) std::move(done)(absl::OkStatus());
-  }
-  // The scheduler may make `n` more calls of `type`.
-  void Expect(m::scheduler::Call::Type type, int n = 1) { allowed_[type] += n; }
-  // Fails the test for every expected call that was not made.
-  void VerifyAllMade() const {
-    for (const auto& [type, allowed] : allowed_) {
-      auto made = made_.find(type);
-      const int n = made == made_.end() ? 0 : made->second;
-      if (n < allowed) {
-        ADD_FAILURE() << "expected " << allowed << " " << m::scheduler::Call::Type_Name(type)
-                      << " calls, " << n << " made";
-      }
-    }
-  }
-  std::vector<const Sent*> OfType(m::scheduler::Call::Type type) const {
-    std::vector<const Sent*> out;
-    for (const Sent& s : sent) {
-      if (s.call.type() == type) out.push_back(&s);
-    }
-    return out;
-  }
-  std::vector<Sent> sent;
-
- private:
-  std::function<TaskRecords()> read_stored_;
-  std::map<m::scheduler::Call::Type, int> allowed_;
-  std::map<m::scheduler::Call::Type, int> made_;
-};
 
 class TaskSchedulerTest : public ::testing::Test {
  protected:
