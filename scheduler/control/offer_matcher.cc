@@ -24,9 +24,9 @@
 namespace mast {
 namespace {
 
-using mesos::v1::Offer;
-using mesos::v1::Resource;
-using mesos::v1::TaskInfo;
+using ::mesos::v1::Offer;
+using ::mesos::v1::Resource;
+using ::mesos::v1::TaskInfo;
 
 constexpr size_t kNone = std::numeric_limits<size_t>::max();
 
@@ -133,7 +133,7 @@ OfferState MakeOfferState(const Offer& offer, const MatchOptions& options) {
     for (int i = 0; i < offer.resources_size(); ++i) {
       const Resource& r = offer.resources(i);
       if (Reserved(r) != reserved_pass || !Usable(r, state.role)) continue;
-      if (r.type() == mesos::v1::Value::SCALAR && r.has_scalar()) {
+      if (r.type() == ::mesos::v1::Value::SCALAR && r.has_scalar()) {
         for (int k = 0; k < kNumScalars; ++k) {
           if (r.name() != kScalarNames[k]) continue;
           std::optional<int64_t> millis = ToMillis(r.scalar().value());
@@ -142,7 +142,7 @@ OfferState MakeOfferState(const Offer& offer, const MatchOptions& options) {
             state.available[k] += *millis;
           }
         }
-      } else if (r.type() == mesos::v1::Value::RANGES && r.name() == "ports") {
+      } else if (r.type() == ::mesos::v1::Value::RANGES && r.name() == "ports") {
         PortSlice slice{i, PortRanges(r)};
         for (const Range& range : slice.free) state.free_ports += range.end - range.begin + 1;
         if (!slice.free.empty()) state.ports.push_back(std::move(slice));
@@ -358,7 +358,7 @@ TaskInfo BaseTaskInfo(const QueuedService& queued) {
   const v1::ServiceSpec& spec = *queued.spec;
   TaskInfo info;
   info.set_name(TaskName(spec.name()));
-  mesos::v1::CommandInfo* command = info.mutable_command();
+  ::mesos::v1::CommandInfo* command = info.mutable_command();
   if (spec.command().has_argv()) {
     command->set_shell(false);
     const auto& args = spec.command().argv().args();
@@ -370,10 +370,10 @@ TaskInfo BaseTaskInfo(const QueuedService& queued) {
   }
   if (!spec.command().user().empty()) command->set_user(spec.command().user());
   if (!spec.container().docker_image().empty()) {
-    mesos::v1::ContainerInfo* container = info.mutable_container();
-    container->set_type(mesos::v1::ContainerInfo::MESOS);
-    mesos::v1::Image* image = container->mutable_mesos()->mutable_image();
-    image->set_type(mesos::v1::Image::DOCKER);
+    ::mesos::v1::ContainerInfo* container = info.mutable_container();
+    container->set_type(::mesos::v1::ContainerInfo::MESOS);
+    ::mesos::v1::Image* image = container->mutable_mesos()->mutable_image();
+    image->set_type(::mesos::v1::Image::DOCKER);
     image->mutable_docker()->set_name(spec.container().docker_image());
     image->set_cached(!spec.container().force_pull_image());
   }
@@ -383,7 +383,7 @@ TaskInfo BaseTaskInfo(const QueuedService& queued) {
   labels.emplace_back("mast.io/service", spec.name());
   labels.emplace_back("mast.io/version", absl::StrCat(queued.version));
   for (auto& [key, value] : labels) {
-    mesos::v1::Label* label = info.mutable_labels()->add_labels();
+    ::mesos::v1::Label* label = info.mutable_labels()->add_labels();
     label->set_key(std::move(key));
     label->set_value(std::move(value));
   }
@@ -391,8 +391,8 @@ TaskInfo BaseTaskInfo(const QueuedService& queued) {
     info.mutable_kill_policy()->mutable_grace_period()->set_nanoseconds(
         DurationNanos(spec.kill_grace_period()));
   }
-  mesos::v1::DiscoveryInfo* discovery = info.mutable_discovery();
-  discovery->set_visibility(mesos::v1::DiscoveryInfo::FRAMEWORK);
+  ::mesos::v1::DiscoveryInfo* discovery = info.mutable_discovery();
+  discovery->set_visibility(::mesos::v1::DiscoveryInfo::FRAMEWORK);
   discovery->set_name(info.name());
   return info;
 }
@@ -668,9 +668,9 @@ class Matcher {
     for (int k = 0; k < kNumScalars; ++k) TakeScalar(o, k, s.need[k], info);
     task.host_ports = TakePorts(spec, o, info);
 
-    mesos::v1::Environment* env = info.mutable_command()->mutable_environment();
+    ::mesos::v1::Environment* env = info.mutable_command()->mutable_environment();
     const auto add_env = [env](std::string name, std::string value) {
-      mesos::v1::Environment::Variable* variable = env->add_variables();
+      ::mesos::v1::Environment::Variable* variable = env->add_variables();
       variable->set_name(std::move(name));
       variable->set_value(std::move(value));
     };
@@ -692,9 +692,9 @@ class Matcher {
     add_env("MAST_SERVICE", spec.name());
     add_env("MAST_SERVICE_VERSION", absl::StrCat(s.queued->version));
 
-    mesos::v1::DiscoveryInfo* discovery = info.mutable_discovery();
+    ::mesos::v1::DiscoveryInfo* discovery = info.mutable_discovery();
     for (int i = 0; i < spec.ports_size(); ++i) {
-      mesos::v1::Port* port = discovery->mutable_ports()->add_ports();
+      ::mesos::v1::Port* port = discovery->mutable_ports()->add_ports();
       port->set_number(task.host_ports[i]);
       if (!spec.ports(i).name().empty()) port->set_name(spec.ports(i).name());
       port->set_protocol(spec.ports(i).protocol().empty() ? "tcp" : spec.ports(i).protocol());
@@ -797,14 +797,14 @@ class Matcher {
       std::vector<uint64_t>& ports = taken[slice];
       if (ports.empty()) continue;
       std::sort(ports.begin(), ports.end());
-      mesos::v1::Value::Ranges* ranges =
+      ::mesos::v1::Value::Ranges* ranges =
           AddPiece(o, o.ports[slice].resource, info)->mutable_ranges();
       for (uint64_t port : ports) {
         const int last = ranges->range_size() - 1;
         if (last >= 0 && ranges->range(last).end() + 1 == port) {
           ranges->mutable_range(last)->set_end(port);
         } else {
-          mesos::v1::Value::Range* range = ranges->add_range();
+          ::mesos::v1::Value::Range* range = ranges->add_range();
           range->set_begin(port);
           range->set_end(port);
         }
@@ -877,11 +877,11 @@ class Matcher {
 
 }  // namespace
 
-std::string AttributeValueString(const mesos::v1::Attribute& attribute) {
+std::string AttributeValueString(const ::mesos::v1::Attribute& attribute) {
   switch (attribute.type()) {
-    case mesos::v1::Value::SCALAR:
+    case ::mesos::v1::Value::SCALAR:
       return FormatScalar(attribute.scalar().value());
-    case mesos::v1::Value::RANGES: {
+    case ::mesos::v1::Value::RANGES: {
       std::vector<std::pair<uint64_t, uint64_t>> ranges;
       for (const auto& range : attribute.ranges().range()) {
         ranges.emplace_back(range.begin(), range.end());
@@ -895,18 +895,18 @@ std::string AttributeValueString(const mesos::v1::Attribute& attribute) {
                         }),
           "]");
     }
-    case mesos::v1::Value::SET: {
+    case ::mesos::v1::Value::SET: {
       std::vector<std::string> items(attribute.set().item().begin(), attribute.set().item().end());
       std::sort(items.begin(), items.end());
       return absl::StrCat("{", absl::StrJoin(items, ","), "}");
     }
-    case mesos::v1::Value::TEXT:
+    case ::mesos::v1::Value::TEXT:
       return attribute.text().value();
   }
   return "";
 }
 
-OfferPlan MatchOffers(const std::vector<mesos::v1::Offer>& offers,
+OfferPlan MatchOffers(const std::vector<::mesos::v1::Offer>& offers,
                       const std::vector<QueuedService>& queue,
                       absl::FunctionRef<std::string(const v1::ServiceSpec&)> new_task_id,
                       const MatchOptions& options) {
