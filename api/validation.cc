@@ -1,6 +1,7 @@
 #include "api/validation.h"
 
 #include <cmath>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -292,12 +293,11 @@ absl::Status ValidateEnv(const v1::ServiceSpec& spec) {
   if (spec.env_size() > kMaxEnvVars) {
     return Invalid("env", absl::StrCat("more than ", kMaxEnvVars, " variables"));
   }
-  // Sorted, so the first problem reported does not depend on map order.
-  std::set<absl::string_view> names;
-  for (const auto& [name, value] : spec.env()) names.insert(name);
+  // Sorted, so the first problem reported does not depend on map order; the
+  // values come along, so there is nothing to look up again.
+  const std::map<absl::string_view, absl::string_view> env(spec.env().begin(), spec.env().end());
   size_t total = 0;
-  for (absl::string_view name : names) {
-    const std::string& value = spec.env().at(std::string(name));
+  for (const auto& [name, value] : env) {
     const std::string path = absl::StrCat("env[", Quote(name), "]");
     if (!IsEnvName(name)) {
       return Invalid(path, "name must match [A-Za-z_][A-Za-z0-9_]* (at most 255 characters)");
@@ -342,9 +342,10 @@ absl::Status ValidateLabels(const v1::ServiceSpec& spec) {
   if (spec.labels_size() > kMaxLabels) {
     return Invalid("labels", absl::StrCat("more than ", kMaxLabels, " labels"));
   }
-  std::set<absl::string_view> keys;
-  for (const auto& [key, value] : spec.labels()) keys.insert(key);
-  for (absl::string_view key : keys) {
+  // Sorted, as env; the values come along.
+  const std::map<absl::string_view, absl::string_view> labels(spec.labels().begin(),
+                                                              spec.labels().end());
+  for (const auto& [key, value] : labels) {
     const std::string path = absl::StrCat("labels[", Quote(key), "]");
     if (!IsLabelKey(key)) {
       return Invalid(path,
@@ -354,7 +355,7 @@ absl::Status ValidateLabels(const v1::ServiceSpec& spec) {
     if (absl::StartsWith(key, kReservedLabelPrefix)) {
       return Invalid(path, absl::StrCat("the prefix '", kReservedLabelPrefix, "' is reserved"));
     }
-    if (spec.labels().at(std::string(key)).size() > kMaxLabelValueBytes) {
+    if (value.size() > kMaxLabelValueBytes) {
       return Invalid(path, absl::StrCat("value longer than ", kMaxLabelValueBytes, " bytes"));
     }
   }

@@ -5,7 +5,7 @@
 
 namespace mast {
 
-namespace v1 = ::mesos::v1;
+namespace mesos_v1 = ::mesos::v1;
 
 absl::Status ValidateFrameworkConfig(const FrameworkConfig& config) {
   if (config.name.empty()) return absl::InvalidArgumentError("name: must not be empty");
@@ -34,9 +34,9 @@ absl::Status ValidateFrameworkConfig(const FrameworkConfig& config) {
   return absl::OkStatus();
 }
 
-v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
-                                     const std::optional<std::string>& framework_id) {
-  v1::FrameworkInfo info;
+mesos_v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
+                                           const std::optional<std::string>& framework_id) {
+  mesos_v1::FrameworkInfo info;
   info.set_user(config.user);
   info.set_name(config.name);
   if (framework_id) info.mutable_id()->set_value(*framework_id);
@@ -46,9 +46,9 @@ v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
   if (!config.hostname.empty()) info.set_hostname(config.hostname);
   if (!config.principal.empty()) info.set_principal(config.principal);
   if (!config.webui_url.empty()) info.set_webui_url(config.webui_url);
-  for (auto type : {v1::FrameworkInfo::Capability::PARTITION_AWARE,
-                    v1::FrameworkInfo::Capability::TASK_KILLING_STATE,
-                    v1::FrameworkInfo::Capability::MULTI_ROLE}) {
+  for (auto type : {mesos_v1::FrameworkInfo::Capability::PARTITION_AWARE,
+                    mesos_v1::FrameworkInfo::Capability::TASK_KILLING_STATE,
+                    mesos_v1::FrameworkInfo::Capability::MULTI_ROLE}) {
     info.add_capabilities()->set_type(type);
   }
   if (!config.min_offer_resources.empty()) {
@@ -73,10 +73,10 @@ FrameworkController::FrameworkController(FrameworkConfig config, ClientFactory c
       backoff_(config_.retry_backoff) {
   mesos::MesosClientCallbacks callbacks;
   auto alive = std::weak_ptr<char>(alive_);
-  callbacks.on_subscribed = [this, alive](const v1::scheduler::Event::Subscribed& s) {
+  callbacks.on_subscribed = [this, alive](const mesos_v1::scheduler::Event::Subscribed& s) {
     if (alive.lock()) OnSubscribed(s);
   };
-  callbacks.on_event = [this, alive](const v1::scheduler::Event& e) {
+  callbacks.on_event = [this, alive](const mesos_v1::scheduler::Event& e) {
     if (alive.lock()) OnEvent(e);
   };
   // The client logs and reconnects; the listener stops until resubscribed.
@@ -140,7 +140,7 @@ void FrameworkController::ReadFrameworkIdThenSubscribe(uint64_t epoch) {
   });
 }
 
-void FrameworkController::OnSubscribed(const v1::scheduler::Event::Subscribed& subscribed) {
+void FrameworkController::OnSubscribed(const mesos_v1::scheduler::Event::Subscribed& subscribed) {
   if (!leading_) return;
   MarkNotReady();  // a resubscription: the listener starts over
   const std::string& id = subscribed.framework_id().value();
@@ -186,7 +186,7 @@ void FrameworkController::MarkNotReady() {
   if (listener_ != nullptr) listener_->OnUnsubscribed();
 }
 
-void FrameworkController::Call(v1::scheduler::Call call,
+void FrameworkController::Call(mesos_v1::scheduler::Call call,
                                absl::AnyInvocable<void(absl::Status) &&> done) {
   if (!leading_) {
     if (done) std::move(done)(absl::UnavailableError("not leading"));
@@ -198,20 +198,20 @@ void FrameworkController::Call(v1::scheduler::Call call,
   });
 }
 
-void FrameworkController::OnEvent(const v1::scheduler::Event& event) {
+void FrameworkController::OnEvent(const mesos_v1::scheduler::Event& event) {
   if (!leading_) return;
   if (listener_ != nullptr) {
     switch (event.type()) {
-      case v1::scheduler::Event::OFFERS:
+      case mesos_v1::scheduler::Event::OFFERS:
         if (ready_) return listener_->OnOffers(event.offers());
         // Not ready yet (the FrameworkID is being stored): give them back
         // for a moment.
         return DeclineOffers(event.offers(), absl::Seconds(1), /*suppress=*/false);
-      case v1::scheduler::Event::UPDATE:
+      case mesos_v1::scheduler::Event::UPDATE:
         // Unacknowledged until the listener has it: redelivered.
         if (ready_) listener_->OnUpdate(event.update().status());
         return;
-      case v1::scheduler::Event::RESCIND:
+      case mesos_v1::scheduler::Event::RESCIND:
         if (ready_) listener_->OnRescind(event.rescind().offer_id());
         return;
       default:
@@ -219,44 +219,44 @@ void FrameworkController::OnEvent(const v1::scheduler::Event& event) {
     }
   }
   switch (event.type()) {
-    case v1::scheduler::Event::OFFERS:
+    case mesos_v1::scheduler::Event::OFFERS:
       DeclineOffers(event.offers(), config_.decline_refuse, /*suppress=*/true);
       return;
-    case v1::scheduler::Event::UPDATE:
+    case mesos_v1::scheduler::Event::UPDATE:
       HandleUpdate(event.update().status());
       return;
-    case v1::scheduler::Event::RESCIND:
-    case v1::scheduler::Event::RESCIND_INVERSE_OFFER:
+    case mesos_v1::scheduler::Event::RESCIND:
+    case mesos_v1::scheduler::Event::RESCIND_INVERSE_OFFER:
       return;  // we hold no offers
-    case v1::scheduler::Event::INVERSE_OFFERS: {
-      v1::scheduler::Call call;
-      call.set_type(v1::scheduler::Call::DECLINE_INVERSE_OFFERS);
+    case mesos_v1::scheduler::Event::INVERSE_OFFERS: {
+      mesos_v1::scheduler::Call call;
+      call.set_type(mesos_v1::scheduler::Call::DECLINE_INVERSE_OFFERS);
       for (const auto& offer : event.inverse_offers().inverse_offers()) {
         *call.mutable_decline_inverse_offers()->add_inverse_offer_ids() = offer.id();
       }
       Send(std::move(call));
       return;
     }
-    case v1::scheduler::Event::FAILURE:
+    case mesos_v1::scheduler::Event::FAILURE:
       LogWarning("mesos_failure", {{"agent_id", event.failure().agent_id().value()},
                                    {"executor_id", event.failure().executor_id().value()},
                                    {"status", event.failure().status()}});
       return;
-    case v1::scheduler::Event::MESSAGE:
-    case v1::scheduler::Event::UPDATE_OPERATION_STATUS:
-    case v1::scheduler::Event::SUBSCRIBED:
-    case v1::scheduler::Event::HEARTBEAT:
-    case v1::scheduler::Event::ERROR:
-    case v1::scheduler::Event::UNKNOWN:
+    case mesos_v1::scheduler::Event::MESSAGE:
+    case mesos_v1::scheduler::Event::UPDATE_OPERATION_STATUS:
+    case mesos_v1::scheduler::Event::SUBSCRIBED:
+    case mesos_v1::scheduler::Event::HEARTBEAT:
+    case mesos_v1::scheduler::Event::ERROR:
+    case mesos_v1::scheduler::Event::UNKNOWN:
       return;
   }
 }
 
-void FrameworkController::DeclineOffers(const v1::scheduler::Event::Offers& offers,
+void FrameworkController::DeclineOffers(const mesos_v1::scheduler::Event::Offers& offers,
                                         absl::Duration refuse, bool suppress) {
   if (offers.offers().empty()) return;
-  v1::scheduler::Call call;
-  call.set_type(v1::scheduler::Call::DECLINE);
+  mesos_v1::scheduler::Call call;
+  call.set_type(mesos_v1::scheduler::Call::DECLINE);
   for (const auto& offer : offers.offers()) *call.mutable_decline()->add_offer_ids() = offer.id();
   call.mutable_decline()->mutable_filters()->set_refuse_seconds(absl::ToDoubleSeconds(refuse));
   if (metrics_ != nullptr) {
@@ -266,30 +266,31 @@ void FrameworkController::DeclineOffers(const v1::scheduler::Event::Offers& offe
   Send(std::move(call));
   if (!suppress) return;
   // Nothing waits to launch: stop the offers for the role until there is.
-  v1::scheduler::Call suppress_call;
-  suppress_call.set_type(v1::scheduler::Call::SUPPRESS);
+  mesos_v1::scheduler::Call suppress_call;
+  suppress_call.set_type(mesos_v1::scheduler::Call::SUPPRESS);
   suppress_call.mutable_suppress()->add_roles(config_.role);
   Send(std::move(suppress_call));
 }
 
-void FrameworkController::HandleUpdate(const v1::TaskStatus& status) {
-  static const auto kTerminal = {
-      v1::TASK_FINISHED, v1::TASK_FAILED,  v1::TASK_KILLED, v1::TASK_ERROR,
-      v1::TASK_LOST,     v1::TASK_DROPPED, v1::TASK_GONE,   v1::TASK_GONE_BY_OPERATOR};
+void FrameworkController::HandleUpdate(const mesos_v1::TaskStatus& status) {
+  static const auto kTerminal = {mesos_v1::TASK_FINISHED, mesos_v1::TASK_FAILED,
+                                 mesos_v1::TASK_KILLED,   mesos_v1::TASK_ERROR,
+                                 mesos_v1::TASK_LOST,     mesos_v1::TASK_DROPPED,
+                                 mesos_v1::TASK_GONE,     mesos_v1::TASK_GONE_BY_OPERATOR};
   bool terminal = std::find(kTerminal.begin(), kTerminal.end(), status.state()) != kTerminal.end();
   // No task is known yet: one that lives is an orphan, killed.
-  if (!terminal && status.state() != v1::TASK_UNKNOWN) {
+  if (!terminal && status.state() != mesos_v1::TASK_UNKNOWN) {
     LogWarning("killing_unknown_task", {{"task_id", status.task_id().value()},
-                                        {"state", v1::TaskState_Name(status.state())}});
-    v1::scheduler::Call kill;
-    kill.set_type(v1::scheduler::Call::KILL);
+                                        {"state", mesos_v1::TaskState_Name(status.state())}});
+    mesos_v1::scheduler::Call kill;
+    kill.set_type(mesos_v1::scheduler::Call::KILL);
     *kill.mutable_kill()->mutable_task_id() = status.task_id();
     if (status.has_agent_id()) *kill.mutable_kill()->mutable_agent_id() = status.agent_id();
     Send(std::move(kill));
   }
   if (status.has_uuid() && status.has_agent_id()) {
-    v1::scheduler::Call ack;
-    ack.set_type(v1::scheduler::Call::ACKNOWLEDGE);
+    mesos_v1::scheduler::Call ack;
+    ack.set_type(mesos_v1::scheduler::Call::ACKNOWLEDGE);
     *ack.mutable_acknowledge()->mutable_agent_id() = status.agent_id();
     *ack.mutable_acknowledge()->mutable_task_id() = status.task_id();
     ack.mutable_acknowledge()->set_uuid(status.uuid());
@@ -297,8 +298,8 @@ void FrameworkController::HandleUpdate(const v1::TaskStatus& status) {
   }
 }
 
-void FrameworkController::Send(v1::scheduler::Call call) {
-  std::string type = v1::scheduler::Call::Type_Name(call.type());
+void FrameworkController::Send(mesos_v1::scheduler::Call call) {
+  std::string type = mesos_v1::scheduler::Call::Type_Name(call.type());
   client_->Send(std::move(call), [type](absl::Status status) {
     // Failed calls are not retried here: offers come again, updates are
     // redelivered until acknowledged, and kills are re-issued on the next

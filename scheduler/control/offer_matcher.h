@@ -15,7 +15,7 @@ namespace mast {
 // judged against.
 struct Placement {
   std::string hostname;
-  std::vector<mesos::v1::Attribute> attributes;
+  std::vector<::mesos::v1::Attribute> attributes;
 };
 
 // One entry of the launch queue: a service with tasks waiting to launch.
@@ -40,11 +40,11 @@ struct MatchOptions {
 struct PlannedTask {
   size_t queue_index = 0;            // into the queue passed to MatchOffers
   std::vector<uint32_t> host_ports;  // in the order of spec.ports
-  mesos::v1::TaskInfo info;
+  ::mesos::v1::TaskInfo info;
 };
 
 struct OfferLaunch {
-  mesos::v1::OfferID offer_id;
+  ::mesos::v1::OfferID offer_id;
   std::vector<PlannedTask> tasks;  // never empty
 };
 
@@ -53,7 +53,7 @@ struct OfferPlan {
   // input offers.
   std::vector<OfferLaunch> launches;
   // Offers with nothing to launch, to DECLINE, in input order.
-  std::vector<mesos::v1::OfferID> unused;
+  std::vector<::mesos::v1::OfferID> unused;
   // One line per queued service left with tasks to launch: how many, and
   // why the offers did not take them ("team/web: 3 of 10 tasks not placed;
   // of 5 offers: 3 insufficient mem, 2 constraints[0] hostname UNIQUE").
@@ -109,12 +109,12 @@ struct OfferPlan {
 // offer. Cost: about O(offers x services + tasks) times the constraints
 // (field values are interned once per field, regex results cached per
 // value); only a service with several GROUP_BYs pays O(offers) per task.
-OfferPlan MatchOffers(const std::vector<mesos::v1::Offer>& offers,
+OfferPlan MatchOffers(const std::vector<::mesos::v1::Offer>& offers,
                       const std::vector<QueuedService>& queue,
                       absl::FunctionRef<std::string(const v1::ServiceSpec&)> new_task_id,
                       const MatchOptions& options = {});
 
 // The value a constraint compares for an attribute (see MatchOffers).
-std::string AttributeValueString(const mesos::v1::Attribute& attribute);
+std::string AttributeValueString(const ::mesos::v1::Attribute& attribute);
 
 }  // namespace mast

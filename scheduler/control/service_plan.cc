@@ -32,32 +32,32 @@ bool ReplaceFirst(const v1::Task* a, const v1::Task* b) {
 }  // namespace
 
 v1::Task::State TaskStateFromMesos(int mesos_task_state) {
-  namespace m = ::mesos::v1;
-  switch (static_cast<m::TaskState>(mesos_task_state)) {
-    case m::TASK_STAGING:
+  namespace mesos_v1 = ::mesos::v1;
+  switch (static_cast<mesos_v1::TaskState>(mesos_task_state)) {
+    case mesos_v1::TASK_STAGING:
       return v1::Task::STAGING;
-    case m::TASK_STARTING:
+    case mesos_v1::TASK_STARTING:
       return v1::Task::STARTING;
-    case m::TASK_RUNNING:
+    case mesos_v1::TASK_RUNNING:
       return v1::Task::RUNNING;
-    case m::TASK_KILLING:
+    case mesos_v1::TASK_KILLING:
       return v1::Task::KILLING;
-    case m::TASK_FINISHED:
+    case mesos_v1::TASK_FINISHED:
       return v1::Task::FINISHED;
-    case m::TASK_FAILED:
+    case mesos_v1::TASK_FAILED:
       return v1::Task::FAILED;
-    case m::TASK_KILLED:
+    case mesos_v1::TASK_KILLED:
       return v1::Task::KILLED;
-    case m::TASK_ERROR:
+    case mesos_v1::TASK_ERROR:
       return v1::Task::ERROR;
-    case m::TASK_UNREACHABLE:
+    case mesos_v1::TASK_UNREACHABLE:
       return v1::Task::UNREACHABLE;
-    case m::TASK_GONE:
-    case m::TASK_GONE_BY_OPERATOR:
+    case mesos_v1::TASK_GONE:
+    case mesos_v1::TASK_GONE_BY_OPERATOR:
       return v1::Task::GONE;
-    case m::TASK_LOST:
-    case m::TASK_DROPPED:
-    case m::TASK_UNKNOWN:
+    case mesos_v1::TASK_LOST:
+    case mesos_v1::TASK_DROPPED:
+    case mesos_v1::TASK_UNKNOWN:
       return v1::Task::LOST;
   }
   return v1::Task::LOST;  // an unknown number from a newer master: not ours to keep

@@ -11,6 +11,9 @@
 #include "scheduler/mesos/codec.h"
 
 namespace mast::mesos {
+
+namespace mesos_v1 = ::mesos::v1;
+
 namespace {
 
 constexpr char kPath[] = "/api/v1/scheduler";
@@ -43,12 +46,12 @@ absl::Status CallStatus(const HttpResult& result) {
 
 // Calls of these types concern each their own update, offers or tasks: a run
 // of them may be in flight at once.
-bool Overlaps(v1::scheduler::Call::Type type) {
+bool Overlaps(mesos_v1::scheduler::Call::Type type) {
   switch (type) {
-    case v1::scheduler::Call::ACKNOWLEDGE:
-    case v1::scheduler::Call::ACCEPT:
-    case v1::scheduler::Call::DECLINE:
-    case v1::scheduler::Call::RECONCILE:
+    case mesos_v1::scheduler::Call::ACKNOWLEDGE:
+    case mesos_v1::scheduler::Call::ACCEPT:
+    case mesos_v1::scheduler::Call::DECLINE:
+    case mesos_v1::scheduler::Call::RECONCILE:
       return true;
     default:
       return false;
@@ -69,7 +72,7 @@ class HttpMesosClient::CallQueue : public std::enable_shared_from_this<CallQueue
  public:
   struct Entry {
     uint64_t id = 0;
-    v1::scheduler::Call::Type type = v1::scheduler::Call::UNKNOWN;
+    mesos_v1::scheduler::Call::Type type = mesos_v1::scheduler::Call::UNKNOWN;
     HttpRequestSpec spec;
   };
   using Done = std::function<void(uint64_t id, absl::StatusOr<HttpResult> result)>;
@@ -133,7 +136,8 @@ class HttpMesosClient::CallQueue : public std::enable_shared_from_this<CallQueue
   std::deque<Entry> waiting_ ABSL_GUARDED_BY(mu_);
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   // The type of the calls in flight (when in_flight_ > 0).
-  v1::scheduler::Call::Type in_flight_type_ ABSL_GUARDED_BY(mu_) = v1::scheduler::Call::UNKNOWN;
+  mesos_v1::scheduler::Call::Type in_flight_type_ ABSL_GUARDED_BY(mu_) =
+      mesos_v1::scheduler::Call::UNKNOWN;
 };
 
 absl::Status ValidateMesosClientConfig(const MesosClientConfig& config) {
@@ -182,7 +186,7 @@ HttpMesosClient::~HttpMesosClient() {
   alive_.reset();
 }
 
-void HttpMesosClient::Subscribe(v1::FrameworkInfo framework,
+void HttpMesosClient::Subscribe(mesos_v1::FrameworkInfo framework,
                                 std::vector<std::string> suppressed_roles) {
   framework_ = std::move(framework);
   suppressed_roles_ = std::move(suppressed_roles);
@@ -237,8 +241,8 @@ void HttpMesosClient::Connect() {
   heartbeat_interval_ = config_.default_heartbeat_interval;
   last_bytes_at_ = loop_.clock().Now();
 
-  v1::scheduler::Call call;
-  call.set_type(v1::scheduler::Call::SUBSCRIBE);
+  mesos_v1::scheduler::Call call;
+  call.set_type(mesos_v1::scheduler::Call::SUBSCRIBE);
   if (framework_.has_id()) *call.mutable_framework_id() = framework_.id();
   auto* subscribe = call.mutable_subscribe();
   *subscribe->mutable_framework_info() = framework_;
@@ -323,7 +327,7 @@ void HttpMesosClient::OnStreamData(uint64_t generation, const std::string& bytes
   std::vector<std::string> records;
   absl::Status status = decoder_->Feed(bytes, &records);
   for (std::string& record : records) {
-    absl::StatusOr<v1::scheduler::Event> event = DecodeEvent(record, config_.json);
+    absl::StatusOr<mesos_v1::scheduler::Event> event = DecodeEvent(record, config_.json);
     if (!event.ok()) {
       if (metrics_ != nullptr) metrics_->stream_errors.Increment();
       Drop(std::string(event.status().message()), "garbage", true, backoff_.Next(bitgen_));
@@ -338,10 +342,10 @@ void HttpMesosClient::OnStreamData(uint64_t generation, const std::string& bytes
   }
 }
 
-void HttpMesosClient::HandleEvent(v1::scheduler::Event event) {
-  if (metrics_ != nullptr) metrics_->Event(v1::scheduler::Event::Type_Name(event.type()));
+void HttpMesosClient::HandleEvent(mesos_v1::scheduler::Event event) {
+  if (metrics_ != nullptr) metrics_->Event(mesos_v1::scheduler::Event::Type_Name(event.type()));
   switch (event.type()) {
-    case v1::scheduler::Event::SUBSCRIBED: {
+    case mesos_v1::scheduler::Event::SUBSCRIBED: {
       const auto& subscribed = event.subscribed();
       state_ = State::kSubscribed;
       *framework_.mutable_id() = subscribed.framework_id();
@@ -365,9 +369,9 @@ void HttpMesosClient::HandleEvent(v1::scheduler::Event event) {
       if (callbacks_.on_subscribed) callbacks_.on_subscribed(subscribed);
       return;
     }
-    case v1::scheduler::Event::HEARTBEAT:
+    case mesos_v1::scheduler::Event::HEARTBEAT:
       return;
-    case v1::scheduler::Event::ERROR: {
+    case mesos_v1::scheduler::Event::ERROR: {
       std::string message = event.error().message();
       if (metrics_ != nullptr) metrics_->errors.Increment();
       LogError("mesos_error_event", {{"message", message}, {"master", master_}});
@@ -378,14 +382,14 @@ void HttpMesosClient::HandleEvent(v1::scheduler::Event event) {
       if (callbacks_.on_error) callbacks_.on_error(message);
       return;
     }
-    case v1::scheduler::Event::OFFERS:
-    case v1::scheduler::Event::INVERSE_OFFERS:
-    case v1::scheduler::Event::RESCIND:
-    case v1::scheduler::Event::RESCIND_INVERSE_OFFER:
-    case v1::scheduler::Event::UPDATE:
-    case v1::scheduler::Event::UPDATE_OPERATION_STATUS:
-    case v1::scheduler::Event::MESSAGE:
-    case v1::scheduler::Event::FAILURE:
+    case mesos_v1::scheduler::Event::OFFERS:
+    case mesos_v1::scheduler::Event::INVERSE_OFFERS:
+    case mesos_v1::scheduler::Event::RESCIND:
+    case mesos_v1::scheduler::Event::RESCIND_INVERSE_OFFER:
+    case mesos_v1::scheduler::Event::UPDATE:
+    case mesos_v1::scheduler::Event::UPDATE_OPERATION_STATUS:
+    case mesos_v1::scheduler::Event::MESSAGE:
+    case mesos_v1::scheduler::Event::FAILURE:
       if (state_ != State::kSubscribed) {
         // Only SUBSCRIBED or ERROR may come first.
         Drop("event before SUBSCRIBED", "protocol_error", true, backoff_.Next(bitgen_));
@@ -393,7 +397,7 @@ void HttpMesosClient::HandleEvent(v1::scheduler::Event event) {
       }
       if (callbacks_.on_event) callbacks_.on_event(event);
       return;
-    case v1::scheduler::Event::UNKNOWN:
+    case mesos_v1::scheduler::Event::UNKNOWN:
       // An event type newer than we know: ignore it (forward compatibility).
       return;
   }
@@ -460,11 +464,11 @@ void HttpMesosClient::ArmHeartbeatWatchdog() {
       });
 }
 
-void HttpMesosClient::Send(v1::scheduler::Call call,
+void HttpMesosClient::Send(mesos_v1::scheduler::Call call,
                            absl::AnyInvocable<void(absl::Status) &&> done) {
   if (state_ != State::kSubscribed || paused_) {
     if (metrics_ != nullptr) {
-      metrics_->Call(v1::scheduler::Call::Type_Name(call.type()), "not_sent");
+      metrics_->Call(mesos_v1::scheduler::Call::Type_Name(call.type()), "not_sent");
     }
     std::move(done)(absl::UnavailableError(paused_ ? "leadership paused: calls are held back"
                                                    : "not subscribed to Mesos"));
@@ -472,8 +476,8 @@ void HttpMesosClient::Send(v1::scheduler::Call call,
   }
   if (!call.has_framework_id()) *call.mutable_framework_id() = framework_.id();
   const uint64_t id = ++next_call_id_;
-  pending_calls_.emplace(id,
-                         PendingCall{v1::scheduler::Call::Type_Name(call.type()), std::move(done)});
+  pending_calls_.emplace(
+      id, PendingCall{mesos_v1::scheduler::Call::Type_Name(call.type()), std::move(done)});
   call_queue_->Push({id, call.type(), CallSpec(Encode(call))});
 }
 
@@ -536,7 +540,7 @@ void HttpMesosClient::SetPaused(bool paused) {
   if (paused) FailQueuedCalls(absl::UnavailableError("leadership paused: calls are held back"));
 }
 
-std::string HttpMesosClient::Encode(const v1::scheduler::Call& call) const {
+std::string HttpMesosClient::Encode(const mesos_v1::scheduler::Call& call) const {
   return EncodeCall(call, config_.json);
 }
 

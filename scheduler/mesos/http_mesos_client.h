@@ -72,8 +72,10 @@ class HttpMesosClient final : public MesosClient {
                   EventLoop& loop, MesosClientCallbacks callbacks, MesosMetrics* metrics);
   ~HttpMesosClient() override;
 
-  void Subscribe(v1::FrameworkInfo framework, std::vector<std::string> suppressed_roles) override;
-  void Send(v1::scheduler::Call call, absl::AnyInvocable<void(absl::Status) &&> done) override;
+  void Subscribe(::mesos::v1::FrameworkInfo framework,
+                 std::vector<std::string> suppressed_roles) override;
+  void Send(::mesos::v1::scheduler::Call call,
+            absl::AnyInvocable<void(absl::Status) &&> done) override;
   void Close() override;
   void SetPaused(bool paused) override;
   bool subscribed() const override { return state_ == State::kSubscribed; }
@@ -104,7 +106,7 @@ class HttpMesosClient final : public MesosClient {
   void OnStreamHeaders(uint64_t generation, const HttpHeaders& head);
   void OnStreamData(uint64_t generation, const std::string& bytes);
   void OnStreamEnd(uint64_t generation, const absl::Status& status);
-  void HandleEvent(v1::scheduler::Event event);
+  void HandleEvent(::mesos::v1::scheduler::Event event);
   // Ends the current connection; with `reconnect`, schedules the next one.
   void Drop(const std::string& reason, const std::string& metric_reason, bool reconnect,
             absl::Duration delay);
@@ -112,7 +114,7 @@ class HttpMesosClient final : public MesosClient {
   void ArmHeartbeatWatchdog();
   void OnCallDone(uint64_t id, absl::StatusOr<HttpResult> result);
   void FailQueuedCalls(const absl::Status& status);
-  std::string Encode(const v1::scheduler::Call& call) const;
+  std::string Encode(const ::mesos::v1::scheduler::Call& call) const;
   HttpRequestSpec CallSpec(std::string body) const;
 
   const MesosClientConfig config_;
@@ -127,7 +129,7 @@ class HttpMesosClient final : public MesosClient {
   State state_ = State::kIdle;
   bool detecting_ = false;
   bool paused_ = false;
-  v1::FrameworkInfo framework_;
+  ::mesos::v1::FrameworkInfo framework_;
   std::vector<std::string> suppressed_roles_;
   std::optional<std::string> detected_master_;
   std::string master_;  // current target: detected, or where a 307 pointed

@@ -154,6 +154,54 @@ void HttpTransport::Finish(Transfer* t, absl::Status status) {
   }
 }
 
+namespace {
+
+// Sets up the easy handle of `t` from its spec; `t` owns the handle and the
+// header list.
+void ConfigureEasy(HttpTransport::Transfer* t) {
+  CURL* easy = curl_easy_init();
+  t->easy = easy;
+  curl_easy_setopt(easy, CURLOPT_URL, t->spec.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &OnHeaderLine);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &OnBody);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(t->spec.connect_timeout)));
+  if (t->spec.timeout > absl::ZeroDuration()) {
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(absl::ToInt64Milliseconds(t->spec.timeout)));
+  }
+  curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (t->streaming) {
+    // A stream holds its connection for its whole life.
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+  }
+  if (t->spec.post) {
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(t->spec.body.size()));
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->spec.body.data());
+  }
+  if (!t->spec.basic_auth.empty()) {
+    curl_easy_setopt(easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(easy, CURLOPT_USERPWD, t->spec.basic_auth.c_str());
+  }
+  for (const std::string& h : t->spec.headers) {
+    t->header_list = curl_slist_append(t->header_list, h.c_str());
+  }
+  // No "Expect: 100-continue" round trip for small bodies.
+  t->header_list = curl_slist_append(t->header_list, "Expect:");
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->header_list);
+}
+
+}  // namespace
+
 void HttpTransport::Run() {
   while (true) {
     std::vector<std::unique_ptr<Transfer>> incoming;
@@ -165,92 +213,66 @@ void HttpTransport::Run() {
       cancels.swap(cancels_);
       stopping = stopping_;
     }
-    for (auto& t : incoming) {
-      CURL* easy = curl_easy_init();
-      t->easy = easy;
-      curl_easy_setopt(easy, CURLOPT_URL, t->spec.url.c_str());
-      curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
-      curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-      curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
-      curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &OnHeaderLine);
-      curl_easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
-      curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &OnBody);
-      curl_easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
-      curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-      curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                       static_cast<long>(absl::ToInt64Milliseconds(t->spec.connect_timeout)));
-      if (t->spec.timeout > absl::ZeroDuration()) {
-        curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
-                         static_cast<long>(absl::ToInt64Milliseconds(t->spec.timeout)));
-      }
-      curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-      curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-      if (t->streaming) {
-        // A stream holds its connection for its whole life.
-        curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
-        curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
-      }
-      if (t->spec.post) {
-        curl_easy_setopt(easy, CURLOPT_POST, 1L);
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(t->spec.body.size()));
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->spec.body.data());
-      }
-      if (!t->spec.basic_auth.empty()) {
-        curl_easy_setopt(easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-        curl_easy_setopt(easy, CURLOPT_USERPWD, t->spec.basic_auth.c_str());
-      }
-      for (const std::string& h : t->spec.headers) {
-        t->header_list = curl_slist_append(t->header_list, h.c_str());
-      }
-      // No "Expect: 100-continue" round trip for small bodies.
-      t->header_list = curl_slist_append(t->header_list, "Expect:");
-      curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->header_list);
-      curl_multi_add_handle(multi_, easy);
-      RequestId id = t->id;
-      active_.emplace(id, std::move(t));
-    }
-    for (RequestId id : cancels) {
-      auto it = active_.find(id);
-      if (it == active_.end()) continue;
-      curl_multi_remove_handle(multi_, it->second->easy);
-      std::unique_ptr<Transfer> t = std::move(it->second);
-      active_.erase(it);
-      Finish(t.get(), absl::CancelledError("cancelled"));
-    }
+    for (auto& t : incoming) Start(std::move(t));
+    for (RequestId id : cancels) CancelActive(id);
     if (stopping) {
-      for (auto& [id, t] : active_) {
-        curl_multi_remove_handle(multi_, t->easy);
-        Finish(t.get(), absl::CancelledError("http transport stopped"));
-      }
-      active_.clear();
+      CancelAll();
       return;
     }
     int running = 0;
     curl_multi_perform(multi_, &running);
-    int queued = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi_, &queued)) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      Transfer* raw = nullptr;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &raw);
-      CURLcode code = msg->data.result;
-      curl_multi_remove_handle(multi_, msg->easy_handle);
-      auto it = active_.find(raw->id);
-      std::unique_ptr<Transfer> t = std::move(it->second);
-      active_.erase(it);
-      if (code == CURLE_OK) {
-        if (!t->headers_done) {
-          long status = 0;
-          curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-          t->head.status = static_cast<int>(status);
-          if (t->streaming && t->stream.on_headers) t->stream.on_headers(t->head);
-        }
-        Finish(t.get(), absl::OkStatus());
-      } else {
-        std::string detail = t->error[0] != '\0' ? t->error : curl_easy_strerror(code);
-        Finish(t.get(), absl::UnavailableError(absl::StrCat(t->spec.url, ": ", detail)));
-      }
-    }
+    CompleteFinished();
     curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
+  }
+}
+
+void HttpTransport::Start(std::unique_ptr<Transfer> t) {
+  ConfigureEasy(t.get());
+  curl_multi_add_handle(multi_, t->easy);
+  RequestId id = t->id;
+  active_.emplace(id, std::move(t));
+}
+
+void HttpTransport::CancelActive(RequestId id) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  curl_multi_remove_handle(multi_, it->second->easy);
+  std::unique_ptr<Transfer> t = std::move(it->second);
+  active_.erase(it);
+  Finish(t.get(), absl::CancelledError("cancelled"));
+}
+
+void HttpTransport::CancelAll() {
+  for (auto& [id, t] : active_) {
+    curl_multi_remove_handle(multi_, t->easy);
+    Finish(t.get(), absl::CancelledError("http transport stopped"));
+  }
+  active_.clear();
+}
+
+void HttpTransport::CompleteFinished() {
+  int queued = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &queued)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    Transfer* raw = nullptr;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &raw);
+    CURLcode code = msg->data.result;
+    curl_multi_remove_handle(multi_, msg->easy_handle);
+    auto it = active_.find(raw->id);
+    std::unique_ptr<Transfer> t = std::move(it->second);
+    active_.erase(it);
+    if (code == CURLE_OK) {
+      if (!t->headers_done) {
+        long status = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        t->head.status = static_cast<int>(status);
+        if (t->streaming && t->stream.on_headers) t->stream.on_headers(t->head);
+      }
+      Finish(t.get(), absl::OkStatus());
+    } else {
+      std::string detail = t->error[0] != '\0' ? t->error : curl_easy_strerror(code);
+      Finish(t.get(), absl::UnavailableError(absl::StrCat(t->spec.url, ": ", detail)));
+    }
   }
 }
 

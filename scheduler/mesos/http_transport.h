@@ -88,9 +88,17 @@ class HttpTransport {
   struct Transfer;
 
  private:
+  // The I/O thread: takes in new requests and cancels, drives libcurl.
   void Run();
   RequestId Submit(std::unique_ptr<Transfer> transfer);
   void Finish(Transfer* transfer, absl::Status status);
+  // The steps of Run(), on the I/O thread only: hand a new request to
+  // libcurl; end one request, or all, with CANCELLED; complete the requests
+  // libcurl reports done.
+  void Start(std::unique_ptr<Transfer> transfer);
+  void CancelActive(RequestId id);
+  void CancelAll();
+  void CompleteFinished();
 
   CURLM* multi_ = nullptr;
   absl::Mutex mu_;

@@ -10,15 +10,13 @@
 
 namespace mast::mesos {
 
-namespace v1 = ::mesos::v1;
-
 // What the scheduler client tells its owner. All run on the owner's loop.
 struct MesosClientCallbacks {
   // A subscription was established (first or after a reconnect): the
   // framework ID to persist, the heartbeat interval, the master.
-  absl::AnyInvocable<void(const v1::scheduler::Event::Subscribed&)> on_subscribed;
+  absl::AnyInvocable<void(const ::mesos::v1::scheduler::Event::Subscribed&)> on_subscribed;
   // Every event other than SUBSCRIBED, HEARTBEAT and ERROR, in stream order.
-  absl::AnyInvocable<void(const v1::scheduler::Event&)> on_event;
+  absl::AnyInvocable<void(const ::mesos::v1::scheduler::Event&)> on_event;
   // The subscription was lost (EOF, reset, garbage, heartbeat timeout,
   // leader change); the client reconnects with backoff by itself. Offers
   // held are void.
@@ -42,12 +40,13 @@ class MesosClient {
 
   // Starts (or restarts) subscribing with `framework` (its `id` set when
   // re-registering) and keeps the subscription up until Close().
-  virtual void Subscribe(v1::FrameworkInfo framework,
+  virtual void Subscribe(::mesos::v1::FrameworkInfo framework,
                          std::vector<std::string> suppressed_roles) = 0;
   // Sends `call` (framework_id and type must be set); `done` gets OK for
   // 202/200, UNAVAILABLE for a transport failure, 307 or 503,
   // FAILED_PRECONDITION for 403 (not subscribed), INVALID_ARGUMENT for 400.
-  virtual void Send(v1::scheduler::Call call, absl::AnyInvocable<void(absl::Status) &&> done) = 0;
+  virtual void Send(::mesos::v1::scheduler::Call call,
+                    absl::AnyInvocable<void(absl::Status) &&> done) = 0;
   // Drops the subscription (no TEARDOWN: the framework stays registered for
   // its failover_timeout) and fails queued calls. Idempotent.
   virtual void Close() = 0;

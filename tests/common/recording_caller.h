@@ -29,14 +29,16 @@ class RecordingCaller final : public MesosCaller {
   };
   explicit RecordingCaller(std::function<::mast::v1::records::TaskRecords()> read_stored = nullptr)
       : read_stored_(std::move(read_stored)) {}
-  void Call(::mesos::v1::scheduler::Call call, absl::AnyInvocable<void(absl::Status) &&> done) override {
+  void Call(::mesos::v1::scheduler::Call call,
+            absl::AnyInvocable<void(absl::Status) &&> done) override {
     const ::mesos::v1::scheduler::Call::Type type = call.type();
     const int made = ++made_[type];
     if (made > allowed_[type]) {
-      ADD_FAILURE() << "unexpected call " << ::mesos::v1::scheduler::Call::Type_Name(type) << " (call "
-                    << made << " of this type, " << allowed_[type] << " expected)";
+      ADD_FAILURE() << "unexpected call " << ::mesos::v1::scheduler::Call::Type_Name(type)
+                    << " (call " << made << " of this type, " << allowed_[type] << " expected)";
     }
-    sent.push_back({std::move(call), read_stored_ ? read_stored_() : ::mast::v1::records::TaskRecords()});
+    sent.push_back(
+        {std::move(call), read_stored_ ? read_stored_() : ::mast::v1::records::TaskRecords()});
     if (done) std::move(done)(absl::OkStatus());
   }
   // The scheduler may make `n` more calls of `type`.
@@ -47,8 +49,9 @@ class RecordingCaller final : public MesosCaller {
       auto made = made_.find(type);
       const int n = made == made_.end() ? 0 : made->second;
       if (n < allowed) {
-        ADD_FAILURE() << "expected " << allowed << " " << ::mesos::v1::scheduler::Call::Type_Name(type)
-                      << " calls, " << n << " made";
+        ADD_FAILURE() << "expected " << allowed << " "
+                      << ::mesos::v1::scheduler::Call::Type_Name(type) << " calls, " << n
+                      << " made";
       }
     }
   }

@@ -24,7 +24,7 @@
 namespace mast {
 namespace {
 
-namespace v1 = ::mesos::v1;
+namespace mesos_v1 = ::mesos::v1;
 using ::mast::testing::MastdProcess;
 using ::mast::testing::WaitFor;
 
@@ -187,7 +187,7 @@ TEST_F(MesosFaultsTest, UnacknowledgedUpdatesAreRedeliveredAndAcknowledged) {
   ASSERT_TRUE(WaitFor([&] { return master_->tasks().empty(); })) << [&] {
     std::string out;
     for (const auto& t : master_->tasks()) {
-      absl::StrAppend(&out, t.task_id, " ", v1::TaskState_Name(t.state),
+      absl::StrAppend(&out, t.task_id, " ", mesos_v1::TaskState_Name(t.state),
                       " acknowledged=", t.acknowledged, " pending=", t.pending_updates, "\n");
     }
     return out;

@@ -27,8 +27,8 @@ using google::protobuf::util::JsonPrintOptions;
 using google::protobuf::util::JsonStringToMessage;
 using google::protobuf::util::MessageDifferencer;
 using google::protobuf::util::MessageToJsonString;
-using mesos::v1::scheduler::Call;
-using mesos::v1::scheduler::Event;
+using ::mesos::v1::scheduler::Call;
+using ::mesos::v1::scheduler::Event;
 
 std::string Bytes(std::initializer_list<uint8_t> bytes) {
   return std::string(bytes.begin(), bytes.end());
@@ -100,7 +100,7 @@ TEST(MesosWireTest, SubscribedEventMatchesTestVector) {
 TEST(MesosWireTest, SubscribeCallMatchesTestVector) {
   Call call;
   call.set_type(Call::SUBSCRIBE);
-  mesos::v1::FrameworkInfo* info = call.mutable_subscribe()->mutable_framework_info();
+  ::mesos::v1::FrameworkInfo* info = call.mutable_subscribe()->mutable_framework_info();
   info->set_user("u");
   info->set_name("n");
   const std::string expected =
@@ -132,7 +132,7 @@ TEST(MesosWireTest, UnknownEventTypeReadsAsUnknownAndIsPreserved) {
 TEST(MesosWireTest, ContentOfUnexpandedMessagesIsPreserved) {
   // ContainerStatus{cgroup_info (2): {field 1 (message): {field 1 varint 7}}}
   const std::string wire = Bytes({0x12, 0x04, 0x0a, 0x02, 0x08, 0x07});
-  mesos::v1::ContainerStatus parsed;
+  ::mesos::v1::ContainerStatus parsed;
   ASSERT_TRUE(parsed.ParseFromString(wire));
   EXPECT_TRUE(parsed.has_cgroup_info());
   EXPECT_EQ(Hex(parsed.SerializeAsString()), Hex(wire));
@@ -168,13 +168,13 @@ TEST(MesosWireTest, SubscribeCallParsesFromJson) {
   EXPECT_EQ(call.type(), Call::SUBSCRIBE);
   EXPECT_FALSE(call.has_framework_id());
   ASSERT_TRUE(call.has_subscribe());
-  const mesos::v1::FrameworkInfo& info = call.subscribe().framework_info();
+  const ::mesos::v1::FrameworkInfo& info = call.subscribe().framework_info();
   EXPECT_EQ(info.user(), "u");
   EXPECT_EQ(info.name(), "n");
   ASSERT_EQ(info.roles_size(), 1);
   EXPECT_EQ(info.roles(0), "*");
   ASSERT_EQ(info.capabilities_size(), 1);
-  EXPECT_EQ(info.capabilities(0).type(), mesos::v1::FrameworkInfo::Capability::MULTI_ROLE);
+  EXPECT_EQ(info.capabilities(0).type(), ::mesos::v1::FrameworkInfo::Capability::MULTI_ROLE);
   EXPECT_EQ(info.failover_timeout(), 604800.0);
   EXPECT_TRUE(info.checkpoint());
 
@@ -197,7 +197,7 @@ TEST(MesosWireTest, JsonMissingRequiredFieldIsRejected) {
 TEST(MesosWireTest, TaskInfoLimitsParseFromJson) {
   const std::string json = R"({"name":"t","task_id":{"value":"t1"},"agent_id":{"value":"a1"},)"
                            R"("limits":{"cpus":{"value":"Infinity"},"mem":{"value":512}}})";
-  mesos::v1::TaskInfo task;
+  ::mesos::v1::TaskInfo task;
   ASSERT_TRUE(JsonStringToMessage(json, &task).ok());
   ASSERT_EQ(task.limits().count("cpus"), 1u);
   ASSERT_EQ(task.limits().count("mem"), 1u);
@@ -245,96 +245,97 @@ TEST(MesosWireTest, CallAndEventFieldNumbersDifferFromTypeNumbers) {
 }
 
 TEST(MesosWireTest, TaskFieldsAndStatusFields) {
-  const FieldDescriptor* uuid = Field(mesos::v1::TaskStatus::descriptor(), "uuid");
+  const FieldDescriptor* uuid = Field(::mesos::v1::TaskStatus::descriptor(), "uuid");
   EXPECT_EQ(uuid->number(), 11);
   EXPECT_EQ(uuid->type(), FieldDescriptor::TYPE_BYTES);
   EXPECT_EQ(uuid->label(), FieldDescriptor::LABEL_OPTIONAL);
-  EXPECT_EQ(Field(mesos::v1::TaskStatus::descriptor(), "limitation")->number(), 16);
-  EXPECT_EQ(Field(mesos::v1::OperationStatus::descriptor(), "uuid")->message_type()->full_name(),
+  EXPECT_EQ(Field(::mesos::v1::TaskStatus::descriptor(), "limitation")->number(), 16);
+  EXPECT_EQ(Field(::mesos::v1::OperationStatus::descriptor(), "uuid")->message_type()->full_name(),
             "mesos.v1.UUID");
 
-  const FieldDescriptor* limits = Field(mesos::v1::TaskInfo::descriptor(), "limits");
+  const FieldDescriptor* limits = Field(::mesos::v1::TaskInfo::descriptor(), "limits");
   EXPECT_EQ(limits->number(), 15);
   EXPECT_TRUE(limits->is_map());
   EXPECT_EQ(limits->message_type()->map_key()->type(), FieldDescriptor::TYPE_STRING);
   EXPECT_EQ(limits->message_type()->map_value()->message_type()->full_name(),
             "mesos.v1.Value.Scalar");
 
-  const Descriptor* executor = mesos::v1::ExecutorInfo::descriptor();
+  const Descriptor* executor = ::mesos::v1::ExecutorInfo::descriptor();
   EXPECT_EQ(Field(executor, "data")->number(), 4);
   EXPECT_EQ(Field(executor, "command")->number(), 7);
   EXPECT_EQ(Field(executor, "type")->number(), 15);
 }
 
 TEST(MesosWireTest, ValueAttributeAndResourceNumbering) {
-  const Descriptor* attribute = mesos::v1::Attribute::descriptor();
+  const Descriptor* attribute = ::mesos::v1::Attribute::descriptor();
   EXPECT_EQ(Field(attribute, "text")->number(), 5);
   EXPECT_EQ(Field(attribute, "set")->number(), 6);
-  const Descriptor* value = mesos::v1::Value::descriptor();
+  const Descriptor* value = ::mesos::v1::Value::descriptor();
   EXPECT_EQ(Field(value, "set")->number(), 4);
   EXPECT_EQ(Field(value, "text")->number(), 5);
-  const Descriptor* resource = mesos::v1::Resource::descriptor();
+  const Descriptor* resource = ::mesos::v1::Resource::descriptor();
   EXPECT_EQ(Field(resource, "set")->number(), 5);
   EXPECT_EQ(resource->FindFieldByName("text"), nullptr);
   EXPECT_EQ(Field(resource, "reservations")->number(), 13);
   EXPECT_TRUE(Field(resource, "reservations")->is_repeated());
-  EXPECT_EQ(mesos::v1::Value::SCALAR, 0);
-  EXPECT_EQ(mesos::v1::Value().type(), mesos::v1::Value::SCALAR);
+  EXPECT_EQ(::mesos::v1::Value::SCALAR, 0);
+  EXPECT_EQ(::mesos::v1::Value().type(), ::mesos::v1::Value::SCALAR);
 }
 
 TEST(MesosWireTest, ExplicitDefaults) {
   const FieldDescriptor* failover =
-      Field(mesos::v1::FrameworkInfo::descriptor(), "failover_timeout");
+      Field(::mesos::v1::FrameworkInfo::descriptor(), "failover_timeout");
   EXPECT_TRUE(failover->has_default_value());
   EXPECT_EQ(failover->default_value_double(), 0.0);
-  const FieldDescriptor* refuse = Field(mesos::v1::Filters::descriptor(), "refuse_seconds");
+  const FieldDescriptor* refuse = Field(::mesos::v1::Filters::descriptor(), "refuse_seconds");
   EXPECT_TRUE(refuse->has_default_value());
   EXPECT_EQ(refuse->default_value_double(), 5.0);
-  EXPECT_EQ(mesos::v1::Filters().refuse_seconds(), 5.0);
+  EXPECT_EQ(::mesos::v1::Filters().refuse_seconds(), 5.0);
 
   // Deprecated role fields default to "*" (checked through the descriptor: the
   // generated accessors are marked deprecated).
   for (const Descriptor* d :
-       {mesos::v1::FrameworkInfo::descriptor(), mesos::v1::Resource::descriptor()}) {
+       {::mesos::v1::FrameworkInfo::descriptor(), ::mesos::v1::Resource::descriptor()}) {
     const FieldDescriptor* role = Field(d, "role");
     EXPECT_EQ(role->number(), 6);
     EXPECT_EQ(role->default_value_string(), "*");
     EXPECT_TRUE(role->options().deprecated());
   }
 
-  EXPECT_EQ(mesos::v1::MasterInfo().port(), 5050u);
-  EXPECT_TRUE(mesos::v1::CommandInfo().shell());
-  EXPECT_TRUE(mesos::v1::CommandInfo::URI().extract());
-  EXPECT_EQ(mesos::v1::Environment::Variable().type(), mesos::v1::Environment::Variable::VALUE);
-  EXPECT_EQ(mesos::v1::HealthCheck().delay_seconds(), 15.0);
-  EXPECT_EQ(mesos::v1::HealthCheck().interval_seconds(), 10.0);
-  EXPECT_EQ(mesos::v1::HealthCheck().timeout_seconds(), 20.0);
-  EXPECT_EQ(mesos::v1::HealthCheck().consecutive_failures(), 3u);
-  EXPECT_EQ(mesos::v1::HealthCheck().grace_period_seconds(), 10.0);
-  EXPECT_EQ(mesos::v1::Image().cached(), true);
+  EXPECT_EQ(::mesos::v1::MasterInfo().port(), 5050u);
+  EXPECT_TRUE(::mesos::v1::CommandInfo().shell());
+  EXPECT_TRUE(::mesos::v1::CommandInfo::URI().extract());
+  EXPECT_EQ(::mesos::v1::Environment::Variable().type(), ::mesos::v1::Environment::Variable::VALUE);
+  EXPECT_EQ(::mesos::v1::HealthCheck().delay_seconds(), 15.0);
+  EXPECT_EQ(::mesos::v1::HealthCheck().interval_seconds(), 10.0);
+  EXPECT_EQ(::mesos::v1::HealthCheck().timeout_seconds(), 20.0);
+  EXPECT_EQ(::mesos::v1::HealthCheck().consecutive_failures(), 3u);
+  EXPECT_EQ(::mesos::v1::HealthCheck().grace_period_seconds(), 10.0);
+  EXPECT_EQ(::mesos::v1::Image().cached(), true);
 
   // Enums without a 0 value: proto2 defaults to the first value.
-  EXPECT_EQ(mesos::v1::ContainerInfo().type(), mesos::v1::ContainerInfo::DOCKER);
-  EXPECT_EQ(mesos::v1::ContainerInfo::DOCKER, 1);
-  EXPECT_EQ(mesos::v1::ContainerInfo::DockerInfo().network(),
-            mesos::v1::ContainerInfo::DockerInfo::HOST);
-  EXPECT_EQ(mesos::v1::Image().type(), mesos::v1::Image::APPC);
-  EXPECT_EQ(mesos::v1::Volume().mode(), mesos::v1::Volume::RW);
-  EXPECT_EQ(mesos::v1::NetworkInfo::IPAddress().protocol(), mesos::v1::NetworkInfo::IPv4);
-  EXPECT_EQ(mesos::v1::HealthCheck::TCPCheckInfo().protocol(), mesos::v1::NetworkInfo::IPv4);
+  EXPECT_EQ(::mesos::v1::ContainerInfo().type(), ::mesos::v1::ContainerInfo::DOCKER);
+  EXPECT_EQ(::mesos::v1::ContainerInfo::DOCKER, 1);
+  EXPECT_EQ(::mesos::v1::ContainerInfo::DockerInfo().network(),
+            ::mesos::v1::ContainerInfo::DockerInfo::HOST);
+  EXPECT_EQ(::mesos::v1::Image().type(), ::mesos::v1::Image::APPC);
+  EXPECT_EQ(::mesos::v1::Volume().mode(), ::mesos::v1::Volume::RW);
+  EXPECT_EQ(::mesos::v1::NetworkInfo::IPAddress().protocol(), ::mesos::v1::NetworkInfo::IPv4);
+  EXPECT_EQ(::mesos::v1::HealthCheck::TCPCheckInfo().protocol(), ::mesos::v1::NetworkInfo::IPv4);
 }
 
 TEST(MesosWireTest, NestingAndOneofs) {
-  EXPECT_EQ(mesos::v1::Offer::Operation::Launch::descriptor()->full_name(),
+  EXPECT_EQ(::mesos::v1::Offer::Operation::Launch::descriptor()->full_name(),
             "mesos.v1.Offer.Operation.Launch");
-  EXPECT_EQ(mesos::v1::TaskStatus::Reason_descriptor()->full_name(), "mesos.v1.TaskStatus.Reason");
-  EXPECT_EQ(mesos::v1::FrameworkInfo::Capability::Type_descriptor()->full_name(),
+  EXPECT_EQ(::mesos::v1::TaskStatus::Reason_descriptor()->full_name(),
+            "mesos.v1.TaskStatus.Reason");
+  EXPECT_EQ(::mesos::v1::FrameworkInfo::Capability::Type_descriptor()->full_name(),
             "mesos.v1.FrameworkInfo.Capability.Type");
-  EXPECT_EQ(mesos::v1::TaskStatus::REASON_AGENT_DRAINING, 34);
-  EXPECT_EQ(mesos::v1::TASK_UNKNOWN, 13);
-  EXPECT_EQ(mesos::v1::OPERATION_UNKNOWN, 9);
+  EXPECT_EQ(::mesos::v1::TaskStatus::REASON_AGENT_DRAINING, 34);
+  EXPECT_EQ(::mesos::v1::TASK_UNKNOWN, 13);
+  EXPECT_EQ(::mesos::v1::OPERATION_UNKNOWN, 9);
 
-  using mesos::v1::scheduler::AttributeConstraint;
+  using ::mesos::v1::scheduler::AttributeConstraint;
   const Descriptor* selector = AttributeConstraint::Selector::descriptor();
   ASSERT_EQ(selector->oneof_decl_count(), 1);
   EXPECT_EQ(selector->oneof_decl(0)->name(), "selector");
@@ -352,10 +353,10 @@ TEST(MesosWireTest, NestingAndOneofs) {
   EXPECT_EQ(Hex(s.SerializeAsString()), Hex(Bytes({0x12, 0x04, 'r', 'a', 'c', 'k'})));
 
   const FieldDescriptor* constraints =
-      Field(mesos::v1::scheduler::OfferConstraints::descriptor(), "role_constraints");
+      Field(::mesos::v1::scheduler::OfferConstraints::descriptor(), "role_constraints");
   EXPECT_TRUE(constraints->is_map());
   EXPECT_EQ(Field(Call::Subscribe::descriptor(), "offer_constraints")->message_type(),
-            mesos::v1::scheduler::OfferConstraints::descriptor());
+            ::mesos::v1::scheduler::OfferConstraints::descriptor());
 }
 
 // ---------------------------------------------------------------------------
@@ -366,9 +367,9 @@ TEST(MesosWireTest, TaskStatusWithBinaryUuidRoundTrips) {
   const std::string uuid = Bytes({0x00, 0xff, 0x10, 0x0a, 0x80, 0x7f, 0x00, 0x01, 0xde, 0xad, 0xbe,
                                   0xef, 0x0d, 0x0a, 0xc3, 0x28});
   ASSERT_EQ(uuid.size(), 16u);
-  mesos::v1::TaskStatus status;
+  ::mesos::v1::TaskStatus status;
   status.mutable_task_id()->set_value("t1");
-  status.set_state(mesos::v1::TASK_RUNNING);
+  status.set_state(::mesos::v1::TASK_RUNNING);
   status.set_uuid(uuid);
 
   const std::string wire = status.SerializeAsString();
@@ -376,10 +377,10 @@ TEST(MesosWireTest, TaskStatusWithBinaryUuidRoundTrips) {
   EXPECT_EQ(Hex(wire),
             Hex(Bytes({0x0a, 0x04, 0x0a, 0x02, 't', '1', 0x10, 0x01, 0x5a, 0x10}) + uuid));
 
-  mesos::v1::TaskStatus parsed;
+  ::mesos::v1::TaskStatus parsed;
   ASSERT_TRUE(parsed.ParseFromString(wire));
   EXPECT_EQ(parsed.task_id().value(), "t1");
-  EXPECT_EQ(parsed.state(), mesos::v1::TASK_RUNNING);
+  EXPECT_EQ(parsed.state(), ::mesos::v1::TASK_RUNNING);
   ASSERT_TRUE(parsed.has_uuid());
   EXPECT_EQ(parsed.uuid().size(), 16u);
   EXPECT_EQ(Hex(parsed.uuid()), Hex(uuid));
@@ -397,7 +398,7 @@ TEST(MesosWireTest, TaskStatusWithBinaryUuidRoundTrips) {
 
   // A TaskStatus without its required state does not parse.
   google::protobuf::LogSilencer silence_missing_fields_error;
-  mesos::v1::TaskStatus partial;
+  ::mesos::v1::TaskStatus partial;
   EXPECT_FALSE(partial.ParseFromString(Bytes({0x0a, 0x04, 0x0a, 0x02, 't', '1'})));
 }
 

@@ -16,7 +16,7 @@
 namespace mast {
 namespace {
 
-namespace v1 = ::mesos::v1;
+namespace mesos_v1 = ::mesos::v1;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
@@ -28,14 +28,15 @@ class RecordingMesosClient final : public mesos::MesosClient {
  public:
   RecordingMesosClient(mesos::MesosClientCallbacks callbacks, const int* allowed_calls)
       : callbacks(std::move(callbacks)), allowed_calls_(allowed_calls) {}
-  void Subscribe(v1::FrameworkInfo framework, std::vector<std::string> suppressed) override {
+  void Subscribe(mesos_v1::FrameworkInfo framework, std::vector<std::string> suppressed) override {
     subscriptions.push_back(framework);
     suppressed_roles = std::move(suppressed);
     subscribed_ = false;
   }
-  void Send(v1::scheduler::Call call, absl::AnyInvocable<void(absl::Status) &&> done) override {
+  void Send(mesos_v1::scheduler::Call call,
+            absl::AnyInvocable<void(absl::Status) &&> done) override {
     if (++sent_ > *allowed_calls_) {
-      ADD_FAILURE() << "unexpected call " << v1::scheduler::Call::Type_Name(call.type())
+      ADD_FAILURE() << "unexpected call " << mesos_v1::scheduler::Call::Type_Name(call.type())
                     << " (call " << sent_ << ", " << *allowed_calls_ << " expected)";
     }
     calls.push_back(call);
@@ -51,16 +52,16 @@ class RecordingMesosClient final : public mesos::MesosClient {
   // Plays the master: SUBSCRIBED with `id`.
   void Subscribed(const std::string& id) {
     subscribed_ = true;
-    v1::scheduler::Event::Subscribed s;
+    mesos_v1::scheduler::Event::Subscribed s;
     s.mutable_framework_id()->set_value(id);
     s.set_heartbeat_interval_seconds(15);
     callbacks.on_subscribed(s);
   }
 
   mesos::MesosClientCallbacks callbacks;
-  std::vector<v1::FrameworkInfo> subscriptions;
+  std::vector<mesos_v1::FrameworkInfo> subscriptions;
   std::vector<std::string> suppressed_roles;
-  std::vector<v1::scheduler::Call> calls;
+  std::vector<mesos_v1::scheduler::Call> calls;
   int closes = 0;
   bool paused = false;
   bool subscribed_ = false;
@@ -114,7 +115,7 @@ class FrameworkControllerTest : public ::testing::Test {
   }
   // The controller may send `n` more calls to the master.
   void ExpectCalls(int n) { allowed_calls_ += n; }
-  void Event(const v1::scheduler::Event& event) {
+  void Event(const mesos_v1::scheduler::Event& event) {
     RunOnLoop([&] { client_->callbacks.on_event(event); });
   }
 
@@ -140,7 +141,7 @@ TEST_F(FrameworkControllerTest, FollowersNeverSubscribe) {
 TEST_F(FrameworkControllerTest, FirstLeaderRegistersAndStoresTheIdFenced) {
   RunOnLoop([&] { controller_->OnStartedLeading(term_); });
   ASSERT_THAT(client_->subscriptions, SizeIs(1));
-  const v1::FrameworkInfo& info = client_->subscriptions[0];
+  const mesos_v1::FrameworkInfo& info = client_->subscriptions[0];
   EXPECT_FALSE(info.has_id()) << "a fresh registration when no ID was ever stored";
   EXPECT_EQ(info.user(), "mast-user");
   EXPECT_EQ(info.name(), "mast");
@@ -149,9 +150,9 @@ TEST_F(FrameworkControllerTest, FirstLeaderRegistersAndStoresTheIdFenced) {
   EXPECT_THAT(info.roles(), ElementsAre("web"));
   std::vector<int> caps;
   for (const auto& c : info.capabilities()) caps.push_back(c.type());
-  EXPECT_THAT(caps, ElementsAre(v1::FrameworkInfo::Capability::PARTITION_AWARE,
-                                v1::FrameworkInfo::Capability::TASK_KILLING_STATE,
-                                v1::FrameworkInfo::Capability::MULTI_ROLE));
+  EXPECT_THAT(caps, ElementsAre(mesos_v1::FrameworkInfo::Capability::PARTITION_AWARE,
+                                mesos_v1::FrameworkInfo::Capability::TASK_KILLING_STATE,
+                                mesos_v1::FrameworkInfo::Capability::MULTI_ROLE));
   EXPECT_EQ(info.offer_filters()
                 .at("web")
                 .min_allocatable_resources()
@@ -210,25 +211,25 @@ TEST_F(FrameworkControllerTest, ErrorEventMakesTheLeaderStepDown) {
 TEST_F(FrameworkControllerTest, OffersAreDeclinedWithTheLongFilterAndTheRoleSuppressed) {
   RunOnLoop([&] { controller_->OnStartedLeading(term_); });
   RunOnLoop([&] { client_->Subscribed("fw-1"); });
-  v1::scheduler::Event event;
-  event.set_type(v1::scheduler::Event::OFFERS);
+  mesos_v1::scheduler::Event event;
+  event.set_type(mesos_v1::scheduler::Event::OFFERS);
   for (const char* id : {"o1", "o2"})
     event.mutable_offers()->add_offers()->mutable_id()->set_value(id);
   ExpectCalls(2);
   Event(event);
   ASSERT_THAT(client_->calls, SizeIs(2));
   const auto& decline = client_->calls[0];
-  EXPECT_EQ(decline.type(), v1::scheduler::Call::DECLINE);
+  EXPECT_EQ(decline.type(), mesos_v1::scheduler::Call::DECLINE);
   ASSERT_THAT(decline.decline().offer_ids(), SizeIs(2));
   EXPECT_EQ(decline.decline().filters().refuse_seconds(), 120);
-  EXPECT_EQ(client_->calls[1].type(), v1::scheduler::Call::SUPPRESS);
+  EXPECT_EQ(client_->calls[1].type(), mesos_v1::scheduler::Call::SUPPRESS);
   EXPECT_THAT(client_->calls[1].suppress().roles(), ElementsAre("web"));
   EXPECT_EQ(metrics_.offers_received.Value(), 2);
   EXPECT_EQ(metrics_.offers_declined.Value(), 2);
 }
 
 struct UpdateCase {
-  v1::TaskState state;
+  mesos_v1::TaskState state;
   bool with_uuid;
   bool expect_kill;
   bool expect_ack;
@@ -238,15 +239,19 @@ TEST_F(FrameworkControllerTest, UpdatesAreAcknowledgedOnlyWithAUuidAndUnknownLiv
   RunOnLoop([&] { controller_->OnStartedLeading(term_); });
   RunOnLoop([&] { client_->Subscribed("fw-1"); });
   const UpdateCase cases[] = {
-      {v1::TASK_RUNNING, true, true, true},    {v1::TASK_RUNNING, false, true, false},
-      {v1::TASK_STAGING, false, true, false},  {v1::TASK_FINISHED, true, false, true},
-      {v1::TASK_LOST, false, false, false},    {v1::TASK_UNREACHABLE, false, true, false},
-      {v1::TASK_UNKNOWN, false, false, false}, {v1::TASK_KILLING, true, true, true},
+      {mesos_v1::TASK_RUNNING, true, true, true},
+      {mesos_v1::TASK_RUNNING, false, true, false},
+      {mesos_v1::TASK_STAGING, false, true, false},
+      {mesos_v1::TASK_FINISHED, true, false, true},
+      {mesos_v1::TASK_LOST, false, false, false},
+      {mesos_v1::TASK_UNREACHABLE, false, true, false},
+      {mesos_v1::TASK_UNKNOWN, false, false, false},
+      {mesos_v1::TASK_KILLING, true, true, true},
   };
   for (const UpdateCase& c : cases) {
     client_->calls.clear();
-    v1::scheduler::Event event;
-    event.set_type(v1::scheduler::Event::UPDATE);
+    mesos_v1::scheduler::Event event;
+    event.set_type(mesos_v1::scheduler::Event::UPDATE);
     auto* status = event.mutable_update()->mutable_status();
     status->mutable_task_id()->set_value("t1");
     status->mutable_agent_id()->set_value("a1");
@@ -256,19 +261,19 @@ TEST_F(FrameworkControllerTest, UpdatesAreAcknowledgedOnlyWithAUuidAndUnknownLiv
     Event(event);
     int kills = 0, acks = 0;
     for (const auto& call : client_->calls) {
-      if (call.type() == v1::scheduler::Call::KILL) {
+      if (call.type() == mesos_v1::scheduler::Call::KILL) {
         ++kills;
         EXPECT_EQ(call.kill().task_id().value(), "t1");
         EXPECT_EQ(call.kill().agent_id().value(), "a1");
       }
-      if (call.type() == v1::scheduler::Call::ACKNOWLEDGE) {
+      if (call.type() == mesos_v1::scheduler::Call::ACKNOWLEDGE) {
         ++acks;
         EXPECT_EQ(call.acknowledge().uuid(), std::string(16, 'u'));
       }
     }
-    EXPECT_EQ(kills, c.expect_kill ? 1 : 0) << v1::TaskState_Name(c.state);
-    EXPECT_EQ(acks, c.expect_ack ? 1 : 0) << v1::TaskState_Name(c.state);
-    EXPECT_THAT(client_->calls, SizeIs(kills + acks)) << v1::TaskState_Name(c.state);
+    EXPECT_EQ(kills, c.expect_kill ? 1 : 0) << mesos_v1::TaskState_Name(c.state);
+    EXPECT_EQ(acks, c.expect_ack ? 1 : 0) << mesos_v1::TaskState_Name(c.state);
+    EXPECT_THAT(client_->calls, SizeIs(kills + acks)) << mesos_v1::TaskState_Name(c.state);
   }
 }
 
@@ -283,11 +288,11 @@ class RecordingListener final : public FrameworkListener {
     caller = nullptr;
     log.push_back("unsubscribed");
   }
-  void OnOffers(const v1::scheduler::Event::Offers& offers) override {
+  void OnOffers(const mesos_v1::scheduler::Event::Offers& offers) override {
     log.push_back(absl::StrCat("offers ", offers.offers_size()));
   }
-  void OnRescind(const v1::OfferID& id) override { log.push_back("rescind " + id.value()); }
-  void OnUpdate(const v1::TaskStatus& status) override {
+  void OnRescind(const mesos_v1::OfferID& id) override { log.push_back("rescind " + id.value()); }
+  void OnUpdate(const mesos_v1::TaskStatus& status) override {
     log.push_back("update " + status.task_id().value());
   }
   MesosCaller* caller = nullptr;
@@ -303,20 +308,20 @@ TEST_F(FrameworkControllerTest, AListenerGetsTheSubscriptionOnlyOnceTheIdIsStore
   EXPECT_THAT(listener.log, ::testing::IsEmpty());
 
   // Meanwhile offers go back at once with a short filter, updates wait.
-  v1::scheduler::Event offers;
-  offers.set_type(v1::scheduler::Event::OFFERS);
+  mesos_v1::scheduler::Event offers;
+  offers.set_type(mesos_v1::scheduler::Event::OFFERS);
   offers.mutable_offers()->add_offers()->mutable_id()->set_value("o1");
   ExpectCalls(1);  // the decline
   Event(offers);
-  v1::scheduler::Event update;
-  update.set_type(v1::scheduler::Event::UPDATE);
+  mesos_v1::scheduler::Event update;
+  update.set_type(mesos_v1::scheduler::Event::UPDATE);
   update.mutable_update()->mutable_status()->mutable_task_id()->set_value("t1");
   update.mutable_update()->mutable_status()->mutable_agent_id()->set_value("a1");
-  update.mutable_update()->mutable_status()->set_state(v1::TASK_RUNNING);
+  update.mutable_update()->mutable_status()->set_state(mesos_v1::TASK_RUNNING);
   update.mutable_update()->mutable_status()->set_uuid("u1");
   Event(update);
   ASSERT_THAT(client_->calls, SizeIs(1));
-  EXPECT_EQ(client_->calls[0].type(), v1::scheduler::Call::DECLINE);
+  EXPECT_EQ(client_->calls[0].type(), mesos_v1::scheduler::Call::DECLINE);
   EXPECT_EQ(client_->calls[0].decline().filters().refuse_seconds(), 1);
   EXPECT_THAT(listener.log, ::testing::IsEmpty());
 
@@ -331,12 +336,12 @@ TEST_F(FrameworkControllerTest, AListenerGetsTheSubscriptionOnlyOnceTheIdIsStore
   EXPECT_THAT(client_->calls, SizeIs(1));
   ExpectCalls(1);
   RunOnLoop([&] {
-    v1::scheduler::Call revive;
-    revive.set_type(v1::scheduler::Call::REVIVE);
+    mesos_v1::scheduler::Call revive;
+    revive.set_type(mesos_v1::scheduler::Call::REVIVE);
     listener.caller->Call(std::move(revive));
   });
   ASSERT_THAT(client_->calls, SizeIs(2));
-  EXPECT_EQ(client_->calls[1].type(), v1::scheduler::Call::REVIVE);
+  EXPECT_EQ(client_->calls[1].type(), mesos_v1::scheduler::Call::REVIVE);
 
   // A dropped connection and a resubscription: over and in again, at once
   // (the ID is stored).

@@ -16,9 +16,9 @@
 namespace mast {
 namespace {
 
-using mesos::v1::Offer;
-using mesos::v1::Resource;
-using mesos::v1::TaskInfo;
+using ::mesos::v1::Offer;
+using ::mesos::v1::Resource;
+using ::mesos::v1::TaskInfo;
 
 struct OfferArgs {
   std::string id;
@@ -35,7 +35,7 @@ struct OfferArgs {
 Resource Scalar(const std::string& name, double value, const std::string& role) {
   Resource r;
   r.set_name(name);
-  r.set_type(mesos::v1::Value::SCALAR);
+  r.set_type(::mesos::v1::Value::SCALAR);
   r.mutable_scalar()->set_value(value);
   r.mutable_allocation_info()->set_role(role);
   return r;
@@ -56,18 +56,18 @@ Offer MakeOffer(const OfferArgs& a) {
   if (!a.ports.empty()) {
     Resource* ports = offer.add_resources();
     ports->set_name("ports");
-    ports->set_type(mesos::v1::Value::RANGES);
+    ports->set_type(::mesos::v1::Value::RANGES);
     ports->mutable_allocation_info()->set_role(a.role);
     for (const auto& [begin, end] : a.ports) {
-      mesos::v1::Value::Range* range = ports->mutable_ranges()->add_range();
+      ::mesos::v1::Value::Range* range = ports->mutable_ranges()->add_range();
       range->set_begin(begin);
       range->set_end(end);
     }
   }
   for (const auto& [name, value] : a.attributes) {
-    mesos::v1::Attribute* attribute = offer.add_attributes();
+    ::mesos::v1::Attribute* attribute = offer.add_attributes();
     attribute->set_name(name);
-    attribute->set_type(mesos::v1::Value::TEXT);
+    attribute->set_type(::mesos::v1::Value::TEXT);
     attribute->mutable_text()->set_value(value);
   }
   return offer;
@@ -98,9 +98,9 @@ Placement Place(const std::string& host, std::vector<std::pair<std::string, std:
   Placement p;
   p.hostname = host;
   for (const auto& [name, value] : attrs) {
-    mesos::v1::Attribute* a = &p.attributes.emplace_back();
+    ::mesos::v1::Attribute* a = &p.attributes.emplace_back();
     a->set_name(name);
-    a->set_type(mesos::v1::Value::TEXT);
+    a->set_type(::mesos::v1::Value::TEXT);
     a->mutable_text()->set_value(value);
   }
   return p;
@@ -131,7 +131,7 @@ std::string Summary(const OfferPlan& plan) {
     launches.push_back(absl::StrCat(launch.offer_id.value(), ":", launch.tasks.size()));
   }
   std::vector<std::string> unused;
-  for (const mesos::v1::OfferID& id : plan.unused) unused.push_back(id.value());
+  for (const ::mesos::v1::OfferID& id : plan.unused) unused.push_back(id.value());
   return absl::StrCat(launches.empty() ? "-" : absl::StrJoin(launches, " "), " | unused ",
                       unused.empty() ? "-" : absl::StrJoin(unused, ","));
 }
@@ -271,8 +271,8 @@ TEST(OfferMatcherTest, TaskResourcesComeFromTheOffer) {
 TEST(OfferMatcherTest, ReservedResourcesAreTakenFirst) {
   Offer offer = MakeOffer({.id = "o1", .host = "h1", .cpus = 1, .role = "prod"});
   Resource reserved = Scalar("cpus", 0.25, "prod");
-  mesos::v1::Resource::ReservationInfo* reservation = reserved.add_reservations();
-  reservation->set_type(mesos::v1::Resource::ReservationInfo::STATIC);
+  ::mesos::v1::Resource::ReservationInfo* reservation = reserved.add_reservations();
+  reservation->set_type(::mesos::v1::Resource::ReservationInfo::STATIC);
   reservation->set_role("prod");
   *offer.add_resources() = reserved;
   // Neither revocable nor persistent-volume cpus are ever taken.
@@ -614,14 +614,14 @@ TEST(OfferMatcherTest, UniqueHostnameCountsEveryOfferOfAHost) {
 TEST(OfferMatcherTest, AttributeTypes) {
   struct AttributeCase {
     std::string name;
-    mesos::v1::Attribute attribute;
+    ::mesos::v1::Attribute attribute;
     std::string want;
   };
   std::vector<AttributeCase> cases;
   {
-    mesos::v1::Attribute a;
+    ::mesos::v1::Attribute a;
     a.set_name("cores");
-    a.set_type(mesos::v1::Value::SCALAR);
+    a.set_type(::mesos::v1::Value::SCALAR);
     a.mutable_scalar()->set_value(8);
     cases.push_back({"integral scalar", a, "8"});
     a.mutable_scalar()->set_value(2.5);
@@ -630,9 +630,9 @@ TEST(OfferMatcherTest, AttributeTypes) {
     cases.push_back({"3 decimals as Mesos keeps", a, "0.123"});
   }
   {
-    mesos::v1::Attribute a;
+    ::mesos::v1::Attribute a;
     a.set_name("ids");
-    a.set_type(mesos::v1::Value::RANGES);
+    a.set_type(::mesos::v1::Value::RANGES);
     auto* r1 = a.mutable_ranges()->add_range();
     r1->set_begin(10);
     r1->set_end(20);
@@ -642,17 +642,17 @@ TEST(OfferMatcherTest, AttributeTypes) {
     cases.push_back({"ranges, sorted", a, "[1-2,10-20]"});
   }
   {
-    mesos::v1::Attribute a;
+    ::mesos::v1::Attribute a;
     a.set_name("features");
-    a.set_type(mesos::v1::Value::SET);
+    a.set_type(::mesos::v1::Value::SET);
     a.mutable_set()->add_item("ssd");
     a.mutable_set()->add_item("avx");
     cases.push_back({"set, sorted", a, "{avx,ssd}"});
   }
   {
-    mesos::v1::Attribute a;
+    ::mesos::v1::Attribute a;
     a.set_name("os");
-    a.set_type(mesos::v1::Value::TEXT);
+    a.set_type(::mesos::v1::Value::TEXT);
     a.mutable_text()->set_value("linux");
     cases.push_back({"text", a, "linux"});
   }
@@ -687,8 +687,8 @@ TEST(OfferMatcherTest, BuildsTheTaskInfo) {
   EXPECT_TRUE(info.command().shell());
   EXPECT_EQ(info.command().value(), "sleep 1000");
   EXPECT_EQ(info.command().user(), "app");
-  EXPECT_EQ(info.container().type(), mesos::v1::ContainerInfo::MESOS);
-  EXPECT_EQ(info.container().mesos().image().type(), mesos::v1::Image::DOCKER);
+  EXPECT_EQ(info.container().type(), ::mesos::v1::ContainerInfo::MESOS);
+  EXPECT_EQ(info.container().mesos().image().type(), ::mesos::v1::Image::DOCKER);
   EXPECT_EQ(info.container().mesos().image().docker().name(), "alpine:3");
   EXPECT_TRUE(info.container().mesos().image().cached());
   EXPECT_EQ(info.kill_policy().grace_period().nanoseconds(), 3000000000);

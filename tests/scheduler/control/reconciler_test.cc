@@ -29,10 +29,9 @@ class ReconcilerTest : public ::testing::Test {
   ReconcilerTest()
       : metrics_(registry_),
         calls_(caller_, driven_.clock(), &metrics_),
-        reconciler_(std::make_unique<Reconciler>(config_, calls_, driven_.loop(), driven_.clock(),
-                                                 &metrics_, [this](absl::Time at) {
-                                                   reconciled_at_.push_back(at);
-                                                 })) {}
+        reconciler_(std::make_unique<Reconciler>(
+            config_, calls_, driven_.loop(), driven_.clock(), &metrics_,
+            [this](absl::Time at) { reconciled_at_.push_back(at); })) {}
   void TearDown() override { caller_.VerifyAllMade(); }
 
   // The task IDs of each RECONCILE call since the last look (empty for an

@@ -47,13 +47,13 @@ ServicePlan Plan(const v1::Service& service, const std::vector<v1::Task>& tasks,
 }
 
 TEST(TaskStateTest, MapsEveryMesosStateAndTerminality) {
-  namespace m = ::mesos::v1;
-  EXPECT_EQ(TaskStateFromMesos(m::TASK_STAGING), v1::Task::STAGING);
-  EXPECT_EQ(TaskStateFromMesos(m::TASK_RUNNING), v1::Task::RUNNING);
-  EXPECT_EQ(TaskStateFromMesos(m::TASK_UNREACHABLE), v1::Task::UNREACHABLE);
-  EXPECT_EQ(TaskStateFromMesos(m::TASK_GONE_BY_OPERATOR), v1::Task::GONE);
-  EXPECT_EQ(TaskStateFromMesos(m::TASK_DROPPED), v1::Task::LOST);
-  EXPECT_EQ(TaskStateFromMesos(m::TASK_UNKNOWN), v1::Task::LOST);
+  namespace mesos_v1 = ::mesos::v1;
+  EXPECT_EQ(TaskStateFromMesos(mesos_v1::TASK_STAGING), v1::Task::STAGING);
+  EXPECT_EQ(TaskStateFromMesos(mesos_v1::TASK_RUNNING), v1::Task::RUNNING);
+  EXPECT_EQ(TaskStateFromMesos(mesos_v1::TASK_UNREACHABLE), v1::Task::UNREACHABLE);
+  EXPECT_EQ(TaskStateFromMesos(mesos_v1::TASK_GONE_BY_OPERATOR), v1::Task::GONE);
+  EXPECT_EQ(TaskStateFromMesos(mesos_v1::TASK_DROPPED), v1::Task::LOST);
+  EXPECT_EQ(TaskStateFromMesos(mesos_v1::TASK_UNKNOWN), v1::Task::LOST);
   EXPECT_EQ(TaskStateFromMesos(999), v1::Task::LOST);
   EXPECT_TRUE(IsTerminal(v1::Task::LOST));
   EXPECT_FALSE(IsTerminal(v1::Task::UNREACHABLE));

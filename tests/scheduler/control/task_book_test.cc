@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "common/proto_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/proto_util.h"
 #include "prometheus/registry.h"
 #include "store/zk_store.h"
 #include "tests/common/driven_loop.h"
@@ -32,8 +32,11 @@ constexpr char kService[] = "team/web";
 
 class TaskBookTest : public ::testing::Test {
  protected:
-  TaskBookTest() : zk_(ensemble_, driven_.loop()), zk_store_(zk_, "/mast"), store_(zk_, zk_store_),
-                   metrics_(registry_) {
+  TaskBookTest()
+      : zk_(ensemble_, driven_.loop()),
+        zk_store_(zk_, "/mast"),
+        store_(zk_, zk_store_),
+        metrics_(registry_) {
     zk_.Connect();
     auto term = ::mast::testing::TakeLeadershipForTest(zk_, driven_.loop(), driven_.clock());
     EXPECT_TRUE(term.ok()) << term.status();

@@ -19,16 +19,18 @@
 namespace mast::mesos {
 namespace {
 
+namespace mesos_v1 = ::mesos::v1;
+
 using ::mast::testing::WaitFor;
 using ::testing::HasSubstr;
 
-std::string Record(const v1::scheduler::Event& event) {
+std::string Record(const mesos_v1::scheduler::Event& event) {
   return RecordIoEncode(event.SerializeAsString());
 }
 
 std::string SubscribedRecord(double heartbeat_seconds = 15) {
-  v1::scheduler::Event event;
-  event.set_type(v1::scheduler::Event::SUBSCRIBED);
+  mesos_v1::scheduler::Event event;
+  event.set_type(mesos_v1::scheduler::Event::SUBSCRIBED);
   event.mutable_subscribed()->mutable_framework_id()->set_value("fw-1");
   event.mutable_subscribed()->set_heartbeat_interval_seconds(heartbeat_seconds);
   return Record(event);
@@ -73,9 +75,9 @@ class ScriptedMaster {
 
  private:
   void Handle(const local::HttpRequest& request, local::HttpExchange& exchange) {
-    v1::scheduler::Call call;
+    mesos_v1::scheduler::Call call;
     call.ParseFromString(request.body);
-    if (call.type() == v1::scheduler::Call::SUBSCRIBE) {
+    if (call.type() == mesos_v1::scheduler::Call::SUBSCRIBE) {
       int n;
       {
         absl::MutexLock lock(&mu_);
@@ -117,11 +119,11 @@ class ClientHarness {
   ClientHarness(std::vector<std::string> masters, MesosClientConfig config = Fast())
       : loop_(RealClock::Default(), "client"), detector_(std::move(masters)), metrics_(registry_) {
     MesosClientCallbacks callbacks;
-    callbacks.on_subscribed = [this](const v1::scheduler::Event::Subscribed& s) {
+    callbacks.on_subscribed = [this](const mesos_v1::scheduler::Event::Subscribed& s) {
       absl::MutexLock lock(&mu_);
       subscribed_.push_back(s.framework_id().value());
     };
-    callbacks.on_event = [this](const v1::scheduler::Event& e) {
+    callbacks.on_event = [this](const mesos_v1::scheduler::Event& e) {
       absl::MutexLock lock(&mu_);
       events_.push_back(e.type());
     };
@@ -136,7 +138,7 @@ class ClientHarness {
     loop_.Post([this, config, callbacks = std::move(callbacks)]() mutable {
       client_ = std::make_unique<HttpMesosClient>(config, detector_, transport_, loop_,
                                                   std::move(callbacks), &metrics_);
-      v1::FrameworkInfo info;
+      mesos_v1::FrameworkInfo info;
       info.set_user("u");
       info.set_name("n");
       client_->Subscribe(info, {});
@@ -167,7 +169,7 @@ class ClientHarness {
     absl::MutexLock lock(&mu_);
     return events_;
   }
-  absl::Status Send(v1::scheduler::Call call) {
+  absl::Status Send(mesos_v1::scheduler::Call call) {
     absl::Notification done;
     absl::Status result;
     loop_.Post([&] {
@@ -218,9 +220,9 @@ TEST(HttpMesosClientTest, SubscribeSendsExactHeadersAndNoStreamId) {
   EXPECT_EQ(request.Header("Content-Type"), "application/x-protobuf");
   EXPECT_EQ(request.Header("Accept"), "application/x-protobuf");
   EXPECT_FALSE(request.Header("Mesos-Stream-Id").has_value());
-  v1::scheduler::Call call;
+  mesos_v1::scheduler::Call call;
   ASSERT_TRUE(call.ParseFromString(request.body));
-  EXPECT_EQ(call.type(), v1::scheduler::Call::SUBSCRIBE);
+  EXPECT_EQ(call.type(), mesos_v1::scheduler::Call::SUBSCRIBE);
   EXPECT_EQ(call.subscribe().framework_info().user(), "u");
 }
 
@@ -233,8 +235,8 @@ TEST(HttpMesosClientTest, CallsCarryTheStreamIdAndKeepTheirOrder) {
   std::vector<absl::Status> results;
   client.loop().Post([&] {
     for (int i = 0; i < 20; ++i) {
-      v1::scheduler::Call call;
-      call.set_type(v1::scheduler::Call::KILL);
+      mesos_v1::scheduler::Call call;
+      call.set_type(mesos_v1::scheduler::Call::KILL);
       call.mutable_kill()->mutable_task_id()->set_value(absl::StrCat("t", i));
       client.client().Send(call, [&](absl::Status s) {
         results.push_back(s);
@@ -248,7 +250,7 @@ TEST(HttpMesosClientTest, CallsCarryTheStreamIdAndKeepTheirOrder) {
   for (int i = 0; i < 20; ++i) {
     EXPECT_TRUE(results[i].ok());
     EXPECT_EQ(calls[i].Header("Mesos-Stream-Id"), "stream-1");
-    v1::scheduler::Call call;
+    mesos_v1::scheduler::Call call;
     ASSERT_TRUE(call.ParseFromString(calls[i].body));
     EXPECT_EQ(call.kill().task_id().value(), absl::StrCat("t", i)) << "order kept";
     EXPECT_EQ(call.framework_id().value(), "fw-1") << "framework_id filled in";
@@ -307,10 +309,10 @@ TEST(HttpMesosClientTest, UndecodableEventIsAStreamError) {
 TEST(HttpMesosClientTest, RecordsSplitIntoSingleByteChunksStillDecode) {
   ScriptedMaster master([](int, const auto&, auto& exchange) {
     auto stream = Accept(exchange, "");
-    v1::scheduler::Event heartbeat;
-    heartbeat.set_type(v1::scheduler::Event::HEARTBEAT);
-    v1::scheduler::Event rescind;
-    rescind.set_type(v1::scheduler::Event::RESCIND);
+    mesos_v1::scheduler::Event heartbeat;
+    heartbeat.set_type(mesos_v1::scheduler::Event::HEARTBEAT);
+    mesos_v1::scheduler::Event rescind;
+    rescind.set_type(mesos_v1::scheduler::Event::RESCIND);
     rescind.mutable_rescind()->mutable_offer_id()->set_value("o1");
     std::string bytes = SubscribedRecord() + Record(heartbeat) + Record(rescind);
     for (char c : bytes) stream->Write(std::string(1, c));
@@ -319,7 +321,7 @@ TEST(HttpMesosClientTest, RecordsSplitIntoSingleByteChunksStillDecode) {
   ClientHarness client({master.url()});
   ASSERT_TRUE(WaitFor([&] { return client.events().size() == 1; }));
   EXPECT_EQ(client.subscribed(), 1);
-  EXPECT_EQ(client.events()[0], v1::scheduler::Event::RESCIND);
+  EXPECT_EQ(client.events()[0], mesos_v1::scheduler::Event::RESCIND);
 }
 
 TEST(HttpMesosClientTest, SilenceForTheHeartbeatMissesResubscribes) {
@@ -338,7 +340,7 @@ TEST(HttpMesosClientTest, DroppedStreamResubscribesWithTheFrameworkId) {
   ASSERT_TRUE(WaitFor([&] { return client.subscribed() == 1; }));
   master.server().DropAllConnections();
   ASSERT_TRUE(WaitFor([&] { return client.subscribed() == 2; }));
-  v1::scheduler::Call second;
+  mesos_v1::scheduler::Call second;
   ASSERT_TRUE(second.ParseFromString(master.subscribe_requests().at(1).body));
   EXPECT_EQ(second.framework_id().value(), "fw-1");
   EXPECT_EQ(second.subscribe().framework_info().id().value(), "fw-1");
@@ -347,8 +349,8 @@ TEST(HttpMesosClientTest, DroppedStreamResubscribesWithTheFrameworkId) {
 
 TEST(HttpMesosClientTest, ErrorEventStopsTheClientForGood) {
   ScriptedMaster master([](int, const auto&, auto& exchange) {
-    v1::scheduler::Event error;
-    error.set_type(v1::scheduler::Event::ERROR);
+    mesos_v1::scheduler::Event error;
+    error.set_type(mesos_v1::scheduler::Event::ERROR);
     error.mutable_error()->set_message("Framework failed over");
     auto stream = Accept(exchange, SubscribedRecord() + Record(error));
     stream->Close();
@@ -358,8 +360,8 @@ TEST(HttpMesosClientTest, ErrorEventStopsTheClientForGood) {
   ASSERT_TRUE(WaitFor([&] { return !client.errors().empty(); }));
   EXPECT_EQ(client.errors()[0], "Framework failed over");
   EXPECT_EQ(client.metrics().errors.Value(), 1);
-  v1::scheduler::Call call;
-  call.set_type(v1::scheduler::Call::REVIVE);
+  mesos_v1::scheduler::Call call;
+  call.set_type(mesos_v1::scheduler::Call::REVIVE);
   EXPECT_EQ(client.Send(call).code(), absl::StatusCode::kUnavailable);
   client.loop().Flush();
   EXPECT_EQ(master.subscribes(), 1) << "no resubscription after ERROR";
@@ -371,8 +373,8 @@ TEST(HttpMesosClientTest, PausedCallsAreHeldBack) {
   ClientHarness client({master.url()});
   ASSERT_TRUE(WaitFor([&] { return client.subscribed() == 1; }));
   client.loop().Post([&] { client.client().SetPaused(true); });
-  v1::scheduler::Call call;
-  call.set_type(v1::scheduler::Call::REVIVE);
+  mesos_v1::scheduler::Call call;
+  call.set_type(mesos_v1::scheduler::Call::REVIVE);
   EXPECT_EQ(client.Send(call).code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(master.calls().empty());
   client.loop().Post([&] { client.client().SetPaused(false); });
@@ -401,9 +403,9 @@ class SlowMaster {
   explicit SlowMaster(int hold_until) : hold_until_(hold_until) {
     auto server = local::HttpServer::Start(
         {}, [this](const local::HttpRequest& request, local::HttpExchange& exchange) {
-          v1::scheduler::Call call;
+          mesos_v1::scheduler::Call call;
           call.ParseFromString(request.body);
-          if (call.type() == v1::scheduler::Call::SUBSCRIBE) {
+          if (call.type() == mesos_v1::scheduler::Call::SUBSCRIBE) {
             absl::MutexLock lock(&mu_);
             stream_ = Accept(exchange, SubscribedRecord());
             return;
@@ -413,11 +415,11 @@ class SlowMaster {
             absl::MutexLock lock(&mu_);
             now = ++active_;
             max_active_ = std::max(max_active_, now);
-            std::string what = call.type() == v1::scheduler::Call::ACKNOWLEDGE
+            std::string what = call.type() == mesos_v1::scheduler::Call::ACKNOWLEDGE
                                    ? call.acknowledge().task_id().value()
-                                   : v1::scheduler::Call::Type_Name(call.type());
+                                   : mesos_v1::scheduler::Call::Type_Name(call.type());
             order_.push_back(what);
-            if (call.type() != v1::scheduler::Call::ACKNOWLEDGE) alone_.push_back(now == 1);
+            if (call.type() != mesos_v1::scheduler::Call::ACKNOWLEDGE) alone_.push_back(now == 1);
           }
           {
             absl::MutexLock lock(&mu_);
@@ -471,28 +473,28 @@ TEST(HttpMesosClientTest, RunsOfAcknowledgementsOverlapAndTypesKeepTheirOrder) {
   std::vector<absl::Status> results;
   const int kAcks = 40;
   client.loop().Post([&] {
-    auto send = [&](v1::scheduler::Call call) {
+    auto send = [&](mesos_v1::scheduler::Call call) {
       client.client().Send(call, [&](absl::Status s) {
         results.push_back(s);
         if (results.size() == 2 * kAcks + 2) all_done.Notify();
       });
     };
     auto ack = [&](const std::string& task) {
-      v1::scheduler::Call call;
-      call.set_type(v1::scheduler::Call::ACKNOWLEDGE);
+      mesos_v1::scheduler::Call call;
+      call.set_type(mesos_v1::scheduler::Call::ACKNOWLEDGE);
       call.mutable_acknowledge()->mutable_task_id()->set_value(task);
       call.mutable_acknowledge()->mutable_agent_id()->set_value("s");
       call.mutable_acknowledge()->set_uuid("u");
       send(call);
     };
     for (int i = 0; i < kAcks; ++i) ack(absl::StrCat("a", i));
-    v1::scheduler::Call kill;
-    kill.set_type(v1::scheduler::Call::KILL);
+    mesos_v1::scheduler::Call kill;
+    kill.set_type(mesos_v1::scheduler::Call::KILL);
     kill.mutable_kill()->mutable_task_id()->set_value("k");
     send(kill);
     for (int i = 0; i < kAcks; ++i) ack(absl::StrCat("b", i));
-    v1::scheduler::Call revive;
-    revive.set_type(v1::scheduler::Call::REVIVE);
+    mesos_v1::scheduler::Call revive;
+    revive.set_type(mesos_v1::scheduler::Call::REVIVE);
     send(revive);
   });
   ASSERT_TRUE(all_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
@@ -519,8 +521,8 @@ TEST(HttpMesosClientTest, OneCallInFlightKeepsEveryOrder) {
   int done = 0;
   client.loop().Post([&] {
     for (int i = 0; i < 10; ++i) {
-      v1::scheduler::Call call;
-      call.set_type(v1::scheduler::Call::ACKNOWLEDGE);
+      mesos_v1::scheduler::Call call;
+      call.set_type(mesos_v1::scheduler::Call::ACKNOWLEDGE);
       call.mutable_acknowledge()->mutable_task_id()->set_value(absl::StrCat("a", i));
       call.mutable_acknowledge()->mutable_agent_id()->set_value("s");
       call.mutable_acknowledge()->set_uuid("u");

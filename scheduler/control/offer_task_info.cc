@@ -1,0 +1,123 @@
+#include "scheduler/control/offer_task_info.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <limits>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+
+namespace mast::offer_matching {
+namespace {
+
+using ::mesos::v1::TaskInfo;
+
+std::string TaskName(const std::string& service_name) {
+  // "team/web" -> "web.team", a DNS name as Marathon makes (for Mesos-DNS).
+  std::vector<absl::string_view> labels = absl::StrSplit(service_name, '/');
+  std::reverse(labels.begin(), labels.end());
+  return absl::StrJoin(labels, ".");
+}
+
+int64_t DurationNanos(const google::protobuf::Duration& d) {
+  constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / 1000000000 - 1;
+  const int64_t seconds = std::clamp<int64_t>(d.seconds(), -kMaxSeconds, kMaxSeconds);
+  return seconds * 1000000000 + d.nanos();
+}
+
+TaskInfo BaseTaskInfo(const QueuedService& queued) {
+  const v1::ServiceSpec& spec = *queued.spec;
+  TaskInfo info;
+  info.set_name(TaskName(spec.name()));
+  ::mesos::v1::CommandInfo* command = info.mutable_command();
+  if (spec.command().has_argv()) {
+    command->set_shell(false);
+    const auto& args = spec.command().argv().args();
+    if (!args.empty()) command->set_value(args[0]);
+    for (const std::string& arg : args) command->add_arguments(arg);
+  } else {
+    command->set_shell(true);
+    command->set_value(spec.command().shell());
+  }
+  if (!spec.command().user().empty()) command->set_user(spec.command().user());
+  if (!spec.container().docker_image().empty()) {
+    ::mesos::v1::ContainerInfo* container = info.mutable_container();
+    container->set_type(::mesos::v1::ContainerInfo::MESOS);
+    ::mesos::v1::Image* image = container->mutable_mesos()->mutable_image();
+    image->set_type(::mesos::v1::Image::DOCKER);
+    image->mutable_docker()->set_name(spec.container().docker_image());
+    image->set_cached(!spec.container().force_pull_image());
+  }
+  std::vector<std::pair<std::string, std::string>> labels(spec.labels().begin(),
+                                                          spec.labels().end());
+  std::sort(labels.begin(), labels.end());
+  labels.emplace_back("mast.io/service", spec.name());
+  labels.emplace_back("mast.io/version", absl::StrCat(queued.version));
+  for (auto& [key, value] : labels) {
+    ::mesos::v1::Label* label = info.mutable_labels()->add_labels();
+    label->set_key(std::move(key));
+    label->set_value(std::move(value));
+  }
+  if (spec.has_kill_grace_period()) {
+    info.mutable_kill_policy()->mutable_grace_period()->set_nanoseconds(
+        DurationNanos(spec.kill_grace_period()));
+  }
+  ::mesos::v1::DiscoveryInfo* discovery = info.mutable_discovery();
+  discovery->set_visibility(::mesos::v1::DiscoveryInfo::FRAMEWORK);
+  discovery->set_name(info.name());
+  return info;
+}
+
+}  // namespace
+
+TaskTemplate MakeTaskTemplate(const QueuedService& queued) {
+  const v1::ServiceSpec& spec = *queued.spec;
+  TaskTemplate task_template;
+  task_template.base = BaseTaskInfo(queued);
+  task_template.env.assign(spec.env().begin(), spec.env().end());
+  std::sort(task_template.env.begin(), task_template.env.end());
+  task_template.sets_host = spec.env().count("HOST") > 0;
+  return task_template;
+}
+
+void AddPlacementToTaskInfo(const TaskTemplate& task_template, const QueuedService& queued,
+                            const std::string& hostname, const std::vector<uint32_t>& host_ports,
+                            TaskInfo& info) {
+  const v1::ServiceSpec& spec = *queued.spec;
+  ::mesos::v1::Environment* env = info.mutable_command()->mutable_environment();
+  const auto add_env = [env](std::string name, std::string value) {
+    ::mesos::v1::Environment::Variable* variable = env->add_variables();
+    variable->set_name(std::move(name));
+    variable->set_value(std::move(value));
+  };
+  for (const auto& [name, value] : task_template.env) add_env(name, value);
+  if (!task_template.sets_host) add_env("HOST", hostname);
+  if (!host_ports.empty()) {
+    add_env("PORTS", absl::StrJoin(host_ports, ","));
+    add_env("PORT", absl::StrCat(host_ports[0]));
+  }
+  for (size_t i = 0; i < host_ports.size(); ++i) {
+    add_env(absl::StrCat("PORT", i), absl::StrCat(host_ports[i]));
+  }
+  for (int i = 0; i < spec.ports_size(); ++i) {
+    if (spec.ports(i).name().empty()) continue;
+    std::string name = absl::StrCat("PORT_", spec.ports(i).name());
+    for (char& ch : name) ch = ch == '-' ? '_' : absl::ascii_toupper(ch);
+    add_env(std::move(name), absl::StrCat(host_ports[i]));
+  }
+  add_env("MAST_SERVICE", spec.name());
+  add_env("MAST_SERVICE_VERSION", absl::StrCat(queued.version));
+
+  ::mesos::v1::DiscoveryInfo* discovery = info.mutable_discovery();
+  for (int i = 0; i < spec.ports_size(); ++i) {
+    ::mesos::v1::Port* port = discovery->mutable_ports()->add_ports();
+    port->set_number(host_ports[i]);
+    if (!spec.ports(i).name().empty()) port->set_name(spec.ports(i).name());
+    port->set_protocol(spec.ports(i).protocol().empty() ? "tcp" : spec.ports(i).protocol());
+  }
+}
+
+}  // namespace mast::offer_matching
