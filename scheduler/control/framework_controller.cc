@@ -69,79 +69,72 @@ FrameworkController::FrameworkController(FrameworkConfig config, ClientFactory c
       store_(store),
       loop_(loop),
       metrics_(metrics),
-      step_down_(std::move(step_down)),
-      backoff_(config_.retry_backoff) {
+      step_down_(std::move(step_down)) {
   mesos::MesosClientCallbacks callbacks;
-  auto alive = std::weak_ptr<char>(alive_);
-  callbacks.on_subscribed = [this, alive](const mesos_v1::scheduler::Event::Subscribed& s) {
-    if (alive.lock()) OnSubscribed(s);
-  };
-  callbacks.on_event = [this, alive](const mesos_v1::scheduler::Event& e) {
-    if (alive.lock()) OnEvent(e);
-  };
+  callbacks.on_subscribed =
+      callbacks_.Bind([this](const mesos_v1::scheduler::Event::Subscribed& s) { OnSubscribed(s); });
+  callbacks.on_event = callbacks_.Bind([this](const mesos_v1::scheduler::Event& e) { OnEvent(e); });
   // The client logs and reconnects; the listener stops until resubscribed.
-  callbacks.on_disconnected = [this, alive](absl::string_view) {
-    if (alive.lock()) MarkNotReady();
-  };
-  callbacks.on_error = [this, alive](absl::string_view message) {
-    if (alive.lock()) OnError(message);
-  };
+  callbacks.on_disconnected = callbacks_.Bind([this](absl::string_view) { MarkNotReady(); });
+  callbacks.on_error = callbacks_.Bind([this](absl::string_view message) { OnError(message); });
   client_ = client_factory(std::move(callbacks));
 }
 
 FrameworkController::~FrameworkController() {
-  alive_.reset();
-  loop_.Cancel(retry_timer_);
+  callbacks_.Invalidate();
+  EndTerm();
   client_.reset();
 }
 
+void FrameworkController::EndTerm() {
+  if (term_ == nullptr) return;
+  loop_.Cancel(term_->retry_timer);
+  term_.reset();
+}
+
 void FrameworkController::Prefetch() {
-  if (leading_ || cached_framework_id_) return;
-  store_.ReadFrameworkId(
-      [this, alive = std::weak_ptr<char>(alive_)](absl::StatusOr<std::optional<std::string>> id) {
-        if (!alive.lock() || !id.ok() || !id->has_value()) return;
-        cached_framework_id_ = **id;
-      });
+  if (term_ != nullptr || cached_framework_id_) return;
+  store_.ReadFrameworkId(callbacks_.Bind([this](absl::StatusOr<std::optional<std::string>> id) {
+    if (!id.ok() || !id->has_value()) return;
+    cached_framework_id_ = **id;
+  }));
 }
 
 void FrameworkController::OnStartedLeading(const LeaderTerm& term) {
-  leading_ = true;
-  term_ = term;
-  ++epoch_;
-  backoff_.Reset();
+  EndTerm();
+  term_ = std::make_unique<Term>(term, config_.retry_backoff);
   if (cached_framework_id_) {
     framework_id_ = cached_framework_id_;
     LogInfo("framework_subscribe", {{"framework_id", *framework_id_},
-                                    {"fencing_token", term_.fencing_token},
+                                    {"fencing_token", term_->term.fencing_token},
                                     {"from", "warm copy"}});
     client_->Subscribe(BuildFrameworkInfo(config_, framework_id_), {});
     return;
   }
-  ReadFrameworkIdThenSubscribe(epoch_);
+  ReadFrameworkIdThenSubscribe();
 }
 
-void FrameworkController::ReadFrameworkIdThenSubscribe(uint64_t epoch) {
-  store_.ReadFrameworkId([this, epoch, alive = std::weak_ptr<char>(alive_)](
-                             absl::StatusOr<std::optional<std::string>> id) {
-    if (!alive.lock() || epoch != epoch_ || !leading_) return;
+void FrameworkController::ReadFrameworkIdThenSubscribe() {
+  store_.ReadFrameworkId(term_->callbacks.Bind([this](
+                                                   absl::StatusOr<std::optional<std::string>> id) {
     if (!id.ok()) {
       // A corrupt record must not make us register a second framework:
       // keep trying (an operator can repair the record) and say so.
       LogError("framework_id_unreadable", {{"error", id.status().ToString()}});
-      return RetryLater(epoch, [this, epoch] { ReadFrameworkIdThenSubscribe(epoch); });
+      return RetryLater([this] { ReadFrameworkIdThenSubscribe(); });
     }
     framework_id_ = *id;
     LogInfo("framework_subscribe", {{"framework_id", framework_id_.value_or("(new registration)")},
-                                    {"fencing_token", term_.fencing_token}});
-    // Not subscribed suppressed: the first offers are declined with a long
-    // filter and the role is suppressed then (see DeclineOffers), so a
-    // missed SUPPRESS can never leave offers stranded.
+                                    {"fencing_token", term_->term.fencing_token}});
+    // Not subscribed suppressed: the first offers are declined with a
+    // long filter and the role is suppressed then (see DeclineOffers), so
+    // a missed SUPPRESS can never leave offers stranded.
     client_->Subscribe(BuildFrameworkInfo(config_, framework_id_), {});
-  });
+  }));
 }
 
 void FrameworkController::OnSubscribed(const mesos_v1::scheduler::Event::Subscribed& subscribed) {
-  if (!leading_) return;
+  if (term_ == nullptr) return;
   MarkNotReady();  // a resubscription: the listener starts over
   const std::string& id = subscribed.framework_id().value();
   if (framework_id_ == id) return MarkReady();  // it came from the store
@@ -151,27 +144,25 @@ void FrameworkController::OnSubscribed(const mesos_v1::scheduler::Event::Subscri
     LogError("framework_id_changed", {{"stored", *framework_id_}, {"received", id}});
   }
   framework_id_ = id;
-  StoreFrameworkId(epoch_, id);
+  StoreFrameworkId(id);
 }
 
-void FrameworkController::StoreFrameworkId(uint64_t epoch, std::string id) {
-  store_.WriteFrameworkId(
-      term_, id, [this, epoch, id, alive = std::weak_ptr<char>(alive_)](absl::Status status) {
-        if (!alive.lock() || epoch != epoch_ || !leading_) return;
-        if (status.ok()) {
-          cached_framework_id_ = id;
-          LogInfo("framework_id_stored", {{"framework_id", id}});
-          if (framework_id_ == id && subscribed()) MarkReady();
-          return;
-        }
-        if (absl::IsFailedPrecondition(status)) {
-          LogError("framework_id_store_refused", {{"error", status.ToString()}});
-          if (step_down_) step_down_("deposed: the fenced write of the FrameworkID was refused");
-          return;
-        }
-        LogWarning("framework_id_store_failed", {{"error", status.ToString()}});
-        RetryLater(epoch, [this, epoch, id] { StoreFrameworkId(epoch, id); });
-      });
+void FrameworkController::StoreFrameworkId(std::string id) {
+  store_.WriteFrameworkId(term_->term, id, term_->callbacks.Bind([this, id](absl::Status status) {
+    if (status.ok()) {
+      cached_framework_id_ = id;
+      LogInfo("framework_id_stored", {{"framework_id", id}});
+      if (framework_id_ == id && subscribed()) MarkReady();
+      return;
+    }
+    if (absl::IsFailedPrecondition(status)) {
+      LogError("framework_id_store_refused", {{"error", status.ToString()}});
+      if (step_down_) step_down_("deposed: the fenced write of the FrameworkID was refused");
+      return;
+    }
+    LogWarning("framework_id_store_failed", {{"error", status.ToString()}});
+    RetryLater([this, id] { StoreFrameworkId(id); });
+  }));
 }
 
 void FrameworkController::MarkReady() {
@@ -188,18 +179,18 @@ void FrameworkController::MarkNotReady() {
 
 void FrameworkController::Call(mesos_v1::scheduler::Call call,
                                absl::AnyInvocable<void(absl::Status) &&> done) {
-  if (!leading_) {
+  if (term_ == nullptr) {
     if (done) std::move(done)(absl::UnavailableError("not leading"));
     return;
   }
-  client_->Send(std::move(call), [done = std::move(done), alive = std::weak_ptr<char>(alive_)](
-                                     absl::Status status) mutable {
-    if (done && alive.lock()) std::move(done)(std::move(status));
-  });
+  client_->Send(std::move(call),
+                callbacks_.Bind([done = std::move(done)](absl::Status status) mutable {
+                  if (done) std::move(done)(std::move(status));
+                }));
 }
 
 void FrameworkController::OnEvent(const mesos_v1::scheduler::Event& event) {
-  if (!leading_) return;
+  if (term_ == nullptr) return;
   if (listener_ != nullptr) {
     switch (event.type()) {
       case mesos_v1::scheduler::Event::OFFERS:
@@ -311,7 +302,7 @@ void FrameworkController::Send(mesos_v1::scheduler::Call call) {
 }
 
 void FrameworkController::OnError(absl::string_view message) {
-  if (!leading_) return;
+  if (term_ == nullptr) return;
   LogError("framework_error", {{"message", message},
                                {"msg",
                                 "another scheduler took the framework over or it was "
@@ -321,20 +312,16 @@ void FrameworkController::OnError(absl::string_view message) {
 
 void FrameworkController::OnStoppedLeading() {
   MarkNotReady();
-  leading_ = false;
-  ++epoch_;
-  loop_.Cancel(retry_timer_);
+  EndTerm();
   client_->Close();
 }
 
 void FrameworkController::OnPaused(bool paused) { client_->SetPaused(paused); }
 
-void FrameworkController::RetryLater(uint64_t epoch, std::function<void()> fn) {
-  loop_.Cancel(retry_timer_);
-  retry_timer_ = loop_.RunAfter(backoff_.Next(bitgen_), [this, epoch, fn = std::move(fn),
-                                                         alive = std::weak_ptr<char>(alive_)] {
-    if (alive.lock() && epoch == epoch_ && leading_) fn();
-  });
+void FrameworkController::RetryLater(std::function<void()> fn) {
+  loop_.Cancel(term_->retry_timer);
+  term_->retry_timer = loop_.RunAfter(term_->backoff.Next(bitgen_),
+                                      term_->callbacks.Bind([fn = std::move(fn)] { fn(); }));
 }
 
 }  // namespace mast

@@ -10,7 +10,8 @@
 #include "absl/time/time.h"
 #include "common/backoff.h"
 #include "common/event_loop.h"
-#include "election/leader_elector.h"
+#include "common/weak_callback.h"
+#include "election/leader_term.h"
 #include "scheduler/control/framework_listener.h"
 #include "scheduler/mesos/mesos_client.h"
 #include "scheduler/mesos/mesos_metrics.h"
@@ -59,6 +60,11 @@ absl::Status ValidateFrameworkConfig(const FrameworkConfig& config);
 // offers are declined with a long refuse_seconds and the role suppressed;
 // updates carrying a uuid are acknowledged and live tasks are killed.
 //
+// Lifetime: what a leadership term does (its store reads and writes of the
+// FrameworkID, their retries) belongs to a Term built by OnStartedLeading and
+// destroyed by OnStoppedLeading, so the completions of an ended term are
+// dropped. The client and the warm FrameworkID outlive terms.
+//
 // Threads: everything on the control loop. Followers never create a client
 // subscription: the client exists, but Subscribe is called only here.
 class FrameworkController final : public MesosCaller {
@@ -88,16 +94,27 @@ class FrameworkController final : public MesosCaller {
   const std::optional<std::string>& framework_id() const { return framework_id_; }
 
  private:
-  void ReadFrameworkIdThenSubscribe(uint64_t epoch);
+  // The state of one leadership term; its store completions and retry
+  // timer die with it.
+  struct Term {
+    Term(LeaderTerm term, BackoffConfig retry) : term(std::move(term)), backoff(retry) {}
+    LeaderTerm term;
+    Backoff backoff;  // of store reads and writes
+    EventLoop::TimerId retry_timer = 0;
+    WeakCallbacks callbacks;
+  };
+
+  void EndTerm();
+  void ReadFrameworkIdThenSubscribe();
   void OnSubscribed(const ::mesos::v1::scheduler::Event::Subscribed& subscribed);
-  void StoreFrameworkId(uint64_t epoch, std::string id);
+  void StoreFrameworkId(std::string id);
   void OnEvent(const ::mesos::v1::scheduler::Event& event);
   void OnError(absl::string_view message);
   void DeclineOffers(const ::mesos::v1::scheduler::Event::Offers& offers, absl::Duration refuse,
                      bool suppress);
   void HandleUpdate(const ::mesos::v1::TaskStatus& status);
   void Send(::mesos::v1::scheduler::Call call);
-  void RetryLater(uint64_t epoch, std::function<void()> fn);
+  void RetryLater(std::function<void()> fn);
   // The FrameworkID of this subscription is stored: hand over to the listener.
   void MarkReady();
   void MarkNotReady();
@@ -110,17 +127,13 @@ class FrameworkController final : public MesosCaller {
   std::unique_ptr<mesos::MesosClient> client_;
   FrameworkListener* listener_ = nullptr;
   bool ready_ = false;  // the listener was told OnSubscribed
-  std::shared_ptr<char> alive_ = std::make_shared<char>();
 
   // Loop thread only.
-  bool leading_ = false;
-  uint64_t epoch_ = 0;  // bumped on every start/stop of leadership
-  LeaderTerm term_;
-  std::optional<std::string> framework_id_;
+  std::unique_ptr<Term> term_;               // while leading
+  std::optional<std::string> framework_id_;  // the last one known
   std::optional<std::string> cached_framework_id_;
-  Backoff backoff_;
   absl::BitGen bitgen_;
-  EventLoop::TimerId retry_timer_ = 0;
+  WeakCallbacks callbacks_;  // the client's and the store's completions
 };
 
 }  // namespace mast
