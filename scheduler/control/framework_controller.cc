@@ -2,6 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "scheduler/control/mesos_calls.h"
+#include "scheduler/control/service_plan.h"
+#include "store/task_state.h"
 
 namespace mast {
 
@@ -246,47 +249,26 @@ void FrameworkController::OnEvent(const mesos_v1::scheduler::Event& event) {
 void FrameworkController::DeclineOffers(const mesos_v1::scheduler::Event::Offers& offers,
                                         absl::Duration refuse, bool suppress) {
   if (offers.offers().empty()) return;
-  mesos_v1::scheduler::Call call;
-  call.set_type(mesos_v1::scheduler::Call::DECLINE);
-  for (const auto& offer : offers.offers()) *call.mutable_decline()->add_offer_ids() = offer.id();
-  call.mutable_decline()->mutable_filters()->set_refuse_seconds(absl::ToDoubleSeconds(refuse));
+  std::vector<mesos_v1::OfferID> ids;
+  for (const auto& offer : offers.offers()) ids.push_back(offer.id());
   if (metrics_ != nullptr) {
     metrics_->offers_received.Increment(offers.offers_size());
     metrics_->offers_declined.Increment(offers.offers_size());
   }
-  Send(std::move(call));
-  if (!suppress) return;
+  Send(DeclineCall(ids, refuse));
   // Nothing waits to launch: stop the offers for the role until there is.
-  mesos_v1::scheduler::Call suppress_call;
-  suppress_call.set_type(mesos_v1::scheduler::Call::SUPPRESS);
-  suppress_call.mutable_suppress()->add_roles(config_.role);
-  Send(std::move(suppress_call));
+  if (suppress) Send(SuppressCall(config_.role));
 }
 
 void FrameworkController::HandleUpdate(const mesos_v1::TaskStatus& status) {
-  static const auto kTerminal = {mesos_v1::TASK_FINISHED, mesos_v1::TASK_FAILED,
-                                 mesos_v1::TASK_KILLED,   mesos_v1::TASK_ERROR,
-                                 mesos_v1::TASK_LOST,     mesos_v1::TASK_DROPPED,
-                                 mesos_v1::TASK_GONE,     mesos_v1::TASK_GONE_BY_OPERATOR};
-  bool terminal = std::find(kTerminal.begin(), kTerminal.end(), status.state()) != kTerminal.end();
   // No task is known yet: one that lives is an orphan, killed.
-  if (!terminal && status.state() != mesos_v1::TASK_UNKNOWN) {
+  const v1::Task::State state = TaskStateFromMesos(status.state());
+  if (!IsTerminal(state) && status.state() != mesos_v1::TASK_UNKNOWN) {
     LogWarning("killing_unknown_task", {{"task_id", status.task_id().value()},
                                         {"state", mesos_v1::TaskState_Name(status.state())}});
-    mesos_v1::scheduler::Call kill;
-    kill.set_type(mesos_v1::scheduler::Call::KILL);
-    *kill.mutable_kill()->mutable_task_id() = status.task_id();
-    if (status.has_agent_id()) *kill.mutable_kill()->mutable_agent_id() = status.agent_id();
-    Send(std::move(kill));
+    Send(KillCall(status.task_id(), status.has_agent_id() ? &status.agent_id() : nullptr));
   }
-  if (status.has_uuid() && status.has_agent_id()) {
-    mesos_v1::scheduler::Call ack;
-    ack.set_type(mesos_v1::scheduler::Call::ACKNOWLEDGE);
-    *ack.mutable_acknowledge()->mutable_agent_id() = status.agent_id();
-    *ack.mutable_acknowledge()->mutable_task_id() = status.task_id();
-    ack.mutable_acknowledge()->set_uuid(status.uuid());
-    Send(std::move(ack));
-  }
+  if (status.has_uuid() && status.has_agent_id()) Send(AcknowledgeCall(status));
 }
 
 void FrameworkController::Send(mesos_v1::scheduler::Call call) {

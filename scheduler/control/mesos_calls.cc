@@ -7,6 +7,40 @@ namespace mast {
 namespace mesos_v1 = ::mesos::v1;
 using Call = mesos_v1::scheduler::Call;
 
+Call KillCall(const mesos_v1::TaskID& task_id, const mesos_v1::AgentID* agent_id) {
+  Call call;
+  call.set_type(Call::KILL);
+  *call.mutable_kill()->mutable_task_id() = task_id;
+  if (agent_id != nullptr && !agent_id->value().empty()) {
+    *call.mutable_kill()->mutable_agent_id() = *agent_id;
+  }
+  return call;
+}
+
+Call AcknowledgeCall(const mesos_v1::TaskStatus& status) {
+  Call call;
+  call.set_type(Call::ACKNOWLEDGE);
+  *call.mutable_acknowledge()->mutable_agent_id() = status.agent_id();
+  *call.mutable_acknowledge()->mutable_task_id() = status.task_id();
+  call.mutable_acknowledge()->set_uuid(status.uuid());
+  return call;
+}
+
+Call DeclineCall(const std::vector<mesos_v1::OfferID>& offers, absl::Duration refuse) {
+  Call call;
+  call.set_type(Call::DECLINE);
+  for (const mesos_v1::OfferID& id : offers) *call.mutable_decline()->add_offer_ids() = id;
+  call.mutable_decline()->mutable_filters()->set_refuse_seconds(absl::ToDoubleSeconds(refuse));
+  return call;
+}
+
+Call SuppressCall(const std::string& role) {
+  Call call;
+  call.set_type(Call::SUPPRESS);
+  call.mutable_suppress()->add_roles(role);
+  return call;
+}
+
 MesosCalls::MesosCalls(MesosCaller& caller, Clock& clock, SchedulerMetrics* metrics)
     : caller_(caller), clock_(clock), metrics_(metrics) {}
 
@@ -21,52 +55,36 @@ void MesosCalls::Send(Call call, absl::AnyInvocable<void(absl::Status) &&> done)
 }
 
 void MesosCalls::Kill(const v1::Task& task) {
-  Call call;
-  call.set_type(Call::KILL);
-  call.mutable_kill()->mutable_task_id()->set_value(task.id());
-  if (!task.agent_id().empty()) call.mutable_kill()->mutable_agent_id()->set_value(task.agent_id());
+  mesos_v1::TaskID task_id;
+  task_id.set_value(task.id());
+  mesos_v1::AgentID agent_id;
+  agent_id.set_value(task.agent_id());
   kill_sent_[task.id()] = clock_.Now();
   if (metrics_ != nullptr) metrics_->kills_sent.Increment();
-  Send(std::move(call));
+  Send(KillCall(task_id, &agent_id));
 }
 
 void MesosCalls::KillUnknown(const mesos_v1::TaskStatus& status) {
   LogWarning("killing_unknown_task", {{"task_id", status.task_id().value()},
                                       {"state", mesos_v1::TaskState_Name(status.state())}});
   if (metrics_ != nullptr) metrics_->unknown_tasks_killed.Increment();
-  Call call;
-  call.set_type(Call::KILL);
-  *call.mutable_kill()->mutable_task_id() = status.task_id();
-  if (status.has_agent_id()) *call.mutable_kill()->mutable_agent_id() = status.agent_id();
-  Send(std::move(call));
+  Send(KillCall(status.task_id(), status.has_agent_id() ? &status.agent_id() : nullptr));
 }
 
 void MesosCalls::Acknowledge(const mesos_v1::TaskStatus& status) {
   if (!status.has_uuid() || !status.has_agent_id()) return;
-  Call call;
-  call.set_type(Call::ACKNOWLEDGE);
-  *call.mutable_acknowledge()->mutable_agent_id() = status.agent_id();
-  *call.mutable_acknowledge()->mutable_task_id() = status.task_id();
-  call.mutable_acknowledge()->set_uuid(status.uuid());
-  Send(std::move(call));
+  Send(AcknowledgeCall(status));
 }
 
 void MesosCalls::Decline(const std::vector<mesos_v1::OfferID>& offers, absl::Duration refuse) {
   if (offers.empty()) return;
-  Call call;
-  call.set_type(Call::DECLINE);
-  for (const mesos_v1::OfferID& id : offers) *call.mutable_decline()->add_offer_ids() = id;
-  call.mutable_decline()->mutable_filters()->set_refuse_seconds(absl::ToDoubleSeconds(refuse));
   if (metrics_ != nullptr) metrics_->offers_declined.Increment(static_cast<double>(offers.size()));
-  Send(std::move(call));
+  Send(DeclineCall(offers, refuse));
 }
 
 void MesosCalls::Suppress(const std::string& role) {
-  Call call;
-  call.set_type(Call::SUPPRESS);
-  call.mutable_suppress()->add_roles(role);
   if (metrics_ != nullptr) metrics_->suppresses.Increment();
-  Send(std::move(call));
+  Send(SuppressCall(role));
 }
 
 void MesosCalls::Revive() {

@@ -15,6 +15,15 @@
 
 namespace mast {
 
+// Builders of scheduler calls (pure). A KILL names the agent when known; an
+// ACKNOWLEDGE carries the update's agent, task and uuid.
+::mesos::v1::scheduler::Call KillCall(const ::mesos::v1::TaskID& task_id,
+                                      const ::mesos::v1::AgentID* agent_id);
+::mesos::v1::scheduler::Call AcknowledgeCall(const ::mesos::v1::TaskStatus& status);
+::mesos::v1::scheduler::Call DeclineCall(const std::vector<::mesos::v1::OfferID>& offers,
+                                         absl::Duration refuse);
+::mesos::v1::scheduler::Call SuppressCall(const std::string& role);
+
 // The calls the leader's scheduling makes on one Mesos subscription, built
 // and counted in one place. It remembers when each KILL was last sent, so
 // that kills with no terminal update are sent again (KillsDue).
