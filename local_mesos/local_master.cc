@@ -19,6 +19,9 @@
 #include "local_mesos/master_state.h"
 
 namespace mast::local {
+
+namespace mesos_v1 = ::mesos::v1;
+
 namespace {
 
 constexpr char kProtobuf[] = "application/x-protobuf";
@@ -70,12 +73,12 @@ bool Accepts(const std::optional<std::string>& accept, absl::string_view type) {
 }
 
 // §2.2: what the master checks before dispatching.
-std::optional<std::string> ValidateCall(const v1::scheduler::Call& call) {
-  using Call = v1::scheduler::Call;
+std::optional<std::string> ValidateCall(const mesos_v1::scheduler::Call& call) {
+  using Call = mesos_v1::scheduler::Call;
   if (!call.has_type()) return "Expecting 'type' to be present";
   if (call.type() == Call::SUBSCRIBE) {
     if (!call.has_subscribe()) return "Expecting 'subscribe' to be present";
-    const v1::FrameworkInfo& info = call.subscribe().framework_info();
+    const mesos_v1::FrameworkInfo& info = call.subscribe().framework_info();
     if (call.has_framework_id() != info.has_id() ||
         (call.has_framework_id() && call.framework_id().value() != info.id().value())) {
       return "'framework_id' differs from 'subscribe.framework_info.id'";
@@ -484,7 +487,7 @@ void LocalMaster::Handle(const HttpRequest& request, HttpExchange& exchange) {
     return;
   }
   // Row 5.
-  v1::scheduler::Call call;
+  mesos_v1::scheduler::Call call;
   if (*content_type == kProtobuf) {
     if (!call.ParseFromString(request.body)) {
       exchange.Respond(TextResponse(400, "Failed to parse body into Call protobuf"));
@@ -500,7 +503,7 @@ void LocalMaster::Handle(const HttpRequest& request, HttpExchange& exchange) {
         TextResponse(400, absl::StrCat("Failed to validate scheduler::Call: ", *error)));
     return;
   }
-  if (call.type() == v1::scheduler::Call::SUBSCRIBE) {
+  if (call.type() == mesos_v1::scheduler::Call::SUBSCRIBE) {
     // Row 7: JSON is tried first, so a missing Accept gets JSON.
     std::optional<std::string> accept = request.Header("Accept");
     bool json;

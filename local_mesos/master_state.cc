@@ -22,8 +22,9 @@
 
 namespace mast::local {
 
-using Call = v1::scheduler::Call;
-using Event = v1::scheduler::Event;
+namespace mesos_v1 = ::mesos::v1;
+using Call = mesos_v1::scheduler::Call;
+using Event = mesos_v1::scheduler::Event;
 
 namespace {
 
@@ -42,10 +43,10 @@ std::string Host(const std::string& address) {
 // this (for TaskInfo.labels and FrameworkInfo.labels), and tools reading /master/tasks and
 // /master/frameworks expect the list. Messages nested deeper (discovery, container) keep the
 // plain protobuf form there too, so they go through MesosJson unchanged.
-std::string LabelsJson(const v1::Labels& labels) {
+std::string LabelsJson(const mesos_v1::Labels& labels) {
   JsonWriter json;
   json.BeginArray();
-  for (const v1::Label& label : labels.labels()) json.Raw(MesosJson(label));
+  for (const mesos_v1::Label& label : labels.labels()) json.Raw(MesosJson(label));
   json.EndArray();
   return json.str();
 }
@@ -98,7 +99,8 @@ std::optional<std::string> ValidateRole(const std::string& role) {
   return std::nullopt;
 }
 
-bool HasCapability(const v1::FrameworkInfo& info, v1::FrameworkInfo::Capability::Type type) {
+bool HasCapability(const mesos_v1::FrameworkInfo& info,
+                   mesos_v1::FrameworkInfo::Capability::Type type) {
   for (const auto& capability : info.capabilities()) {
     if (capability.type() == type) return true;
   }
@@ -109,27 +111,27 @@ bool HasCapability(const v1::FrameworkInfo& info, v1::FrameworkInfo::Capability:
 // frameworks.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-const std::string& LegacyRole(const v1::FrameworkInfo& info) { return info.role(); }
-bool HasLegacyRole(const v1::FrameworkInfo& info) { return info.has_role(); }
+const std::string& LegacyRole(const mesos_v1::FrameworkInfo& info) { return info.role(); }
+bool HasLegacyRole(const mesos_v1::FrameworkInfo& info) { return info.has_role(); }
 #pragma GCC diagnostic pop
 
-std::vector<std::string> FrameworkRoles(const v1::FrameworkInfo& info) {
-  if (HasCapability(info, v1::FrameworkInfo::Capability::MULTI_ROLE)) {
+std::vector<std::string> FrameworkRoles(const mesos_v1::FrameworkInfo& info) {
+  if (HasCapability(info, mesos_v1::FrameworkInfo::Capability::MULTI_ROLE)) {
     return {info.roles().begin(), info.roles().end()};
   }
   return {LegacyRole(info)};
 }
 
-bool IsTerminal(v1::TaskState state) {
+bool IsTerminal(mesos_v1::TaskState state) {
   switch (state) {
-    case v1::TASK_FINISHED:
-    case v1::TASK_FAILED:
-    case v1::TASK_KILLED:
-    case v1::TASK_LOST:
-    case v1::TASK_ERROR:
-    case v1::TASK_DROPPED:
-    case v1::TASK_GONE:
-    case v1::TASK_GONE_BY_OPERATOR:
+    case mesos_v1::TASK_FINISHED:
+    case mesos_v1::TASK_FAILED:
+    case mesos_v1::TASK_KILLED:
+    case mesos_v1::TASK_LOST:
+    case mesos_v1::TASK_ERROR:
+    case mesos_v1::TASK_DROPPED:
+    case mesos_v1::TASK_GONE:
+    case mesos_v1::TASK_GONE_BY_OPERATOR:
       return true;
     default:
       return false;
@@ -137,9 +139,9 @@ bool IsTerminal(v1::TaskState state) {
 }
 
 std::optional<std::string> ValidateFrameworkInfo(
-    const v1::FrameworkInfo& info, const std::vector<std::string>& suppressed,
-    const v1::scheduler::OfferConstraints* constraints) {
-  const bool multi_role = HasCapability(info, v1::FrameworkInfo::Capability::MULTI_ROLE);
+    const mesos_v1::FrameworkInfo& info, const std::vector<std::string>& suppressed,
+    const mesos_v1::scheduler::OfferConstraints* constraints) {
+  const bool multi_role = HasCapability(info, mesos_v1::FrameworkInfo::Capability::MULTI_ROLE);
   if (multi_role && HasLegacyRole(info)) {
     return "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable";
   }
@@ -195,9 +197,9 @@ std::optional<std::string> ValidateFrameworkInfo(
         }
         for (const auto& constraint : group.attribute_constraints()) {
           if (constraint.selector().selector_case() ==
-                  v1::scheduler::AttributeConstraint::Selector::SELECTOR_NOT_SET ||
+                  mesos_v1::scheduler::AttributeConstraint::Selector::SELECTOR_NOT_SET ||
               constraint.predicate().predicate_case() ==
-                  v1::scheduler::AttributeConstraint::Predicate::PREDICATE_NOT_SET) {
+                  mesos_v1::scheduler::AttributeConstraint::Predicate::PREDICATE_NOT_SET) {
             return "An attribute constraint needs a selector and a predicate";
           }
           const auto& predicate = constraint.predicate();
@@ -262,8 +264,8 @@ double LocalMaster::State::NowSeconds() const {
   return absl::ToDoubleSeconds(loop_.clock().Now() - absl::UnixEpoch());
 }
 
-v1::MasterInfo LocalMaster::State::MasterInfo() const {
-  v1::MasterInfo info;
+mesos_v1::MasterInfo LocalMaster::State::MasterInfo() const {
+  mesos_v1::MasterInfo info;
   const std::string host = Host(config_.address);
   info.set_id(master_id_);
   in_addr addr{};
@@ -275,9 +277,9 @@ v1::MasterInfo LocalMaster::State::MasterInfo() const {
   info.mutable_address()->set_hostname(host);
   info.mutable_address()->set_ip(host);
   info.mutable_address()->set_port(port_);
-  for (auto type :
-       {v1::MasterInfo::Capability::AGENT_UPDATE, v1::MasterInfo::Capability::AGENT_DRAINING,
-        v1::MasterInfo::Capability::QUOTA_V2}) {
+  for (auto type : {mesos_v1::MasterInfo::Capability::AGENT_UPDATE,
+                    mesos_v1::MasterInfo::Capability::AGENT_DRAINING,
+                    mesos_v1::MasterInfo::Capability::QUOTA_V2}) {
     info.add_capabilities()->set_type(type);
   }
   return info;
@@ -350,7 +352,7 @@ void LocalMaster::State::ArmHeartbeat(Framework& framework) {
 void LocalMaster::State::Subscribe(const Call& call, std::shared_ptr<ResponseStream> stream,
                                    const std::string& stream_id, bool json) {
   const Call::Subscribe& subscribe = call.subscribe();
-  v1::FrameworkInfo info = subscribe.framework_info();
+  mesos_v1::FrameworkInfo info = subscribe.framework_info();
   std::vector<std::string> suppressed(subscribe.suppressed_roles().begin(),
                                       subscribe.suppressed_roles().end());
   auto refuse = [&](const std::string& message) {
@@ -513,7 +515,7 @@ void LocalMaster::State::RemoveFramework(const std::string& id) {
     for (const TaskKey& key : keys) {
       Task& task = *agent.tasks.at(key);
       if (agent.status != AgentStatus::kGone) {
-        task.master_state = v1::TASK_KILLED;
+        task.master_state = mesos_v1::TASK_KILLED;
         framework->completed_tasks_json.push_back(TaskJson(task));
       }
       DestroyTask(agent, key);
@@ -585,15 +587,15 @@ HttpResponse LocalMaster::State::HandleCall(const Call& call,
         event.set_type(Event::UPDATE_OPERATION_STATUS);
         auto* status = event.mutable_update_operation_status()->mutable_status();
         *status->mutable_operation_id() = operation.operation_id();
-        status->set_state(v1::OPERATION_UNKNOWN);
+        status->set_state(mesos_v1::OPERATION_UNKNOWN);
         if (operation.has_agent_id()) {
           *status->mutable_agent_id() = operation.agent_id();
           for (const Agent& agent : agents_) {
             if (agent.id != operation.agent_id().value()) continue;
             if (agent.status == AgentStatus::kUnreachable) {
-              status->set_state(v1::OPERATION_UNREACHABLE);
+              status->set_state(mesos_v1::OPERATION_UNREACHABLE);
             } else if (agent.status == AgentStatus::kGone) {
-              status->set_state(v1::OPERATION_GONE_BY_OPERATOR);
+              status->set_state(mesos_v1::OPERATION_GONE_BY_OPERATOR);
             }
           }
         }
@@ -619,7 +621,7 @@ HttpResponse LocalMaster::State::HandleCall(const Call& call,
 
 HttpResponse LocalMaster::State::UpdateFramework(Framework& framework,
                                                  const Call::UpdateFramework& update) {
-  const v1::FrameworkInfo& info = update.framework_info();
+  const mesos_v1::FrameworkInfo& info = update.framework_info();
   std::vector<std::string> suppressed(update.suppressed_roles().begin(),
                                       update.suppressed_roles().end());
   if (std::optional<std::string> error = ValidateFrameworkInfo(
@@ -627,7 +629,7 @@ HttpResponse LocalMaster::State::UpdateFramework(Framework& framework,
           update.has_offer_constraints() ? &update.offer_constraints() : nullptr)) {
     return TextResponse(400, absl::StrCat("Supplied FrameworkInfo is not valid: ", *error));
   }
-  const v1::FrameworkInfo& old = framework.info;
+  const mesos_v1::FrameworkInfo& old = framework.info;
   if (info.user() != old.user()) {
     return TextResponse(400, absl::StrCat("FrameworkInfo update is not valid: Updating "
                                           "'FrameworkInfo.user' is unsupported; attempted to "
@@ -802,17 +804,17 @@ std::string LocalMaster::State::TaskJson(const Task& task) const {
       .Key("slave_id")
       .String(agents_[static_cast<size_t>(task.agent)].id)
       .Key("state")
-      .String(v1::TaskState_Name(task.master_state))
+      .String(mesos_v1::TaskState_Name(task.master_state))
       .Key("resources")
       .Raw(task.resources.ToStateJson())
       .Key("role")
       .String(task.role);
   json.Key("statuses").BeginArray();
-  for (const v1::TaskStatus& status : task.statuses) {
-    json.BeginObject().Key("state").String(v1::TaskState_Name(status.state()));
+  for (const mesos_v1::TaskStatus& status : task.statuses) {
+    json.BeginObject().Key("state").String(mesos_v1::TaskState_Name(status.state()));
     json.Key("timestamp").Number(status.timestamp());
     if (status.has_container_status()) {
-      v1::ContainerStatus container = status.container_status();
+      mesos_v1::ContainerStatus container = status.container_status();
       container.clear_executor_pid();
       json.Key("container_status").Raw(MesosJson(container));
     }
@@ -839,7 +841,7 @@ void LocalMaster::State::WriteFrameworkJson(const Framework& framework, JsonWrit
   for (const std::string& offer_id : framework.offers) offered.Add(offers_.at(offer_id).resources);
   Resources total = used;
   total.Add(offered);
-  const v1::FrameworkInfo& info = framework.info;
+  const mesos_v1::FrameworkInfo& info = framework.info;
   auto seconds = [](absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); };
   json.BeginObject()
       .Key("id")
@@ -853,7 +855,7 @@ void LocalMaster::State::WriteFrameworkJson(const Framework& framework, JsonWrit
       .Key("capabilities")
       .BeginArray();
   for (const auto& capability : info.capabilities()) {
-    json.String(v1::FrameworkInfo::Capability::Type_Name(capability.type()));
+    json.String(mesos_v1::FrameworkInfo::Capability::Type_Name(capability.type()));
   }
   json.EndArray()
       .Key("hostname")
@@ -882,7 +884,7 @@ void LocalMaster::State::WriteFrameworkJson(const Framework& framework, JsonWrit
   if (framework.reregistered_time) {
     json.Key("reregistered_time").Number(seconds(*framework.reregistered_time));
   }
-  if (HasCapability(info, v1::FrameworkInfo::Capability::MULTI_ROLE)) {
+  if (HasCapability(info, mesos_v1::FrameworkInfo::Capability::MULTI_ROLE)) {
     json.Key("roles").BeginArray();
     for (const std::string& role : info.roles()) json.String(role);
     json.EndArray();
@@ -956,7 +958,7 @@ std::string LocalMaster::State::TasksJson() const {
 }
 
 std::string LocalMaster::State::StateJson() const {
-  const v1::MasterInfo info = MasterInfo();
+  const mesos_v1::MasterInfo info = MasterInfo();
   auto seconds = [](absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); };
   int active = 0, unreachable = 0;
   for (const Agent& agent : agents_) {

@@ -28,8 +28,6 @@
 
 namespace mast::local {
 
-namespace v1 = ::mesos::v1;
-
 // A plain-text HTTP answer, as the real master words its errors.
 HttpResponse TextResponse(int status, std::string body);
 
@@ -40,15 +38,16 @@ std::optional<std::string> ValidateId(const std::string& id);
 std::optional<std::string> ValidateRole(const std::string& role);
 // FrameworkInfo checks shared by SUBSCRIBE (ERROR event) and UPDATE_FRAMEWORK (400).
 std::optional<std::string> ValidateFrameworkInfo(
-    const v1::FrameworkInfo& info, const std::vector<std::string>& suppressed,
-    const v1::scheduler::OfferConstraints* constraints);
+    const ::mesos::v1::FrameworkInfo& info, const std::vector<std::string>& suppressed,
+    const ::mesos::v1::scheduler::OfferConstraints* constraints);
 // The roles a FrameworkInfo subscribes to: `roles` with MULTI_ROLE, else `role` (default "*").
-std::vector<std::string> FrameworkRoles(const v1::FrameworkInfo& info);
-bool HasCapability(const v1::FrameworkInfo& info, v1::FrameworkInfo::Capability::Type type);
+std::vector<std::string> FrameworkRoles(const ::mesos::v1::FrameworkInfo& info);
+bool HasCapability(const ::mesos::v1::FrameworkInfo& info,
+                   ::mesos::v1::FrameworkInfo::Capability::Type type);
 // The deprecated FrameworkInfo.role (pre-MULTI_ROLE), read without deprecation warnings.
-const std::string& LegacyRole(const v1::FrameworkInfo& info);
-bool HasLegacyRole(const v1::FrameworkInfo& info);
-bool IsTerminal(v1::TaskState state);
+const std::string& LegacyRole(const ::mesos::v1::FrameworkInfo& info);
+bool HasLegacyRole(const ::mesos::v1::FrameworkInfo& info);
+bool IsTerminal(::mesos::v1::TaskState state);
 
 class LocalMaster::State {
  public:
@@ -61,10 +60,10 @@ class LocalMaster::State {
 
   // ---- HTTP (see local_master.cc for the checks done before these) ----
   // A non-SUBSCRIBE call that passed rows 1-8 of §1.3: rows 10-14.
-  HttpResponse HandleCall(const v1::scheduler::Call& call,
+  HttpResponse HandleCall(const ::mesos::v1::scheduler::Call& call,
                           const std::optional<std::string>& stream_id);
   // A SUBSCRIBE whose 200 and headers have been sent on `stream`.
-  void Subscribe(const v1::scheduler::Call& call, std::shared_ptr<ResponseStream> stream,
+  void Subscribe(const ::mesos::v1::scheduler::Call& call, std::shared_ptr<ResponseStream> stream,
                  const std::string& stream_id, bool json);
   std::string StateJson() const;
   std::string FrameworksJson() const;
@@ -87,30 +86,31 @@ class LocalMaster::State {
 
  private:
   struct Update {
-    v1::TaskStatus status;
+    ::mesos::v1::TaskStatus status;
     bool recorded = false;  // already in Task::statuses
   };
 
   struct Task {
     uint64_t serial = 0;  // unique per launch; guards process-exit callbacks
-    v1::TaskInfo info;
+    ::mesos::v1::TaskInfo info;
     std::string framework_id;
-    v1::FrameworkInfo framework_info;  // the agent's copy (re-registration after a restart)
+    ::mesos::v1::FrameworkInfo
+        framework_info;  // the agent's copy (re-registration after a restart)
     int agent = 0;
     std::string role;
     Resources resources;      // charged to the agent while not released
     std::string executor_id;  // ExecutorInfo id, or "" for a command task
     std::string container_id;
-    v1::TaskState agent_state = v1::TASK_STAGING;
-    v1::TaskState master_state = v1::TASK_STAGING;
-    std::optional<v1::TaskState> status_update_state;
+    ::mesos::v1::TaskState agent_state = ::mesos::v1::TASK_STAGING;
+    ::mesos::v1::TaskState master_state = ::mesos::v1::TASK_STAGING;
+    std::optional<::mesos::v1::TaskState> status_update_state;
     bool released = false;     // resources returned to the agent
     bool unreachable = false;  // the master moved it to its unreachable tasks
-    v1::TimeInfo unreachable_time;
+    ::mesos::v1::TimeInfo unreachable_time;
     std::deque<Update> updates;  // agent side, unacknowledged; the head is outstanding
     EventLoop::TimerId resend_timer = 0;
     absl::Duration resend_backoff;
-    std::vector<v1::TaskStatus> statuses;  // every update the master saw, for the JSON
+    std::vector<::mesos::v1::TaskStatus> statuses;  // every update the master saw, for the JSON
     bool kill_requested = false;
     absl::Duration kill_grace;
     EventLoop::TimerId kill_timer = 0;
@@ -136,7 +136,7 @@ class LocalMaster::State {
     absl::Time registered_time;
     absl::Time unreachable_since;
     std::map<TaskKey, std::unique_ptr<Task>> tasks;
-    std::map<TaskKey, v1::ExecutorInfo> executors;  // (framework id, executor id)
+    std::map<TaskKey, ::mesos::v1::ExecutorInfo> executors;  // (framework id, executor id)
   };
 
   struct Offer {
@@ -145,7 +145,7 @@ class LocalMaster::State {
     int agent = 0;
     std::string role;
     Resources resources;
-    v1::Offer proto;
+    ::mesos::v1::Offer proto;
   };
 
   struct Filter {
@@ -157,7 +157,7 @@ class LocalMaster::State {
 
   struct Framework {
     std::string id;
-    v1::FrameworkInfo info;
+    ::mesos::v1::FrameworkInfo info;
     bool connected = false;
     bool recovered = false;  // known from agents only, after a master restart
     std::shared_ptr<ResponseStream> stream;
@@ -167,7 +167,7 @@ class LocalMaster::State {
     EventLoop::TimerId heartbeat_timer = 0;
     EventLoop::TimerId failover_timer = 0;
     std::set<std::string> suppressed;
-    v1::scheduler::OfferConstraints constraints;
+    ::mesos::v1::scheduler::OfferConstraints constraints;
     std::map<std::pair<int, std::string>, std::vector<Filter>> filters;  // (agent, role)
     std::set<std::string> offers;
     absl::Time registered_time;
@@ -179,7 +179,7 @@ class LocalMaster::State {
   // ---- Frameworks and streams (master_state.cc) ----
   Framework* FindFramework(const std::string& id);
   const Framework* FindFramework(const std::string& id) const;
-  void SendEvent(Framework& framework, const v1::scheduler::Event& event);
+  void SendEvent(Framework& framework, const ::mesos::v1::scheduler::Event& event);
   void SendError(const std::shared_ptr<ResponseStream>& stream, bool json,
                  const std::string& message);
   void BindStream(Framework& framework, std::shared_ptr<ResponseStream> stream,
@@ -191,10 +191,11 @@ class LocalMaster::State {
   // Removes the framework: tasks killed without updates, offers recovered, stream closed
   // (gracefully, no event), ID completed.
   void RemoveFramework(const std::string& id);
-  HttpResponse UpdateFramework(Framework& framework, const v1::scheduler::Call::UpdateFramework&);
+  HttpResponse UpdateFramework(Framework& framework,
+                               const ::mesos::v1::scheduler::Call::UpdateFramework&);
   void WriteFrameworkJson(const Framework& framework, JsonWriter& json) const;
   std::string TaskJson(const Task& task) const;
-  v1::MasterInfo MasterInfo() const;
+  ::mesos::v1::MasterInfo MasterInfo() const;
   std::string NewUuid();
   std::string RandomBytes(size_t n);
   double NowSeconds() const;
@@ -211,36 +212,41 @@ class LocalMaster::State {
   void RemoveOffer(const std::string& offer_id, bool rescind, std::optional<double> refuse_seconds);
   void AddFilter(Framework& framework, int agent, const std::string& role, const Resources& refused,
                  double refuse_seconds);
-  void Accept(Framework& framework, const v1::scheduler::Call::Accept& accept);
-  void Decline(Framework& framework, const v1::scheduler::Call::Decline& decline);
-  void Revive(Framework& framework, const v1::scheduler::Call::Revive& revive);
-  void Suppress(Framework& framework, const v1::scheduler::Call::Suppress& suppress);
+  void Accept(Framework& framework, const ::mesos::v1::scheduler::Call::Accept& accept);
+  void Decline(Framework& framework, const ::mesos::v1::scheduler::Call::Decline& decline);
+  void Revive(Framework& framework, const ::mesos::v1::scheduler::Call::Revive& revive);
+  void Suppress(Framework& framework, const ::mesos::v1::scheduler::Call::Suppress& suppress);
   void ClearFilters(Framework& framework, const std::set<std::string>& roles);
-  void Kill(Framework& framework, const v1::scheduler::Call::Kill& kill);
-  void Acknowledge(Framework& framework, const v1::scheduler::Call::Acknowledge& ack);
-  void Reconcile(Framework& framework, const v1::scheduler::Call::Reconcile& reconcile);
+  void Kill(Framework& framework, const ::mesos::v1::scheduler::Call::Kill& kill);
+  void Acknowledge(Framework& framework, const ::mesos::v1::scheduler::Call::Acknowledge& ack);
+  void Reconcile(Framework& framework, const ::mesos::v1::scheduler::Call::Reconcile& reconcile);
   // The reconciliation answer for a task the master does not know (§5.6). (Agents re-register
   // at once after a restart, so the "no answer yet" rows never apply.)
-  v1::TaskStatus ReconcileUnknown(const Framework& framework, const v1::TaskID& task_id,
-                                  const v1::AgentID* agent_id) const;
+  ::mesos::v1::TaskStatus ReconcileUnknown(const Framework& framework,
+                                           const ::mesos::v1::TaskID& task_id,
+                                           const ::mesos::v1::AgentID* agent_id) const;
   // Validates one task of an ACCEPT; the error is the TASK_ERROR message.
-  std::optional<std::string> ValidateTask(const Framework& framework, const v1::TaskInfo& task,
-                                          const Agent& agent, const std::set<std::string>& seen,
+  std::optional<std::string> ValidateTask(const Framework& framework,
+                                          const ::mesos::v1::TaskInfo& task, const Agent& agent,
+                                          const std::set<std::string>& seen,
                                           const std::string& role, Resources* needed) const;
-  void LaunchTask(Framework& framework, const v1::TaskInfo& task, int agent,
+  void LaunchTask(Framework& framework, const ::mesos::v1::TaskInfo& task, int agent,
                   const std::string& role, const Resources& resources,
                   const std::string& executor_id);
   void StartTaskOnAgent(Agent& agent, Task& task);
   // The agent's status update manager gets a new update for `task`.
-  void AgentUpdate(Agent& agent, Task& task, v1::TaskState state, const std::string& message,
-                   std::optional<v1::TaskStatus::Reason> reason, v1::TaskStatus::Source source);
+  void AgentUpdate(Agent& agent, Task& task, ::mesos::v1::TaskState state,
+                   const std::string& message,
+                   std::optional<::mesos::v1::TaskStatus::Reason> reason,
+                   ::mesos::v1::TaskStatus::Source source);
   // Forwards the outstanding update of `task` (first send or resend).
   void ForwardHead(Agent& agent, Task& task);
   void ArmResend(Agent& agent, Task& task);
   // An update the master itself generates (no uuid), sent if the framework is connected.
-  void SendMasterUpdate(const std::string& framework_id, v1::TaskStatus status);
-  v1::TaskStatus MasterStatus(const Task& task, v1::TaskState state, const std::string& message,
-                              v1::TaskStatus::Reason reason) const;
+  void SendMasterUpdate(const std::string& framework_id, ::mesos::v1::TaskStatus status);
+  ::mesos::v1::TaskStatus MasterStatus(const Task& task, ::mesos::v1::TaskState state,
+                                       const std::string& message,
+                                       ::mesos::v1::TaskStatus::Reason reason) const;
   void ReleaseResources(Agent& agent, Task& task);
   void KillOnAgent(Agent& agent, Task& task, std::optional<absl::Duration> grace);
   void OnKillGraceExpired(int agent, const TaskKey& key, uint64_t serial);

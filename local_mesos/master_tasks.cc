@@ -14,8 +14,9 @@
 
 namespace mast::local {
 
-using Call = v1::scheduler::Call;
-using Event = v1::scheduler::Event;
+namespace mesos_v1 = ::mesos::v1;
+using Call = mesos_v1::scheduler::Call;
+using Event = mesos_v1::scheduler::Event;
 
 namespace {
 
@@ -23,7 +24,7 @@ constexpr absl::Duration kMaxResendBackoff = absl::Minutes(10);
 constexpr double kMaxRefuseSeconds = 365.0 * 24 * 3600;  // refuse_seconds cap: a year
 constexpr size_t kMaxCompletedTasks = 1000;              // --max_completed_tasks_per_framework
 
-using Constraint = v1::scheduler::AttributeConstraint;
+using Constraint = mesos_v1::scheduler::AttributeConstraint;
 
 bool ConstraintMatches(const Constraint& constraint, const std::optional<std::string>& value) {
   const auto& predicate = constraint.predicate();
@@ -133,16 +134,16 @@ void LocalMaster::State::Allocate() {
       auto& [framework, role] = candidates[(allocation_rotation_ + k) % candidates.size()];
       if (!Allocatable(*framework, role, agent, available)) continue;
       const bool multi_role =
-          HasCapability(framework->info, v1::FrameworkInfo::Capability::MULTI_ROLE);
-      const bool refinement =
-          HasCapability(framework->info, v1::FrameworkInfo::Capability::RESERVATION_REFINEMENT);
+          HasCapability(framework->info, mesos_v1::FrameworkInfo::Capability::MULTI_ROLE);
+      const bool refinement = HasCapability(
+          framework->info, mesos_v1::FrameworkInfo::Capability::RESERVATION_REFINEMENT);
       Offer offer;
       offer.id = absl::StrCat(master_id_, "-O", next_offer_++);
       offer.framework_id = framework->id;
       offer.agent = agent.index;
       offer.role = role;
       offer.resources = available;
-      v1::Offer& proto = offer.proto;
+      mesos_v1::Offer& proto = offer.proto;
       proto.mutable_id()->set_value(offer.id);
       proto.mutable_framework_id()->set_value(framework->id);
       proto.mutable_agent_id()->set_value(agent.id);
@@ -151,9 +152,9 @@ void LocalMaster::State::Allocate() {
                         multi_role ? std::optional<std::string>(role) : std::nullopt,
                         /*role_star=*/!refinement);
       for (const auto& [name, value] : config_.agent_attributes) {
-        v1::Attribute* attribute = proto.add_attributes();
+        mesos_v1::Attribute* attribute = proto.add_attributes();
         attribute->set_name(name);
-        attribute->set_type(v1::Value::TEXT);
+        attribute->set_type(mesos_v1::Value::TEXT);
         attribute->mutable_text()->set_value(value);
       }
       if (multi_role) proto.mutable_allocation_info()->set_role(role);
@@ -254,7 +255,7 @@ void LocalMaster::State::RescindAllOffers() {
 // ---- Calls about offers ----
 
 void LocalMaster::State::Decline(Framework& framework, const Call::Decline& decline) {
-  for (const v1::OfferID& id : decline.offer_ids()) {
+  for (const mesos_v1::OfferID& id : decline.offer_ids()) {
     auto it = offers_.find(id.value());
     if (it == offers_.end() || it->second.framework_id != framework.id) continue;  // ignored
     RemoveOffer(id.value(), /*rescind=*/false, decline.filters().refuse_seconds());
@@ -296,7 +297,7 @@ void LocalMaster::State::Suppress(Framework& framework, const Call::Suppress& su
 }
 
 std::optional<std::string> LocalMaster::State::ValidateTask(
-    const Framework& framework, const v1::TaskInfo& task, const Agent& agent,
+    const Framework& framework, const mesos_v1::TaskInfo& task, const Agent& agent,
     const std::set<std::string>& seen, const std::string& role, Resources* needed) const {
   const std::string& task_id = task.task_id().value();
   if (std::optional<std::string> error = ValidateId(task_id)) return error;
@@ -320,7 +321,7 @@ std::optional<std::string> LocalMaster::State::ValidateTask(
   }
   *needed = *resources;
   if (task.has_executor()) {
-    const v1::ExecutorInfo& executor = task.executor();
+    const mesos_v1::ExecutorInfo& executor = task.executor();
     if (std::optional<std::string> error = ValidateId(executor.executor_id().value())) {
       return absl::StrCat("Executor ID is invalid: ", *error);
     }
@@ -351,7 +352,7 @@ void LocalMaster::State::Accept(Framework& framework, const Call::Accept& accept
   int agent = -1;
   std::string role;
   if (accept.offer_ids_size() == 0) error = "No offers specified";
-  for (const v1::OfferID& id : accept.offer_ids()) {
+  for (const mesos_v1::OfferID& id : accept.offer_ids()) {
     if (!seen.insert(id.value()).second) {
       if (!error) error = absl::StrCat("Duplicate offer ", id.value(), " in offer list");
       continue;
@@ -376,29 +377,30 @@ void LocalMaster::State::Accept(Framework& framework, const Call::Accept& accept
     LogInfo("local_master_accept_invalid", {{"framework_id", framework.id}, {"error", *error}});
     // The offers still valid are discarded, refused for the call's filter.
     for (const std::string& id : valid) RemoveOffer(id, /*rescind=*/false, refuse_seconds);
-    const bool pa = HasCapability(framework.info, v1::FrameworkInfo::Capability::PARTITION_AWARE);
-    auto drop = [&](const v1::TaskInfo& task) {
-      v1::TaskStatus status;
+    const bool pa =
+        HasCapability(framework.info, mesos_v1::FrameworkInfo::Capability::PARTITION_AWARE);
+    auto drop = [&](const mesos_v1::TaskInfo& task) {
+      mesos_v1::TaskStatus status;
       *status.mutable_task_id() = task.task_id();
-      status.set_state(pa ? v1::TASK_DROPPED : v1::TASK_LOST);
-      status.set_source(v1::TaskStatus::SOURCE_MASTER);
-      status.set_reason(v1::TaskStatus::REASON_INVALID_OFFERS);
+      status.set_state(pa ? mesos_v1::TASK_DROPPED : mesos_v1::TASK_LOST);
+      status.set_source(mesos_v1::TaskStatus::SOURCE_MASTER);
+      status.set_reason(mesos_v1::TaskStatus::REASON_INVALID_OFFERS);
       status.set_message(absl::StrCat("Task launched with invalid offers: ", *error));
       if (task.has_agent_id()) *status.mutable_agent_id() = task.agent_id();
       status.set_timestamp(NowSeconds());
       SendMasterUpdate(framework.id, status);
     };
     for (const auto& operation : accept.operations()) {
-      if (operation.type() == v1::Offer::Operation::LAUNCH) {
+      if (operation.type() == mesos_v1::Offer::Operation::LAUNCH) {
         for (const auto& task : operation.launch().task_infos()) drop(task);
-      } else if (operation.type() == v1::Offer::Operation::LAUNCH_GROUP) {
+      } else if (operation.type() == mesos_v1::Offer::Operation::LAUNCH_GROUP) {
         for (const auto& task : operation.launch_group().task_group().tasks()) drop(task);
       } else if (operation.has_id()) {
         Event event;
         event.set_type(Event::UPDATE_OPERATION_STATUS);
         auto* status = event.mutable_update_operation_status()->mutable_status();
         *status->mutable_operation_id() = operation.id();
-        status->set_state(v1::OPERATION_ERROR);
+        status->set_state(mesos_v1::OPERATION_ERROR);
         status->set_message(absl::StrCat("Operation launched with invalid offers: ", *error));
         SendEvent(framework, event);
       }
@@ -414,12 +416,12 @@ void LocalMaster::State::Accept(Framework& framework, const Call::Accept& accept
   }
   Agent& target = agents_[static_cast<size_t>(agent)];
   std::set<std::string> launched;
-  auto task_error = [&](const v1::TaskInfo& task, const std::string& message,
-                        v1::TaskStatus::Reason reason) {
-    v1::TaskStatus status;
+  auto task_error = [&](const mesos_v1::TaskInfo& task, const std::string& message,
+                        mesos_v1::TaskStatus::Reason reason) {
+    mesos_v1::TaskStatus status;
     *status.mutable_task_id() = task.task_id();
-    status.set_state(v1::TASK_ERROR);
-    status.set_source(v1::TaskStatus::SOURCE_MASTER);
+    status.set_state(mesos_v1::TASK_ERROR);
+    status.set_source(mesos_v1::TaskStatus::SOURCE_MASTER);
     status.set_reason(reason);
     status.set_message(message);
     if (task.has_agent_id()) *status.mutable_agent_id() = task.agent_id();
@@ -428,8 +430,8 @@ void LocalMaster::State::Accept(Framework& framework, const Call::Accept& accept
   };
   for (const auto& operation : accept.operations()) {
     switch (operation.type()) {
-      case v1::Offer::Operation::LAUNCH:
-        for (const v1::TaskInfo& task : operation.launch().task_infos()) {
+      case mesos_v1::Offer::Operation::LAUNCH:
+        for (const mesos_v1::TaskInfo& task : operation.launch().task_infos()) {
           Resources needed;
           std::optional<std::string> invalid =
               ValidateTask(framework, task, target, launched, role, &needed);
@@ -439,7 +441,7 @@ void LocalMaster::State::Accept(Framework& framework, const Call::Accept& accept
                                    pool.ToString());
           }
           if (invalid) {
-            task_error(task, *invalid, v1::TaskStatus::REASON_TASK_INVALID);
+            task_error(task, *invalid, mesos_v1::TaskStatus::REASON_TASK_INVALID);
             continue;
           }
           pool.Subtract(needed);
@@ -448,13 +450,13 @@ void LocalMaster::State::Accept(Framework& framework, const Call::Accept& accept
                      task.has_executor() ? task.executor().executor_id().value() : "");
         }
         break;
-      case v1::Offer::Operation::LAUNCH_GROUP: {
+      case mesos_v1::Offer::Operation::LAUNCH_GROUP: {
         const auto& group = operation.launch_group();
-        const v1::ExecutorInfo& executor = group.executor();
+        const mesos_v1::ExecutorInfo& executor = group.executor();
         std::optional<std::string> invalid;
         if (group.task_group().tasks_size() == 0) invalid = "Task group is empty";
-        if (!invalid && executor.type() != v1::ExecutorInfo::DEFAULT &&
-            executor.type() != v1::ExecutorInfo::CUSTOM) {
+        if (!invalid && executor.type() != mesos_v1::ExecutorInfo::DEFAULT &&
+            executor.type() != mesos_v1::ExecutorInfo::CUSTOM) {
           invalid = "'ExecutorInfo.type' must be set";
         }
         if (!invalid) {
@@ -474,14 +476,14 @@ void LocalMaster::State::Accept(Framework& framework, const Call::Accept& accept
         }
         std::vector<Resources> per_task;
         std::set<std::string> group_seen = launched;
-        for (const v1::TaskInfo& task : group.task_group().tasks()) {
+        for (const mesos_v1::TaskInfo& task : group.task_group().tasks()) {
           if (invalid) break;
           if (task.has_executor()) {
             invalid = absl::StrCat("Task '", task.task_id().value(),
                                    "' in a task group must not set 'executor'");
             break;
           }
-          v1::TaskInfo with_executor = task;
+          mesos_v1::TaskInfo with_executor = task;
           *with_executor.mutable_executor() = executor;
           with_executor.clear_command();
           Resources task_needed;
@@ -499,14 +501,14 @@ void LocalMaster::State::Accept(Framework& framework, const Call::Accept& accept
                                  pool.ToString());
         }
         if (invalid) {
-          for (const v1::TaskInfo& task : group.task_group().tasks()) {
-            task_error(task, *invalid, v1::TaskStatus::REASON_TASK_GROUP_INVALID);
+          for (const mesos_v1::TaskInfo& task : group.task_group().tasks()) {
+            task_error(task, *invalid, mesos_v1::TaskStatus::REASON_TASK_GROUP_INVALID);
           }
           break;
         }
         pool.Subtract(needed);
         for (int i = 0; i < group.task_group().tasks_size(); ++i) {
-          v1::TaskInfo task = group.task_group().tasks(i);
+          mesos_v1::TaskInfo task = group.task_group().tasks(i);
           Resources charged = per_task[static_cast<size_t>(i)];
           if (i == 0) {  // the new executor's resources ride with the first task
             Resources executor_part = needed;
@@ -522,15 +524,15 @@ void LocalMaster::State::Accept(Framework& framework, const Call::Accept& accept
       default:
         LogWarning("local_master_operation_unsupported",
                    {{"framework_id", framework.id},
-                    {"type", v1::Offer::Operation::Type_Name(operation.type())}});
+                    {"type", mesos_v1::Offer::Operation::Type_Name(operation.type())}});
         if (operation.has_id()) {
           Event event;
           event.set_type(Event::UPDATE_OPERATION_STATUS);
           auto* status = event.mutable_update_operation_status()->mutable_status();
           *status->mutable_operation_id() = operation.id();
-          status->set_state(v1::OPERATION_ERROR);
+          status->set_state(mesos_v1::OPERATION_ERROR);
           status->set_message(absl::StrCat("Operation ",
-                                           v1::Offer::Operation::Type_Name(operation.type()),
+                                           mesos_v1::Offer::Operation::Type_Name(operation.type()),
                                            " is not supported by the local master"));
           status->mutable_agent_id()->set_value(target.id);
           SendEvent(framework, event);
@@ -545,9 +547,9 @@ void LocalMaster::State::Accept(Framework& framework, const Call::Accept& accept
 
 // ---- Tasks ----
 
-void LocalMaster::State::LaunchTask(Framework& framework, const v1::TaskInfo& info, int agent_index,
-                                    const std::string& role, const Resources& resources,
-                                    const std::string& executor_id) {
+void LocalMaster::State::LaunchTask(Framework& framework, const mesos_v1::TaskInfo& info,
+                                    int agent_index, const std::string& role,
+                                    const Resources& resources, const std::string& executor_id) {
   Agent& agent = agents_[static_cast<size_t>(agent_index)];
   auto task = std::make_unique<Task>();
   task->serial = next_task_serial_++;
@@ -581,7 +583,7 @@ void LocalMaster::State::LaunchTask(Framework& framework, const v1::TaskInfo& in
 
 void LocalMaster::State::StartTaskOnAgent(Agent& agent, Task& task) {
   if (IsTerminal(task.agent_state) || task.kill_requested) return;
-  const v1::CommandInfo* command = nullptr;
+  const mesos_v1::CommandInfo* command = nullptr;
   if (task.info.has_command()) command = &task.info.command();
   if (runner_ && command != nullptr) {
     const std::string run_dir =
@@ -603,27 +605,32 @@ void LocalMaster::State::StartTaskOnAgent(Agent& agent, Task& task) {
             OnProcessExit(agent_index, key, serial, status);
           });
         });
-    AgentUpdate(agent, task, v1::TASK_STARTING, "", std::nullopt, v1::TaskStatus::SOURCE_EXECUTOR);
+    AgentUpdate(agent, task, mesos_v1::TASK_STARTING, "", std::nullopt,
+                mesos_v1::TaskStatus::SOURCE_EXECUTOR);
     if (!pid.ok()) {
-      AgentUpdate(agent, task, v1::TASK_FAILED, std::string(pid.status().message()),
-                  v1::TaskStatus::REASON_COMMAND_EXECUTOR_FAILED, v1::TaskStatus::SOURCE_EXECUTOR);
+      AgentUpdate(agent, task, mesos_v1::TASK_FAILED, std::string(pid.status().message()),
+                  mesos_v1::TaskStatus::REASON_COMMAND_EXECUTOR_FAILED,
+                  mesos_v1::TaskStatus::SOURCE_EXECUTOR);
       return;
     }
     task.pid = *pid;
     task.process_running = true;
-    AgentUpdate(agent, task, v1::TASK_RUNNING, "", std::nullopt, v1::TaskStatus::SOURCE_EXECUTOR);
+    AgentUpdate(agent, task, mesos_v1::TASK_RUNNING, "", std::nullopt,
+                mesos_v1::TaskStatus::SOURCE_EXECUTOR);
     return;
   }
   // Simulated: the task runs until it is killed.
-  AgentUpdate(agent, task, v1::TASK_STARTING, "", std::nullopt, v1::TaskStatus::SOURCE_EXECUTOR);
-  AgentUpdate(agent, task, v1::TASK_RUNNING, "", std::nullopt, v1::TaskStatus::SOURCE_EXECUTOR);
+  AgentUpdate(agent, task, mesos_v1::TASK_STARTING, "", std::nullopt,
+              mesos_v1::TaskStatus::SOURCE_EXECUTOR);
+  AgentUpdate(agent, task, mesos_v1::TASK_RUNNING, "", std::nullopt,
+              mesos_v1::TaskStatus::SOURCE_EXECUTOR);
 }
 
-void LocalMaster::State::AgentUpdate(Agent& agent, Task& task, v1::TaskState state,
+void LocalMaster::State::AgentUpdate(Agent& agent, Task& task, mesos_v1::TaskState state,
                                      const std::string& message,
-                                     std::optional<v1::TaskStatus::Reason> reason,
-                                     v1::TaskStatus::Source source) {
-  v1::TaskStatus status;
+                                     std::optional<mesos_v1::TaskStatus::Reason> reason,
+                                     mesos_v1::TaskStatus::Source source) {
+  mesos_v1::TaskStatus status;
   *status.mutable_task_id() = task.info.task_id();
   status.set_state(state);
   if (!message.empty()) status.set_message(message);
@@ -637,7 +644,7 @@ void LocalMaster::State::AgentUpdate(Agent& agent, Task& task, v1::TaskState sta
   auto* container = status.mutable_container_status();
   container->mutable_container_id()->set_value(task.container_id);
   auto* address = container->add_network_infos()->add_ip_addresses();
-  address->set_protocol(v1::NetworkInfo::IPv4);
+  address->set_protocol(mesos_v1::NetworkInfo::IPv4);
   address->set_ip_address("127.0.0.1");
   if (task.pid > 0) container->set_executor_pid(static_cast<uint32_t>(task.pid));
   task.agent_state = state;
@@ -686,7 +693,8 @@ void LocalMaster::State::ArmResend(Agent& agent, Task& task) {
       });
 }
 
-void LocalMaster::State::SendMasterUpdate(const std::string& framework_id, v1::TaskStatus status) {
+void LocalMaster::State::SendMasterUpdate(const std::string& framework_id,
+                                          mesos_v1::TaskStatus status) {
   Framework* framework = FindFramework(framework_id);
   if (framework == nullptr || !framework->connected) return;
   Event event;
@@ -698,14 +706,14 @@ void LocalMaster::State::SendMasterUpdate(const std::string& framework_id, v1::T
   }
 }
 
-v1::TaskStatus LocalMaster::State::MasterStatus(const Task& task, v1::TaskState state,
-                                                const std::string& message,
-                                                v1::TaskStatus::Reason reason) const {
-  v1::TaskStatus status;
+mesos_v1::TaskStatus LocalMaster::State::MasterStatus(const Task& task, mesos_v1::TaskState state,
+                                                      const std::string& message,
+                                                      mesos_v1::TaskStatus::Reason reason) const {
+  mesos_v1::TaskStatus status;
   *status.mutable_task_id() = task.info.task_id();
   status.set_state(state);
   status.set_message(message);
-  status.set_source(v1::TaskStatus::SOURCE_MASTER);
+  status.set_source(mesos_v1::TaskStatus::SOURCE_MASTER);
   status.set_reason(reason);
   status.mutable_agent_id()->set_value(agents_[static_cast<size_t>(task.agent)].id);
   status.set_timestamp(NowSeconds());
@@ -734,7 +742,7 @@ void LocalMaster::State::Acknowledge(Framework& framework, const Call::Acknowled
             {{"framework_id", framework.id}, {"task_id", ack.task_id().value()}});
     return;
   }
-  const v1::TaskState acked = task->updates.front().status.state();
+  const mesos_v1::TaskState acked = task->updates.front().status.state();
   task->updates.pop_front();
   ++stats_.acknowledged;
   loop_.Cancel(task->resend_timer);
@@ -794,9 +802,11 @@ void LocalMaster::State::KillOnAgent(Agent& agent, Task& task,
   task.kill_grace = period;
   if (first) {
     const Framework* framework = FindFramework(task.framework_id);
-    const v1::FrameworkInfo& info = framework != nullptr ? framework->info : task.framework_info;
-    if (HasCapability(info, v1::FrameworkInfo::Capability::TASK_KILLING_STATE)) {
-      AgentUpdate(agent, task, v1::TASK_KILLING, "", std::nullopt, v1::TaskStatus::SOURCE_EXECUTOR);
+    const mesos_v1::FrameworkInfo& info =
+        framework != nullptr ? framework->info : task.framework_info;
+    if (HasCapability(info, mesos_v1::FrameworkInfo::Capability::TASK_KILLING_STATE)) {
+      AgentUpdate(agent, task, mesos_v1::TASK_KILLING, "", std::nullopt,
+                  mesos_v1::TaskStatus::SOURCE_EXECUTOR);
     }
     if (runner_ && task.process_running) runner_->Signal(task.pid, SIGTERM);
   }
@@ -819,8 +829,8 @@ void LocalMaster::State::OnKillGraceExpired(int agent_index, const TaskKey& key,
   }
   if (IsTerminal(task.agent_state)) return;
   // A simulated task holds on until the grace period is over.
-  AgentUpdate(agent, task, v1::TASK_KILLED, "Command terminated with signal Killed", std::nullopt,
-              v1::TaskStatus::SOURCE_EXECUTOR);
+  AgentUpdate(agent, task, mesos_v1::TASK_KILLED, "Command terminated with signal Killed",
+              std::nullopt, mesos_v1::TaskStatus::SOURCE_EXECUTOR);
 }
 
 void LocalMaster::State::OnProcessExit(int agent_index, const TaskKey& key, uint64_t serial,
@@ -835,13 +845,13 @@ void LocalMaster::State::OnProcessExit(int agent_index, const TaskKey& key, uint
   if (IsTerminal(task.agent_state)) return;
   const std::string message = DescribeWaitStatus(status);
   LogInfo("local_master_task_exited", {{"task_id", key.second}, {"status", message}});
-  v1::TaskState state = v1::TASK_FAILED;
+  mesos_v1::TaskState state = mesos_v1::TASK_FAILED;
   if (task.kill_requested) {
-    state = v1::TASK_KILLED;
+    state = mesos_v1::TASK_KILLED;
   } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    state = v1::TASK_FINISHED;
+    state = mesos_v1::TASK_FINISHED;
   }
-  AgentUpdate(agent, task, state, message, std::nullopt, v1::TaskStatus::SOURCE_EXECUTOR);
+  AgentUpdate(agent, task, state, message, std::nullopt, mesos_v1::TaskStatus::SOURCE_EXECUTOR);
 }
 
 void LocalMaster::State::DestroyTask(Agent& agent, const TaskKey& key) {
@@ -897,16 +907,17 @@ const LocalMaster::State::Task* LocalMaster::State::FindTask(const std::string& 
 
 // ---- Reconciliation ----
 
-v1::TaskStatus LocalMaster::State::ReconcileUnknown(const Framework& framework,
-                                                    const v1::TaskID& task_id,
-                                                    const v1::AgentID* agent_id) const {
-  const bool pa = HasCapability(framework.info, v1::FrameworkInfo::Capability::PARTITION_AWARE);
-  v1::TaskStatus status;
+mesos_v1::TaskStatus LocalMaster::State::ReconcileUnknown(const Framework& framework,
+                                                          const mesos_v1::TaskID& task_id,
+                                                          const mesos_v1::AgentID* agent_id) const {
+  const bool pa =
+      HasCapability(framework.info, mesos_v1::FrameworkInfo::Capability::PARTITION_AWARE);
+  mesos_v1::TaskStatus status;
   *status.mutable_task_id() = task_id;
-  status.set_source(v1::TaskStatus::SOURCE_MASTER);
-  status.set_reason(v1::TaskStatus::REASON_RECONCILIATION);
+  status.set_source(mesos_v1::TaskStatus::SOURCE_MASTER);
+  status.set_reason(mesos_v1::TaskStatus::REASON_RECONCILIATION);
   status.set_timestamp(NowSeconds());
-  status.set_state(pa ? v1::TASK_UNKNOWN : v1::TASK_LOST);
+  status.set_state(pa ? mesos_v1::TASK_UNKNOWN : mesos_v1::TASK_LOST);
   status.set_message("Reconciliation: Task is unknown");
   if (agent_id == nullptr) return status;
   *status.mutable_agent_id() = *agent_id;
@@ -914,17 +925,17 @@ v1::TaskStatus LocalMaster::State::ReconcileUnknown(const Framework& framework,
     if (agent.id != agent_id->value()) continue;
     switch (agent.status) {
       case AgentStatus::kActive:
-        status.set_state(pa ? v1::TASK_GONE : v1::TASK_LOST);
+        status.set_state(pa ? mesos_v1::TASK_GONE : mesos_v1::TASK_LOST);
         status.set_message("Reconciliation: Task is unknown to the agent");
         break;
       case AgentStatus::kUnreachable:
-        status.set_state(pa ? v1::TASK_UNREACHABLE : v1::TASK_LOST);
+        status.set_state(pa ? mesos_v1::TASK_UNREACHABLE : mesos_v1::TASK_LOST);
         status.set_message("Reconciliation: Task is unreachable");
         status.mutable_unreachable_time()->set_nanoseconds(
             absl::ToUnixNanos(agent.unreachable_since));
         break;
       case AgentStatus::kGone:
-        status.set_state(pa ? v1::TASK_GONE_BY_OPERATOR : v1::TASK_LOST);
+        status.set_state(pa ? mesos_v1::TASK_GONE_BY_OPERATOR : mesos_v1::TASK_LOST);
         status.set_message("Reconciliation: Task is gone");
         break;
     }
@@ -934,9 +945,9 @@ v1::TaskStatus LocalMaster::State::ReconcileUnknown(const Framework& framework,
 
 void LocalMaster::State::Reconcile(Framework& framework, const Call::Reconcile& reconcile) {
   auto known = [&](const Task& task) {
-    v1::TaskStatus status =
-        MasterStatus(task, task.status_update_state.value_or(task.master_state),
-                     "Reconciliation: Latest task state", v1::TaskStatus::REASON_RECONCILIATION);
+    mesos_v1::TaskStatus status = MasterStatus(
+        task, task.status_update_state.value_or(task.master_state),
+        "Reconciliation: Latest task state", mesos_v1::TaskStatus::REASON_RECONCILIATION);
     if (!task.statuses.empty() && task.statuses.back().has_healthy()) {
       status.set_healthy(task.statuses.back().healthy());
     }
@@ -973,24 +984,26 @@ void LocalMaster::State::Reconcile(Framework& framework, const Call::Reconcile& 
 void LocalMaster::State::LoseAgent(Agent& agent, bool gone) {
   const absl::Time now = loop_.clock().Now();
   if (!gone) agent.unreachable_since = now;
-  v1::TimeInfo unreachable_time;
+  mesos_v1::TimeInfo unreachable_time;
   unreachable_time.set_nanoseconds(absl::ToUnixNanos(now));
   std::vector<TaskKey> keys;
   for (const auto& [key, task] : agent.tasks) keys.push_back(key);
   for (const TaskKey& key : keys) {
     Task& task = *agent.tasks.at(key);
     const Framework* framework = FindFramework(task.framework_id);
-    const v1::FrameworkInfo& info = framework != nullptr ? framework->info : task.framework_info;
-    const bool pa = HasCapability(info, v1::FrameworkInfo::Capability::PARTITION_AWARE);
+    const mesos_v1::FrameworkInfo& info =
+        framework != nullptr ? framework->info : task.framework_info;
+    const bool pa = HasCapability(info, mesos_v1::FrameworkInfo::Capability::PARTITION_AWARE);
     if ((gone || !task.unreachable) && !IsTerminal(task.master_state)) {
-      v1::TaskState state = gone ? (pa ? v1::TASK_GONE_BY_OPERATOR : v1::TASK_LOST)
-                                 : (pa ? v1::TASK_UNREACHABLE : v1::TASK_LOST);
-      v1::TaskStatus status = MasterStatus(
+      mesos_v1::TaskState state = gone
+                                      ? (pa ? mesos_v1::TASK_GONE_BY_OPERATOR : mesos_v1::TASK_LOST)
+                                      : (pa ? mesos_v1::TASK_UNREACHABLE : mesos_v1::TASK_LOST);
+      mesos_v1::TaskStatus status = MasterStatus(
           task, state,
           gone ? absl::StrCat("Agent ", agent.hostname, " was marked as gone by the operator")
                : absl::StrCat("Agent ", agent.hostname, " is unreachable"),
-          gone ? v1::TaskStatus::REASON_AGENT_REMOVED_BY_OPERATOR
-               : v1::TaskStatus::REASON_AGENT_REMOVED);
+          gone ? mesos_v1::TaskStatus::REASON_AGENT_REMOVED_BY_OPERATOR
+               : mesos_v1::TaskStatus::REASON_AGENT_REMOVED);
       if (!gone) *status.mutable_unreachable_time() = unreachable_time;
       task.master_state = state;
       SendMasterUpdate(task.framework_id, status);
@@ -1058,8 +1071,9 @@ void LocalMaster::State::ReconnectAgent(int index) {
     Task& task = *agent.tasks.at(key);
     task.unreachable = false;
     task.master_state = task.agent_state;
-    SendMasterUpdate(task.framework_id, MasterStatus(task, task.agent_state, "Agent reregistered",
-                                                     v1::TaskStatus::REASON_AGENT_REREGISTERED));
+    SendMasterUpdate(task.framework_id,
+                     MasterStatus(task, task.agent_state, "Agent reregistered",
+                                  mesos_v1::TaskStatus::REASON_AGENT_REREGISTERED));
   }
   if (!recovering_) RecoverFrameworksFromAgents();
   // The agent's status update manager resumes.
