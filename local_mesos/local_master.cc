@@ -161,7 +161,7 @@ std::string VersionJson() {
       .Key("build_user")
       .String("mast")
       .Key("version")
-      .String("1.11.0")
+      .String(kMesosVersion)
       .EndObject();
   return json.str();
 }

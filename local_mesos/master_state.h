@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/random/random.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/event_loop.h"
 #include "local_mesos/http_server.h"
@@ -28,9 +29,15 @@
 
 namespace mast::local {
 
+// The Mesos release whose API, /version and state JSON this master copies.
+inline constexpr char kMesosVersion[] = "1.11.0";
+// The master's --max_completed_frameworks: completed frameworks kept for the state endpoints.
+inline constexpr size_t kMaxCompletedFrameworks = 50;
+
 // A plain-text HTTP answer, as the real master words its errors.
 HttpResponse TextResponse(int status, std::string body);
 
+// ---- The master's checks (validation.cc); each error is Mesos' wording ----
 // The ID rule of the master for framework/task/executor/agent IDs (mesos-v1-api.md §2.2); the
 // error says what is wrong, e.g. "'a/b' contains invalid characters".
 std::optional<std::string> ValidateId(const std::string& id);
@@ -40,6 +47,8 @@ std::optional<std::string> ValidateRole(const std::string& role);
 std::optional<std::string> ValidateFrameworkInfo(
     const ::mesos::v1::FrameworkInfo& info, const std::vector<std::string>& suppressed,
     const ::mesos::v1::scheduler::OfferConstraints* constraints);
+
+// ---- FrameworkInfo and TaskState predicates (master_state.cc) ----
 // The roles a FrameworkInfo subscribes to: `roles` with MULTI_ROLE, else `role` (default "*").
 std::vector<std::string> FrameworkRoles(const ::mesos::v1::FrameworkInfo& info);
 bool HasCapability(const ::mesos::v1::FrameworkInfo& info,
@@ -48,6 +57,10 @@ bool HasCapability(const ::mesos::v1::FrameworkInfo& info,
 const std::string& LegacyRole(const ::mesos::v1::FrameworkInfo& info);
 bool HasLegacyRole(const ::mesos::v1::FrameworkInfo& info);
 bool IsTerminal(::mesos::v1::TaskState state);
+// An UPDATE_OPERATION_STATUS event from the master (no uuid); an empty `message` stays unset.
+::mesos::v1::scheduler::Event OperationStatusEvent(const ::mesos::v1::OperationID& operation_id,
+                                                   ::mesos::v1::OperationState state,
+                                                   const std::string& message);
 
 class LocalMaster::State {
  public:
@@ -185,6 +198,16 @@ class LocalMaster::State {
   void BindStream(Framework& framework, std::shared_ptr<ResponseStream> stream,
                   const std::string& stream_id, bool json);
   void ArmHeartbeat(Framework& framework);
+  // SUBSCRIBE of a valid FrameworkInfo: the framework `info` names, re-subscribed (its old
+  // stream failed over, its offers discarded) or created. `info` gets the new ID, or the user
+  // and checkpoint that a re-subscription keeps. FailedPrecondition in the master's words if
+  // the master refuses the framework.
+  absl::StatusOr<Framework*> AdmitSubscriber(::mesos::v1::FrameworkInfo& info);
+  Framework& AddFramework(const std::string& id);
+  // SUBSCRIBED on the framework's new stream, then a HEARTBEAT (unless heartbeats are off).
+  void SendSubscribed(Framework& framework);
+  // The agents resend every update the framework has not acknowledged yet.
+  void ResendUnacknowledged(Framework& framework);
   void OnStreamClosed(const std::string& framework_id, uint64_t generation);
   // The framework lost its stream: inactive, offers gone, failover timer (unless `no_timer`).
   void Disconnect(Framework& framework, bool no_timer);
@@ -193,14 +216,27 @@ class LocalMaster::State {
   void RemoveFramework(const std::string& id);
   HttpResponse UpdateFramework(Framework& framework,
                                const ::mesos::v1::scheduler::Call::UpdateFramework&);
-  void WriteFrameworkJson(const Framework& framework, JsonWriter& json) const;
-  std::string TaskJson(const Task& task) const;
   ::mesos::v1::MasterInfo MasterInfo() const;
   std::string NewUuid();
   std::string RandomBytes(size_t n);
   double NowSeconds() const;
 
+  // ---- JSON endpoints (master_json.cc) ----
+  // A task as the state endpoints show it (also kept as the completed tasks' JSON).
+  std::string TaskJson(const Task& task) const;
+  // A framework as /master/frameworks and /master/state show it (also kept for completed ones).
+  void WriteFrameworkJson(const Framework& framework, JsonWriter& json) const;
+  // The framework's "tasks", "unreachable_tasks" and "completed_tasks".
+  void WriteFrameworkTasksJson(const Framework& framework, JsonWriter& json) const;
+  void WriteOfferJson(const Offer& offer, JsonWriter& json) const;
+  // "frameworks" and "completed_frameworks" (newest first), shared by both endpoints.
+  void WriteFrameworkListsJson(JsonWriter& json) const;
+  void WriteFlagsJson(JsonWriter& json) const;
+  void WriteAgentJson(const Agent& agent, JsonWriter& json) const;
+
   // ---- Offers, tasks, agents (master_tasks.cc) ----
+  // The outstanding offer `id`, or nullptr.
+  const Offer* FindOffer(const std::string& id) const;
   // Runs an allocation round now.
   void Allocate();
   // Runs one after allocation_interval unless one is already due.
@@ -220,6 +256,8 @@ class LocalMaster::State {
   void Kill(Framework& framework, const ::mesos::v1::scheduler::Call::Kill& kill);
   void Acknowledge(Framework& framework, const ::mesos::v1::scheduler::Call::Acknowledge& ack);
   void Reconcile(Framework& framework, const ::mesos::v1::scheduler::Call::Reconcile& reconcile);
+  void ReconcileOperations(Framework& framework,
+                           const ::mesos::v1::scheduler::Call::ReconcileOperations& reconcile);
   // The reconciliation answer for a task the master does not know (§5.6). (Agents re-register
   // at once after a restart, so the "no answer yet" rows never apply.)
   ::mesos::v1::TaskStatus ReconcileUnknown(const Framework& framework,

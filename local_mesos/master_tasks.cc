@@ -184,6 +184,11 @@ void LocalMaster::State::ScheduleAllocation() {
   });
 }
 
+const LocalMaster::State::Offer* LocalMaster::State::FindOffer(const std::string& id) const {
+  auto it = offers_.find(id);
+  return it == offers_.end() ? nullptr : &it->second;
+}
+
 void LocalMaster::State::RemoveOffer(const std::string& offer_id, bool rescind,
                                      std::optional<double> refuse_seconds) {
   auto it = offers_.find(offer_id);
@@ -976,6 +981,30 @@ void LocalMaster::State::Reconcile(Framework& framework, const Call::Reconcile& 
                        ReconcileUnknown(framework, item.task_id(),
                                         item.has_agent_id() ? &item.agent_id() : nullptr));
     }
+  }
+}
+
+void LocalMaster::State::ReconcileOperations(Framework& framework,
+                                             const Call::ReconcileOperations& reconcile) {
+  // No operation ever has feedback here: each one asked about is unknown.
+  for (const auto& operation : reconcile.operations()) {
+    mesos_v1::OperationState state = mesos_v1::OPERATION_UNKNOWN;
+    if (operation.has_agent_id()) {
+      for (const Agent& agent : agents_) {
+        if (agent.id != operation.agent_id().value()) continue;
+        if (agent.status == AgentStatus::kUnreachable) {
+          state = mesos_v1::OPERATION_UNREACHABLE;
+        } else if (agent.status == AgentStatus::kGone) {
+          state = mesos_v1::OPERATION_GONE_BY_OPERATOR;
+        }
+      }
+    }
+    Event event = OperationStatusEvent(operation.operation_id(), state, "");
+    if (operation.has_agent_id()) {
+      *event.mutable_update_operation_status()->mutable_status()->mutable_agent_id() =
+          operation.agent_id();
+    }
+    SendEvent(framework, event);
   }
 }
 
