@@ -1,6 +1,6 @@
 // The local master's frameworks, subscription streams, call dispatch and restart. The JSON
-// endpoints are in master_json.cc, the FrameworkInfo checks in validation.cc; offers, tasks and
-// agents in master_tasks.cc.
+// endpoints are in master_json.cc, the FrameworkInfo checks in validation.cc, the allocator and
+// offers in master_offers.cc, ACCEPT in master_accept.cc, tasks and agents in master_tasks.cc.
 
 #include "local_mesos/master_state.h"
 

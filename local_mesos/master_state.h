@@ -234,7 +234,7 @@ class LocalMaster::State {
   void WriteFlagsJson(JsonWriter& json) const;
   void WriteAgentJson(const Agent& agent, JsonWriter& json) const;
 
-  // ---- Offers, tasks, agents (master_tasks.cc) ----
+  // ---- Allocation and offers (master_offers.cc) ----
   // The outstanding offer `id`, or nullptr.
   const Offer* FindOffer(const std::string& id) const;
   // Runs an allocation round now.
@@ -243,16 +243,65 @@ class LocalMaster::State {
   void ScheduleAllocation();
   bool Allocatable(const Framework& framework, const std::string& role, const Agent& agent,
                    const Resources& available) const;
+  // A new offer of `available` on `agent` to `framework` for `role` (the caller records it).
+  Offer NewOffer(const Framework& framework, const std::string& role, const Agent& agent,
+                 const Resources& available);
   // Removes an outstanding offer; its resources return to the agent, refused by the framework
   // for `refuse_seconds` (nullopt: no filter). `rescind`: a RESCIND event is sent.
   void RemoveOffer(const std::string& offer_id, bool rescind, std::optional<double> refuse_seconds);
   void AddFilter(Framework& framework, int agent, const std::string& role, const Resources& refused,
                  double refuse_seconds);
-  void Accept(Framework& framework, const ::mesos::v1::scheduler::Call::Accept& accept);
   void Decline(Framework& framework, const ::mesos::v1::scheduler::Call::Decline& decline);
   void Revive(Framework& framework, const ::mesos::v1::scheduler::Call::Revive& revive);
   void Suppress(Framework& framework, const ::mesos::v1::scheduler::Call::Suppress& suppress);
   void ClearFilters(Framework& framework, const std::set<std::string>& roles);
+
+  // ---- ACCEPT (master_accept.cc) ----
+  // The offers an ACCEPT names, as the master checks them.
+  struct AcceptedOffers {
+    std::vector<std::string> valid;  // outstanding offers of the framework, each once
+    int agent = -1;                  // the agent and role of the first valid offer
+    std::string role;
+    std::optional<std::string> error;  // the first problem, in Mesos' words
+  };
+  // What the launches of one ACCEPT draw on.
+  struct LaunchTarget {
+    Framework& framework;
+    Agent& agent;
+    const std::string& role;
+    Resources pool;                  // what is left of the offers' resources
+    std::set<std::string> launched;  // task IDs launched by this call so far
+  };
+  void Accept(Framework& framework, const ::mesos::v1::scheduler::Call::Accept& accept);
+  AcceptedOffers CheckAcceptedOffers(const Framework& framework,
+                                     const ::mesos::v1::scheduler::Call::Accept& accept) const;
+  // Invalid offers: the valid ones are discarded, refused for `refuse_seconds`; every task is
+  // dropped (TASK_DROPPED, or TASK_LOST without PARTITION_AWARE); every operation with an ID
+  // fails.
+  void RejectAccept(Framework& framework, const ::mesos::v1::scheduler::Call::Accept& accept,
+                    const AcceptedOffers& offers, double refuse_seconds);
+  // LAUNCH: each valid task that fits what is left is launched; each other one gets TASK_ERROR.
+  void ApplyLaunch(LaunchTarget& target, const ::mesos::v1::Offer::Operation::Launch& launch);
+  // LAUNCH_GROUP: every task of the group is launched, or each one gets TASK_ERROR.
+  void ApplyLaunchGroup(LaunchTarget& target,
+                        const ::mesos::v1::Offer::Operation::LaunchGroup& group);
+  // The error of a task group, if any. `needed`: the resources of its tasks plus those of a new
+  // executor; `per_task`: each task's own.
+  std::optional<std::string> ValidateTaskGroup(
+      const LaunchTarget& target, const ::mesos::v1::Offer::Operation::LaunchGroup& group,
+      Resources* needed, std::vector<Resources>* per_task) const;
+  // Validates one task of an ACCEPT; the error is the TASK_ERROR message. `needed`: the task's
+  // resources plus those of its executor if the agent does not run it yet.
+  std::optional<std::string> ValidateTask(const Framework& framework,
+                                          const ::mesos::v1::TaskInfo& task, const Agent& agent,
+                                          const std::set<std::string>& seen,
+                                          const std::string& role, Resources* needed) const;
+  // An operation this master does not support: logged, and OPERATION_ERROR if it has an ID.
+  void RejectUnsupportedOperation(Framework& framework,
+                                  const ::mesos::v1::Offer::Operation& operation,
+                                  const Agent& agent);
+
+  // ---- Tasks, reconciliation, agents (master_tasks.cc) ----
   void Kill(Framework& framework, const ::mesos::v1::scheduler::Call::Kill& kill);
   void Acknowledge(Framework& framework, const ::mesos::v1::scheduler::Call::Acknowledge& ack);
   void Reconcile(Framework& framework, const ::mesos::v1::scheduler::Call::Reconcile& reconcile);
@@ -263,11 +312,6 @@ class LocalMaster::State {
   ::mesos::v1::TaskStatus ReconcileUnknown(const Framework& framework,
                                            const ::mesos::v1::TaskID& task_id,
                                            const ::mesos::v1::AgentID* agent_id) const;
-  // Validates one task of an ACCEPT; the error is the TASK_ERROR message.
-  std::optional<std::string> ValidateTask(const Framework& framework,
-                                          const ::mesos::v1::TaskInfo& task, const Agent& agent,
-                                          const std::set<std::string>& seen,
-                                          const std::string& role, Resources* needed) const;
   void LaunchTask(Framework& framework, const ::mesos::v1::TaskInfo& task, int agent,
                   const std::string& role, const Resources& resources,
                   const std::string& executor_id);

@@ -75,16 +75,15 @@ std::optional<std::string> ValidateRoleReferences(const mesos_v1::FrameworkInfo&
 
 // One constraint needs a selector and a predicate, and its regex (if any) must compile.
 std::optional<std::string> ValidateAttributeConstraint(const AttributeConstraint& constraint) {
-  if (constraint.selector().selector_case() ==
-          AttributeConstraint::Selector::SELECTOR_NOT_SET ||
+  if (constraint.selector().selector_case() == AttributeConstraint::Selector::SELECTOR_NOT_SET ||
       constraint.predicate().predicate_case() ==
           AttributeConstraint::Predicate::PREDICATE_NOT_SET) {
     return "An attribute constraint needs a selector and a predicate";
   }
   const auto& predicate = constraint.predicate();
-  const std::string* regex = predicate.has_text_matches()       ? &predicate.text_matches().regex()
-                             : predicate.has_text_not_matches() ? &predicate.text_not_matches().regex()
-                                                                : nullptr;
+  const std::string* regex = nullptr;  // text_matches and text_not_matches are a oneof
+  if (predicate.has_text_matches()) regex = &predicate.text_matches().regex();
+  if (predicate.has_text_not_matches()) regex = &predicate.text_not_matches().regex();
   if (regex != nullptr) {
     try {
       std::regex compiled(*regex, std::regex::ECMAScript);
