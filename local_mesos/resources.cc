@@ -40,18 +40,21 @@ std::string FormatMilli(int64_t milli) {
   return out;
 }
 
-// cpus, mem, disk, gpus first (the order Mesos users expect), then the rest by name.
-std::vector<std::string> ScalarOrder(const std::map<std::string, int64_t>& scalars) {
-  std::vector<std::string> names;
+// The scalars as (name, milli-units): cpus, mem, disk, gpus first (the order Mesos users
+// expect), then the rest by name.
+std::vector<std::pair<std::string, int64_t>> ScalarOrder(
+    const std::map<std::string, int64_t>& scalars) {
+  std::vector<std::pair<std::string, int64_t>> ordered;
   for (const char* known : {"cpus", "mem", "disk", "gpus"}) {
-    if (scalars.count(known) > 0) names.push_back(known);
+    auto it = scalars.find(known);
+    if (it != scalars.end()) ordered.emplace_back(*it);
   }
-  for (const auto& [name, value] : scalars) {
+  for (const auto& [name, milli] : scalars) {
     if (name != "cpus" && name != "mem" && name != "disk" && name != "gpus") {
-      names.push_back(name);
+      ordered.emplace_back(name, milli);
     }
   }
-  return names;
+  return ordered;
 }
 
 absl::StatusOr<IntervalSet> ParseRanges(absl::string_view text, absl::string_view name) {
@@ -306,10 +309,10 @@ void Resources::ToProto(google::protobuf::RepeatedPtrField<mesos_v1::Resource>* 
       range->set_end(e);
     }
   }
-  for (const std::string& name : ScalarOrder(scalars_)) {
+  for (const auto& [name, milli] : ScalarOrder(scalars_)) {
     add(name, mesos_v1::Value::SCALAR)
         ->mutable_scalar()
-        ->set_value(static_cast<double>(scalars_.at(name)) / kMilli);
+        ->set_value(static_cast<double>(milli) / kMilli);
   }
   for (const auto& [name, items] : sets_) {
     mesos_v1::Resource* r = add(name, mesos_v1::Value::SET);
@@ -381,8 +384,8 @@ double Resources::Quantity(const std::string& name) const {
 
 std::string Resources::ToString() const {
   std::vector<std::string> parts;
-  for (const std::string& name : ScalarOrder(scalars_)) {
-    parts.push_back(absl::StrCat(name, ":", FormatMilli(scalars_.at(name))));
+  for (const auto& [name, milli] : ScalarOrder(scalars_)) {
+    parts.push_back(absl::StrCat(name, ":", FormatMilli(milli)));
   }
   for (const auto& [name, set] : ranges_) parts.push_back(absl::StrCat(name, ":", set.ToString()));
   for (const auto& [name, items] : sets_) {
