@@ -203,6 +203,7 @@ class LocalMaster::State {
   // and checkpoint that a re-subscription keeps. FailedPrecondition in the master's words if
   // the master refuses the framework.
   absl::StatusOr<Framework*> AdmitSubscriber(::mesos::v1::FrameworkInfo& info);
+  // A new framework `id`, registered now, not yet bound to a stream.
   Framework& AddFramework(const std::string& id);
   // SUBSCRIBED on the framework's new stream, then a HEARTBEAT (unless heartbeats are off).
   void SendSubscribed(Framework& framework);
