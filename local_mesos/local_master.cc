@@ -19,20 +19,13 @@
 #include "local_mesos/master_state.h"
 
 namespace mast::local {
+
+namespace mesos_v1 = ::mesos::v1;
+
 namespace {
 
 constexpr char kProtobuf[] = "application/x-protobuf";
 constexpr char kJson[] = "application/json";
-
-bool IsSchedulerPath(absl::string_view path) {
-  return path == "/api/v1/scheduler" || path == "/master/api/v1/scheduler";
-}
-
-bool IsStatePath(absl::string_view path) {
-  return path == "/master/state" || path == "/master/state.json" || path == "/state" ||
-         path == "/state.json" || path == "/master/frameworks" || path == "/frameworks" ||
-         path == "/master/tasks" || path == "/tasks";
-}
 
 // Whether an `Accept` header allows `type` (libprocess' rule: no header accepts anything; the
 // most specific matching media range decides, by its q value).
@@ -70,12 +63,12 @@ bool Accepts(const std::optional<std::string>& accept, absl::string_view type) {
 }
 
 // §2.2: what the master checks before dispatching.
-std::optional<std::string> ValidateCall(const v1::scheduler::Call& call) {
-  using Call = v1::scheduler::Call;
+std::optional<std::string> ValidateCall(const mesos_v1::scheduler::Call& call) {
+  using Call = mesos_v1::scheduler::Call;
   if (!call.has_type()) return "Expecting 'type' to be present";
   if (call.type() == Call::SUBSCRIBE) {
     if (!call.has_subscribe()) return "Expecting 'subscribe' to be present";
-    const v1::FrameworkInfo& info = call.subscribe().framework_info();
+    const mesos_v1::FrameworkInfo& info = call.subscribe().framework_info();
     if (call.has_framework_id() != info.has_id() ||
         (call.has_framework_id() && call.framework_id().value() != info.id().value())) {
       return "'framework_id' differs from 'subscribe.framework_info.id'";
@@ -137,6 +130,40 @@ std::optional<std::string> ValidateCall(const v1::scheduler::Call& call) {
   return std::nullopt;
 }
 
+// §1.3 rows 3-6: the method, the Content-Type, the body and the call's own checks. The answer
+// to a request that fails one of them, else nullopt with `call` parsed.
+std::optional<HttpResponse> ParseCall(const HttpRequest& request, mesos_v1::scheduler::Call* call) {
+  // Row 3.
+  if (request.method != "POST") {
+    HttpResponse response = TextResponse(
+        405, absl::StrCat("Expecting one of { 'POST' }, but received '", request.method, "'"));
+    response.headers.emplace_back("Allow", "POST");
+    return response;
+  }
+  // Row 4.
+  std::optional<std::string> content_type = request.Header("Content-Type");
+  if (!content_type.has_value()) {
+    return TextResponse(400, "Expecting 'Content-Type' to be present");
+  }
+  if (*content_type != kProtobuf && *content_type != kJson) {
+    return TextResponse(415,
+                        "Expecting 'Content-Type' of application/json or application/x-protobuf");
+  }
+  // Row 5.
+  if (*content_type == kProtobuf) {
+    if (!call->ParseFromString(request.body)) {
+      return TextResponse(400, "Failed to parse body into Call protobuf");
+    }
+  } else if (absl::Status status = ParseMesosJson(request.body, call, "Call"); !status.ok()) {
+    return TextResponse(400, std::string(status.message()));
+  }
+  // Row 6.
+  if (std::optional<std::string> error = ValidateCall(*call); error.has_value()) {
+    return TextResponse(400, absl::StrCat("Failed to validate scheduler::Call: ", *error));
+  }
+  return std::nullopt;
+}
+
 std::string NewStreamId() {
   thread_local absl::BitGen gen;
   std::string bytes(16, '\0');
@@ -158,7 +185,7 @@ std::string VersionJson() {
       .Key("build_user")
       .String("mast")
       .Key("version")
-      .String("1.11.0")
+      .String(kMesosVersion)
       .EndObject();
   return json.str();
 }
@@ -392,6 +419,39 @@ HttpResponse LocalMaster::HandleFault(const HttpRequest& request) {
   return TextResponse(200, "");
 }
 
+enum class LocalMaster::Route {
+  kVersion,     // GET /version: answered even by a master that does not lead
+  kFault,       // POST /faults/<name>, with fault_endpoints
+  kRedirect,    // /redirect: 307 to the leading master
+  kScheduler,   // the v1 scheduler API
+  kState,       // /master/state
+  kFrameworks,  // /master/frameworks
+  kTasks,       // /master/tasks
+};
+
+std::optional<LocalMaster::Route> LocalMaster::FindRoute(absl::string_view path,
+                                                         bool fault_endpoints) {
+  static constexpr std::pair<absl::string_view, Route> kRoutes[] = {
+      {"/version", Route::kVersion},
+      {"/redirect", Route::kRedirect},
+      {"/api/v1/scheduler", Route::kScheduler},
+      {"/master/api/v1/scheduler", Route::kScheduler},
+      {"/master/state", Route::kState},
+      {"/master/state.json", Route::kState},
+      {"/state", Route::kState},
+      {"/state.json", Route::kState},
+      {"/master/frameworks", Route::kFrameworks},
+      {"/frameworks", Route::kFrameworks},
+      {"/master/tasks", Route::kTasks},
+      {"/tasks", Route::kTasks},
+  };
+  if (fault_endpoints && absl::StartsWith(path, "/faults/")) return Route::kFault;
+  for (const auto& [route_path, route] : kRoutes) {
+    if (route_path == path) return route;
+  }
+  return std::nullopt;
+}
+
 void LocalMaster::Handle(const HttpRequest& request, HttpExchange& exchange) {
   std::optional<std::string> redirect;
   bool unavailable, recovering, stopping;
@@ -404,15 +464,16 @@ void LocalMaster::Handle(const HttpRequest& request, HttpExchange& exchange) {
     stopping = stopping_;
     delay = call_delay_;
   }
+  const std::optional<Route> route = FindRoute(request.path, config_.fault_endpoints);
   if (stopping) {
     exchange.Respond(TextResponse(503, "Master is shutting down"));
     return;
   }
-  if (request.path == "/version") {
+  if (route == Route::kVersion) {
     exchange.Respond(JsonResponse(VersionJson()));
     return;
   }
-  if (config_.fault_endpoints && absl::StartsWith(request.path, "/faults/")) {
+  if (route == Route::kFault) {
     exchange.Respond(HandleFault(request));
     return;
   }
@@ -420,7 +481,7 @@ void LocalMaster::Handle(const HttpRequest& request, HttpExchange& exchange) {
   if (redirect.has_value()) {
     HttpResponse response = TextResponse(307, "");
     std::string location = absl::StrCat("//", *redirect);
-    if (request.path != "/redirect") location += request.target;
+    if (route != Route::kRedirect) location += request.target;
     response.headers.emplace_back("Location", location);
     exchange.Respond(std::move(response));
     return;
@@ -429,14 +490,13 @@ void LocalMaster::Handle(const HttpRequest& request, HttpExchange& exchange) {
     exchange.Respond(TextResponse(503, "No leader elected"));
     return;
   }
-  if (request.path == "/redirect") {
+  if (route == Route::kRedirect) {
     HttpResponse response = TextResponse(307, "");
     response.headers.emplace_back("Location", url().substr(5));  // "//host:port"
     exchange.Respond(std::move(response));
     return;
   }
-  const bool scheduler = IsSchedulerPath(request.path);
-  if (!scheduler && !IsStatePath(request.path)) {
+  if (!route.has_value()) {
     exchange.Respond(TextResponse(404, ""));
     return;
   }
@@ -445,87 +505,38 @@ void LocalMaster::Handle(const HttpRequest& request, HttpExchange& exchange) {
     exchange.Respond(TextResponse(503, "Master has not finished recovery"));
     return;
   }
-  if (!scheduler) {
-    if (request.method != "GET" && request.method != "HEAD") {
-      HttpResponse response = TextResponse(
-          405, absl::StrCat("Expecting one of { 'GET' }, but received '", request.method, "'"));
-      response.headers.emplace_back("Allow", "GET");
-      exchange.Respond(std::move(response));
-      return;
-    }
-    const std::string path = request.path;
-    exchange.Respond(AskLoop(
-        [this, path] {
-          if (absl::EndsWith(path, "frameworks")) return JsonResponse(state_->FrameworksJson());
-          if (absl::EndsWith(path, "tasks")) return JsonResponse(state_->TasksJson());
-          return JsonResponse(state_->StateJson());
-        },
-        absl::ZeroDuration()));
+  if (route == Route::kScheduler) {
+    HandleSchedulerCall(request, exchange, delay);
     return;
   }
+  exchange.Respond(ReadState(request, *route));
+}
 
-  // Row 3.
-  if (request.method != "POST") {
+HttpResponse LocalMaster::ReadState(const HttpRequest& request, Route route) {
+  if (request.method != "GET" && request.method != "HEAD") {
     HttpResponse response = TextResponse(
-        405, absl::StrCat("Expecting one of { 'POST' }, but received '", request.method, "'"));
-    response.headers.emplace_back("Allow", "POST");
-    exchange.Respond(std::move(response));
+        405, absl::StrCat("Expecting one of { 'GET' }, but received '", request.method, "'"));
+    response.headers.emplace_back("Allow", "GET");
+    return response;
+  }
+  return AskLoop(
+      [this, route] {
+        if (route == Route::kFrameworks) return JsonResponse(state_->FrameworksJson());
+        if (route == Route::kTasks) return JsonResponse(state_->TasksJson());
+        return JsonResponse(state_->StateJson());
+      },
+      absl::ZeroDuration());
+}
+
+void LocalMaster::HandleSchedulerCall(const HttpRequest& request, HttpExchange& exchange,
+                                      absl::Duration delay) {
+  mesos_v1::scheduler::Call call;
+  if (std::optional<HttpResponse> error = ParseCall(request, &call)) {
+    exchange.Respond(std::move(*error));
     return;
   }
-  // Row 4.
-  std::optional<std::string> content_type = request.Header("Content-Type");
-  if (!content_type.has_value()) {
-    exchange.Respond(TextResponse(400, "Expecting 'Content-Type' to be present"));
-    return;
-  }
-  if (*content_type != kProtobuf && *content_type != kJson) {
-    exchange.Respond(TextResponse(
-        415, "Expecting 'Content-Type' of application/json or application/x-protobuf"));
-    return;
-  }
-  // Row 5.
-  v1::scheduler::Call call;
-  if (*content_type == kProtobuf) {
-    if (!call.ParseFromString(request.body)) {
-      exchange.Respond(TextResponse(400, "Failed to parse body into Call protobuf"));
-      return;
-    }
-  } else if (absl::Status status = ParseMesosJson(request.body, &call, "Call"); !status.ok()) {
-    exchange.Respond(TextResponse(400, std::string(status.message())));
-    return;
-  }
-  // Row 6.
-  if (std::optional<std::string> error = ValidateCall(call); error.has_value()) {
-    exchange.Respond(
-        TextResponse(400, absl::StrCat("Failed to validate scheduler::Call: ", *error)));
-    return;
-  }
-  if (call.type() == v1::scheduler::Call::SUBSCRIBE) {
-    // Row 7: JSON is tried first, so a missing Accept gets JSON.
-    std::optional<std::string> accept = request.Header("Accept");
-    bool json;
-    if (Accepts(accept, kJson)) {
-      json = true;
-    } else if (Accepts(accept, kProtobuf)) {
-      json = false;
-    } else {
-      exchange.Respond(TextResponse(
-          406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"));
-      return;
-    }
-    // Row 8.
-    if (request.Header("Mesos-Stream-Id").has_value()) {
-      exchange.Respond(
-          TextResponse(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header"));
-      return;
-    }
-    // Row 9: 200 at once; the rest arrives as events.
-    std::string stream_id = NewStreamId();
-    std::shared_ptr<ResponseStream> stream = exchange.StartStream(
-        200, {{"Content-Type", json ? kJson : kProtobuf}, {"Mesos-Stream-Id", stream_id}});
-    loop_->Post([this, call = std::move(call), stream = std::move(stream), stream_id, json] {
-      state_->Subscribe(call, stream, stream_id, json);
-    });
+  if (call.type() == mesos_v1::scheduler::Call::SUBSCRIBE) {
+    StartSubscription(request, exchange, std::move(call));
     return;
   }
   // Rows 10-14 need the master's state.
@@ -533,6 +544,35 @@ void LocalMaster::Handle(const HttpRequest& request, HttpExchange& exchange) {
   exchange.Respond(AskLoop(
       [this, call = std::move(call), stream_id] { return state_->HandleCall(call, stream_id); },
       delay));
+}
+
+void LocalMaster::StartSubscription(const HttpRequest& request, HttpExchange& exchange,
+                                    mesos_v1::scheduler::Call call) {
+  // Row 7: JSON is tried first, so a missing Accept gets JSON.
+  std::optional<std::string> accept = request.Header("Accept");
+  bool json;
+  if (Accepts(accept, kJson)) {
+    json = true;
+  } else if (Accepts(accept, kProtobuf)) {
+    json = false;
+  } else {
+    exchange.Respond(TextResponse(
+        406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"));
+    return;
+  }
+  // Row 8.
+  if (request.Header("Mesos-Stream-Id").has_value()) {
+    exchange.Respond(
+        TextResponse(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header"));
+    return;
+  }
+  // Row 9: 200 at once; the rest arrives as events.
+  std::string stream_id = NewStreamId();
+  std::shared_ptr<ResponseStream> stream = exchange.StartStream(
+      200, {{"Content-Type", json ? kJson : kProtobuf}, {"Mesos-Stream-Id", stream_id}});
+  loop_->Post([this, call = std::move(call), stream = std::move(stream), stream_id, json] {
+    state_->Subscribe(call, stream, stream_id, json);
+  });
 }
 
 void LocalMaster::DropSubscriptions() {

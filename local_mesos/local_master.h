@@ -11,12 +11,14 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/event_loop.h"
 #include "local_mesos/http_server.h"
 #include "mesos/v1/mesos.pb.h"
+#include "mesos/v1/scheduler/scheduler.pb.h"
 
 namespace mast::local {
 
@@ -164,8 +166,20 @@ class LocalMaster {
 
  private:
   LocalMaster(LocalMasterConfig config, Clock& clock);
-  // The HTTP entry point (connection threads).
+  // What a request path names (defined in local_master.cc).
+  enum class Route;
+  static std::optional<Route> FindRoute(absl::string_view path, bool fault_endpoints);
+  // The HTTP entry point (connection threads): the front door's checks in the master's order
+  // (mesos-v1-api.md §1.3), then the route.
   void Handle(const HttpRequest& request, HttpExchange& exchange);
+  // GET of a state endpoint: its JSON, read on the loop.
+  HttpResponse ReadState(const HttpRequest& request, Route route);
+  // The scheduler API past the front door: rows 3-14 of §1.3.
+  void HandleSchedulerCall(const HttpRequest& request, HttpExchange& exchange,
+                           absl::Duration delay);
+  // SUBSCRIBE: rows 7-9 (200 and the stream at once), then the call on the loop.
+  void StartSubscription(const HttpRequest& request, HttpExchange& exchange,
+                         ::mesos::v1::scheduler::Call call);
   // POST /faults/<name>: runs the named fault-injection method.
   HttpResponse HandleFault(const HttpRequest& request);
   // Runs `fn` on the loop and waits for its result; answers 503 if the master is stopping.

@@ -10,6 +10,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -39,6 +40,34 @@ ABSL_FLAG(bool, fault_endpoints, true,
 ABSL_FLAG(std::string, work_dir, "",
           "Directory for the sandboxes of executed tasks (default: a temporary directory)");
 
+namespace {
+
+// The master's config from the flags; the error names the flag (without its "--").
+absl::StatusOr<mast::local::LocalMasterConfig> ConfigFromFlags() {
+  mast::local::LocalMasterConfig config;
+  config.address = absl::GetFlag(FLAGS_address);
+  config.agents = absl::GetFlag(FLAGS_agents);
+  config.agent_resources = absl::GetFlag(FLAGS_agent_resources);
+  auto attributes = mast::local::ParseAttributes(absl::GetFlag(FLAGS_agent_attributes));
+  if (!attributes.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("agent_attributes: ", attributes.status().message()));
+  }
+  config.agent_attributes = *attributes;
+  config.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  config.update_retry_interval = absl::GetFlag(FLAGS_update_retry_interval);
+  config.allocation_interval = absl::GetFlag(FLAGS_allocation_interval);
+  config.execute = absl::GetFlag(FLAGS_execute);
+  config.fault_endpoints = absl::GetFlag(FLAGS_fault_endpoints);
+  config.work_dir = absl::GetFlag(FLAGS_work_dir);
+  if (absl::Status status = mast::local::ValidateLocalMasterConfig(config); !status.ok()) {
+    return status;
+  }
+  return config;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "A local Mesos master (v1 scheduler HTTP API) with simulated agents.\n"
@@ -52,27 +81,12 @@ int main(int argc, char** argv) {
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
 
-  mast::local::LocalMasterConfig config;
-  config.address = absl::GetFlag(FLAGS_address);
-  config.agents = absl::GetFlag(FLAGS_agents);
-  config.agent_resources = absl::GetFlag(FLAGS_agent_resources);
-  auto attributes = mast::local::ParseAttributes(absl::GetFlag(FLAGS_agent_attributes));
-  if (!attributes.ok()) {
-    std::fprintf(stderr, "--agent_attributes: %s\n",
-                 std::string(attributes.status().message()).c_str());
+  absl::StatusOr<mast::local::LocalMasterConfig> flags_config = ConfigFromFlags();
+  if (!flags_config.ok()) {
+    std::fprintf(stderr, "--%s\n", std::string(flags_config.status().message()).c_str());
     return 2;
   }
-  config.agent_attributes = *attributes;
-  config.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
-  config.update_retry_interval = absl::GetFlag(FLAGS_update_retry_interval);
-  config.allocation_interval = absl::GetFlag(FLAGS_allocation_interval);
-  config.execute = absl::GetFlag(FLAGS_execute);
-  config.fault_endpoints = absl::GetFlag(FLAGS_fault_endpoints);
-  config.work_dir = absl::GetFlag(FLAGS_work_dir);
-  if (absl::Status status = mast::local::ValidateLocalMasterConfig(config); !status.ok()) {
-    std::fprintf(stderr, "--%s\n", std::string(status.message()).c_str());
-    return 2;
-  }
+  const mast::local::LocalMasterConfig& config = *flags_config;
 
   // SIGTERM and SIGINT are taken with sigwait() on this thread; every other thread (started
   // after this) inherits the blocked mask.

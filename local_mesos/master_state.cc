@@ -1,53 +1,33 @@
-// The local master's frameworks, subscription streams, call dispatch, restart and the JSON
-// endpoints. Offers, tasks and agents are in master_tasks.cc.
+// The local master's frameworks, subscription streams, call dispatch and restart. The JSON
+// endpoints are in master_json.cc, the FrameworkInfo checks in validation.cc, the allocator and
+// offers in master_offers.cc, ACCEPT in master_accept.cc, tasks and agents in master_tasks.cc.
 
 #include "local_mesos/master_state.h"
 
 #include <arpa/inet.h>
 #include <signal.h>
 
-#include <cmath>
 #include <cstdint>
-#include <limits>
-#include <regex>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "scheduler/mesos/recordio.h"
 
 namespace mast::local {
 
-using Call = v1::scheduler::Call;
-using Event = v1::scheduler::Event;
+namespace mesos_v1 = ::mesos::v1;
+using Call = mesos_v1::scheduler::Call;
+using Event = mesos_v1::scheduler::Event;
 
 namespace {
-
-constexpr size_t kMaxCompletedFrameworks = 50;  // the master's --max_completed_frameworks
-constexpr char kVersion[] = "1.11.0";
 
 std::string Host(const std::string& address) {
   std::string host = address.substr(0, address.rfind(':'));
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   if (host.empty() || host == "0.0.0.0" || host == "localhost") host = "127.0.0.1";
   return host;
-}
-
-// The state endpoints write a `Labels` message as its bare list, `[{"key":..,"value":..}]`, not
-// as the message `{"labels": [...]}`: Mesos' master has a JSON overload for Labels that does
-// this (for TaskInfo.labels and FrameworkInfo.labels), and tools reading /master/tasks and
-// /master/frameworks expect the list. Messages nested deeper (discovery, container) keep the
-// plain protobuf form there too, so they go through MesosJson unchanged.
-std::string LabelsJson(const v1::Labels& labels) {
-  JsonWriter json;
-  json.BeginArray();
-  for (const v1::Label& label : labels.labels()) json.Raw(MesosJson(label));
-  json.EndArray();
-  return json.str();
 }
 
 }  // namespace
@@ -60,45 +40,19 @@ HttpResponse TextResponse(int status, std::string body) {
   return response;
 }
 
-std::optional<std::string> ValidateId(const std::string& id) {
-  if (id.empty()) return "ID must not be empty";
-  if (id.size() > 255) return "ID must not be greater than 255 characters";
-  if (id == "." || id == "..") return absl::StrCat("'", id, "' is disallowed");
-  for (char c : id) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (c == '/' || c == '\\' || u < 0x20 || u == 0x7f) {
-      return absl::StrCat("'", id, "' contains invalid characters");
-    }
-  }
-  return std::nullopt;
+Event OperationStatusEvent(const mesos_v1::OperationID& operation_id,
+                           mesos_v1::OperationState state, const std::string& message) {
+  Event event;
+  event.set_type(Event::UPDATE_OPERATION_STATUS);
+  auto* status = event.mutable_update_operation_status()->mutable_status();
+  *status->mutable_operation_id() = operation_id;
+  status->set_state(state);
+  if (!message.empty()) status->set_message(message);
+  return event;
 }
 
-std::optional<std::string> ValidateRole(const std::string& role) {
-  if (role == "*") return std::nullopt;
-  if (role.empty()) return "Empty role name is invalid";
-  for (char c : role) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f) {
-      return absl::StrCat("Role '", role, "' contains invalid characters");
-    }
-  }
-  if (role.front() == '/' || role.back() == '/') {
-    return absl::StrCat("Role '", role, "' cannot start or end with a slash");
-  }
-  for (absl::string_view part : absl::StrSplit(role, '/')) {
-    if (part.empty()) return absl::StrCat("Role '", role, "' cannot contain empty components");
-    if (part == "." || part == "..") {
-      return absl::StrCat("Role '", role, "' cannot contain '.' or '..' components");
-    }
-    if (part == "*") return absl::StrCat("Role '", role, "' cannot contain a '*' component");
-    if (part.front() == '-') {
-      return absl::StrCat("Role '", role, "' cannot have a component starting with '-'");
-    }
-  }
-  return std::nullopt;
-}
-
-bool HasCapability(const v1::FrameworkInfo& info, v1::FrameworkInfo::Capability::Type type) {
+bool HasCapability(const mesos_v1::FrameworkInfo& info,
+                   mesos_v1::FrameworkInfo::Capability::Type type) {
   for (const auto& capability : info.capabilities()) {
     if (capability.type() == type) return true;
   }
@@ -109,114 +63,31 @@ bool HasCapability(const v1::FrameworkInfo& info, v1::FrameworkInfo::Capability:
 // frameworks.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-const std::string& LegacyRole(const v1::FrameworkInfo& info) { return info.role(); }
-bool HasLegacyRole(const v1::FrameworkInfo& info) { return info.has_role(); }
+const std::string& LegacyRole(const mesos_v1::FrameworkInfo& info) { return info.role(); }
+bool HasLegacyRole(const mesos_v1::FrameworkInfo& info) { return info.has_role(); }
 #pragma GCC diagnostic pop
 
-std::vector<std::string> FrameworkRoles(const v1::FrameworkInfo& info) {
-  if (HasCapability(info, v1::FrameworkInfo::Capability::MULTI_ROLE)) {
+std::vector<std::string> FrameworkRoles(const mesos_v1::FrameworkInfo& info) {
+  if (HasCapability(info, mesos_v1::FrameworkInfo::Capability::MULTI_ROLE)) {
     return {info.roles().begin(), info.roles().end()};
   }
   return {LegacyRole(info)};
 }
 
-bool IsTerminal(v1::TaskState state) {
+bool IsTerminal(mesos_v1::TaskState state) {
   switch (state) {
-    case v1::TASK_FINISHED:
-    case v1::TASK_FAILED:
-    case v1::TASK_KILLED:
-    case v1::TASK_LOST:
-    case v1::TASK_ERROR:
-    case v1::TASK_DROPPED:
-    case v1::TASK_GONE:
-    case v1::TASK_GONE_BY_OPERATOR:
+    case mesos_v1::TASK_FINISHED:
+    case mesos_v1::TASK_FAILED:
+    case mesos_v1::TASK_KILLED:
+    case mesos_v1::TASK_LOST:
+    case mesos_v1::TASK_ERROR:
+    case mesos_v1::TASK_DROPPED:
+    case mesos_v1::TASK_GONE:
+    case mesos_v1::TASK_GONE_BY_OPERATOR:
       return true;
     default:
       return false;
   }
-}
-
-std::optional<std::string> ValidateFrameworkInfo(
-    const v1::FrameworkInfo& info, const std::vector<std::string>& suppressed,
-    const v1::scheduler::OfferConstraints* constraints) {
-  const bool multi_role = HasCapability(info, v1::FrameworkInfo::Capability::MULTI_ROLE);
-  if (multi_role && HasLegacyRole(info)) {
-    return "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable";
-  }
-  if (!multi_role && info.roles_size() > 0) {
-    return "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable";
-  }
-  std::set<std::string> seen, duplicates;
-  for (const std::string& role : info.roles()) {
-    if (!seen.insert(role).second) duplicates.insert(role);
-  }
-  if (!duplicates.empty()) {
-    return absl::StrCat("'FrameworkInfo.roles' contains duplicate items: { ",
-                        absl::StrJoin(duplicates, ", "), " }");
-  }
-  for (const std::string& role : FrameworkRoles(info)) {
-    if (std::optional<std::string> error = ValidateRole(role)) {
-      return absl::StrCat("'FrameworkInfo.role", multi_role ? "s" : "", "' is not valid: ", *error);
-    }
-  }
-  if (info.has_id()) {
-    if (std::optional<std::string> error = ValidateId(info.id().value())) return error;
-  }
-  const double timeout = info.failover_timeout();
-  if (!std::isfinite(timeout) ||
-      std::fabs(timeout) * 1e9 >= static_cast<double>(std::numeric_limits<int64_t>::max())) {
-    return absl::StrFormat("The framework failover_timeout (%g) is invalid", timeout);
-  }
-  const std::vector<std::string> roles = FrameworkRoles(info);
-  const std::set<std::string> role_set(roles.begin(), roles.end());
-  for (const std::string& role : suppressed) {
-    if (role_set.count(role) == 0) {
-      return absl::StrCat("Suppressed role '", role, "' is not contained in the list of roles");
-    }
-  }
-  for (const auto& [role, unused] : info.offer_filters()) {
-    if (role_set.count(role) == 0) {
-      return absl::StrCat("Offer filters for role '", role,
-                          "' are set but the framework is not subscribed to it");
-    }
-  }
-  if (constraints != nullptr) {
-    for (const auto& [role, role_constraints] : constraints->role_constraints()) {
-      if (role_set.count(role) == 0) {
-        return absl::StrCat("Offer constraints specified for role '", role,
-                            "' which the framework is not subscribed to");
-      }
-      if (role_constraints.groups_size() == 0) {
-        return absl::StrCat("Offer constraints for role '", role, "' have no groups");
-      }
-      for (const auto& group : role_constraints.groups()) {
-        if (group.attribute_constraints_size() == 0) {
-          return absl::StrCat("Offer constraints for role '", role, "' have an empty group");
-        }
-        for (const auto& constraint : group.attribute_constraints()) {
-          if (constraint.selector().selector_case() ==
-                  v1::scheduler::AttributeConstraint::Selector::SELECTOR_NOT_SET ||
-              constraint.predicate().predicate_case() ==
-                  v1::scheduler::AttributeConstraint::Predicate::PREDICATE_NOT_SET) {
-            return "An attribute constraint needs a selector and a predicate";
-          }
-          const auto& predicate = constraint.predicate();
-          const std::string* regex =
-              predicate.has_text_matches()       ? &predicate.text_matches().regex()
-              : predicate.has_text_not_matches() ? &predicate.text_not_matches().regex()
-                                                 : nullptr;
-          if (regex != nullptr) {
-            try {
-              std::regex compiled(*regex, std::regex::ECMAScript);
-            } catch (const std::regex_error& e) {
-              return absl::StrCat("Invalid regex '", *regex, "': ", e.what());
-            }
-          }
-        }
-      }
-    }
-  }
-  return std::nullopt;
 }
 
 LocalMaster::State::State(const LocalMasterConfig& config, Resources agent_resources,
@@ -262,8 +133,8 @@ double LocalMaster::State::NowSeconds() const {
   return absl::ToDoubleSeconds(loop_.clock().Now() - absl::UnixEpoch());
 }
 
-v1::MasterInfo LocalMaster::State::MasterInfo() const {
-  v1::MasterInfo info;
+mesos_v1::MasterInfo LocalMaster::State::MasterInfo() const {
+  mesos_v1::MasterInfo info;
   const std::string host = Host(config_.address);
   info.set_id(master_id_);
   in_addr addr{};
@@ -271,13 +142,13 @@ v1::MasterInfo LocalMaster::State::MasterInfo() const {
   info.set_port(static_cast<uint32_t>(port_));
   info.set_pid(absl::StrCat("master@", host, ":", port_));
   info.set_hostname(host);
-  info.set_version(kVersion);
+  info.set_version(kMesosVersion);
   info.mutable_address()->set_hostname(host);
   info.mutable_address()->set_ip(host);
   info.mutable_address()->set_port(port_);
-  for (auto type :
-       {v1::MasterInfo::Capability::AGENT_UPDATE, v1::MasterInfo::Capability::AGENT_DRAINING,
-        v1::MasterInfo::Capability::QUOTA_V2}) {
+  for (auto type : {mesos_v1::MasterInfo::Capability::AGENT_UPDATE,
+                    mesos_v1::MasterInfo::Capability::AGENT_DRAINING,
+                    mesos_v1::MasterInfo::Capability::QUOTA_V2}) {
     info.add_capabilities()->set_type(type);
   }
   return info;
@@ -350,105 +221,117 @@ void LocalMaster::State::ArmHeartbeat(Framework& framework) {
 void LocalMaster::State::Subscribe(const Call& call, std::shared_ptr<ResponseStream> stream,
                                    const std::string& stream_id, bool json) {
   const Call::Subscribe& subscribe = call.subscribe();
-  v1::FrameworkInfo info = subscribe.framework_info();
+  mesos_v1::FrameworkInfo info = subscribe.framework_info();
   std::vector<std::string> suppressed(subscribe.suppressed_roles().begin(),
                                       subscribe.suppressed_roles().end());
-  auto refuse = [&](const std::string& message) {
+  std::optional<std::string> error = ValidateFrameworkInfo(
+      info, suppressed,
+      subscribe.has_offer_constraints() ? &subscribe.offer_constraints() : nullptr);
+  Framework* framework = nullptr;
+  if (!error.has_value()) {
+    absl::StatusOr<Framework*> admitted = AdmitSubscriber(info);
+    if (admitted.ok()) {
+      framework = *admitted;
+    } else {
+      error = std::string(admitted.status().message());
+    }
+  }
+  if (error.has_value()) {
     LogInfo("local_master_subscribe_refused",
             {{"framework_id", info.has_id() ? info.id().value() : std::string("(new)")},
-             {"error", message}});
-    SendError(stream, json, message);
+             {"error", *error}});
+    SendError(stream, json, *error);
     stream->Close();
-  };
-  if (std::optional<std::string> error = ValidateFrameworkInfo(
-          info, suppressed,
-          subscribe.has_offer_constraints() ? &subscribe.offer_constraints() : nullptr)) {
-    refuse(*error);
     return;
-  }
-  Framework* framework = nullptr;
-  if (info.has_id()) {
-    const std::string id = info.id().value();
-    if (completed_ids_.count(id) > 0) {
-      refuse("Framework has been removed");
-      return;
-    }
-    framework = FindFramework(id);
-    if (framework != nullptr) {
-      if (framework->info.has_principal() != info.has_principal() ||
-          framework->info.principal() != info.principal()) {
-        refuse("Changing framework's principal is not allowed.");
-        return;
-      }
-      // Re-subscription: user and checkpoint keep their old values (§5.7).
-      info.set_user(framework->info.user());
-      if (framework->info.has_checkpoint()) {
-        info.set_checkpoint(framework->info.checkpoint());
-      } else {
-        info.clear_checkpoint();
-      }
-      if (framework->connected) {
-        // §5.7: the old stream gets ERROR and is closed; then the new one takes over.
-        Event error;
-        error.set_type(Event::ERROR);
-        error.mutable_error()->set_message("Framework failed over");
-        SendEvent(*framework, error);
-        framework->stream->Close();
-        ++stats_.failovers;
-        LogInfo("local_master_framework_failed_over", {{"framework_id", id}});
-      }
-      // Outstanding offers are discarded without RESCIND.
-      for (const std::string& offer_id : std::set<std::string>(framework->offers)) {
-        RemoveOffer(offer_id, /*rescind=*/false, std::nullopt);
-      }
-      framework->reregistered_time = loop_.clock().Now();
-      framework->recovered = false;
-    } else {
-      // Unknown here (e.g. a new leader): the framework is re-created with its ID.
-      auto created = std::make_unique<Framework>();
-      created->id = id;
-      created->registered_time = loop_.clock().Now();
-      framework = created.get();
-      frameworks_[id] = std::move(created);
-    }
-  } else {
-    std::string id = absl::StrFormat("%s-%04d", master_id_, next_framework_++);
-    info.mutable_id()->set_value(id);
-    auto created = std::make_unique<Framework>();
-    created->id = id;
-    created->registered_time = loop_.clock().Now();
-    framework = created.get();
-    frameworks_[id] = std::move(created);
   }
   framework->info = info;
   framework->suppressed = std::set<std::string>(suppressed.begin(), suppressed.end());
   framework->constraints = subscribe.offer_constraints();
   BindStream(*framework, std::move(stream), stream_id, json);
-
-  Event subscribed;
-  subscribed.set_type(Event::SUBSCRIBED);
-  *subscribed.mutable_subscribed()->mutable_framework_id() = info.id();
-  subscribed.mutable_subscribed()->set_heartbeat_interval_seconds(
-      absl::ToDoubleSeconds(config_.heartbeat_interval));
-  *subscribed.mutable_subscribed()->mutable_master_info() = MasterInfo();
-  ArmHeartbeat(*framework);  // before any event goes out (see ArmHeartbeat)
-  SendEvent(*framework, subscribed);
-  if (heartbeats_enabled_) {
-    Event heartbeat;
-    heartbeat.set_type(Event::HEARTBEAT);
-    SendEvent(*framework, heartbeat);
-  }
+  SendSubscribed(*framework);
   ++stats_.subscriptions;
   LogInfo("local_master_framework_subscribed", {{"framework_id", framework->id},
                                                 {"name", info.name()},
                                                 {"stream_id", stream_id},
                                                 {"encoding", json ? "json" : "protobuf"}});
   Allocate();
-  // The agents resend what the framework has not acknowledged yet.
+  ResendUnacknowledged(*framework);
+}
+
+absl::StatusOr<LocalMaster::State::Framework*> LocalMaster::State::AdmitSubscriber(
+    mesos_v1::FrameworkInfo& info) {
+  if (!info.has_id()) {
+    std::string id = absl::StrFormat("%s-%04d", master_id_, next_framework_++);
+    info.mutable_id()->set_value(id);
+    return &AddFramework(id);
+  }
+  const std::string id = info.id().value();
+  if (completed_ids_.count(id) > 0) {
+    return absl::FailedPreconditionError("Framework has been removed");
+  }
+  Framework* framework = FindFramework(id);
+  // Unknown here (e.g. a new leader): the framework is re-created with its ID.
+  if (framework == nullptr) return &AddFramework(id);
+  if (framework->info.has_principal() != info.has_principal() ||
+      framework->info.principal() != info.principal()) {
+    return absl::FailedPreconditionError("Changing framework's principal is not allowed.");
+  }
+  // Re-subscription: user and checkpoint keep their old values (§5.7).
+  info.set_user(framework->info.user());
+  if (framework->info.has_checkpoint()) {
+    info.set_checkpoint(framework->info.checkpoint());
+  } else {
+    info.clear_checkpoint();
+  }
+  if (framework->connected) {
+    // §5.7: the old stream gets ERROR and is closed; then the new one takes over.
+    Event error;
+    error.set_type(Event::ERROR);
+    error.mutable_error()->set_message("Framework failed over");
+    SendEvent(*framework, error);
+    framework->stream->Close();
+    ++stats_.failovers;
+    LogInfo("local_master_framework_failed_over", {{"framework_id", id}});
+  }
+  // Outstanding offers are discarded without RESCIND.
+  for (const std::string& offer_id : std::set<std::string>(framework->offers)) {
+    RemoveOffer(offer_id, /*rescind=*/false, std::nullopt);
+  }
+  framework->reregistered_time = loop_.clock().Now();
+  framework->recovered = false;
+  return framework;
+}
+
+LocalMaster::State::Framework& LocalMaster::State::AddFramework(const std::string& id) {
+  auto created = std::make_unique<Framework>();
+  created->id = id;
+  created->registered_time = loop_.clock().Now();
+  Framework& framework = *created;
+  frameworks_[id] = std::move(created);
+  return framework;
+}
+
+void LocalMaster::State::SendSubscribed(Framework& framework) {
+  Event subscribed;
+  subscribed.set_type(Event::SUBSCRIBED);
+  *subscribed.mutable_subscribed()->mutable_framework_id() = framework.info.id();
+  subscribed.mutable_subscribed()->set_heartbeat_interval_seconds(
+      absl::ToDoubleSeconds(config_.heartbeat_interval));
+  *subscribed.mutable_subscribed()->mutable_master_info() = MasterInfo();
+  ArmHeartbeat(framework);  // before any event goes out (see ArmHeartbeat)
+  SendEvent(framework, subscribed);
+  if (heartbeats_enabled_) {
+    Event heartbeat;
+    heartbeat.set_type(Event::HEARTBEAT);
+    SendEvent(framework, heartbeat);
+  }
+}
+
+void LocalMaster::State::ResendUnacknowledged(Framework& framework) {
   for (Agent& agent : agents_) {
     if (agent.status != AgentStatus::kActive) continue;
     for (auto& [key, task] : agent.tasks) {
-      if (key.first != framework->id || task->updates.empty()) continue;
+      if (key.first != framework.id || task->updates.empty()) continue;
       task->resend_backoff = config_.update_retry_interval;
       ForwardHead(agent, *task);
     }
@@ -511,9 +394,11 @@ void LocalMaster::State::RemoveFramework(const std::string& id) {
       if (key.first == id) keys.push_back(key);
     }
     for (const TaskKey& key : keys) {
-      Task& task = *agent.tasks.at(key);
+      auto it = agent.tasks.find(key);
+      if (it == agent.tasks.end()) continue;  // cannot happen: `keys` was just read from there
+      Task& task = *it->second;
       if (agent.status != AgentStatus::kGone) {
-        task.master_state = v1::TASK_KILLED;
+        task.master_state = mesos_v1::TASK_KILLED;
         framework->completed_tasks_json.push_back(TaskJson(task));
       }
       DestroyTask(agent, key);
@@ -578,29 +463,9 @@ HttpResponse LocalMaster::State::HandleCall(const Call& call,
     case Call::RECONCILE:
       Reconcile(*framework, call.reconcile());
       return TextResponse(202, "");
-    case Call::RECONCILE_OPERATIONS: {
-      // No operation ever has feedback here: each one asked about is unknown.
-      for (const auto& operation : call.reconcile_operations().operations()) {
-        Event event;
-        event.set_type(Event::UPDATE_OPERATION_STATUS);
-        auto* status = event.mutable_update_operation_status()->mutable_status();
-        *status->mutable_operation_id() = operation.operation_id();
-        status->set_state(v1::OPERATION_UNKNOWN);
-        if (operation.has_agent_id()) {
-          *status->mutable_agent_id() = operation.agent_id();
-          for (const Agent& agent : agents_) {
-            if (agent.id != operation.agent_id().value()) continue;
-            if (agent.status == AgentStatus::kUnreachable) {
-              status->set_state(v1::OPERATION_UNREACHABLE);
-            } else if (agent.status == AgentStatus::kGone) {
-              status->set_state(v1::OPERATION_GONE_BY_OPERATOR);
-            }
-          }
-        }
-        SendEvent(*framework, event);
-      }
+    case Call::RECONCILE_OPERATIONS:
+      ReconcileOperations(*framework, call.reconcile_operations());
       return TextResponse(202, "");
-    }
     case Call::UPDATE_FRAMEWORK:
       return UpdateFramework(*framework, call.update_framework());
     case Call::SHUTDOWN:
@@ -619,7 +484,7 @@ HttpResponse LocalMaster::State::HandleCall(const Call& call,
 
 HttpResponse LocalMaster::State::UpdateFramework(Framework& framework,
                                                  const Call::UpdateFramework& update) {
-  const v1::FrameworkInfo& info = update.framework_info();
+  const mesos_v1::FrameworkInfo& info = update.framework_info();
   std::vector<std::string> suppressed(update.suppressed_roles().begin(),
                                       update.suppressed_roles().end());
   if (std::optional<std::string> error = ValidateFrameworkInfo(
@@ -627,7 +492,7 @@ HttpResponse LocalMaster::State::UpdateFramework(Framework& framework,
           update.has_offer_constraints() ? &update.offer_constraints() : nullptr)) {
     return TextResponse(400, absl::StrCat("Supplied FrameworkInfo is not valid: ", *error));
   }
-  const v1::FrameworkInfo& old = framework.info;
+  const mesos_v1::FrameworkInfo& old = framework.info;
   if (info.user() != old.user()) {
     return TextResponse(400, absl::StrCat("FrameworkInfo update is not valid: Updating "
                                           "'FrameworkInfo.user' is unsupported; attempted to "
@@ -650,7 +515,9 @@ HttpResponse LocalMaster::State::UpdateFramework(Framework& framework,
   const std::set<std::string> new_suppressed(suppressed.begin(), suppressed.end());
   // Offers of roles the framework leaves are rescinded.
   for (const std::string& offer_id : std::set<std::string>(framework.offers)) {
-    if (new_role_set.count(offers_.at(offer_id).role) == 0) {
+    // Every ID in framework.offers is outstanding (RemoveOffer drops both); none: nothing to do.
+    const Offer* offer = FindOffer(offer_id);
+    if (offer != nullptr && new_role_set.count(offer->role) == 0) {
       RemoveOffer(offer_id, /*rescind=*/true, std::nullopt);
     }
   }
@@ -784,300 +651,6 @@ std::vector<LocalMaster::TaskView> LocalMaster::State::tasks() const {
     }
   }
   return out;
-}
-
-// ---- JSON endpoints ----
-
-std::string LocalMaster::State::TaskJson(const Task& task) const {
-  JsonWriter json;
-  json.BeginObject()
-      .Key("id")
-      .String(task.info.task_id().value())
-      .Key("name")
-      .String(task.info.name())
-      .Key("framework_id")
-      .String(task.framework_id)
-      .Key("executor_id")
-      .String(task.executor_id)
-      .Key("slave_id")
-      .String(agents_[static_cast<size_t>(task.agent)].id)
-      .Key("state")
-      .String(v1::TaskState_Name(task.master_state))
-      .Key("resources")
-      .Raw(task.resources.ToStateJson())
-      .Key("role")
-      .String(task.role);
-  json.Key("statuses").BeginArray();
-  for (const v1::TaskStatus& status : task.statuses) {
-    json.BeginObject().Key("state").String(v1::TaskState_Name(status.state()));
-    json.Key("timestamp").Number(status.timestamp());
-    if (status.has_container_status()) {
-      v1::ContainerStatus container = status.container_status();
-      container.clear_executor_pid();
-      json.Key("container_status").Raw(MesosJson(container));
-    }
-    json.EndObject();
-  }
-  json.EndArray();
-  if (task.unreachable) {
-    json.Key("unreachable_time").Raw(MesosJson(task.unreachable_time));
-  }
-  if (task.info.has_labels()) json.Key("labels").Raw(LabelsJson(task.info.labels()));
-  if (task.info.has_discovery()) json.Key("discovery").Raw(MesosJson(task.info.discovery()));
-  if (task.info.has_container()) json.Key("container").Raw(MesosJson(task.info.container()));
-  json.EndObject();
-  return json.str();
-}
-
-void LocalMaster::State::WriteFrameworkJson(const Framework& framework, JsonWriter& json) const {
-  Resources used, offered;
-  for (const Agent& agent : agents_) {
-    for (const auto& [key, task] : agent.tasks) {
-      if (key.first == framework.id && !task->released) used.Add(task->resources);
-    }
-  }
-  for (const std::string& offer_id : framework.offers) offered.Add(offers_.at(offer_id).resources);
-  Resources total = used;
-  total.Add(offered);
-  const v1::FrameworkInfo& info = framework.info;
-  auto seconds = [](absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); };
-  json.BeginObject()
-      .Key("id")
-      .String(framework.id)
-      .Key("name")
-      .String(info.name())
-      .Key("used_resources")
-      .Raw(used.ToStateJson())
-      .Key("offered_resources")
-      .Raw(offered.ToStateJson())
-      .Key("capabilities")
-      .BeginArray();
-  for (const auto& capability : info.capabilities()) {
-    json.String(v1::FrameworkInfo::Capability::Type_Name(capability.type()));
-  }
-  json.EndArray()
-      .Key("hostname")
-      .String(info.hostname())
-      .Key("webui_url")
-      .String(info.webui_url())
-      .Key("active")
-      .Bool(framework.connected)
-      .Key("connected")
-      .Bool(framework.connected)
-      .Key("recovered")
-      .Bool(framework.recovered)
-      .Key("user")
-      .String(info.user())
-      .Key("failover_timeout")
-      .Number(info.failover_timeout())
-      .Key("checkpoint")
-      .Bool(info.checkpoint())
-      .Key("registered_time")
-      .Number(seconds(framework.registered_time))
-      .Key("unregistered_time")
-      .Number(framework.unregistered_time ? seconds(*framework.unregistered_time) : 0.0)
-      .Key("resources")
-      .Raw(total.ToStateJson());
-  if (info.has_principal()) json.Key("principal").String(info.principal());
-  if (framework.reregistered_time) {
-    json.Key("reregistered_time").Number(seconds(*framework.reregistered_time));
-  }
-  if (HasCapability(info, v1::FrameworkInfo::Capability::MULTI_ROLE)) {
-    json.Key("roles").BeginArray();
-    for (const std::string& role : info.roles()) json.String(role);
-    json.EndArray();
-  } else {
-    json.Key("role").String(LegacyRole(info));
-  }
-  if (info.has_labels()) json.Key("labels").Raw(LabelsJson(info.labels()));
-  json.Key("tasks").BeginArray();
-  for (const Agent& agent : agents_) {
-    if (agent.status != AgentStatus::kActive) continue;
-    for (const auto& [key, task] : agent.tasks) {
-      if (key.first == framework.id && !task->unreachable) json.Raw(TaskJson(*task));
-    }
-  }
-  json.EndArray().Key("unreachable_tasks").BeginArray();
-  for (const Agent& agent : agents_) {
-    for (const auto& [key, task] : agent.tasks) {
-      if (key.first == framework.id && task->unreachable) json.Raw(TaskJson(*task));
-    }
-  }
-  json.EndArray().Key("completed_tasks").BeginArray();
-  for (const std::string& task : framework.completed_tasks_json) json.Raw(task);
-  json.EndArray().Key("offers").BeginArray();
-  for (const std::string& offer_id : framework.offers) {
-    const Offer& offer = offers_.at(offer_id);
-    json.BeginObject()
-        .Key("id")
-        .String(offer.id)
-        .Key("framework_id")
-        .String(offer.framework_id)
-        .Key("allocation_info")
-        .BeginObject()
-        .Key("role")
-        .String(offer.role)
-        .EndObject()
-        .Key("slave_id")
-        .String(agents_[static_cast<size_t>(offer.agent)].id)
-        .Key("resources")
-        .Raw(offer.resources.ToStateJson())
-        .EndObject();
-  }
-  json.EndArray().Key("executors").BeginArray().EndArray();
-  json.Key("offer_constraints").Raw(MesosJson(framework.constraints));
-  json.EndObject();
-}
-
-std::string LocalMaster::State::FrameworksJson() const {
-  JsonWriter json;
-  json.BeginObject().Key("frameworks").BeginArray();
-  for (const auto& [id, framework] : frameworks_) WriteFrameworkJson(*framework, json);
-  json.EndArray().Key("completed_frameworks").BeginArray();
-  for (auto it = completed_json_.rbegin(); it != completed_json_.rend(); ++it) json.Raw(*it);
-  json.EndArray().Key("unregistered_frameworks").BeginArray().EndArray().EndObject();
-  return json.str();
-}
-
-std::string LocalMaster::State::TasksJson() const {
-  JsonWriter json;
-  json.BeginObject().Key("tasks").BeginArray();
-  for (const Agent& agent : agents_) {
-    if (agent.status == AgentStatus::kGone) continue;
-    for (const auto& [key, task] : agent.tasks) {
-      if (FindFramework(key.first) != nullptr) json.Raw(TaskJson(*task));
-    }
-  }
-  for (const auto& [id, framework] : frameworks_) {
-    for (const std::string& task : framework->completed_tasks_json) json.Raw(task);
-  }
-  json.EndArray().EndObject();
-  return json.str();
-}
-
-std::string LocalMaster::State::StateJson() const {
-  const v1::MasterInfo info = MasterInfo();
-  auto seconds = [](absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); };
-  int active = 0, unreachable = 0;
-  for (const Agent& agent : agents_) {
-    if (agent.status == AgentStatus::kActive) ++active;
-    if (agent.status == AgentStatus::kUnreachable) ++unreachable;
-  }
-  JsonWriter json;
-  json.BeginObject()
-      .Key("version")
-      .String(kVersion)
-      .Key("build_date")
-      .String("local")
-      .Key("build_time")
-      .Number(0)
-      .Key("build_user")
-      .String("mast")
-      .Key("start_time")
-      .Number(seconds(start_time_))
-      .Key("elected_time")
-      .Number(seconds(elected_time_))
-      .Key("id")
-      .String(master_id_)
-      .Key("pid")
-      .String(info.pid())
-      .Key("hostname")
-      .String(info.hostname())
-      .Key("capabilities")
-      .BeginArray()
-      .String("AGENT_UPDATE")
-      .String("AGENT_DRAINING")
-      .String("QUOTA_V2")
-      .EndArray()
-      .Key("activated_slaves")
-      .Number(active)
-      .Key("deactivated_slaves")
-      .Number(0)
-      .Key("unreachable_slaves")
-      .Number(unreachable)
-      .Key("leader")
-      .String(info.pid())
-      .Key("leader_info")
-      .BeginObject()
-      .Key("id")
-      .String(master_id_)
-      .Key("pid")
-      .String(info.pid())
-      .Key("port")
-      .Int(port_)
-      .Key("hostname")
-      .String(info.hostname())
-      .EndObject()
-      .Key("flags")
-      .BeginObject()
-      .Key("allocation_interval")
-      .String(absl::FormatDuration(config_.allocation_interval))
-      .Key("min_allocatable_resources")
-      .String("cpus:0.01|mem:32")
-      .Key("max_completed_frameworks")
-      .String(absl::StrCat(kMaxCompletedFrameworks))
-      .Key("root_submissions")
-      .String("true")
-      .Key("registry")
-      .String("in_memory")
-      .EndObject();
-  json.Key("slaves").BeginArray();
-  for (const Agent& agent : agents_) {
-    if (agent.status != AgentStatus::kActive) continue;
-    json.BeginObject()
-        .Key("id")
-        .String(agent.id)
-        .Key("hostname")
-        .String(agent.hostname)
-        .Key("port")
-        .Int(0)
-        .Key("attributes")
-        .BeginObject();
-    for (const auto& [name, value] : config_.agent_attributes) json.Key(name).String(value);
-    json.EndObject()
-        .Key("pid")
-        .String(absl::StrCat("slave(1)@", agent.hostname, ":0"))
-        .Key("registered_time")
-        .Number(seconds(agent.registered_time))
-        .Key("resources")
-        .Raw(agent.total.ToStateJson())
-        .Key("used_resources")
-        .Raw(agent.used.ToStateJson())
-        .Key("offered_resources")
-        .Raw(agent.offered.ToStateJson())
-        .Key("reserved_resources")
-        .BeginObject()
-        .EndObject()
-        .Key("unreserved_resources")
-        .Raw(agent.total.ToStateJson())
-        .Key("active")
-        .Bool(true)
-        .Key("deactivated")
-        .Bool(false)
-        .Key("version")
-        .String(kVersion)
-        .Key("capabilities")
-        .BeginArray()
-        .String("MULTI_ROLE")
-        .String("HIERARCHICAL_ROLE")
-        .String("RESERVATION_REFINEMENT")
-        .EndArray()
-        .EndObject();
-  }
-  json.EndArray().Key("recovered_slaves").BeginArray().EndArray();
-  json.Key("frameworks").BeginArray();
-  for (const auto& [id, framework] : frameworks_) WriteFrameworkJson(*framework, json);
-  json.EndArray().Key("completed_frameworks").BeginArray();
-  for (auto it = completed_json_.rbegin(); it != completed_json_.rend(); ++it) json.Raw(*it);
-  json.EndArray()
-      .Key("orphan_tasks")
-      .BeginArray()
-      .EndArray()
-      .Key("unregistered_frameworks")
-      .BeginArray()
-      .EndArray()
-      .EndObject();
-  return json.str();
 }
 
 }  // namespace mast::local

@@ -15,7 +15,7 @@
 namespace mast::local {
 namespace {
 
-namespace v1 = ::mesos::v1;
+namespace mesos_v1 = ::mesos::v1;
 
 // Scalars are fixed point with 3 decimal digits, as in Mesos.
 constexpr double kMilli = 1000.0;
@@ -40,18 +40,21 @@ std::string FormatMilli(int64_t milli) {
   return out;
 }
 
-// cpus, mem, disk, gpus first (the order Mesos users expect), then the rest by name.
-std::vector<std::string> ScalarOrder(const std::map<std::string, int64_t>& scalars) {
-  std::vector<std::string> names;
+// The scalars as (name, milli-units): cpus, mem, disk, gpus first (the order Mesos users
+// expect), then the rest by name.
+std::vector<std::pair<std::string, int64_t>> ScalarOrder(
+    const std::map<std::string, int64_t>& scalars) {
+  std::vector<std::pair<std::string, int64_t>> ordered;
   for (const char* known : {"cpus", "mem", "disk", "gpus"}) {
-    if (scalars.count(known) > 0) names.push_back(known);
+    auto it = scalars.find(known);
+    if (it != scalars.end()) ordered.emplace_back(*it);
   }
-  for (const auto& [name, value] : scalars) {
+  for (const auto& [name, milli] : scalars) {
     if (name != "cpus" && name != "mem" && name != "disk" && name != "gpus") {
-      names.push_back(name);
+      ordered.emplace_back(name, milli);
     }
   }
-  return names;
+  return ordered;
 }
 
 absl::StatusOr<IntervalSet> ParseRanges(absl::string_view text, absl::string_view name) {
@@ -210,16 +213,16 @@ absl::StatusOr<Resources> Resources::Parse(absl::string_view text) {
 namespace {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-bool HasNonStarRole(const v1::Resource& r) { return r.has_role() && r.role() != "*"; }
-void SetStarRole(v1::Resource* r) { r->set_role("*"); }
+bool HasNonStarRole(const mesos_v1::Resource& r) { return r.has_role() && r.role() != "*"; }
+void SetStarRole(mesos_v1::Resource* r) { r->set_role("*"); }
 #pragma GCC diagnostic pop
 }  // namespace
 
 absl::StatusOr<Resources> Resources::FromProto(
-    const google::protobuf::RepeatedPtrField<v1::Resource>& resources,
+    const google::protobuf::RepeatedPtrField<mesos_v1::Resource>& resources,
     std::set<std::string>* allocation_roles) {
   Resources out;
-  for (const v1::Resource& r : resources) {
+  for (const mesos_v1::Resource& r : resources) {
     const std::string& name = r.name();
     if (name.empty()) return absl::InvalidArgumentError("Invalid resource: empty name");
     if (r.reservations_size() > 0 || r.has_reservation() || HasNonStarRole(r)) {
@@ -235,7 +238,7 @@ absl::StatusOr<Resources> Resources::FromProto(
       allocation_roles->insert(r.allocation_info().role());
     }
     switch (r.type()) {
-      case v1::Value::SCALAR: {
+      case mesos_v1::Value::SCALAR: {
         if (!r.has_scalar() || r.has_ranges() || r.has_set()) {
           return absl::InvalidArgumentError(
               absl::StrCat("Invalid scalar resource '", name, "': it must have only a scalar"));
@@ -248,7 +251,7 @@ absl::StatusOr<Resources> Resources::FromProto(
         if (*milli > 0) out.scalars_[name] += *milli;
         break;
       }
-      case v1::Value::RANGES: {
+      case mesos_v1::Value::RANGES: {
         if (!r.has_ranges() || r.has_scalar() || r.has_set()) {
           return absl::InvalidArgumentError(
               absl::StrCat("Invalid ranges resource '", name, "': it must have only ranges"));
@@ -257,7 +260,7 @@ absl::StatusOr<Resources> Resources::FromProto(
           return absl::InvalidArgumentError(absl::StrCat("Resource '", name, "' has mixed types"));
         }
         IntervalSet set;
-        for (const v1::Value::Range& range : r.ranges().range()) {
+        for (const mesos_v1::Value::Range& range : r.ranges().range()) {
           if (range.begin() > range.end()) {
             return absl::InvalidArgumentError(absl::StrCat("Invalid ranges resource '", name,
                                                            "': begin ", range.begin(), " > end ",
@@ -268,7 +271,7 @@ absl::StatusOr<Resources> Resources::FromProto(
         if (!set.empty()) out.ranges_[name].Add(set);
         break;
       }
-      case v1::Value::SET: {
+      case mesos_v1::Value::SET: {
         if (!r.has_set() || r.has_scalar() || r.has_ranges()) {
           return absl::InvalidArgumentError(
               absl::StrCat("Invalid set resource '", name, "': it must have only a set"));
@@ -287,10 +290,10 @@ absl::StatusOr<Resources> Resources::FromProto(
   return out;
 }
 
-void Resources::ToProto(google::protobuf::RepeatedPtrField<v1::Resource>* out,
+void Resources::ToProto(google::protobuf::RepeatedPtrField<mesos_v1::Resource>* out,
                         const std::optional<std::string>& allocation_role, bool role_star) const {
-  auto add = [&](const std::string& name, v1::Value::Type type) {
-    v1::Resource* r = out->Add();
+  auto add = [&](const std::string& name, mesos_v1::Value::Type type) {
+    mesos_v1::Resource* r = out->Add();
     r->set_name(name);
     r->set_type(type);
     if (role_star) SetStarRole(r);
@@ -298,7 +301,7 @@ void Resources::ToProto(google::protobuf::RepeatedPtrField<v1::Resource>* out,
     return r;
   };
   for (const auto& [name, set] : ranges_) {
-    v1::Resource* r = add(name, v1::Value::RANGES);
+    mesos_v1::Resource* r = add(name, mesos_v1::Value::RANGES);
     auto* ranges = r->mutable_ranges();
     for (const auto& [b, e] : set.intervals()) {
       auto* range = ranges->add_range();
@@ -306,13 +309,13 @@ void Resources::ToProto(google::protobuf::RepeatedPtrField<v1::Resource>* out,
       range->set_end(e);
     }
   }
-  for (const std::string& name : ScalarOrder(scalars_)) {
-    add(name, v1::Value::SCALAR)
+  for (const auto& [name, milli] : ScalarOrder(scalars_)) {
+    add(name, mesos_v1::Value::SCALAR)
         ->mutable_scalar()
-        ->set_value(static_cast<double>(scalars_.at(name)) / kMilli);
+        ->set_value(static_cast<double>(milli) / kMilli);
   }
   for (const auto& [name, items] : sets_) {
-    v1::Resource* r = add(name, v1::Value::SET);
+    mesos_v1::Resource* r = add(name, mesos_v1::Value::SET);
     for (const std::string& item : items) r->mutable_set()->add_item(item);
   }
 }
@@ -381,8 +384,8 @@ double Resources::Quantity(const std::string& name) const {
 
 std::string Resources::ToString() const {
   std::vector<std::string> parts;
-  for (const std::string& name : ScalarOrder(scalars_)) {
-    parts.push_back(absl::StrCat(name, ":", FormatMilli(scalars_.at(name))));
+  for (const auto& [name, milli] : ScalarOrder(scalars_)) {
+    parts.push_back(absl::StrCat(name, ":", FormatMilli(milli)));
   }
   for (const auto& [name, set] : ranges_) parts.push_back(absl::StrCat(name, ":", set.ToString()));
   for (const auto& [name, items] : sets_) {

@@ -41,9 +41,9 @@
 namespace mast::local {
 namespace {
 
-namespace v1 = ::mesos::v1;
-using Call = v1::scheduler::Call;
-using Event = v1::scheduler::Event;
+namespace mesos_v1 = ::mesos::v1;
+using Call = mesos_v1::scheduler::Call;
+using Event = mesos_v1::scheduler::Event;
 using ::mast::testing::WaitFor;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -231,24 +231,24 @@ class EventStream {
   absl::Status end_status_ ABSL_GUARDED_BY(mu_);
 };
 
-v1::FrameworkInfo Info(const std::string& name = "test", bool partition_aware = true,
-                       bool killing_state = true) {
-  v1::FrameworkInfo info;
+mesos_v1::FrameworkInfo Info(const std::string& name = "test", bool partition_aware = true,
+                             bool killing_state = true) {
+  mesos_v1::FrameworkInfo info;
   info.set_user("tester");
   info.set_name(name);
   info.set_failover_timeout(3600);
   info.add_roles("web");
-  info.add_capabilities()->set_type(v1::FrameworkInfo::Capability::MULTI_ROLE);
+  info.add_capabilities()->set_type(mesos_v1::FrameworkInfo::Capability::MULTI_ROLE);
   if (partition_aware) {
-    info.add_capabilities()->set_type(v1::FrameworkInfo::Capability::PARTITION_AWARE);
+    info.add_capabilities()->set_type(mesos_v1::FrameworkInfo::Capability::PARTITION_AWARE);
   }
   if (killing_state) {
-    info.add_capabilities()->set_type(v1::FrameworkInfo::Capability::TASK_KILLING_STATE);
+    info.add_capabilities()->set_type(mesos_v1::FrameworkInfo::Capability::TASK_KILLING_STATE);
   }
   return info;
 }
 
-Call SubscribeCall(const v1::FrameworkInfo& info) {
+Call SubscribeCall(const mesos_v1::FrameworkInfo& info) {
   Call call;
   call.set_type(Call::SUBSCRIBE);
   if (info.has_id()) *call.mutable_framework_id() = info.id();
@@ -262,7 +262,7 @@ struct Subscription {
   std::string framework_id;
   std::string stream_id;
   bool json = false;
-  v1::FrameworkInfo info;
+  mesos_v1::FrameworkInfo info;
 };
 
 class LocalMasterTest : public ::testing::Test {
@@ -312,7 +312,7 @@ class LocalMasterTest : public ::testing::Test {
   }
 
   // Subscribes and checks the first two events: SUBSCRIBED, then HEARTBEAT.
-  Subscription Subscribe(v1::FrameworkInfo info = Info(), bool json = false) {
+  Subscription Subscribe(mesos_v1::FrameworkInfo info = Info(), bool json = false) {
     Subscription sub;
     sub.json = json;
     sub.stream = OpenStream(SubscribeCall(info), json);
@@ -355,7 +355,7 @@ class LocalMasterTest : public ::testing::Test {
     return before;
   }
 
-  std::vector<v1::Offer> NextOffers(Subscription& sub) {
+  std::vector<mesos_v1::Offer> NextOffers(Subscription& sub) {
     std::optional<Event> event = sub.stream->NextOf(Event::OFFERS);
     EXPECT_TRUE(event.has_value()) << "no OFFERS";
     if (!event) return {};
@@ -363,7 +363,7 @@ class LocalMasterTest : public ::testing::Test {
   }
 
   // The next UPDATE for `task_id`.
-  std::optional<v1::TaskStatus> NextUpdate(Subscription& sub, const std::string& task_id) {
+  std::optional<mesos_v1::TaskStatus> NextUpdate(Subscription& sub, const std::string& task_id) {
     while (std::optional<Event> event = sub.stream->Next()) {
       if (event->type() == Event::UPDATE && event->update().status().task_id().value() == task_id) {
         return event->update().status();
@@ -373,7 +373,7 @@ class LocalMasterTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  void Acknowledge(Subscription& sub, const v1::TaskStatus& status) {
+  void Acknowledge(Subscription& sub, const mesos_v1::TaskStatus& status) {
     Call call;
     call.set_type(Call::ACKNOWLEDGE);
     *call.mutable_acknowledge()->mutable_agent_id() = status.agent_id();
@@ -382,16 +382,17 @@ class LocalMasterTest : public ::testing::Test {
     EXPECT_EQ(Send(sub, call).status, 202);
   }
 
-  static v1::TaskInfo Task(const std::string& id, const v1::Offer& offer, double cpus = 0.5,
-                           double mem = 128, const std::string& command = "sleep 1000") {
-    v1::TaskInfo task;
+  static mesos_v1::TaskInfo Task(const std::string& id, const mesos_v1::Offer& offer,
+                                 double cpus = 0.5, double mem = 128,
+                                 const std::string& command = "sleep 1000") {
+    mesos_v1::TaskInfo task;
     task.set_name(id);
     task.mutable_task_id()->set_value(id);
     *task.mutable_agent_id() = offer.agent_id();
     auto add = [&](const char* name, double value) {
-      v1::Resource* r = task.add_resources();
+      mesos_v1::Resource* r = task.add_resources();
       r->set_name(name);
-      r->set_type(v1::Value::SCALAR);
+      r->set_type(mesos_v1::Value::SCALAR);
       r->mutable_scalar()->set_value(value);
       r->mutable_allocation_info()->set_role(offer.allocation_info().role());
     };
@@ -401,13 +402,14 @@ class LocalMasterTest : public ::testing::Test {
     return task;
   }
 
-  static Call AcceptCall(const std::vector<v1::OfferID>& offer_ids,
-                         const std::vector<v1::TaskInfo>& tasks, double refuse_seconds = 3600) {
+  static Call AcceptCall(const std::vector<mesos_v1::OfferID>& offer_ids,
+                         const std::vector<mesos_v1::TaskInfo>& tasks,
+                         double refuse_seconds = 3600) {
     Call call;
     call.set_type(Call::ACCEPT);
     for (const auto& id : offer_ids) *call.mutable_accept()->add_offer_ids() = id;
     auto* operation = call.mutable_accept()->add_operations();
-    operation->set_type(v1::Offer::Operation::LAUNCH);
+    operation->set_type(mesos_v1::Offer::Operation::LAUNCH);
     for (const auto& task : tasks) *operation->mutable_launch()->add_task_infos() = task;
     call.mutable_accept()->mutable_filters()->set_refuse_seconds(refuse_seconds);
     return call;
@@ -423,18 +425,19 @@ class LocalMasterTest : public ::testing::Test {
   }
 
   // Launches `task_id` on the first offer and acknowledges STARTING and RUNNING.
-  v1::TaskStatus LaunchRunning(Subscription& sub, const std::string& task_id, v1::Offer* used) {
-    std::vector<v1::Offer> offers = NextOffers(sub);
+  mesos_v1::TaskStatus LaunchRunning(Subscription& sub, const std::string& task_id,
+                                     mesos_v1::Offer* used) {
+    std::vector<mesos_v1::Offer> offers = NextOffers(sub);
     EXPECT_FALSE(offers.empty());
     if (offers.empty()) return {};
     *used = offers[0];
     EXPECT_EQ(Send(sub, AcceptCall({offers[0].id()}, {Task(task_id, offers[0])})).status, 202);
-    std::optional<v1::TaskStatus> starting = NextUpdate(sub, task_id);
-    EXPECT_TRUE(starting && starting->state() == v1::TASK_STARTING);
+    std::optional<mesos_v1::TaskStatus> starting = NextUpdate(sub, task_id);
+    EXPECT_TRUE(starting && starting->state() == mesos_v1::TASK_STARTING);
     if (!starting) return {};
     Acknowledge(sub, *starting);
-    std::optional<v1::TaskStatus> running = NextUpdate(sub, task_id);
-    EXPECT_TRUE(running && running->state() == v1::TASK_RUNNING);
+    std::optional<mesos_v1::TaskStatus> running = NextUpdate(sub, task_id);
+    EXPECT_TRUE(running && running->state() == mesos_v1::TASK_RUNNING);
     if (!running) return {};
     Acknowledge(sub, *running);
     return *running;
@@ -708,7 +711,7 @@ TEST_F(LocalMasterTest, JsonSubscriptionAndCalls) {
   EXPECT_THAT(raw, HasSubstr(R"("type":"SUBSCRIBED")"));
   EXPECT_THAT(raw, HasSubstr(R"("heartbeat_interval_seconds":15.0)"));
   EXPECT_THAT(raw, HasSubstr("\n{\"type\":\"HEARTBEAT\"}"));
-  std::vector<v1::Offer> offers = NextOffers(sub);
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   ASSERT_EQ(offers.size(), 2u);  // one per agent
   raw = sub.stream->raw();
   EXPECT_THAT(raw, HasSubstr(R"("ranges":{"range":[{"begin":31000,"end":31009}]})"))
@@ -738,27 +741,27 @@ TEST_F(LocalMasterTest, JsonSubscriptionAndCalls) {
 TEST_F(LocalMasterTest, InvalidSubscriptionsGetOneErrorThenTheStreamEnds) {
   StartMaster();
   struct Case {
-    std::function<void(v1::FrameworkInfo&, Call&)> mutate;
+    std::function<void(mesos_v1::FrameworkInfo&, Call&)> mutate;
     std::string error;
   };
   std::vector<Case> cases = {
-      {[](v1::FrameworkInfo& i, Call&) { i.clear_capabilities(); },
+      {[](mesos_v1::FrameworkInfo& i, Call&) { i.clear_capabilities(); },
        "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable"},
-      {[](v1::FrameworkInfo& i, Call&) { i.add_roles("web"); },
+      {[](mesos_v1::FrameworkInfo& i, Call&) { i.add_roles("web"); },
        "'FrameworkInfo.roles' contains duplicate items: { web }"},
-      {[](v1::FrameworkInfo& i, Call&) { i.set_roles(0, "-bad"); }, "is not valid"},
-      {[](v1::FrameworkInfo& i, Call&) { i.set_failover_timeout(1e300); },
+      {[](mesos_v1::FrameworkInfo& i, Call&) { i.set_roles(0, "-bad"); }, "is not valid"},
+      {[](mesos_v1::FrameworkInfo& i, Call&) { i.set_failover_timeout(1e300); },
        "The framework failover_timeout (1e+300) is invalid"},
-      {[](v1::FrameworkInfo&, Call& c) { c.mutable_subscribe()->add_suppressed_roles("db"); },
+      {[](mesos_v1::FrameworkInfo&, Call& c) { c.mutable_subscribe()->add_suppressed_roles("db"); },
        "Suppressed role 'db' is not contained in the list of roles"},
-      {[](v1::FrameworkInfo& i, Call& c) {
+      {[](mesos_v1::FrameworkInfo& i, Call& c) {
          i.mutable_id()->set_value("a/b");
          c.mutable_framework_id()->set_value("a/b");
        },
        "'a/b' contains invalid characters"},
   };
   for (const Case& c : cases) {
-    v1::FrameworkInfo info = Info();
+    mesos_v1::FrameworkInfo info = Info();
     Call call;
     c.mutate(info, call);
     Call subscribe = SubscribeCall(info);
@@ -791,7 +794,7 @@ TEST_F(LocalMasterTest, InvalidSubscriptionsGetOneErrorThenTheStreamEnds) {
   EXPECT_EQ(master_->stats().frameworks_completed, 1);
 
   // An ID this master never saw is re-created (a new leader learns frameworks this way).
-  v1::FrameworkInfo known_elsewhere = Info();
+  mesos_v1::FrameworkInfo known_elsewhere = Info();
   known_elsewhere.mutable_id()->set_value("from-another-master-0000");
   Subscription recreated = Subscribe(known_elsewhere);
   EXPECT_EQ(recreated.framework_id, "from-another-master-0000");
@@ -832,10 +835,10 @@ TEST_F(LocalMasterTest, SecondSubscribeFailsTheFirstStreamOver) {
 
 TEST_F(LocalMasterTest, DisconnectedFrameworkIsRemovedAfterItsFailoverTimeout) {
   StartMaster();
-  v1::FrameworkInfo info = Info();
+  mesos_v1::FrameworkInfo info = Info();
   info.set_failover_timeout(10);
   Subscription sub = Subscribe(info);
-  v1::Offer offer;
+  mesos_v1::Offer offer;
   LaunchRunning(sub, "t1", &offer);
   sub.stream->Close();  // the scheduler vanishes
   ASSERT_TRUE(WaitFor([&] { return master_->stats().frameworks_connected == 0; }));
@@ -867,10 +870,10 @@ TEST_F(LocalMasterTest, DisconnectedFrameworkIsRemovedAfterItsFailoverTimeout) {
 TEST_F(LocalMasterTest, OffersAgentResourcesPerRole) {
   StartMaster();
   Subscription sub = Subscribe();
-  std::vector<v1::Offer> offers = NextOffers(sub);
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   ASSERT_EQ(offers.size(), 2u);
   std::set<std::string> agents, ids;
-  for (const v1::Offer& offer : offers) {
+  for (const mesos_v1::Offer& offer : offers) {
     agents.insert(offer.hostname());
     ids.insert(offer.id().value());
     EXPECT_THAT(offer.id().value(), StartsWith(master_->master_id() + "-O"));
@@ -879,7 +882,7 @@ TEST_F(LocalMasterTest, OffersAgentResourcesPerRole) {
     auto resources = Resources::FromProto(offer.resources());
     ASSERT_TRUE(resources.ok());
     EXPECT_EQ(*resources, *Resources::Parse("cpus:2;mem:1024;disk:2048;ports:[31000-31009]"));
-    for (const v1::Resource& r : offer.resources()) {
+    for (const mesos_v1::Resource& r : offer.resources()) {
       EXPECT_EQ(r.allocation_info().role(), "web");
     }
     ASSERT_EQ(offer.attributes_size(), 2);
@@ -893,24 +896,24 @@ TEST_F(LocalMasterTest, OffersAgentResourcesPerRole) {
 TEST_F(LocalMasterTest, LaunchSendsStartingAndRunningResentUntilAcknowledged) {
   StartMaster();
   Subscription sub = Subscribe();
-  std::vector<v1::Offer> offers = NextOffers(sub);
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   ASSERT_FALSE(offers.empty());
   ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {Task("t1", offers[0])})).status, 202);
 
-  std::optional<v1::TaskStatus> starting = NextUpdate(sub, "t1");
+  std::optional<mesos_v1::TaskStatus> starting = NextUpdate(sub, "t1");
   ASSERT_TRUE(starting.has_value());
-  EXPECT_EQ(starting->state(), v1::TASK_STARTING);
+  EXPECT_EQ(starting->state(), mesos_v1::TASK_STARTING);
   EXPECT_EQ(starting->uuid().size(), 16u);
-  EXPECT_EQ(starting->source(), v1::TaskStatus::SOURCE_EXECUTOR);
+  EXPECT_EQ(starting->source(), mesos_v1::TaskStatus::SOURCE_EXECUTOR);
   EXPECT_EQ(starting->agent_id().value(), offers[0].agent_id().value());
   EXPECT_EQ(starting->executor_id().value(), "t1");
 
   // Not acknowledged: the agent resends the same update (and nothing newer).
   EXPECT_TRUE(Barrier(sub).empty());
   Advance(absl::Seconds(10));
-  std::optional<v1::TaskStatus> resent = NextUpdate(sub, "t1");
+  std::optional<mesos_v1::TaskStatus> resent = NextUpdate(sub, "t1");
   ASSERT_TRUE(resent.has_value());
-  EXPECT_EQ(resent->state(), v1::TASK_STARTING);
+  EXPECT_EQ(resent->state(), mesos_v1::TASK_STARTING);
   EXPECT_EQ(resent->uuid(), starting->uuid());
   Advance(absl::Seconds(10));  // backoff doubles: 20 s to the next resend
   EXPECT_TRUE(Barrier(sub).empty());
@@ -931,16 +934,16 @@ TEST_F(LocalMasterTest, LaunchSendsStartingAndRunningResentUntilAcknowledged) {
   EXPECT_TRUE(Barrier(sub).empty());
 
   Acknowledge(sub, *starting);
-  std::optional<v1::TaskStatus> running = NextUpdate(sub, "t1");
+  std::optional<mesos_v1::TaskStatus> running = NextUpdate(sub, "t1");
   ASSERT_TRUE(running.has_value());
-  EXPECT_EQ(running->state(), v1::TASK_RUNNING);
+  EXPECT_EQ(running->state(), mesos_v1::TASK_RUNNING);
   EXPECT_EQ(running->uuid().size(), 16u);
   EXPECT_NE(running->uuid(), starting->uuid());
   Acknowledge(sub, *running);
   ASSERT_TRUE(Barrier(sub).empty());
   std::vector<LocalMaster::TaskView> tasks = master_->tasks();
   ASSERT_EQ(tasks.size(), 1u);
-  EXPECT_EQ(tasks[0].state, v1::TASK_RUNNING);
+  EXPECT_EQ(tasks[0].state, mesos_v1::TASK_RUNNING);
   EXPECT_TRUE(tasks[0].acknowledged);
   EXPECT_EQ(master_->stats().acknowledged, 2);
 
@@ -954,7 +957,7 @@ TEST_F(LocalMasterTest, LaunchSendsStartingAndRunningResentUntilAcknowledged) {
 TEST_F(LocalMasterTest, DeclineFiltersAreHonouredAndRevivedAway) {
   StartMaster();
   Subscription sub = Subscribe();
-  std::vector<v1::Offer> offers = NextOffers(sub);
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   ASSERT_EQ(offers.size(), 2u);
   // Agent 0 refused for 60 s, agent 1 with the default filter (5 s).
   Call decline;
@@ -971,7 +974,7 @@ TEST_F(LocalMasterTest, DeclineFiltersAreHonouredAndRevivedAway) {
   Advance(absl::Seconds(4));
   EXPECT_TRUE(Barrier(sub).empty());
   Advance(absl::Seconds(2));  // the default filter expired
-  std::vector<v1::Offer> again = NextOffers(sub);
+  std::vector<mesos_v1::Offer> again = NextOffers(sub);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].agent_id().value(), offers[1].agent_id().value());
 
@@ -990,7 +993,7 @@ TEST_F(LocalMasterTest, DeclineFiltersAreHonouredAndRevivedAway) {
   Call revive;
   revive.set_type(Call::REVIVE);
   ASSERT_EQ(Send(sub, revive).status, 202);
-  std::vector<v1::Offer> revived = NextOffers(sub);
+  std::vector<mesos_v1::Offer> revived = NextOffers(sub);
   ASSERT_EQ(revived.size(), 1u);
   EXPECT_EQ(revived[0].agent_id().value(), offers[0].agent_id().value());
   EXPECT_EQ(master_->stats().revive_calls, 1);
@@ -1004,7 +1007,7 @@ TEST_F(LocalMasterTest, DeclineFiltersAreHonouredAndRevivedAway) {
 TEST_F(LocalMasterTest, SuppressStopsOffersUntilRevive) {
   StartMaster();
   Subscription sub = Subscribe();
-  std::vector<v1::Offer> offers = NextOffers(sub);
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   Call suppress;
   suppress.set_type(Call::SUPPRESS);
   ASSERT_EQ(Send(sub, suppress).status, 202);
@@ -1044,26 +1047,26 @@ TEST_F(LocalMasterTest, SuppressStopsOffersUntilRevive) {
 TEST_F(LocalMasterTest, KillGoesThroughKillingToKilledAndFreesResources) {
   StartMaster();
   Subscription sub = Subscribe();
-  v1::Offer offer;
+  mesos_v1::Offer offer;
   LaunchRunning(sub, "t1", &offer);
   Call kill;
   kill.set_type(Call::KILL);
   kill.mutable_kill()->mutable_task_id()->set_value("t1");
   ASSERT_EQ(Send(sub, kill).status, 202);
-  std::optional<v1::TaskStatus> killing = NextUpdate(sub, "t1");
+  std::optional<mesos_v1::TaskStatus> killing = NextUpdate(sub, "t1");
   ASSERT_TRUE(killing.has_value());
-  EXPECT_EQ(killing->state(), v1::TASK_KILLING);
+  EXPECT_EQ(killing->state(), mesos_v1::TASK_KILLING);
   Acknowledge(sub, *killing);
   Advance(absl::Seconds(2));
   EXPECT_TRUE(Barrier(sub).empty());
   Advance(absl::Seconds(1));  // the default 3 s grace period
-  std::optional<v1::TaskStatus> killed = NextUpdate(sub, "t1");
+  std::optional<mesos_v1::TaskStatus> killed = NextUpdate(sub, "t1");
   ASSERT_TRUE(killed.has_value());
-  EXPECT_EQ(killed->state(), v1::TASK_KILLED);
+  EXPECT_EQ(killed->state(), mesos_v1::TASK_KILLED);
   EXPECT_EQ(killed->uuid().size(), 16u);
   // The task's resources come back (after the allocation interval).
   Advance(absl::Seconds(1));
-  std::vector<v1::Offer> offers = NextOffers(sub);
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   ASSERT_EQ(offers.size(), 1u);
   EXPECT_EQ(offers[0].agent_id().value(), offer.agent_id().value());
   Acknowledge(sub, *killed);
@@ -1072,20 +1075,20 @@ TEST_F(LocalMasterTest, KillGoesThroughKillingToKilledAndFreesResources) {
   // Without TASK_KILLING_STATE there is no KILLING; a kill_policy sets the grace period.
   ReleaseAllOffers(sub);
   Subscription plain = Subscribe(Info("plain", true, /*killing_state=*/false));
-  v1::Offer offer2;
+  mesos_v1::Offer offer2;
   LaunchRunning(plain, "t2", &offer2);
   kill.mutable_kill()->mutable_task_id()->set_value("t2");
   kill.mutable_kill()->mutable_kill_policy()->mutable_grace_period()->set_nanoseconds(0);
   ASSERT_EQ(Send(plain, kill).status, 202);
   killed = NextUpdate(plain, "t2");
   ASSERT_TRUE(killed.has_value());
-  EXPECT_EQ(killed->state(), v1::TASK_KILLED);
+  EXPECT_EQ(killed->state(), mesos_v1::TASK_KILLED);
 }
 
 TEST_F(LocalMasterTest, ReconcileAnswersFollowTheTable) {
   StartMaster();
   Subscription pa = Subscribe(Info("pa"));
-  v1::Offer offer;
+  mesos_v1::Offer offer;
   LaunchRunning(pa, "t1", &offer);
   Subscription plain = Subscribe(Info("plain", /*partition_aware=*/false));
 
@@ -1097,67 +1100,67 @@ TEST_F(LocalMasterTest, ReconcileAnswersFollowTheTable) {
     item->mutable_task_id()->set_value(task);
     if (agent) item->mutable_agent_id()->set_value(*agent);
     EXPECT_EQ(Send(sub, call).status, 202);
-    std::optional<v1::TaskStatus> status = NextUpdate(sub, task);
+    std::optional<mesos_v1::TaskStatus> status = NextUpdate(sub, task);
     if (status) {
-      EXPECT_EQ(status->source(), v1::TaskStatus::SOURCE_MASTER);
-      EXPECT_EQ(status->reason(), v1::TaskStatus::REASON_RECONCILIATION);
+      EXPECT_EQ(status->source(), mesos_v1::TaskStatus::SOURCE_MASTER);
+      EXPECT_EQ(status->reason(), mesos_v1::TaskStatus::REASON_RECONCILIATION);
       EXPECT_FALSE(status->has_uuid());
       EXPECT_THAT(status->message(), StartsWith("Reconciliation: "));
     }
-    return status.value_or(v1::TaskStatus());
+    return status.value_or(mesos_v1::TaskStatus());
   };
   const std::string agent = offer.agent_id().value();
-  EXPECT_EQ(reconcile(pa, "t1", std::nullopt).state(), v1::TASK_RUNNING);
+  EXPECT_EQ(reconcile(pa, "t1", std::nullopt).state(), mesos_v1::TASK_RUNNING);
   EXPECT_EQ(reconcile(pa, "t1", std::nullopt).message(), "Reconciliation: Latest task state");
-  EXPECT_EQ(reconcile(pa, "nope", agent).state(), v1::TASK_GONE);
-  EXPECT_EQ(reconcile(pa, "nope", std::nullopt).state(), v1::TASK_UNKNOWN);
-  EXPECT_EQ(reconcile(pa, "nope", std::string("no-such-agent")).state(), v1::TASK_UNKNOWN);
-  EXPECT_EQ(reconcile(plain, "nope", agent).state(), v1::TASK_LOST);
-  EXPECT_EQ(reconcile(plain, "nope", std::nullopt).state(), v1::TASK_LOST);
+  EXPECT_EQ(reconcile(pa, "nope", agent).state(), mesos_v1::TASK_GONE);
+  EXPECT_EQ(reconcile(pa, "nope", std::nullopt).state(), mesos_v1::TASK_UNKNOWN);
+  EXPECT_EQ(reconcile(pa, "nope", std::string("no-such-agent")).state(), mesos_v1::TASK_UNKNOWN);
+  EXPECT_EQ(reconcile(plain, "nope", agent).state(), mesos_v1::TASK_LOST);
+  EXPECT_EQ(reconcile(plain, "nope", std::nullopt).state(), mesos_v1::TASK_LOST);
 
   // KILL of an unknown task is answered the same way.
   Call kill;
   kill.set_type(Call::KILL);
   kill.mutable_kill()->mutable_task_id()->set_value("ghost");
   ASSERT_EQ(Send(pa, kill).status, 202);
-  std::optional<v1::TaskStatus> ghost = NextUpdate(pa, "ghost");
+  std::optional<mesos_v1::TaskStatus> ghost = NextUpdate(pa, "ghost");
   ASSERT_TRUE(ghost.has_value());
-  EXPECT_EQ(ghost->state(), v1::TASK_UNKNOWN);
+  EXPECT_EQ(ghost->state(), mesos_v1::TASK_UNKNOWN);
 
   // Implicit: one answer per known task.
   Call implicit;
   implicit.set_type(Call::RECONCILE);
   implicit.mutable_reconcile();
   ASSERT_EQ(Send(pa, implicit).status, 202);
-  std::optional<v1::TaskStatus> t1 = NextUpdate(pa, "t1");
+  std::optional<mesos_v1::TaskStatus> t1 = NextUpdate(pa, "t1");
   ASSERT_TRUE(t1.has_value());
-  EXPECT_EQ(t1->state(), v1::TASK_RUNNING);
+  EXPECT_EQ(t1->state(), mesos_v1::TASK_RUNNING);
   EXPECT_FALSE(t1->has_uuid());
   EXPECT_TRUE(Barrier(pa).empty());
 
   // Unreachable and gone agents.
   master_->DisconnectAgent(offer.agent_id().value() == master_->master_id() + "-S0" ? 0 : 1);
   ASSERT_TRUE(NextUpdate(pa, "t1").has_value());  // the partition's own TASK_UNREACHABLE
-  v1::TaskStatus unreachable = reconcile(pa, "t1", agent);
-  EXPECT_EQ(unreachable.state(), v1::TASK_UNREACHABLE);
+  mesos_v1::TaskStatus unreachable = reconcile(pa, "t1", agent);
+  EXPECT_EQ(unreachable.state(), mesos_v1::TASK_UNREACHABLE);
   EXPECT_TRUE(unreachable.has_unreachable_time());
-  EXPECT_EQ(reconcile(plain, "t1", agent).state(), v1::TASK_LOST);
+  EXPECT_EQ(reconcile(plain, "t1", agent).state(), mesos_v1::TASK_LOST);
 }
 
 TEST_F(LocalMasterTest, InvalidOffersDropTasksAndInvalidTasksError) {
   StartMaster();
   Subscription pa = Subscribe(Info("pa"));
-  std::vector<v1::Offer> offers = NextOffers(pa);
+  std::vector<mesos_v1::Offer> offers = NextOffers(pa);
   ASSERT_EQ(offers.size(), 2u);
 
-  v1::OfferID bogus;
+  mesos_v1::OfferID bogus;
   bogus.set_value("bogus");
   ASSERT_EQ(Send(pa, AcceptCall({bogus}, {Task("x1", offers[0])})).status, 202);
-  std::optional<v1::TaskStatus> dropped = NextUpdate(pa, "x1");
+  std::optional<mesos_v1::TaskStatus> dropped = NextUpdate(pa, "x1");
   ASSERT_TRUE(dropped.has_value());
-  EXPECT_EQ(dropped->state(), v1::TASK_DROPPED);
-  EXPECT_EQ(dropped->reason(), v1::TaskStatus::REASON_INVALID_OFFERS);
-  EXPECT_EQ(dropped->source(), v1::TaskStatus::SOURCE_MASTER);
+  EXPECT_EQ(dropped->state(), mesos_v1::TASK_DROPPED);
+  EXPECT_EQ(dropped->reason(), mesos_v1::TaskStatus::REASON_INVALID_OFFERS);
+  EXPECT_EQ(dropped->source(), mesos_v1::TaskStatus::SOURCE_MASTER);
   EXPECT_FALSE(dropped->has_uuid());
   EXPECT_EQ(dropped->message(),
             "Task launched with invalid offers: Offer bogus is no longer valid");
@@ -1168,7 +1171,7 @@ TEST_F(LocalMasterTest, InvalidOffersDropTasksAndInvalidTasksError) {
       202);
   dropped = NextUpdate(pa, "x2");
   ASSERT_TRUE(dropped.has_value());
-  EXPECT_EQ(dropped->state(), v1::TASK_DROPPED);
+  EXPECT_EQ(dropped->state(), mesos_v1::TASK_DROPPED);
   EXPECT_THAT(dropped->message(), HasSubstr("one single agent"));
   // ... offered again at the next allocation (refuse_seconds was 0).
   Advance(absl::Seconds(1));
@@ -1176,15 +1179,15 @@ TEST_F(LocalMasterTest, InvalidOffersDropTasksAndInvalidTasksError) {
   ASSERT_EQ(offers.size(), 2u);
 
   // Invalid tasks next to a valid one.
-  v1::TaskInfo good = Task("good", offers[0]);
-  v1::TaskInfo dup = Task("good", offers[0]);
-  v1::TaskInfo none = Task("none", offers[0]);
+  mesos_v1::TaskInfo good = Task("good", offers[0]);
+  mesos_v1::TaskInfo dup = Task("good", offers[0]);
+  mesos_v1::TaskInfo none = Task("none", offers[0]);
   none.clear_resources();
-  v1::TaskInfo big = Task("big", offers[0], 100);
-  v1::TaskInfo both = Task("both", offers[0]);
+  mesos_v1::TaskInfo big = Task("big", offers[0], 100);
+  mesos_v1::TaskInfo both = Task("both", offers[0]);
   both.mutable_executor()->mutable_executor_id()->set_value("e");
-  v1::TaskInfo bad_id = Task("a/b", offers[0]);
-  v1::TaskInfo wrong_agent = Task("wa", offers[1]);
+  mesos_v1::TaskInfo bad_id = Task("a/b", offers[0]);
+  mesos_v1::TaskInfo wrong_agent = Task("wa", offers[1]);
   ASSERT_EQ(
       Send(pa, AcceptCall({offers[0].id()}, {good, dup, none, big, both, bad_id, wrong_agent}))
           .status,
@@ -1195,13 +1198,13 @@ TEST_F(LocalMasterTest, InvalidOffersDropTasksAndInvalidTasksError) {
     std::optional<Event> event = pa.stream->Next();
     ASSERT_TRUE(event.has_value());
     if (event->type() != Event::UPDATE) continue;
-    const v1::TaskStatus& status = event->update().status();
-    if (status.state() == v1::TASK_ERROR) {
-      EXPECT_EQ(status.reason(), v1::TaskStatus::REASON_TASK_INVALID);
+    const mesos_v1::TaskStatus& status = event->update().status();
+    if (status.state() == mesos_v1::TASK_ERROR) {
+      EXPECT_EQ(status.reason(), mesos_v1::TaskStatus::REASON_TASK_INVALID);
       EXPECT_FALSE(status.has_uuid());
       errors[status.task_id().value()] = status.message();
     } else if (status.task_id().value() == "good") {
-      good_started = status.state() == v1::TASK_STARTING;
+      good_started = status.state() == mesos_v1::TASK_STARTING;
     }
   }
   EXPECT_EQ(errors["good"], "Task has duplicate ID: good");
@@ -1215,29 +1218,30 @@ TEST_F(LocalMasterTest, InvalidOffersDropTasksAndInvalidTasksError) {
   // Not PARTITION_AWARE: TASK_LOST instead of TASK_DROPPED.
   Subscription plain = Subscribe(Info("plain", /*partition_aware=*/false));
   ASSERT_EQ(Send(plain, AcceptCall({bogus}, {Task("y1", offers[0])})).status, 202);
-  std::optional<v1::TaskStatus> lost = NextUpdate(plain, "y1");
+  std::optional<mesos_v1::TaskStatus> lost = NextUpdate(plain, "y1");
   ASSERT_TRUE(lost.has_value());
-  EXPECT_EQ(lost->state(), v1::TASK_LOST);
-  EXPECT_EQ(lost->reason(), v1::TaskStatus::REASON_INVALID_OFFERS);
+  EXPECT_EQ(lost->state(), mesos_v1::TASK_LOST);
+  EXPECT_EQ(lost->reason(), mesos_v1::TaskStatus::REASON_INVALID_OFFERS);
 }
 
 TEST_F(LocalMasterTest, TaskGroupsLaunchTogetherOrNotAtAll) {
   StartMaster();
   Subscription sub = Subscribe();
-  std::vector<v1::Offer> offers = NextOffers(sub);
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   ASSERT_EQ(offers.size(), 2u);
-  auto group_call = [&](const v1::Offer& offer, const std::vector<v1::TaskInfo>& tasks) {
+  auto group_call = [&](const mesos_v1::Offer& offer,
+                        const std::vector<mesos_v1::TaskInfo>& tasks) {
     Call call;
     call.set_type(Call::ACCEPT);
     *call.mutable_accept()->add_offer_ids() = offer.id();
     auto* operation = call.mutable_accept()->add_operations();
-    operation->set_type(v1::Offer::Operation::LAUNCH_GROUP);
+    operation->set_type(mesos_v1::Offer::Operation::LAUNCH_GROUP);
     auto* executor = operation->mutable_launch_group()->mutable_executor();
     executor->mutable_executor_id()->set_value("default-executor");
-    executor->set_type(v1::ExecutorInfo::DEFAULT);
-    v1::Resource* cpus = executor->add_resources();
+    executor->set_type(mesos_v1::ExecutorInfo::DEFAULT);
+    mesos_v1::Resource* cpus = executor->add_resources();
     cpus->set_name("cpus");
-    cpus->set_type(v1::Value::SCALAR);
+    cpus->set_type(mesos_v1::Value::SCALAR);
     cpus->mutable_scalar()->set_value(0.1);
     for (const auto& task : tasks) {
       *operation->mutable_launch_group()->mutable_task_group()->add_tasks() = task;
@@ -1250,10 +1254,10 @@ TEST_F(LocalMasterTest, TaskGroupsLaunchTogetherOrNotAtAll) {
       Send(sub, group_call(offers[0], {Task("g1", offers[0]), Task("g2", offers[0], 50)})).status,
       202);
   for (const char* id : {"g1", "g2"}) {
-    std::optional<v1::TaskStatus> error = NextUpdate(sub, id);
+    std::optional<mesos_v1::TaskStatus> error = NextUpdate(sub, id);
     ASSERT_TRUE(error.has_value());
-    EXPECT_EQ(error->state(), v1::TASK_ERROR);
-    EXPECT_EQ(error->reason(), v1::TaskStatus::REASON_TASK_GROUP_INVALID);
+    EXPECT_EQ(error->state(), mesos_v1::TASK_ERROR);
+    EXPECT_EQ(error->reason(), mesos_v1::TaskStatus::REASON_TASK_GROUP_INVALID);
   }
   ASSERT_EQ(Send(sub, group_call(offers[1], {Task("g3", offers[1]), Task("g4", offers[1])})).status,
             202);
@@ -1262,7 +1266,7 @@ TEST_F(LocalMasterTest, TaskGroupsLaunchTogetherOrNotAtAll) {
     std::optional<Event> event = sub.stream->Next();
     ASSERT_TRUE(event.has_value());
     if (event->type() != Event::UPDATE) continue;
-    EXPECT_EQ(event->update().status().state(), v1::TASK_STARTING);
+    EXPECT_EQ(event->update().status().state(), mesos_v1::TASK_STARTING);
     EXPECT_EQ(event->update().status().executor_id().value(), "default-executor");
     started.insert(event->update().status().task_id().value());
   }
@@ -1276,7 +1280,7 @@ TEST_F(LocalMasterTest, UpdateFrameworkAppliesOrRefuses) {
   ASSERT_EQ(NextOffers(sub).size(), 2u);
   Call update;
   update.set_type(Call::UPDATE_FRAMEWORK);
-  v1::FrameworkInfo info = sub.info;
+  mesos_v1::FrameworkInfo info = sub.info;
   info.set_user("someone-else");
   *update.mutable_update_framework()->mutable_framework_info() = info;
   Reply r = Send(sub, update);
@@ -1337,7 +1341,7 @@ TEST_F(LocalMasterTest, HeartbeatsCanBeStoppedAndResumed) {
 TEST_F(LocalMasterTest, RescindAllOffersAndOfferAgain) {
   StartMaster();
   Subscription sub = Subscribe();
-  std::vector<v1::Offer> offers = NextOffers(sub);
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   ASSERT_EQ(offers.size(), 2u);
   master_->RescindAllOffers();
   std::set<std::string> rescinded;
@@ -1349,9 +1353,9 @@ TEST_F(LocalMasterTest, RescindAllOffersAndOfferAgain) {
   }
   EXPECT_EQ(rescinded, (std::set<std::string>{offers[0].id().value(), offers[1].id().value()}));
   ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {Task("late", offers[0])})).status, 202);
-  std::optional<v1::TaskStatus> dropped = NextUpdate(sub, "late");
+  std::optional<mesos_v1::TaskStatus> dropped = NextUpdate(sub, "late");
   ASSERT_TRUE(dropped.has_value());
-  EXPECT_EQ(dropped->state(), v1::TASK_DROPPED);
+  EXPECT_EQ(dropped->state(), mesos_v1::TASK_DROPPED);
   Advance(absl::Seconds(1));
   EXPECT_EQ(NextOffers(sub).size(), 2u);
   EXPECT_EQ(master_->stats().offers_rescinded, 2);
@@ -1360,15 +1364,15 @@ TEST_F(LocalMasterTest, RescindAllOffersAndOfferAgain) {
 TEST_F(LocalMasterTest, AgentPartitionAndReturnThenRemoval) {
   StartMaster();
   Subscription sub = Subscribe();
-  v1::Offer offer;
+  mesos_v1::Offer offer;
   LaunchRunning(sub, "t1", &offer);
   const int index = offer.agent_id().value() == master_->master_id() + "-S0" ? 0 : 1;
   master_->DisconnectAgent(index);
-  std::optional<v1::TaskStatus> unreachable = NextUpdate(sub, "t1");
+  std::optional<mesos_v1::TaskStatus> unreachable = NextUpdate(sub, "t1");
   ASSERT_TRUE(unreachable.has_value());
-  EXPECT_EQ(unreachable->state(), v1::TASK_UNREACHABLE);
-  EXPECT_EQ(unreachable->reason(), v1::TaskStatus::REASON_AGENT_REMOVED);
-  EXPECT_EQ(unreachable->source(), v1::TaskStatus::SOURCE_MASTER);
+  EXPECT_EQ(unreachable->state(), mesos_v1::TASK_UNREACHABLE);
+  EXPECT_EQ(unreachable->reason(), mesos_v1::TaskStatus::REASON_AGENT_REMOVED);
+  EXPECT_EQ(unreachable->source(), mesos_v1::TaskStatus::SOURCE_MASTER);
   EXPECT_TRUE(unreachable->has_unreachable_time());
   EXPECT_FALSE(unreachable->has_uuid());
   bool failure = false;
@@ -1380,16 +1384,16 @@ TEST_F(LocalMasterTest, AgentPartitionAndReturnThenRemoval) {
   EXPECT_THAT(Get("/master/state").body, HasSubstr(R"("unreachable_slaves":1.0)"));
 
   master_->ReconnectAgent(index);
-  std::optional<v1::TaskStatus> back = NextUpdate(sub, "t1");
+  std::optional<mesos_v1::TaskStatus> back = NextUpdate(sub, "t1");
   ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(back->state(), v1::TASK_RUNNING);
-  EXPECT_EQ(back->reason(), v1::TaskStatus::REASON_AGENT_REREGISTERED);
+  EXPECT_EQ(back->state(), mesos_v1::TASK_RUNNING);
+  EXPECT_EQ(back->reason(), mesos_v1::TaskStatus::REASON_AGENT_REREGISTERED);
 
   master_->RemoveAgent(index);
-  std::optional<v1::TaskStatus> gone = NextUpdate(sub, "t1");
+  std::optional<mesos_v1::TaskStatus> gone = NextUpdate(sub, "t1");
   ASSERT_TRUE(gone.has_value());
-  EXPECT_EQ(gone->state(), v1::TASK_GONE_BY_OPERATOR);
-  EXPECT_EQ(gone->reason(), v1::TaskStatus::REASON_AGENT_REMOVED_BY_OPERATOR);
+  EXPECT_EQ(gone->state(), mesos_v1::TASK_GONE_BY_OPERATOR);
+  EXPECT_EQ(gone->reason(), mesos_v1::TaskStatus::REASON_AGENT_REMOVED_BY_OPERATOR);
   EXPECT_TRUE(master_->tasks().empty());
   master_->ReconnectAgent(index);  // gone for good: ignored
   EXPECT_THAT(Get("/master/state").body, HasSubstr(R"("activated_slaves":1.0)"));
@@ -1397,18 +1401,18 @@ TEST_F(LocalMasterTest, AgentPartitionAndReturnThenRemoval) {
   // Not PARTITION_AWARE: TASK_LOST.
   ReleaseAllOffers(sub);
   Subscription plain = Subscribe(Info("plain", false));
-  v1::Offer offer2;
+  mesos_v1::Offer offer2;
   LaunchRunning(plain, "p1", &offer2);
   master_->DisconnectAgent(1 - index);
-  std::optional<v1::TaskStatus> lost = NextUpdate(plain, "p1");
+  std::optional<mesos_v1::TaskStatus> lost = NextUpdate(plain, "p1");
   ASSERT_TRUE(lost.has_value());
-  EXPECT_EQ(lost->state(), v1::TASK_LOST);
+  EXPECT_EQ(lost->state(), mesos_v1::TASK_LOST);
 }
 
 TEST_F(LocalMasterTest, KillOfAnUnreachableTaskIsAnsweredByReconciliation) {
   StartMaster();
   Subscription sub = Subscribe();
-  v1::Offer offer;
+  mesos_v1::Offer offer;
   LaunchRunning(sub, "t1", &offer);
   const int index = offer.agent_id().value() == master_->master_id() + "-S0" ? 0 : 1;
   master_->DisconnectAgent(index);
@@ -1419,16 +1423,16 @@ TEST_F(LocalMasterTest, KillOfAnUnreachableTaskIsAnsweredByReconciliation) {
   kill.mutable_kill()->mutable_task_id()->set_value("t1");
   *kill.mutable_kill()->mutable_agent_id() = offer.agent_id();
   ASSERT_EQ(Send(sub, kill).status, 202);
-  std::optional<v1::TaskStatus> answer = NextUpdate(sub, "t1");
+  std::optional<mesos_v1::TaskStatus> answer = NextUpdate(sub, "t1");
   ASSERT_TRUE(answer.has_value());
-  EXPECT_EQ(answer->state(), v1::TASK_UNREACHABLE);
-  EXPECT_EQ(answer->reason(), v1::TaskStatus::REASON_RECONCILIATION);
+  EXPECT_EQ(answer->state(), mesos_v1::TASK_UNREACHABLE);
+  EXPECT_EQ(answer->reason(), mesos_v1::TaskStatus::REASON_RECONCILIATION);
 }
 
 TEST_F(LocalMasterTest, RestartKeepingStateDropsStreamsAndAcceptsTheFrameworkBack) {
   StartMaster();
   Subscription sub = Subscribe();
-  v1::Offer offer;
+  mesos_v1::Offer offer;
   LaunchRunning(sub, "t1", &offer);
   const std::string old_master = master_->master_id();
   master_->Restart(/*keep_state=*/true);
@@ -1443,7 +1447,7 @@ TEST_F(LocalMasterTest, RestartKeepingStateDropsStreamsAndAcceptsTheFrameworkBac
   Subscription back = Subscribe(sub.info);
   EXPECT_EQ(back.framework_id, sub.framework_id);
   ASSERT_EQ(master_->tasks().size(), 1u);
-  EXPECT_EQ(master_->tasks()[0].state, v1::TASK_RUNNING);
+  EXPECT_EQ(master_->tasks()[0].state, mesos_v1::TASK_RUNNING);
   EXPECT_EQ(master_->stats().master_restarts, 1);
   EXPECT_EQ(master_->stats().failovers, 0);
 }
@@ -1451,7 +1455,7 @@ TEST_F(LocalMasterTest, RestartKeepingStateDropsStreamsAndAcceptsTheFrameworkBac
 TEST_F(LocalMasterTest, RestartLosingStateRecoversFrameworksFromTheirTasks) {
   StartMaster();
   Subscription sub = Subscribe();
-  v1::Offer offer;
+  mesos_v1::Offer offer;
   LaunchRunning(sub, "t1", &offer);
   Subscription idle = Subscribe(Info("idle"));
   Call teardown;
@@ -1479,19 +1483,19 @@ TEST_F(LocalMasterTest, RestartLosingStateRecoversFrameworksFromTheirTasks) {
 TEST_F(LocalMasterTest, DuplicateUpdatesAreSentTwice) {
   StartMaster();
   Subscription sub = Subscribe();
-  std::vector<v1::Offer> offers = NextOffers(sub);
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   master_->SetDuplicateUpdates(true);
   ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {Task("t1", offers[0])})).status, 202);
-  std::optional<v1::TaskStatus> first = NextUpdate(sub, "t1");
-  std::optional<v1::TaskStatus> second = NextUpdate(sub, "t1");
+  std::optional<mesos_v1::TaskStatus> first = NextUpdate(sub, "t1");
+  std::optional<mesos_v1::TaskStatus> second = NextUpdate(sub, "t1");
   ASSERT_TRUE(first && second);
-  EXPECT_EQ(first->state(), v1::TASK_STARTING);
+  EXPECT_EQ(first->state(), mesos_v1::TASK_STARTING);
   EXPECT_EQ(second->uuid(), first->uuid());
   Acknowledge(sub, *first);
   Acknowledge(sub, *second);  // the duplicate acknowledgement is ignored
-  std::optional<v1::TaskStatus> running = NextUpdate(sub, "t1");
+  std::optional<mesos_v1::TaskStatus> running = NextUpdate(sub, "t1");
   ASSERT_TRUE(running.has_value());
-  EXPECT_EQ(running->state(), v1::TASK_RUNNING);
+  EXPECT_EQ(running->state(), mesos_v1::TASK_RUNNING);
   EXPECT_EQ(master_->stats().acknowledged, 1);
 }
 
@@ -1553,7 +1557,7 @@ TEST_F(LocalMasterTest, BadInputNeverHurtsTheMaster) {
 TEST_F(LocalMasterTest, StateEndpointsLookLikeTheRealMasters) {
   StartMaster();
   Subscription sub = Subscribe();
-  v1::Offer offer;
+  mesos_v1::Offer offer;
   LaunchRunning(sub, "t1", &offer);
   Reply version = Get("/version");
   EXPECT_THAT(version.body, HasSubstr(R"("version":"1.11.0")"));
@@ -1584,20 +1588,20 @@ TEST_F(LocalMasterTest, StateEndpointsLookLikeTheRealMasters) {
 // (and Mast's own tests) index into that list.
 TEST_F(LocalMasterTest, StateEndpointsWriteLabelsAsAList) {
   StartMaster();
-  v1::FrameworkInfo info = Info();
-  v1::Label* framework_label = info.mutable_labels()->add_labels();
+  mesos_v1::FrameworkInfo info = Info();
+  mesos_v1::Label* framework_label = info.mutable_labels()->add_labels();
   framework_label->set_key("team");
   framework_label->set_value("infra");
   Subscription sub = Subscribe(info);
-  std::vector<v1::Offer> offers = NextOffers(sub);
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   ASSERT_FALSE(offers.empty());
-  v1::TaskInfo task = Task("t1", offers[0]);
-  v1::Label* label = task.mutable_labels()->add_labels();
+  mesos_v1::TaskInfo task = Task("t1", offers[0]);
+  mesos_v1::Label* label = task.mutable_labels()->add_labels();
   label->set_key("k");
   label->set_value("v");
   task.mutable_labels()->add_labels()->set_key("only-key");
   ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {task})).status, 202);
-  std::optional<v1::TaskStatus> starting = NextUpdate(sub, "t1");
+  std::optional<mesos_v1::TaskStatus> starting = NextUpdate(sub, "t1");
   ASSERT_TRUE(starting.has_value());
 
   // The value of `key` in the object `value`, which must be there.
@@ -1711,7 +1715,7 @@ class MastClient {
     loop_.Post([this] { client_.reset(); });
     loop_.Flush();
   }
-  void Subscribe(v1::FrameworkInfo info) {
+  void Subscribe(mesos_v1::FrameworkInfo info) {
     loop_.Post([this, info] { client_->Subscribe(info, {}); });
   }
   absl::Status Send(Call call) {
@@ -1822,7 +1826,7 @@ TEST_P(LocalMasterWithMastClientTest, ASecondInstanceTakesTheFrameworkOver) {
   first.Subscribe(Info("mast"));
   ASSERT_TRUE(WaitFor([&] { return first.events().Subscribed() == 1; }, kWait));
   MastClient intruder(master->url(), !GetParam());
-  v1::FrameworkInfo info = Info("mast");
+  mesos_v1::FrameworkInfo info = Info("mast");
   info.mutable_id()->set_value(first.framework_id());
   intruder.Subscribe(info);
   ASSERT_TRUE(WaitFor([&] { return intruder.events().Subscribed() == 1; }, kWait));
@@ -1860,42 +1864,43 @@ class LocalMasterExecuteTest : public LocalMasterTest {
 
 TEST_F(LocalMasterExecuteTest, CommandsRunInTheirSandboxes) {
   Subscription sub = Subscribe();
-  std::vector<v1::Offer> offers = NextOffers(sub);
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   ASSERT_EQ(offers.size(), 1u);
-  v1::TaskInfo fails = Task("fails", offers[0], 0.1, 32, "echo hi > out; exit 3");
-  v1::TaskInfo env = Task("env", offers[0], 0.1, 32, "echo \"$MESOS_TASK_ID $GREETING\" > env");
+  mesos_v1::TaskInfo fails = Task("fails", offers[0], 0.1, 32, "echo hi > out; exit 3");
+  mesos_v1::TaskInfo env =
+      Task("env", offers[0], 0.1, 32, "echo \"$MESOS_TASK_ID $GREETING\" > env");
   auto* variable = env.mutable_command()->mutable_environment()->add_variables();
   variable->set_name("GREETING");
   variable->set_value("hello");
-  v1::TaskInfo argv = Task("argv", offers[0], 0.1, 32, "/bin/sh");
+  mesos_v1::TaskInfo argv = Task("argv", offers[0], 0.1, 32, "/bin/sh");
   argv.mutable_command()->set_shell(false);
   argv.mutable_command()->add_arguments("sh");
   argv.mutable_command()->add_arguments("-c");
   argv.mutable_command()->add_arguments("exit 0");
-  v1::TaskInfo sleeper = Task("sleeper", offers[0], 0.1, 32, "sleep 60");
+  mesos_v1::TaskInfo sleeper = Task("sleeper", offers[0], 0.1, 32, "sleep 60");
   ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {fails, env, argv, sleeper})).status, 202);
 
   // Every update is acknowledged at once; terminal states are collected.
-  std::map<std::string, v1::TaskStatus> terminal;
+  std::map<std::string, mesos_v1::TaskStatus> terminal;
   bool sleeper_running = false;
   while (terminal.size() < 3 || !sleeper_running) {
     std::optional<Event> event = sub.stream->Next(absl::Seconds(20));
     ASSERT_TRUE(event.has_value()) << "still waiting; " << terminal.size() << " done";
     if (event->type() != Event::UPDATE) continue;
-    const v1::TaskStatus& status = event->update().status();
-    if (status.task_id().value() == "sleeper" && status.state() == v1::TASK_RUNNING) {
+    const mesos_v1::TaskStatus& status = event->update().status();
+    if (status.task_id().value() == "sleeper" && status.state() == mesos_v1::TASK_RUNNING) {
       sleeper_running = true;
     }
-    if (status.state() == v1::TASK_FAILED || status.state() == v1::TASK_FINISHED) {
+    if (status.state() == mesos_v1::TASK_FAILED || status.state() == mesos_v1::TASK_FINISHED) {
       terminal[status.task_id().value()] = status;
       continue;  // not acknowledged: the task (and its sandbox path) stays known
     }
     if (status.has_uuid()) Acknowledge(sub, status);
   }
-  EXPECT_EQ(terminal["fails"].state(), v1::TASK_FAILED);
+  EXPECT_EQ(terminal["fails"].state(), mesos_v1::TASK_FAILED);
   EXPECT_EQ(terminal["fails"].message(), "Command exited with status 3");
-  EXPECT_EQ(terminal["env"].state(), v1::TASK_FINISHED);
-  EXPECT_EQ(terminal["argv"].state(), v1::TASK_FINISHED);
+  EXPECT_EQ(terminal["env"].state(), mesos_v1::TASK_FINISHED);
+  EXPECT_EQ(terminal["argv"].state(), mesos_v1::TASK_FINISHED);
   std::map<std::string, std::string> sandboxes;
   for (const auto& view : master_->tasks()) sandboxes[view.task_id] = view.sandbox;
   ASSERT_THAT(sandboxes["fails"], StartsWith(work_dir_));
@@ -1912,13 +1917,13 @@ TEST_F(LocalMasterExecuteTest, CommandsRunInTheirSandboxes) {
   kill.set_type(Call::KILL);
   kill.mutable_kill()->mutable_task_id()->set_value("sleeper");
   ASSERT_EQ(Send(sub, kill).status, 202);
-  std::optional<v1::TaskStatus> killing = NextUpdate(sub, "sleeper");
+  std::optional<mesos_v1::TaskStatus> killing = NextUpdate(sub, "sleeper");
   ASSERT_TRUE(killing.has_value());
-  EXPECT_EQ(killing->state(), v1::TASK_KILLING);
+  EXPECT_EQ(killing->state(), mesos_v1::TASK_KILLING);
   Acknowledge(sub, *killing);
-  std::optional<v1::TaskStatus> killed = NextUpdate(sub, "sleeper");
+  std::optional<mesos_v1::TaskStatus> killed = NextUpdate(sub, "sleeper");
   ASSERT_TRUE(killed.has_value());
-  EXPECT_EQ(killed->state(), v1::TASK_KILLED);
+  EXPECT_EQ(killed->state(), mesos_v1::TASK_KILLED);
   EXPECT_EQ(killed->message(), "Command terminated with signal Terminated");
 }
 
