@@ -57,7 +57,7 @@
 namespace mast {
 namespace {
 
-namespace mv1 = ::mesos::v1;
+namespace mesos_v1 = ::mesos::v1;
 using ::mast::testing::JsonField;
 using ::mast::testing::MastdProcess;
 using ::mast::testing::WaitFor;
@@ -69,16 +69,16 @@ struct MasterTask {
   std::string id;
   std::string framework_id;
   std::string agent_id;
-  mv1::TaskState state = mv1::TASK_STAGING;
+  mesos_v1::TaskState state = mesos_v1::TASK_STAGING;
   // Every status update the master recorded: state, timestamp (seconds).
-  std::vector<std::pair<mv1::TaskState, double>> statuses;
+  std::vector<std::pair<mesos_v1::TaskState, double>> statuses;
 
   double first_timestamp() const {
     double t = 0;
     for (const auto& [s, ts] : statuses) t = (t == 0 || ts < t) ? ts : t;
     return t;
   }
-  std::optional<double> timestamp_of(mv1::TaskState wanted) const {
+  std::optional<double> timestamp_of(mesos_v1::TaskState wanted) const {
     for (const auto& [s, ts] : statuses) {
       if (s == wanted) return ts;
     }
@@ -86,17 +86,17 @@ struct MasterTask {
   }
 };
 
-bool MesosTerminal(mv1::TaskState state) {
+bool MesosTerminal(mesos_v1::TaskState state) {
   switch (state) {
-    case mv1::TASK_FINISHED:
-    case mv1::TASK_FAILED:
-    case mv1::TASK_KILLED:
-    case mv1::TASK_LOST:
-    case mv1::TASK_ERROR:
-    case mv1::TASK_DROPPED:
-    case mv1::TASK_GONE:
-    case mv1::TASK_GONE_BY_OPERATOR:
-    case mv1::TASK_UNKNOWN:
+    case mesos_v1::TASK_FINISHED:
+    case mesos_v1::TASK_FAILED:
+    case mesos_v1::TASK_KILLED:
+    case mesos_v1::TASK_LOST:
+    case mesos_v1::TASK_ERROR:
+    case mesos_v1::TASK_DROPPED:
+    case mesos_v1::TASK_GONE:
+    case mesos_v1::TASK_GONE_BY_OPERATOR:
+    case mesos_v1::TASK_UNKNOWN:
       return true;
     default:
       return false;
@@ -119,15 +119,15 @@ absl::StatusOr<std::vector<MasterTask>> ParseMasterTasks(const google::protobuf:
     task.id = StringField(v, "id");
     task.framework_id = StringField(v, "framework_id");
     task.agent_id = StringField(v, "slave_id");
-    if (!mv1::TaskState_Parse(StringField(v, "state"), &task.state)) {
+    if (!mesos_v1::TaskState_Parse(StringField(v, "state"), &task.state)) {
       return absl::DataLossError(absl::StrCat("/master/tasks: task ", task.id, " has state '",
                                               StringField(v, "state"), "'"));
     }
     const google::protobuf::Value* statuses = JsonField(v, "statuses");
     if (statuses != nullptr && statuses->has_list_value()) {
       for (const google::protobuf::Value& s : statuses->list_value().values()) {
-        mv1::TaskState state = mv1::TASK_STAGING;
-        mv1::TaskState_Parse(StringField(s, "state"), &state);
+        mesos_v1::TaskState state = mesos_v1::TASK_STAGING;
+        mesos_v1::TaskState_Parse(StringField(s, "state"), &state);
         const google::protobuf::Value* ts = JsonField(s, "timestamp");
         task.statuses.emplace_back(state, ts != nullptr ? ts->number_value() : 0);
       }
@@ -456,8 +456,8 @@ class SchedulerE2eTest : public ::testing::Test {
     if (!live.ok()) return Why(absl::StrCat("master: ", live.status().ToString()));
     std::set<std::string> ids;
     for (const MasterTask& task : *live) {
-      if (task.state != mv1::TASK_RUNNING) {
-        return Why(absl::StrCat("master: ", task.id, " is ", mv1::TaskState_Name(task.state)));
+      if (task.state != mesos_v1::TASK_RUNNING) {
+        return Why(absl::StrCat("master: ", task.id, " is ", mesos_v1::TaskState_Name(task.state)));
       }
       ids.insert(task.id);
     }
@@ -555,7 +555,7 @@ class SchedulerE2eTest : public ::testing::Test {
     ASSERT_TRUE(tasks.ok()) << tasks.status();
     for (const MasterTask& task : *tasks) {
       if (young.count(task.id) > 0) {
-        EXPECT_EQ(task.state, mv1::TASK_KILLED) << task.id;
+        EXPECT_EQ(task.state, mesos_v1::TASK_KILLED) << task.id;
       }
     }
   }
@@ -588,7 +588,7 @@ class SchedulerE2eTest : public ::testing::Test {
             auto live = LiveAtMaster("e2e/gone");
             if (live.ok() && !live->empty() && removed_early.empty()) {
               removed_early = absl::StrCat("r", i, " reports NOT_FOUND while ", live->front().id,
-                                           " is ", mv1::TaskState_Name(live->front().state));
+                                           " is ", mesos_v1::TaskState_Name(live->front().state));
             }
           }
           return gone_everywhere;
@@ -599,8 +599,9 @@ class SchedulerE2eTest : public ::testing::Test {
     ASSERT_TRUE(tasks.ok()) << tasks.status();
     std::set<std::string> killed;
     for (const MasterTask& task : *tasks) {
-      EXPECT_TRUE(MesosTerminal(task.state)) << task.id << " " << mv1::TaskState_Name(task.state);
-      if (task.state == mv1::TASK_KILLED) killed.insert(task.id);
+      EXPECT_TRUE(MesosTerminal(task.state))
+          << task.id << " " << mesos_v1::TaskState_Name(task.state);
+      if (task.state == mesos_v1::TASK_KILLED) killed.insert(task.id);
     }
     EXPECT_EQ(killed, ids);
     for (int i = 0; i < 3; ++i) {
@@ -741,7 +742,7 @@ TEST_F(LocalMasterE2eTest, FailingTaskIsRelaunchedWithGrowingBackoff) {
         if (!tasks.ok()) return false;
         ended.clear();
         for (const MasterTask& task : *tasks) {
-          if (task.state == mv1::TASK_FAILED) ended.push_back(task);
+          if (task.state == mesos_v1::TASK_FAILED) ended.push_back(task);
         }
         return ended.size() >= kRuns;
       },
@@ -754,10 +755,11 @@ TEST_F(LocalMasterE2eTest, FailingTaskIsRelaunchedWithGrowingBackoff) {
   for (const MasterTask& task : ended) {
     absl::StrAppend(&timeline, task.id, " launched ",
                     absl::StrFormat("%.3f", task.first_timestamp()), " failed ",
-                    absl::StrFormat("%.3f", task.timestamp_of(mv1::TASK_FAILED).value_or(0)), "\n");
+                    absl::StrFormat("%.3f", task.timestamp_of(mesos_v1::TASK_FAILED).value_or(0)),
+                    "\n");
   }
   for (int k = 1; k < kRuns; ++k) {
-    const double failed = ended[k - 1].timestamp_of(mv1::TASK_FAILED).value_or(0);
+    const double failed = ended[k - 1].timestamp_of(mesos_v1::TASK_FAILED).value_or(0);
     const double gap = ended[k].first_timestamp() - failed;
     const double want = 0.2 * std::pow(2.0, k - 1);
     EXPECT_GE(gap, want - 0.005) << "relaunch " << k << " came " << gap << " s after the failure, "
@@ -910,7 +912,7 @@ TEST_F(LocalMasterE2eTest, LostAgentTasksAreReplacedAndKilledWhenTheyReturn) {
         if (!at_master.ok()) return false;
         std::set<std::string> elsewhere;
         for (const MasterTask& task : *at_master) {
-          if (task.agent_id != lost_agent && task.state == mv1::TASK_RUNNING) {
+          if (task.agent_id != lost_agent && task.state == mesos_v1::TASK_RUNNING) {
             elsewhere.insert(task.id);
           }
         }
@@ -939,7 +941,7 @@ TEST_F(LocalMasterE2eTest, LostAgentTasksAreReplacedAndKilledWhenTheyReturn) {
         if (!tasks.ok()) return false;
         size_t killed = 0;
         for (const MasterTask& task : *tasks) {
-          killed += stranded.count(task.id) > 0 && task.state == mv1::TASK_KILLED ? 1 : 0;
+          killed += stranded.count(task.id) > 0 && task.state == mesos_v1::TASK_KILLED ? 1 : 0;
         }
         return killed == stranded.size();
       },
@@ -984,8 +986,8 @@ TEST_F(LocalMasterE2eTest, RollingUpdateReplacesOneAtATime) {
         if (!at_master.ok() || !tasks.ok()) return false;
         size_t active = 0, running = 0;
         for (const MasterTask& task : *at_master) {
-          active += task.state != mv1::TASK_KILLING ? 1 : 0;
-          running += task.state == mv1::TASK_RUNNING ? 1 : 0;
+          active += task.state != mesos_v1::TASK_KILLING ? 1 : 0;
+          running += task.state == mesos_v1::TASK_RUNNING ? 1 : 0;
         }
         size_t mast_live = 0;
         bool all_new = true;
@@ -1001,7 +1003,7 @@ TEST_F(LocalMasterE2eTest, RollingUpdateReplacesOneAtATime) {
           max_master_total = at_master->size();
           widest.clear();
           for (const MasterTask& task : *at_master) {
-            absl::StrAppend(&widest, " ", task.id, "=", mv1::TaskState_Name(task.state));
+            absl::StrAppend(&widest, " ", task.id, "=", mesos_v1::TaskState_Name(task.state));
           }
         }
         max_mast_live = std::max(max_mast_live, mast_live);

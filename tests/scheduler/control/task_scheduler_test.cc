@@ -24,8 +24,8 @@
 namespace mast {
 namespace {
 
-namespace m = ::mesos::v1;
-using Call = m::scheduler::Call;
+namespace mesos_v1 = ::mesos::v1;
+using Call = mesos_v1::scheduler::Call;
 using ::mast::testing::CallOnLoop;
 using ::mast::testing::FakeZkClient;
 using ::mast::testing::FakeZkEnsemble;
@@ -124,13 +124,13 @@ class TaskSchedulerTest : public ::testing::Test {
     return records.ok() ? *records : TaskRecords();
   }
 
-  m::Offer MakeOffer(const std::string& id, const std::string& agent, double cpus = 1,
-                     const std::string& rack = "") {
-    m::Offer offer;
+  mesos_v1::Offer MakeOffer(const std::string& id, const std::string& agent, double cpus = 1,
+                            const std::string& rack = "") {
+    mesos_v1::Offer offer;
     if (!rack.empty()) {
-      m::Attribute* attribute = offer.add_attributes();
+      mesos_v1::Attribute* attribute = offer.add_attributes();
       attribute->set_name("rack");
-      attribute->set_type(m::Value::TEXT);
+      attribute->set_type(mesos_v1::Value::TEXT);
       attribute->mutable_text()->set_value(rack);
     }
     offer.mutable_id()->set_value(id);
@@ -138,22 +138,23 @@ class TaskSchedulerTest : public ::testing::Test {
     offer.mutable_agent_id()->set_value(agent);
     offer.set_hostname(agent + ".example");
     for (auto [name, value] : {std::pair<const char*, double>{"cpus", cpus}, {"mem", 1024}}) {
-      m::Resource* r = offer.add_resources();
+      mesos_v1::Resource* r = offer.add_resources();
       r->set_name(name);
-      r->set_type(m::Value::SCALAR);
+      r->set_type(mesos_v1::Value::SCALAR);
       r->mutable_scalar()->set_value(value);
       r->mutable_allocation_info()->set_role("*");
     }
     return offer;
   }
-  void Offer(std::vector<m::Offer> offers) {
-    m::scheduler::Event::Offers event;
+  void Offer(std::vector<mesos_v1::Offer> offers) {
+    mesos_v1::scheduler::Event::Offers event;
     for (auto& o : offers) *event.add_offers() = std::move(o);
     Run([this, event] { scheduler_->OnOffers(event); });
   }
-  void Update(const std::string& task_id, m::TaskState state, const std::string& uuid = "u",
-              m::TaskStatus::Reason reason = m::TaskStatus::REASON_COMMAND_EXECUTOR_FAILED) {
-    m::TaskStatus status;
+  void Update(
+      const std::string& task_id, mesos_v1::TaskState state, const std::string& uuid = "u",
+      mesos_v1::TaskStatus::Reason reason = mesos_v1::TaskStatus::REASON_COMMAND_EXECUTOR_FAILED) {
+    mesos_v1::TaskStatus status;
     status.mutable_task_id()->set_value(task_id);
     status.mutable_agent_id()->set_value("a1");
     status.set_state(state);
@@ -243,7 +244,7 @@ TEST_F(TaskSchedulerTest, UpdatesAreAcknowledgedOnlyOnceDurable) {
   ASSERT_THAT(LaunchedIds(), SizeIs(1));
   const std::string id = LaunchedIds()[0];
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(id, m::TASK_RUNNING);
+  Update(id, mesos_v1::TASK_RUNNING);
   auto acks = caller_.OfType(Call::ACKNOWLEDGE);
   ASSERT_THAT(acks, SizeIs(1));
   const v1::Task* stored = Find(acks[0]->stored, id);
@@ -260,8 +261,8 @@ TEST_F(TaskSchedulerTest, FailedTaskIsReplacedAfterBackoff) {
   Offer({MakeOffer("o1", "a1")});
   const std::string first = LaunchedIds().at(0);
   caller_.Expect(Call::ACKNOWLEDGE, 2);
-  Update(first, m::TASK_RUNNING);
-  Update(first, m::TASK_FAILED);
+  Update(first, mesos_v1::TASK_RUNNING);
+  Update(first, mesos_v1::TASK_FAILED);
   TaskRecords stored = Stored();
   EXPECT_EQ(stored.failed(), 1u);
   EXPECT_EQ(stored.consecutive_failures(), 1u);
@@ -282,8 +283,8 @@ TEST_F(TaskSchedulerTest, FailedTaskIsReplacedAfterBackoff) {
   // It starts and fails at once again (a crash loop): the delay grows.
   const std::string second = LaunchedIds().at(1);
   caller_.Expect(Call::ACKNOWLEDGE, 2);
-  Update(second, m::TASK_RUNNING);
-  Update(second, m::TASK_FAILED);
+  Update(second, mesos_v1::TASK_RUNNING);
+  Update(second, mesos_v1::TASK_FAILED);
   driven_.Advance(absl::Milliseconds(1500));
   caller_.Expect(Call::DECLINE);
   Offer({MakeOffer("o4", "a1")});
@@ -296,10 +297,10 @@ TEST_F(TaskSchedulerTest, FailedTaskIsReplacedAfterBackoff) {
   // A task that ran longer than stable_run before failing starts the count over.
   const std::string third = LaunchedIds().at(2);
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(third, m::TASK_RUNNING);
+  Update(third, mesos_v1::TASK_RUNNING);
   driven_.Advance(config_.stable_run);
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(third, m::TASK_FAILED);
+  Update(third, mesos_v1::TASK_FAILED);
   EXPECT_EQ(Stored().consecutive_failures(), 1u);
   EXPECT_EQ(Stored().failed(), 3u);
 }
@@ -312,7 +313,7 @@ TEST_F(TaskSchedulerTest, BackoffExpiryRevivesWithoutWaitingForATick) {
   caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o1", "a1")});
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(LaunchedIds().at(0), m::TASK_FAILED);  // backoff 1 s; nothing else waits
+  Update(LaunchedIds().at(0), mesos_v1::TASK_FAILED);  // backoff 1 s; nothing else waits
   caller_.Expect(Call::DECLINE);
   Offer({MakeOffer("o2", "a1")});  // declined: suppressed
   size_t revives = caller_.OfType(Call::REVIVE).size();
@@ -328,12 +329,12 @@ TEST_F(TaskSchedulerTest, TasksKilledOnRequestAreNotFailures) {
   caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o1", "a1")});
   caller_.Expect(Call::ACKNOWLEDGE, 2);
-  for (const std::string& id : LaunchedIds()) Update(id, m::TASK_RUNNING);
+  for (const std::string& id : LaunchedIds()) Update(id, mesos_v1::TASK_RUNNING);
   caller_.Expect(Call::KILL);
   PutService(1, 1);  // scale down
   ASSERT_THAT(KilledIds(), SizeIs(1));
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(KilledIds()[0], m::TASK_KILLED);
+  Update(KilledIds()[0], mesos_v1::TASK_KILLED);
   TaskRecords stored = Stored();
   EXPECT_EQ(stored.failed(), 0u);
   EXPECT_THAT(stored.tasks(), SizeIs(1));
@@ -347,7 +348,7 @@ TEST_F(TaskSchedulerTest, ScaleDownKillsTheYoungestAndRetriesTheKill) {
   Offer({MakeOffer("o1", "a1")});
   const std::string older = LaunchedIds().at(0);
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(older, m::TASK_RUNNING);
+  Update(older, mesos_v1::TASK_RUNNING);
   driven_.Advance(absl::Seconds(1));
   caller_.Expect(Call::REVIVE);
   PutService(2);
@@ -357,7 +358,7 @@ TEST_F(TaskSchedulerTest, ScaleDownKillsTheYoungestAndRetriesTheKill) {
   ASSERT_THAT(LaunchedIds(), SizeIs(2));
   const std::string younger = LaunchedIds().at(1);
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(younger, m::TASK_RUNNING);
+  Update(younger, mesos_v1::TASK_RUNNING);
   caller_.Expect(Call::KILL);
   PutService(1);
   ASSERT_THAT(KilledIds(), ::testing::ElementsAre(younger));
@@ -369,7 +370,7 @@ TEST_F(TaskSchedulerTest, ScaleDownKillsTheYoungestAndRetriesTheKill) {
   driven_.Advance(absl::Seconds(11));
   EXPECT_THAT(KilledIds(), ::testing::ElementsAre(younger, younger));
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(younger, m::TASK_KILLED);
+  Update(younger, mesos_v1::TASK_KILLED);
   driven_.Advance(absl::Seconds(11));
   EXPECT_THAT(KilledIds(), SizeIs(2));
 }
@@ -393,7 +394,7 @@ TEST_F(TaskSchedulerTest, ExplicitReconciliationIsResentUntilAnsweredThenImplici
   ASSERT_THAT(reconciles, SizeIs(2)) << "one per subscription";
   EXPECT_EQ(reconciles.back()->call.reconcile().tasks_size(), 2);
   EXPECT_FALSE(Stats().reconciled);
-  Update(ids[0], m::TASK_RUNNING, "", m::TaskStatus::REASON_RECONCILIATION);
+  Update(ids[0], mesos_v1::TASK_RUNNING, "", mesos_v1::TaskStatus::REASON_RECONCILIATION);
   // Unanswered: sent again after the backoff, for the one left.
   caller_.Expect(Call::RECONCILE);
   driven_.Advance(absl::Seconds(1));
@@ -403,7 +404,7 @@ TEST_F(TaskSchedulerTest, ExplicitReconciliationIsResentUntilAnsweredThenImplici
   // The master does not know it: it is replaced, and it was no failure.
   caller_.Expect(Call::RECONCILE);
   caller_.Expect(Call::REVIVE);
-  Update(ids[1], m::TASK_UNKNOWN, "", m::TaskStatus::REASON_RECONCILIATION);
+  Update(ids[1], mesos_v1::TASK_UNKNOWN, "", mesos_v1::TaskStatus::REASON_RECONCILIATION);
   EXPECT_TRUE(Stats().reconciled);
   reconciles = caller_.OfType(Call::RECONCILE);
   EXPECT_EQ(reconciles.back()->call.reconcile().tasks_size(), 0) << "implicit follows";
@@ -422,11 +423,11 @@ TEST_F(TaskSchedulerTest, UnknownRunningTaskIsKilledAndAcknowledged) {
   Start();
   caller_.Expect(Call::KILL);
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update("team_web.1.00000000000000ff", m::TASK_RUNNING);
+  Update("team_web.1.00000000000000ff", mesos_v1::TASK_RUNNING);
   EXPECT_THAT(KilledIds(), ::testing::ElementsAre("team_web.1.00000000000000ff"));
   EXPECT_THAT(caller_.OfType(Call::ACKNOWLEDGE), SizeIs(1));
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update("someone_else", m::TASK_FINISHED);  // terminal and unknown: only acknowledged
+  Update("someone_else", mesos_v1::TASK_FINISHED);  // terminal and unknown: only acknowledged
   EXPECT_THAT(KilledIds(), SizeIs(1));
   EXPECT_THAT(caller_.OfType(Call::ACKNOWLEDGE), SizeIs(2));
 }
@@ -439,8 +440,8 @@ TEST_F(TaskSchedulerTest, UnreachableTaskIsReplacedAfterGraceAndKilledIfItReturn
   Offer({MakeOffer("o1", "a1")});
   const std::string lost = LaunchedIds().at(0);
   caller_.Expect(Call::ACKNOWLEDGE, 2);
-  Update(lost, m::TASK_RUNNING);
-  Update(lost, m::TASK_UNREACHABLE);
+  Update(lost, mesos_v1::TASK_RUNNING);
+  Update(lost, mesos_v1::TASK_UNREACHABLE);
   EXPECT_TRUE(Find(Stored(), lost)->has_unreachable_since());
   caller_.Expect(Call::DECLINE);
   Offer({MakeOffer("o2", "a2")});
@@ -458,7 +459,7 @@ TEST_F(TaskSchedulerTest, UnreachableTaskIsReplacedAfterGraceAndKilledIfItReturn
   // The agent comes back with the old task: it is killed.
   caller_.Expect(Call::KILL);
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(lost, m::TASK_RUNNING);
+  Update(lost, mesos_v1::TASK_RUNNING);
   EXPECT_THAT(KilledIds(), ::testing::ElementsAre(lost));
 }
 
@@ -470,16 +471,16 @@ TEST_F(TaskSchedulerTest, DeletingServiceIsKilledThenRemoved) {
   Offer({MakeOffer("o1", "a1")});
   std::vector<std::string> ids = LaunchedIds();
   caller_.Expect(Call::ACKNOWLEDGE, 2);
-  for (const std::string& id : ids) Update(id, m::TASK_RUNNING);
+  for (const std::string& id : ids) Update(id, mesos_v1::TASK_RUNNING);
   caller_.Expect(Call::KILL, 2);
   PutService(2, 1, /*deleting=*/true);
   EXPECT_THAT(KilledIds(), ::testing::UnorderedElementsAreArray(ids));
   EXPECT_TRUE(ensemble_.Exists(store_.paths().service(kService)));
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(ids[0], m::TASK_KILLED);
+  Update(ids[0], mesos_v1::TASK_KILLED);
   EXPECT_TRUE(ensemble_.Exists(store_.paths().service(kService))) << "removed with a task left";
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(ids[1], m::TASK_KILLED);
+  Update(ids[1], mesos_v1::TASK_KILLED);
   EXPECT_FALSE(ensemble_.Exists(store_.paths().service(kService)));
   EXPECT_FALSE(ensemble_.Exists(store_.paths().tasks_head(kService)));
   EXPECT_EQ(Stats().services, 0u);
@@ -516,7 +517,7 @@ TEST_F(TaskSchedulerTest, RollingUpdateReplacesOneTaskAtATime) {
   Offer({MakeOffer("o1", "a1")});
   std::vector<std::string> old = LaunchedIds();
   caller_.Expect(Call::ACKNOWLEDGE, 2);
-  for (const std::string& id : old) Update(id, m::TASK_RUNNING);
+  for (const std::string& id : old) Update(id, mesos_v1::TASK_RUNNING);
   caller_.Expect(Call::REVIVE);
   PutService(2, 2);                   // a new task version
   driven_.Advance(absl::Seconds(5));  // revive
@@ -529,11 +530,11 @@ TEST_F(TaskSchedulerTest, RollingUpdateReplacesOneTaskAtATime) {
   EXPECT_EQ(ParseTaskId(n1)->second, 2u);
   caller_.Expect(Call::KILL);
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(n1, m::TASK_RUNNING);
+  Update(n1, mesos_v1::TASK_RUNNING);
   ASSERT_THAT(KilledIds(), SizeIs(1));
   caller_.Expect(Call::ACKNOWLEDGE);
   caller_.Expect(Call::REVIVE);
-  Update(KilledIds()[0], m::TASK_KILLED);
+  Update(KilledIds()[0], mesos_v1::TASK_KILLED);
   driven_.Advance(absl::Seconds(5));
   caller_.Expect(Call::SUPPRESS);
   caller_.Expect(Call::ACCEPT);
@@ -541,10 +542,10 @@ TEST_F(TaskSchedulerTest, RollingUpdateReplacesOneTaskAtATime) {
   ASSERT_THAT(LaunchedIds(), SizeIs(4));
   caller_.Expect(Call::KILL);
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(LaunchedIds().back(), m::TASK_RUNNING);
+  Update(LaunchedIds().back(), mesos_v1::TASK_RUNNING);
   ASSERT_THAT(KilledIds(), SizeIs(2));
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(KilledIds()[1], m::TASK_KILLED);
+  Update(KilledIds()[1], mesos_v1::TASK_KILLED);
   TaskRecords stored = Stored();
   ASSERT_THAT(stored.tasks(), SizeIs(2));
   for (const auto& task : stored.tasks()) EXPECT_EQ(task.version(), 2u);
@@ -558,7 +559,7 @@ TEST_F(TaskSchedulerTest, NewLeaderTakesOverStoredTasksAndReconcilesThem) {
   Offer({MakeOffer("o1", "a1")});
   std::vector<std::string> ids = LaunchedIds();
   caller_.Expect(Call::ACKNOWLEDGE, 2);
-  for (const std::string& id : ids) Update(id, m::TASK_RUNNING);
+  for (const std::string& id : ids) Update(id, mesos_v1::TASK_RUNNING);
   // Step down, then lead again (same term for the fake): the records are
   // taken over from the store, nothing is launched, every task is reconciled.
   Run([this] {
@@ -590,7 +591,7 @@ TEST_F(TaskSchedulerTest, ANewLeaderJudgesAttributeConstraintsByTheStoredPlaceme
   Offer({MakeOffer("o1", "a1", 1, "r1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(1));
   caller_.Expect(Call::ACKNOWLEDGE);
-  Update(LaunchedIds()[0], m::TASK_RUNNING);
+  Update(LaunchedIds()[0], mesos_v1::TASK_RUNNING);
   EXPECT_EQ(Find(Stored(), LaunchedIds()[0])->agent_attributes().at("rack"), "r1");
   // A new leader, which has seen no offer of a1: the next task must still
   // avoid rack r1.
