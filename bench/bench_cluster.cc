@@ -16,7 +16,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
-#include "tests/common/wait.h"
+#include "tests/processes/wait.h"
 
 namespace mast::bench {
 

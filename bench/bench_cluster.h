@@ -18,8 +18,8 @@
 #include "absl/time/time.h"
 #include "local_mesos/local_master.h"
 #include "mast/v1/mast.grpc.pb.h"
-#include "tests/common/mastd_process.h"
-#include "tests/common/zk_server.h"
+#include "tests/processes/mastd_process.h"
+#include "tests/processes/zk_server.h"
 
 namespace mast::bench {
 

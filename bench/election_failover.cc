@@ -16,10 +16,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/failover_rounds.h"
-#include "tests/common/mastd_process.h"
-#include "tests/common/process_init.h"
-#include "tests/common/wait.h"
-#include "tests/common/zk_server.h"
+#include "tests/processes/mastd_process.h"
+#include "tests/processes/process_init.h"
+#include "tests/processes/wait.h"
+#include "tests/processes/zk_server.h"
 
 namespace mast {
 namespace {

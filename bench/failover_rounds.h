@@ -15,8 +15,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "tests/common/mastd_process.h"
-#include "tests/common/wait.h"
+#include "tests/processes/mastd_process.h"
+#include "tests/processes/wait.h"
 
 namespace mast::bench {
 

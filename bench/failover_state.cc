@@ -20,8 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/bench_cluster.h"
-#include "tests/common/process_init.h"
-#include "tests/common/wait.h"
+#include "tests/processes/process_init.h"
+#include "tests/processes/wait.h"
 
 ABSL_FLAG(int, agents, 1000, "Simulated agents");
 ABSL_FLAG(std::string, agent_resources, "cpus:4;mem:8192;disk:10000;ports:[31000-32000]",

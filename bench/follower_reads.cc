@@ -32,8 +32,8 @@
 #include "api/arena_allocator.h"
 #include "bench/bench_cluster.h"
 #include "grpcpp/grpcpp.h"
-#include "tests/common/process_init.h"
-#include "tests/common/wait.h"
+#include "tests/processes/process_init.h"
+#include "tests/processes/wait.h"
 
 ABSL_FLAG(int, instances, 100, "Tasks of the service read");
 ABSL_FLAG(int, channels, 16, "Client channels (connections), one call in flight each");

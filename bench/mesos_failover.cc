@@ -20,11 +20,11 @@
 #include "bench/failover_rounds.h"
 #include "google/protobuf/util/json_util.h"
 #include "local_mesos/local_master.h"
-#include "tests/common/mastd_process.h"
-#include "tests/common/mesos_cluster.h"
-#include "tests/common/process_init.h"
-#include "tests/common/wait.h"
-#include "tests/common/zk_server.h"
+#include "tests/processes/mastd_process.h"
+#include "tests/processes/mesos_cluster.h"
+#include "tests/processes/process_init.h"
+#include "tests/processes/wait.h"
+#include "tests/processes/zk_server.h"
 
 namespace mast {
 namespace {

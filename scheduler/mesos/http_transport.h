@@ -67,7 +67,7 @@ struct HttpStreamHandlers {
 // in main(), before it starts threads and before creating a transport. The
 // transport does not do it itself: that call is process-wide and not
 // thread-safe, so a library constructor cannot make it safely (mastd/main.cc;
-// tests get it from tests/common/process_init.h).
+// tests get it from tests/processes/process_init.h).
 class HttpTransport {
  public:
   using RequestId = uint64_t;

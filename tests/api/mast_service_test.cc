@@ -20,10 +20,10 @@
 #include "gtest/gtest.h"
 #include "store/service_store.h"
 #include "store/zk_store.h"
-#include "tests/common/driven_loop.h"
-#include "tests/common/fake_zk_client.h"
-#include "tests/common/manual_clock.h"
-#include "tests/common/wait.h"
+#include "tests/fakes/driven_loop.h"
+#include "tests/fakes/fake_zk_client.h"
+#include "tests/fakes/manual_clock.h"
+#include "tests/processes/wait.h"
 
 namespace mast {
 namespace {

@@ -5,8 +5,8 @@
 #include "absl/synchronization/notification.h"
 #include "common/weak_callback.h"
 #include "gtest/gtest.h"
-#include "tests/common/driven_loop.h"
-#include "tests/common/manual_clock.h"
+#include "tests/fakes/driven_loop.h"
+#include "tests/fakes/manual_clock.h"
 
 namespace mast {
 namespace {

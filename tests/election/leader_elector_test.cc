@@ -8,9 +8,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
-#include "tests/common/tcp_proxy.h"
-#include "tests/common/wait.h"
-#include "tests/common/zk_test_util.h"
+#include "tests/processes/tcp_proxy.h"
+#include "tests/processes/wait.h"
+#include "tests/support/zk_test_util.h"
 #include "zk/zk_session.h"
 
 namespace mast {

@@ -16,10 +16,10 @@
 #include "local_mesos/local_master.h"
 #include "scheduler/control/framework_controller.h"
 #include "scheduler/mesos/http_mesos_client.h"
-#include "tests/common/mastd_process.h"
-#include "tests/common/stand_in_scheduler.h"
-#include "tests/common/wait.h"
-#include "tests/common/zk_server.h"
+#include "tests/processes/mastd_process.h"
+#include "tests/processes/stand_in_scheduler.h"
+#include "tests/processes/wait.h"
+#include "tests/processes/zk_server.h"
 
 namespace mast {
 namespace {

@@ -48,11 +48,11 @@
 #include "mesos/v1/mesos.pb.h"
 #include "scheduler/control/task_scheduler.h"
 #include "store/task_state.h"
-#include "tests/common/mastd_process.h"
-#include "tests/common/mesos_cluster.h"
-#include "tests/common/subprocess.h"
-#include "tests/common/wait.h"
-#include "tests/common/zk_server.h"
+#include "tests/processes/mastd_process.h"
+#include "tests/processes/mesos_cluster.h"
+#include "tests/processes/subprocess.h"
+#include "tests/processes/wait.h"
+#include "tests/processes/zk_server.h"
 
 namespace mast {
 namespace {

@@ -18,9 +18,9 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "mast/v1/mast.grpc.pb.h"
-#include "tests/common/mastd_process.h"
-#include "tests/common/wait.h"
-#include "tests/common/zk_server.h"
+#include "tests/processes/mastd_process.h"
+#include "tests/processes/wait.h"
+#include "tests/processes/zk_server.h"
 
 namespace mast {
 namespace {

@@ -35,8 +35,8 @@
 #include "scheduler/mesos/http_transport.h"
 #include "scheduler/mesos/master_detector.h"
 #include "scheduler/mesos/recordio.h"
-#include "tests/common/manual_clock.h"
-#include "tests/common/wait.h"
+#include "tests/fakes/manual_clock.h"
+#include "tests/processes/wait.h"
 
 namespace mast::local {
 namespace {
@@ -284,7 +284,7 @@ class LocalMasterTest : public ::testing::Test {
 
   // Advances the master's clock. The master's loop is then poked with a posted task:
   // ManualClock::AwaitWithDeadline can miss an Advance() that lands between its deadline check
-  // and its read of the wake-up generation (tests/common/manual_clock.cc), and a posted task
+  // and its read of the wake-up generation (tests/fakes/manual_clock.cc), and a posted task
   // wakes the loop, which then runs the timers that fell due.
   void Advance(absl::Duration d) {
     clock_.Advance(d);

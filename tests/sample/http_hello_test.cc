@@ -21,8 +21,8 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/common/subprocess.h"
-#include "tests/common/wait.h"
+#include "tests/processes/subprocess.h"
+#include "tests/processes/wait.h"
 
 namespace mast::testing {
 namespace {

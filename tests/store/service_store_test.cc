@@ -8,9 +8,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/zk_store.h"
-#include "tests/common/fake_zk_client.h"
-#include "tests/common/manual_clock.h"
-#include "tests/common/zk_test_util.h"
+#include "tests/fakes/fake_zk_client.h"
+#include "tests/fakes/manual_clock.h"
+#include "tests/support/zk_test_util.h"
 
 namespace mast {
 namespace {

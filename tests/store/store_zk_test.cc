@@ -12,9 +12,9 @@
 #include "store/service_store.h"
 #include "store/state_cache.h"
 #include "store/zk_store.h"
-#include "tests/common/wait.h"
-#include "tests/common/zk_test_util.h"
+#include "tests/processes/wait.h"
 #include "tests/store/records_for_test.h"
+#include "tests/support/zk_test_util.h"
 #include "zk/zk_session.h"
 
 namespace mast {

@@ -5,9 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/common/driven_loop.h"
-#include "tests/common/fake_zk_client.h"
-#include "tests/common/zk_test_util.h"
+#include "tests/fakes/driven_loop.h"
+#include "tests/fakes/fake_zk_client.h"
+#include "tests/support/zk_test_util.h"
 
 namespace mast {
 namespace {

@@ -5,8 +5,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/common/fake_zk_client.h"
-#include "tests/common/manual_clock.h"
+#include "tests/fakes/fake_zk_client.h"
+#include "tests/fakes/manual_clock.h"
 
 namespace mast {
 namespace {

@@ -5,9 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/common/tcp_proxy.h"
-#include "tests/common/wait.h"
-#include "tests/common/zk_test_util.h"
+#include "tests/processes/tcp_proxy.h"
+#include "tests/processes/wait.h"
+#include "tests/support/zk_test_util.h"
 #include "zk/zk_status.h"
 
 namespace mast {

@@ -11,8 +11,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
-#include "tests/common/driven_loop.h"
-#include "tests/common/recording_caller.h"
+#include "tests/fakes/driven_loop.h"
+#include "tests/fakes/recording_caller.h"
 
 namespace mast {
 namespace {

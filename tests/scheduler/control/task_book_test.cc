@@ -12,9 +12,9 @@
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "store/zk_store.h"
-#include "tests/common/driven_loop.h"
-#include "tests/common/fake_zk_client.h"
-#include "tests/common/zk_test_util.h"
+#include "tests/fakes/driven_loop.h"
+#include "tests/fakes/fake_zk_client.h"
+#include "tests/support/zk_test_util.h"
 
 namespace mast {
 namespace {

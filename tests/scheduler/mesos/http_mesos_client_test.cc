@@ -14,7 +14,7 @@
 #include "gtest/gtest.h"
 #include "local_mesos/http_server.h"
 #include "prometheus/registry.h"
-#include "tests/common/wait.h"
+#include "tests/processes/wait.h"
 
 namespace mast::mesos {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/common/zk_test_util.h"
+#include "tests/support/zk_test_util.h"
 
 #include "absl/strings/str_cat.h"
 

@@ -1,4 +1,4 @@
-#include "tests/common/subprocess.h"
+#include "tests/processes/subprocess.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "tests/common/wait.h"
+#include "tests/processes/wait.h"
 
 extern char** environ;
 

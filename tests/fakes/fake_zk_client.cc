@@ -1,4 +1,4 @@
-#include "tests/common/fake_zk_client.h"
+#include "tests/fakes/fake_zk_client.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"

@@ -1,11 +1,11 @@
 // Keeps the fake faithful to what the real ZooKeeper does (see
 // tests/zk/zk_session_test.cc for the same cases on a real server).
-#include "tests/common/fake_zk_client.h"
+#include "tests/fakes/fake_zk_client.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/common/driven_loop.h"
-#include "tests/common/zk_test_util.h"
+#include "tests/fakes/driven_loop.h"
+#include "tests/support/zk_test_util.h"
 #include "zk/zk_status.h"
 
 namespace mast::testing {

@@ -1,4 +1,4 @@
-#include "tests/common/manual_clock.h"
+#include "tests/fakes/manual_clock.h"
 
 #include <vector>
 

@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/struct.pb.h"
-#include "tests/common/subprocess.h"
+#include "tests/processes/subprocess.h"
 
 namespace mast::testing {
 

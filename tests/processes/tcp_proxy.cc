@@ -1,4 +1,4 @@
-#include "tests/common/tcp_proxy.h"
+#include "tests/processes/tcp_proxy.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

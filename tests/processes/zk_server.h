@@ -6,7 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "tests/common/subprocess.h"
+#include "tests/processes/subprocess.h"
 
 namespace mast::testing {
 

@@ -1,4 +1,4 @@
-#include "tests/common/mastd_process.h"
+#include "tests/processes/mastd_process.h"
 
 #include <curl/curl.h>
 
@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "grpcpp/grpcpp.h"
-#include "tests/common/wait.h"
+#include "tests/processes/wait.h"
 
 namespace mast::testing {
 

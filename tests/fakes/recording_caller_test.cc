@@ -1,6 +1,6 @@
 // The strict fake Mesos caller: it records calls and fails the test for a call
 // not announced and for an announced call never made.
-#include "tests/common/recording_caller.h"
+#include "tests/fakes/recording_caller.h"
 
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"

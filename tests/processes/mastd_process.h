@@ -10,7 +10,7 @@
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "mast/v1/mast.grpc.pb.h"
-#include "tests/common/subprocess.h"
+#include "tests/processes/subprocess.h"
 
 namespace mast::testing {
 

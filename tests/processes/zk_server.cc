@@ -1,4 +1,4 @@
-#include "tests/common/zk_server.h"
+#include "tests/processes/zk_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "tests/common/wait.h"
+#include "tests/processes/wait.h"
 
 namespace mast::testing {
 namespace {

@@ -3,7 +3,7 @@
 // registration below is its only entry point.
 
 #include "gtest/gtest.h"
-#include "tests/common/process_init.h"
+#include "tests/processes/process_init.h"
 
 namespace mast::testing {
 namespace {

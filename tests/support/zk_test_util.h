@@ -10,7 +10,7 @@
 #include "common/event_loop.h"
 #include "election/leader_elector.h"
 #include "gtest/gtest.h"
-#include "tests/common/zk_server.h"
+#include "tests/processes/zk_server.h"
 #include "zk/zk_client.h"
 
 namespace mast::testing {

@@ -1,4 +1,4 @@
-#include "tests/common/process_init.h"
+#include "tests/processes/process_init.h"
 
 #include <curl/curl.h>
 #include <zookeeper/zookeeper.h>

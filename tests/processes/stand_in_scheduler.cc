@@ -1,4 +1,4 @@
-#include "tests/common/stand_in_scheduler.h"
+#include "tests/processes/stand_in_scheduler.h"
 
 #include <memory>
 

@@ -2,7 +2,7 @@
 
 #include "absl/time/time.h"
 #include "common/event_loop.h"
-#include "tests/common/manual_clock.h"
+#include "tests/fakes/manual_clock.h"
 
 namespace mast {
 

@@ -1,4 +1,4 @@
-#include "tests/common/mesos_cluster.h"
+#include "tests/processes/mesos_cluster.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
-#include "tests/common/mastd_process.h"
-#include "tests/common/wait.h"
+#include "tests/processes/mastd_process.h"
+#include "tests/processes/wait.h"
 
 namespace mast::testing {
 
