@@ -16,7 +16,7 @@ namespace mast::mesos {
 absl::StatusOr<ZkMasterUrl> ParseZkMasterUrl(absl::string_view url) {
   absl::string_view rest = url;
   if (!absl::ConsumePrefix(&rest, "zk://")) {
-    return absl::InvalidArgumentError(absl::StrCat("--mesos: '", url, "' is not zk://..."));
+    return absl::InvalidArgumentError(absl::StrCat("zk master URL: '", url, "' is not zk://..."));
   }
   ZkMasterUrl out;
   size_t at = rest.find('@');
@@ -28,12 +28,13 @@ absl::StatusOr<ZkMasterUrl> ParseZkMasterUrl(absl::string_view url) {
   }
   if (slash == absl::string_view::npos || slash == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--mesos: '", url, "' needs hosts and a path (zk://host:port/mesos)"));
+        absl::StrCat("zk master URL: '", url, "' needs hosts and a path (zk://host:port/mesos)"));
   }
   out.hosts = std::string(rest.substr(0, slash));
   out.path = std::string(rest.substr(slash));
   absl::Status path = ValidateZkPath(out.path);
-  if (!path.ok()) return absl::InvalidArgumentError(absl::StrCat("--mesos path: ", path.message()));
+  if (!path.ok())
+    return absl::InvalidArgumentError(absl::StrCat("zk master URL path: ", path.message()));
   return out;
 }
 

@@ -9,12 +9,14 @@
 
 namespace mast::mesos {
 
-// `--mesos=zk://host:port[,host:port...]/path` split into its parts.
+// A master URL `zk://host:port[,host:port...]/path` split into its parts.
 struct ZkMasterUrl {
   std::string hosts;        // "host:port,host:port"
   std::string path;         // "/mesos"
   std::string digest_auth;  // "user:password" from "zk://user:password@..."; may be empty
 };
+// INVALID_ARGUMENT "zk master URL: ..." (or "zk master URL path: ...")
+// names what is wrong.
 absl::StatusOr<ZkMasterUrl> ParseZkMasterUrl(absl::string_view url);
 
 // The base URL of a master from the JSON MasterInfo Mesos writes into its
