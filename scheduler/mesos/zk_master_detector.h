@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/weak_callback.h"
 #include "scheduler/mesos/master_detector.h"
 #include "zk/zk_client.h"
 
@@ -45,7 +46,7 @@ class ZkMasterDetector final : public MasterDetector {
 
   ZkClient& zk_;
   const std::string path_;
-  std::shared_ptr<char> alive_ = std::make_shared<char>();
+  WeakCallbacks callbacks_;
   absl::AnyInvocable<void(const std::optional<std::string>&)> listener_;
   std::optional<std::string> current_;
   bool published_ = false;
