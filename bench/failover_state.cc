@@ -12,6 +12,8 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,9 +55,9 @@ struct Round {
   double metric_ms = 0;      // mast_last_reconciliation_seconds
 };
 
-int Run() {
-  const int tasks = absl::GetFlag(FLAGS_tasks);
-  const int services = std::max(1, absl::GetFlag(FLAGS_services));
+// Starts the cluster and launches the tasks; prints the setup and how long
+// the launch took.
+absl::StatusOr<std::unique_ptr<Cluster>> StartWithRunningTasks(int tasks, int services) {
   ClusterOptions options;
   options.master.agents = absl::GetFlag(FLAGS_agents);
   options.master.agent_resources = absl::GetFlag(FLAGS_agent_resources);
@@ -66,10 +68,10 @@ int Run() {
       tasks, services, tasks / services, options.master.agents,
       absl::FormatDuration(options.session_timeout).c_str(), LoadAverage().c_str());
   auto cluster = Cluster::Start(options);
-  if (!cluster.ok()) return Fail(cluster.status().ToString());
+  if (!cluster.ok()) return cluster.status();
   Cluster& c = **cluster;
   auto leader = c.WaitForSettledLeader(absl::Seconds(60));
-  if (!leader.ok()) return Fail(leader.status().ToString());
+  if (!leader.ok()) return leader.status();
   std::vector<v1::ServiceSpec> specs;
   for (int s = 0; s < services; ++s) {
     int n = tasks / services + (s < tasks % services ? 1 : 0);
@@ -77,78 +79,108 @@ int Run() {
   }
   const absl::Time launch_start = absl::Now();
   if (absl::Status s = c.CreateServices(*leader, specs, std::min(services, 32)); !s.ok()) {
-    return Fail(s.ToString());
+    return s;
   }
   {
     std::unique_ptr<v1::Mast::Stub> stub = c.Stub(*leader);
-    if (absl::Status s = WaitAllRunning(*stub, tasks, absl::Minutes(5)); !s.ok()) {
-      return Fail(s.ToString());
-    }
+    if (absl::Status s = WaitAllRunning(*stub, tasks, absl::Minutes(5)); !s.ok()) return s;
   }
   std::printf("%d tasks RUNNING after %.1f s\n\n", tasks,
               absl::ToDoubleSeconds(absl::Now() - launch_start));
+  return cluster;
+}
 
-  std::vector<Round> rounds;
-  for (int round = 0; round < absl::GetFlag(FLAGS_rounds); ++round) {
-    auto settled = c.WaitForSettledLeader(absl::Seconds(120));
-    if (!settled.ok()) return Fail(settled.status().ToString());
-    const int old = *settled;
-    // Quiet before the kill (the last round's implicit reconciliation done).
-    absl::SleepFor(absl::Seconds(1));
-    std::vector<size_t> offsets;
-    for (auto& replica : c.replicas()) offsets.push_back(replica->Log().size());
-    const std::string load = LoadAverage();
-    c.replica(old).process().Signal(SIGKILL);
-    c.replica(old).process().Wait(absl::Seconds(10));
-    std::unique_ptr<PerfRecorder> perf;
-    if (round == 0 && !absl::GetFlag(FLAGS_perf_out).empty()) {
-      // Every survivor may take over: record the first one (a guess is
-      // good enough for a profile; say which).
-      int candidate = c.Follower(old);
-      std::printf("(perf on %s)\n", c.replica(candidate).replica_id().c_str());
-      perf = std::make_unique<PerfRecorder>(absl::GetFlag(FLAGS_perf_out),
-                                            c.replica(candidate).process().pid());
-    }
-    // The survivor whose log shows the reconciliation after its election.
-    int next = -1;
-    std::optional<LogHit> started, complete;
-    std::string log;
-    bool ok = testing::WaitFor(
-        [&] {
-          for (size_t i = 0; i < c.replicas().size(); ++i) {
-            if (static_cast<int>(i) == old) continue;
-            log = c.replica(static_cast<int>(i)).Log();
-            started = FindLogEvent(log, "leader_started", offsets[i]);
-            if (!started) continue;
-            complete = FindLogEvent(log, "reconciliation_complete", started->end);
-            if (!complete) return false;
-            next = static_cast<int>(i);
-            return true;
-          }
-          return false;
-        },
-        absl::Seconds(120), absl::Milliseconds(10));
-    if (perf) perf->Stop();
-    if (!ok) return Fail(absl::StrCat("round ", round + 1, ": no reconciliation by a new leader"));
-    Round r;
-    r.total_ms = Ms(complete->at - started->at);
-    auto step = [&](const char* event) {
-      auto hit = FindLogEvent(log, event, started->end);
-      return hit ? Ms(hit->at - started->at) : -1;
-    };
-    r.loaded_ms = step("scheduler_loaded");
-    r.subscribed_ms = step("mesos_subscribed");
-    r.started_ms = step("reconciliation_started");
-    r.metric_ms = c.replica(next).Metric("mast_last_reconciliation_seconds").value_or(-1) * 1000;
-    rounds.push_back(r);
-    std::printf(
-        "round %d  %s -> %s: leader_started -> reconciliation_complete %8.1f ms  "
-        "(loaded +%.1f, subscribed +%.1f, reconciling +%.1f; metric %.1f ms)  load %s\n",
-        round + 1, c.replica(old).replica_id().c_str(), c.replica(next).replica_id().c_str(),
-        r.total_ms, r.loaded_ms, r.subscribed_ms, r.started_ms, r.metric_ms, load.c_str());
-    std::fflush(stdout);
-    if (absl::Status s = c.Restart(old); !s.ok()) return Fail(s.ToString());
+// The survivor whose log shows the reconciliation after its election (past
+// `offsets`, the log sizes at the kill): its index, log, and the two events.
+struct Takeover {
+  int replica = -1;
+  std::string log;
+  LogHit started;
+  LogHit complete;
+};
+
+std::optional<Takeover> WaitForTakeover(Cluster& c, int old, const std::vector<size_t>& offsets) {
+  Takeover takeover;
+  std::optional<LogHit> started, complete;
+  bool ok = testing::WaitFor(
+      [&] {
+        for (size_t i = 0; i < c.replicas().size(); ++i) {
+          if (static_cast<int>(i) == old) continue;
+          takeover.log = c.replica(static_cast<int>(i)).Log();
+          started = FindLogEvent(takeover.log, "leader_started", offsets[i]);
+          if (!started) continue;
+          complete = FindLogEvent(takeover.log, "reconciliation_complete", started->end);
+          if (!complete) return false;
+          takeover.replica = static_cast<int>(i);
+          return true;
+        }
+        return false;
+      },
+      absl::Seconds(120), absl::Milliseconds(10));
+  if (!ok) return std::nullopt;
+  takeover.started = *started;
+  takeover.complete = *complete;
+  return takeover;
+}
+
+// One round: kills the leader, times the replica that takes over, prints
+// the round's line and restarts the killed replica. nullopt once it has
+// printed why the round failed.
+std::optional<Round> RunRound(Cluster& c, int round) {
+  auto settled = c.WaitForSettledLeader(absl::Seconds(120));
+  if (!settled.ok()) {
+    Fail(settled.status().ToString());
+    return std::nullopt;
   }
+  const int old = *settled;
+  // Quiet before the kill (the last round's implicit reconciliation done).
+  absl::SleepFor(absl::Seconds(1));
+  std::vector<size_t> offsets;
+  for (auto& replica : c.replicas()) offsets.push_back(replica->Log().size());
+  const std::string load = LoadAverage();
+  c.replica(old).process().Signal(SIGKILL);
+  c.replica(old).process().Wait(absl::Seconds(10));
+  std::unique_ptr<PerfRecorder> perf;
+  if (round == 0 && !absl::GetFlag(FLAGS_perf_out).empty()) {
+    // Every survivor may take over: record the first one (a guess is
+    // good enough for a profile; say which).
+    int candidate = c.Follower(old);
+    std::printf("(perf on %s)\n", c.replica(candidate).replica_id().c_str());
+    perf = std::make_unique<PerfRecorder>(absl::GetFlag(FLAGS_perf_out),
+                                          c.replica(candidate).process().pid());
+  }
+  std::optional<Takeover> takeover = WaitForTakeover(c, old, offsets);
+  if (perf) perf->Stop();
+  if (!takeover) {
+    Fail(absl::StrCat("round ", round + 1, ": no reconciliation by a new leader"));
+    return std::nullopt;
+  }
+  const int next = takeover->replica;
+  const absl::Time started_at = takeover->started.at;
+  Round r;
+  r.total_ms = Ms(takeover->complete.at - started_at);
+  auto step = [&](const char* event) {
+    auto hit = FindLogEvent(takeover->log, event, takeover->started.end);
+    return hit ? Ms(hit->at - started_at) : -1;
+  };
+  r.loaded_ms = step("scheduler_loaded");
+  r.subscribed_ms = step("mesos_subscribed");
+  r.started_ms = step("reconciliation_started");
+  r.metric_ms = c.replica(next).Metric("mast_last_reconciliation_seconds").value_or(-1) * 1000;
+  std::printf(
+      "round %d  %s -> %s: leader_started -> reconciliation_complete %8.1f ms  "
+      "(loaded +%.1f, subscribed +%.1f, reconciling +%.1f; metric %.1f ms)  load %s\n",
+      round + 1, c.replica(old).replica_id().c_str(), c.replica(next).replica_id().c_str(),
+      r.total_ms, r.loaded_ms, r.subscribed_ms, r.started_ms, r.metric_ms, load.c_str());
+  std::fflush(stdout);
+  if (absl::Status s = c.Restart(old); !s.ok()) {
+    Fail(s.ToString());
+    return std::nullopt;
+  }
+  return r;
+}
+
+void PrintSummary(int tasks, int services, const std::vector<Round>& rounds) {
   std::vector<double> totals, metrics;
   for (const Round& r : rounds) {
     totals.push_back(r.total_ms);
@@ -161,6 +193,20 @@ int Run() {
       tasks, services, tasks / services, rounds.size(), Percentile(totals, 50),
       Percentile(totals, 100), Percentile(metrics, 50), Percentile(metrics, 100),
       LoadAverage().c_str());
+}
+
+int Run() {
+  const int tasks = absl::GetFlag(FLAGS_tasks);
+  const int services = std::max(1, absl::GetFlag(FLAGS_services));
+  auto cluster = StartWithRunningTasks(tasks, services);
+  if (!cluster.ok()) return Fail(cluster.status().ToString());
+  std::vector<Round> rounds;
+  for (int round = 0; round < absl::GetFlag(FLAGS_rounds); ++round) {
+    std::optional<Round> r = RunRound(**cluster, round);
+    if (!r) return 1;
+    rounds.push_back(*r);
+  }
+  PrintSummary(tasks, services, rounds);
   return 0;
 }
 

@@ -249,79 +249,113 @@ void PrintRow(const char* method, const char* server, const Result& r) {
   std::fflush(stdout);
 }
 
-int Run() {
-  const int instances = absl::GetFlag(FLAGS_instances);
+// The cluster with the service RUNNING, and the follower read from.
+struct Setup {
+  std::unique_ptr<Cluster> cluster;
+  int follower = -1;
+  std::unique_ptr<v1::Mast::Stub> stub;  // to the follower
+};
+
+absl::StatusOr<Setup> StartWithService(const std::string& name, int instances) {
   ClusterOptions options;
   options.master.agents = 10;
-  std::printf("follower_reads: one service of %d tasks, %d channels, %s per run; load %s\n",
-              instances, absl::GetFlag(FLAGS_channels),
-              absl::FormatDuration(absl::GetFlag(FLAGS_duration)).c_str(), LoadAverage().c_str());
   auto cluster = Cluster::Start(options);
-  if (!cluster.ok()) return Fail(cluster.status().ToString());
+  if (!cluster.ok()) return cluster.status();
   Cluster& c = **cluster;
   auto leader = c.WaitForSettledLeader(absl::Seconds(60));
-  if (!leader.ok()) return Fail(leader.status().ToString());
-  const std::string name = "bench/reads";
+  if (!leader.ok()) return leader.status();
   if (absl::Status s = c.CreateServices(*leader, {TinyService(name, instances)}); !s.ok()) {
-    return Fail(s.ToString());
+    return s;
   }
-  const int follower = c.Follower(*leader);
-  std::unique_ptr<v1::Mast::Stub> stub = c.Stub(follower);
-  if (absl::Status s = WaitAllRunning(*stub, instances, absl::Seconds(60)); !s.ok()) {
-    return Fail(s.ToString());
+  Setup setup;
+  setup.follower = c.Follower(*leader);
+  setup.stub = c.Stub(setup.follower);
+  if (absl::Status s = WaitAllRunning(*setup.stub, instances, absl::Seconds(60)); !s.ok()) {
+    return s;
   }
   absl::SleepFor(absl::Seconds(2));  // the implicit reconciliation and its writes are done
+  setup.cluster = std::move(*cluster);
+  return setup;
+}
 
-  // The follower's answers, for the echo server to give back.
+// The follower's answers, for the echo server to give back.
+struct Answers {
   v1::GetServiceRequest get_request;
-  get_request.set_name(name);
-  v1::GetServiceResponse get_answer;
+  v1::GetServiceResponse get;
   v1::ListTasksRequest list_request;
-  list_request.set_service(name);
-  v1::ListTasksResponse list_answer;
+  v1::ListTasksResponse list;
+};
+
+// False once it has printed why it failed.
+bool FetchAnswers(v1::Mast::Stub& stub, const std::string& name, Answers& answers) {
+  answers.get_request.set_name(name);
+  answers.list_request.set_service(name);
   {
     grpc::ClientContext context;
-    grpc::Status status = stub->GetService(&context, get_request, &get_answer);
-    if (!status.ok()) return Fail("GetService: " + status.error_message());
+    grpc::Status status = stub.GetService(&context, answers.get_request, &answers.get);
+    if (!status.ok()) {
+      Fail("GetService: " + status.error_message());
+      return false;
+    }
   }
   {
     grpc::ClientContext context;
-    grpc::Status status = stub->ListTasks(&context, list_request, &list_answer);
-    if (!status.ok()) return Fail("ListTasks: " + status.error_message());
+    grpc::Status status = stub.ListTasks(&context, answers.list_request, &answers.list);
+    if (!status.ok()) {
+      Fail("ListTasks: " + status.error_message());
+      return false;
+    }
   }
   std::printf("answers: GetService %zu bytes, ListTasks %zu bytes (%d tasks)\n",
-              get_answer.ByteSizeLong(), list_answer.ByteSizeLong(), list_answer.tasks_size());
+              answers.get.ByteSizeLong(), answers.list.ByteSizeLong(), answers.list.tasks_size());
+  return true;
+}
 
-  EchoService echo(get_answer, list_answer);
-  int echo_port = 0;
-  std::unique_ptr<grpc::Server> server = StartEcho(echo, &echo_port);
-  if (server == nullptr) return Fail("cannot start the echo server");
-  const std::string echo_address = absl::StrCat("127.0.0.1:", echo_port);
-  const std::string follower_address = c.replica(follower).grpc_address();
-  // The same echo in a process of its own (this binary with --serve_echo).
-  std::optional<testing::Subprocess> echo_process;
-  std::string echo_process_address;
-  if (absl::GetFlag(FLAGS_echo_process)) {
-    const std::string path = c.log_dir() + "/echo";
-    std::ofstream(path + ".get", std::ios::binary) << get_answer.SerializeAsString();
-    std::ofstream(path + ".list", std::ios::binary) << list_answer.SerializeAsString();
-    auto spawned = testing::Subprocess::Spawn(
-        {std::filesystem::read_symlink("/proc/self/exe").string(), "--serve_echo=" + path},
-        path + ".log");
-    if (!spawned.ok()) return Fail(spawned.status().ToString());
-    echo_process = std::move(*spawned);
-    int port = 0;
-    if (!testing::WaitFor([&] {
-          const std::string log = echo_process->ReadLog();
-          const size_t at = log.find("echo_port=");
-          return at != std::string::npos &&
-                 std::sscanf(log.c_str() + at, "echo_port=%d", &port) == 1;
-        })) {
-      return Fail("the echo process did not start: " + echo_process->ReadLog());
-    }
-    echo_process_address = absl::StrCat("127.0.0.1:", port);
+// The same echo in a process of its own (this binary with --serve_echo);
+// sets `process` and `address`. False once it has printed why it failed.
+bool StartEchoProcess(Cluster& c, const Answers& answers,
+                      std::optional<testing::Subprocess>& process, std::string& address) {
+  const std::string path = c.log_dir() + "/echo";
+  std::ofstream(path + ".get", std::ios::binary) << answers.get.SerializeAsString();
+  std::ofstream(path + ".list", std::ios::binary) << answers.list.SerializeAsString();
+  auto spawned = testing::Subprocess::Spawn(
+      {std::filesystem::read_symlink("/proc/self/exe").string(), "--serve_echo=" + path},
+      path + ".log");
+  if (!spawned.ok()) {
+    Fail(spawned.status().ToString());
+    return false;
   }
+  process = std::move(*spawned);
+  int port = 0;
+  if (!testing::WaitFor([&] {
+        const std::string log = process->ReadLog();
+        const size_t at = log.find("echo_port=");
+        return at != std::string::npos && std::sscanf(log.c_str() + at, "echo_port=%d", &port) == 1;
+      })) {
+    Fail("the echo process did not start: " + process->ReadLog());
+    return false;
+  }
+  address = absl::StrCat("127.0.0.1:", port);
+  return true;
+}
 
+// Where the follower and the echo servers listen; `echo_process` is empty
+// without --echo_process.
+struct Addresses {
+  std::string follower;
+  std::string echo;
+  std::string echo_process;
+};
+
+// (follower, echo) figures of each method and echo server.
+struct Measured {
+  std::pair<Result, Result> get, list;
+  std::optional<std::pair<Result, Result>> get_process, list_process;
+};
+
+// Measures both methods against each echo server and prints a row per
+// figure; perf records the follower while it serves ListTasks.
+Measured MeasureAndPrint(Cluster& c, int follower, const Addresses& at, const Answers& answers) {
   AsyncCall<v1::GetServiceRequest, v1::GetServiceResponse> get =
       [](v1::Mast::Stub& s, grpc::ClientContext* ctx, const v1::GetServiceRequest* req,
          v1::GetServiceResponse* resp, std::function<void(grpc::Status)> done) {
@@ -332,31 +366,31 @@ int Run() {
          v1::ListTasksResponse* resp, std::function<void(grpc::Status)> done) {
         s.async()->ListTasks(ctx, req, resp, std::move(done));
       };
-
-  std::printf("\n");
-  const std::string load_before = LoadAverage();
-  auto [get_follower, get_echo] = Compare(follower_address, echo_address, get_request, get);
-  PrintRow("GetService", "follower", get_follower);
-  PrintRow("GetService", "echo", get_echo);
+  Measured m;
+  m.get = Compare(at.follower, at.echo, answers.get_request, get);
+  PrintRow("GetService", "follower", m.get.first);
+  PrintRow("GetService", "echo", m.get.second);
   std::unique_ptr<PerfRecorder> perf;  // the follower while it serves ListTasks
   if (!absl::GetFlag(FLAGS_perf_out).empty()) {
     perf = std::make_unique<PerfRecorder>(absl::GetFlag(FLAGS_perf_out),
                                           c.replica(follower).process().pid());
   }
-  auto [list_follower, list_echo] = Compare(follower_address, echo_address, list_request, list);
+  m.list = Compare(at.follower, at.echo, answers.list_request, list);
   if (perf) perf->Stop();
-  PrintRow("ListTasks", "follower", list_follower);
-  PrintRow("ListTasks", "echo", list_echo);
-  std::optional<std::pair<Result, Result>> get_process, list_process;
-  if (echo_process) {
-    get_process = Compare(follower_address, echo_process_address, get_request, get);
-    PrintRow("GetService", "follower", get_process->first);
-    PrintRow("GetService", "echo proc", get_process->second);
-    list_process = Compare(follower_address, echo_process_address, list_request, list);
-    PrintRow("ListTasks", "follower", list_process->first);
-    PrintRow("ListTasks", "echo proc", list_process->second);
+  PrintRow("ListTasks", "follower", m.list.first);
+  PrintRow("ListTasks", "echo", m.list.second);
+  if (!at.echo_process.empty()) {
+    m.get_process = Compare(at.follower, at.echo_process, answers.get_request, get);
+    PrintRow("GetService", "follower", m.get_process->first);
+    PrintRow("GetService", "echo proc", m.get_process->second);
+    m.list_process = Compare(at.follower, at.echo_process, answers.list_request, list);
+    PrintRow("ListTasks", "follower", m.list_process->first);
+    PrintRow("ListTasks", "echo proc", m.list_process->second);
   }
+  return m;
+}
 
+void PrintVerdicts(const Measured& m) {
   auto verdict = [](const char* method, const char* echo, const Result& f, const Result& e) {
     const double share = e.rps > 0 ? f.rps / e.rps : 0;
     std::printf(
@@ -365,13 +399,44 @@ int Run() {
         method, echo, share * 100, share >= 0.8 ? "met" : "MISSED", f.p99_ms,
         f.p99_ms <= 5 ? "met" : "MISSED");
   };
-  std::printf("\n");
-  verdict("GetService", "echo", get_follower, get_echo);
-  verdict("ListTasks", "echo", list_follower, list_echo);
-  if (echo_process) {
-    verdict("GetService", "echo proc", get_process->first, get_process->second);
-    verdict("ListTasks", "echo proc", list_process->first, list_process->second);
+  verdict("GetService", "echo", m.get.first, m.get.second);
+  verdict("ListTasks", "echo", m.list.first, m.list.second);
+  if (m.get_process) {
+    verdict("GetService", "echo proc", m.get_process->first, m.get_process->second);
+    verdict("ListTasks", "echo proc", m.list_process->first, m.list_process->second);
   }
+}
+
+int Run() {
+  const int instances = absl::GetFlag(FLAGS_instances);
+  std::printf("follower_reads: one service of %d tasks, %d channels, %s per run; load %s\n",
+              instances, absl::GetFlag(FLAGS_channels),
+              absl::FormatDuration(absl::GetFlag(FLAGS_duration)).c_str(), LoadAverage().c_str());
+  const std::string name = "bench/reads";
+  absl::StatusOr<Setup> setup = StartWithService(name, instances);
+  if (!setup.ok()) return Fail(setup.status().ToString());
+  Cluster& c = *setup->cluster;
+  Answers answers;
+  if (!FetchAnswers(*setup->stub, name, answers)) return 1;
+
+  EchoService echo(answers.get, answers.list);
+  int echo_port = 0;
+  std::unique_ptr<grpc::Server> server = StartEcho(echo, &echo_port);
+  if (server == nullptr) return Fail("cannot start the echo server");
+  Addresses at;
+  at.echo = absl::StrCat("127.0.0.1:", echo_port);
+  at.follower = c.replica(setup->follower).grpc_address();
+  std::optional<testing::Subprocess> echo_process;
+  if (absl::GetFlag(FLAGS_echo_process) &&
+      !StartEchoProcess(c, answers, echo_process, at.echo_process)) {
+    return 1;
+  }
+
+  std::printf("\n");
+  const std::string load_before = LoadAverage();
+  const Measured measured = MeasureAndPrint(c, setup->follower, at, answers);
+  std::printf("\n");
+  PrintVerdicts(measured);
   std::printf("load before %s, after %s\n", load_before.c_str(), LoadAverage().c_str());
   server->Shutdown(std::chrono::system_clock::now());
   return 0;

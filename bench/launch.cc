@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,77 @@ int Fail(const std::string& what) {
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
+// When the tasks were seen RUNNING (each unset if not within --timeout),
+// and the last counts seen.
+struct Progress {
+  std::optional<absl::Time> master_launched;  // an update for every task sent
+  std::optional<absl::Time> master_all;       // all RUNNING in the master's task table
+  std::optional<absl::Time> mast_all;         // all RUNNING as Mast reports them
+  size_t last_running = 0;                    // in the master's table
+  int64_t last_mast = 0;
+};
+
+// Polls the master and Mast (through `stub`) every --poll until both see
+// every task RUNNING, or --timeout after `start`.
+Progress WaitUntilAllRunning(Cluster& c, v1::Mast::Stub& stub, int instances, absl::Time start) {
+  // The master's task table costs its loop a few ms to copy: it is read only
+  // once the master has sent an update for every task's RUNNING (every
+  // task's STARTING, then its RUNNING once the STARTING was acknowledged).
+  Progress p;
+  const absl::Time deadline = start + absl::GetFlag(FLAGS_timeout);
+  while ((!p.master_all || !p.mast_all) && absl::Now() < deadline) {
+    const local::LocalMaster::Stats stats = c.master().stats();
+    if (!p.master_launched && stats.updates_sent >= instances) p.master_launched = absl::Now();
+    if (!p.master_all && stats.updates_sent >= 2 * instances) {
+      Cluster::MasterCounts counts = c.CountMasterTasks();
+      p.last_running = counts.running;
+      if (counts.running >= static_cast<size_t>(instances)) p.master_all = absl::Now();
+    }
+    if (!p.mast_all) {
+      p.last_mast = RunningInAllServices(stub);
+      if (p.last_mast >= instances) p.mast_all = absl::Now();
+    }
+    absl::SleepFor(absl::GetFlag(FLAGS_poll));
+  }
+  return p;
+}
+
+void PrintLaunchTimes(const Progress& p, int instances, absl::Time start, absl::Time created_at) {
+  std::printf("\nCreateService answered after %.1f ms\n", Ms(created_at - start));
+  if (p.master_launched) {
+    std::printf("%d updates sent by the master (every task launched) after %.1f ms\n", instances,
+                Ms(*p.master_launched - start));
+  }
+  auto report = [&](const char* who, const std::optional<absl::Time>& at, int64_t seen) {
+    if (!at) {
+      std::printf("%-28s NOT all RUNNING within %s (%lld seen)\n", who,
+                  absl::FormatDuration(absl::GetFlag(FLAGS_timeout)).c_str(),
+                  static_cast<long long>(seen));
+      return;
+    }
+    const double seconds = absl::ToDoubleSeconds(*at - start);
+    std::printf("%-28s all %d RUNNING after %8.1f ms: %8.0f tasks/s   (target >= 2000)\n", who,
+                instances, seconds * 1000, instances / seconds);
+  };
+  report("as the master sees them:", p.master_all, static_cast<int64_t>(p.last_running));
+  report("as Mast sees them:", p.mast_all, p.last_mast);
+}
+
+// Where the time went: the leader's calls and writes, the master's work.
+void PrintWhereTheTimeWent(Cluster& c, int leader) {
+  PrintLeaderMetrics(c.replica(leader));
+  for (size_t i = 0; i < c.replicas().size(); ++i) {
+    auto cpu = c.replica(static_cast<int>(i)).Metric("process_cpu_seconds_total");
+    std::printf("replica %zu%s cpu %.2f s\n", i, static_cast<int>(i) == leader ? " (leader)" : "",
+                cpu.value_or(-1));
+  }
+  local::LocalMaster::Stats stats = c.master().stats();
+  std::printf("master: offers sent %d, updates sent %d, acknowledged %d, calls:", stats.offers_sent,
+              stats.updates_sent, stats.acknowledged);
+  for (const auto& [type, n] : stats.calls_by_type) std::printf(" %s=%d", type.c_str(), n);
+  std::printf("\n");
+}
+
 int Run() {
   const int instances = absl::GetFlag(FLAGS_instances);
   const int services = std::max(1, absl::GetFlag(FLAGS_services));
@@ -77,65 +149,16 @@ int Run() {
   if (!created.ok()) return Fail(created.ToString());
   const absl::Time created_at = absl::Now();
 
-  // The master's task table costs its loop a few ms to copy: it is read only
-  // once the master has sent an update for every task's RUNNING (every
-  // task's STARTING, then its RUNNING once the STARTING was acknowledged).
-  std::optional<absl::Time> master_launched, master_all, mast_all;
-  const absl::Time deadline = start + absl::GetFlag(FLAGS_timeout);
-  size_t last_running = 0;
-  int64_t last_mast = 0;
-  while ((!master_all || !mast_all) && absl::Now() < deadline) {
-    const local::LocalMaster::Stats stats = c.master().stats();
-    if (!master_launched && stats.updates_sent >= instances) master_launched = absl::Now();
-    if (!master_all && stats.updates_sent >= 2 * instances) {
-      Cluster::MasterCounts counts = c.CountMasterTasks();
-      last_running = counts.running;
-      if (counts.running >= static_cast<size_t>(instances)) master_all = absl::Now();
-    }
-    if (!mast_all) {
-      last_mast = RunningInAllServices(*stub);
-      if (last_mast >= instances) mast_all = absl::Now();
-    }
-    absl::SleepFor(absl::GetFlag(FLAGS_poll));
-  }
+  const Progress progress = WaitUntilAllRunning(c, *stub, instances, start);
   perf.Stop();
   perf_master.Stop();
   const std::string load_after = LoadAverage();
 
-  std::printf("\nCreateService answered after %.1f ms\n", Ms(created_at - start));
-  if (master_launched) {
-    std::printf("%d updates sent by the master (every task launched) after %.1f ms\n", instances,
-                Ms(*master_launched - start));
-  }
-  auto report = [&](const char* who, const std::optional<absl::Time>& at, int64_t seen) {
-    if (!at) {
-      std::printf("%-28s NOT all RUNNING within %s (%lld seen)\n", who,
-                  absl::FormatDuration(absl::GetFlag(FLAGS_timeout)).c_str(),
-                  static_cast<long long>(seen));
-      return;
-    }
-    const double seconds = absl::ToDoubleSeconds(*at - start);
-    std::printf("%-28s all %d RUNNING after %8.1f ms: %8.0f tasks/s   (target >= 2000)\n", who,
-                instances, seconds * 1000, instances / seconds);
-  };
-  report("as the master sees them:", master_all, static_cast<int64_t>(last_running));
-  report("as Mast sees them:", mast_all, last_mast);
+  PrintLaunchTimes(progress, instances, start, created_at);
   std::printf("load before %s, after %s\n", load_before.c_str(), load_after.c_str());
-
-  // Where the time went: the leader's calls and writes, the master's work.
-  PrintLeaderMetrics(c.replica(*leader));
-  for (size_t i = 0; i < c.replicas().size(); ++i) {
-    auto cpu = c.replica(static_cast<int>(i)).Metric("process_cpu_seconds_total");
-    std::printf("replica %zu%s cpu %.2f s\n", i, static_cast<int>(i) == *leader ? " (leader)" : "",
-                cpu.value_or(-1));
-  }
-  local::LocalMaster::Stats stats = c.master().stats();
-  std::printf("master: offers sent %d, updates sent %d, acknowledged %d, calls:", stats.offers_sent,
-              stats.updates_sent, stats.acknowledged);
-  for (const auto& [type, n] : stats.calls_by_type) std::printf(" %s=%d", type.c_str(), n);
-  std::printf("\n");
+  PrintWhereTheTimeWent(c, *leader);
   if (absl::GetFlag(FLAGS_dump_leader_log)) std::printf("%s\n", c.replica(*leader).Log().c_str());
-  return master_all && mast_all ? 0 : 2;
+  return progress.master_all && progress.mast_all ? 0 : 2;
 }
 
 }  // namespace

@@ -16,6 +16,10 @@ namespace mast {
 //
 // Threads: a bound callback must run on the thread that destroys or
 // invalidates the owner (the owner's event loop); the check is not a lock.
+// Bind() reads the owner's state, so it must not race with Invalidate() or
+// the destructor. A bound callback itself holds only a weak_ptr and `fn`: it
+// may be moved, copied and destroyed on another thread (as safely as `fn`),
+// e.g. a ZooKeeper or curl thread that only posts it to the loop.
 // Bound callbacks return void.
 class WeakCallbacks {
  public:

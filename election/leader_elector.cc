@@ -81,7 +81,7 @@ LeaderElector::LeaderElector(LeaderElectorConfig config, ZkClient& zk, EventLoop
 }
 
 LeaderElector::~LeaderElector() {
-  alive_.reset();
+  weak_callbacks_.Invalidate();
   loop_.Cancel(lease_timer_);
   loop_.Cancel(renew_timer_);
   loop_.Cancel(retry_timer_);
@@ -90,9 +90,8 @@ LeaderElector::~LeaderElector() {
 void LeaderElector::Start() {
   if (role_ != Role::kIdle) return;
   role_ = Role::kCandidate;
-  zk_.AddSessionListener([this, alive = std::weak_ptr<char>(alive_)](const ZkSessionEvent& e) {
-    if (alive.lock()) OnSessionEvent(e);
-  });
+  zk_.AddSessionListener(
+      weak_callbacks_.Bind([this](const ZkSessionEvent& e) { OnSessionEvent(e); }));
 }
 
 void LeaderElector::OnSessionEvent(const ZkSessionEvent& event) {
@@ -157,9 +156,7 @@ void LeaderElector::CreateOwnNode() {
   zk_.Create(
       absl::StrCat(config_.election_path, "/", node_prefix_), OwnRecordJson(absl::InfinitePast()),
       ZkCreateMode::kEphemeralSequential,
-      [this, epoch, generation,
-       alive = std::weak_ptr<char>(alive_)](absl::StatusOr<ZkCreated> created) {
-        if (!alive.lock()) return;
+      weak_callbacks_.Bind([this, epoch, generation](absl::StatusOr<ZkCreated> created) {
         if (!Current(epoch)) {
           // Created after we moved on (resigned, or reconnected and looked
           // again): remove it unless it is the one we now hold.
@@ -184,7 +181,7 @@ void LeaderElector::CreateOwnNode() {
         } else {
           RetryLater("create election znode", created.status(), [this] { CreateOwnNode(); });
         }
-      });
+      }));
 }
 
 // Creates the ancestors of the election path one by one (depth counts the
@@ -201,73 +198,73 @@ void LeaderElector::EnsureElectionPath(size_t depth) {
     return;
   }
   uint64_t epoch = epoch_;
-  zk_.Create(
-      prefixes[depth], "", ZkCreateMode::kPersistent,
-      [this, epoch, depth, alive = std::weak_ptr<char>(alive_)](absl::StatusOr<ZkCreated> created) {
-        if (!alive.lock() || !Current(epoch)) return;
-        if (created.ok() || absl::IsAlreadyExists(created.status())) {
-          EnsureElectionPath(depth + 1);
-        } else {
-          RetryLater("create election path", created.status(), [this] { EnsureElectionPath(0); });
-        }
-      });
+  zk_.Create(prefixes[depth], "", ZkCreateMode::kPersistent,
+             weak_callbacks_.Bind([this, epoch, depth](absl::StatusOr<ZkCreated> created) {
+               if (!Current(epoch)) return;
+               if (created.ok() || absl::IsAlreadyExists(created.status())) {
+                 EnsureElectionPath(depth + 1);
+               } else {
+                 RetryLater("create election path", created.status(),
+                            [this] { EnsureElectionPath(0); });
+               }
+             }));
 }
 
 void LeaderElector::FindOwnNodeThenCreate() {
   uint64_t epoch = epoch_;
-  zk_.GetChildren(config_.election_path, nullptr,
-                  [this, epoch, alive = std::weak_ptr<char>(alive_)](
-                      absl::StatusOr<std::vector<std::string>> children) {
-                    if (!alive.lock() || !Current(epoch)) return;
-                    if (!children.ok()) {
-                      if (absl::IsNotFound(children.status())) return EnsureElectionPath(0);
-                      return RetryLater("list election znodes", children.status(),
-                                        [this] { FindOwnNodeThenCreate(); });
-                    }
-                    for (const std::string& child : *children) {
-                      if (!absl::StartsWith(child, node_prefix_)) continue;
-                      std::string path = absl::StrCat(config_.election_path, "/", child);
-                      zk_.Exists(path, nullptr,
-                                 [this, epoch, path, alive = std::weak_ptr<char>(alive_)](
-                                     absl::StatusOr<std::optional<ZkStat>> stat) {
-                                   if (!alive.lock() || !Current(epoch)) return;
-                                   if (!stat.ok()) {
-                                     return RetryLater("stat own election znode", stat.status(),
-                                                       [this] { FindOwnNodeThenCreate(); });
-                                   }
-                                   if (!stat->has_value()) return CreateOwnNode();
-                                   own_node_ = path;
-                                   own_czxid_ = static_cast<uint64_t>((*stat)->czxid);
-                                   own_node_generation_ = session_generation_;
-                                   CheckPosition();
-                                 });
-                      return;
-                    }
-                    CreateOwnNode();
-                  });
+  zk_.GetChildren(
+      config_.election_path, nullptr,
+      weak_callbacks_.Bind([this, epoch](absl::StatusOr<std::vector<std::string>> children) {
+        if (!Current(epoch)) return;
+        if (!children.ok()) {
+          if (absl::IsNotFound(children.status())) return EnsureElectionPath(0);
+          return RetryLater("list election znodes", children.status(),
+                            [this] { FindOwnNodeThenCreate(); });
+        }
+        for (const std::string& child : *children) {
+          if (!absl::StartsWith(child, node_prefix_)) continue;
+          std::string path = absl::StrCat(config_.election_path, "/", child);
+          zk_.Exists(
+              path, nullptr,
+              weak_callbacks_.Bind([this, epoch, path](absl::StatusOr<std::optional<ZkStat>> stat) {
+                if (!Current(epoch)) return;
+                if (!stat.ok()) {
+                  return RetryLater("stat own election znode", stat.status(),
+                                    [this] { FindOwnNodeThenCreate(); });
+                }
+                if (!stat->has_value()) return CreateOwnNode();
+                own_node_ = path;
+                own_czxid_ = static_cast<uint64_t>((*stat)->czxid);
+                own_node_generation_ = session_generation_;
+                CheckPosition();
+              }));
+          return;
+        }
+        CreateOwnNode();
+      }));
 }
 
 void LeaderElector::CheckPosition() {
   if (own_node_.empty()) return;
   uint64_t epoch = epoch_;
   absl::Time sent_at = clock_.Now();
-  zk_.GetChildren(
-      config_.election_path, nullptr,
-      [this, epoch, sent_at,
-       alive = std::weak_ptr<char>(alive_)](absl::StatusOr<std::vector<std::string>> children) {
-        if (!alive.lock() || !Current(epoch)) return;
-        if (!children.ok()) {
-          if (absl::IsNotFound(children.status())) {
-            // Someone removed the whole election path.
-            StepDown("election path deleted");
-            own_node_.clear();
-            return EnsureElectionPath(0);
-          }
-          return RetryLater("list election znodes", children.status(), [this] { CheckPosition(); });
-        }
-        retry_backoff_.Reset();
-        OnChildren(std::move(*children), sent_at);
-      });
+  zk_.GetChildren(config_.election_path, nullptr,
+                  weak_callbacks_.Bind(
+                      [this, epoch, sent_at](absl::StatusOr<std::vector<std::string>> children) {
+                        if (!Current(epoch)) return;
+                        if (!children.ok()) {
+                          if (absl::IsNotFound(children.status())) {
+                            // Someone removed the whole election path.
+                            StepDown("election path deleted");
+                            own_node_.clear();
+                            return EnsureElectionPath(0);
+                          }
+                          return RetryLater("list election znodes", children.status(),
+                                            [this] { CheckPosition(); });
+                        }
+                        retry_backoff_.Reset();
+                        OnChildren(std::move(*children), sent_at);
+                      }));
 }
 
 void LeaderElector::OnChildren(std::vector<std::string> children, absl::Time sent_at) {
@@ -317,65 +314,60 @@ void LeaderElector::WatchLeader(const std::string& node) {
   watched_leader_node_ = node;
   uint64_t epoch = epoch_;
   std::string path = absl::StrCat(config_.election_path, "/", node);
-  auto alive = std::weak_ptr<char>(alive_);
-  zk_.Get(
-      path,
-      [this, epoch, node, alive](const ZkWatchEvent& event) {
-        if (!alive.lock() || !Current(epoch) || watched_leader_node_ != node) return;
-        watched_leader_node_.clear();
-        if (event.type == ZkEventType::kDataChanged) {
-          WatchLeader(node);  // the leader published its start time
-        } else {
-          CheckPosition();
-        }
-      },
-      [this, epoch, node, path, alive](absl::StatusOr<ZkNode> got) {
-        if (!alive.lock() || !Current(epoch)) return;
-        if (!got.ok()) {
-          if (watched_leader_node_ == node) watched_leader_node_.clear();
-          if (absl::IsNotFound(got.status())) return CheckPosition();
-          return RetryLater("read leader znode", got.status(), [this] { CheckPosition(); });
-        }
-        LeaderInfo info;
-        info.znode = path;
-        info.fencing_token = static_cast<uint64_t>(got->stat.czxid);
-        mast::v1::records::ElectionRecord record;
-        google::protobuf::util::JsonParseOptions options;
-        options.ignore_unknown_fields = true;
-        if (google::protobuf::util::JsonStringToMessage(got->data, &record, options).ok()) {
-          info.replica_id = record.replica_id();
-          info.address = record.address();
-          if (record.leading_since_unix_nanos() > 0) {
-            info.since = absl::FromUnixNanos(record.leading_since_unix_nanos());
-          }
-        } else {
-          if (metrics_ != nullptr) metrics_->corrupt_election_znodes.Increment();
-          LogWarning("election_corrupt_znode",
-                     {{"znode", path}, {"msg", "leader znode data is not an ElectionRecord"}});
-        }
-        SetObservedLeader(std::move(info));
-      });
+  zk_.Get(path, weak_callbacks_.Bind([this, epoch, node](const ZkWatchEvent& event) {
+    if (!Current(epoch) || watched_leader_node_ != node) return;
+    watched_leader_node_.clear();
+    if (event.type == ZkEventType::kDataChanged) {
+      WatchLeader(node);  // the leader published its start time
+    } else {
+      CheckPosition();
+    }
+  }),
+          weak_callbacks_.Bind([this, epoch, node, path](absl::StatusOr<ZkNode> got) {
+            if (!Current(epoch)) return;
+            if (!got.ok()) {
+              if (watched_leader_node_ == node) watched_leader_node_.clear();
+              if (absl::IsNotFound(got.status())) return CheckPosition();
+              return RetryLater("read leader znode", got.status(), [this] { CheckPosition(); });
+            }
+            LeaderInfo info;
+            info.znode = path;
+            info.fencing_token = static_cast<uint64_t>(got->stat.czxid);
+            mast::v1::records::ElectionRecord record;
+            google::protobuf::util::JsonParseOptions options;
+            options.ignore_unknown_fields = true;
+            if (google::protobuf::util::JsonStringToMessage(got->data, &record, options).ok()) {
+              info.replica_id = record.replica_id();
+              info.address = record.address();
+              if (record.leading_since_unix_nanos() > 0) {
+                info.since = absl::FromUnixNanos(record.leading_since_unix_nanos());
+              }
+            } else {
+              if (metrics_ != nullptr) metrics_->corrupt_election_znodes.Increment();
+              LogWarning("election_corrupt_znode",
+                         {{"znode", path}, {"msg", "leader znode data is not an ElectionRecord"}});
+            }
+            SetObservedLeader(std::move(info));
+          }));
 }
 
 void LeaderElector::WatchPredecessor(const std::string& node) {
   if (watched_predecessor_ == node) return;
   watched_predecessor_ = node;
   uint64_t epoch = epoch_;
-  auto alive = std::weak_ptr<char>(alive_);
-  zk_.Exists(
-      absl::StrCat(config_.election_path, "/", node),
-      [this, epoch, node, alive](const ZkWatchEvent&) {
-        if (!alive.lock() || !Current(epoch) || watched_predecessor_ != node) return;
-        watched_predecessor_.clear();
-        CheckPosition();
-      },
-      [this, epoch, node, alive](absl::StatusOr<std::optional<ZkStat>> stat) {
-        if (!alive.lock() || !Current(epoch)) return;
-        if (stat.ok() && stat->has_value()) return;  // watching it
-        if (watched_predecessor_ == node) watched_predecessor_.clear();
-        if (stat.ok()) return CheckPosition();  // gone already
-        RetryLater("watch predecessor", stat.status(), [this] { CheckPosition(); });
-      });
+  zk_.Exists(absl::StrCat(config_.election_path, "/", node),
+             weak_callbacks_.Bind([this, epoch, node](const ZkWatchEvent&) {
+               if (!Current(epoch) || watched_predecessor_ != node) return;
+               watched_predecessor_.clear();
+               CheckPosition();
+             }),
+             weak_callbacks_.Bind([this, epoch, node](absl::StatusOr<std::optional<ZkStat>> stat) {
+               if (!Current(epoch)) return;
+               if (stat.ok() && stat->has_value()) return;  // watching it
+               if (watched_predecessor_ == node) watched_predecessor_.clear();
+               if (stat.ok()) return CheckPosition();  // gone already
+               RetryLater("watch predecessor", stat.status(), [this] { CheckPosition(); });
+             }));
 }
 
 void LeaderElector::BecomeLeader(absl::Time confirmed_at) {
@@ -387,9 +379,8 @@ void LeaderElector::BecomeLeader(absl::Time confirmed_at) {
   watched_predecessor_.clear();
   ArmLeaseTimer();
   loop_.Cancel(renew_timer_);
-  renew_timer_ = loop_.RunAfter(session_timeout_ / 3, [this, alive = std::weak_ptr<char>(alive_)] {
-    if (alive.lock()) RenewLease();
-  });
+  renew_timer_ =
+      loop_.RunAfter(session_timeout_ / 3, weak_callbacks_.Bind([this]() { RenewLease(); }));
   if (metrics_ != nullptr) {
     metrics_->leader_acquired_timestamp.Set(UnixSeconds(term_.acquired_at));
     metrics_->elections.Increment();
@@ -411,25 +402,23 @@ void LeaderElector::PublishLeadingSince() {
   // For followers' GetLeader; off the critical path of the handover.
   uint64_t epoch = epoch_;
   zk_.Set(own_node_, OwnRecordJson(term_.acquired_at), -1,
-          [this, epoch, alive = std::weak_ptr<char>(alive_)](absl::StatusOr<ZkStat> stat) {
-            if (!alive.lock() || !Current(epoch) || stat.ok()) return;
+          weak_callbacks_.Bind([this, epoch](absl::StatusOr<ZkStat> stat) {
+            if (!Current(epoch) || stat.ok()) return;
             LogWarning("election_publish_failed", {{"error", stat.status().ToString()}});
-          });
+          }));
 }
 
 void LeaderElector::RenewLease() {
   if (role_ != Role::kLeader) return;
   loop_.Cancel(renew_timer_);
-  renew_timer_ = loop_.RunAfter(session_timeout_ / 3, [this, alive = std::weak_ptr<char>(alive_)] {
-    if (alive.lock()) RenewLease();
-  });
+  renew_timer_ =
+      loop_.RunAfter(session_timeout_ / 3, weak_callbacks_.Bind([this]() { RenewLease(); }));
   uint64_t epoch = epoch_;
   absl::Time sent_at = clock_.Now();
   zk_.Exists(
       own_node_, nullptr,
-      [this, epoch, sent_at,
-       alive = std::weak_ptr<char>(alive_)](absl::StatusOr<std::optional<ZkStat>> stat) {
-        if (!alive.lock() || !Current(epoch) || role_ != Role::kLeader) return;
+      weak_callbacks_.Bind([this, epoch, sent_at](absl::StatusOr<std::optional<ZkStat>> stat) {
+        if (!Current(epoch) || role_ != Role::kLeader) return;
         if (!stat.ok()) return;  // the lease timer decides
         if (!stat->has_value()) {
           StepDown("own election znode was deleted");
@@ -442,7 +431,7 @@ void LeaderElector::RenewLease() {
         if (paused_ && zk_state_ == ZkSessionState::kConnected && clock_.Now() < lease_expiry_) {
           SetPaused(false, "zookeeper connection restored");
         }
-      });
+      }));
 }
 
 void LeaderElector::ExtendLease(absl::Time sent_at) {
@@ -455,9 +444,7 @@ void LeaderElector::ExtendLease(absl::Time sent_at) {
 
 void LeaderElector::ArmLeaseTimer() {
   loop_.Cancel(lease_timer_);
-  lease_timer_ = loop_.RunAt(lease_expiry_, [this, alive = std::weak_ptr<char>(alive_)] {
-    if (alive.lock()) OnLeaseTimer();
-  });
+  lease_timer_ = loop_.RunAt(lease_expiry_, weak_callbacks_.Bind([this]() { OnLeaseTimer(); }));
 }
 
 void LeaderElector::OnLeaseTimer() {
@@ -478,21 +465,20 @@ void LeaderElector::AbandonOwnNode(absl::string_view reason, absl::Duration rejo
   ++epoch_;
   if (zk_state_ != ZkSessionState::kConnected || own_node_.empty()) return;  // on reconnect
   uint64_t epoch = epoch_;
-  zk_.Delete(own_node_, -1,
-             [this, epoch, rejoin_delay, alive = std::weak_ptr<char>(alive_)](absl::Status status) {
-               if (!alive.lock() || !Current(epoch)) return;
-               if (!status.ok() && !absl::IsNotFound(status)) {
-                 return RetryLater("delete abandoned election znode", status,
-                                   [this, rejoin_delay] { AbandonOwnNode("retry", rejoin_delay); });
-               }
-               own_node_.clear();
-               own_node_abandoned_ = false;
-               if (rejoin_delay <= absl::ZeroDuration()) return CreateOwnNode();
-               loop_.Cancel(retry_timer_);
-               retry_timer_ = loop_.RunAfter(rejoin_delay, [this, epoch, alive] {
-                 if (alive.lock() && Current(epoch) && own_node_.empty()) CreateOwnNode();
-               });
-             });
+  zk_.Delete(own_node_, -1, weak_callbacks_.Bind([this, epoch, rejoin_delay](absl::Status status) {
+    if (!Current(epoch)) return;
+    if (!status.ok() && !absl::IsNotFound(status)) {
+      return RetryLater("delete abandoned election znode", status,
+                        [this, rejoin_delay] { AbandonOwnNode("retry", rejoin_delay); });
+    }
+    own_node_.clear();
+    own_node_abandoned_ = false;
+    if (rejoin_delay <= absl::ZeroDuration()) return CreateOwnNode();
+    loop_.Cancel(retry_timer_);
+    retry_timer_ = loop_.RunAfter(rejoin_delay, weak_callbacks_.Bind([this, epoch]() {
+      if (Current(epoch) && own_node_.empty()) CreateOwnNode();
+    }));
+  }));
 }
 
 void LeaderElector::SetPaused(bool paused, absl::string_view reason) {
@@ -570,10 +556,10 @@ void LeaderElector::RetryLater(absl::string_view what, const absl::Status& statu
       {{"what", what}, {"error", status.ToString()}, {"retry_in", absl::FormatDuration(delay)}});
   uint64_t epoch = epoch_;
   loop_.Cancel(retry_timer_);
-  retry_timer_ = loop_.RunAfter(delay, [this, epoch, retry = std::move(retry),
-                                        alive = std::weak_ptr<char>(alive_)]() mutable {
-    if (alive.lock() && Current(epoch)) retry();
-  });
+  retry_timer_ =
+      loop_.RunAfter(delay, weak_callbacks_.Bind([this, epoch, retry = std::move(retry)]() mutable {
+        if (Current(epoch)) retry();
+      }));
 }
 
 void LeaderElector::Publish() {

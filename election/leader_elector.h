@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/backoff.h"
 #include "common/event_loop.h"
+#include "common/weak_callback.h"
 #include "election/election_metrics.h"
 #include "election/leader_term.h"
 #include "zk/zk_client.h"
@@ -151,7 +152,7 @@ class LeaderElector {
   LeaderCallbacks callbacks_;
   ElectionMetrics* metrics_;
   const std::string node_prefix_;  // "n_<random>-": finds our znode after a lost create reply
-  std::shared_ptr<char> alive_ = std::make_shared<char>();
+  WeakCallbacks weak_callbacks_;
 
   // Loop thread only.
   Role role_ = Role::kIdle;

@@ -87,8 +87,11 @@ ABSL_FLAG(absl::Duration, kill_retry, absl::Seconds(10),
 namespace mast {
 namespace {
 
-// Config validators name the config field ("kill_retry: must be > 0"); the
-// user set a flag, so an error about a field a flag sets names the flag.
+// Config validators and parsers name the config field ("kill_retry: must be
+// > 0", "zk hosts chroot: ..."); the user set a flag, so an error about a
+// field a flag sets names the flag instead ("--kill_retry: must be > 0",
+// "--zk chroot: ..."). The field must be followed by ':' or by ' ' and the
+// name of a part of it; other errors are returned as they are.
 struct FieldFlag {
   absl::string_view field;
   absl::string_view flag;
@@ -98,7 +101,7 @@ absl::Status NameTheFlag(const absl::Status& status, std::initializer_list<Field
   for (const FieldFlag& f : fields) {
     absl::string_view message = status.message();
     if (absl::StartsWith(message, f.field) && message.size() > f.field.size() &&
-        message[f.field.size()] == ':') {
+        (message[f.field.size()] == ':' || message[f.field.size()] == ' ')) {
       return absl::Status(status.code(),
                           absl::StrCat("--", f.flag, message.substr(f.field.size())));
     }
@@ -130,11 +133,11 @@ absl::Status ParseMesosFlags(DaemonConfig& config) {
   config.mesos = absl::GetFlag(FLAGS_mesos);
   if (config.mesos.rfind("zk://", 0) == 0) {
     auto url = mesos::ParseZkMasterUrl(config.mesos);
-    if (!url.ok()) return url.status();
+    if (!url.ok()) return NameTheFlag(url.status(), {{"zk master URL", "mesos"}});
     config.mesos_zk = *url;
   } else if (config.mesos != "none") {
     auto masters = mesos::ParseMasterUrls(config.mesos);
-    if (!masters.ok()) return masters.status();
+    if (!masters.ok()) return NameTheFlag(masters.status(), {{"masters", "mesos"}});
     config.mesos_masters = *masters;
   }
   const std::string encoding = absl::GetFlag(FLAGS_mesos_encoding);
@@ -215,8 +218,11 @@ absl::StatusOr<DaemonConfig> ConfigFromFlags() {
     ss << in.rdbuf();
     config.zk.digest_auth = std::string(absl::StripAsciiWhitespace(ss.str()));
   }
-  absl::Status zk = ValidateZkSessionConfig(config.zk);
-  if (!zk.ok()) return absl::InvalidArgumentError(absl::StrCat("--zk: ", zk.message()));
+  absl::Status zk =
+      NameTheFlag(ValidateZkSessionConfig(config.zk), {{"zk hosts", "zk"},
+                                                       {"zk session_timeout", "zk_session_timeout"},
+                                                       {"zk digest_auth", "zk_digest_auth_file"}});
+  if (!zk.ok()) return zk;
 
   config.zk_root = absl::GetFlag(FLAGS_zk_root);
   absl::Status root = ValidateZkPath(config.zk_root);

@@ -38,9 +38,8 @@ StateCache::~StateCache() {
 }
 
 void StateCache::Start() {
-  zk_.AddSessionListener([this, alive = std::weak_ptr<char>(alive_)](const ZkSessionEvent& event) {
-    if (alive.lock()) OnSessionEvent(event);
-  });
+  zk_.AddSessionListener(
+      callbacks_.Bind([this](const ZkSessionEvent& event) { OnSessionEvent(event); }));
 }
 
 std::shared_ptr<const StateSnapshot> StateCache::snapshot() const {
@@ -104,12 +103,12 @@ void StateCache::Relist(Dir dir) {
   // an older epoch then does nothing.
   ++outstanding_;
   uint64_t epoch = epoch_;
-  loop_.RunAt(due, [this, dir, epoch, alive = std::weak_ptr<char>(alive_)] {
-    if (!alive.lock() || !Current(epoch)) return;
+  loop_.RunAt(due, callbacks_.Bind([this, dir, epoch]() {
+    if (!Current(epoch)) return;
     --outstanding_;
     ListDir(dir);
     if (dir == Dir::kServices) ReadDirVersion();
-  });
+  }));
 }
 
 void StateCache::ListDir(Dir dir) {
@@ -117,14 +116,12 @@ void StateCache::ListDir(Dir dir) {
   last_list_[static_cast<int>(dir)] = loop_.clock().Now();
   uint64_t epoch = epoch_;
   zk_.GetChildren(
-      DirPath(dir),
-      [this, dir, epoch, alive = std::weak_ptr<char>(alive_)](const ZkWatchEvent&) {
-        if (!alive.lock() || !Current(epoch)) return;
+      DirPath(dir), callbacks_.Bind([this, dir, epoch](const ZkWatchEvent&) {
+        if (!Current(epoch)) return;
         Relist(dir);
-      },
-      [this, dir, epoch,
-       alive = std::weak_ptr<char>(alive_)](absl::StatusOr<std::vector<std::string>> children) {
-        if (!alive.lock() || !Current(epoch)) return;
+      }),
+      callbacks_.Bind([this, dir, epoch](absl::StatusOr<std::vector<std::string>> children) {
+        if (!Current(epoch)) return;
         if (absl::IsNotFound(children.status())) {
           // Nothing was ever stored: wait for the directory.
           OnChildren(dir, {});
@@ -135,27 +132,24 @@ void StateCache::ListDir(Dir dir) {
           OnChildren(dir, std::move(*children));
         }
         Done();
-      });
+      }));
 }
 
 void StateCache::WatchDirCreation(Dir dir) {
   ++outstanding_;
   uint64_t epoch = epoch_;
-  zk_.Exists(
-      DirPath(dir),
-      [this, dir, epoch, alive = std::weak_ptr<char>(alive_)](const ZkWatchEvent&) {
-        if (alive.lock() && Current(epoch)) ListDir(dir);
-      },
-      [this, dir, epoch,
-       alive = std::weak_ptr<char>(alive_)](absl::StatusOr<std::optional<ZkStat>> stat) {
-        if (!alive.lock() || !Current(epoch)) return;
-        if (!stat.ok()) {
-          RetryLater(absl::StrCat("exists ", DirPath(dir)), stat.status());
-        } else if (stat->has_value()) {
-          ListDir(dir);  // created meanwhile (its watch will fire too, harmlessly)
-        }
-        Done();
-      });
+  zk_.Exists(DirPath(dir), callbacks_.Bind([this, dir, epoch](const ZkWatchEvent&) {
+    if (Current(epoch)) ListDir(dir);
+  }),
+             callbacks_.Bind([this, dir, epoch](absl::StatusOr<std::optional<ZkStat>> stat) {
+               if (!Current(epoch)) return;
+               if (!stat.ok()) {
+                 RetryLater(absl::StrCat("exists ", DirPath(dir)), stat.status());
+               } else if (stat->has_value()) {
+                 ListDir(dir);  // created meanwhile (its watch will fire too, harmlessly)
+               }
+               Done();
+             }));
 }
 
 void StateCache::OnChildren(Dir dir, std::vector<std::string> children) {
@@ -221,12 +215,11 @@ void StateCache::ReadDirVersion() {
   ++outstanding_;
   uint64_t epoch = epoch_;
   zk_.Exists(paths_.services_dir(), nullptr,
-             [this, epoch,
-              alive = std::weak_ptr<char>(alive_)](absl::StatusOr<std::optional<ZkStat>> stat) {
-               if (!alive.lock() || !Current(epoch)) return;
+             callbacks_.Bind([this, epoch](absl::StatusOr<std::optional<ZkStat>> stat) {
+               if (!Current(epoch)) return;
                if (stat.ok() && stat->has_value()) SeenZxid((*stat)->mzxid);
                Done();
-             });
+             }));
 }
 
 void StateCache::ReadService(const std::string& name) {
@@ -234,47 +227,45 @@ void StateCache::ReadService(const std::string& name) {
   watched_services_.insert(name);
   uint64_t epoch = epoch_;
   std::string path = paths_.service(name);
-  zk_.Get(
-      path,
-      [this, name, epoch, alive = std::weak_ptr<char>(alive_)](const ZkWatchEvent& event) {
-        if (!alive.lock() || !Current(epoch)) return;
-        watched_services_.erase(name);
-        if (event.type == ZkEventType::kDeleted) {
-          services_.erase(name);
-          ClearCorrupt(paths_.service(name));
-          if (outstanding_ == 0) Publish();
-          return;
-        }
-        ReadService(name);
-      },
-      [this, name, path, epoch, alive = std::weak_ptr<char>(alive_)](absl::StatusOr<ZkNode> node) {
-        if (!alive.lock() || !Current(epoch)) return;
-        if (absl::IsNotFound(node.status())) {
-          watched_services_.erase(name);  // no watch is left on a missing znode
-          services_.erase(name);
-          ClearCorrupt(path);
-        } else if (!node.ok()) {
-          watched_services_.erase(name);
-          RetryLater(absl::StrCat("get ", path), node.status());
-        } else {
-          SeenZxid(node->stat.mzxid);
-          auto stored = std::make_shared<StoredService>();
-          stored->version = node->stat.version;
-          stored->mzxid = node->stat.mzxid;
-          if (!stored->record.ParseFromString(node->data)) {
-            services_.erase(name);
-            ReportCorrupt(path, "cannot parse ServiceRecord");
-          } else if (stored->record.service().spec().name() != name) {
-            services_.erase(name);
-            ReportCorrupt(path, absl::StrCat("the record names service \"",
-                                             stored->record.service().spec().name(), "\""));
-          } else {
-            services_[name] = std::move(stored);
-            ClearCorrupt(path);
-          }
-        }
-        Done();
-      });
+  zk_.Get(path, callbacks_.Bind([this, name, epoch](const ZkWatchEvent& event) {
+    if (!Current(epoch)) return;
+    watched_services_.erase(name);
+    if (event.type == ZkEventType::kDeleted) {
+      services_.erase(name);
+      ClearCorrupt(paths_.service(name));
+      if (outstanding_ == 0) Publish();
+      return;
+    }
+    ReadService(name);
+  }),
+          callbacks_.Bind([this, name, path, epoch](absl::StatusOr<ZkNode> node) {
+            if (!Current(epoch)) return;
+            if (absl::IsNotFound(node.status())) {
+              watched_services_.erase(name);  // no watch is left on a missing znode
+              services_.erase(name);
+              ClearCorrupt(path);
+            } else if (!node.ok()) {
+              watched_services_.erase(name);
+              RetryLater(absl::StrCat("get ", path), node.status());
+            } else {
+              SeenZxid(node->stat.mzxid);
+              auto stored = std::make_shared<StoredService>();
+              stored->version = node->stat.version;
+              stored->mzxid = node->stat.mzxid;
+              if (!stored->record.ParseFromString(node->data)) {
+                services_.erase(name);
+                ReportCorrupt(path, "cannot parse ServiceRecord");
+              } else if (stored->record.service().spec().name() != name) {
+                services_.erase(name);
+                ReportCorrupt(path, absl::StrCat("the record names service \"",
+                                                 stored->record.service().spec().name(), "\""));
+              } else {
+                services_[name] = std::move(stored);
+                ClearCorrupt(path);
+              }
+            }
+            Done();
+          }));
 }
 
 void StateCache::ReadTasks(const std::string& name) {
@@ -282,42 +273,40 @@ void StateCache::ReadTasks(const std::string& name) {
   watched_tasks_.insert(name);
   uint64_t epoch = epoch_;
   std::string path = paths_.tasks_head(name);
-  ReadTaskRecords(
-      zk_, paths_, name,
-      [this, name, epoch, alive = std::weak_ptr<char>(alive_)](const ZkWatchEvent& event) {
-        if (!alive.lock() || !Current(epoch)) return;
-        watched_tasks_.erase(name);
-        if (event.type == ZkEventType::kDeleted) {
-          tasks_.erase(name);
-          ClearCorrupt(paths_.tasks_head(name));
-          if (outstanding_ == 0) Publish();
-          return;
-        }
-        ReadTasks(name);
-      },
-      [this, name, path, epoch,
-       alive = std::weak_ptr<char>(alive_)](absl::StatusOr<TaskRecordsRead> read) {
-        if (!alive.lock() || !Current(epoch)) return;
-        if (absl::IsNotFound(read.status())) {
-          watched_tasks_.erase(name);
-          tasks_.erase(name);
-          ClearCorrupt(path);
-        } else if (absl::IsAborted(read.status())) {
-          // A newer generation was committed while the shards were read; the
-          // head's watch (set by this read) brings it.
-        } else if (absl::IsDataLoss(read.status())) {
-          tasks_.erase(name);  // the head was read, so its watch is set
-          ReportCorrupt(path, std::string(read.status().message()));
-        } else if (!read.ok()) {
-          watched_tasks_.erase(name);
-          RetryLater(absl::StrCat("read ", path), read.status());
-        } else {
-          SeenZxid(read->head_stat.mzxid);
-          tasks_[name] = std::make_shared<const TaskRecords>(std::move(read->records));
-          ClearCorrupt(path);
-        }
-        Done();
-      });
+  ReadTaskRecords(zk_, paths_, name,
+                  callbacks_.Bind([this, name, epoch](const ZkWatchEvent& event) {
+                    if (!Current(epoch)) return;
+                    watched_tasks_.erase(name);
+                    if (event.type == ZkEventType::kDeleted) {
+                      tasks_.erase(name);
+                      ClearCorrupt(paths_.tasks_head(name));
+                      if (outstanding_ == 0) Publish();
+                      return;
+                    }
+                    ReadTasks(name);
+                  }),
+                  callbacks_.Bind([this, name, path, epoch](absl::StatusOr<TaskRecordsRead> read) {
+                    if (!Current(epoch)) return;
+                    if (absl::IsNotFound(read.status())) {
+                      watched_tasks_.erase(name);
+                      tasks_.erase(name);
+                      ClearCorrupt(path);
+                    } else if (absl::IsAborted(read.status())) {
+                      // A newer generation was committed while the shards were read; the
+                      // head's watch (set by this read) brings it.
+                    } else if (absl::IsDataLoss(read.status())) {
+                      tasks_.erase(name);  // the head was read, so its watch is set
+                      ReportCorrupt(path, std::string(read.status().message()));
+                    } else if (!read.ok()) {
+                      watched_tasks_.erase(name);
+                      RetryLater(absl::StrCat("read ", path), read.status());
+                    } else {
+                      SeenZxid(read->head_stat.mzxid);
+                      tasks_[name] = std::make_shared<const TaskRecords>(std::move(read->records));
+                      ClearCorrupt(path);
+                    }
+                    Done();
+                  }));
 }
 
 void StateCache::ReportCorrupt(const std::string& znode, const std::string& error) {
@@ -336,11 +325,10 @@ void StateCache::RetryLater(absl::string_view what, const absl::Status& status) 
   LogWarning(
       "store_cache_read_failed",
       {{"what", what}, {"status", status.ToString()}, {"retry_in", absl::FormatDuration(delay)}});
-  retry_timer_ = loop_.RunAfter(delay, [this, alive = std::weak_ptr<char>(alive_)]() {
-    if (!alive.lock()) return;
+  retry_timer_ = loop_.RunAfter(delay, callbacks_.Bind([this]() {
     retry_timer_ = 0;
     Resync();
-  });
+  }));
 }
 
 void StateCache::Done() {

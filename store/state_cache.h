@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/backoff.h"
 #include "common/event_loop.h"
+#include "common/weak_callback.h"
 #include "mast/v1/records.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -139,7 +140,7 @@ class StateCache {
   StateCacheMetrics* metrics_;
   Backoff retry_backoff_;
   absl::BitGen bitgen_;
-  std::shared_ptr<char> alive_ = std::make_shared<char>();
+  WeakCallbacks callbacks_;
 
   // Loop thread only.
   uint64_t epoch_ = 0;  // bumped by every reload: older completions are dropped

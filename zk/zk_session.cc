@@ -5,7 +5,9 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -15,23 +17,33 @@
 
 namespace mast {
 
+// Runs a task if the session still exists. Bound by the session's
+// WeakCallbacks on the loop and kept in the contexts handed to the C client,
+// whose threads only copy it into a task posted to the loop: it is called
+// there, as WeakCallbacks requires.
+using ZkRunIfAlive = std::function<void(absl::AnyInvocable<void()>)>;
+
 // What the C client hands back to our static callbacks. Owned by the session;
 // freed only after zookeeper_close() has returned, when no callback can run.
 struct ZkSession::HandleContext {
   ZkSession* session;
   EventLoop* loop;
-  std::weak_ptr<char> alive;
+  ZkRunIfAlive run_if_alive;
   uint64_t generation;
 };
 
 namespace {
 
-// Runs `fn` on the session's loop if the session still exists then.
+// On the loop only (it reads the session's WeakCallbacks).
+ZkRunIfAlive BindRunIfAlive(const WeakCallbacks& callbacks) {
+  return callbacks.Bind([](absl::AnyInvocable<void()> task) { std::move(task)(); });
+}
+
+// Runs `fn` on the session's loop if the session still exists then. Any
+// thread.
 template <typename Fn>
-void PostIfAlive(EventLoop* loop, std::weak_ptr<char> alive, Fn fn) {
-  loop->Post([alive = std::move(alive), fn = std::move(fn)]() mutable {
-    if (alive.lock()) std::move(fn)();
-  });
+void PostIfAlive(EventLoop* loop, const ZkRunIfAlive& run_if_alive, Fn fn) {
+  loop->Post([run_if_alive, fn = std::move(fn)]() mutable { run_if_alive(std::move(fn)); });
 }
 
 ZkStat ToZkStat(const Stat* s) {
@@ -76,7 +88,7 @@ std::optional<ZkEventType> ToEventType(int type) {
 template <typename T>
 struct OpContext {
   EventLoop* loop;
-  std::weak_ptr<char> alive;
+  ZkRunIfAlive run_if_alive;
   std::string what;  // "get /path", for error messages
   ZkCallback<T> done;
   // Only for calls that set a watch: forget it if the call failed.
@@ -87,7 +99,7 @@ struct OpContext {
 template <typename T>
 void Deliver(OpContext<T>* raw, T result) {
   std::unique_ptr<OpContext<T>> ctx(raw);
-  PostIfAlive(ctx->loop, ctx->alive,
+  PostIfAlive(ctx->loop, ctx->run_if_alive,
               [done = std::move(ctx->done), result = std::move(result)]() mutable {
                 std::move(done)(std::move(result));
               });
@@ -148,7 +160,7 @@ absl::StatusOr<std::unique_ptr<ZkSession>> ZkSession::Create(ZkSessionConfig con
   std::unique_ptr<ZkSession> session(new ZkSession(std::move(config), loop));
   // The handle is opened on the loop, which owns all session state.
   ZkSession* raw = session.get();
-  PostIfAlive(&loop, session->alive_, [raw] { raw->OpenHandle(); });
+  loop.Post(session->callbacks_.Bind([raw] { raw->OpenHandle(); }));
   return session;
 }
 
@@ -158,7 +170,7 @@ ZkSession::ZkSession(ZkSessionConfig config, EventLoop& loop)
 }
 
 ZkSession::~ZkSession() {
-  alive_.reset();
+  callbacks_.Invalidate();
   closed_ = true;
   CloseHandle();
   loop_.Cancel(unreachable_timer_);
@@ -178,13 +190,13 @@ void ZkSession::OpenHandle() {
   if (closed_ || handle_ != nullptr) return;
   ++generation_;
   session_id_ = 0;
-  handle_context_ = new HandleContext{this, &loop_, alive_, generation_};
+  handle_context_ = new HandleContext{this, &loop_, BindRunIfAlive(callbacks_), generation_};
   auto global_watcher = [](zhandle_t*, int type, int state, const char*, void* ctx) {
     if (type != ZOO_SESSION_EVENT) return;  // node events use per-call watchers
     auto* h = static_cast<HandleContext*>(ctx);
     ZkSession* session = h->session;
     uint64_t generation = h->generation;
-    PostIfAlive(h->loop, h->alive,
+    PostIfAlive(h->loop, h->run_if_alive,
                 [session, generation, state] { session->OnSessionStateChange(generation, state); });
   };
   errno = 0;
@@ -231,9 +243,7 @@ void ZkSession::ScheduleReopen(absl::string_view reason) {
       "zk_session_open_failed",
       {{"hosts", config_.hosts}, {"reason", reason}, {"retry_in", absl::FormatDuration(delay)}});
   loop_.Cancel(reopen_timer_);
-  reopen_timer_ = loop_.RunAfter(delay, [this, alive = std::weak_ptr<char>(alive_)] {
-    if (alive.lock()) OpenHandle();
-  });
+  reopen_timer_ = loop_.RunAfter(delay, callbacks_.Bind([this]() { OpenHandle(); }));
 }
 
 void ZkSession::OnSessionStateChange(uint64_t generation, int zk_state) {
@@ -296,21 +306,21 @@ std::optional<ZkSession::Credentials> ZkSession::credentials() const {
 void ZkSession::ArmUnreachableWarning() {
   loop_.Cancel(unreachable_timer_);
   absl::Duration interval = config_.session_timeout;
-  unreachable_timer_ = loop_.RunAfter(interval, [this, alive = std::weak_ptr<char>(alive_)] {
-    if (!alive.lock() || state_ == ZkSessionState::kConnected || closed_) return;
+  unreachable_timer_ = loop_.RunAfter(interval, callbacks_.Bind([this]() {
+    if (state_ == ZkSessionState::kConnected || closed_) return;
     LogWarning("zk_unreachable",
                {{"hosts", config_.hosts},
                 {"state", ZkSessionStateName(state_)},
                 {"for", absl::FormatDuration(loop_.clock().Now() - disconnected_since_)},
                 {"msg", "no ZooKeeper server answers; still retrying"}});
     ArmUnreachableWarning();
-  });
+  }));
 }
 
 void ZkSession::AddSessionListener(ZkSessionListener listener) {
   listeners_.push_back(std::move(listener));
   size_t index = listeners_.size() - 1;
-  PostIfAlive(&loop_, alive_, [this, index] { listeners_[index](CurrentEvent()); });
+  loop_.Post(callbacks_.Bind([this, index] { listeners_[index](CurrentEvent()); }));
 }
 
 uint64_t ZkSession::AddWatcher(ZkWatcher watcher) {
@@ -342,9 +352,10 @@ struct ZkSessionCallbacks {
     uint64_t generation = h->generation;
     uint64_t watch_id = reinterpret_cast<uintptr_t>(ctx);
     ZkWatchEvent event{*event_type, path == nullptr ? "" : path};
-    PostIfAlive(h->loop, h->alive, [session, generation, watch_id, event = std::move(event)] {
-      session->FireWatcher(generation, watch_id, event);
-    });
+    PostIfAlive(h->loop, h->run_if_alive,
+                [session, generation, watch_id, event = std::move(event)] {
+                  session->FireWatcher(generation, watch_id, event);
+                });
   }
 
   // A watch is set on the server only when the read succeeds (exists: also
@@ -354,7 +365,7 @@ struct ZkSessionCallbacks {
     if (!watch_set && raw->watch_id != 0) {
       ZkSession* session = raw->session;
       uint64_t id = raw->watch_id;
-      PostIfAlive(raw->loop, raw->alive, [session, id] { session->ForgetWatcher(id); });
+      PostIfAlive(raw->loop, raw->run_if_alive, [session, id] { session->ForgetWatcher(id); });
     }
     Deliver(raw, std::move(result));
   }
@@ -449,19 +460,18 @@ void MultiDone(int rc, const void* data) {
 }  // namespace
 
 template <typename T>
-static OpContext<T>* NewOp(EventLoop& loop, const std::shared_ptr<char>& alive, std::string what,
+static OpContext<T>* NewOp(EventLoop& loop, const WeakCallbacks& callbacks, std::string what,
                            ZkCallback<T> done) {
-  return new OpContext<T>{&loop, alive, std::move(what), std::move(done)};
+  return new OpContext<T>{&loop, BindRunIfAlive(callbacks), std::move(what), std::move(done)};
 }
 
 // Runs when the C call could not even be queued (no handle, bad state).
 template <typename T>
-static void FailNow(EventLoop& loop, const std::shared_ptr<char>& alive, OpContext<T>* ctx,
-                    int rc) {
+static void FailNow(EventLoop& loop, const WeakCallbacks& callbacks, OpContext<T>* ctx, int rc) {
   std::unique_ptr<OpContext<T>> owned(ctx);
   absl::Status status = ZkErrorToStatus(rc, ctx->what);
-  PostIfAlive(&loop, alive,
-              [done = std::move(owned->done), status]() mutable { std::move(done)(T(status)); });
+  loop.Post(callbacks.Bind(
+      [done = std::move(owned->done), status]() mutable { std::move(done)(T(status)); }));
 }
 
 const ACL_vector* ZkSession::Acl() const {
@@ -470,25 +480,25 @@ const ACL_vector* ZkSession::Acl() const {
 
 void ZkSession::Create(const std::string& path, std::string data, ZkCreateMode mode,
                        ZkCallback<absl::StatusOr<ZkCreated>> done) {
-  auto* ctx = NewOp(loop_, alive_, absl::StrCat("create ", path), std::move(done));
+  auto* ctx = NewOp(loop_, callbacks_, absl::StrCat("create ", path), std::move(done));
   int rc = handle_ == nullptr
                ? ZINVALIDSTATE
                : zoo_acreate2(handle_, path.c_str(), data.data(), static_cast<int>(data.size()),
                               Acl(), ToZkMode(mode), &ZkSessionCallbacks::CreateDone, ctx);
-  if (rc != ZOK) FailNow(loop_, alive_, ctx, rc);
+  if (rc != ZOK) FailNow(loop_, callbacks_, ctx, rc);
 }
 
 void ZkSession::Delete(const std::string& path, int32_t version, ZkCallback<absl::Status> done) {
-  auto* ctx = NewOp(loop_, alive_, absl::StrCat("delete ", path), std::move(done));
+  auto* ctx = NewOp(loop_, callbacks_, absl::StrCat("delete ", path), std::move(done));
   int rc = handle_ == nullptr
                ? ZINVALIDSTATE
                : zoo_adelete(handle_, path.c_str(), version, &ZkSessionCallbacks::VoidDone, ctx);
-  if (rc != ZOK) FailNow(loop_, alive_, ctx, rc);
+  if (rc != ZOK) FailNow(loop_, callbacks_, ctx, rc);
 }
 
 void ZkSession::Exists(const std::string& path, ZkWatcher watcher,
                        ZkCallback<absl::StatusOr<std::optional<ZkStat>>> done) {
-  auto* ctx = NewOp(loop_, alive_, absl::StrCat("exists ", path), std::move(done));
+  auto* ctx = NewOp(loop_, callbacks_, absl::StrCat("exists ", path), std::move(done));
   ctx->session = this;
   ctx->watch_id = handle_ == nullptr ? 0 : AddWatcher(std::move(watcher));
   int rc = handle_ == nullptr
@@ -498,13 +508,13 @@ void ZkSession::Exists(const std::string& path, ZkWatcher watcher,
                      reinterpret_cast<void*>(ctx->watch_id), &ZkSessionCallbacks::ExistsDone, ctx);
   if (rc != ZOK) {
     ForgetWatcher(ctx->watch_id);
-    FailNow(loop_, alive_, ctx, rc);
+    FailNow(loop_, callbacks_, ctx, rc);
   }
 }
 
 void ZkSession::Get(const std::string& path, ZkWatcher watcher,
                     ZkCallback<absl::StatusOr<ZkNode>> done) {
-  auto* ctx = NewOp(loop_, alive_, absl::StrCat("get ", path), std::move(done));
+  auto* ctx = NewOp(loop_, callbacks_, absl::StrCat("get ", path), std::move(done));
   ctx->session = this;
   ctx->watch_id = handle_ == nullptr ? 0 : AddWatcher(std::move(watcher));
   int rc =
@@ -514,13 +524,13 @@ void ZkSession::Get(const std::string& path, ZkWatcher watcher,
                       reinterpret_cast<void*>(ctx->watch_id), &ZkSessionCallbacks::GetDone, ctx);
   if (rc != ZOK) {
     ForgetWatcher(ctx->watch_id);
-    FailNow(loop_, alive_, ctx, rc);
+    FailNow(loop_, callbacks_, ctx, rc);
   }
 }
 
 void ZkSession::GetChildren(const std::string& path, ZkWatcher watcher,
                             ZkCallback<absl::StatusOr<std::vector<std::string>>> done) {
-  auto* ctx = NewOp(loop_, alive_, absl::StrCat("get children ", path), std::move(done));
+  auto* ctx = NewOp(loop_, callbacks_, absl::StrCat("get children ", path), std::move(done));
   ctx->session = this;
   ctx->watch_id = handle_ == nullptr ? 0 : AddWatcher(std::move(watcher));
   int rc = handle_ == nullptr
@@ -531,25 +541,25 @@ void ZkSession::GetChildren(const std::string& path, ZkWatcher watcher,
                                      &ZkSessionCallbacks::ChildrenDone, ctx);
   if (rc != ZOK) {
     ForgetWatcher(ctx->watch_id);
-    FailNow(loop_, alive_, ctx, rc);
+    FailNow(loop_, callbacks_, ctx, rc);
   }
 }
 
 void ZkSession::Set(const std::string& path, std::string data, int32_t version,
                     ZkCallback<absl::StatusOr<ZkStat>> done) {
-  auto* ctx = NewOp(loop_, alive_, absl::StrCat("set ", path), std::move(done));
+  auto* ctx = NewOp(loop_, callbacks_, absl::StrCat("set ", path), std::move(done));
   int rc = handle_ == nullptr
                ? ZINVALIDSTATE
                : zoo_aset(handle_, path.c_str(), data.data(), static_cast<int>(data.size()),
                           version, &ZkSessionCallbacks::SetDone, ctx);
-  if (rc != ZOK) FailNow(loop_, alive_, ctx, rc);
+  if (rc != ZOK) FailNow(loop_, callbacks_, ctx, rc);
 }
 
 void ZkSession::Multi(std::vector<ZkOp> ops,
                       ZkCallback<absl::StatusOr<std::vector<ZkOpResult>>> done) {
   auto ctx = std::make_unique<MultiContext>();
-  ctx->op =
-      OpContext<absl::StatusOr<std::vector<ZkOpResult>>>{&loop_, alive_, "multi", std::move(done)};
+  ctx->op = OpContext<absl::StatusOr<std::vector<ZkOpResult>>>{&loop_, BindRunIfAlive(callbacks_),
+                                                               "multi", std::move(done)};
   ctx->ops = std::move(ops);
   size_t n = ctx->ops.size();
   ctx->zoo_ops.resize(n);
@@ -579,9 +589,9 @@ void ZkSession::Multi(std::vector<ZkOp> ops,
     }
   }
   if (n == 0) {
-    PostIfAlive(&loop_, alive_, [done = std::move(ctx->op.done)]() mutable {
+    loop_.Post(callbacks_.Bind([done = std::move(ctx->op.done)]() mutable {
       std::move(done)(std::vector<ZkOpResult>{});
-    });
+    }));
     return;
   }
   MultiContext* raw = ctx.release();
@@ -591,7 +601,7 @@ void ZkSession::Multi(std::vector<ZkOp> ops,
   if (rc != ZOK) {
     std::unique_ptr<MultiContext> owned(raw);
     auto* op = new OpContext<absl::StatusOr<std::vector<ZkOpResult>>>(std::move(owned->op));
-    FailNow(loop_, alive_, op, rc);
+    FailNow(loop_, callbacks_, op, rc);
   }
 }
 

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/backoff.h"
 #include "common/event_loop.h"
+#include "common/weak_callback.h"
 #include "zk/zk_client.h"
 
 typedef struct _zhandle zhandle_t;
@@ -113,8 +114,9 @@ class ZkSession final : public ZkClient {
 
   const ZkSessionConfig config_;
   EventLoop& loop_;
-  // Posted work checks this before touching the session: it dies with it.
-  std::shared_ptr<char> alive_ = std::make_shared<char>();
+  // Posted work runs only while the session lives (bound on the loop; the
+  // C client's threads only post it: see ZkRunIfAlive).
+  WeakCallbacks callbacks_;
 
   // Loop thread only.
   zhandle_t* handle_ = nullptr;

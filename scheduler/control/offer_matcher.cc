@@ -19,14 +19,23 @@ namespace {
 
 using ::mesos::v1::Offer;
 using ::mesos::v1::TaskInfo;
+using offer_matching::AddPlacementToTaskInfo;
+using offer_matching::Compile;
 using offer_matching::CompiledConstraint;
 using offer_matching::FieldIndex;
 using offer_matching::kCpus;
 using offer_matching::kMem;
 using offer_matching::kNumScalars;
 using offer_matching::kScalarNames;
+using offer_matching::MakeOfferState;
+using offer_matching::MakeTaskTemplate;
 using offer_matching::OfferState;
+using offer_matching::PlacementValue;
+using offer_matching::PortsFit;
+using offer_matching::TakePorts;
+using offer_matching::TakeScalar;
 using offer_matching::TaskTemplate;
+using offer_matching::ToMillis;
 
 constexpr size_t kNone = std::numeric_limits<size_t>::max();
 
@@ -85,8 +94,7 @@ class Matcher {
           const MatchOptions& options)
       : options_(options), new_task_id_(new_task_id) {
     offers_.reserve(offers.size());
-    for (const Offer& offer : offers)
-      offers_.push_back(offer_matching::MakeOfferState(offer, options));
+    for (const Offer& offer : offers) offers_.push_back(MakeOfferState(offer, options));
     next_live_.resize(offers_.size() + 1);
     for (size_t i = 0; i <= offers_.size(); ++i) next_live_[i] = i;
     for (size_t i = 0; i < queue.size(); ++i) {
@@ -169,8 +177,7 @@ class Matcher {
                                          static_cast<double>(spec.resources().gpus())};
     for (int k = 0; k < kNumScalars; ++k) {
       // An unusable amount (NaN, negative) fits nowhere.
-      s.need[k] =
-          offer_matching::ToMillis(amounts[k]).value_or(std::numeric_limits<int64_t>::max());
+      s.need[k] = ToMillis(amounts[k]).value_or(std::numeric_limits<int64_t>::max());
     }
     for (const v1::PortSpec& port : spec.ports()) {
       if (port.number() == 0) {
@@ -182,7 +189,7 @@ class Matcher {
     int group_bys = 0;
     for (int i = 0; i < spec.constraints_size(); ++i) {
       const v1::Constraint& c = spec.constraints(i);
-      s.constraints.push_back(offer_matching::Compile(c, Field(c.field())));
+      s.constraints.push_back(Compile(c, Field(c.field())));
       if (s.constraints.back().op == v1::Constraint::GROUP_BY) {
         ++group_bys;
         s.group_by = i;
@@ -191,8 +198,7 @@ class Matcher {
     s.mode = group_bys == 0 ? Mode::kFirstFit : group_bys == 1 ? Mode::kGroupBy : Mode::kScan;
     for (const Placement& placement : queued.existing) {
       for (CompiledConstraint& c : s.constraints) {
-        if (std::optional<std::string> value =
-                offer_matching::PlacementValue(placement, c.spec->field())) {
+        if (std::optional<std::string> value = PlacementValue(placement, c.spec->field())) {
           c.Record(c.field->Intern(*value));
         }
       }
@@ -209,7 +215,7 @@ class Matcher {
         for (const auto& [value, count] : c.counts) s.used_values.emplace(count, value);
       }
     }
-    s.task_template = offer_matching::MakeTaskTemplate(queued);
+    s.task_template = MakeTaskTemplate(queued);
     return s;
   }
 
@@ -221,7 +227,7 @@ class Matcher {
     for (int k = 0; k < kNumScalars; ++k) {
       if (offer.available[k] < s.need[k]) return kShortCpus + k;
     }
-    if (!offer_matching::PortsFit(s.fixed_ports, s.dynamic_ports, offer)) return kShortPorts;
+    if (!PortsFit(s.fixed_ports, s.dynamic_ports, offer)) return kShortPorts;
     for (size_t i = 0; i < s.constraints.size(); ++i) {
       if (static_cast<int>(i) == skip) continue;
       CompiledConstraint& c = s.constraints[i];
@@ -327,11 +333,10 @@ class Matcher {
     info = s.task_template.base;
     info.mutable_task_id()->set_value(new_task_id_(spec));
     *info.mutable_agent_id() = o.offer->agent_id();
-    for (int k = 0; k < kNumScalars; ++k) offer_matching::TakeScalar(o, k, s.need[k], info);
-    task.host_ports = offer_matching::TakePorts(spec, o, info);
+    for (int k = 0; k < kNumScalars; ++k) TakeScalar(o, k, s.need[k], info);
+    task.host_ports = TakePorts(spec, o, info);
 
-    offer_matching::AddPlacementToTaskInfo(s.task_template, *s.queued, o.offer->hostname(),
-                                           task.host_ports, info);
+    AddPlacementToTaskInfo(s.task_template, *s.queued, o.offer->hostname(), task.host_ports, info);
 
     for (size_t i = 0; i < s.constraints.size(); ++i) {
       CompiledConstraint& c = s.constraints[i];

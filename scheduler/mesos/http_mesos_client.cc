@@ -171,19 +171,22 @@ HttpMesosClient::HttpMesosClient(MesosClientConfig config, MasterDetector& detec
       backoff_(config_.backoff) {
   call_queue_ = std::make_shared<CallQueue>(
       transport_, static_cast<size_t>(config_.max_calls_in_flight),
-      [this, loop = &loop_, alive = std::weak_ptr<char>(alive_)](
-          uint64_t id, absl::StatusOr<HttpResult> result) {
+      [loop = &loop_,
+       on_done = weak_callbacks_.Bind([this](uint64_t id, absl::StatusOr<HttpResult> result) {
+         OnCallDone(id, std::move(result));
+       })](uint64_t id, absl::StatusOr<HttpResult> result) {
         // I/O thread, maybe after the client is gone: only hand the outcome
-        // to the loop (which outlives the client), where `alive` is checked.
-        loop->Post([this, alive, id, result = std::move(result)]() mutable {
-          if (alive.lock()) OnCallDone(id, std::move(result));
+        // to the loop (which outlives the client), where the bound callback
+        // runs, and does nothing if the client is gone.
+        loop->Post([on_done, id, result = std::move(result)]() mutable {
+          on_done(id, std::move(result));
         });
       });
 }
 
 HttpMesosClient::~HttpMesosClient() {
   Close();
-  alive_.reset();
+  weak_callbacks_.Invalidate();
 }
 
 void HttpMesosClient::Subscribe(mesos_v1::FrameworkInfo framework,
@@ -195,10 +198,8 @@ void HttpMesosClient::Subscribe(mesos_v1::FrameworkInfo framework,
   redirects_ = 0;
   if (!detecting_) {
     detecting_ = true;
-    detector_.Watch(
-        [this, alive = std::weak_ptr<char>(alive_)](const std::optional<std::string>& master) {
-          if (alive.lock()) OnMasterDetected(master);
-        });
+    detector_.Watch(weak_callbacks_.Bind(
+        [this](const std::optional<std::string>& master) { OnMasterDetected(master); }));
   } else {
     // A new subscription over whatever connection there is.
     Drop("resubscribing", "resubscribe", /*reconnect=*/true, absl::ZeroDuration());
@@ -255,22 +256,27 @@ void HttpMesosClient::Connect() {
   spec.body = Encode(call);
   spec.connect_timeout = config_.connect_timeout;
   spec.basic_auth = config_.basic_auth;
-  auto alive = std::weak_ptr<char>(alive_);
+  // The handlers run on the transport's I/O thread: they only post the
+  // bound callbacks to the loop, where those run (and do nothing once the
+  // client is gone).
   HttpStreamHandlers handlers;
-  handlers.on_headers = [this, alive, generation](const HttpHeaders& head) {
-    loop_.Post([this, alive, generation, head] {
-      if (alive.lock()) OnStreamHeaders(generation, head);
-    });
+  handlers.on_headers = [loop = &loop_, on_headers = weak_callbacks_.Bind(
+                                            [this, generation](const HttpHeaders& head) {
+                                              OnStreamHeaders(generation, head);
+                                            })](const HttpHeaders& head) {
+    loop->Post([on_headers, head]() mutable { on_headers(head); });
   };
-  handlers.on_data = [this, alive, generation](absl::string_view data) {
-    loop_.Post([this, alive, generation, bytes = std::string(data)] {
-      if (alive.lock()) OnStreamData(generation, bytes);
-    });
+  handlers.on_data = [loop = &loop_,
+                      on_data = weak_callbacks_.Bind([this, generation](const std::string& bytes) {
+                        OnStreamData(generation, bytes);
+                      })](absl::string_view data) {
+    loop->Post([on_data, bytes = std::string(data)]() mutable { on_data(bytes); });
   };
-  handlers.on_end = [this, alive, generation](absl::Status status) {
-    loop_.Post([this, alive, generation, status = std::move(status)] {
-      if (alive.lock()) OnStreamEnd(generation, status);
-    });
+  handlers.on_end = [loop = &loop_,
+                     on_end = weak_callbacks_.Bind([this, generation](const absl::Status& status) {
+                       OnStreamEnd(generation, status);
+                     })](absl::Status status) {
+    loop->Post([on_end, status = std::move(status)]() mutable { on_end(status); });
   };
   LogInfo("mesos_subscribing",
           {{"master", master_},
@@ -442,26 +448,25 @@ void HttpMesosClient::Drop(const std::string& reason, const std::string& metric_
 void HttpMesosClient::ScheduleReconnect(absl::Duration delay) {
   state_ = State::kBackoff;
   loop_.Cancel(reconnect_timer_);
-  reconnect_timer_ = loop_.RunAfter(delay, [this, alive = std::weak_ptr<char>(alive_)] {
-    if (alive.lock() && state_ == State::kBackoff) Connect();
-  });
+  reconnect_timer_ = loop_.RunAfter(delay, weak_callbacks_.Bind([this]() {
+    if (state_ == State::kBackoff) Connect();
+  }));
 }
 
 void HttpMesosClient::ArmHeartbeatWatchdog() {
   loop_.Cancel(heartbeat_timer_);
   uint64_t generation = generation_;
-  heartbeat_timer_ =
-      loop_.RunAfter(heartbeat_interval_, [this, generation, alive = std::weak_ptr<char>(alive_)] {
-        if (!alive.lock() || generation != generation_) return;
-        absl::Duration silence = loop_.clock().Now() - last_bytes_at_;
-        if (metrics_ != nullptr) metrics_->heartbeat_age.Set(absl::ToDoubleSeconds(silence));
-        if (silence >= heartbeat_interval_ * config_.heartbeat_misses) {
-          Drop(absl::StrCat("no bytes from the master for ", absl::FormatDuration(silence)),
-               "heartbeat_timeout", true, backoff_.Next(bitgen_));
-          return;
-        }
-        ArmHeartbeatWatchdog();
-      });
+  heartbeat_timer_ = loop_.RunAfter(heartbeat_interval_, weak_callbacks_.Bind([this, generation]() {
+    if (generation != generation_) return;
+    absl::Duration silence = loop_.clock().Now() - last_bytes_at_;
+    if (metrics_ != nullptr) metrics_->heartbeat_age.Set(absl::ToDoubleSeconds(silence));
+    if (silence >= heartbeat_interval_ * config_.heartbeat_misses) {
+      Drop(absl::StrCat("no bytes from the master for ", absl::FormatDuration(silence)),
+           "heartbeat_timeout", true, backoff_.Next(bitgen_));
+      return;
+    }
+    ArmHeartbeatWatchdog();
+  }));
 }
 
 void HttpMesosClient::Send(mesos_v1::scheduler::Call call,

@@ -9,6 +9,7 @@
 #include "absl/random/random.h"
 #include "common/backoff.h"
 #include "common/event_loop.h"
+#include "common/weak_callback.h"
 #include "scheduler/mesos/http_transport.h"
 #include "scheduler/mesos/master_detector.h"
 #include "scheduler/mesos/mesos_client.h"
@@ -123,7 +124,7 @@ class HttpMesosClient final : public MesosClient {
   EventLoop& loop_;
   MesosClientCallbacks callbacks_;
   MesosMetrics* metrics_;
-  std::shared_ptr<char> alive_ = std::make_shared<char>();
+  WeakCallbacks weak_callbacks_;
 
   // Loop thread only.
   State state_ = State::kIdle;

@@ -42,17 +42,17 @@ absl::StatusOr<std::vector<std::string>> ParseMasterUrls(absl::string_view spec)
     absl::string_view authority = entry;
     if (absl::ConsumePrefix(&authority, "https://")) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--mesos: '", entry, "': https is not supported"));
+          absl::StrCat("masters: '", entry, "': https is not supported"));
     }
     absl::ConsumePrefix(&authority, "http://");
     authority = absl::StripSuffix(authority, "/");
     if (!ValidAuthority(authority) || absl::StrContains(authority, "/")) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--mesos: '", entry, "' is not http://host:port"));
+          absl::StrCat("masters: '", entry, "' is not http://host:port"));
     }
     out.push_back(absl::StrCat("http://", authority));
   }
-  if (out.empty()) return absl::InvalidArgumentError("--mesos: no master given");
+  if (out.empty()) return absl::InvalidArgumentError("masters: no master given");
   return out;
 }
 

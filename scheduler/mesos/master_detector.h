@@ -44,9 +44,9 @@ class StaticMasterDetector final : public MasterDetector {
   absl::AnyInvocable<void(const std::optional<std::string>&)> listener_;
 };
 
-// Parses a `--mesos` value: "http://host:port[,http://...]" (also bare
+// Parses a list of masters: "http://host:port[,http://...]" (also bare
 // host:port) into base URLs; "zk://..." and "local" are recognised by the
-// caller. INVALID_ARGUMENT names the bad entry.
+// caller. INVALID_ARGUMENT "masters: ..." names the bad entry.
 absl::StatusOr<std::vector<std::string>> ParseMasterUrls(absl::string_view spec);
 
 // The base URL ("http://host:port") a 307 Location points to: it may be

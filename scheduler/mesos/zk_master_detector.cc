@@ -16,7 +16,7 @@ namespace mast::mesos {
 absl::StatusOr<ZkMasterUrl> ParseZkMasterUrl(absl::string_view url) {
   absl::string_view rest = url;
   if (!absl::ConsumePrefix(&rest, "zk://")) {
-    return absl::InvalidArgumentError(absl::StrCat("--mesos: '", url, "' is not zk://..."));
+    return absl::InvalidArgumentError(absl::StrCat("zk master URL: '", url, "' is not zk://..."));
   }
   ZkMasterUrl out;
   size_t at = rest.find('@');
@@ -28,12 +28,13 @@ absl::StatusOr<ZkMasterUrl> ParseZkMasterUrl(absl::string_view url) {
   }
   if (slash == absl::string_view::npos || slash == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--mesos: '", url, "' needs hosts and a path (zk://host:port/mesos)"));
+        absl::StrCat("zk master URL: '", url, "' needs hosts and a path (zk://host:port/mesos)"));
   }
   out.hosts = std::string(rest.substr(0, slash));
   out.path = std::string(rest.substr(slash));
   absl::Status path = ValidateZkPath(out.path);
-  if (!path.ok()) return absl::InvalidArgumentError(absl::StrCat("--mesos path: ", path.message()));
+  if (!path.ok())
+    return absl::InvalidArgumentError(absl::StrCat("zk master URL path: ", path.message()));
   return out;
 }
 
@@ -70,34 +71,25 @@ absl::StatusOr<std::string> MasterUrlFromInfoJson(absl::string_view json) {
 ZkMasterDetector::ZkMasterDetector(ZkClient& zk, std::string path)
     : zk_(zk), path_(std::move(path)) {}
 
-ZkMasterDetector::~ZkMasterDetector() { alive_.reset(); }
+ZkMasterDetector::~ZkMasterDetector() { callbacks_.Invalidate(); }
 
 void ZkMasterDetector::Watch(absl::AnyInvocable<void(const std::optional<std::string>&)> listener) {
   listener_ = std::move(listener);
-  zk_.AddSessionListener([this, alive = std::weak_ptr<char>(alive_)](const ZkSessionEvent& e) {
-    if (!alive.lock()) return;
+  zk_.AddSessionListener(callbacks_.Bind([this](const ZkSessionEvent& e) {
     if (e.state == ZkSessionState::kConnected) Refresh();
-  });
+  }));
 }
 
 void ZkMasterDetector::Refresh() {
   uint64_t generation = ++refresh_generation_;
-  auto alive = std::weak_ptr<char>(alive_);
   zk_.GetChildren(
-      path_,
-      [this, alive](const ZkWatchEvent&) {
-        if (alive.lock()) Refresh();
-      },
-      [this, alive, generation](absl::StatusOr<std::vector<std::string>> children) {
-        if (!alive.lock() || generation != refresh_generation_) return;
+      path_, callbacks_.Bind([this](const ZkWatchEvent&) { Refresh(); }),
+      callbacks_.Bind([this, generation](absl::StatusOr<std::vector<std::string>> children) {
+        if (generation != refresh_generation_) return;
         if (absl::IsNotFound(children.status())) {
           // No master has ever registered under the path: wait for it.
-          zk_.Exists(
-              path_,
-              [this, alive](const ZkWatchEvent&) {
-                if (alive.lock()) Refresh();
-              },
-              [](absl::StatusOr<std::optional<ZkStat>>) {});
+          zk_.Exists(path_, callbacks_.Bind([this](const ZkWatchEvent&) { Refresh(); }),
+                     [](absl::StatusOr<std::optional<ZkStat>>) {});
           return Publish(std::nullopt);
         }
         if (!children.ok()) return;  // disconnected: the reconnect refreshes
@@ -109,20 +101,21 @@ void ZkMasterDetector::Refresh() {
           if (!lowest || seq < lowest->first) lowest = std::make_pair(seq, child);
         }
         if (!lowest) return Publish(std::nullopt);
-        zk_.Get(absl::StrCat(path_, "/", lowest->second), nullptr,
-                [this, alive, generation, node = lowest->second](absl::StatusOr<ZkNode> data) {
-                  if (!alive.lock() || generation != refresh_generation_) return;
-                  if (absl::IsNotFound(data.status())) return Refresh();  // gone meanwhile
-                  if (!data.ok()) return;
-                  auto url = MasterUrlFromInfoJson(data->data);
-                  if (!url.ok()) {
-                    LogError("mesos_master_info_corrupt",
-                             {{"znode", node}, {"error", url.status().ToString()}});
-                    return Publish(std::nullopt);
-                  }
-                  Publish(*url);
-                });
-      });
+        zk_.Get(
+            absl::StrCat(path_, "/", lowest->second), nullptr,
+            callbacks_.Bind([this, generation, node = lowest->second](absl::StatusOr<ZkNode> data) {
+              if (generation != refresh_generation_) return;
+              if (absl::IsNotFound(data.status())) return Refresh();  // gone meanwhile
+              if (!data.ok()) return;
+              auto url = MasterUrlFromInfoJson(data->data);
+              if (!url.ok()) {
+                LogError("mesos_master_info_corrupt",
+                         {{"znode", node}, {"error", url.status().ToString()}});
+                return Publish(std::nullopt);
+              }
+              Publish(*url);
+            }));
+      }));
 }
 
 void ZkMasterDetector::Publish(const std::optional<std::string>& master) {

@@ -4,17 +4,20 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/weak_callback.h"
 #include "scheduler/mesos/master_detector.h"
 #include "zk/zk_client.h"
 
 namespace mast::mesos {
 
-// `--mesos=zk://host:port[,host:port...]/path` split into its parts.
+// A master URL `zk://host:port[,host:port...]/path` split into its parts.
 struct ZkMasterUrl {
   std::string hosts;        // "host:port,host:port"
   std::string path;         // "/mesos"
   std::string digest_auth;  // "user:password" from "zk://user:password@..."; may be empty
 };
+// INVALID_ARGUMENT "zk master URL: ..." (or "zk master URL path: ...")
+// names what is wrong.
 absl::StatusOr<ZkMasterUrl> ParseZkMasterUrl(absl::string_view url);
 
 // The base URL of a master from the JSON MasterInfo Mesos writes into its
@@ -43,7 +46,7 @@ class ZkMasterDetector final : public MasterDetector {
 
   ZkClient& zk_;
   const std::string path_;
-  std::shared_ptr<char> alive_ = std::make_shared<char>();
+  WeakCallbacks callbacks_;
   absl::AnyInvocable<void(const std::optional<std::string>&)> listener_;
   std::optional<std::string> current_;
   bool published_ = false;

@@ -187,7 +187,7 @@ FakeZkClient::FakeZkClient(FakeZkEnsemble& ensemble, EventLoop& loop)
     : ensemble_(ensemble), loop_(loop) {}
 
 FakeZkClient::~FakeZkClient() {
-  alive_.reset();
+  callbacks_.Invalidate();
   absl::MutexLock lock(&ensemble_.mu_);
   for (auto it = ensemble_.watches_.begin(); it != ensemble_.watches_.end();) {
     it = it->second.client == this ? ensemble_.watches_.erase(it) : std::next(it);
@@ -217,11 +217,10 @@ T Reported(const absl::Status& reported) {
 }
 
 template <typename T>
-void PostResult(EventLoop& loop, const std::shared_ptr<char>& alive, ZkCallback<T> done, T result) {
-  loop.Post([alive = std::weak_ptr<char>(alive), done = std::move(done),
-             result = std::move(result)]() mutable {
-    if (alive.lock()) std::move(done)(std::move(result));
-  });
+void PostResult(EventLoop& loop, const WeakCallbacks& callbacks, ZkCallback<T> done, T result) {
+  loop.Post(callbacks.Bind([done = std::move(done), result = std::move(result)]() mutable {
+    std::move(done)(std::move(result));
+  }));
 }
 
 }  // namespace
@@ -246,7 +245,7 @@ void FakeZkClient::Create(const std::string& path, std::string data, ZkCreateMod
                    : absl::StatusOr<ZkCreated>(status);
     }
   }
-  PostResult(loop_, alive_, std::move(done), std::move(result));
+  PostResult(loop_, callbacks_, std::move(done), std::move(result));
 }
 
 void FakeZkClient::Delete(const std::string& path, int32_t version, ZkCallback<absl::Status> done) {
@@ -263,7 +262,7 @@ void FakeZkClient::Delete(const std::string& path, int32_t version, ZkCallback<a
     }
     if (reported.ok()) result = status;
   }
-  PostResult(loop_, alive_, std::move(done), std::move(result));
+  PostResult(loop_, callbacks_, std::move(done), std::move(result));
 }
 
 void FakeZkClient::Exists(const std::string& path, ZkWatcher watcher,
@@ -280,7 +279,7 @@ void FakeZkClient::Exists(const std::string& path, ZkWatcher watcher,
                                  FakeZkEnsemble::Watch{this, AddWatch(std::move(watcher)), false});
     }
   }
-  PostResult(loop_, alive_, std::move(done), std::move(result));
+  PostResult(loop_, callbacks_, std::move(done), std::move(result));
 }
 
 void FakeZkClient::Get(const std::string& path, ZkWatcher watcher,
@@ -300,7 +299,7 @@ void FakeZkClient::Get(const std::string& path, ZkWatcher watcher,
       }
     }
   }
-  PostResult(loop_, alive_, std::move(done), std::move(result));
+  PostResult(loop_, callbacks_, std::move(done), std::move(result));
 }
 
 void FakeZkClient::GetChildren(const std::string& path, ZkWatcher watcher,
@@ -321,7 +320,7 @@ void FakeZkClient::GetChildren(const std::string& path, ZkWatcher watcher,
       }
     }
   }
-  PostResult(loop_, alive_, std::move(done), std::move(result));
+  PostResult(loop_, callbacks_, std::move(done), std::move(result));
 }
 
 void FakeZkClient::Set(const std::string& path, std::string data, int32_t version,
@@ -338,7 +337,7 @@ void FakeZkClient::Set(const std::string& path, std::string data, int32_t versio
     for (const auto& [p, type] : events) ensemble_.Fire(p, type);
     if (reported.ok()) result = status.ok() ? absl::StatusOr<ZkStat>(op_result.stat) : status;
   }
-  PostResult(loop_, alive_, std::move(done), std::move(result));
+  PostResult(loop_, callbacks_, std::move(done), std::move(result));
 }
 
 void FakeZkClient::Multi(std::vector<ZkOp> ops,
@@ -374,12 +373,11 @@ void FakeZkClient::Multi(std::vector<ZkOp> ops,
                            : absl::StatusOr<std::vector<ZkOpResult>>(status);
     }
   }
-  PostResult(loop_, alive_, std::move(done), std::move(result));
+  PostResult(loop_, callbacks_, std::move(done), std::move(result));
 }
 
 void FakeZkClient::AddSessionListener(ZkSessionListener listener) {
-  loop_.Post([this, alive = std::weak_ptr<char>(alive_), listener = std::move(listener)]() mutable {
-    if (!alive.lock()) return;
+  loop_.Post(callbacks_.Bind([this, listener = std::move(listener)]() mutable {
     listeners_.push_back(std::move(listener));
     ZkSessionEvent event;
     {
@@ -387,7 +385,7 @@ void FakeZkClient::AddSessionListener(ZkSessionListener listener) {
       event = ZkSessionEvent{state_, session_, timeout_, generation_};
     }
     listeners_.back()(event);
-  });
+  }));
 }
 
 void FakeZkClient::Emit(ZkSessionState state) {
@@ -397,10 +395,9 @@ void FakeZkClient::Emit(ZkSessionState state) {
     state_ = state;
     event = ZkSessionEvent{state, session_, timeout_, generation_};
   }
-  loop_.Post([this, alive = std::weak_ptr<char>(alive_), event] {
-    if (!alive.lock()) return;
+  loop_.Post(callbacks_.Bind([this, event]() {
     for (auto& listener : listeners_) listener(event);
-  });
+  }));
 }
 
 void FakeZkClient::Connect(absl::Duration negotiated_timeout) {
@@ -471,8 +468,7 @@ void FakeZkClient::DeliverWatch(uint64_t id, ZkWatchEvent event) {
 }
 
 void FakeZkClient::PostWatch(uint64_t id, ZkWatchEvent event) {
-  loop_.Post([this, alive = std::weak_ptr<char>(alive_), id, event = std::move(event)] {
-    if (!alive.lock()) return;
+  loop_.Post(callbacks_.Bind([this, id, event = std::move(event)]() {
     ZkWatcher watcher;
     {
       absl::MutexLock lock(&mu_);
@@ -482,7 +478,7 @@ void FakeZkClient::PostWatch(uint64_t id, ZkWatchEvent event) {
       watchers_.erase(it);
     }
     std::move(watcher)(event);
-  });
+  }));
 }
 
 }  // namespace mast::testing

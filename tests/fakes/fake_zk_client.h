@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/event_loop.h"
+#include "common/weak_callback.h"
 #include "zk/zk_client.h"
 
 namespace mast::testing {
@@ -115,7 +116,7 @@ class FakeZkClient final : public ZkClient {
 
   FakeZkEnsemble& ensemble_;
   EventLoop& loop_;
-  std::shared_ptr<char> alive_ = std::make_shared<char>();
+  WeakCallbacks callbacks_;
 
   mutable absl::Mutex mu_;
   ZkSessionState state_ ABSL_GUARDED_BY(mu_) = ZkSessionState::kConnecting;
