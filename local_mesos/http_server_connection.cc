@@ -528,6 +528,9 @@ void Connection::Finish() {
   bool streaming;
   {
     absl::MutexLock lock(&mu_);
+    // Abort() shuts the socket down, so the thread may have seen that as a peer close or a
+    // failed send first.
+    if (abort_) End(abort_reason_, true);
     ::close(fd_);
     socket_open_ = false;
     finished_ = true;

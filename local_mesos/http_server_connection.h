@@ -3,6 +3,8 @@
 // One connection of HttpServer: its thread, its output queue and its stream. Internal to
 // http_server*.cc.
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
