@@ -119,6 +119,15 @@ class Connection;
 // listener, drops every connection abruptly (streams see Abort semantics, OnClose callbacks
 // run) and joins the threads; it waits for running handlers to return, so it must not be called
 // from a handler or an OnClose callback. Other methods may be called from any thread.
+//
+// Why not CivetWeb (Debian's libcivetweb 1.15 was tried): it parses requests before any callback
+// runs, and not as tests/local_mesos/http_server_test.cc pins down: a chunk extension ("5;a=b")
+// makes mg_read() fail, the request after a trailer section is lost, a request line with two
+// spaces and folded header lines are served, oversized heads, unknown transfer codings and
+// negative lengths get 400, 400 and 411 (not 431, 501, 400), it sends no "100 Continue" to
+// request handlers, and it is built without IPv6. Streams, Abort() without the last chunk and
+// DropAllConnections() could be had (raw mg_write() framing, mg_disable_connection_keep_alive(),
+// shutdown() of the accepted socket found in /proc/self/fd).
 class HttpServer {
  public:
   // Binds and listens on `config.address` and starts the accept thread. InvalidArgument for a bad

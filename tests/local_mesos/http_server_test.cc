@@ -238,6 +238,11 @@ class HttpServerTest : public ::testing::Test {
             throw std::runtime_error("boom");
           } else if (request.path == "/silent") {
             return;
+          } else if (request.path == "/block") {
+            // An in-flight request: its handler runs until the test releases it.
+            handler_blocked_.Notify();
+            EXPECT_TRUE(release_handler_.WaitForNotificationWithTimeout(kTimeout));
+            exchange.Respond({200, {}, "released"});
           } else {
             exchange.Respond({200,
                               {{"Content-Type", "text/plain"}, {"X-Path", request.path}},
@@ -269,9 +274,16 @@ class HttpServerTest : public ::testing::Test {
     return client;
   }
 
+  // A server cannot stop while a handler runs.
+  void TearDown() override {
+    if (!release_handler_.HasBeenNotified()) release_handler_.Notify();
+  }
+
   absl::Mutex mu_;
   std::vector<HttpRequest> requests_ ABSL_GUARDED_BY(mu_);
   StreamSlot stream_slot_;
+  absl::Notification handler_blocked_;  // "/block" has started
+  absl::Notification release_handler_;  // "/block" may answer
   std::unique_ptr<HttpServer> server_;
 };
 
@@ -727,6 +739,147 @@ TEST_F(HttpServerTest, DropAllConnectionsCutsStreamsAndIdleConnections) {
   std::optional<ParsedResponse> r = again.ReadResponse();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 200);
+}
+
+// Reads a stream with libcurl on its own thread, as HttpMesosClient does.
+class CurlStreamReader {
+ public:
+  explicit CurlStreamReader(int port)
+      : url_(absl::StrCat("http://127.0.0.1:", port, "/stream")), thread_([this] { Perform(); }) {}
+  ~CurlStreamReader() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // True once at least `n` body bytes arrived (chunk framing removed by libcurl).
+  bool WaitForBody(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return body_.size() >= n || done_; };
+    return mu_.AwaitWithTimeout(absl::Condition(&ready), kTimeout) && body_.size() >= n;
+  }
+  // Waits for the transfer to end; its result.
+  CURLcode Finish() {
+    thread_.join();
+    absl::MutexLock lock(&mu_);
+    return result_;
+  }
+  std::string body() {
+    absl::MutexLock lock(&mu_);
+    return body_;
+  }
+
+ private:
+  static size_t OnData(char* data, size_t size, size_t n, void* user) {
+    auto* self = static_cast<CurlStreamReader*>(user);
+    absl::MutexLock lock(&self->mu_);
+    self->body_.append(data, size * n);
+    return size * n;
+  }
+
+  void Perform() {
+    CURL* curl = curl_easy_init();
+    curl_easy_setopt(curl, CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnData);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, this);
+    CURLcode rc = curl_easy_perform(curl);
+    curl_easy_cleanup(curl);
+    absl::MutexLock lock(&mu_);
+    result_ = rc;
+    done_ = true;
+  }
+
+  const std::string url_;
+  absl::Mutex mu_;
+  std::string body_ ABSL_GUARDED_BY(mu_);
+  CURLcode result_ ABSL_GUARDED_BY(mu_) = CURLE_OK;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+// A scheduler must tell "the master ended the stream" from "the master died": libcurl reports a
+// chunked body cut off before its last chunk as a partial transfer, and a closed one as complete.
+TEST_F(HttpServerTest, LibcurlSeesAnAbortedStreamAsTruncatedAndAClosedOneAsComplete) {
+  StartServer();
+  struct Case {
+    const char* name;
+    bool abort;
+    CURLcode want;
+  };
+  for (const Case& c : {Case{"abort", true, CURLE_PARTIAL_FILE}, Case{"close", false, CURLE_OK}}) {
+    SCOPED_TRACE(c.name);
+    const size_t index = c.abort ? 0 : 1;
+    CurlStreamReader reader(server_->port());
+    std::shared_ptr<ResponseStream> stream = stream_slot_.Wait(index);
+    ASSERT_NE(stream, nullptr);
+    ASSERT_TRUE(stream->Write("5\nfirst"));
+    ASSERT_TRUE(reader.WaitForBody(7));  // the stream is open and delivering
+    if (c.abort) {
+      stream->Abort();
+    } else {
+      stream->Close();
+    }
+    EXPECT_EQ(reader.Finish(), c.want) << curl_easy_strerror(c.want);
+    EXPECT_EQ(reader.body(), "5\nfirst");
+  }
+}
+
+// The master's "drop every connection" fault: open streams, a request whose handler is still
+// running, a request half sent and an idle keep-alive connection all end at once, without waiting
+// for the handler, and the listener goes on serving.
+TEST_F(HttpServerTest, DropAllConnectionsEndsStreamsAndInFlightRequestsPromptly) {
+  StartServer();
+  constexpr int kStreams = 3;
+  std::vector<std::unique_ptr<RawClient>> stream_clients;
+  std::vector<std::shared_ptr<ResponseStream>> streams;
+  std::vector<std::shared_ptr<CloseCounter>> counters;
+  for (int i = 0; i < kStreams; ++i) {
+    stream_clients.push_back(OpenStream());
+    streams.push_back(stream_slot_.Wait(static_cast<size_t>(i)));
+    ASSERT_NE(streams.back(), nullptr);
+    counters.push_back(std::make_shared<CloseCounter>());
+    streams.back()->OnClose(CountCloses(counters.back()));
+    ASSERT_TRUE(streams.back()->Write("1\na"));
+    ASSERT_TRUE(stream_clients.back()->ReadChunk().has_value());
+  }
+  RawClient in_flight(server_->port());
+  ASSERT_TRUE(in_flight.Send("GET /block HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(handler_blocked_.WaitForNotificationWithTimeout(kTimeout));
+  RawClient half_sent(server_->port());
+  ASSERT_TRUE(half_sent.Send("POST /upload HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"));
+  RawClient idle(server_->port());
+  ASSERT_TRUE(idle.Send("GET /a HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(idle.ReadResponse().has_value());
+
+  const absl::Time start = absl::Now();
+  server_->DropAllConnections();
+  for (auto& client : stream_clients) ExpectCutOff(*client);
+  EXPECT_TRUE(in_flight.ReadToEof());
+  EXPECT_TRUE(half_sent.ReadToEof());
+  EXPECT_TRUE(idle.ReadToEof());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  for (int i = 0; i < kStreams; ++i) {
+    ASSERT_TRUE(counters[i]->fired.WaitForNotificationWithTimeout(kTimeout)) << i;
+    EXPECT_TRUE(streams[i]->closed());
+    EXPECT_FALSE(streams[i]->Write("1\nx"));
+  }
+  EXPECT_EQ(in_flight.buffer(), "");
+  EXPECT_EQ(half_sent.buffer(), "");
+
+  // New connections are served while the dropped request's handler still runs, and after it
+  // answered into the void.
+  RawClient during(server_->port());
+  ASSERT_TRUE(during.Send("GET /during HTTP/1.1\r\n\r\n"));
+  std::optional<ParsedResponse> r = during.ReadResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->Header("X-Path"), "/during");
+  release_handler_.Notify();
+  RawClient after(server_->port());
+  ASSERT_TRUE(after.Send("GET /after HTTP/1.1\r\n\r\n"));
+  r = after.ReadResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->Header("X-Path"), "/after");
+  EXPECT_EQ(in_flight.buffer(), "");
 }
 
 TEST_F(HttpServerTest, StopWithAnOpenStreamReturnsPromptly) {
