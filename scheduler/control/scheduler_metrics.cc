@@ -14,8 +14,9 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
       unknown_tasks_killed(
           NewCounter(registry, "mast_unknown_tasks_killed_total",
                      "KILL calls for tasks Mesos reported and the store did not know.")),
-      tasks_expunged(NewCounter(registry, "mast_tasks_expunged_total",
-                                "UNREACHABLE tasks replaced after --unreachable_grace.")),
+      tasks_expunged(
+          NewCounter(registry, "mast_tasks_expunged_total",
+                     "UNREACHABLE tasks replaced once their unreachable grace period ran out.")),
       status_updates(NewCounter(registry, "mast_status_updates_total",
                                 "Task status updates received from Mesos.")),
       task_writes(NewCounter(registry, "mast_task_record_writes_total",
