@@ -19,6 +19,7 @@
 // links re2::re2). It matches in linear time, so a user's constraint regex
 // cannot stall the leader.
 #include "re2/re2.h"
+#include "store/health_check.h"
 
 namespace mast {
 namespace {
@@ -100,51 +101,55 @@ bool IsUserName(absl::string_view s) {
   return true;
 }
 
-absl::Status ValidateCommand(const v1::ServiceSpec& spec) {
-  if (!spec.has_command()) return Invalid("command", "required");
-  const v1::Command& command = spec.command();
+// `command` found at `path` ("command", "health_check.command").
+absl::Status ValidateCommandAt(const v1::Command& command, absl::string_view path) {
+  const auto at = [path](absl::string_view field) { return absl::StrCat(path, field); };
   switch (command.kind_case()) {
     case v1::Command::kShell: {
       const std::string& shell = command.shell();
       if (absl::StripAsciiWhitespace(shell).empty()) {
-        return Invalid("command.shell", "must not be empty");
+        return Invalid(at(".shell"), "must not be empty");
       }
       if (shell.size() > kMaxCommandBytes) {
-        return Invalid("command.shell", absl::StrCat("longer than ", kMaxCommandBytes, " bytes"));
+        return Invalid(at(".shell"), absl::StrCat("longer than ", kMaxCommandBytes, " bytes"));
       }
-      if (absl::StrContains(shell, '\0')) return Invalid("command.shell", "contains a NUL byte");
+      if (absl::StrContains(shell, '\0')) return Invalid(at(".shell"), "contains a NUL byte");
       break;
     }
     case v1::Command::kArgv: {
       const auto& args = command.argv().args();
-      if (args.empty()) return Invalid("command.argv.args", "must not be empty");
+      if (args.empty()) return Invalid(at(".argv.args"), "must not be empty");
       if (args.size() > kMaxArgs) {
-        return Invalid("command.argv.args", absl::StrCat("more than ", kMaxArgs, " arguments"));
+        return Invalid(at(".argv.args"), absl::StrCat("more than ", kMaxArgs, " arguments"));
       }
       if (args[0].empty()) {
-        return Invalid("command.argv.args[0]", "must not be empty (it is the program)");
+        return Invalid(at(".argv.args[0]"), "must not be empty (it is the program)");
       }
       size_t total = 0;
       for (int i = 0; i < args.size(); ++i) {
         if (absl::StrContains(args[i], '\0')) {
-          return Invalid(absl::StrCat("command.argv.args[", i, "]"), "contains a NUL byte");
+          return Invalid(absl::StrCat(path, ".argv.args[", i, "]"), "contains a NUL byte");
         }
         total += args[i].size();
       }
       if (total > kMaxCommandBytes) {
-        return Invalid("command.argv.args",
+        return Invalid(at(".argv.args"),
                        absl::StrCat("longer than ", kMaxCommandBytes, " bytes in all"));
       }
       break;
     }
     case v1::Command::KIND_NOT_SET:
-      return Invalid("command", "exactly one of shell or argv is required");
+      return Invalid(path, "exactly one of shell or argv is required");
   }
   if (!command.user().empty() && !IsUserName(command.user())) {
-    return Invalid("command.user",
-                   absl::StrCat(Quote(command.user()), " is not a valid user name"));
+    return Invalid(at(".user"), absl::StrCat(Quote(command.user()), " is not a valid user name"));
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateCommand(const v1::ServiceSpec& spec) {
+  if (!spec.has_command()) return Invalid("command", "required");
+  return ValidateCommandAt(spec.command(), "command");
 }
 
 // Docker's reference grammar (distribution/reference), loosely: an
@@ -482,6 +487,105 @@ absl::Status ValidateBackoff(const v1::ServiceSpec& spec) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateCheckDuration(const google::protobuf::Duration& value, bool set,
+                                   absl::string_view field, bool zero_allowed) {
+  if (!set) return absl::OkStatus();
+  const std::string path = absl::StrCat("health_check.", field);
+  std::optional<absl::Duration> d = FromProto(value);
+  if (!d) return Invalid(path, "not a valid duration");
+  const bool too_small = zero_allowed ? *d < absl::ZeroDuration() : *d <= absl::ZeroDuration();
+  if (too_small || *d > kMaxHealthCheckDuration) {
+    return Invalid(path, absl::StrCat("must be in ", zero_allowed ? "[0s, " : "(0s, ",
+                                      absl::FormatDuration(kMaxHealthCheckDuration), "]"));
+  }
+  return absl::OkStatus();
+}
+
+// The port of an HTTP, HTTPS or TCP check, and that it has no command.
+absl::Status ValidateNetworkCheck(const v1::ServiceSpec& spec) {
+  const v1::HealthCheck& check = spec.health_check();
+  const std::string a_check =
+      absl::StrCat(check.protocol() == v1::HealthCheck::TCP ? "a " : "an ",
+                   v1::HealthCheck::Protocol_Name(check.protocol()), " check");
+  if (check.has_command()) {
+    return Invalid("health_check.command", absl::StrCat("not for ", a_check));
+  }
+  std::optional<int> port = HealthCheckPortIndex(spec);
+  if (!port) {
+    switch (check.port_case()) {
+      case v1::HealthCheck::kPortName:
+        return Invalid("health_check.port_name",
+                       absl::StrCat(Quote(check.port_name()), " is not one of the spec's ports"));
+      case v1::HealthCheck::kPortIndex:
+        return Invalid("health_check.port_index",
+                       absl::StrCat("must be < ", spec.ports_size(), " (the spec's ports)"));
+      case v1::HealthCheck::PORT_NOT_SET:
+        break;
+    }
+    return Invalid("health_check", absl::StrCat(a_check, " needs a port: ports is empty"));
+  }
+  if (spec.ports(*port).protocol() == "udp") {
+    return Invalid("health_check", absl::StrCat(a_check, " cannot check udp port ",
+                                                Quote(spec.ports(*port).name())));
+  }
+  const std::string& path = check.path();
+  if (check.protocol() == v1::HealthCheck::TCP) {
+    if (!path.empty()) return Invalid("health_check.path", "not for a TCP check");
+    return absl::OkStatus();
+  }
+  if (path.empty()) return absl::OkStatus();  // "/"
+  if (path.size() > kMaxHealthCheckPathBytes) {
+    return Invalid("health_check.path",
+                   absl::StrCat("longer than ", kMaxHealthCheckPathBytes, " bytes"));
+  }
+  if (path.front() != '/') return Invalid("health_check.path", "must start with '/'");
+  for (char c : path) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+      return Invalid("health_check.path", "contains whitespace or a control character");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateHealthCheck(const v1::ServiceSpec& spec) {
+  if (!spec.has_health_check()) return absl::OkStatus();
+  const v1::HealthCheck& check = spec.health_check();
+  switch (check.protocol()) {
+    case v1::HealthCheck::PROTOCOL_UNSPECIFIED:
+      return Invalid("health_check.protocol", "required: HTTP, HTTPS, TCP or COMMAND");
+    case v1::HealthCheck::HTTP:
+    case v1::HealthCheck::HTTPS:
+    case v1::HealthCheck::TCP:
+      MAST_RETURN_IF_ERROR(ValidateNetworkCheck(spec));
+      break;
+    case v1::HealthCheck::COMMAND:
+      if (check.port_case() != v1::HealthCheck::PORT_NOT_SET) {
+        return Invalid(check.port_case() == v1::HealthCheck::kPortName ? "health_check.port_name"
+                                                                       : "health_check.port_index",
+                       "not for a COMMAND check");
+      }
+      if (!check.path().empty()) return Invalid("health_check.path", "not for a COMMAND check");
+      if (!check.has_command()) return Invalid("health_check.command", "required for COMMAND");
+      MAST_RETURN_IF_ERROR(ValidateCommandAt(check.command(), "health_check.command"));
+      break;
+    default:
+      return Invalid("health_check.protocol",
+                     absl::StrCat("unknown protocol ", static_cast<int>(check.protocol())));
+  }
+  MAST_RETURN_IF_ERROR(ValidateCheckDuration(check.grace_period(), check.has_grace_period(),
+                                             "grace_period", /*zero_allowed=*/true));
+  MAST_RETURN_IF_ERROR(
+      ValidateCheckDuration(check.interval(), check.has_interval(), "interval", false));
+  MAST_RETURN_IF_ERROR(
+      ValidateCheckDuration(check.timeout(), check.has_timeout(), "timeout", false));
+  MAST_RETURN_IF_ERROR(ValidateCheckDuration(check.delay(), check.has_delay(), "delay", true));
+  if (check.consecutive_failures() > kMaxHealthConsecutiveFailures) {
+    return Invalid("health_check.consecutive_failures",
+                   absl::StrCat("must be <= ", kMaxHealthConsecutiveFailures));
+  }
+  return absl::OkStatus();
+}
+
 // Mesos' role rules (src/common/roles.cpp): "*", or '/'-separated
 // components that are not ".", ".." or "*", do not start with '-' and hold
 // no whitespace, '/' or DEL. Control characters are refused too.
@@ -529,6 +633,7 @@ absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec) {
   MAST_RETURN_IF_ERROR(ValidateKillGracePeriod(spec));
   MAST_RETURN_IF_ERROR(ValidateBackoff(spec));
   MAST_RETURN_IF_ERROR(ValidateRole(spec.role()));
+  MAST_RETURN_IF_ERROR(ValidateHealthCheck(spec));
   return absl::OkStatus();
 }
 
@@ -547,6 +652,21 @@ v1::ServiceSpec WithDefaults(v1::ServiceSpec spec) {
   }
   for (v1::PortSpec& port : *spec.mutable_ports()) {
     if (port.protocol().empty()) port.set_protocol("tcp");
+  }
+  if (spec.has_health_check()) {
+    v1::HealthCheck* check = spec.mutable_health_check();
+    if (!check->has_grace_period()) {
+      ToProto(kDefaultHealthGracePeriod, check->mutable_grace_period());
+    }
+    if (!check->has_interval()) ToProto(kDefaultHealthInterval, check->mutable_interval());
+    if (!check->has_timeout()) ToProto(kDefaultHealthTimeout, check->mutable_timeout());
+    if (!check->has_delay()) ToProto(kDefaultHealthDelay, check->mutable_delay());
+    if (check->consecutive_failures() == 0) {
+      check->set_consecutive_failures(kDefaultHealthConsecutiveFailures);
+    }
+    const bool http =
+        check->protocol() == v1::HealthCheck::HTTP || check->protocol() == v1::HealthCheck::HTTPS;
+    if (http && check->path().empty()) check->set_path("/");
   }
   return spec;
 }

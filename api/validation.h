@@ -39,6 +39,15 @@ inline constexpr absl::Duration kDefaultKillGracePeriod = absl::Seconds(3);
 inline constexpr absl::Duration kDefaultBackoffInitial = absl::Seconds(1);
 inline constexpr double kDefaultBackoffFactor = 1.15;
 inline constexpr absl::Duration kDefaultBackoffMax = absl::Seconds(300);
+// Health checks: Marathon's defaults, and Mesos' delay.
+inline constexpr absl::Duration kDefaultHealthGracePeriod = absl::Seconds(300);
+inline constexpr absl::Duration kDefaultHealthInterval = absl::Seconds(60);
+inline constexpr absl::Duration kDefaultHealthTimeout = absl::Seconds(20);
+inline constexpr uint32_t kDefaultHealthConsecutiveFailures = 3;
+inline constexpr absl::Duration kDefaultHealthDelay = absl::Seconds(15);
+inline constexpr absl::Duration kMaxHealthCheckDuration = absl::Hours(1);
+inline constexpr uint32_t kMaxHealthConsecutiveFailures = 100;
+inline constexpr size_t kMaxHealthCheckPathBytes = 1024;
 
 // Environment variables Mast sets in every task (validation refuses them in
 // ServiceSpec.env): PORT, PORTS, PORT<n>, PORT_<NAME>, MAST_*; Mesos sets MESOS_*.
@@ -64,7 +73,9 @@ absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec);
 
 // Returns `spec` with the defaults filled in where a field is unset:
 // kill_grace_period 3 s; backoff initial 1 s, factor 1.15 (when 0), max
-// 300 s (or `initial` when that is longer); ports' protocol "tcp". disk_mib
+// 300 s (or `initial` when that is longer); ports' protocol "tcp"; a health
+// check's grace period 300 s, interval 60 s, timeout 20 s, 3 consecutive
+// failures, delay 15 s and, for HTTP(S), path "/". disk_mib
 // already reads 0 when unset; instances and everything else are left as
 // they are. Idempotent; does not validate.
 v1::ServiceSpec WithDefaults(v1::ServiceSpec spec);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zookeeper/zookeeper.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -281,6 +282,16 @@ class Daemon {
           },
           *store_, loop_, &mesos_metrics_, abdicate);
       controller_->SetListener(scheduler_.get());
+      // GPU_RESOURCES is declared while some service asks for GPUs.
+      auto wants_gpus = [](const StateSnapshot& snapshot) {
+        return std::any_of(snapshot.services.begin(), snapshot.services.end(), [](const auto& s) {
+          return s.second->record.service().spec().resources().gpus() > 0;
+        });
+      };
+      controller_->SetGpuResources(wants_gpus(*state_cache_->snapshot()));
+      state_cache_->AddListener([this, wants_gpus](const auto& snapshot) {
+        controller_->SetGpuResources(wants_gpus(*snapshot));
+      });
     }
     AddLeadershipParts();
     LeaderCallbacks callbacks;

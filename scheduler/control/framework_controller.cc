@@ -38,7 +38,8 @@ absl::Status ValidateFrameworkConfig(const FrameworkConfig& config) {
 }
 
 mesos_v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
-                                           const std::optional<std::string>& framework_id) {
+                                           const std::optional<std::string>& framework_id,
+                                           bool gpu_resources) {
   mesos_v1::FrameworkInfo info;
   info.set_user(config.user);
   info.set_name(config.name);
@@ -53,6 +54,9 @@ mesos_v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
                     mesos_v1::FrameworkInfo::Capability::TASK_KILLING_STATE,
                     mesos_v1::FrameworkInfo::Capability::MULTI_ROLE}) {
     info.add_capabilities()->set_type(type);
+  }
+  if (gpu_resources) {
+    info.add_capabilities()->set_type(mesos_v1::FrameworkInfo::Capability::GPU_RESOURCES);
   }
   if (!config.min_offer_resources.empty()) {
     auto& filters = (*info.mutable_offer_filters())[config.role];
@@ -111,7 +115,7 @@ void FrameworkController::OnStartedLeading(const LeaderTerm& term) {
     LogInfo("framework_subscribe", {{"framework_id", *framework_id_},
                                     {"fencing_token", term_->term.fencing_token},
                                     {"from", "warm copy"}});
-    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_), {});
+    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_, gpu_resources_), {});
     return;
   }
   ReadFrameworkIdThenSubscribe();
@@ -132,7 +136,7 @@ void FrameworkController::ReadFrameworkIdThenSubscribe() {
     // Not subscribed suppressed: the first offers are declined with a
     // long filter and the role is suppressed then (see DeclineOffers), so
     // a missed SUPPRESS can never leave offers stranded.
-    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_), {});
+    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_, gpu_resources_), {});
   }));
 }
 
@@ -299,6 +303,18 @@ void FrameworkController::OnStoppedLeading() {
 }
 
 void FrameworkController::OnPaused(bool paused) { client_->SetPaused(paused); }
+
+void FrameworkController::SetGpuResources(bool wanted) {
+  if (wanted == gpu_resources_) return;
+  gpu_resources_ = wanted;
+  LogInfo("framework_gpu_resources", {{"declared", wanted}});
+  if (term_ == nullptr || !subscribed() || !framework_id_) return;  // the next SUBSCRIBE has it
+  mesos_v1::scheduler::Call call;
+  call.set_type(mesos_v1::scheduler::Call::UPDATE_FRAMEWORK);
+  *call.mutable_update_framework()->mutable_framework_info() =
+      BuildFrameworkInfo(config_, framework_id_, wanted);
+  Send(std::move(call));
+}
 
 void FrameworkController::RetryLater(std::function<void()> fn) {
   loop_.Cancel(term_->retry_timer);

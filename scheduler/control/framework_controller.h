@@ -38,10 +38,12 @@ struct FrameworkConfig {
 absl::Status ValidateFrameworkConfig(const FrameworkConfig& config);
 
 // The FrameworkInfo Mast subscribes with: checkpointing on; capabilities
-// PARTITION_AWARE, TASK_KILLING_STATE and MULTI_ROLE (role in `roles`);
-// `id` set when a FrameworkID was stored.
+// PARTITION_AWARE, TASK_KILLING_STATE and MULTI_ROLE (role in `roles`), and
+// GPU_RESOURCES with `gpu_resources` (a master offers GPU agents only to
+// frameworks that declare it); `id` set when a FrameworkID was stored.
 ::mesos::v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
-                                              const std::optional<std::string>& framework_id);
+                                              const std::optional<std::string>& framework_id,
+                                              bool gpu_resources = false);
 
 // The leader's side of Mesos, driven by the elector's callbacks:
 // - OnStartedLeading: reads the stored FrameworkID and subscribes (a fresh
@@ -89,6 +91,12 @@ class FrameworkController final : public MesosCaller {
   void OnStartedLeading(const LeaderTerm& term);
   void OnStoppedLeading();
   void OnPaused(bool paused);
+  // Some service asks for GPUs (or none does any more): the FrameworkInfo
+  // declares GPU_RESOURCES from the next subscription on, and a subscribed
+  // leader tells the master at once with UPDATE_FRAMEWORK (which also
+  // unsuppresses the role; offers then come until the scheduler suppresses
+  // again).
+  void SetGpuResources(bool wanted);
 
   bool subscribed() const { return client_ != nullptr && client_->subscribed(); }
   const std::optional<std::string>& framework_id() const { return framework_id_; }
@@ -132,6 +140,7 @@ class FrameworkController final : public MesosCaller {
   std::unique_ptr<Term> term_;               // while leading
   std::optional<std::string> framework_id_;  // the last one known
   std::optional<std::string> cached_framework_id_;
+  bool gpu_resources_ = false;
   absl::BitGen bitgen_;
   WeakCallbacks callbacks_;  // the client's and the store's completions
 };

@@ -102,6 +102,7 @@ struct OfferPlan {
 // spec sets it), PORTS ("a,b"), PORT, PORT<i>, PORT_<NAME> ('-' as '_'),
 // MAST_SERVICE, MAST_SERVICE_VERSION; labels = the spec's (sorted) then
 // mast.io/service and mast.io/version; kill_policy from kill_grace_period;
+// health_check from the spec (HTTP/HTTPS/TCP on the checked port's host port);
 // DiscoveryInfo (FRAMEWORK) naming the ports.
 //
 // Bad offer data (NaN scalars, inverted ranges, ports above 65535) is

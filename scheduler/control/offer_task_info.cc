@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cstddef>
 #include <limits>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "store/health_check.h"
 
 namespace mast::offer_matching {
 namespace {
@@ -28,21 +30,64 @@ int64_t DurationNanos(const google::protobuf::Duration& d) {
   return seconds * 1000000000 + d.nanos();
 }
 
+double Seconds(const google::protobuf::Duration& d) {
+  return static_cast<double>(DurationNanos(d)) / 1e9;
+}
+
+// A shell command, or argv with shell=false and value argv[0]; the user.
+void ToCommandInfo(const v1::Command& from, ::mesos::v1::CommandInfo& command) {
+  if (from.has_argv()) {
+    command.set_shell(false);
+    const auto& args = from.argv().args();
+    if (!args.empty()) command.set_value(args[0]);
+    for (const std::string& arg : args) command.add_arguments(arg);
+  } else {
+    command.set_shell(true);
+    command.set_value(from.shell());
+  }
+  if (!from.user().empty()) command.set_user(from.user());
+}
+
+// Everything of the check but the port of an HTTP(S) or TCP check, which
+// AddPlacementToTaskInfo sets. Timings as the spec has them (WithDefaults
+// filled them in).
+::mesos::v1::HealthCheck BaseHealthCheck(const v1::HealthCheck& from) {
+  using Mesos = ::mesos::v1::HealthCheck;
+  Mesos check;
+  check.set_delay_seconds(Seconds(from.delay()));
+  check.set_interval_seconds(Seconds(from.interval()));
+  check.set_timeout_seconds(Seconds(from.timeout()));
+  check.set_grace_period_seconds(Seconds(from.grace_period()));
+  check.set_consecutive_failures(from.consecutive_failures());
+  switch (from.protocol()) {
+    case v1::HealthCheck::HTTP:
+    case v1::HealthCheck::HTTPS:
+      check.set_type(Mesos::HTTP);
+      check.mutable_http()->set_path(from.path().empty() ? "/" : from.path());
+      check.mutable_http()->set_scheme(from.protocol() == v1::HealthCheck::HTTPS ? "https"
+                                                                                 : "http");
+      break;
+    case v1::HealthCheck::TCP:
+      check.set_type(Mesos::TCP);
+      check.mutable_tcp();
+      break;
+    case v1::HealthCheck::COMMAND:
+      check.set_type(Mesos::COMMAND);
+      ToCommandInfo(from.command(), *check.mutable_command());
+      break;
+    default:
+      check.set_type(Mesos::UNKNOWN);  // validation refuses it; Mesos would too
+      break;
+  }
+  return check;
+}
+
 TaskInfo BaseTaskInfo(const QueuedService& queued) {
   const v1::ServiceSpec& spec = *queued.spec;
   TaskInfo info;
   info.set_name(TaskName(spec.name()));
-  ::mesos::v1::CommandInfo* command = info.mutable_command();
-  if (spec.command().has_argv()) {
-    command->set_shell(false);
-    const auto& args = spec.command().argv().args();
-    if (!args.empty()) command->set_value(args[0]);
-    for (const std::string& arg : args) command->add_arguments(arg);
-  } else {
-    command->set_shell(true);
-    command->set_value(spec.command().shell());
-  }
-  if (!spec.command().user().empty()) command->set_user(spec.command().user());
+  ToCommandInfo(spec.command(), *info.mutable_command());
+  if (spec.has_health_check()) *info.mutable_health_check() = BaseHealthCheck(spec.health_check());
   if (!spec.container().docker_image().empty()) {
     ::mesos::v1::ContainerInfo* container = info.mutable_container();
     container->set_type(::mesos::v1::ContainerInfo::MESOS);
@@ -110,6 +155,13 @@ void AddPlacementToTaskInfo(const TaskTemplate& task_template, const QueuedServi
   }
   add_env("MAST_SERVICE", spec.name());
   add_env("MAST_SERVICE_VERSION", absl::StrCat(queued.version));
+
+  if (std::optional<int> checked = HealthCheckPortIndex(spec);
+      checked && info.has_health_check() && static_cast<size_t>(*checked) < host_ports.size()) {
+    ::mesos::v1::HealthCheck* check = info.mutable_health_check();
+    if (check->has_http()) check->mutable_http()->set_port(host_ports[*checked]);
+    if (check->has_tcp()) check->mutable_tcp()->set_port(host_ports[*checked]);
+  }
 
   ::mesos::v1::DiscoveryInfo* discovery = info.mutable_discovery();
   for (int i = 0; i < spec.ports_size(); ++i) {

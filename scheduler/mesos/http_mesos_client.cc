@@ -480,6 +480,12 @@ void HttpMesosClient::Send(mesos_v1::scheduler::Call call,
     return;
   }
   if (!call.has_framework_id()) *call.mutable_framework_id() = framework_.id();
+  if (call.type() == mesos_v1::scheduler::Call::UPDATE_FRAMEWORK && call.has_update_framework()) {
+    // A later resubscription (after a reconnect) declares what this update does.
+    mesos_v1::FrameworkInfo updated = call.update_framework().framework_info();
+    if (framework_.has_id()) *updated.mutable_id() = framework_.id();
+    framework_ = std::move(updated);
+  }
   const uint64_t id = ++next_call_id_;
   pending_calls_.emplace(
       id, PendingCall{mesos_v1::scheduler::Call::Type_Name(call.type()), std::move(done)});

@@ -456,6 +456,132 @@ const std::vector<Case>& Cases() {
        [](v1::ServiceSpec& s) { SetDuration(s.mutable_backoff()->mutable_max(), 2 * 86400); },
        "backoff.max: must be <= 24h"},
 
+      // --- health check ---
+      {"HTTP check on the first port",
+       [](v1::ServiceSpec& s) { s.mutable_health_check()->set_protocol(v1::HealthCheck::HTTP); },
+       ""},
+      {"HTTPS check by port name with a path and timings",
+       [](v1::ServiceSpec& s) {
+         v1::HealthCheck* c = s.mutable_health_check();
+         c->set_protocol(v1::HealthCheck::HTTPS);
+         c->set_port_name("http");
+         c->set_path("/health?deep=1");
+         SetDuration(c->mutable_grace_period(), 0);
+         SetDuration(c->mutable_interval(), 5);
+         SetDuration(c->mutable_timeout(), 2);
+         SetDuration(c->mutable_delay(), 0);
+         c->set_consecutive_failures(5);
+       },
+       ""},
+      {"TCP check by index",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::TCP);
+         s.mutable_health_check()->set_port_index(0);
+       },
+       ""},
+      {"COMMAND check",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::COMMAND);
+         s.mutable_health_check()->mutable_command()->set_shell("test -f /tmp/ok");
+       },
+       ""},
+      {"check without protocol", [](v1::ServiceSpec& s) { s.mutable_health_check(); },
+       "health_check.protocol: required: HTTP, HTTPS, TCP or COMMAND"},
+      {"check of an unknown protocol",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(static_cast<v1::HealthCheck::Protocol>(9));
+       },
+       "health_check.protocol: unknown protocol 9"},
+      {"check of a port name the spec lacks",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::HTTP);
+         s.mutable_health_check()->set_port_name("admin");
+       },
+       "health_check.port_name: 'admin' is not one of the spec's ports"},
+      {"check of a port index past the ports",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::TCP);
+         s.mutable_health_check()->set_port_index(1);
+       },
+       "health_check.port_index: must be < 1 (the spec's ports)"},
+      {"HTTP check without ports",
+       [](v1::ServiceSpec& s) {
+         s.clear_ports();
+         s.mutable_command()->set_shell("sleep 1000");
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::HTTP);
+       },
+       "health_check: an HTTP check needs a port: ports is empty"},
+      {"TCP check of a udp port",
+       [](v1::ServiceSpec& s) {
+         s.mutable_ports(0)->set_protocol("udp");
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::TCP);
+       },
+       "health_check: a TCP check cannot check udp port 'http'"},
+      {"TCP check with a path",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::TCP);
+         s.mutable_health_check()->set_path("/x");
+       },
+       "health_check.path: not for a TCP check"},
+      {"HTTP path without '/'",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::HTTP);
+         s.mutable_health_check()->set_path("health");
+       },
+       "health_check.path: must start with '/'"},
+      {"HTTP path with a space",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::HTTP);
+         s.mutable_health_check()->set_path("/a b");
+       },
+       "health_check.path: contains whitespace"},
+      {"HTTP check with a command",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::HTTP);
+         s.mutable_health_check()->mutable_command()->set_shell("true");
+       },
+       "health_check.command: not for an HTTP check"},
+      {"COMMAND check without command",
+       [](v1::ServiceSpec& s) { s.mutable_health_check()->set_protocol(v1::HealthCheck::COMMAND); },
+       "health_check.command: required for COMMAND"},
+      {"COMMAND check with an empty shell",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::COMMAND);
+         s.mutable_health_check()->mutable_command()->set_shell(" ");
+       },
+       "health_check.command.shell: must not be empty"},
+      {"COMMAND check with a port",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::COMMAND);
+         s.mutable_health_check()->mutable_command()->set_shell("true");
+         s.mutable_health_check()->set_port_index(0);
+       },
+       "health_check.port_index: not for a COMMAND check"},
+      {"zero interval",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::TCP);
+         SetDuration(s.mutable_health_check()->mutable_interval(), 0);
+       },
+       "health_check.interval: must be in (0s, 1h]"},
+      {"negative grace period",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::TCP);
+         SetDuration(s.mutable_health_check()->mutable_grace_period(), -1);
+       },
+       "health_check.grace_period: must be in [0s, 1h]"},
+      {"timeout over an hour",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::TCP);
+         SetDuration(s.mutable_health_check()->mutable_timeout(), 7200);
+       },
+       "health_check.timeout: must be in (0s, 1h]"},
+      {"too many consecutive failures",
+       [](v1::ServiceSpec& s) {
+         s.mutable_health_check()->set_protocol(v1::HealthCheck::TCP);
+         s.mutable_health_check()->set_consecutive_failures(101);
+       },
+       "health_check.consecutive_failures: must be <= 100"},
+
       // --- role ---
       {"role starting with '-'", [](v1::ServiceSpec& s) { s.set_role("-prod"); },
        "role: '-prod' is not a Mesos role"},
@@ -531,6 +657,21 @@ TEST(WithDefaultsTest, FillsWhatMarathonUsersExpect) {
          s.mutable_resources()->set_disk_mib(5);
        },
        [](v1::ServiceSpec&) {}},
+      {"a health check gets Marathon's timings and the root path",
+       [](v1::ServiceSpec& s) { s.mutable_health_check()->set_protocol(v1::HealthCheck::HTTP); },
+       [](v1::ServiceSpec& s) {
+         SetDuration(s.mutable_kill_grace_period(), 3);
+         SetDuration(s.mutable_backoff()->mutable_initial(), 1);
+         s.mutable_backoff()->set_factor(1.15);
+         SetDuration(s.mutable_backoff()->mutable_max(), 300);
+         v1::HealthCheck* c = s.mutable_health_check();
+         SetDuration(c->mutable_grace_period(), 300);
+         SetDuration(c->mutable_interval(), 60);
+         SetDuration(c->mutable_timeout(), 20);
+         SetDuration(c->mutable_delay(), 15);
+         c->set_consecutive_failures(3);
+         c->set_path("/");
+       }},
       {"partial backoff is completed",
        [](v1::ServiceSpec& s) { s.mutable_backoff()->set_factor(2); },
        [](v1::ServiceSpec& s) {

@@ -416,3 +416,40 @@ TEST(FrameworkConfigTest, EachBadFieldIsNamed) {
 
 }  // namespace
 }  // namespace mast
+
+namespace mast {
+namespace {
+
+bool HasCapability(const mesos_v1::FrameworkInfo& info,
+                   mesos_v1::FrameworkInfo::Capability::Type type) {
+  for (const auto& capability : info.capabilities()) {
+    if (capability.type() == type) return true;
+  }
+  return false;
+}
+
+// GPU_RESOURCES: declared at subscription while some service wants GPUs,
+// and told to a subscribed master with UPDATE_FRAMEWORK when that changes.
+TEST_F(FrameworkControllerTest, GpuResourcesAreDeclaredWhileAServiceWantsThem) {
+  constexpr auto kGpu = mesos_v1::FrameworkInfo::Capability::GPU_RESOURCES;
+  RunOnLoop([&] { controller_->SetGpuResources(true); });  // a follower: nothing sent
+  RunOnLoop([&] { controller_->OnStartedLeading(term_); });
+  ASSERT_THAT(client_->subscriptions, SizeIs(1));
+  EXPECT_TRUE(HasCapability(client_->subscriptions[0], kGpu));
+  RunOnLoop([&] { client_->Subscribed("fw-1"); });
+  RunOnLoop([&] { controller_->SetGpuResources(true); });  // unchanged: no call
+  EXPECT_TRUE(client_->calls.empty());
+  ExpectCalls(1);
+  RunOnLoop([&] { controller_->SetGpuResources(false); });
+  ASSERT_THAT(client_->calls, SizeIs(1));
+  const mesos_v1::scheduler::Call& update = client_->calls[0];
+  EXPECT_EQ(update.type(), mesos_v1::scheduler::Call::UPDATE_FRAMEWORK);
+  EXPECT_EQ(update.update_framework().framework_info().id().value(), "fw-1");
+  EXPECT_FALSE(HasCapability(update.update_framework().framework_info(), kGpu));
+  EXPECT_TRUE(HasCapability(update.update_framework().framework_info(),
+                            mesos_v1::FrameworkInfo::Capability::MULTI_ROLE))
+      << "the whole FrameworkInfo, not only the change";
+}
+
+}  // namespace
+}  // namespace mast

@@ -713,6 +713,70 @@ TEST(OfferMatcherTest, ArgvCommandAndNoImage) {
   EXPECT_FALSE(info.has_container());
 }
 
+TEST(OfferMatcherTest, HealthChecksGoIntoTheTaskInfoWithTheHostPort) {
+  const auto two_ports = [](v1::ServiceSpec& s) {
+    s.add_ports()->set_name("admin");
+    s.add_ports()->set_name("http");
+  };
+  {
+    const v1::ServiceSpec spec = Spec([&](v1::ServiceSpec& s) {
+      two_ports(s);
+      s.mutable_health_check()->set_protocol(v1::HealthCheck::HTTPS);
+      s.mutable_health_check()->set_port_name("http");
+      s.mutable_health_check()->set_path("/ready");
+      s.mutable_health_check()->mutable_interval()->set_seconds(5);
+      s.mutable_health_check()->mutable_timeout()->set_nanos(500000000);
+    });
+    OfferPlan plan = Match({MakeOffer({.id = "o1", .host = "h1"})}, {{&spec, 1, 1, {}}});
+    ASSERT_EQ(Summary(plan), "o1:1 | unused -");
+    const PlannedTask& task = plan.launches[0].tasks[0];
+    const ::mesos::v1::HealthCheck& check = task.info.health_check();
+    EXPECT_EQ(check.type(), ::mesos::v1::HealthCheck::HTTP);
+    EXPECT_EQ(check.http().scheme(), "https");
+    EXPECT_EQ(check.http().path(), "/ready");
+    ASSERT_EQ(task.host_ports.size(), 2u);
+    EXPECT_EQ(check.http().port(), task.host_ports[1]) << "the host port of 'http'";
+    EXPECT_DOUBLE_EQ(check.interval_seconds(), 5);
+    EXPECT_DOUBLE_EQ(check.timeout_seconds(), 0.5);
+    // WithDefaults' values for what the spec left out.
+    EXPECT_DOUBLE_EQ(check.grace_period_seconds(), 300);
+    EXPECT_DOUBLE_EQ(check.delay_seconds(), 15);
+    EXPECT_EQ(check.consecutive_failures(), 3u);
+  }
+  {
+    const v1::ServiceSpec spec = Spec([&](v1::ServiceSpec& s) {
+      two_ports(s);
+      s.mutable_health_check()->set_protocol(v1::HealthCheck::TCP);
+    });
+    OfferPlan plan = Match({MakeOffer({.id = "o1", .host = "h1"})}, {{&spec, 1, 1, {}}});
+    ASSERT_EQ(Summary(plan), "o1:1 | unused -");
+    const PlannedTask& task = plan.launches[0].tasks[0];
+    EXPECT_EQ(task.info.health_check().type(), ::mesos::v1::HealthCheck::TCP);
+    EXPECT_EQ(task.info.health_check().tcp().port(), task.host_ports[0]) << "the first port";
+    EXPECT_FALSE(task.info.health_check().has_http());
+  }
+  {
+    const v1::ServiceSpec spec = Spec([](v1::ServiceSpec& s) {
+      s.mutable_health_check()->set_protocol(v1::HealthCheck::COMMAND);
+      s.mutable_health_check()->mutable_command()->mutable_argv()->add_args("/bin/check");
+      s.mutable_health_check()->mutable_command()->mutable_argv()->add_args("--quick");
+    });
+    OfferPlan plan = Match({MakeOffer({.id = "o1", .host = "h1"})}, {{&spec, 1, 1, {}}});
+    ASSERT_EQ(Summary(plan), "o1:1 | unused -");
+    const ::mesos::v1::HealthCheck& check = plan.launches[0].tasks[0].info.health_check();
+    EXPECT_EQ(check.type(), ::mesos::v1::HealthCheck::COMMAND);
+    EXPECT_FALSE(check.command().shell());
+    EXPECT_EQ(check.command().value(), "/bin/check");
+    EXPECT_EQ(absl::StrJoin(check.command().arguments(), " "), "/bin/check --quick");
+  }
+  {
+    const v1::ServiceSpec spec = Spec([](v1::ServiceSpec&) {});
+    OfferPlan plan = Match({MakeOffer({.id = "o1", .host = "h1"})}, {{&spec, 1, 1, {}}});
+    ASSERT_EQ(Summary(plan), "o1:1 | unused -");
+    EXPECT_FALSE(plan.launches[0].tasks[0].info.has_health_check()) << "none asked for";
+  }
+}
+
 TEST(OfferMatcherTest, EnvironmentCarriesPorts) {
   struct EnvCase {
     std::string name;
