@@ -75,7 +75,11 @@ ABSL_FLAG(double, busy_decline_refuse_seconds, 5,
           "refuse_seconds of the filter with which offers that fit no waiting task are "
           "declined.");
 ABSL_FLAG(absl::Duration, revive_interval, absl::Seconds(5),
-          "At most one REVIVE per interval when tasks start waiting for offers.");
+          "REVIVEs (when tasks start waiting for offers) are limited to --revive_burst per "
+          "interval.");
+ABSL_FLAG(int, revive_burst, 5,
+          "REVIVEs allowed per --revive_interval; new work gets offers at once until they are "
+          "spent.");
 ABSL_FLAG(absl::Duration, reconcile_interval, absl::Minutes(10),
           "Period of implicit task reconciliation (after the explicit one that follows "
           "every subscription).");
@@ -254,11 +258,13 @@ absl::StatusOr<DaemonConfig> ConfigFromFlags() {
   }
   sched.busy_decline_refuse = absl::Seconds(busy_refuse);
   sched.revive_interval = absl::GetFlag(FLAGS_revive_interval);
+  sched.revive_burst = absl::GetFlag(FLAGS_revive_burst);
   sched.reconcile_interval = absl::GetFlag(FLAGS_reconcile_interval);
   sched.unreachable_grace = absl::GetFlag(FLAGS_unreachable_grace);
   sched.kill_retry = absl::GetFlag(FLAGS_kill_retry);
   absl::Status scheduler = NameTheFlag(ValidateTaskSchedulerConfig(sched),
                                        {{"revive_interval", "revive_interval"},
+                                        {"revive_burst", "revive_burst"},
                                         {"reconcile_interval", "reconcile_interval"},
                                         {"unreachable_grace", "unreachable_grace"},
                                         {"kill_retry", "kill_retry"},

@@ -260,16 +260,21 @@ void OfferHandler::UpdateOfferInterest() {
 
 void OfferHandler::Revive() {
   const absl::Time now = clock_.Now();
-  if (now - last_revive_ < config_.revive_interval) {
+  while (!revives_.empty() && now - revives_.front() >= config_.revive_interval) {
+    revives_.pop_front();
+  }
+  if (revives_.size() >= static_cast<size_t>(config_.revive_burst)) {
+    // The budget of this interval is spent: when the oldest ages out.
     if (revive_timer_ == 0) {
-      revive_timer_ = loop_.RunAt(last_revive_ + config_.revive_interval, callbacks_.Bind([this] {
-        revive_timer_ = 0;
-        UpdateOfferInterest();
-      }));
+      revive_timer_ =
+          loop_.RunAt(revives_.front() + config_.revive_interval, callbacks_.Bind([this] {
+            revive_timer_ = 0;
+            UpdateOfferInterest();
+          }));
     }
     return;
   }
-  last_revive_ = now;
+  revives_.push_back(now);
   offers_wanted_ = true;
   calls_.Revive();
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,7 +33,8 @@ using AgentAttributes = absl::flat_hash_map<std::string, std::vector<::mesos::v1
 // (AcceptWhenDurable: all or nothing; if a write fails, the offers are
 // declined and the intents dropped). Unused offers are declined (a long
 // filter when nothing waits). The role is SUPPRESSed when nothing waits and
-// REVIVEd, at most once per revive_interval, when something does.
+// REVIVEd at once when something does, up to revive_burst REVIVEs per
+// revive_interval (beyond that the next one waits for the oldest to age out).
 //
 // An ACCEPT whose answer is not OK may or may not have launched: its tasks
 // are handed to the reconciler to ask the master.
@@ -47,6 +49,7 @@ class OfferHandler {
     absl::Duration idle_decline_refuse;
     absl::Duration busy_decline_refuse;
     absl::Duration revive_interval;
+    int revive_burst = 1;
   };
 
   // `replan(service)` plans a service now (its tasks changed).
@@ -94,8 +97,8 @@ class OfferHandler {
   std::function<void(const std::string&)> replan_;
   absl::BitGen bitgen_;
 
-  bool offers_wanted_ = true;  // not suppressed, no long filters since (a new subscription)
-  absl::Time last_revive_ = absl::InfinitePast();
+  bool offers_wanted_ = true;       // not suppressed, no long filters since (a new subscription)
+  std::deque<absl::Time> revives_;  // the last revive_burst REVIVEs, oldest first
   EventLoop::TimerId revive_timer_ = 0;
   // Service -> the last "tasks not placed" reason logged, and when.
   absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> unmet_logged_;

@@ -19,6 +19,9 @@ absl::Status ValidateTaskSchedulerConfig(const TaskSchedulerConfig& config) {
   if (!positive(config.revive_interval)) {
     return absl::InvalidArgumentError("revive_interval: must be > 0");
   }
+  if (config.revive_burst < 1 || config.revive_burst > 1000) {
+    return absl::InvalidArgumentError("revive_burst: must be in [1, 1000]");
+  }
   if (!positive(config.reconcile_interval)) {
     return absl::InvalidArgumentError("reconcile_interval: must be > 0");
   }
@@ -56,7 +59,7 @@ struct TaskScheduler::Subscription {
         reconciler({config.reconcile_batch, config.reconcile_retry, config.reconcile_interval},
                    calls, loop, clock, metrics, std::move(on_reconciled)),
         offers({config.default_role, config.idle_decline_refuse, config.busy_decline_refuse,
-                config.revive_interval},
+                config.revive_interval, config.revive_burst},
                book, calls, reconciler, agent_attributes, loop, clock, metrics, std::move(replan)) {
   }
 

@@ -29,8 +29,12 @@ struct TaskSchedulerConfig {
   absl::Duration idle_decline_refuse = absl::Seconds(120);
   // ...and with this one when tasks wait but the offer fits none of them.
   absl::Duration busy_decline_refuse = absl::Seconds(5);
-  // At most one REVIVE per interval.
+  // At most `revive_burst` REVIVEs per `revive_interval`: new work gets
+  // offers at once (a rollout or scale-up is paced by its tasks, not by a
+  // REVIVE limit), while a queue flapping between empty and not cannot
+  // storm the master.
   absl::Duration revive_interval = absl::Seconds(5);
+  int revive_burst = 5;
   // Implicit reconciliation period (after the explicit one of a subscription).
   absl::Duration reconcile_interval = absl::Minutes(10);
   // Explicit reconciliation: tasks per RECONCILE call, and the resend

@@ -256,6 +256,7 @@ TEST_F(MastdElectionTest, BadFlagsGetAOneLineErrorAndExitCode) {
       {{"--mesos_heartbeat_misses=0"}, "--mesos_heartbeat_misses:"},
       {{"--kill_retry=0s"}, "--kill_retry:"},
       {{"--revive_interval=0s"}, "--revive_interval:"},
+      {{"--revive_burst=0"}, "--revive_burst:"},
       {{"--framework_secret_file=/nonexistent"}, "--framework_secret_file"},
   };
   for (const BadFlagCase& c : cases) {

@@ -52,6 +52,7 @@ class TaskSchedulerTest : public ::testing::Test {
     EXPECT_TRUE(term.ok()) << term.status();
     if (term.ok()) term_ = *term;
     config_.revive_interval = absl::Seconds(5);
+    config_.revive_burst = 1;  // the timing of each REVIVE is asserted; the budget has its test
     config_.tick = absl::Seconds(1);
     config_.kill_retry = absl::Seconds(10);
     config_.unreachable_grace = absl::Seconds(30);
@@ -509,6 +510,34 @@ TEST_F(TaskSchedulerTest, RevivesAtMostOncePerInterval) {
   EXPECT_THAT(caller_.OfType(Call::REVIVE), SizeIs(2));
 }
 
+// With a budget of 3 REVIVEs per interval, new work after a SUPPRESS gets
+// offers at once three times; the fourth waits for the oldest to age out.
+TEST_F(TaskSchedulerTest, RevivesGoAtOnceWithinTheBudget) {
+  PutService(0);
+  caller_.Expect(Call::SUPPRESS);
+  config_.revive_burst = 3;
+  Start();
+  caller_.Expect(Call::DECLINE);
+  Offer({MakeOffer("o1", "a1")});  // nothing waits: declined and suppressed
+  for (uint32_t instances = 1; instances <= 3; ++instances) {
+    caller_.Expect(Call::REVIVE);
+    PutService(instances);
+    ASSERT_THAT(caller_.OfType(Call::REVIVE), SizeIs(instances)) << "at once";
+    caller_.Expect(Call::SUPPRESS);
+    caller_.Expect(Call::ACCEPT);
+    Offer({MakeOffer(absl::StrCat("o", instances + 1), "a1")});
+    ASSERT_THAT(LaunchedIds(), SizeIs(instances));
+  }
+  driven_.Advance(absl::Seconds(1));
+  PutService(4);
+  EXPECT_THAT(caller_.OfType(Call::REVIVE), SizeIs(3)) << "the budget of the interval is spent";
+  driven_.Advance(absl::Seconds(3));
+  EXPECT_THAT(caller_.OfType(Call::REVIVE), SizeIs(3));
+  caller_.Expect(Call::REVIVE);
+  driven_.Advance(absl::Seconds(1));  // 5 s after the first
+  EXPECT_THAT(caller_.OfType(Call::REVIVE), SizeIs(4));
+}
+
 TEST_F(TaskSchedulerTest, RollingUpdateReplacesOneTaskAtATime) {
   PutService(2, 1);
   Start();
@@ -637,6 +666,7 @@ TEST(TaskSchedulerConfigTest, DefaultIsValidAndEachBadFieldIsNamed) {
   };
   const Case cases[] = {
       {"revive_interval", [](auto& c) { c.revive_interval = absl::ZeroDuration(); }},
+      {"revive_burst", [](auto& c) { c.revive_burst = 0; }},
       {"reconcile_interval", [](auto& c) { c.reconcile_interval = -absl::Seconds(1); }},
       {"unreachable_grace", [](auto& c) { c.unreachable_grace = -absl::Seconds(1); }},
       {"kill_retry", [](auto& c) { c.kill_retry = absl::ZeroDuration(); }},
