@@ -3,6 +3,17 @@
 #include "common/metric_builders.h"
 
 namespace mast {
+namespace {
+
+prometheus::Family<prometheus::Counter>& HealthChanges(prometheus::Registry& registry) {
+  // Registering the same family twice returns the first.
+  return prometheus::BuildCounter()
+      .Name("mast_task_health_changes_total")
+      .Help("Health check results that changed a task's health, by the new value.")
+      .Register(registry);
+}
+
+}  // namespace
 
 SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
     : tasks_launched(NewCounter(registry, "mast_tasks_launched_total",
@@ -19,6 +30,8 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
                      "UNREACHABLE tasks replaced once their unreachable grace period ran out.")),
       status_updates(NewCounter(registry, "mast_status_updates_total",
                                 "Task status updates received from Mesos.")),
+      became_healthy(HealthChanges(registry).Add({{"healthy", "true"}})),
+      became_unhealthy(HealthChanges(registry).Add({{"healthy", "false"}})),
       task_writes(NewCounter(registry, "mast_task_record_writes_total",
                              "Writes of a service's task records (each batches many changes).")),
       task_write_failures(NewCounter(registry, "mast_task_record_write_failures_total",

@@ -42,9 +42,11 @@ TaskChange ApplyStatus(const ::mesos::v1::TaskStatus& status, absl::Time now, v1
     task.set_agent_id(status.agent_id().value());
     changed = true;
   }
+  // Without `healthy` the update says nothing of health (a reconciliation
+  // answer, a task without checks): the stored value stands.
   if (status.has_healthy() && task.healthy() != status.healthy()) {
     task.set_healthy(status.healthy());
-    changed = true;
+    change.health_changed = changed = true;
   }
   if (state == v1::Task::RUNNING && !task.has_started()) {
     ToProtoTimestamp(now, task.mutable_started());

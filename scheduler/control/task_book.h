@@ -50,6 +50,7 @@ struct BookedService {
 struct TaskChange {
   bool changed = false;
   bool became_unreachable = false;  // unreachable_since was set now
+  bool health_changed = false;      // `healthy` was reported and differs
 };
 TaskChange ApplyStatus(const ::mesos::v1::TaskStatus& status, absl::Time now, v1::Task& task);
 

@@ -372,6 +372,9 @@ void TaskScheduler::OnUpdate(const mesos_v1::TaskStatus& status) {
     book()->MarkChanged(name);
   } else {
     const TaskChange change = ApplyStatus(status, clock_.Now(), task);
+    if (change.health_changed && metrics_ != nullptr) {
+      (task.healthy() ? metrics_->became_healthy : metrics_->became_unhealthy).Increment();
+    }
     if (change.became_unreachable) {
       ReplanAt(name, clock_.Now() + config_.unreachable_grace);  // then it is replaced
     }

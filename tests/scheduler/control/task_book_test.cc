@@ -320,10 +320,21 @@ TEST(ApplyStatusTest, RecordsStateAgentHealthStartAndUnreachability) {
   EXPECT_TRUE(task.healthy());
   EXPECT_EQ(FromProtoTimestamp(task.started()), now);
   EXPECT_EQ(task.message(), "ok");
+  EXPECT_TRUE(change.health_changed);
   // The same update again changes nothing (not even `updated`).
   const v1::Task before = task;
   EXPECT_FALSE(ApplyStatus(status, now + absl::Seconds(1), task).changed);
   EXPECT_EQ(task.SerializeAsString(), before.SerializeAsString());
+  // An answer that says nothing of health (reconciliation) keeps it.
+  ::mesos::v1::TaskStatus silent = status;
+  silent.clear_healthy();
+  EXPECT_FALSE(ApplyStatus(silent, now + absl::Seconds(1), task).changed);
+  EXPECT_TRUE(task.healthy());
+  silent.set_healthy(false);
+  change = ApplyStatus(silent, now + absl::Seconds(1), task);
+  EXPECT_TRUE(change.health_changed);
+  EXPECT_FALSE(task.healthy());
+  status.set_healthy(false);
   // Unreachable: since now; reachable again: cleared, `started` kept.
   status.set_state(::mesos::v1::TASK_UNREACHABLE);
   change = ApplyStatus(status, now + absl::Seconds(2), task);

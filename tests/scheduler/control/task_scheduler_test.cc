@@ -254,6 +254,32 @@ TEST_F(TaskSchedulerTest, UpdatesAreAcknowledgedOnlyOnceDurable) {
   EXPECT_TRUE(stored->has_started());
 }
 
+TEST_F(TaskSchedulerTest, HealthIsStoredAndCounted) {
+  PutService(1);
+  Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
+  Offer({MakeOffer("o1", "a1")});
+  const std::string id = LaunchedIds().at(0);
+  caller_.Expect(Call::ACKNOWLEDGE, 3);
+  Update(id, mesos_v1::TASK_RUNNING);
+  mesos_v1::TaskStatus status;
+  status.mutable_task_id()->set_value(id);
+  status.mutable_agent_id()->set_value("a1");
+  status.set_state(mesos_v1::TASK_RUNNING);
+  status.set_uuid("u-healthy");
+  status.set_healthy(true);
+  status.set_reason(mesos_v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+  Run([&] { scheduler_->OnUpdate(status); });
+  EXPECT_TRUE(Find(Stored(), id)->healthy());
+  EXPECT_EQ(metrics_.became_healthy.Value(), 1);
+  status.set_uuid("u-unhealthy");
+  status.set_healthy(false);
+  Run([&] { scheduler_->OnUpdate(status); });
+  EXPECT_FALSE(Find(Stored(), id)->healthy());
+  EXPECT_EQ(metrics_.became_unhealthy.Value(), 1);
+}
+
 TEST_F(TaskSchedulerTest, FailedTaskIsReplacedAfterBackoff) {
   PutService(1);
   Start();
