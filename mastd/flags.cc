@@ -77,6 +77,9 @@ ABSL_FLAG(double, busy_decline_refuse_seconds, 5,
 ABSL_FLAG(absl::Duration, revive_interval, absl::Seconds(5),
           "REVIVEs (when tasks start waiting for offers) are limited to --revive_burst per "
           "interval.");
+ABSL_FLAG(double, max_unhealthy_share, 0.1,
+          "At most this share of a service's instances (at least one task) is replaced at "
+          "once for failing health checks.");
 ABSL_FLAG(int, revive_burst, 5,
           "REVIVEs allowed per --revive_interval; new work gets offers at once until they are "
           "spent.");
@@ -259,12 +262,14 @@ absl::StatusOr<DaemonConfig> ConfigFromFlags() {
   sched.busy_decline_refuse = absl::Seconds(busy_refuse);
   sched.revive_interval = absl::GetFlag(FLAGS_revive_interval);
   sched.revive_burst = absl::GetFlag(FLAGS_revive_burst);
+  sched.max_unhealthy_share = absl::GetFlag(FLAGS_max_unhealthy_share);
   sched.reconcile_interval = absl::GetFlag(FLAGS_reconcile_interval);
   sched.unreachable_grace = absl::GetFlag(FLAGS_unreachable_grace);
   sched.kill_retry = absl::GetFlag(FLAGS_kill_retry);
   absl::Status scheduler = NameTheFlag(ValidateTaskSchedulerConfig(sched),
                                        {{"revive_interval", "revive_interval"},
                                         {"revive_burst", "revive_burst"},
+                                        {"max_unhealthy_share", "max_unhealthy_share"},
                                         {"reconcile_interval", "reconcile_interval"},
                                         {"unreachable_grace", "unreachable_grace"},
                                         {"kill_retry", "kill_retry"},

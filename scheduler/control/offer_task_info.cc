@@ -58,7 +58,10 @@ void ToCommandInfo(const v1::Command& from, ::mesos::v1::CommandInfo& command) {
   check.set_interval_seconds(Seconds(from.interval()));
   check.set_timeout_seconds(Seconds(from.timeout()));
   check.set_grace_period_seconds(Seconds(from.grace_period()));
-  check.set_consecutive_failures(from.consecutive_failures());
+  // Mast replaces a task that fails its checks (starting the replacement
+  // first, see PlanService), so the executor must never kill it itself: it
+  // only reports each result.
+  check.set_consecutive_failures(std::numeric_limits<uint32_t>::max());
   switch (from.protocol()) {
     case v1::HealthCheck::HTTP:
     case v1::HealthCheck::HTTPS:

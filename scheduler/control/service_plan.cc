@@ -1,6 +1,7 @@
 #include "scheduler/control/service_plan.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/proto_util.h"
 #include "mesos/v1/mesos.pb.h"
@@ -63,10 +64,24 @@ v1::Task::State TaskStateFromMesos(int mesos_task_state) {
   return v1::Task::LOST;  // an unknown number from a newer master: not ours to keep
 }
 
+std::optional<absl::Time> FailsHealthAt(const v1::ServiceSpec& spec, const v1::Task& task) {
+  if (!spec.has_health_check() || task.healthy() || !task.has_unhealthy_since()) {
+    return std::nullopt;
+  }
+  const uint32_t failures = std::max<uint32_t>(1, spec.health_check().consecutive_failures());
+  return FromProtoTimestamp(task.unhealthy_since()) +
+         FromProtoDuration(spec.health_check().interval()) * static_cast<int64_t>(failures - 1);
+}
+
+bool FailedHealth(const v1::ServiceSpec& spec, const v1::Task& task, absl::Time now) {
+  std::optional<absl::Time> at = FailsHealthAt(spec, task);
+  return at.has_value() && now >= *at;
+}
+
 ServicePlan PlanService(const v1::Service& service, const std::vector<const v1::Task*>& tasks,
                         absl::Time now, const PlanOptions& options) {
   ServicePlan plan;
-  std::vector<const v1::Task*> current, old;
+  std::vector<const v1::Task*> current, old, unhealthy;
   int dying = 0;  // killed, not yet ended, still holding resources
   for (const v1::Task* task : tasks) {
     if (!IsTerminal(task->state()) && task->kill_requested() &&
@@ -79,10 +94,16 @@ ServicePlan PlanService(const v1::Service& service, const std::vector<const v1::
       plan.expunge.push_back(task->id());
       continue;
     }
-    (task->version() >= service.task_version() ? current : old).push_back(task);
+    if (task->version() < service.task_version()) {
+      old.push_back(task);
+    } else if (FailedHealth(service.spec(), *task, now)) {
+      unhealthy.push_back(task);
+    } else {
+      current.push_back(task);
+    }
   }
   if (service.deleting()) {
-    for (const auto* group : {&old, &current}) {
+    for (const auto* group : {&old, &unhealthy, &current}) {
       for (const v1::Task* task : *group) plan.kill.push_back(task->id());
     }
     // Tasks being killed still count: the record goes after their end.
@@ -93,24 +114,31 @@ ServicePlan PlanService(const v1::Service& service, const std::vector<const v1::
   }
   const int instances = static_cast<int>(service.spec().instances());
   const int num_current = static_cast<int>(current.size());
-  const int num_old = static_cast<int>(old.size());
   if (num_current > instances) {
     std::sort(current.begin(), current.end(), YoungerFirst);
     for (int i = 0; i < num_current - instances; ++i) plan.kill.push_back(current[i]->id());
   }
-  if (num_old == 0) {
+  // Tasks to replace: failed health checks first, then old ones.
+  std::sort(unhealthy.begin(), unhealthy.end(), ReplaceFirst);
+  std::sort(old.begin(), old.end(), ReplaceFirst);
+  std::vector<const v1::Task*> replace = unhealthy;
+  replace.insert(replace.end(), old.begin(), old.end());
+  const int num_replace = static_cast<int>(replace.size());
+  if (num_replace == 0) {
     plan.to_launch = std::max(0, instances - num_current);
     return plan;
   }
-  plan.to_launch = std::max(
-      0, std::min(instances - num_current, instances + 1 - (num_current + num_old + dying)));
+  const int health_share = std::max(
+      1,
+      static_cast<int>(std::floor(options.max_unhealthy_share * static_cast<double>(instances))));
+  const int surge =
+      (old.empty() ? 0 : 1) + std::min(static_cast<int>(unhealthy.size()), health_share);
+  plan.to_launch = std::max(0, std::min(instances - num_current,
+                                        instances + surge - (num_current + num_replace + dying)));
   const int running_current = static_cast<int>(
       std::count_if(current.begin(), current.end(), [](const v1::Task* t) { return Running(*t); }));
-  const int excess = std::min(running_current, instances) + num_old - instances;
-  if (excess > 0) {
-    std::sort(old.begin(), old.end(), ReplaceFirst);
-    for (int i = 0; i < std::min(excess, num_old); ++i) plan.kill.push_back(old[i]->id());
-  }
+  const int excess = std::min(running_current, instances) + num_replace - instances;
+  for (int i = 0; i < std::min(excess, num_replace); ++i) plan.kill.push_back(replace[i]->id());
   return plan;
 }
 

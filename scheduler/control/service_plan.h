@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,17 @@ struct ServicePlan {
 
 struct PlanOptions {
   absl::Duration unreachable_grace = absl::Minutes(5);
+  // At most this share of `instances` (at least one task) is replaced for
+  // failing health checks at once.
+  double max_unhealthy_share = 0.1;
 };
+
+// A task whose health check has failed for as long as `consecutive_failures`
+// checks take ((consecutive_failures - 1) x interval since the first
+// failure), so it is to be replaced; nullopt while it is not (or when the
+// service has no health check): when it will be, if it stays unhealthy.
+bool FailedHealth(const v1::ServiceSpec& spec, const v1::Task& task, absl::Time now);
+std::optional<absl::Time> FailsHealthAt(const v1::ServiceSpec& spec, const v1::Task& task);
 
 // Decides, for one service, how to move its tasks toward the spec. Pure.
 //
@@ -47,6 +58,13 @@ struct PlanOptions {
 //     RUNNING first, then oldest) while RUNNING new + old > instances.
 // - An UNREACHABLE task counts as live for `unreachable_grace` from its
 //   unreachable_since; after that it is expunged and no longer counts.
+// - A task of the current version that failed its health check
+//   (FailedHealth) is replaced like an old one, replacement first: launch
+//   while healthy current + replaced < instances + surge, kill a failed one
+//   only while RUNNING others + failed ones > instances. The surge is one
+//   task during a rolling replacement, plus up to max_unhealthy_share of
+//   `instances` (at least one) for health, so an overloaded host failing
+//   every check at once does not take the service down with it.
 ServicePlan PlanService(const v1::Service& service, const std::vector<const v1::Task*>& tasks,
                         absl::Time now, const PlanOptions& options);
 

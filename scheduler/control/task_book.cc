@@ -48,6 +48,13 @@ TaskChange ApplyStatus(const ::mesos::v1::TaskStatus& status, absl::Time now, v1
     task.set_healthy(status.healthy());
     change.health_changed = changed = true;
   }
+  if (status.has_healthy() && !status.healthy() && !task.has_unhealthy_since()) {
+    ToProtoTimestamp(now, task.mutable_unhealthy_since());
+    change.became_unhealthy = changed = true;
+  } else if (status.has_healthy() && status.healthy() && task.has_unhealthy_since()) {
+    task.clear_unhealthy_since();
+    changed = true;
+  }
   if (state == v1::Task::RUNNING && !task.has_started()) {
     ToProtoTimestamp(now, task.mutable_started());
     changed = true;
@@ -100,6 +107,10 @@ size_t TaskBook::Load(const StateSnapshot& snapshot) {
         if (task.has_unreachable_since()) {
           hooks_.replan_at(
               name, FromProtoTimestamp(task.unreachable_since()) + config_.unreachable_grace);
+        }
+        if (std::optional<absl::Time> fails =
+                FailsHealthAt(stored->record.service().spec(), task)) {
+          hooks_.replan_at(name, *fails);  // replaced then, if it still fails
         }
         AddTask(name, task);
         ++tasks;

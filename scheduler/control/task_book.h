@@ -51,6 +51,7 @@ struct TaskChange {
   bool changed = false;
   bool became_unreachable = false;  // unreachable_since was set now
   bool health_changed = false;      // `healthy` was reported and differs
+  bool became_unhealthy = false;    // unhealthy_since was set now
 };
 TaskChange ApplyStatus(const ::mesos::v1::TaskStatus& status, absl::Time now, v1::Task& task);
 

@@ -19,6 +19,9 @@ absl::Status ValidateTaskSchedulerConfig(const TaskSchedulerConfig& config) {
   if (!positive(config.revive_interval)) {
     return absl::InvalidArgumentError("revive_interval: must be > 0");
   }
+  if (!(config.max_unhealthy_share > 0 && config.max_unhealthy_share <= 1)) {
+    return absl::InvalidArgumentError("max_unhealthy_share: must be in (0, 1]");
+  }
   if (config.revive_burst < 1 || config.revive_burst > 1000) {
     return absl::InvalidArgumentError("revive_burst: must be in [1, 1000]");
   }
@@ -231,8 +234,9 @@ void TaskScheduler::Replan(const std::string& name) {
   tasks.reserve(service->tasks.size());
   for (const auto& [id, task] : service->tasks) tasks.push_back(&task);
   const absl::Time now = clock_.Now();
-  ServicePlan plan =
-      PlanService(service->service(), tasks, now, {.unreachable_grace = config_.unreachable_grace});
+  ServicePlan plan = PlanService(service->service(), tasks, now,
+                                 {.unreachable_grace = config_.unreachable_grace,
+                                  .max_unhealthy_share = config_.max_unhealthy_share});
   const bool expunged = Expunge(name, *service, plan.expunge);
   const bool killed = KillPlanned(*service, plan.kill, now);
   book->SetToLaunch(name, plan.to_launch);
@@ -377,6 +381,10 @@ void TaskScheduler::OnUpdate(const mesos_v1::TaskStatus& status) {
     }
     if (change.became_unreachable) {
       ReplanAt(name, clock_.Now() + config_.unreachable_grace);  // then it is replaced
+    }
+    if (std::optional<absl::Time> fails = FailsHealthAt(ref.service->service().spec(), task);
+        change.became_unhealthy && fails) {
+      ReplanAt(name, *fails);  // then it is replaced, if it still fails
     }
     // A task we are killing that reports in: ask again if it has been a while.
     if (task.kill_requested() && !sub->calls.KillSentWithin(id, config_.kill_retry)) {

@@ -43,6 +43,9 @@ struct TaskSchedulerConfig {
   BackoffConfig reconcile_retry = {absl::Seconds(1), absl::Seconds(60), 2.0, 0.2};
   // UNREACHABLE tasks are replaced after this.
   absl::Duration unreachable_grace = absl::Minutes(5);
+  // At most this share of a service's instances (at least one task) is
+  // replaced at once for failing health checks.
+  double max_unhealthy_share = 0.1;
   // A KILL is sent again while no terminal update came for this long.
   absl::Duration kill_retry = absl::Seconds(10);
   // Retries of failed task-record writes.

@@ -263,6 +263,7 @@ TEST_F(MastdElectionTest, BadFlagsGetAOneLineErrorAndExitCode) {
       {{"--kill_retry=0s"}, "--kill_retry:"},
       {{"--revive_interval=0s"}, "--revive_interval:"},
       {{"--revive_burst=0"}, "--revive_burst:"},
+      {{"--max_unhealthy_share=1.5"}, "--max_unhealthy_share:"},
       {{"--framework_secret_file=/nonexistent"}, "--framework_secret_file"},
   };
   for (const BadFlagCase& c : cases) {

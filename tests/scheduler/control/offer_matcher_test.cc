@@ -741,7 +741,8 @@ TEST(OfferMatcherTest, HealthChecksGoIntoTheTaskInfoWithTheHostPort) {
     // WithDefaults' values for what the spec left out.
     EXPECT_DOUBLE_EQ(check.grace_period_seconds(), 300);
     EXPECT_DOUBLE_EQ(check.delay_seconds(), 15);
-    EXPECT_EQ(check.consecutive_failures(), 3u);
+    EXPECT_EQ(check.consecutive_failures(), std::numeric_limits<uint32_t>::max())
+        << "Mast replaces failing tasks itself: the executor must never kill them";
   }
   {
     const v1::ServiceSpec spec = Spec([&](v1::ServiceSpec& s) {

@@ -172,3 +172,79 @@ TEST(ServicePlanTest, DeletingKillsEverythingThenRemoves) {
 
 }  // namespace
 }  // namespace mast
+
+namespace mast {
+namespace {
+
+// A service whose tasks have an HTTP check every 10 s, 3 failures in a row.
+v1::Service Checked(uint32_t instances) {
+  v1::Service service = Service(instances, 1);
+  v1::HealthCheck* check = service.mutable_spec()->mutable_health_check();
+  check->set_protocol(v1::HealthCheck::HTTP);
+  check->mutable_interval()->set_seconds(10);
+  check->set_consecutive_failures(3);
+  return service;
+}
+
+// A RUNNING task of version 1, unhealthy for `for_s` seconds (healthy when < 0).
+v1::Task Health(const std::string& id, int for_s) {
+  v1::Task task = Task(id, 1, v1::Task::RUNNING, 600);
+  task.set_healthy(for_s < 0);
+  if (for_s >= 0) task.mutable_unhealthy_since()->set_seconds(absl::ToUnixSeconds(kNow) - for_s);
+  return task;
+}
+
+TEST(ServicePlanTest, AFailedHealthCheckIsTheFailuresTimesTheInterval) {
+  const v1::Service service = Checked(1);
+  // 3 failures 10 s apart: the third comes 20 s after the first.
+  EXPECT_FALSE(FailedHealth(service.spec(), Health("t", 19), kNow));
+  EXPECT_TRUE(FailedHealth(service.spec(), Health("t", 20), kNow));
+  EXPECT_EQ(FailsHealthAt(service.spec(), Health("t", 5)), kNow + absl::Seconds(15));
+  EXPECT_FALSE(FailedHealth(service.spec(), Health("t", -1), kNow)) << "healthy";
+  EXPECT_FALSE(FailedHealth(Service(1, 1).spec(), Health("t", 60), kNow)) << "no health check";
+}
+
+TEST(ServicePlanTest, AnUnhealthyTaskIsReplacedBeforeItIsKilled) {
+  std::vector<v1::Task> tasks = {Health("a", -1), Health("b", 30), Health("c", 5)};
+  ServicePlan plan = Plan(Checked(3), tasks);
+  EXPECT_EQ(plan.to_launch, 1) << "b failed: its replacement first";
+  EXPECT_THAT(plan.kill, IsEmpty()) << "not before the replacement runs";
+  tasks.push_back(Task("new", 1, v1::Task::STAGING, 1));
+  plan = Plan(Checked(3), tasks);
+  EXPECT_EQ(plan.to_launch, 0);
+  EXPECT_THAT(plan.kill, IsEmpty()) << "the replacement does not run yet";
+  tasks.back().set_state(v1::Task::RUNNING);
+  plan = Plan(Checked(3), tasks);
+  EXPECT_EQ(plan.to_launch, 0);
+  EXPECT_THAT(plan.kill, ElementsAre("b"));
+}
+
+TEST(ServicePlanTest, NoMoreThanTheShareOfInstancesIsReplacedForHealthAtOnce) {
+  // 20 instances, all failing (an overloaded host?): 10% (2) at a time.
+  std::vector<v1::Task> tasks;
+  for (int i = 0; i < 20; ++i) tasks.push_back(Health(absl::StrCat("t", i), 60));
+  ServicePlan plan = Plan(Checked(20), tasks);
+  EXPECT_EQ(plan.to_launch, 2);
+  EXPECT_THAT(plan.kill, IsEmpty());
+  // Few instances: still one at a time.
+  const std::vector<v1::Task> three(tasks.begin(), tasks.begin() + 3);
+  EXPECT_EQ(Plan(Checked(3), three).to_launch, 1);
+  // The share is an option.
+  PlanOptions options;
+  options.max_unhealthy_share = 0.5;
+  EXPECT_EQ(PlanService(Checked(20), Ptrs(tasks), kNow, options).to_launch, 10);
+}
+
+TEST(ServicePlanTest, ARollingReplacementAlsoReplacesUnhealthyTasks) {
+  v1::Service service = Checked(2);
+  service.set_task_version(2);
+  std::vector<v1::Task> tasks = {Task("old", 1, v1::Task::RUNNING, 600),
+                                 Task("sick", 2, v1::Task::RUNNING, 60)};
+  tasks[1].mutable_unhealthy_since()->set_seconds(absl::ToUnixSeconds(kNow) - 60);
+  ServicePlan plan = Plan(service, tasks);
+  EXPECT_EQ(plan.to_launch, 2) << "one for the rollout, one for health";
+  EXPECT_THAT(plan.kill, IsEmpty());
+}
+
+}  // namespace
+}  // namespace mast

@@ -32,6 +32,7 @@ using ::mast::testing::FakeZkEnsemble;
 using ::mast::testing::RecordingCaller;
 using ::mast::v1::records::ServiceRecord;
 using ::mast::v1::records::TaskRecords;
+using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
@@ -278,6 +279,46 @@ TEST_F(TaskSchedulerTest, HealthIsStoredAndCounted) {
   Run([&] { scheduler_->OnUpdate(status); });
   EXPECT_FALSE(Find(Stored(), id)->healthy());
   EXPECT_EQ(metrics_.became_unhealthy.Value(), 1);
+}
+
+// A task failing its health check for consecutive_failures x interval gets
+// a replacement first; it is killed once the replacement runs.
+TEST_F(TaskSchedulerTest, AnUnhealthyTaskIsReplacedThenKilled) {
+  PutService(1, 1, false, {}, [](v1::ServiceSpec& spec) {
+    spec.mutable_health_check()->set_protocol(v1::HealthCheck::COMMAND);
+    spec.mutable_health_check()->mutable_command()->set_shell("true");
+    spec.mutable_health_check()->mutable_interval()->set_seconds(10);
+    spec.mutable_health_check()->set_consecutive_failures(3);
+  });
+  Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
+  Offer({MakeOffer("o1", "a1")});
+  const std::string sick = LaunchedIds().at(0);
+  caller_.Expect(Call::ACKNOWLEDGE, 2);
+  Update(sick, mesos_v1::TASK_RUNNING);
+  mesos_v1::TaskStatus status;
+  status.mutable_task_id()->set_value(sick);
+  status.mutable_agent_id()->set_value("a1");
+  status.set_state(mesos_v1::TASK_RUNNING);
+  status.set_uuid("u-failed-check");
+  status.set_healthy(false);
+  Run([&] { scheduler_->OnUpdate(status); });
+  ASSERT_TRUE(Find(Stored(), sick)->has_unhealthy_since());
+  driven_.Advance(absl::Seconds(19));
+  EXPECT_EQ(Stats().waiting, 0u) << "two more checks may still pass";
+  caller_.Expect(Call::REVIVE);
+  driven_.Advance(absl::Seconds(1));  // the third failure's time
+  EXPECT_EQ(Stats().waiting, 1u) << "its replacement waits for an offer";
+  EXPECT_THAT(KilledIds(), IsEmpty()) << "not killed before the replacement runs";
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
+  Offer({MakeOffer("o2", "a1")});
+  ASSERT_THAT(LaunchedIds(), SizeIs(2));
+  caller_.Expect(Call::KILL);
+  caller_.Expect(Call::ACKNOWLEDGE);
+  Update(LaunchedIds()[1], mesos_v1::TASK_RUNNING);
+  EXPECT_THAT(KilledIds(), ElementsAre(sick));
 }
 
 TEST_F(TaskSchedulerTest, FailedTaskIsReplacedAfterBackoff) {
@@ -693,6 +734,7 @@ TEST(TaskSchedulerConfigTest, DefaultIsValidAndEachBadFieldIsNamed) {
   const Case cases[] = {
       {"revive_interval", [](auto& c) { c.revive_interval = absl::ZeroDuration(); }},
       {"revive_burst", [](auto& c) { c.revive_burst = 0; }},
+      {"max_unhealthy_share", [](auto& c) { c.max_unhealthy_share = 0; }},
       {"reconcile_interval", [](auto& c) { c.reconcile_interval = -absl::Seconds(1); }},
       {"unreachable_grace", [](auto& c) { c.unreachable_grace = -absl::Seconds(1); }},
       {"kill_retry", [](auto& c) { c.kill_retry = absl::ZeroDuration(); }},
