@@ -135,8 +135,12 @@ ServicePlan PlanService(const v1::Service& service, const std::vector<const v1::
       (old.empty() ? 0 : 1) + std::min(static_cast<int>(unhealthy.size()), health_share);
   plan.to_launch = std::max(0, std::min(instances - num_current,
                                         instances + surge - (num_current + num_replace + dying)));
-  const int running_current = static_cast<int>(
-      std::count_if(current.begin(), current.end(), [](const v1::Task* t) { return Running(*t); }));
+  // A replacement counts once it runs and, with a health check, is healthy.
+  const bool checked = service.spec().has_health_check();
+  const int running_current =
+      static_cast<int>(std::count_if(current.begin(), current.end(), [checked](const v1::Task* t) {
+        return Running(*t) && (!checked || t->healthy());
+      }));
   const int excess = std::min(running_current, instances) + num_replace - instances;
   for (int i = 0; i < std::min(excess, num_replace); ++i) plan.kill.push_back(replace[i]->id());
   return plan;

@@ -61,7 +61,9 @@ std::optional<absl::Time> FailsHealthAt(const v1::ServiceSpec& spec, const v1::T
 // - A task of the current version that failed its health check
 //   (FailedHealth) is replaced like an old one, replacement first: launch
 //   while healthy current + replaced < instances + surge, kill a failed one
-//   only while RUNNING others + failed ones > instances. The surge is one
+//   only while RUNNING others + failed ones > instances.
+// - With a health check, a new task counts as RUNNING for these rules (an
+//   old or failed task is killed for it) only once it is also healthy. The surge is one
 //   task during a rolling replacement, plus up to max_unhealthy_share of
 //   `instances` (at least one) for health, so an overloaded host failing
 //   every check at once does not take the service down with it.

@@ -205,6 +205,7 @@ TEST(ServicePlanTest, AFailedHealthCheckIsTheFailuresTimesTheInterval) {
 }
 
 TEST(ServicePlanTest, AnUnhealthyTaskIsReplacedBeforeItIsKilled) {
+  // b failed; c fails for 5 s (not yet failed: it counts, but not as healthy).
   std::vector<v1::Task> tasks = {Health("a", -1), Health("b", 30), Health("c", 5)};
   ServicePlan plan = Plan(Checked(3), tasks);
   EXPECT_EQ(plan.to_launch, 1) << "b failed: its replacement first";
@@ -214,6 +215,12 @@ TEST(ServicePlanTest, AnUnhealthyTaskIsReplacedBeforeItIsKilled) {
   EXPECT_EQ(plan.to_launch, 0);
   EXPECT_THAT(plan.kill, IsEmpty()) << "the replacement does not run yet";
   tasks.back().set_state(v1::Task::RUNNING);
+  plan = Plan(Checked(3), tasks);
+  EXPECT_THAT(plan.kill, IsEmpty()) << "the replacement runs, but is not healthy yet";
+  tasks.back().set_healthy(true);
+  plan = Plan(Checked(3), tasks);
+  EXPECT_THAT(plan.kill, IsEmpty()) << "a and the replacement healthy, c not: 2 of 3";
+  tasks[2] = Health("c", -1);  // c passes again
   plan = Plan(Checked(3), tasks);
   EXPECT_EQ(plan.to_launch, 0);
   EXPECT_THAT(plan.kill, ElementsAre("b"));

@@ -315,9 +315,14 @@ TEST_F(TaskSchedulerTest, AnUnhealthyTaskIsReplacedThenKilled) {
   caller_.Expect(Call::ACCEPT);
   Offer({MakeOffer("o2", "a1")});
   ASSERT_THAT(LaunchedIds(), SizeIs(2));
-  caller_.Expect(Call::KILL);
-  caller_.Expect(Call::ACKNOWLEDGE);
+  caller_.Expect(Call::ACKNOWLEDGE, 2);
   Update(LaunchedIds()[1], mesos_v1::TASK_RUNNING);
+  EXPECT_THAT(KilledIds(), IsEmpty()) << "the replacement runs but has passed no check yet";
+  caller_.Expect(Call::KILL);
+  status.mutable_task_id()->set_value(LaunchedIds()[1]);
+  status.set_uuid("u-passed-check");
+  status.set_healthy(true);
+  Run([&] { scheduler_->OnUpdate(status); });
   EXPECT_THAT(KilledIds(), ElementsAre(sick));
 }
 
