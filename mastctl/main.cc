@@ -75,6 +75,8 @@ constexpr char kUsage[] =
     "  deploy -f spec.json    create the service (or update it if it exists)\n"
     "  update -f spec.json    replace the spec of an existing service\n"
     "  get NAME               one service\n"
+    "                         (get, ls, tasks: --min_store_version=V waits for the\n"
+    "                         version a write printed, to read it on any replica)\n"
     "  ls [--prefix=P] [--selector=k=v,...]  services\n"
     "  scale NAME N           set the number of instances\n"
     "  restart NAME           replace every task of the service, one at a time\n"
@@ -107,12 +109,23 @@ int64_t WrittenStoreVersion(const grpc::ClientContext& context) {
   return version;
 }
 
+// The newest store version a write of this invocation answered with. Every
+// read made after it asks for it (MinStoreVersion), so that a command that
+// writes and then reads sees its own write, whichever endpoint answers.
+int64_t written_store_version = 0;
+
+// A read's min_store_version: --min_store_version, or this invocation's
+// last write if newer.
+int64_t MinStoreVersion() {
+  return std::max(absl::GetFlag(FLAGS_min_store_version), written_store_version);
+}
+
 // Calls `rpc` on each endpoint in turn until one answers (any status but
 // UNAVAILABLE / DEADLINE_EXCEEDED counts as an answer); `answered_by` (if
-// given) names it; `store_version` (if given) gets a write's store version.
+// given) names it. Notes a write's store version in written_store_version.
 template <typename Request, typename Response>
 grpc::Status Call(Rpc<Request, Response> rpc, const Request& request, Response* response,
-                  std::string* answered_by = nullptr, int64_t* store_version = nullptr) {
+                  std::string* answered_by = nullptr) {
   grpc::Status last(grpc::StatusCode::UNAVAILABLE, "no endpoint given");
   for (const std::string& endpoint : Endpoints()) {
     auto channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
@@ -123,7 +136,7 @@ grpc::Status Call(Rpc<Request, Response> rpc, const Request& request, Response* 
     if (last.ok() || (last.error_code() != grpc::StatusCode::UNAVAILABLE &&
                       last.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED)) {
       if (answered_by != nullptr) *answered_by = endpoint;
-      if (store_version != nullptr) *store_version = WrittenStoreVersion(context);
+      written_store_version = std::max(written_store_version, WrittenStoreVersion(context));
       return last;
     }
     std::fprintf(stderr, "mastctl: %s: %s\n", endpoint.c_str(), last.error_message().c_str());
@@ -233,23 +246,22 @@ std::optional<mast::v1::ServiceSpec> ReadSpec(const char* command) {
   return spec;
 }
 
-// Says on stderr at which store version a write was made, for reads that
-// must see it (--min_store_version).
-void PrintStoreVersion(int64_t store_version) {
-  if (store_version <= 0) return;
-  std::fprintf(stderr,
-               "mastctl: written at store version %lld (--min_store_version=%lld reads it)\n",
-               static_cast<long long>(store_version), static_cast<long long>(store_version));
+// Says on stderr at which store version the write was made, for later
+// reads that must see it (--min_store_version).
+void PrintStoreVersion() {
+  if (written_store_version <= 0) return;
+  std::fprintf(
+      stderr, "mastctl: written at store version %lld (--min_store_version=%lld reads it)\n",
+      static_cast<long long>(written_store_version), static_cast<long long>(written_store_version));
 }
 
 // Runs a write answered with the service, and prints the service.
 template <typename Request>
 int WriteService(Rpc<Request, mast::v1::Service> rpc, const Request& request) {
   mast::v1::Service service;
-  int64_t store_version = 0;
-  grpc::Status status = Call(rpc, request, &service, nullptr, &store_version);
+  grpc::Status status = Call(rpc, request, &service);
   if (!status.ok()) return PrintError(status);
-  PrintStoreVersion(store_version);
+  PrintStoreVersion();
   return PrintService(service);
 }
 
@@ -261,12 +273,10 @@ int Deploy() {
   *create.mutable_spec() = *spec;
   create.set_idempotency_key(key);
   mast::v1::Service service;
-  int64_t store_version = 0;
-  grpc::Status status =
-      Call(&mast::v1::Mast::Stub::CreateService, create, &service, nullptr, &store_version);
+  grpc::Status status = Call(&mast::v1::Mast::Stub::CreateService, create, &service);
   if (status.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
     if (!status.ok()) return PrintError(status);
-    PrintStoreVersion(store_version);
+    PrintStoreVersion();
     return PrintService(service);
   }
   mast::v1::UpdateServiceRequest update;
@@ -289,7 +299,7 @@ int Update() {
 int Get(const std::string& name) {
   mast::v1::GetServiceRequest request;
   request.set_name(name);
-  request.set_min_store_version(absl::GetFlag(FLAGS_min_store_version));
+  request.set_min_store_version(MinStoreVersion());
   mast::v1::GetServiceResponse response;
   grpc::Status status = Call(&mast::v1::Mast::Stub::GetService, request, &response);
   if (!status.ok()) return PrintError(status);
@@ -304,7 +314,7 @@ int List() {
   mast::v1::ListServicesRequest request;
   request.set_prefix(absl::GetFlag(FLAGS_prefix));
   request.set_label_selector(absl::GetFlag(FLAGS_selector));
-  request.set_min_store_version(absl::GetFlag(FLAGS_min_store_version));
+  request.set_min_store_version(MinStoreVersion());
   mast::v1::ListServicesResponse all;
   grpc::Status status = AllPages(&mast::v1::Mast::Stub::ListServices, request, &all);
   if (!status.ok()) return PrintError(status);
@@ -347,11 +357,9 @@ int Restart(const std::string& name) {
 int Remove(const std::string& name) {
   auto request = NamedWrite<mast::v1::DeleteServiceRequest>(name);
   mast::v1::DeleteServiceResponse response;
-  int64_t store_version = 0;
-  grpc::Status status =
-      Call(&mast::v1::Mast::Stub::DeleteService, request, &response, nullptr, &store_version);
+  grpc::Status status = Call(&mast::v1::Mast::Stub::DeleteService, request, &response);
   if (!status.ok()) return PrintError(status);
-  PrintStoreVersion(store_version);
+  PrintStoreVersion();
   if (OutputFormat() == "json") {
     std::cout << "{}\n";
   } else {
@@ -363,7 +371,7 @@ int Remove(const std::string& name) {
 int Tasks(const std::string& service) {
   mast::v1::ListTasksRequest request;
   request.set_service(service);
-  request.set_min_store_version(absl::GetFlag(FLAGS_min_store_version));
+  request.set_min_store_version(MinStoreVersion());
   for (absl::string_view name :
        absl::StrSplit(absl::GetFlag(FLAGS_state), ',', absl::SkipWhitespace())) {
     mast::v1::Task::State state;

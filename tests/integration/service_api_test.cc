@@ -519,6 +519,30 @@ TEST_F(ServiceApiTest, ReadsAtTheWritesStoreVersionSeeTheWriteOnEveryReplica) {
         << status.error_message();
   }
 
+  // mastctl prints a write's version; a get given it sees the write at once
+  // on another replica.
+  const std::string spec_path = set_.log_dir() + "/ryw.json";
+  std::ofstream(spec_path) << R"({"name": "ryw/ctl", "command": {"shell": "sleep 1"},
+      "resources": {"cpus": 0.1, "memMib": 32}, "instances": 1})";
+  std::string out;
+  ASSERT_EQ(Mastctl(follower, {"deploy", "-f", spec_path}, &out), 0) << out;
+  const std::string marker = "written at store version ";
+  const size_t at = out.find(marker);
+  ASSERT_NE(at, std::string::npos) << out;
+  int64_t ctl_version = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(
+      out.substr(at + marker.size(), out.find(' ', at + marker.size()) - at - marker.size()),
+      &ctl_version))
+      << out;
+  EXPECT_GT(ctl_version, last);
+  EXPECT_EQ(
+      Mastctl(other,
+              {"get", "ryw/ctl", absl::StrCat("--min_store_version=", ctl_version), "-o", "json"},
+              &out),
+      0)
+      << out;
+  EXPECT_THAT(out, HasSubstr(R"("name":"ryw/ctl")"));
+
   // A version no replica has reached: UNAVAILABLE naming it, within the deadline.
   grpc::ClientContext future;
   future.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
