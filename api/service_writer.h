@@ -61,11 +61,12 @@ namespace mast {
 // Idempotency: a request with a non-empty idempotency_key that repeats an
 // earlier one (same method, same fields) gets the earlier answer; a
 // duplicate arriving while the first is in flight waits for it. Only
-// definite answers are remembered (OK, INVALID_ARGUMENT, NOT_FOUND,
-// ALREADY_EXISTS, ABORTED; an OK answer with its store version); after any other error the key may
-// be retried. The same key with a different request is INVALID_ARGUMENT. The memory is bounded
-// (Options::idempotency_keys, oldest answered key forgotten first), kept in this process only, and
-// therefore lost on failover or restart.
+// definite answers are remembered (OK, with its store version,
+// INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, ABORTED); after any other
+// error the key may be retried. The same key with a different request is
+// INVALID_ARGUMENT. The memory is bounded (Options::idempotency_keys, oldest
+// answered key forgotten first), kept in this process only, and therefore
+// lost on failover or restart.
 //
 // Threads: constructed on any thread; every other method is called on the
 // control loop, and `done` is called there (possibly before the method
