@@ -1,5 +1,7 @@
 #include "api/mast_service.h"
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,12 +43,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 }
 
 MastService::MastService(ElectionView election, StateView state, Clock& clock,
-                         WritePoster post_write, LeaderForwarder& forwarder, WatchHub& watch)
+                         WritePoster post_write, LeaderForwarder& forwarder, SnapshotWaiter& waiter,
+                         WatchHub& watch)
     : election_(std::move(election)),
       state_(std::move(state)),
       clock_(clock),
       post_write_(std::move(post_write)),
       forwarder_(forwarder),
+      waiter_(waiter),
       watch_(watch) {
   static auto* list_tasks_allocator =
       new ArenaMessageAllocator<v1::ListTasksRequest, v1::ListTasksResponse>();
@@ -79,10 +83,18 @@ grpc::ServerUnaryReactor* MastService::Write(grpc::CallbackServerContext* contex
                                    "suspended or its lease lapsed); retry in a few seconds"));
       return reactor;
     }
-    post_write_([request = *request, response, reactor, local](ServiceWriter& writer) mutable {
+    post_write_([context, request = *request, response, reactor,
+                 local](ServiceWriter& writer) mutable {
       (writer.*local)(std::move(request),
-                      [response, reactor](absl::StatusOr<Response> result) mutable {
-                        if (result.ok()) *response = *std::move(result);
+                      [context, response,
+                       reactor](absl::StatusOr<ServiceWriter::Written<Response>> result) mutable {
+                        if (result.ok()) {
+                          *response = std::move(result->response);
+                          if (result->store_version > 0) {
+                            context->AddTrailingMetadata(kStoreVersionTrailer,
+                                                         absl::StrCat(result->store_version));
+                          }
+                        }
                         reactor->Finish(ToGrpcStatus(result.status()));
                       });
     });
@@ -111,8 +123,16 @@ grpc::ServerUnaryReactor* MastService::Write(grpc::CallbackServerContext* contex
   std::shared_ptr<grpc::ClientContext> forward =
       LeaderForwarder::ForwardContext(*context, election->replica_id);
   (stub->async()->*remote)(
-      forward.get(), request, response,
-      [reactor, stub, forward](grpc::Status status) { reactor->Finish(status); });
+      forward.get(), request, response, [context, reactor, stub, forward](grpc::Status status) {
+        // The leader's store version, so that the caller can read its write here too.
+        const auto& trailers = forward->GetServerTrailingMetadata();
+        auto version = trailers.find(kStoreVersionTrailer);
+        if (status.ok() && version != trailers.end()) {
+          context->AddTrailingMetadata(kStoreVersionTrailer,
+                                       std::string(version->second.data(), version->second.size()));
+        }
+        reactor->Finish(status);
+      });
   return reactor;
 }
 
@@ -156,28 +176,53 @@ grpc::ServerUnaryReactor* MastService::DeleteService(grpc::CallbackServerContext
       &v1::Mast::StubInterface::async_interface::DeleteService);
 }
 
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* MastService::Read(grpc::CallbackServerContext* context,
+                                            const Request* request, Response* response,
+                                            Fill<Request, Response> fill) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const int64_t min_version = request->min_store_version();
+  if (min_version < 0) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     absl::StrCat("min_store_version: must be >= 0, not ", min_version)));
+    return reactor;
+  }
+  if (min_version == 0) {
+    reactor->Finish(ToGrpcStatus(fill(*state_(), *request, response)));
+    return reactor;
+  }
+  absl::Duration wait = kMaxStoreVersionWait;
+  if (context->deadline() != std::chrono::system_clock::time_point::max()) {
+    const absl::Duration left =
+        std::max(absl::FromChrono(context->deadline()) - absl::Now(), absl::ZeroDuration());
+    wait = left - std::min(left / 10, absl::Milliseconds(100));
+  }
+  waiter_.Await(min_version, wait,
+                [request, response, reactor,
+                 fill](absl::StatusOr<std::shared_ptr<const StateSnapshot>> snapshot) {
+                  if (!snapshot.ok()) return reactor->Finish(ToGrpcStatus(snapshot.status()));
+                  reactor->Finish(ToGrpcStatus(fill(**snapshot, *request, response)));
+                });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* MastService::GetService(grpc::CallbackServerContext* context,
                                                   const v1::GetServiceRequest* request,
                                                   v1::GetServiceResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(FillGetService(*state_(), *request, response)));
-  return reactor;
+  return Read(context, request, response, &FillGetService);
 }
 
 grpc::ServerUnaryReactor* MastService::ListServices(grpc::CallbackServerContext* context,
                                                     const v1::ListServicesRequest* request,
                                                     v1::ListServicesResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(FillListServices(*state_(), *request, response)));
-  return reactor;
+  return Read(context, request, response, &FillListServices);
 }
 
 grpc::ServerUnaryReactor* MastService::ListTasks(grpc::CallbackServerContext* context,
                                                  const v1::ListTasksRequest* request,
                                                  v1::ListTasksResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(FillListTasks(*state_(), *request, response)));
-  return reactor;
+  return Read(context, request, response, &FillListTasks);
 }
 
 namespace {

@@ -6,6 +6,8 @@
 #include "absl/functional/any_invocable.h"
 #include "api/leader_forwarder.h"
 #include "api/service_writer.h"
+#include "api/snapshot_waiter.h"
+#include "api/store_version.h"
 #include "api/watch_hub.h"
 #include "common/clock.h"
 #include "election/leader_elector.h"
@@ -14,11 +16,18 @@
 
 namespace mast {
 
+// How long a read with min_store_version waits when its call has no deadline.
+inline constexpr absl::Duration kMaxStoreVersionWait = absl::Seconds(10);
+
 // The mast.v1.Mast gRPC service (callback API). Every replica serves it.
 //
 // Reads (GetLeader, GetService, ListServices, ListTasks) are answered on the
 // gRPC thread from immutable snapshots (the elector's, the StateCache's),
-// never by blocking on the control loop.
+// never by blocking on the control loop. A read with min_store_version
+// waits for a snapshot at that version through the SnapshotWaiter (no
+// thread is held): until shortly before its deadline (a tenth of the time
+// left, at most 100 ms, is kept to send the answer), or kMaxStoreVersionWait
+// without one; then UNAVAILABLE naming both versions.
 //
 // WatchEvents streams are fed by the WatchHub (on the control loop) through
 // a ServerWriteReactor each: one write in flight at a time, the next taken
@@ -31,10 +40,12 @@ namespace mast {
 // Writes go one of three ways, decided from the election snapshot:
 // - acting leader: posted to the control loop through `post_write`, run by
 //   the ServiceWriter there, and answered from the loop through the call's
-//   reactor;
+//   reactor, with the write's store version in the trailing metadata
+//   (kStoreVersionTrailer);
 // - leading but paused (or its lease lapsed): UNAVAILABLE;
 // - follower: forwarded to the known leader with LeaderForwarder (deadline,
-//   cancellation and metadata kept), its answer relayed as is; UNAVAILABLE
+//   cancellation and metadata kept), its answer relayed as is (the store
+//   version trailer included); UNAVAILABLE
 //   with a retry hint when no leader is known or when the call was already
 //   forwarded once.
 //
@@ -44,15 +55,16 @@ namespace mast {
 class MastService final : public mast::v1::Mast::CallbackService {
  public:
   using ElectionView = std::function<std::shared_ptr<const ElectionSnapshot>()>;
-  using StateView = std::function<std::shared_ptr<const StateSnapshot>()>;
+  using StateView = ::mast::StateView;
   // Runs the task on the control loop with the leader's writer.
   using WritePoster = std::function<void(absl::AnyInvocable<void(ServiceWriter&) &&>)>;
 
   // `election` returns the elector's current snapshot; `clock` judges the
   // leader's lease at read time; `state` returns the StateCache's snapshot;
-  // `watch` feeds WatchEvents.
+  // `waiter` (fed the same snapshots) holds reads that wait for a store
+  // version; `watch` feeds WatchEvents.
   MastService(ElectionView election, StateView state, Clock& clock, WritePoster post_write,
-              LeaderForwarder& forwarder, WatchHub& watch);
+              LeaderForwarder& forwarder, SnapshotWaiter& waiter, WatchHub& watch);
 
   grpc::ServerUnaryReactor* GetLeader(grpc::CallbackServerContext* context,
                                       const mast::v1::GetLeaderRequest* request,
@@ -89,8 +101,10 @@ class MastService final : public mast::v1::Mast::CallbackService {
 
  private:
   template <typename Request, typename Response>
-  using LocalWrite = void (ServiceWriter::*)(Request,
-                                             absl::AnyInvocable<void(absl::StatusOr<Response>) &&>);
+  using LocalWrite = void (ServiceWriter::*)(Request, ServiceWriter::Done<Response>);
+  // A read's logic over one snapshot (service_reads.h).
+  template <typename Request, typename Response>
+  using Fill = absl::Status (*)(const StateSnapshot&, const Request&, Response*);
   // The stub's callback method for the same RPC (e.g.
   // &v1::Mast::StubInterface::async_interface::CreateService).
   template <typename Request, typename Response>
@@ -101,12 +115,18 @@ class MastService final : public mast::v1::Mast::CallbackService {
   grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* context, const Request* request,
                                   Response* response, LocalWrite<Request, Response> local,
                                   RemoteWrite<Request, Response> remote);
+  // Answers `request` with `fill` from the current snapshot, or from the
+  // first one at its min_store_version.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* context, const Request* request,
+                                 Response* response, Fill<Request, Response> fill);
 
   ElectionView election_;
   StateView state_;
   Clock& clock_;
   WritePoster post_write_;
   LeaderForwarder& forwarder_;
+  SnapshotWaiter& waiter_;
   WatchHub& watch_;
 };
 

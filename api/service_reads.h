@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +17,9 @@ namespace mast {
 
 // Pure read logic of the API over one immutable StateSnapshot; no I/O, no
 // locks. Every replica answers reads with these from its own StateCache.
+
+// The replica's current read copy (StateCache::snapshot, or a stand-in).
+using StateView = std::function<std::shared_ptr<const StateSnapshot>()>;
 
 // ListServices' page size when the request gives none, and its maximum.
 inline constexpr uint32_t kDefaultPageSize = 100;

@@ -58,8 +58,8 @@ absl::Status ForClient(absl::Status status) {
                                              "); retry, the request goes to the new leader"));
 }
 
-ServiceWriter::ServiceWriter(ServiceStore& store, Clock& clock, Options options)
-    : store_(store), clock_(clock), options_(options) {}
+ServiceWriter::ServiceWriter(ServiceStore& store, Clock& clock, StateView state, Options options)
+    : store_(store), clock_(clock), state_(std::move(state)), options_(options) {}
 
 void ServiceWriter::OnStartedLeading(const LeaderTerm& term) {
   term_ = term;
@@ -100,9 +100,10 @@ void ServiceWriter::Idempotent(absl::string_view method, const Request& request,
       std::move(done)(outcome.status);
       return;
     }
-    Response response;
-    response.ParseFromString(outcome.response);
-    std::move(done)(std::move(response));
+    Written<Response> written;
+    written.response.ParseFromString(outcome.response);
+    written.store_version = outcome.store_version;
+    std::move(done)(std::move(written));
   };
   auto it = idempotency_.find(key);
   if (it != idempotency_.end()) {
@@ -118,11 +119,14 @@ void ServiceWriter::Idempotent(absl::string_view method, const Request& request,
     return;
   }
   idempotency_[key].fingerprint = std::move(fingerprint);
-  std::move(run)(
-      callbacks_.Bind([this, key, done = std::move(done)](absl::StatusOr<Response> result) mutable {
+  std::move(run)(callbacks_.Bind(
+      [this, key, done = std::move(done)](absl::StatusOr<Written<Response>> result) mutable {
         Outcome outcome;
         outcome.status = result.status();
-        if (result.ok()) outcome.response = DeterministicBytes(*result);
+        if (result.ok()) {
+          outcome.response = DeterministicBytes(result->response);
+          outcome.store_version = result->store_version;
+        }
         Remember(key, outcome);
         if (result.ok()) {
           std::move(done)(*std::move(result));
@@ -182,12 +186,12 @@ void ServiceWriter::Write(absl::string_view method, const Request& request, Done
         absl::StatusOr<Mutation> mutation = std::move(prepare)();
         if (!mutation.ok()) return std::move(done)(mutation.status());
         Apply(*std::move(mutation),
-              [done = std::move(done)](absl::StatusOr<v1::Service> written) mutable {
+              [done = std::move(done)](absl::StatusOr<Written<v1::Service>> written) mutable {
                 if (!written.ok()) return std::move(done)(written.status());
                 if constexpr (std::is_same_v<Response, v1::Service>) {
                   std::move(done)(*std::move(written));
                 } else {
-                  std::move(done)(Response());
+                  std::move(done)(Written<Response>{Response(), written->store_version});
                 }
               });
       });
@@ -217,28 +221,50 @@ void ServiceWriter::Apply(Mutation mutation, Done<v1::Service> done) {
           if (!plan.ok() || !plan->record.has_value()) {
             std::move(release)();
             if (!plan.ok()) return std::move(done)(plan.status());
-            return std::move(done)(std::move(plan->answer));
+            return Answer(plan->answer, plan->answer.mzxid, std::move(done));
           }
           store_.PutService(
               *term_, *std::move(plan->record), plan->znode_version,
-              [release = std::move(release), done = std::move(done),
-               answer = std::move(plan->answer)](absl::StatusOr<int32_t> put) mutable {
-                std::move(release)();
-                if (put.ok()) return std::move(done)(std::move(answer));
-                const std::string service = absl::StrCat("service '", answer.spec().name(), "'");
-                absl::Status status = put.status();
-                if (absl::IsAborted(status)) {
-                  status = absl::AbortedError(
-                      absl::StrCat(service, " changed concurrently; re-read and retry"));
-                } else if (absl::IsAlreadyExists(status)) {
-                  status = absl::AlreadyExistsError(absl::StrCat(service, " already exists"));
-                } else if (absl::IsNotFound(status)) {
-                  status = absl::NotFoundError(absl::StrCat(service, " not found"));
-                }
-                std::move(done)(ForClient(status));
-              });
+              callbacks_.Bind(
+                  [this, release = std::move(release), done = std::move(done),
+                   answer = std::move(plan->answer)](absl::StatusOr<int32_t> put) mutable {
+                    std::move(release)();
+                    if (put.ok()) {
+                      // The store version of the write: the record's mzxid, read back.
+                      const std::string name = answer.record.service().spec().name();
+                      return store_.GetService(
+                          name, callbacks_.Bind(
+                                    [this, answer = std::move(answer), done = std::move(done)](
+                                        absl::StatusOr<std::optional<StoredService>> back) mutable {
+                                      const int64_t version =
+                                          back.ok() && back->has_value() ? (*back)->mzxid : 0;
+                                      Answer(answer, version, std::move(done));
+                                    }));
+                    }
+                    const std::string service =
+                        absl::StrCat("service '", answer.record.service().spec().name(), "'");
+                    absl::Status status = put.status();
+                    if (absl::IsAborted(status)) {
+                      status = absl::AbortedError(
+                          absl::StrCat(service, " changed concurrently; re-read and retry"));
+                    } else if (absl::IsAlreadyExists(status)) {
+                      status = absl::AlreadyExistsError(absl::StrCat(service, " already exists"));
+                    } else if (absl::IsNotFound(status)) {
+                      status = absl::NotFoundError(absl::StrCat(service, " not found"));
+                    }
+                    std::move(done)(ForClient(status));
+                  }));
         }));
   });
+}
+
+void ServiceWriter::Answer(const StoredService& written, int64_t store_version,
+                           Done<v1::Service> done) const {
+  std::shared_ptr<const StateSnapshot> state = state_ ? state_() : nullptr;
+  // The same view a read gives, so that the status counts the tasks.
+  v1::Service view =
+      state != nullptr ? ServiceView(*state, written) : ServiceView(written, nullptr);
+  std::move(done)(Written<v1::Service>{std::move(view), store_version});
 }
 
 absl::StatusOr<ServiceWriter::Planned> ServiceWriter::Plan(
@@ -262,13 +288,13 @@ absl::StatusOr<ServiceWriter::Planned> ServiceWriter::Plan(
     ToProtoTimestamp(clock_.Now(), created->mutable_created());
     *created->mutable_updated() = created->created();
     plan.znode_version = ServiceStore::kMustNotExist;
-    plan.answer = *created;
+    plan.answer.record = *plan.record;
     return plan;
   }
   if (!stored.has_value()) return absl::NotFoundError(absl::StrCat(service, " not found"));
   if (deleting) {
     if (mutation.kind == Mutation::Kind::kDelete) {
-      plan.answer = stored->record.service();  // already asked for: nothing to write
+      plan.answer = *std::move(stored);  // already asked for: nothing to write
       return plan;
     }
     return absl::FailedPreconditionError(absl::StrCat(service, " is being deleted"));
@@ -286,7 +312,7 @@ absl::StatusOr<ServiceWriter::Planned> ServiceWriter::Plan(
   std::move(mutation.apply)(*changed);
   plan.record->set_deleting(changed->deleting());
   plan.znode_version = stored->version;
-  plan.answer = *changed;
+  plan.answer.record = *plan.record;
   return plan;
 }
 

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "api/service_reads.h"
 #include "common/clock.h"
 #include "common/weak_callback.h"
 #include "election/leader_elector.h"
@@ -47,14 +48,25 @@ namespace mast {
 // reported UNAVAILABLE: it was not applied, and the client should retry
 // against the new leader.
 //
+// Answers: a write's answer is the service as a read would show it (its
+// status computed by ServiceView from the task records of the snapshot
+// `state` returns, the leader's own read copy), with the store version it
+// was written at: the mzxid of the service record read back right after the
+// write (the write's own zxid, or a later write's; a synced read copy at it
+// or later reflects the write). A write that wrote nothing (Delete of a
+// deleting service) answers the version of its fresh read. 0 when the
+// version is unknown: the read back failed, or found the record already
+// removed (a Delete whose service the scheduler removed at once).
+//
 // Idempotency: a request with a non-empty idempotency_key that repeats an
 // earlier one (same method, same fields) gets the earlier answer; a
 // duplicate arriving while the first is in flight waits for it. Only
-// definite answers are remembered (OK, INVALID_ARGUMENT, NOT_FOUND,
-// ALREADY_EXISTS, ABORTED); after any other error the key may be retried.
-// The same key with a different request is INVALID_ARGUMENT. The memory is
-// bounded (Options::idempotency_keys, oldest answered key forgotten first),
-// kept in this process only, and therefore lost on failover or restart.
+// definite answers are remembered (OK, with its store version,
+// INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, ABORTED); after any other
+// error the key may be retried. The same key with a different request is
+// INVALID_ARGUMENT. The memory is bounded (Options::idempotency_keys, oldest
+// answered key forgotten first), kept in this process only, and therefore
+// lost on failover or restart.
 //
 // Threads: constructed on any thread; every other method is called on the
 // control loop, and `done` is called there (possibly before the method
@@ -66,12 +78,20 @@ class ServiceWriter {
     // Idempotency keys remembered (answered ones). Default 10,000.
     size_t idempotency_keys = 10000;
   };
+  // A successful write's answer.
   template <typename T>
-  using Done = absl::AnyInvocable<void(absl::StatusOr<T>) &&>;
+  struct Written {
+    T response;
+    int64_t store_version = 0;  // see "Answers"; 0: unknown
+  };
+  template <typename T>
+  using Done = absl::AnyInvocable<void(absl::StatusOr<Written<T>>) &&>;
 
-  // `store` must outlive the writer.
-  ServiceWriter(ServiceStore& store, Clock& clock) : ServiceWriter(store, clock, Options()) {}
-  ServiceWriter(ServiceStore& store, Clock& clock, Options options);
+  // `store` must outlive the writer; `state` (called on the loop) gives the
+  // snapshot whose task records fill the answers' status.
+  ServiceWriter(ServiceStore& store, Clock& clock, StateView state)
+      : ServiceWriter(store, clock, std::move(state), Options()) {}
+  ServiceWriter(ServiceStore& store, Clock& clock, StateView state, Options options);
   ServiceWriter(const ServiceWriter&) = delete;
   ServiceWriter& operator=(const ServiceWriter&) = delete;
 
@@ -90,10 +110,12 @@ class ServiceWriter {
   size_t idempotency_entries() const { return idempotency_.size(); }
 
  private:
-  // A remembered answer: the status and, when OK, the serialized response.
+  // A remembered answer: the status and, when OK, the serialized response
+  // and its store version.
   struct Outcome {
     absl::Status status;
     std::string response;
+    int64_t store_version = 0;
   };
   struct Entry {
     std::string fingerprint;  // method + request without its key
@@ -143,12 +165,15 @@ class ServiceWriter {
   struct Planned {
     std::optional<v1::records::ServiceRecord> record;  // nullopt: nothing to write
     int64_t znode_version = 0;
-    v1::Service answer;
+    StoredService answer;  // the record as written (or as read, when nothing is)
   };
   absl::StatusOr<Planned> Plan(Mutation& mutation, std::optional<StoredService> stored) const;
+  // Answers `done` with `written` as a read would show it, at `store_version`.
+  void Answer(const StoredService& written, int64_t store_version, Done<v1::Service> done) const;
 
   ServiceStore& store_;
   Clock& clock_;
+  const StateView state_;
   const Options options_;
   std::optional<LeaderTerm> term_;
   bool paused_ = false;

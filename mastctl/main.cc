@@ -35,6 +35,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "api/store_version.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "mast/v1/mast.grpc.pb.h"
@@ -55,6 +56,10 @@ ABSL_FLAG(int64_t, from, 0,
 ABSL_FLAG(uint64_t, expected_version, 0,
           "deploy (update), update, scale, restart, rm: fail with ABORTED unless the service "
           "is at this version (0: any).");
+ABSL_FLAG(int64_t, min_store_version, 0,
+          "get, ls, tasks: answer only from a replica's copy at this store version or later "
+          "(the one a write printed: read your own writes on any replica); the replica waits "
+          "for it up to --timeout. 0: any.");
 ABSL_FLAG(std::string, idempotency_key, "",
           "Writes: the idempotency key (default: a random one per invocation, so that the "
           "retries of one invocation on several endpoints apply at most once).");
@@ -70,6 +75,8 @@ constexpr char kUsage[] =
     "  deploy -f spec.json    create the service (or update it if it exists)\n"
     "  update -f spec.json    replace the spec of an existing service\n"
     "  get NAME               one service\n"
+    "                         (get, ls, tasks: --min_store_version=V waits for the\n"
+    "                         version a write printed, to read it on any replica)\n"
     "  ls [--prefix=P] [--selector=k=v,...]  services\n"
     "  scale NAME N           set the number of instances\n"
     "  restart NAME           replace every task of the service, one at a time\n"
@@ -90,9 +97,32 @@ std::vector<std::string> Endpoints() {
 template <typename Request, typename Response>
 using Rpc = grpc::Status (mast::v1::Mast::Stub::*)(grpc::ClientContext*, const Request&, Response*);
 
+// The store version a write answered with (its trailing metadata), or 0.
+int64_t WrittenStoreVersion(const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find(mast::kStoreVersionTrailer);
+  int64_t version = 0;
+  if (it == trailers.end() ||
+      !absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &version)) {
+    return 0;
+  }
+  return version;
+}
+
+// The newest store version a write of this invocation answered with. Every
+// read made after it asks for it (MinStoreVersion), so that a command that
+// writes and then reads sees its own write, whichever endpoint answers.
+int64_t written_store_version = 0;
+
+// A read's min_store_version: --min_store_version, or this invocation's
+// last write if newer.
+int64_t MinStoreVersion() {
+  return std::max(absl::GetFlag(FLAGS_min_store_version), written_store_version);
+}
+
 // Calls `rpc` on each endpoint in turn until one answers (any status but
 // UNAVAILABLE / DEADLINE_EXCEEDED counts as an answer); `answered_by` (if
-// given) names it.
+// given) names it. Notes a write's store version in written_store_version.
 template <typename Request, typename Response>
 grpc::Status Call(Rpc<Request, Response> rpc, const Request& request, Response* response,
                   std::string* answered_by = nullptr) {
@@ -106,6 +136,7 @@ grpc::Status Call(Rpc<Request, Response> rpc, const Request& request, Response* 
     if (last.ok() || (last.error_code() != grpc::StatusCode::UNAVAILABLE &&
                       last.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED)) {
       if (answered_by != nullptr) *answered_by = endpoint;
+      written_store_version = std::max(written_store_version, WrittenStoreVersion(context));
       return last;
     }
     std::fprintf(stderr, "mastctl: %s: %s\n", endpoint.c_str(), last.error_message().c_str());
@@ -215,12 +246,22 @@ std::optional<mast::v1::ServiceSpec> ReadSpec(const char* command) {
   return spec;
 }
 
+// Says on stderr at which store version the write was made, for later
+// reads that must see it (--min_store_version).
+void PrintStoreVersion() {
+  if (written_store_version <= 0) return;
+  std::fprintf(
+      stderr, "mastctl: written at store version %lld (--min_store_version=%lld reads it)\n",
+      static_cast<long long>(written_store_version), static_cast<long long>(written_store_version));
+}
+
 // Runs a write answered with the service, and prints the service.
 template <typename Request>
 int WriteService(Rpc<Request, mast::v1::Service> rpc, const Request& request) {
   mast::v1::Service service;
   grpc::Status status = Call(rpc, request, &service);
   if (!status.ok()) return PrintError(status);
+  PrintStoreVersion();
   return PrintService(service);
 }
 
@@ -235,6 +276,7 @@ int Deploy() {
   grpc::Status status = Call(&mast::v1::Mast::Stub::CreateService, create, &service);
   if (status.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
     if (!status.ok()) return PrintError(status);
+    PrintStoreVersion();
     return PrintService(service);
   }
   mast::v1::UpdateServiceRequest update;
@@ -257,6 +299,7 @@ int Update() {
 int Get(const std::string& name) {
   mast::v1::GetServiceRequest request;
   request.set_name(name);
+  request.set_min_store_version(MinStoreVersion());
   mast::v1::GetServiceResponse response;
   grpc::Status status = Call(&mast::v1::Mast::Stub::GetService, request, &response);
   if (!status.ok()) return PrintError(status);
@@ -271,6 +314,7 @@ int List() {
   mast::v1::ListServicesRequest request;
   request.set_prefix(absl::GetFlag(FLAGS_prefix));
   request.set_label_selector(absl::GetFlag(FLAGS_selector));
+  request.set_min_store_version(MinStoreVersion());
   mast::v1::ListServicesResponse all;
   grpc::Status status = AllPages(&mast::v1::Mast::Stub::ListServices, request, &all);
   if (!status.ok()) return PrintError(status);
@@ -315,6 +359,7 @@ int Remove(const std::string& name) {
   mast::v1::DeleteServiceResponse response;
   grpc::Status status = Call(&mast::v1::Mast::Stub::DeleteService, request, &response);
   if (!status.ok()) return PrintError(status);
+  PrintStoreVersion();
   if (OutputFormat() == "json") {
     std::cout << "{}\n";
   } else {
@@ -326,6 +371,7 @@ int Remove(const std::string& name) {
 int Tasks(const std::string& service) {
   mast::v1::ListTasksRequest request;
   request.set_service(service);
+  request.set_min_store_version(MinStoreVersion());
   for (absl::string_view name :
        absl::StrSplit(absl::GetFlag(FLAGS_state), ',', absl::SkipWhitespace())) {
     mast::v1::Task::State state;

@@ -27,6 +27,7 @@
 #include "api/leader_forwarder.h"
 #include "api/mast_service.h"
 #include "api/service_writer.h"
+#include "api/snapshot_waiter.h"
 #include "api/watch_hub.h"
 #include "common/clock.h"
 #include "common/event_loop.h"
@@ -155,6 +156,8 @@ class Daemon {
       LogWarning("resign_timeout", {{"msg", "leaving the session to expire"}});
     }
     health_->SetServingStatus(false);
+    // Reads waiting for a store version are answered now, not at their deadline.
+    snapshot_waiter_.Close();
     // Reads are served from snapshots and finish at once; a write still in
     // flight is cut off by the deadline (the client retries at the new leader).
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
@@ -184,9 +187,14 @@ class Daemon {
         std::make_unique<StateCache>(*store_zk_, loop_, config_.zk_root, &state_metrics_);
     // Creating thousands of services must not list the directory each time.
     state_cache_->set_min_relist_interval(absl::Milliseconds(20));
-    state_cache_->AddListener([this](const auto& s) { watch_hub_.OnSnapshot(s); });
+    state_cache_->AddListener([this](const auto& s) {
+      watch_hub_.OnSnapshot(s);
+      snapshot_waiter_.OnSnapshot(s);
+    });
     state_cache_->Start();
-    writer_ = std::make_unique<ServiceWriter>(*service_store_, clock_);
+    // Write answers show the status from the leader's own read copy.
+    writer_ = std::make_unique<ServiceWriter>(*service_store_, clock_,
+                                              [this] { return state_cache_->snapshot(); });
     cache_ready_.Notify();
     return absl::OkStatus();
   }
@@ -206,7 +214,7 @@ class Daemon {
         [this](absl::AnyInvocable<void(ServiceWriter&) &&> task) {
           loop_.Post([this, task = std::move(task)]() mutable { std::move(task)(*writer_); });
         },
-        forwarder_, watch_hub_);
+        forwarder_, snapshot_waiter_, watch_hub_);
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
@@ -373,6 +381,8 @@ class Daemon {
   WatchHub watch_hub_;
   const std::shared_ptr<const ElectionSnapshot> no_election_ = std::make_shared<ElectionSnapshot>();
   EventLoop loop_{clock_, "control"};
+  // Reads waiting for a store version: fed on the loop (cache listener).
+  SnapshotWaiter snapshot_waiter_{loop_};
   // OpenStore (loop).
   std::unique_ptr<ZkSession> session_;
   std::unique_ptr<ThrottledZkClient> store_zk_;

@@ -1,7 +1,8 @@
 // MastService in process: the write routing (a follower forwards to the
 // leader with the caller's deadline and metadata; UNAVAILABLE when no leader
-// is known, when the leader is paused, and for a write forwarded twice),
-// ListTasks, and WatchEvents streams (cancelled, timed out, a slow consumer
+// is known, when the leader is paused, and for a write forwarded twice; the
+// leader's store version relayed), ListTasks, reads that wait for a store
+// version, and WatchEvents streams (cancelled, timed out, a slow consumer
 // dropped while the others go on).
 
 #include "api/mast_service.h"
@@ -40,6 +41,7 @@ class RecordingLeader final : public v1::Mast::CallbackService {
     Record(*context);
     *response->mutable_spec() = request->spec();
     response->set_version(1);
+    context->AddTrailingMetadata(kStoreVersionTrailer, "42");
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -101,7 +103,7 @@ class MastServiceRoutingTest : public ::testing::Test {
                    // store, and answers at once.
                    std::move(task)(writer_);
                  },
-                 forwarder_, hub_) {
+                 forwarder_, waiter_, hub_) {
     leader_server_ = Serve(&leader_, &leader_port_);
     follower_server_ = Serve(&service_, &follower_port_);
     stub_ = v1::Mast::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", follower_port_),
@@ -148,11 +150,14 @@ class MastServiceRoutingTest : public ::testing::Test {
   testing::FakeZkClient zk_{ensemble_, store_loop_.loop()};
   ZkStore zk_store_{zk_, "/mast"};
   ServiceStore store_{zk_, zk_store_};
-  ServiceWriter writer_{store_, clock_};
+  ServiceWriter writer_{store_, clock_, [this] { return State(); }};
   LeaderForwarder forwarder_;
   // Small bounds, so that a stalled stream is dropped soon.
   WatchHub hub_{WatchHub::Options{.history_events = 1000, .queue_events = 5}};
   RecordingLeader leader_;
+  // Reads that wait for a store version: the test drives their timers.
+  DrivenLoop waiter_loop_;
+  SnapshotWaiter waiter_{waiter_loop_.loop()};
   absl::Mutex mu_;
   ElectionSnapshot election_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const StateSnapshot> state_ ABSL_GUARDED_BY(mu_) =
@@ -180,6 +185,11 @@ TEST_F(MastServiceRoutingTest, FollowerForwardsWithDeadlineAndMetadata) {
   EXPECT_EQ(leader_.Metadata("x-request-id"), "abc-123");
   EXPECT_EQ(leader_.Metadata(kForwardedByHeader), "r1");
   EXPECT_LT(absl::AbsDuration(leader_.deadline() - deadline), absl::Seconds(1));
+  // The leader's store version comes back with the answer.
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto version = trailers.find(kStoreVersionTrailer);
+  ASSERT_NE(version, trailers.end());
+  EXPECT_EQ(std::string(version->second.data(), version->second.size()), "42");
   absl::MutexLock lock(&mu_);
   EXPECT_EQ(local_writes_, 0);
 }
@@ -296,6 +306,117 @@ std::shared_ptr<const StateSnapshot> Services(int64_t version, int n, size_t pay
     snapshot->services[service->spec().name()] = stored;
   }
   return snapshot;
+}
+
+TEST_F(MastServiceRoutingTest, ReadsWithMinStoreVersionWaitForTheCopy) {
+  auto publish = [&](std::shared_ptr<const StateSnapshot> snapshot) {
+    SetState(snapshot);
+    waiter_.OnSnapshot(snapshot);
+  };
+  publish(Services(5, 1));
+  auto deadline = [] { return absl::ToChronoTime(absl::Now() + absl::Seconds(30)); };
+
+  // Reached already: answered at once.
+  {
+    grpc::ClientContext context;
+    context.set_deadline(deadline());
+    v1::GetServiceRequest request;
+    request.set_name("s1");
+    request.set_min_store_version(5);
+    v1::GetServiceResponse response;
+    grpc::Status status = stub_->GetService(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.store_version(), 5);
+  }
+
+  // Above the copy: answered once the copy catches up, not NOT_FOUND.
+  grpc::ClientContext context;
+  context.set_deadline(deadline());
+  v1::GetServiceRequest request;
+  request.set_name("s2");
+  request.set_min_store_version(6);
+  v1::GetServiceResponse response;
+  absl::Mutex done_mu;
+  std::optional<grpc::Status> done;
+  stub_->async()->GetService(&context, &request, &response, [&](grpc::Status status) {
+    absl::MutexLock lock(&done_mu);
+    done = status;
+  });
+  ASSERT_TRUE(WaitFor([&] { return waiter_.waiting() == 1; }, absl::Seconds(10)));
+  publish(Services(6, 1));  // at version 6, still without s2
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        absl::MutexLock lock(&done_mu);
+        return done.has_value();
+      },
+      absl::Seconds(10)));
+  {
+    absl::MutexLock lock(&done_mu);
+    // Version 6 was reached, and s2 is not in it: a definite NOT_FOUND at 6.
+    EXPECT_EQ(done->error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_THAT(done->error_message(), HasSubstr("at store version 6"));
+    done.reset();
+  }
+  request.set_min_store_version(7);
+  grpc::ClientContext again;
+  again.set_deadline(deadline());
+  stub_->async()->GetService(&again, &request, &response, [&](grpc::Status status) {
+    absl::MutexLock lock(&done_mu);
+    done = status;
+  });
+  ASSERT_TRUE(WaitFor([&] { return waiter_.waiting() == 1; }, absl::Seconds(10)));
+  publish(Services(7, 2));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        absl::MutexLock lock(&done_mu);
+        return done.has_value();
+      },
+      absl::Seconds(10)));
+  absl::MutexLock lock(&done_mu);
+  ASSERT_TRUE(done->ok()) << done->error_message();
+  EXPECT_EQ(response.service().spec().name(), "s2");
+  EXPECT_EQ(response.store_version(), 7);
+}
+
+TEST_F(MastServiceRoutingTest, AReadWhoseVersionIsNeverReachedIsUnavailable) {
+  auto snapshot = Services(5, 1);
+  SetState(snapshot);
+  waiter_.OnSnapshot(snapshot);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  v1::ListTasksRequest request;
+  request.set_min_store_version(100);
+  v1::ListTasksResponse response;
+  absl::Mutex done_mu;
+  std::optional<grpc::Status> done;
+  stub_->async()->ListTasks(&context, &request, &response, [&](grpc::Status status) {
+    absl::MutexLock lock(&done_mu);
+    done = status;
+  });
+  // Waiting, its timer armed on the loop (the wait ends before the deadline).
+  ASSERT_TRUE(WaitFor(
+      [&] { return waiter_.waiting() == 1 && waiter_loop_.loop().NextTimerDeadline().has_value(); },
+      absl::Seconds(10)));
+  EXPECT_LT(*waiter_loop_.loop().NextTimerDeadline(), waiter_loop_.Now() + absl::Seconds(30));
+  waiter_loop_.Advance(absl::Seconds(30));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        absl::MutexLock lock(&done_mu);
+        return done.has_value();
+      },
+      absl::Seconds(10)));
+  {
+    absl::MutexLock lock(&done_mu);
+    EXPECT_EQ(done->error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_THAT(done->error_message(), HasSubstr("at store version 5"));
+    EXPECT_THAT(done->error_message(), HasSubstr("min_store_version 100"));
+  }
+
+  grpc::ClientContext negative;
+  request.set_min_store_version(-1);
+  grpc::Status status = stub_->ListTasks(&negative, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("min_store_version"));
 }
 
 TEST_F(MastServiceRoutingTest, WatchStreamsTheStateAndEndsWhenTheClientCancels) {

@@ -42,7 +42,9 @@ class ServiceWriterTest : public ::testing::Test {
       : zk_(ensemble_, driven_.loop()),
         zk_store_(zk_, "/mast"),
         store_(zk_, zk_store_),
-        writer_(store_, driven_.clock(), ServiceWriter::Options{.idempotency_keys = 3}) {
+        writer_(
+            store_, driven_.clock(), [this] { return state_; },
+            ServiceWriter::Options{.idempotency_keys = 3}) {
     zk_.Connect();
     auto term = ::mast::testing::TakeLeadershipForTest(zk_, driven_.loop(), driven_.clock());
     EXPECT_TRUE(term.ok()) << term.status();
@@ -57,19 +59,29 @@ class ServiceWriterTest : public ::testing::Test {
     driven_.RunUntilIdle();
   }
 
+  template <typename T>
+  using Answer = absl::StatusOr<ServiceWriter::Written<T>>;
+  // The response of `written`, noting its store version in last_store_version_.
+  template <typename T>
+  absl::StatusOr<T> Unwrap(Answer<T> written) {
+    last_store_version_ = written.ok() ? written->store_version : -1;
+    if (!written.ok()) return written.status();
+    return std::move(written->response);
+  }
+
   absl::StatusOr<v1::Service> Create(const v1::ServiceSpec& spec, const std::string& key = "") {
     v1::CreateServiceRequest request;
     *request.mutable_spec() = spec;
     request.set_idempotency_key(key);
-    return CallOnLoop<absl::StatusOr<v1::Service>>(
-        driven_.loop(), [&](auto cb) { writer_.Create(request, std::move(cb)); });
+    return Unwrap(CallOnLoop<Answer<v1::Service>>(
+        driven_.loop(), [&](auto cb) { writer_.Create(request, std::move(cb)); }));
   }
   absl::StatusOr<v1::Service> Update(const v1::ServiceSpec& spec, uint64_t expected) {
     v1::UpdateServiceRequest request;
     *request.mutable_spec() = spec;
     request.set_expected_version(expected);
-    return CallOnLoop<absl::StatusOr<v1::Service>>(
-        driven_.loop(), [&](auto cb) { writer_.Update(request, std::move(cb)); });
+    return Unwrap(CallOnLoop<Answer<v1::Service>>(
+        driven_.loop(), [&](auto cb) { writer_.Update(request, std::move(cb)); }));
   }
   absl::StatusOr<v1::Service> Scale(const std::string& name, uint32_t instances,
                                     uint64_t expected = 0, const std::string& key = "") {
@@ -78,8 +90,8 @@ class ServiceWriterTest : public ::testing::Test {
     request.set_instances(instances);
     request.set_expected_version(expected);
     request.set_idempotency_key(key);
-    return CallOnLoop<absl::StatusOr<v1::Service>>(
-        driven_.loop(), [&](auto cb) { writer_.Scale(request, std::move(cb)); });
+    return Unwrap(CallOnLoop<Answer<v1::Service>>(
+        driven_.loop(), [&](auto cb) { writer_.Scale(request, std::move(cb)); }));
   }
   absl::StatusOr<v1::Service> Restart(const std::string& name, uint64_t expected = 0,
                                       const std::string& key = "") {
@@ -87,15 +99,15 @@ class ServiceWriterTest : public ::testing::Test {
     request.set_name(name);
     request.set_expected_version(expected);
     request.set_idempotency_key(key);
-    return CallOnLoop<absl::StatusOr<v1::Service>>(
-        driven_.loop(), [&](auto cb) { writer_.Restart(request, std::move(cb)); });
+    return Unwrap(CallOnLoop<Answer<v1::Service>>(
+        driven_.loop(), [&](auto cb) { writer_.Restart(request, std::move(cb)); }));
   }
   absl::Status Delete(const std::string& name, uint64_t expected = 0) {
     v1::DeleteServiceRequest request;
     request.set_name(name);
     request.set_expected_version(expected);
-    return CallOnLoop<absl::StatusOr<v1::DeleteServiceResponse>>(
-               driven_.loop(), [&](auto cb) { writer_.Delete(request, std::move(cb)); })
+    return Unwrap(CallOnLoop<Answer<v1::DeleteServiceResponse>>(
+                      driven_.loop(), [&](auto cb) { writer_.Delete(request, std::move(cb)); }))
         .status();
   }
   // What the leader's scheduler does once a deleting service has no task left.
@@ -104,12 +116,22 @@ class ServiceWriterTest : public ::testing::Test {
         driven_.loop(), [&](auto cb) { store_.DeleteService(term_, name, std::move(cb)); });
     ASSERT_TRUE(removed.ok()) << removed;
   }
-  std::optional<v1::Service> Stored(const std::string& name) {
+  std::optional<StoredService> StoredRecord(const std::string& name) {
     auto read = CallOnLoop<absl::StatusOr<std::optional<StoredService>>>(
         driven_.loop(), [&](auto cb) { store_.GetService(name, std::move(cb)); });
     EXPECT_TRUE(read.ok()) << read.status();
-    if (!read.ok() || !read->has_value()) return std::nullopt;
-    return (*read)->record.service();
+    if (!read.ok()) return std::nullopt;
+    return *std::move(read);
+  }
+  std::optional<v1::Service> Stored(const std::string& name) {
+    std::optional<StoredService> stored = StoredRecord(name);
+    if (!stored.has_value()) return std::nullopt;
+    return stored->record.service();
+  }
+  // The stored part of an answer (answers carry the computed status).
+  static std::string StoredBytes(v1::Service service) {
+    service.clear_status();
+    return service.SerializeAsString();
   }
 
   DrivenLoop driven_;
@@ -117,8 +139,11 @@ class ServiceWriterTest : public ::testing::Test {
   FakeZkClient zk_;
   ZkStore zk_store_;
   ServiceStore store_;
+  // The leader's read copy, as the writer's answers see it.
+  std::shared_ptr<const StateSnapshot> state_ = std::make_shared<StateSnapshot>();
   ServiceWriter writer_;
   LeaderTerm term_;
+  int64_t last_store_version_ = 0;  // of the last answer; -1 after an error
 };
 
 TEST_F(ServiceWriterTest, CreateStoresVersionOneWithDefaults) {
@@ -129,7 +154,7 @@ TEST_F(ServiceWriterTest, CreateStoresVersionOneWithDefaults) {
   EXPECT_EQ(created->created().seconds(), absl::ToUnixSeconds(driven_.Now()));
   auto stored = Stored("team/web");
   ASSERT_TRUE(stored.has_value());
-  EXPECT_EQ(stored->SerializeAsString(), created->SerializeAsString());
+  EXPECT_EQ(stored->SerializeAsString(), StoredBytes(*created));
 
   auto again = Create(Spec("team/web"));
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
@@ -217,7 +242,7 @@ TEST_F(ServiceWriterTest, TaskVersionMovesWhenTasksMustBeReplaced) {
     EXPECT_EQ(written->updated().seconds(), absl::ToUnixSeconds(driven_.Now())) << step.what;
     std::optional<v1::Service> stored = Stored("web");
     ASSERT_TRUE(stored.has_value());
-    EXPECT_EQ(stored->SerializeAsString(), written->SerializeAsString()) << step.what;
+    EXPECT_EQ(stored->SerializeAsString(), StoredBytes(*written)) << step.what;
   }
   // A restart keeps the spec.
   EXPECT_EQ(Stored("web")->spec().command().shell(), "sleep 2000");
@@ -273,12 +298,12 @@ TEST_F(ServiceWriterTest, DeleteIsWrittenAtTheReadVersion) {
   v1::records::ServiceRecord other;
   *other.mutable_service() = *Stored("web");
   other.mutable_service()->mutable_spec()->set_instances(9);
-  absl::StatusOr<v1::DeleteServiceResponse> raced;
+  Answer<v1::DeleteServiceResponse> raced;
   bool done = false;
   OnLoop([&] {
     v1::DeleteServiceRequest request;
     request.set_name("web");
-    writer_.Delete(request, [&](absl::StatusOr<v1::DeleteServiceResponse> r) {
+    writer_.Delete(request, [&](Answer<v1::DeleteServiceResponse> r) {
       raced = std::move(r);
       done = true;
     });
@@ -295,18 +320,18 @@ TEST_F(ServiceWriterTest, DeleteIsWrittenAtTheReadVersion) {
 TEST_F(ServiceWriterTest, WritesOfOneNameAreSerialized) {
   ASSERT_TRUE(Create(Spec("web")).ok());
   // Two scales expecting version 1, issued together: exactly one wins.
-  absl::StatusOr<v1::Service> first, second;
+  Answer<v1::Service> first, second;
   bool first_done = false, second_done = false;
   OnLoop([&] {
     v1::ScaleServiceRequest request;
     request.set_name("web");
     request.set_instances(3);
     request.set_expected_version(1);
-    writer_.Scale(request, [&](absl::StatusOr<v1::Service> r) {
+    writer_.Scale(request, [&](Answer<v1::Service> r) {
       first = std::move(r);
       first_done = true;
     });
-    writer_.Scale(request, [&](absl::StatusOr<v1::Service> r) {
+    writer_.Scale(request, [&](Answer<v1::Service> r) {
       second = std::move(r);
       second_done = true;
     });
@@ -379,6 +404,78 @@ TEST_F(ServiceWriterTest, TransientErrorsAreNotRememberedAndMemoryIsBounded) {
   // The oldest key was forgotten: applied again.
   auto forgotten = Create(Spec("web"), "k");
   EXPECT_EQ(forgotten.status().code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(ServiceWriterTest, AnswersCarryTheStoreVersionOfTheWrite) {
+  ASSERT_TRUE(Create(Spec("web")).ok());
+  const int64_t created = last_store_version_;
+  // The record's own mzxid: a read copy at it holds the write.
+  EXPECT_GT(created, 0);
+  EXPECT_EQ(created, StoredRecord("web")->mzxid);
+
+  ASSERT_TRUE(Scale("web", 3).ok());
+  const int64_t scaled = last_store_version_;
+  EXPECT_GT(scaled, created);
+  EXPECT_EQ(scaled, StoredRecord("web")->mzxid);
+
+  // A repeated key answers the first write's version, not a newer one.
+  ASSERT_TRUE(Restart("web", 0, "r1").ok());
+  const int64_t restarted = last_store_version_;
+  EXPECT_GT(restarted, scaled);
+  ASSERT_TRUE(Scale("web", 4).ok());
+  ASSERT_TRUE(Restart("web", 0, "r1").ok());
+  EXPECT_EQ(last_store_version_, restarted);
+
+  ASSERT_TRUE(Delete("web").ok());
+  const int64_t deleted = last_store_version_;
+  EXPECT_EQ(deleted, StoredRecord("web")->mzxid);
+  // Deleting again writes nothing: the version of the record as read.
+  ASSERT_TRUE(Delete("web").ok());
+  EXPECT_EQ(last_store_version_, deleted);
+
+  EXPECT_FALSE(Scale("web", 1).ok());
+  EXPECT_EQ(last_store_version_, -1);
+}
+
+TEST_F(ServiceWriterTest, AnswersHaveTheStatusAReadShows) {
+  ASSERT_TRUE(Create(Spec("web", 2)).ok());
+  // The leader's copy knows the service's two running tasks (one healthy).
+  auto snapshot = std::make_shared<StateSnapshot>();
+  snapshot->synced = true;
+  snapshot->store_version = StoredRecord("web")->mzxid;
+  auto tasks = std::make_shared<v1::records::TaskRecords>();
+  for (int i = 0; i < 2; ++i) {
+    v1::Task* task = tasks->add_tasks();
+    task->set_id(absl::StrCat("web.", i));
+    task->set_service("web");
+    task->set_version(1);
+    task->set_state(v1::Task::RUNNING);
+    task->set_healthy(i == 0);
+  }
+  tasks->set_failed(1);
+  snapshot->tasks["web"] = tasks;
+  state_ = snapshot;
+
+  auto scaled = Scale("web", 3);
+  ASSERT_TRUE(scaled.ok()) << scaled.status();
+  EXPECT_EQ(scaled->status().running(), 2u);  // not "RUNNING 0"
+  EXPECT_EQ(scaled->status().healthy(), 1u);
+  EXPECT_EQ(scaled->status().failed(), 1u);
+  EXPECT_EQ(scaled->status().deployment_id(), "v1");  // 2 of 3 instances
+
+  // Exactly what a read of the written record shows.
+  auto read_copy = std::make_shared<StateSnapshot>(*snapshot);
+  read_copy->services["web"] = std::make_shared<StoredService>(*StoredRecord("web"));
+  v1::GetServiceRequest get;
+  get.set_name("web");
+  v1::GetServiceResponse read;
+  ASSERT_TRUE(FillGetService(*read_copy, get, &read).ok());
+  EXPECT_EQ(read.service().SerializeAsString(), scaled->SerializeAsString());
+
+  for (auto written : {Update(Spec("web", 2), 0), Restart("web")}) {
+    ASSERT_TRUE(written.ok()) << written.status();
+    EXPECT_EQ(written->status().running(), 2u);
+  }
 }
 
 }  // namespace

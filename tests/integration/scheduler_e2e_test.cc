@@ -710,6 +710,32 @@ TEST_F(LocalMasterE2eTest, ScaleUpThenDownKillsTheYoungest) {
   ScaleUpThenDown();
 }
 
+// A write's answer shows the status a read would: a scale of a service
+// with two running tasks answers "running 2" (it answered 0 before the
+// writer computed it), through a follower too.
+TEST_F(LocalMasterE2eTest, ScaleAnswerCountsTheRunningTasks) {
+  StartMaster();
+  StartReplicas();
+  const int leader = WaitForSubscribedLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  ASSERT_TRUE(Create(follower, Spec("e2e/status", 2)).ok());
+  // The leader's copy knows both running (its answers are computed from it).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        v1::GetServiceResponse got;
+        return Get(leader, "e2e/status", &got).ok() && got.service().status().running() == 2;
+      },
+      absl::Seconds(30), kPoll));
+  v1::Service scaled;
+  grpc::Status status = Scale(follower, "e2e/status", 3, &scaled);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(scaled.version(), 2u);
+  EXPECT_EQ(scaled.spec().instances(), 3u);
+  EXPECT_EQ(scaled.status().running(), 2u);
+  EXPECT_EQ(scaled.status().deployment_id(), "v1");  // the third is yet to start
+}
+
 TEST_F(LocalMasterE2eTest, DeleteKillsTheTasksThenRemovesTheService) {
   StartMaster();
   DeleteKillsThenRemoves();

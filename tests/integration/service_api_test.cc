@@ -1,8 +1,9 @@
 // The service API on three mastd processes (--mesos=none) against a real
 // ZooKeeper: writes through a follower, reads converging on every replica,
 // the error codes, deletes that mark the service until the leader's
-// scheduler removes it, tasks and watches, mastctl, and writes and watches
-// after the leader is SIGTERMed.
+// scheduler removes it, tasks and watches, mastctl, writes and watches
+// after the leader is SIGTERMed, and reading one's own writes on any replica
+// (min_store_version).
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -13,7 +14,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "api/store_version.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -400,6 +403,155 @@ TEST_F(ServiceApiTest, NoLeaderKnownIsUnavailableWithARetryHint) {
       absl::Seconds(30)))
       << status.error_message();
   EXPECT_THAT(status.error_message(), HasSubstr("retry"));
+}
+
+// The store version a write answered with (0 when it carried none).
+int64_t WrittenAt(const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find(kStoreVersionTrailer);
+  int64_t version = 0;
+  if (it == trailers.end() ||
+      !absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &version)) {
+    return 0;
+  }
+  return version;
+}
+
+// Read your own writes: a read given the store version of a write made just
+// before sees it at once, on the replica that took the write (the leader
+// itself, whose read copy follows ZooKeeper's watches a little later) and on
+// a follower, whether the write went to the leader or was forwarded.
+TEST_F(ServiceApiTest, ReadsAtTheWritesStoreVersionSeeTheWriteOnEveryReplica) {
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  const int other = (leader + 2) % 3;
+  auto write_at = [&](int replica, const std::string& name, int64_t* version) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    v1::CreateServiceRequest request;
+    *request.mutable_spec() = Spec(name, 1);
+    v1::Service created;
+    grpc::Status status = stubs_[replica]->CreateService(&context, request, &created);
+    *version = WrittenAt(context);
+    return status;
+  };
+  auto get_at = [&](int replica, const std::string& name, int64_t version,
+                    v1::GetServiceResponse* out) {
+    v1::GetServiceRequest request;
+    request.set_name(name);
+    request.set_min_store_version(version);
+    return Rpc(
+        [&](grpc::ClientContext* c) { return stubs_[replica]->GetService(c, request, out); });
+  };
+
+  int64_t last = 0;
+  for (int i = 0; i < 20; ++i) {
+    // Written through the leader, and through a follower (forwarded).
+    for (int writer : {leader, follower}) {
+      const std::string name = absl::StrCat("ryw/", writer == leader ? "l" : "f", i);
+      int64_t version = 0;
+      grpc::Status status = write_at(writer, name, &version);
+      ASSERT_TRUE(status.ok()) << name << ": " << status.error_message();
+      ASSERT_GT(version, last) << name << ": every write answers a newer store version";
+      last = version;
+      // Read right away on the writer, and on both other replicas.
+      for (int reader : {writer, follower == writer ? leader : follower, other}) {
+        v1::GetServiceResponse got;
+        status = get_at(reader, name, version, &got);
+        ASSERT_TRUE(status.ok()) << name << " read on replica " << reader << " at version "
+                                 << version << ": " << status.error_message();
+        EXPECT_EQ(got.service().version(), 1u);
+        EXPECT_GE(got.store_version(), version);
+      }
+    }
+  }
+
+  // A scale through a follower, read back there: the new instances, and the
+  // answer shows the computed status like a read does (no tasks here).
+  grpc::ClientContext scale_context;
+  scale_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::ScaleServiceRequest scale;
+  scale.set_name("ryw/l0");
+  scale.set_instances(3);
+  v1::Service scaled;
+  grpc::Status status = stubs_[follower]->ScaleService(&scale_context, scale, &scaled);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const int64_t scaled_at = WrittenAt(scale_context);
+  EXPECT_EQ(scaled.status().deployment_id(), "v1");
+  v1::GetServiceResponse got;
+  status = get_at(follower, "ryw/l0", scaled_at, &got);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(got.service().spec().instances(), 3u);
+  EXPECT_EQ(got.service().status().SerializeAsString(), scaled.status().SerializeAsString());
+
+  // The lists wait too.
+  v1::ListServicesRequest list;
+  list.set_prefix("ryw/");
+  list.set_min_store_version(scaled_at);
+  v1::ListServicesResponse listed;
+  status =
+      Rpc([&](grpc::ClientContext* c) { return stubs_[other]->ListServices(c, list, &listed); });
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(listed.services_size(), 40);
+  EXPECT_GE(listed.store_version(), scaled_at);
+  v1::ListTasksRequest tasks;
+  tasks.set_service("ryw/f19");
+  tasks.set_min_store_version(scaled_at);
+  v1::ListTasksResponse none;
+  status = Rpc([&](grpc::ClientContext* c) { return stubs_[other]->ListTasks(c, tasks, &none); });
+  EXPECT_TRUE(status.ok()) << status.error_message();
+
+  // A delete through a follower: read at its version, the service shows
+  // deleting (or is gone already), never as it was.
+  grpc::ClientContext delete_context;
+  delete_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::DeleteServiceRequest remove;
+  remove.set_name("ryw/f0");
+  v1::DeleteServiceResponse removed;
+  status = stubs_[follower]->DeleteService(&delete_context, remove, &removed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const int64_t deleted_at = WrittenAt(delete_context);
+  status = get_at(other, "ryw/f0", deleted_at, &got);
+  if (deleted_at > 0) {
+    EXPECT_TRUE(status.ok() ? got.service().deleting()
+                            : status.error_code() == grpc::StatusCode::NOT_FOUND)
+        << status.error_message();
+  }
+
+  // mastctl prints a write's version; a get given it sees the write at once
+  // on another replica.
+  const std::string spec_path = set_.log_dir() + "/ryw.json";
+  std::ofstream(spec_path) << R"({"name": "ryw/ctl", "command": {"shell": "sleep 1"},
+      "resources": {"cpus": 0.1, "memMib": 32}, "instances": 1})";
+  std::string out;
+  ASSERT_EQ(Mastctl(follower, {"deploy", "-f", spec_path}, &out), 0) << out;
+  const std::string marker = "written at store version ";
+  const size_t at = out.find(marker);
+  ASSERT_NE(at, std::string::npos) << out;
+  int64_t ctl_version = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(
+      out.substr(at + marker.size(), out.find(' ', at + marker.size()) - at - marker.size()),
+      &ctl_version))
+      << out;
+  EXPECT_GT(ctl_version, last);
+  EXPECT_EQ(
+      Mastctl(other,
+              {"get", "ryw/ctl", absl::StrCat("--min_store_version=", ctl_version), "-o", "json"},
+              &out),
+      0)
+      << out;
+  EXPECT_THAT(out, HasSubstr(R"("name":"ryw/ctl")"));
+
+  // A version no replica has reached: UNAVAILABLE naming it, within the deadline.
+  grpc::ClientContext future;
+  future.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
+  v1::GetServiceRequest ahead;
+  ahead.set_name("ryw/l0");
+  ahead.set_min_store_version(last + (int64_t{1} << 40));
+  status = stubs_[other]->GetService(&future, ahead, &got);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr(absl::StrCat(ahead.min_store_version())));
 }
 
 }  // namespace
