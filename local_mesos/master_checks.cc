@@ -70,11 +70,10 @@ void LocalMaster::State::ScheduleProbe(Agent& agent, Task& task, CheckKind kind,
                                        absl::Duration after) {
   CheckRun& run = kind == CheckKind::kHealth ? task.health_run : task.check_run;
   loop_.Cancel(run.timer);
-  run.timer = loop_.RunAfter(after, [this, agent_index = agent.index,
-                                     key = TaskKey{task.framework_id, task.info.task_id().value()},
-                                     serial = task.serial, kind] {
-    RunProbe(agent_index, key, serial, kind);
-  });
+  run.timer = loop_.RunAfter(
+      after, [this, agent_index = agent.index,
+              key = TaskKey{task.framework_id, task.info.task_id().value()}, serial = task.serial,
+              kind] { RunProbe(agent_index, key, serial, kind); });
 }
 
 void LocalMaster::State::RunProbe(int agent_index, const TaskKey& key, uint64_t serial,

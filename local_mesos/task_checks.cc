@@ -108,14 +108,19 @@ std::optional<int> HttpGetStatus(uint32_t port, const std::string& path, absl::T
   return status;
 }
 
+// `http_path`: the HTTP check's path, if it has one.
 std::optional<std::string> ValidateProbe(mesos_v1::CheckInfo::Type type, bool has_command,
-                                         bool has_http, bool has_tcp, const std::string& what) {
+                                         bool has_http, const std::string* http_path, bool has_tcp,
+                                         const std::string& what) {
   switch (type) {
     case mesos_v1::CheckInfo::COMMAND:
       if (!has_command) return absl::StrCat("Expecting 'command' to be set for COMMAND ", what);
       return std::nullopt;
     case mesos_v1::CheckInfo::HTTP:
       if (!has_http) return absl::StrCat("Expecting 'http' to be set for HTTP ", what);
+      if (http_path != nullptr && !absl::StartsWith(*http_path, "/")) {
+        return absl::StrCat("The path '", *http_path, "' of HTTP ", what, " must start with '/'");
+      }
       return std::nullopt;
     case mesos_v1::CheckInfo::TCP:
       if (!has_tcp) return absl::StrCat("Expecting 'tcp' to be set for TCP ", what);
@@ -233,8 +238,8 @@ std::optional<std::string> ValidateTaskChecks(const mesos_v1::TaskInfo& task) {
   if (task.has_health_check()) {
     const mesos_v1::HealthCheck& check = task.health_check();
     std::optional<std::string> error = ValidateProbe(
-        static_cast<mesos_v1::CheckInfo::Type>(check.type()), check.has_command(),
-        check.has_http(), check.has_tcp(), "health check");
+        static_cast<mesos_v1::CheckInfo::Type>(check.type()), check.has_command(), check.has_http(),
+        check.http().has_path() ? &check.http().path() : nullptr, check.has_tcp(), "health check");
     if (!error) {
       error = ValidateSeconds({{"delay_seconds", check.delay_seconds()},
                                {"interval_seconds", check.interval_seconds()},
@@ -245,8 +250,9 @@ std::optional<std::string> ValidateTaskChecks(const mesos_v1::TaskInfo& task) {
   }
   if (task.has_check()) {
     const mesos_v1::CheckInfo& check = task.check();
-    std::optional<std::string> error = ValidateProbe(check.type(), check.has_command(),
-                                                     check.has_http(), check.has_tcp(), "check");
+    std::optional<std::string> error = ValidateProbe(
+        check.type(), check.has_command(), check.has_http(),
+        check.http().has_path() ? &check.http().path() : nullptr, check.has_tcp(), "check");
     if (!error) {
       error = ValidateSeconds({{"delay_seconds", check.delay_seconds()},
                                {"interval_seconds", check.interval_seconds()},
@@ -272,9 +278,9 @@ std::optional<HealthTracker::Verdict> HealthTracker::OnResult(bool success, absl
   }
   if (initializing_ && now - started_ <= grace_period_) return std::nullopt;
   ++consecutive_failures_;
-  return Verdict{/*healthy=*/false,
-                 /*kill=*/static_cast<uint32_t>(consecutive_failures_) >=
-                     max_consecutive_failures_};
+  return Verdict{
+      /*healthy=*/false,
+      /*kill=*/static_cast<uint32_t>(consecutive_failures_) >= max_consecutive_failures_};
 }
 
 NetworkProber::NetworkProber() {

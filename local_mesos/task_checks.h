@@ -22,7 +22,8 @@
 namespace mast::local {
 
 // One probe of a task, from either a HealthCheck or a CheckInfo. Network probes always target
-// 127.0.0.1 (the tasks run on this host).
+// 127.0.0.1 (the tasks run on this host) and speak plain HTTP: an `https` scheme is not
+// supported (its probes fail, where the command executor would not verify the certificate).
 struct ProbeSpec {
   ::mesos::v1::CheckInfo::Type type = ::mesos::v1::CheckInfo::UNKNOWN;
   ::mesos::v1::CommandInfo command;  // COMMAND

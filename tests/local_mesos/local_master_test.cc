@@ -1983,6 +1983,11 @@ TEST(TaskChecksTest, ResultsAndValidationInMesosTerms) {
   task.mutable_health_check()->set_interval_seconds(-1);
   EXPECT_EQ(ValidateTaskChecks(task),
             "Task's health check is invalid: Expecting 'interval_seconds' to be non-negative");
+  *task.mutable_health_check() = FastHealthCheck(mesos_v1::HealthCheck::HTTP, 80);
+  task.mutable_health_check()->mutable_http()->set_path("health");
+  EXPECT_EQ(ValidateTaskChecks(task),
+            "Task's health check is invalid: The path 'health' of HTTP health check must start "
+            "with '/'");
   task.clear_health_check();
   task.mutable_check();
   EXPECT_EQ(ValidateTaskChecks(task), "Task's check is invalid: CheckInfo must specify 'type'");
