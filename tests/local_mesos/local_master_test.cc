@@ -485,6 +485,26 @@ class LocalMasterTest : public ::testing::Test {
     });
   }
 
+  // Moves the clock on by `step` until the task's health check (or check) has more than
+  // `results` results; false after 30 s. A step may need repeating: a probe due after one step
+  // may miss its poke of the loop (see Advance()), and a real probe takes real time.
+  bool AdvanceUntilResults(const std::string& task_id, int results, absl::Duration step,
+                           bool health = true) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      Advance(step);
+      if (WaitFor(
+              [&] {
+                LocalMaster::TaskView view = View(task_id);
+                return (health ? view.health_check_results : view.check_results) > results;
+              },
+              absl::Seconds(1))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   ManualClock clock_;
   mesos::HttpTransport transport_;
   LocalMasterPtr master_;
@@ -1886,21 +1906,38 @@ INSTANTIATE_TEST_SUITE_P(Encodings, LocalMasterWithMastClientTest, ::testing::Bo
 
 // ---- Health checks and checks ----
 
-// A TCP port on 127.0.0.1 that nothing listens on right now (for a task's server to take).
-int FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
+// A listening socket on 127.0.0.1:<port>, left open across exec so that the tasks the master
+// starts inherit it and serve it: no other process can take the port in between, as it could
+// if the task bound a port picked beforehand. Closed by the destructor (the task keeps its copy).
+struct TaskListener {
+  int fd = -1;
   int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+  TaskListener() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);  // no SOCK_CLOEXEC: inherited
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+        ::listen(fd, 64) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      port = ntohs(addr.sin_port);
+    }
   }
-  ::close(fd);
-  return port;
-}
+  ~TaskListener() {
+    if (fd >= 0) ::close(fd);
+  }
+  TaskListener(const TaskListener&) = delete;
+  TaskListener& operator=(const TaskListener&) = delete;
+  // A task command serving HTTP (the sandbox's files) on the inherited socket.
+  std::string ServeHttpCommand() const {
+    return absl::StrCat(
+        "exec python3 -c 'import http.server, socket; "
+        "s = http.server.ThreadingHTTPServer((\"127.0.0.1\", 0), "
+        "http.server.SimpleHTTPRequestHandler, False); "
+        "s.socket = socket.socket(fileno=",
+        fd, "); s.serve_forever()'");
+  }
+};
 
 mesos_v1::HealthCheck FastHealthCheck(mesos_v1::HealthCheck::Type type, int port = 0) {
   mesos_v1::HealthCheck check;
@@ -2207,18 +2244,17 @@ TEST_F(LocalMasterExecuteTest, CommandsRunInTheirSandboxes) {
   EXPECT_EQ(killed->message(), "Command terminated with signal Terminated");
 }
 
-// An HTTP health check against a real server process: failures while it starts are within the
-// grace period; the first success is reported healthy; injected failures are reported unhealthy
-// and the second one in a row kills the task (SIGTERM), whose end says healthy=false.
+// An HTTP health check against a real server process: its first success is reported healthy
+// (any failure while it starts would fall in the grace period); injected failures are reported
+// unhealthy and the second one in a row kills the task (SIGTERM), whose end says healthy=false.
 TEST_F(LocalMasterExecuteTest, HttpHealthCheckOfARealServerThenInjectedFailuresKillIt) {
-  const int port = FreeLoopbackPort();
-  ASSERT_GT(port, 0);
+  TaskListener listener;
+  ASSERT_GT(listener.port, 0);
+  const int port = listener.port;
   Subscription sub = Subscribe();
   std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   ASSERT_EQ(offers.size(), 1u);
-  mesos_v1::TaskInfo web =
-      Task("web", offers[0], 0.1, 32,
-           absl::StrCat("exec python3 -m http.server ", port, " --bind 127.0.0.1"));
+  mesos_v1::TaskInfo web = Task("web", offers[0], 0.1, 32, listener.ServeHttpCommand());
   *web.mutable_health_check() = FastHealthCheck(mesos_v1::HealthCheck::HTTP, port);
   ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {web})).status, 202);
   for (mesos_v1::TaskState state : {mesos_v1::TASK_STARTING, mesos_v1::TASK_RUNNING}) {
@@ -2226,13 +2262,13 @@ TEST_F(LocalMasterExecuteTest, HttpHealthCheckOfARealServerThenInjectedFailuresK
     ASSERT_TRUE(status.has_value());
     EXPECT_EQ(status->state(), state);
   }
-  // One interval on the clock after each result, until the server answers.
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  for (int results = 1; View("web").healthy != true; ++results) {
-    ASSERT_LT(absl::Now(), deadline) << "never healthy";
-    ASSERT_TRUE(AwaitResults("web", results));
-    if (View("web").healthy == true) break;
-    Advance(absl::Milliseconds(200));
+  // The first probe runs at once (no delay); then one interval on the clock after each result,
+  // until the server answers.
+  ASSERT_TRUE(AwaitResults("web", 1));
+  while (View("web").healthy != true) {
+    ASSERT_TRUE(
+        AdvanceUntilResults("web", View("web").health_check_results, absl::Milliseconds(200)))
+        << "never healthy";
   }
   std::optional<mesos_v1::TaskStatus> healthy = NextAckedUpdate(sub, "web");
   ASSERT_TRUE(healthy.has_value());
@@ -2243,14 +2279,16 @@ TEST_F(LocalMasterExecuteTest, HttpHealthCheckOfARealServerThenInjectedFailuresK
   EXPECT_TRUE(healthy->healthy());
 
   master_->SetHealthChecksFailing("web", true);
-  Advance(absl::Milliseconds(200));
+  ASSERT_TRUE(
+      AdvanceUntilResults("web", View("web").health_check_results, absl::Milliseconds(200)));
   std::optional<mesos_v1::TaskStatus> unhealthy = NextAckedUpdate(sub, "web");
   ASSERT_TRUE(unhealthy.has_value());
   EXPECT_EQ(unhealthy->state(), mesos_v1::TASK_RUNNING);
   EXPECT_EQ(unhealthy->reason(), mesos_v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
   EXPECT_FALSE(unhealthy->healthy());
   EXPECT_EQ(View("web").agent_state, mesos_v1::TASK_RUNNING) << "one failure of two";
-  Advance(absl::Milliseconds(200));
+  ASSERT_TRUE(
+      AdvanceUntilResults("web", View("web").health_check_results, absl::Milliseconds(200)));
   std::optional<mesos_v1::TaskStatus> second = NextAckedUpdate(sub, "web");
   ASSERT_TRUE(second.has_value());
   EXPECT_FALSE(second->healthy());
@@ -2268,19 +2306,13 @@ TEST_F(LocalMasterExecuteTest, HttpHealthCheckOfARealServerThenInjectedFailuresK
 // A probe that gets no answer (a listener that never accepts) times out on the master's clock and
 // counts as a failure; a probe still in flight does not hold up the master's destruction.
 TEST_F(LocalMasterExecuteTest, AProbeWithoutAnAnswerTimesOutAndDoesNotDelayShutdown) {
-  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::listen(listener, 16), 0);
-  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  TaskListener listener;  // nobody serves it: connections wait in its backlog
+  ASSERT_GT(listener.port, 0);
   Subscription sub = Subscribe();
   std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   ASSERT_EQ(offers.size(), 1u);
   mesos_v1::TaskInfo mute = Task("mute", offers[0], 0.1, 32, "exec sleep 60");
-  *mute.mutable_health_check() = FastHealthCheck(mesos_v1::HealthCheck::HTTP, ntohs(addr.sin_port));
+  *mute.mutable_health_check() = FastHealthCheck(mesos_v1::HealthCheck::HTTP, listener.port);
   mute.mutable_health_check()->set_timeout_seconds(20);
   mute.mutable_health_check()->set_grace_period_seconds(0);
   ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {mute})).status, 202);
@@ -2289,7 +2321,7 @@ TEST_F(LocalMasterExecuteTest, AProbeWithoutAnAnswerTimesOutAndDoesNotDelayShutd
     ASSERT_TRUE(status.has_value());
     EXPECT_EQ(status->state(), state);
   }
-  Advance(absl::Seconds(20));
+  ASSERT_TRUE(AdvanceUntilResults("mute", 0, absl::Seconds(20)));
   std::optional<mesos_v1::TaskStatus> timed_out = NextAckedUpdate(sub, "mute");
   ASSERT_TRUE(timed_out.has_value());
   EXPECT_EQ(timed_out->reason(), mesos_v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
@@ -2299,20 +2331,18 @@ TEST_F(LocalMasterExecuteTest, AProbeWithoutAnAnswerTimesOutAndDoesNotDelayShutd
   const absl::Time start = absl::Now();
   master_.reset();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
-  ::close(listener);
 }
 
 // A TCP health check against a real listener, a COMMAND health check run in the task's sandbox
 // with its environment, and a COMMAND check whose exit code is reported in check_status.
 TEST_F(LocalMasterExecuteTest, TcpAndCommandHealthChecksAndACommandCheck) {
-  const int port = FreeLoopbackPort();
-  ASSERT_GT(port, 0);
+  TaskListener listener;
+  ASSERT_GT(listener.port, 0);
+  const int port = listener.port;
   Subscription sub = Subscribe();
   std::vector<mesos_v1::Offer> offers = NextOffers(sub);
   ASSERT_EQ(offers.size(), 1u);
-  mesos_v1::TaskInfo tcp =
-      Task("tcp", offers[0], 0.1, 32,
-           absl::StrCat("exec python3 -m http.server ", port, " --bind 127.0.0.1"));
+  mesos_v1::TaskInfo tcp = Task("tcp", offers[0], 0.1, 32, listener.ServeHttpCommand());
   *tcp.mutable_health_check() = FastHealthCheck(mesos_v1::HealthCheck::TCP, port);
   // An HTTP check of a path the server does not have: its status code is the result.
   mesos_v1::CheckInfo* missing = tcp.mutable_check();
@@ -2334,18 +2364,21 @@ TEST_F(LocalMasterExecuteTest, TcpAndCommandHealthChecksAndACommandCheck) {
   check->set_timeout_seconds(5);
   ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {tcp, cmd})).status, 202);
 
-  // Each task's updates, the clock moved on after each round of results until both are healthy.
+  // The clock moved on one interval after each round of results, until both are healthy.
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  int round = 1;
   while (View("tcp").healthy != true || View("cmd").healthy != true) {
     ASSERT_LT(absl::Now(), deadline) << "tcp " << View("tcp").health_check_results << " cmd "
                                      << View("cmd").health_check_results;
-    ASSERT_TRUE(AwaitResults("tcp", round));
-    ASSERT_TRUE(AwaitResults("cmd", round));
-    ++round;
+    const int tcp_results = View("tcp").health_check_results;
+    const int cmd_results = View("cmd").health_check_results;
     Advance(absl::Milliseconds(200));
+    WaitFor(
+        [&] {
+          return View("tcp").health_check_results > tcp_results &&
+                 View("cmd").health_check_results > cmd_results;
+        },
+        absl::Seconds(1));
   }
-  std::vector<mesos_v1::TaskStatus> cmd_updates;
   bool cmd_healthy = false;
   bool cmd_checked = false;
   while (!cmd_healthy || !cmd_checked) {
@@ -2363,7 +2396,10 @@ TEST_F(LocalMasterExecuteTest, TcpAndCommandHealthChecksAndACommandCheck) {
       cmd_checked = true;
     }
   }
-  // The HTTP check's results until the server answers: no status code (refused), then 404.
+  // The HTTP check's results until the server answers 404 (it serves by now: two more results
+  // make sure one of them was probed since).
+  ASSERT_TRUE(AdvanceUntilResults("tcp", View("tcp").check_results + 1, absl::Milliseconds(200),
+                                  /*health=*/false));
   bool tcp_healthy = false;
   bool tcp_not_found = false;
   while (!tcp_healthy || !tcp_not_found) {
