@@ -412,6 +412,16 @@ HttpResponse LocalMaster::HandleFault(const HttpRequest& request) {
   } else if (fault == "call-delay") {
     if (!number("ms", n) || n < 0) return TextResponse(400, "ms: must be a number >= 0");
     SetCallDelay(absl::Milliseconds(n));
+  } else if (fault == "health-checks") {
+    auto task = query.find("task");
+    if (task != query.end() && !task->second.empty()) {
+      SetHealthChecksFailing(task->second, flag("fail"));
+    } else if (number("agent", n) && n >= 0 && n < config_.agents) {
+      SetAgentHealthChecksFailing(static_cast<int>(n), flag("fail"));
+    } else {
+      return TextResponse(400, absl::StrCat("task=ID or agent=i (an agent index in [0, ",
+                                            config_.agents, ")) is required"));
+    }
   } else {
     return TextResponse(404, absl::StrCat("no fault named '", fault, "'"));
   }
@@ -621,6 +631,14 @@ void LocalMaster::Restart(bool keep_state) {
 
 void LocalMaster::SetDuplicateUpdates(bool on) {
   RunSync([this, on] { state_->SetDuplicateUpdates(on); });
+}
+
+void LocalMaster::SetHealthChecksFailing(const std::string& task_id, bool failing) {
+  RunSync([this, &task_id, failing] { state_->SetTaskChecksFailing(task_id, failing); });
+}
+
+void LocalMaster::SetAgentHealthChecksFailing(int index, bool failing) {
+  RunSync([this, index, failing] { state_->SetAgentChecksFailing(index, failing); });
 }
 
 void LocalMaster::SetCallDelay(absl::Duration delay) {

@@ -45,12 +45,18 @@ struct LocalMasterConfig {
   // How long Restart() answers 503 before the new master serves calls again. >= 0.
   absl::Duration restart_recovery = absl::Milliseconds(500);
   // Agents run tasks' commands as local processes (TaskRunner); otherwise a task runs until
-  // killed (or its agent or framework goes away).
+  // killed (or its agent or framework goes away). Either way TaskInfo.health_check and
+  // TaskInfo.check run on the Clock as the command executor runs them (delay, interval,
+  // timeout, grace period, consecutive failures; status updates with `healthy` or
+  // `check_status`); with `execute` they probe the task for real (HTTP GET / TCP connect to
+  // 127.0.0.1:port, COMMAND in the task's sandbox), otherwise every probe passes unless made to
+  // fail (SetHealthChecksFailing).
   bool execute = false;
   // Serve POST /faults/<name> (drop-subscriptions, heartbeats?enabled=0|1,
   // redirect?leader=host:port, unavailable?on=0|1, rescind-offers,
   // disconnect-agent?index=i, reconnect-agent?index=i, remove-agent?index=i,
-  // restart?keep_state=0|1, duplicate-updates?on=0|1, call-delay?ms=N): the
+  // restart?keep_state=0|1, duplicate-updates?on=0|1, call-delay?ms=N,
+  // health-checks?task=ID&fail=0|1, health-checks?agent=i&fail=0|1): the
   // fault-injection methods below, for a running mast-local-mesos.
   bool fault_endpoints = false;
   // Sandboxes of executed tasks live under here; empty: a temporary directory that is removed
@@ -129,6 +135,14 @@ class LocalMaster {
   void SetDuplicateUpdates(bool on);
   // Every non-SUBSCRIBE call is processed and answered only after `delay` (on the Clock).
   void SetCallDelay(absl::Duration delay);
+  // From the next probe on, every health check of the task(s) named `task_id` (in any
+  // framework) fails, and their check (TaskInfo.check) reports a failing result (exit code 1,
+  // HTTP 503, TCP not connected), without probing the task; `failing=false` lets the probes run
+  // again. The health consequences follow as for a real failure: healthy=false updates, then
+  // the kill after `consecutive_failures`. Applies to tasks launched later too.
+  void SetHealthChecksFailing(const std::string& task_id, bool failing);
+  // The same for every task on agent `index`, present and future.
+  void SetAgentHealthChecksFailing(int index, bool failing);
 
   // ---- Introspection for tests (snapshots) ----
   struct Stats {
@@ -158,7 +172,10 @@ class LocalMaster {
     ::mesos::v1::TaskState agent_state;  // as the agent knows it
     bool acknowledged;                   // no status update is waiting for an ACKNOWLEDGE
     int pending_updates;
-    std::string sandbox;  // with --execute
+    std::string sandbox;          // with --execute
+    std::optional<bool> healthy;  // the latest health the agent reported, if any
+    int health_check_results;     // health check probes completed (timeouts included)
+    int check_results;            // check (TaskInfo.check) probes completed
   };
   std::vector<TaskView> tasks() const;
 

@@ -31,12 +31,13 @@ ABSL_FLAG(absl::Duration, update_retry_interval, absl::Seconds(10),
 ABSL_FLAG(absl::Duration, allocation_interval, absl::Seconds(1),
           "Delay before freed resources are offered again");
 ABSL_FLAG(bool, execute, false,
-          "Agents run tasks' commands as local processes (else tasks run until killed)");
+          "Agents run tasks' commands as local processes (else tasks run until killed); health "
+          "checks and checks then probe the tasks for real (else they pass unless made to fail)");
 ABSL_FLAG(bool, fault_endpoints, true,
           "Serve POST /faults/<name> to inject faults into the running master (drop-subscriptions, "
           "heartbeats?enabled=0|1, redirect?leader=host:port, unavailable?on=0|1, rescind-offers, "
           "disconnect-agent|reconnect-agent|remove-agent?index=i, restart?keep_state=0|1, "
-          "duplicate-updates?on=0|1, call-delay?ms=N)");
+          "duplicate-updates?on=0|1, call-delay?ms=N, health-checks?task=ID|agent=i&fail=0|1)");
 ABSL_FLAG(std::string, work_dir, "",
           "Directory for the sandboxes of executed tasks (default: a temporary directory)");
 

@@ -267,6 +267,7 @@ std::optional<std::string> LocalMaster::State::ValidateTask(
   if (task.has_kill_policy() && task.kill_policy().grace_period().nanoseconds() < 0) {
     return "Task's 'kill_policy.grace_period' must be non-negative";
   }
+  if (std::optional<std::string> error = ValidateTaskChecks(task)) return error;
   *needed = *resources;
   if (task.has_executor()) {
     const mesos_v1::ExecutorInfo& executor = task.executor();

@@ -65,6 +65,8 @@ std::string LocalMaster::State::TaskJson(const Task& task) const {
   for (const mesos_v1::TaskStatus& status : task.statuses) {
     json.BeginObject().Key("state").String(mesos_v1::TaskState_Name(status.state()));
     json.Key("timestamp").Number(status.timestamp());
+    if (status.has_healthy()) json.Key("healthy").Bool(status.healthy());
+    if (status.has_check_status()) json.Key("check_status").Raw(MesosJson(status.check_status()));
     if (status.has_container_status()) {
       mesos_v1::ContainerStatus container = status.container_status();
       container.clear_executor_pid();

@@ -96,7 +96,10 @@ LocalMaster::State::State(const LocalMasterConfig& config, Resources agent_resou
       loop_(loop),
       work_dir_(std::move(work_dir)),
       on_recovered_(std::move(on_recovered)) {
-  if (config_.execute) runner_ = std::make_unique<TaskRunner>();
+  if (config_.execute) {
+    runner_ = std::make_unique<TaskRunner>();
+    prober_ = std::make_unique<NetworkProber>();
+  }
   master_id_ = NewUuid();
   start_time_ = elected_time_ = loop_.clock().Now();
   agents_.resize(static_cast<size_t>(config_.agents));
@@ -647,6 +650,9 @@ std::vector<LocalMaster::TaskView> LocalMaster::State::tasks() const {
       view.acknowledged = task->updates.empty();
       view.pending_updates = static_cast<int>(task->updates.size());
       view.sandbox = task->sandbox;
+      view.healthy = task->healthy;
+      view.health_check_results = task->health_run.results;
+      view.check_results = task->check_run.results;
       out.push_back(std::move(view));
     }
   }

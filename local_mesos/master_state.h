@@ -23,6 +23,7 @@
 #include "local_mesos/json.h"
 #include "local_mesos/local_master.h"
 #include "local_mesos/resources.h"
+#include "local_mesos/task_checks.h"
 #include "local_mesos/task_runner.h"
 #include "mesos/v1/mesos.pb.h"
 #include "mesos/v1/scheduler/scheduler.pb.h"
@@ -91,6 +92,8 @@ class LocalMaster::State {
   void RemoveAgent(int index);
   void Restart(bool keep_state);
   void SetDuplicateUpdates(bool on) { duplicate_updates_ = on; }
+  void SetTaskChecksFailing(const std::string& task_id, bool failing);
+  void SetAgentChecksFailing(int index, bool failing);
 
   LocalMaster::Stats stats() const;
   std::vector<LocalMaster::TaskView> tasks() const;
@@ -102,6 +105,18 @@ class LocalMaster::State {
     ::mesos::v1::TaskStatus status;
     bool recorded = false;  // already in Task::statuses
   };
+
+  // One HealthCheck or CheckInfo of a task, scheduled on the loop: a timer for the next probe
+  // (or the timeout of the probe in flight), and the probe in flight.
+  struct CheckRun {
+    ProbeSpec spec;
+    EventLoop::TimerId timer = 0;
+    uint64_t probe = 0;     // the probe in flight (0: none); other probes' results are stale
+    pid_t command_pid = 0;  // the COMMAND probe's process while it runs
+    bool stopped = true;    // not started yet, or stopped for good
+    int results = 0;        // probes that have completed (timeouts included)
+  };
+  enum class CheckKind { kHealth, kCheck };
 
   struct Task {
     uint64_t serial = 0;  // unique per launch; guards process-exit callbacks
@@ -130,6 +145,13 @@ class LocalMaster::State {
     pid_t pid = 0;  // --execute: the process group, while running
     bool process_running = false;
     std::string sandbox;
+    // TaskInfo.health_check and TaskInfo.check, run while the task runs (master_checks.cc).
+    CheckRun health_run;
+    std::optional<HealthTracker> health;
+    std::optional<bool> healthy;    // the latest health reported
+    bool killed_unhealthy = false;  // its terminal update says healthy=false
+    CheckRun check_run;
+    std::optional<::mesos::v1::CheckStatusInfo> check_status;  // the latest check result
   };
   using TaskKey = std::pair<std::string, std::string>;  // framework id, task id
 
@@ -317,11 +339,18 @@ class LocalMaster::State {
                   const std::string& role, const Resources& resources,
                   const std::string& executor_id);
   void StartTaskOnAgent(Agent& agent, Task& task);
+  // The MESOS_* variables of the task's processes (its command and COMMAND checks).
+  std::vector<std::pair<std::string, std::string>> TaskEnvironment(const Agent& agent,
+                                                                   const Task& task) const;
   // The agent's status update manager gets a new update for `task`.
+  // Every update carries the task's latest check_status if it has a check (the command
+  // executor's rule); `healthy` is set only on health updates and on the terminal update of a
+  // task killed for failing its health check.
   void AgentUpdate(Agent& agent, Task& task, ::mesos::v1::TaskState state,
                    const std::string& message,
                    std::optional<::mesos::v1::TaskStatus::Reason> reason,
-                   ::mesos::v1::TaskStatus::Source source);
+                   ::mesos::v1::TaskStatus::Source source,
+                   std::optional<bool> healthy = std::nullopt);
   // Forwards the outstanding update of `task` (first send or resend).
   void ForwardHead(Agent& agent, Task& task);
   void ArmResend(Agent& agent, Task& task);
@@ -334,6 +363,20 @@ class LocalMaster::State {
   void KillOnAgent(Agent& agent, Task& task, std::optional<absl::Duration> grace);
   void OnKillGraceExpired(int agent, const TaskKey& key, uint64_t serial);
   void OnProcessExit(int agent, const TaskKey& key, uint64_t serial, int status);
+  // `healthy` of the task's terminal update.
+  static std::optional<bool> TerminalHealth(const Task& task);
+  // ---- Health checks and checks (master_checks.cc) ----
+  // Starts the task's health check and check (if it has them) once it runs.
+  void StartChecks(Agent& agent, Task& task);
+  // Stops them for good (the task is being killed, has ended or is destroyed).
+  void StopChecks(Task& task);
+  void ScheduleProbe(Agent& agent, Task& task, CheckKind kind, absl::Duration after);
+  void RunProbe(int agent_index, const TaskKey& key, uint64_t serial, CheckKind kind);
+  void OnProbeResult(int agent_index, const TaskKey& key, uint64_t serial, CheckKind kind,
+                     uint64_t probe, ProbeResult result);
+  // Whether probes of `task` on `agent` are made to fail (SetHealthChecksFailing).
+  bool ChecksFailing(const Agent& agent, const Task& task) const;
+
   // Removes the task from its agent (process killed, no updates).
   void DestroyTask(Agent& agent, const TaskKey& key);
   Task* FindTask(const std::string& framework_id, const std::string& task_id, Agent** agent);
@@ -349,7 +392,12 @@ class LocalMaster::State {
   EventLoop& loop_;
   const std::string work_dir_;
   const std::function<void()> on_recovered_;
-  std::unique_ptr<TaskRunner> runner_;  // with --execute
+  std::unique_ptr<TaskRunner> runner_;     // with --execute
+  std::unique_ptr<NetworkProber> prober_;  // with --execute
+  uint64_t next_probe_ = 1;
+  // SetHealthChecksFailing: task IDs (any framework) and agent indexes whose probes fail.
+  std::set<std::string> failing_check_tasks_;
+  std::set<int> failing_check_agents_;
   int port_ = 0;
   std::string master_id_;
   absl::Time start_time_;

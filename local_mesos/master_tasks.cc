@@ -72,11 +72,7 @@ void LocalMaster::State::StartTaskOnAgent(Agent& agent, Task& task) {
     TaskRunner::Launch launch;
     launch.command = *command;
     launch.sandbox = task.sandbox;
-    launch.extra_env = {{"MESOS_TASK_ID", task.info.task_id().value()},
-                        {"MESOS_SANDBOX", task.sandbox},
-                        {"MESOS_FRAMEWORK_ID", task.framework_id},
-                        {"MESOS_AGENT_ID", agent.id},
-                        {"MESOS_CONTAINER_IP", "127.0.0.1"}};
+    launch.extra_env = TaskEnvironment(agent, task);
     const TaskKey key{task.framework_id, task.info.task_id().value()};
     absl::StatusOr<pid_t> pid = runner_->Start(
         launch, [this, agent_index = agent.index, key, serial = task.serial](int status) {
@@ -96,19 +92,31 @@ void LocalMaster::State::StartTaskOnAgent(Agent& agent, Task& task) {
     task.process_running = true;
     AgentUpdate(agent, task, mesos_v1::TASK_RUNNING, "", std::nullopt,
                 mesos_v1::TaskStatus::SOURCE_EXECUTOR);
+    StartChecks(agent, task);
     return;
   }
-  // Simulated: the task runs until it is killed.
+  // Simulated: the task runs until it is killed; its checks pass unless made to fail.
   AgentUpdate(agent, task, mesos_v1::TASK_STARTING, "", std::nullopt,
               mesos_v1::TaskStatus::SOURCE_EXECUTOR);
   AgentUpdate(agent, task, mesos_v1::TASK_RUNNING, "", std::nullopt,
               mesos_v1::TaskStatus::SOURCE_EXECUTOR);
+  StartChecks(agent, task);
+}
+
+std::vector<std::pair<std::string, std::string>> LocalMaster::State::TaskEnvironment(
+    const Agent& agent, const Task& task) const {
+  return {{"MESOS_TASK_ID", task.info.task_id().value()},
+          {"MESOS_SANDBOX", task.sandbox},
+          {"MESOS_FRAMEWORK_ID", task.framework_id},
+          {"MESOS_AGENT_ID", agent.id},
+          {"MESOS_CONTAINER_IP", "127.0.0.1"}};
 }
 
 void LocalMaster::State::AgentUpdate(Agent& agent, Task& task, mesos_v1::TaskState state,
                                      const std::string& message,
                                      std::optional<mesos_v1::TaskStatus::Reason> reason,
-                                     mesos_v1::TaskStatus::Source source) {
+                                     mesos_v1::TaskStatus::Source source,
+                                     std::optional<bool> healthy) {
   mesos_v1::TaskStatus status;
   *status.mutable_task_id() = task.info.task_id();
   status.set_state(state);
@@ -126,6 +134,12 @@ void LocalMaster::State::AgentUpdate(Agent& agent, Task& task, mesos_v1::TaskSta
   address->set_protocol(mesos_v1::NetworkInfo::IPv4);
   address->set_ip_address("127.0.0.1");
   if (task.pid > 0) container->set_executor_pid(static_cast<uint32_t>(task.pid));
+  if (healthy.has_value()) status.set_healthy(*healthy);
+  if (task.info.has_check()) {
+    // Set on every update of a task with a check, with no result until the first one.
+    *status.mutable_check_status() =
+        task.check_status.value_or(CheckStatus(task.info.check().type(), ProbeResult{}));
+  }
   task.agent_state = state;
   task.updates.push_back(Update{std::move(status)});
   if (task.updates.size() == 1) ForwardHead(agent, task);
@@ -278,6 +292,7 @@ void LocalMaster::State::KillOnAgent(Agent& agent, Task& task,
   period = std::max(period, absl::ZeroDuration());
   const bool first = !task.kill_requested;
   task.kill_requested = true;
+  StopChecks(task);  // the command executor stops checking a task it kills
   task.kill_grace = period;
   if (first) {
     const Framework* framework = FindFramework(task.framework_id);
@@ -309,7 +324,7 @@ void LocalMaster::State::OnKillGraceExpired(int agent_index, const TaskKey& key,
   if (IsTerminal(task.agent_state)) return;
   // A simulated task holds on until the grace period is over.
   AgentUpdate(agent, task, mesos_v1::TASK_KILLED, "Command terminated with signal Killed",
-              std::nullopt, mesos_v1::TaskStatus::SOURCE_EXECUTOR);
+              std::nullopt, mesos_v1::TaskStatus::SOURCE_EXECUTOR, TerminalHealth(task));
 }
 
 void LocalMaster::State::OnProcessExit(int agent_index, const TaskKey& key, uint64_t serial,
@@ -319,6 +334,7 @@ void LocalMaster::State::OnProcessExit(int agent_index, const TaskKey& key, uint
   if (it == agent.tasks.end() || it->second->serial != serial) return;
   Task& task = *it->second;
   task.process_running = false;
+  StopChecks(task);
   loop_.Cancel(task.kill_timer);
   task.kill_timer = 0;
   if (IsTerminal(task.agent_state)) return;
@@ -330,7 +346,15 @@ void LocalMaster::State::OnProcessExit(int agent_index, const TaskKey& key, uint
   } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
     state = mesos_v1::TASK_FINISHED;
   }
-  AgentUpdate(agent, task, state, message, std::nullopt, mesos_v1::TaskStatus::SOURCE_EXECUTOR);
+  AgentUpdate(agent, task, state, message, std::nullopt, mesos_v1::TaskStatus::SOURCE_EXECUTOR,
+              TerminalHealth(task));
+}
+
+std::optional<bool> LocalMaster::State::TerminalHealth(const Task& task) {
+  // The command executor marks the end of a task it killed for failing its health check
+  // (and sets no reason for it).
+  if (task.killed_unhealthy) return false;
+  return std::nullopt;
 }
 
 void LocalMaster::State::DestroyTask(Agent& agent, const TaskKey& key) {
@@ -339,6 +363,7 @@ void LocalMaster::State::DestroyTask(Agent& agent, const TaskKey& key) {
   Task& task = *it->second;
   loop_.Cancel(task.resend_timer);
   loop_.Cancel(task.kill_timer);
+  StopChecks(task);
   if (runner_ && task.process_running) runner_->Signal(task.pid, SIGKILL);
   if (!task.released) {
     agent.used.Subtract(task.resources);
@@ -429,6 +454,9 @@ void LocalMaster::State::Reconcile(Framework& framework, const Call::Reconcile& 
         "Reconciliation: Latest task state", mesos_v1::TaskStatus::REASON_RECONCILIATION);
     if (!task.statuses.empty() && task.statuses.back().has_healthy()) {
       status.set_healthy(task.statuses.back().healthy());
+    }
+    if (!task.statuses.empty() && task.statuses.back().has_check_status()) {
+      *status.mutable_check_status() = task.statuses.back().check_status();
     }
     return status;
   };

@@ -6,12 +6,16 @@
 
 #include "local_mesos/local_master.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +34,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "local_mesos/resources.h"
+#include "local_mesos/task_checks.h"
 #include "mesos/v1/scheduler/scheduler.pb.h"
 #include "scheduler/mesos/http_mesos_client.h"
 #include "scheduler/mesos/http_transport.h"
@@ -443,11 +448,69 @@ class LocalMasterTest : public ::testing::Test {
     return *running;
   }
 
+  // The next UPDATE for `task_id`; every UPDATE read on the way is acknowledged and kept for
+  // its own task, so that the updates of several tasks may interleave.
+  std::optional<mesos_v1::TaskStatus> NextAckedUpdate(Subscription& sub,
+                                                      const std::string& task_id) {
+    std::deque<mesos_v1::TaskStatus>& queue = kept_updates_[task_id];
+    while (queue.empty()) {
+      std::optional<Event> event = sub.stream->Next();
+      if (!event.has_value()) {
+        ADD_FAILURE() << "no UPDATE for " << task_id;
+        return std::nullopt;
+      }
+      if (event->type() != Event::UPDATE) continue;
+      const mesos_v1::TaskStatus& status = event->update().status();
+      if (status.has_uuid()) Acknowledge(sub, status);
+      kept_updates_[status.task_id().value()].push_back(status);
+    }
+    mesos_v1::TaskStatus status = queue.front();
+    queue.pop_front();
+    return status;
+  }
+
+  // The master's view of `task_id` (a default one if it does not know the task).
+  LocalMaster::TaskView View(const std::string& task_id) const {
+    for (const LocalMaster::TaskView& view : master_->tasks()) {
+      if (view.task_id == task_id) return view;
+    }
+    return LocalMaster::TaskView{};
+  }
+
+  // Waits (real time) until the task's health check (or check) has `n` results.
+  bool AwaitResults(const std::string& task_id, int n, bool health = true) {
+    return WaitFor([&] {
+      LocalMaster::TaskView view = View(task_id);
+      return (health ? view.health_check_results : view.check_results) >= n;
+    });
+  }
+
+  // Moves the clock on by `step` until the task's health check (or check) has more than
+  // `results` results; false after 30 s. A step may need repeating: a probe due after one step
+  // may miss its poke of the loop (see Advance()), and a real probe takes real time.
+  bool AdvanceUntilResults(const std::string& task_id, int results, absl::Duration step,
+                           bool health = true) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      Advance(step);
+      if (WaitFor(
+              [&] {
+                LocalMaster::TaskView view = View(task_id);
+                return (health ? view.health_check_results : view.check_results) > results;
+              },
+              absl::Seconds(1))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   ManualClock clock_;
   mesos::HttpTransport transport_;
   LocalMasterPtr master_;
   std::string url_;
   int barriers_ = 0;
+  std::map<std::string, std::deque<mesos_v1::TaskStatus>> kept_updates_;
 };
 
 // ---- Config and resources ----
@@ -1841,6 +1904,260 @@ INSTANTIATE_TEST_SUITE_P(Encodings, LocalMasterWithMastClientTest, ::testing::Bo
                            return info.param ? "json" : "protobuf";
                          });
 
+// ---- Health checks and checks ----
+
+// A listening socket on 127.0.0.1:<port>, left open across exec so that the tasks the master
+// starts inherit it and serve it: no other process can take the port in between, as it could
+// if the task bound a port picked beforehand. Closed by the destructor (the task keeps its copy).
+struct TaskListener {
+  int fd = -1;
+  int port = 0;
+  TaskListener() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);  // no SOCK_CLOEXEC: inherited
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+        ::listen(fd, 64) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      port = ntohs(addr.sin_port);
+    }
+  }
+  ~TaskListener() {
+    if (fd >= 0) ::close(fd);
+  }
+  TaskListener(const TaskListener&) = delete;
+  TaskListener& operator=(const TaskListener&) = delete;
+  // A task command serving HTTP (the sandbox's files) on the inherited socket.
+  std::string ServeHttpCommand() const {
+    return absl::StrCat(
+        "exec python3 -c 'import http.server, socket; "
+        "s = http.server.ThreadingHTTPServer((\"127.0.0.1\", 0), "
+        "http.server.SimpleHTTPRequestHandler, False); "
+        "s.socket = socket.socket(fileno=",
+        fd, "); s.serve_forever()'");
+  }
+};
+
+mesos_v1::HealthCheck FastHealthCheck(mesos_v1::HealthCheck::Type type, int port = 0) {
+  mesos_v1::HealthCheck check;
+  check.set_type(type);
+  if (type == mesos_v1::HealthCheck::HTTP) {
+    check.mutable_http()->set_port(static_cast<uint32_t>(port));
+    check.mutable_http()->set_path("/");
+  } else if (type == mesos_v1::HealthCheck::TCP) {
+    check.mutable_tcp()->set_port(static_cast<uint32_t>(port));
+  } else {
+    check.mutable_command()->set_value("exit 0");
+  }
+  check.set_delay_seconds(0);
+  check.set_interval_seconds(0.2);
+  check.set_timeout_seconds(5);
+  check.set_grace_period_seconds(60);
+  check.set_consecutive_failures(2);
+  return check;
+}
+
+TEST(HealthTrackerTest, GracePeriodUntilTheFirstSuccessThenConsecutiveFailures) {
+  mesos_v1::HealthCheck check;
+  check.set_grace_period_seconds(10);
+  check.set_consecutive_failures(3);
+  const absl::Time start = absl::FromUnixSeconds(1000);
+  HealthTracker tracker(check, start);
+  EXPECT_FALSE(tracker.OnResult(false, start + absl::Seconds(1)).has_value()) << "in grace";
+  EXPECT_FALSE(tracker.OnResult(false, start + absl::Seconds(10)).has_value()) << "in grace";
+  std::optional<HealthTracker::Verdict> first = tracker.OnResult(true, start + absl::Seconds(11));
+  ASSERT_TRUE(first.has_value()) << "the first success is reported";
+  EXPECT_TRUE(first->healthy);
+  EXPECT_FALSE(tracker.OnResult(true, start + absl::Seconds(12)).has_value()) << "no change";
+  // After a success the grace period no longer applies, even while it lasts.
+  HealthTracker early(check, start);
+  ASSERT_TRUE(early.OnResult(true, start + absl::Seconds(1)).has_value());
+  std::optional<HealthTracker::Verdict> failed = early.OnResult(false, start + absl::Seconds(2));
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_FALSE(failed->healthy);
+  EXPECT_FALSE(failed->kill);
+  // Every counted failure is reported; the third in a row kills; a success resets the count.
+  for (int i = 0; i < 2; ++i) {
+    std::optional<HealthTracker::Verdict> v = tracker.OnResult(false, start + absl::Seconds(20));
+    ASSERT_TRUE(v.has_value());
+    EXPECT_FALSE(v->kill);
+  }
+  ASSERT_TRUE(tracker.OnResult(true, start + absl::Seconds(21)).has_value()) << "healthy again";
+  for (int i = 1; i <= 3; ++i) {
+    std::optional<HealthTracker::Verdict> v = tracker.OnResult(false, start + absl::Seconds(30));
+    ASSERT_TRUE(v.has_value());
+    EXPECT_FALSE(v->healthy);
+    EXPECT_EQ(v->kill, i == 3) << i;
+  }
+  // Outside the grace period the first failure counts at once.
+  HealthTracker late(check, start);
+  std::optional<HealthTracker::Verdict> v = late.OnResult(false, start + absl::Seconds(11));
+  ASSERT_TRUE(v.has_value());
+  EXPECT_FALSE(v->healthy);
+}
+
+TEST(TaskChecksTest, ResultsAndValidationInMesosTerms) {
+  EXPECT_TRUE(ProbeSucceeded(mesos_v1::CheckInfo::HTTP, {std::nullopt, 200, std::nullopt}));
+  EXPECT_TRUE(ProbeSucceeded(mesos_v1::CheckInfo::HTTP, {std::nullopt, 302, std::nullopt}));
+  EXPECT_FALSE(ProbeSucceeded(mesos_v1::CheckInfo::HTTP, {std::nullopt, 404, std::nullopt}));
+  EXPECT_FALSE(ProbeSucceeded(mesos_v1::CheckInfo::HTTP, {}));
+  EXPECT_TRUE(ProbeSucceeded(mesos_v1::CheckInfo::COMMAND, {0, std::nullopt, std::nullopt}));
+  EXPECT_FALSE(ProbeSucceeded(mesos_v1::CheckInfo::COMMAND, {1, std::nullopt, std::nullopt}));
+  EXPECT_TRUE(ProbeSucceeded(mesos_v1::CheckInfo::TCP, {std::nullopt, std::nullopt, true}));
+  EXPECT_FALSE(ProbeSucceeded(mesos_v1::CheckInfo::TCP, {}));
+  mesos_v1::CheckStatusInfo unavailable = CheckStatus(mesos_v1::CheckInfo::HTTP, {});
+  EXPECT_EQ(unavailable.type(), mesos_v1::CheckInfo::HTTP);
+  EXPECT_TRUE(unavailable.has_http());
+  EXPECT_FALSE(unavailable.http().has_status_code());
+
+  mesos_v1::TaskInfo task;
+  EXPECT_FALSE(ValidateTaskChecks(task).has_value());
+  task.mutable_health_check()->set_type(mesos_v1::HealthCheck::HTTP);
+  EXPECT_EQ(ValidateTaskChecks(task),
+            "Task's health check is invalid: Expecting 'http' to be set for HTTP health check");
+  *task.mutable_health_check() = FastHealthCheck(mesos_v1::HealthCheck::TCP, 80);
+  task.mutable_health_check()->set_interval_seconds(-1);
+  EXPECT_EQ(ValidateTaskChecks(task),
+            "Task's health check is invalid: Expecting 'interval_seconds' to be non-negative");
+  *task.mutable_health_check() = FastHealthCheck(mesos_v1::HealthCheck::HTTP, 80);
+  task.mutable_health_check()->mutable_http()->set_path("health");
+  EXPECT_EQ(ValidateTaskChecks(task),
+            "Task's health check is invalid: The path 'health' of HTTP health check must start "
+            "with '/'");
+  task.clear_health_check();
+  task.mutable_check();
+  EXPECT_EQ(ValidateTaskChecks(task), "Task's check is invalid: CheckInfo must specify 'type'");
+}
+
+// Without --execute there is nothing to probe: the checks pass (healthy once, one check result)
+// unless made to fail, on the master's clock; the grace period and the kill follow Mesos.
+TEST_F(LocalMasterTest, SimulatedChecksPassUnlessMadeToFailAndHonourTheGracePeriod) {
+  StartMaster();
+  Subscription sub = Subscribe();
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
+  ASSERT_FALSE(offers.empty());
+  mesos_v1::TaskInfo task = Task("sim", offers[0]);
+  mesos_v1::HealthCheck* health = task.mutable_health_check();
+  *health = FastHealthCheck(mesos_v1::HealthCheck::HTTP, 8080);
+  health->set_delay_seconds(1);
+  health->set_interval_seconds(1);
+  health->set_grace_period_seconds(3);
+  mesos_v1::CheckInfo* check = task.mutable_check();
+  check->set_type(mesos_v1::CheckInfo::TCP);
+  check->mutable_tcp()->set_port(8080);
+  check->set_delay_seconds(1);
+  check->set_interval_seconds(1);
+  ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {task})).status, 202);
+  std::optional<mesos_v1::TaskStatus> starting = NextAckedUpdate(sub, "sim");
+  ASSERT_TRUE(starting.has_value());
+  EXPECT_EQ(starting->state(), mesos_v1::TASK_STARTING);
+  EXPECT_FALSE(starting->has_healthy());
+  ASSERT_TRUE(starting->has_check_status()) << "every update of a task with a check has one";
+  EXPECT_TRUE(starting->check_status().has_tcp());
+  EXPECT_FALSE(starting->check_status().tcp().has_succeeded()) << "no result yet";
+  std::optional<mesos_v1::TaskStatus> running = NextAckedUpdate(sub, "sim");
+  ASSERT_TRUE(running.has_value());
+  EXPECT_EQ(running->state(), mesos_v1::TASK_RUNNING);
+
+  Advance(absl::Seconds(1));
+  std::map<mesos_v1::TaskStatus::Reason, mesos_v1::TaskStatus> first;
+  for (int i = 0; i < 2; ++i) {
+    std::optional<mesos_v1::TaskStatus> status = NextAckedUpdate(sub, "sim");
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(status->state(), mesos_v1::TASK_RUNNING);
+    EXPECT_EQ(status->source(), mesos_v1::TaskStatus::SOURCE_EXECUTOR);
+    first[status->reason()] = *status;
+  }
+  const mesos_v1::TaskStatus& healthy =
+      first[mesos_v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED];
+  ASSERT_TRUE(healthy.has_healthy());
+  EXPECT_TRUE(healthy.healthy());
+  const mesos_v1::TaskStatus& checked =
+      first[mesos_v1::TaskStatus::REASON_TASK_CHECK_STATUS_UPDATED];
+  EXPECT_TRUE(checked.check_status().tcp().succeeded());
+  EXPECT_FALSE(checked.has_healthy());
+  // Unchanged results send nothing.
+  Advance(absl::Seconds(1));
+  ASSERT_TRUE(AwaitResults("sim", 2));
+  ASSERT_TRUE(AwaitResults("sim", 2, /*health=*/false));
+  for (const Event& event : Barrier(sub)) {
+    EXPECT_NE(event.update().status().task_id().value(), "sim") << event.DebugString();
+  }
+  EXPECT_EQ(View("sim").healthy, true);
+
+  // The agent's checks fail: every failure is reported (the task was healthy: no grace).
+  const std::string& agent_id = offers[0].agent_id().value();
+  const int agent = std::stoi(agent_id.substr(agent_id.rfind('S') + 1));
+  master_->SetAgentHealthChecksFailing(agent, true);
+  Advance(absl::Seconds(1));
+  std::map<mesos_v1::TaskStatus::Reason, mesos_v1::TaskStatus> failed;
+  for (int i = 0; i < 2; ++i) {
+    std::optional<mesos_v1::TaskStatus> status = NextAckedUpdate(sub, "sim");
+    ASSERT_TRUE(status.has_value());
+    failed[status->reason()] = *status;
+  }
+  EXPECT_FALSE(failed[mesos_v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED].healthy());
+  EXPECT_FALSE(failed[mesos_v1::TaskStatus::REASON_TASK_CHECK_STATUS_UPDATED]
+                   .check_status()
+                   .tcp()
+                   .succeeded());
+  Advance(absl::Seconds(1));
+  std::optional<mesos_v1::TaskStatus> second = NextAckedUpdate(sub, "sim");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->reason(), mesos_v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+  EXPECT_FALSE(second->healthy());
+  // consecutive_failures (2): the executor kills the task; its end says healthy=false.
+  std::optional<mesos_v1::TaskStatus> killing = NextAckedUpdate(sub, "sim");
+  ASSERT_TRUE(killing.has_value());
+  EXPECT_EQ(killing->state(), mesos_v1::TASK_KILLING);
+  Advance(absl::Seconds(3));  // default_kill_grace
+  std::optional<mesos_v1::TaskStatus> killed = NextAckedUpdate(sub, "sim");
+  ASSERT_TRUE(killed.has_value());
+  EXPECT_EQ(killed->state(), mesos_v1::TASK_KILLED);
+  ASSERT_TRUE(killed->has_healthy());
+  EXPECT_FALSE(killed->healthy());
+  EXPECT_FALSE(killed->has_reason());
+  master_->SetAgentHealthChecksFailing(agent, false);
+
+  // A task failing from its start (on the other agent): failures within the grace period (3 s
+  // from the start of the checks) are ignored; the first one after it counts.
+  ASSERT_EQ(offers.size(), 2u);
+  mesos_v1::TaskInfo late = Task("late", offers[1]);
+  *late.mutable_health_check() = *health;
+  master_->SetHealthChecksFailing("late", true);
+  ASSERT_EQ(Send(sub, AcceptCall({offers[1].id()}, {late})).status, 202);
+  for (mesos_v1::TaskState state : {mesos_v1::TASK_STARTING, mesos_v1::TASK_RUNNING}) {
+    std::optional<mesos_v1::TaskStatus> status = NextAckedUpdate(sub, "late");
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(status->state(), state);
+  }
+  for (int i = 1; i <= 3; ++i) {  // probes at 1, 2 and 3 s: all in the grace period
+    Advance(absl::Seconds(1));
+    ASSERT_TRUE(AwaitResults("late", i));
+  }
+  for (const Event& event : Barrier(sub)) {
+    EXPECT_NE(event.update().status().task_id().value(), "late") << event.DebugString();
+  }
+  EXPECT_EQ(View("late").healthy, std::nullopt);
+  Advance(absl::Seconds(1));
+  std::optional<mesos_v1::TaskStatus> unhealthy = NextAckedUpdate(sub, "late");
+  ASSERT_TRUE(unhealthy.has_value());
+  EXPECT_EQ(unhealthy->reason(), mesos_v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+  EXPECT_FALSE(unhealthy->healthy());
+  // Passing again: healthy, and the failure count starts over.
+  master_->SetHealthChecksFailing("late", false);
+  Advance(absl::Seconds(1));
+  std::optional<mesos_v1::TaskStatus> recovered = NextAckedUpdate(sub, "late");
+  ASSERT_TRUE(recovered.has_value());
+  EXPECT_TRUE(recovered->healthy());
+  EXPECT_EQ(View("late").agent_state, mesos_v1::TASK_RUNNING);
+  // The state endpoints show each status' health and check result, as Mesos does.
+  Reply tasks = Get("/master/tasks");
+  EXPECT_THAT(tasks.body, HasSubstr("\"healthy\":true"));
+  EXPECT_THAT(tasks.body, HasSubstr("\"check_status\":{\"type\":\"TCP\""));
+}
+
 // ---- --execute ----
 
 class LocalMasterExecuteTest : public LocalMasterTest {
@@ -1927,6 +2244,191 @@ TEST_F(LocalMasterExecuteTest, CommandsRunInTheirSandboxes) {
   EXPECT_EQ(killed->message(), "Command terminated with signal Terminated");
 }
 
+// An HTTP health check against a real server process: its first success is reported healthy
+// (any failure while it starts would fall in the grace period); injected failures are reported
+// unhealthy and the second one in a row kills the task (SIGTERM), whose end says healthy=false.
+TEST_F(LocalMasterExecuteTest, HttpHealthCheckOfARealServerThenInjectedFailuresKillIt) {
+  TaskListener listener;
+  ASSERT_GT(listener.port, 0);
+  const int port = listener.port;
+  Subscription sub = Subscribe();
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
+  ASSERT_EQ(offers.size(), 1u);
+  mesos_v1::TaskInfo web = Task("web", offers[0], 0.1, 32, listener.ServeHttpCommand());
+  *web.mutable_health_check() = FastHealthCheck(mesos_v1::HealthCheck::HTTP, port);
+  ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {web})).status, 202);
+  for (mesos_v1::TaskState state : {mesos_v1::TASK_STARTING, mesos_v1::TASK_RUNNING}) {
+    std::optional<mesos_v1::TaskStatus> status = NextAckedUpdate(sub, "web");
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(status->state(), state);
+  }
+  // The first probe runs at once (no delay); then one interval on the clock after each result,
+  // until the server answers.
+  ASSERT_TRUE(AwaitResults("web", 1));
+  while (View("web").healthy != true) {
+    ASSERT_TRUE(
+        AdvanceUntilResults("web", View("web").health_check_results, absl::Milliseconds(200)))
+        << "never healthy";
+  }
+  std::optional<mesos_v1::TaskStatus> healthy = NextAckedUpdate(sub, "web");
+  ASSERT_TRUE(healthy.has_value());
+  EXPECT_EQ(healthy->state(), mesos_v1::TASK_RUNNING);
+  EXPECT_EQ(healthy->reason(), mesos_v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+  EXPECT_EQ(healthy->source(), mesos_v1::TaskStatus::SOURCE_EXECUTOR);
+  ASSERT_TRUE(healthy->has_healthy());
+  EXPECT_TRUE(healthy->healthy());
+
+  master_->SetHealthChecksFailing("web", true);
+  ASSERT_TRUE(
+      AdvanceUntilResults("web", View("web").health_check_results, absl::Milliseconds(200)));
+  std::optional<mesos_v1::TaskStatus> unhealthy = NextAckedUpdate(sub, "web");
+  ASSERT_TRUE(unhealthy.has_value());
+  EXPECT_EQ(unhealthy->state(), mesos_v1::TASK_RUNNING);
+  EXPECT_EQ(unhealthy->reason(), mesos_v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+  EXPECT_FALSE(unhealthy->healthy());
+  EXPECT_EQ(View("web").agent_state, mesos_v1::TASK_RUNNING) << "one failure of two";
+  ASSERT_TRUE(
+      AdvanceUntilResults("web", View("web").health_check_results, absl::Milliseconds(200)));
+  std::optional<mesos_v1::TaskStatus> second = NextAckedUpdate(sub, "web");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_FALSE(second->healthy());
+  std::optional<mesos_v1::TaskStatus> killing = NextAckedUpdate(sub, "web");
+  ASSERT_TRUE(killing.has_value());
+  EXPECT_EQ(killing->state(), mesos_v1::TASK_KILLING);
+  std::optional<mesos_v1::TaskStatus> killed = NextAckedUpdate(sub, "web");
+  ASSERT_TRUE(killed.has_value());
+  EXPECT_EQ(killed->state(), mesos_v1::TASK_KILLED);
+  EXPECT_EQ(killed->message(), "Command terminated with signal Terminated");
+  ASSERT_TRUE(killed->has_healthy());
+  EXPECT_FALSE(killed->healthy());
+}
+
+// A probe that gets no answer (a listener that never accepts) times out on the master's clock and
+// counts as a failure; a probe still in flight does not hold up the master's destruction.
+TEST_F(LocalMasterExecuteTest, AProbeWithoutAnAnswerTimesOutAndDoesNotDelayShutdown) {
+  TaskListener listener;  // nobody serves it: connections wait in its backlog
+  ASSERT_GT(listener.port, 0);
+  Subscription sub = Subscribe();
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
+  ASSERT_EQ(offers.size(), 1u);
+  mesos_v1::TaskInfo mute = Task("mute", offers[0], 0.1, 32, "exec sleep 60");
+  *mute.mutable_health_check() = FastHealthCheck(mesos_v1::HealthCheck::HTTP, listener.port);
+  mute.mutable_health_check()->set_timeout_seconds(20);
+  mute.mutable_health_check()->set_grace_period_seconds(0);
+  ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {mute})).status, 202);
+  for (mesos_v1::TaskState state : {mesos_v1::TASK_STARTING, mesos_v1::TASK_RUNNING}) {
+    std::optional<mesos_v1::TaskStatus> status = NextAckedUpdate(sub, "mute");
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(status->state(), state);
+  }
+  ASSERT_TRUE(AdvanceUntilResults("mute", 0, absl::Seconds(20)));
+  std::optional<mesos_v1::TaskStatus> timed_out = NextAckedUpdate(sub, "mute");
+  ASSERT_TRUE(timed_out.has_value());
+  EXPECT_EQ(timed_out->reason(), mesos_v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+  EXPECT_FALSE(timed_out->healthy());
+  EXPECT_EQ(View("mute").health_check_results, 1);
+  Advance(absl::Milliseconds(200));  // the next probe starts, and hangs
+  const absl::Time start = absl::Now();
+  master_.reset();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+// A TCP health check against a real listener, a COMMAND health check run in the task's sandbox
+// with its environment, and a COMMAND check whose exit code is reported in check_status.
+TEST_F(LocalMasterExecuteTest, TcpAndCommandHealthChecksAndACommandCheck) {
+  TaskListener listener;
+  ASSERT_GT(listener.port, 0);
+  const int port = listener.port;
+  Subscription sub = Subscribe();
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
+  ASSERT_EQ(offers.size(), 1u);
+  mesos_v1::TaskInfo tcp = Task("tcp", offers[0], 0.1, 32, listener.ServeHttpCommand());
+  *tcp.mutable_health_check() = FastHealthCheck(mesos_v1::HealthCheck::TCP, port);
+  // An HTTP check of a path the server does not have: its status code is the result.
+  mesos_v1::CheckInfo* missing = tcp.mutable_check();
+  missing->set_type(mesos_v1::CheckInfo::HTTP);
+  missing->mutable_http()->set_port(static_cast<uint32_t>(port));
+  missing->mutable_http()->set_path("/missing");
+  missing->set_delay_seconds(0);
+  missing->set_interval_seconds(0.2);
+  missing->set_timeout_seconds(5);
+  mesos_v1::TaskInfo cmd = Task("cmd", offers[0], 0.1, 32, "touch ready; exec sleep 60");
+  *cmd.mutable_health_check() = FastHealthCheck(mesos_v1::HealthCheck::COMMAND);
+  cmd.mutable_health_check()->mutable_command()->set_value(
+      "test -f ready && test \"$MESOS_TASK_ID\" = cmd");
+  mesos_v1::CheckInfo* check = cmd.mutable_check();
+  check->set_type(mesos_v1::CheckInfo::COMMAND);
+  check->mutable_command()->mutable_command()->set_value("exit 3");
+  check->set_delay_seconds(0);
+  check->set_interval_seconds(0.2);
+  check->set_timeout_seconds(5);
+  ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {tcp, cmd})).status, 202);
+
+  // The clock moved on one interval after each round of results, until both are healthy.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (View("tcp").healthy != true || View("cmd").healthy != true) {
+    ASSERT_LT(absl::Now(), deadline) << "tcp " << View("tcp").health_check_results << " cmd "
+                                     << View("cmd").health_check_results;
+    const int tcp_results = View("tcp").health_check_results;
+    const int cmd_results = View("cmd").health_check_results;
+    Advance(absl::Milliseconds(200));
+    WaitFor(
+        [&] {
+          return View("tcp").health_check_results > tcp_results &&
+                 View("cmd").health_check_results > cmd_results;
+        },
+        absl::Seconds(1));
+  }
+  bool cmd_healthy = false;
+  bool cmd_checked = false;
+  while (!cmd_healthy || !cmd_checked) {
+    std::optional<mesos_v1::TaskStatus> status = NextAckedUpdate(sub, "cmd");
+    ASSERT_TRUE(status.has_value());
+    ASSERT_TRUE(status->has_check_status()) << status->DebugString();
+    EXPECT_EQ(status->check_status().type(), mesos_v1::CheckInfo::COMMAND);
+    if (status->reason() == mesos_v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED) {
+      EXPECT_TRUE(status->healthy());
+      cmd_healthy = true;
+    }
+    if (status->reason() == mesos_v1::TaskStatus::REASON_TASK_CHECK_STATUS_UPDATED) {
+      EXPECT_EQ(status->check_status().command().exit_code(), 3);
+      EXPECT_FALSE(cmd_checked) << "an unchanged result is reported once";
+      cmd_checked = true;
+    }
+  }
+  // The HTTP check's results until the server answers 404 (it serves by now: two more results
+  // make sure one of them was probed since).
+  ASSERT_TRUE(AdvanceUntilResults("tcp", View("tcp").check_results + 1, absl::Milliseconds(200),
+                                  /*health=*/false));
+  bool tcp_healthy = false;
+  bool tcp_not_found = false;
+  while (!tcp_healthy || !tcp_not_found) {
+    std::optional<mesos_v1::TaskStatus> status = NextAckedUpdate(sub, "tcp");
+    ASSERT_TRUE(status.has_value());
+    ASSERT_TRUE(status->has_check_status());
+    EXPECT_EQ(status->check_status().type(), mesos_v1::CheckInfo::HTTP);
+    if (status->reason() == mesos_v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED) {
+      EXPECT_TRUE(status->healthy());
+      tcp_healthy = true;
+    }
+    if (status->reason() == mesos_v1::TaskStatus::REASON_TASK_CHECK_STATUS_UPDATED &&
+        status->check_status().http().has_status_code()) {
+      EXPECT_EQ(status->check_status().http().status_code(), 404u);
+      tcp_not_found = true;
+    }
+  }
+  // Reconciliation answers with the latest check result (and `healthy` only if the latest update
+  // had it, as the real master does).
+  Call reconcile;
+  reconcile.set_type(Call::RECONCILE);
+  reconcile.mutable_reconcile()->add_tasks()->mutable_task_id()->set_value("cmd");
+  ASSERT_EQ(Send(sub, reconcile).status, 202);
+  std::optional<mesos_v1::TaskStatus> answer = NextAckedUpdate(sub, "cmd");
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->reason(), mesos_v1::TaskStatus::REASON_RECONCILIATION);
+  EXPECT_EQ(answer->check_status().command().exit_code(), 3);
+}
+
 }  // namespace
 // The fault endpoints of a running mast-local-mesos drive the same knobs.
 TEST(LocalMasterFaultEndpointsTest, PostFaultsToggleTheMastersBehaviour) {
@@ -1953,6 +2455,10 @@ TEST(LocalMasterFaultEndpointsTest, PostFaultsToggleTheMastersBehaviour) {
   EXPECT_EQ(scheduler_status(), 400);
   EXPECT_EQ(Request(transport, base + "/faults/disconnect-agent?index=7", {}, "x").status, 400);
   EXPECT_EQ(Request(transport, base + "/faults/no-such-fault", {}, "x").status, 404);
+  EXPECT_EQ(Request(transport, base + "/faults/health-checks?task=web&fail=1", {}, "x").status,
+            200);
+  EXPECT_EQ(Request(transport, base + "/faults/health-checks?agent=0&fail=0", {}, "x").status, 200);
+  EXPECT_EQ(Request(transport, base + "/faults/health-checks?agent=9", {}, "x").status, 400);
   EXPECT_EQ(Request(transport, base + "/faults/drop-subscriptions", {}, "", /*post=*/false).status,
             405);
   EXPECT_EQ(Request(transport, base + "/faults/restart?keep_state=1", {}, "x").status, 200);
