@@ -736,6 +736,63 @@ TEST_F(LocalMasterE2eTest, ScaleAnswerCountsTheRunningTasks) {
   EXPECT_EQ(scaled.status().deployment_id(), "v1");  // the third is yet to start
 }
 
+// Health checks end to end, run by the local master as the Mesos executor
+// runs them: every task reports healthy; one made to fail its checks gets a
+// replacement, and is killed only once the replacement is healthy, so the
+// service never has fewer than 2 healthy tasks of 3 (and never below 3 once
+// the replacement is in); the executor itself kills nothing.
+TEST_F(LocalMasterE2eTest, AFailingHealthCheckReplacesTheTaskReplacementFirst) {
+  StartMaster();
+  StartReplicas();
+  const int leader = WaitForSubscribedLeader();
+  ASSERT_GE(leader, 0);
+  v1::ServiceSpec spec = Spec("e2e/health", 3);
+  v1::HealthCheck* check = spec.mutable_health_check();
+  check->set_protocol(v1::HealthCheck::COMMAND);
+  check->mutable_command()->set_shell("true");
+  *check->mutable_delay() = ProtoDuration(absl::ZeroDuration());
+  *check->mutable_grace_period() = ProtoDuration(absl::ZeroDuration());
+  *check->mutable_interval() = ProtoDuration(absl::Milliseconds(200));
+  *check->mutable_timeout() = ProtoDuration(absl::Seconds(1));
+  check->set_consecutive_failures(2);
+  ASSERT_TRUE(Create((leader + 1) % 3, spec).ok());
+  const std::set<std::string> ids = WaitConverged("e2e/health", 3);
+  ASSERT_EQ(ids.size(), 3u);
+  auto healthy_tasks = [&](bool* sick_killed, const std::string& sick) -> int {
+    auto tasks = ListTasks(leader, "e2e/health");
+    if (!tasks.ok()) return -1;
+    int healthy = 0;
+    for (const v1::Task& task : *tasks) {
+      if (task.id() == sick) *sick_killed = task.kill_requested();
+      healthy += task.healthy() && task.id() != sick ? 1 : 0;
+    }
+    return healthy;
+  };
+  bool unused = false;
+  ASSERT_TRUE(WaitFor([&] { return healthy_tasks(&unused, "") == 3; }, absl::Seconds(30), kPoll))
+      << "every task reports healthy";
+
+  const std::string sick = *ids.begin();
+  master_->SetHealthChecksFailing(sick, true);
+  int min_others_healthy = 3, healthy_when_killed = -1;
+  std::set<std::string> final_ids;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        bool killed = false;
+        const int others = healthy_tasks(&killed, sick);
+        if (others < 0) return false;
+        min_others_healthy = std::min(min_others_healthy, others);
+        if (killed && healthy_when_killed < 0) healthy_when_killed = others;
+        return Converged("e2e/health", 3, &final_ids) && final_ids.count(sick) == 0 &&
+               healthy_tasks(&killed, "") == 3;
+      },
+      absl::Seconds(60), kPoll))
+      << last_why_;
+  EXPECT_GE(min_others_healthy, 2) << "the other two stayed healthy throughout";
+  EXPECT_EQ(healthy_when_killed, 3) << "killed only once its replacement was healthy";
+  EXPECT_EQ(final_ids.size(), 3u);
+}
+
 TEST_F(LocalMasterE2eTest, DeleteKillsTheTasksThenRemovesTheService) {
   StartMaster();
   DeleteKillsThenRemoves();
