@@ -19,12 +19,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -1342,6 +1344,70 @@ TEST_F(RealMesosE2eTest, ScaleUpThenDownKillsTheYoungest) {
 TEST_F(RealMesosE2eTest, DeleteKillsTheTasksThenRemovesTheService) {
   StartCluster(2, kRealAgentResources);
   DeleteKillsThenRemoves();
+}
+
+// Health checks on real Mesos: the command executor runs the COMMAND check
+// Mast puts in the TaskInfo (and accepts being told never to kill), reports
+// healthy, and a task whose check starts failing (a file the test drops in
+// its sandbox) is replaced by Mast, the replacement healthy before the kill.
+TEST_F(RealMesosE2eTest, AFailingHealthCheckReplacesTheTaskReplacementFirst) {
+  StartCluster(1, kRealAgentResources);
+  StartReplicas();
+  const int leader = WaitForSubscribedLeader();
+  ASSERT_GE(leader, 0);
+  services_.push_back("e2e/health");
+  v1::ServiceSpec spec = Spec("e2e/health", 2);
+  v1::HealthCheck* check = spec.mutable_health_check();
+  check->set_protocol(v1::HealthCheck::COMMAND);
+  // The check runs in the task's sandbox (the executor's working directory).
+  check->mutable_command()->set_shell("test ! -e fail");
+  *check->mutable_delay() = ProtoDuration(absl::ZeroDuration());
+  *check->mutable_grace_period() = ProtoDuration(absl::ZeroDuration());
+  *check->mutable_interval() = ProtoDuration(absl::Seconds(1));
+  *check->mutable_timeout() = ProtoDuration(absl::Seconds(5));
+  check->set_consecutive_failures(2);
+  ASSERT_TRUE(Create((leader + 1) % 3, spec).ok());
+  const std::set<std::string> ids = WaitConverged("e2e/health", 2);
+  ASSERT_EQ(ids.size(), 2u);
+  auto healthy = [&](const std::string& except, bool* except_killed) {
+    auto tasks = ListTasks(leader, "e2e/health");
+    int n = 0;
+    if (!tasks.ok()) return -1;
+    for (const v1::Task& task : *tasks) {
+      if (task.id() == except) *except_killed = task.kill_requested();
+      n += task.healthy() && task.id() != except ? 1 : 0;
+    }
+    return n;
+  };
+  bool unused = false;
+  ASSERT_TRUE(WaitFor([&] { return healthy("", &unused) == 2; }, absl::Seconds(60), kPoll))
+      << "the real command executor reports both healthy";
+
+  const std::string sick = *ids.begin();
+  absl::StatusOr<std::string> sandbox = cluster_->TaskSandbox(sick);
+  ASSERT_TRUE(sandbox.ok()) << sandbox.status();
+  { std::ofstream(*sandbox + "/fail") << "fail\n"; }
+  int healthy_when_killed = -1, min_others = 2;
+  std::set<std::string> final_ids;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        bool killed = false;
+        const int others = healthy(sick, &killed);
+        if (others < 0) return false;
+        min_others = std::min(min_others, others);
+        if (killed && healthy_when_killed < 0) healthy_when_killed = others;
+        return Converged("e2e/health", 2, &final_ids) && final_ids.count(sick) == 0 &&
+               healthy("", &unused) == 2;
+      },
+      absl::Seconds(90), kPoll))
+      << last_why_ << "\n---- the executor's stderr ----\n"
+      << [&] {
+           std::stringstream err;
+           err << std::ifstream(*sandbox + "/stderr").rdbuf();
+           return err.str();
+         }();
+  EXPECT_GE(min_others, 1) << "the other task stayed healthy";
+  EXPECT_EQ(healthy_when_killed, 2) << "killed only once its replacement was healthy";
 }
 
 // (5) on real Mesos, where calls cannot be slowed: the one agent has room

@@ -118,4 +118,24 @@ const google::protobuf::Value* JsonField(const google::protobuf::Value& v, const
   return JsonField(v.struct_value(), key);
 }
 
+absl::StatusOr<std::string> RealMesosCluster::TaskSandbox(const std::string& task_id) const {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  for (fs::recursive_directory_iterator
+           it(dir_, fs::directory_options::skip_permission_denied, error),
+       end;
+       !error && it != end; it.increment(error)) {
+    if (it->path().filename() == "meta") {
+      it.disable_recursion_pending();  // checkpoints mirror the sandbox tree
+      continue;
+    }
+    if (it->path().filename() != task_id || it->path().parent_path().filename() != "executors") {
+      continue;
+    }
+    const fs::path latest = it->path() / "runs" / "latest";
+    if (fs::exists(latest, error)) return fs::canonical(latest, error).string();
+  }
+  return absl::NotFoundError(absl::StrCat("no sandbox of task ", task_id, " under ", dir_));
+}
+
 }  // namespace mast::testing

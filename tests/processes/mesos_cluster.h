@@ -33,6 +33,9 @@ class RealMesosCluster {
   // GET <path> on the master, parsed as JSON.
   absl::StatusOr<google::protobuf::Struct> GetJson(const std::string& path) const;
   std::string MasterLog() const { return master_ ? master_->ReadLog() : ""; }
+  // The sandbox of the (command-executor) task `task_id` on any agent
+  // (.../executors/<task_id>/runs/latest), or NOT_FOUND.
+  absl::StatusOr<std::string> TaskSandbox(const std::string& task_id) const;
 
  private:
   RealMesosCluster() = default;
