@@ -18,4 +18,10 @@ bool IsTerminal(v1::Task::State state) {
 
 bool IsLive(const v1::Task& task) { return !IsTerminal(task.state()) && !task.kill_requested(); }
 
+bool IsReady(const v1::ServiceSpec& spec, const v1::Task& task) {
+  return task.state() == v1::Task::RUNNING && !task.kill_requested() &&
+         (!spec.has_health_check() || task.healthy()) &&
+         (!spec.has_readiness_check() || task.ready());
+}
+
 }  // namespace mast

@@ -234,6 +234,10 @@ std::string Describe(const v1::WatchEvent& e) {
     case v1::WatchEvent::kLeader:
       what = absl::StrCat("leader ", e.leader().leader_id());
       break;
+    case v1::WatchEvent::kDeployment:
+      what = absl::StrCat("deployment ", e.deployment().id(), " ",
+                          v1::Deployment::State_Name(e.deployment().state()));
+      break;
     case v1::WatchEvent::OBJECT_NOT_SET:
       break;
   }
