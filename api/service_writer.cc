@@ -1,5 +1,6 @@
 #include "api/service_writer.h"
 
+#include <initializer_list>
 #include <type_traits>
 #include <utility>
 
@@ -36,8 +37,8 @@ absl::StatusOr<v1::ServiceSpec> CheckedSpec(const v1::ServiceSpec& spec,
   return filled;
 }
 
-absl::Status CheckName(const std::string& name) {
-  if (name.empty()) return absl::InvalidArgumentError("name: required");
+absl::Status CheckName(const std::string& name, absl::string_view field = "name") {
+  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
   return absl::OkStatus();
 }
 
@@ -190,6 +191,11 @@ void ServiceWriter::Write(absl::string_view method, const Request& request, Done
                 if (!written.ok()) return std::move(done)(written.status());
                 if constexpr (std::is_same_v<Response, v1::Service>) {
                   std::move(done)(*std::move(written));
+                } else if constexpr (std::is_same_v<Response, v1::Deployment>) {
+                  // The deployment as stored: reads fill its progress.
+                  v1::Deployment deployment = written->response.deployment();
+                  deployment.clear_progress();
+                  std::move(done)(Written<Response>{std::move(deployment), written->store_version});
                 } else {
                   std::move(done)(Written<Response>{Response(), written->store_version});
                 }
@@ -226,7 +232,7 @@ void ServiceWriter::Apply(Mutation mutation, Done<v1::Service> done) {
           store_.PutService(
               *term_, *std::move(plan->record), plan->znode_version,
               callbacks_.Bind(
-                  [this, release = std::move(release), done = std::move(done),
+                  [this, kind = mutation.kind, release = std::move(release), done = std::move(done),
                    answer = std::move(plan->answer)](absl::StatusOr<int32_t> put) mutable {
                     std::move(release)();
                     if (put.ok()) {
@@ -241,18 +247,8 @@ void ServiceWriter::Apply(Mutation mutation, Done<v1::Service> done) {
                                       Answer(answer, version, std::move(done));
                                     }));
                     }
-                    const std::string service =
-                        absl::StrCat("service '", answer.record.service().spec().name(), "'");
-                    absl::Status status = put.status();
-                    if (absl::IsAborted(status)) {
-                      status = absl::AbortedError(
-                          absl::StrCat(service, " changed concurrently; re-read and retry"));
-                    } else if (absl::IsAlreadyExists(status)) {
-                      status = absl::AlreadyExistsError(absl::StrCat(service, " already exists"));
-                    } else if (absl::IsNotFound(status)) {
-                      status = absl::NotFoundError(absl::StrCat(service, " not found"));
-                    }
-                    std::move(done)(ForClient(status));
+                    std::move(done)(
+                        PutError(kind, answer.record.service().spec().name(), put.status()));
                   }));
         }));
   });
@@ -267,33 +263,62 @@ void ServiceWriter::Answer(const StoredService& written, int64_t store_version,
   std::move(done)(Written<v1::Service>{std::move(view), store_version});
 }
 
+absl::Status ServiceWriter::PutError(const Mutation::Kind kind, const std::string& name,
+                                     absl::Status status) {
+  const std::string service = absl::StrCat("service '", name, "'");
+  if (kind == Mutation::Kind::kTransition) {
+    // The scheduler decides again from the record (ABORTED), or stops (deposed).
+    if (absl::IsAborted(status) || absl::IsNotFound(status)) {
+      return absl::AbortedError(absl::StrCat(service, " changed concurrently: ", status.message()));
+    }
+    return status;
+  }
+  if (absl::IsAborted(status)) {
+    status = absl::AbortedError(absl::StrCat(service, " changed concurrently; re-read and retry"));
+  } else if (absl::IsAlreadyExists(status)) {
+    status = absl::AlreadyExistsError(absl::StrCat(service, " already exists"));
+  } else if (absl::IsNotFound(status)) {
+    status = absl::NotFoundError(absl::StrCat(service, " not found"));
+  }
+  return ForClient(status);
+}
+
+absl::StatusOr<ServiceWriter::Planned> ServiceWriter::PlanCreate(Mutation& mutation, bool exists,
+                                                                 bool deleting) const {
+  if (exists) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "service '", mutation.name, "'",
+        deleting ? " already exists and is being deleted; create it again once it is gone"
+                 : " already exists"));
+  }
+  Planned plan;
+  plan.record.emplace();
+  const absl::Time now = clock_.Now();
+  MAST_RETURN_IF_ERROR(std::move(mutation.apply)(*plan.record, v1::records::ServiceRecord(), now));
+  v1::Service* created = plan.record->mutable_service();
+  created->set_version(1);
+  created->set_task_version(1);
+  ToProtoTimestamp(now, created->mutable_created());
+  *created->mutable_updated() = created->created();
+  plan.znode_version = ServiceStore::kMustNotExist;
+  plan.answer.record = *plan.record;
+  return plan;
+}
+
 absl::StatusOr<ServiceWriter::Planned> ServiceWriter::Plan(
     Mutation& mutation, std::optional<StoredService> stored) const {
+  using Kind = Mutation::Kind;
   const std::string service = absl::StrCat("service '", mutation.name, "'");
   const bool deleting =
       stored.has_value() && (stored->record.deleting() || stored->record.service().deleting());
-  Planned plan;
-  if (mutation.kind == Mutation::Kind::kCreate) {
-    if (stored.has_value()) {
-      return absl::AlreadyExistsError(
-          absl::StrCat(service, deleting ? " already exists and is being deleted; create it "
-                                           "again once it is gone"
-                                         : " already exists"));
-    }
-    plan.record.emplace();
-    v1::Service* created = plan.record->mutable_service();
-    std::move(mutation.apply)(*created);
-    created->set_version(1);
-    created->set_task_version(1);
-    ToProtoTimestamp(clock_.Now(), created->mutable_created());
-    *created->mutable_updated() = created->created();
-    plan.znode_version = ServiceStore::kMustNotExist;
-    plan.answer.record = *plan.record;
-    return plan;
+  if (mutation.kind == Kind::kCreate) return PlanCreate(mutation, stored.has_value(), deleting);
+  if (mutation.kind == Kind::kTransition && (!stored.has_value() || deleting)) {
+    return absl::AbortedError(absl::StrCat(service, " is gone or being deleted"));
   }
   if (!stored.has_value()) return absl::NotFoundError(absl::StrCat(service, " not found"));
+  Planned plan;
   if (deleting) {
-    if (mutation.kind == Mutation::Kind::kDelete) {
+    if (mutation.kind == Kind::kDelete) {
       plan.answer = *std::move(stored);  // already asked for: nothing to write
       return plan;
     }
@@ -305,16 +330,133 @@ absl::StatusOr<ServiceWriter::Planned> ServiceWriter::Plan(
                                            version, ", not ", mutation.expected_version,
                                            "; re-read and retry"));
   }
-  plan.record = std::move(stored->record);
+  const absl::Time now = clock_.Now();
+  plan.record = stored->record;
   v1::Service* changed = plan.record->mutable_service();
-  changed->set_version(version + 1);
-  ToProtoTimestamp(clock_.Now(), changed->mutable_updated());
-  std::move(mutation.apply)(*changed);
+  if (mutation.kind == Kind::kChange || mutation.kind == Kind::kDelete) {
+    changed->set_version(version + 1);
+    ToProtoTimestamp(now, changed->mutable_updated());
+  }
+  MAST_RETURN_IF_ERROR(std::move(mutation.apply)(*plan.record, stored->record, now));
   plan.record->set_deleting(changed->deleting());
   plan.znode_version = stored->version;
   plan.answer.record = *plan.record;
   return plan;
 }
+
+namespace {
+
+using ServiceRecord = v1::records::ServiceRecord;
+
+std::string ServiceName(const ServiceRecord& record) {
+  return absl::StrCat("service '", record.service().spec().name(), "'");
+}
+
+// Makes room for a new deployment and starts it: FAILED_PRECONDITION while
+// one is active, unless `force`, which ends that one CANCELLED.
+absl::Status Redeploy(ServiceRecord& record, const ServiceRecord& before,
+                      v1::Deployment::Cause cause, bool force, absl::Time now) {
+  if (HasActiveDeployment(record.service())) {
+    const v1::Deployment& active = record.service().deployment();
+    if (!force) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(ServiceName(record), " has deployment ", active.id(), " in progress (",
+                       v1::Deployment::State_Name(active.state()), "); pass force to replace it"));
+    }
+    EndDeployment(record, v1::Deployment::CANCELLED, "replaced by a forced update", now);
+  }
+  return StartDeployment(record, before.service(), cause, now);
+}
+
+// The active deployment named by `id` (empty: the active one) in one of `states`.
+absl::StatusOr<v1::Deployment*> ActiveDeployment(
+    ServiceRecord& record, const std::string& id,
+    std::initializer_list<v1::Deployment::State> states, absl::string_view call) {
+  const std::string service = ServiceName(record);
+  v1::Service* current = record.mutable_service();
+  if (!HasActiveDeployment(*current)) {
+    if (id.empty())
+      return absl::NotFoundError(absl::StrCat(service, " has no deployment in progress"));
+    if (current->has_deployment() && current->deployment().id() == id) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "deployment ", id, " of ", service, " is ",
+          v1::Deployment::State_Name(current->deployment().state()), ": no longer in progress"));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("deployment ", id, " is not in progress in ", service, " (none is)"));
+  }
+  v1::Deployment* deployment = current->mutable_deployment();
+  if (!id.empty() && id != deployment->id()) {
+    return absl::FailedPreconditionError(absl::StrCat("deployment ", id, " is not in progress in ",
+                                                      service, " (", deployment->id(), " is)"));
+  }
+  for (v1::Deployment::State state : states) {
+    if (deployment->state() == state) return deployment;
+  }
+  std::string allowed;
+  for (v1::Deployment::State state : states) {
+    absl::StrAppend(&allowed, allowed.empty() ? "" : " or ", v1::Deployment::State_Name(state));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "deployment ", deployment->id(), " of ", service, " is ",
+      v1::Deployment::State_Name(deployment->state()), "; ", call, " needs it ", allowed));
+}
+
+absl::Status PauseDeployment(ServiceRecord& record, const std::string& id, absl::Time now) {
+  MAST_ASSIGN_OR_RETURN(v1::Deployment * deployment,
+                        ActiveDeployment(record, id, {v1::Deployment::RUNNING}, "a pause"));
+  deployment->set_state(v1::Deployment::PAUSED);
+  deployment->set_step_done(false);
+  ToProtoTimestamp(now, deployment->mutable_updated());
+  return absl::OkStatus();
+}
+
+absl::Status ResumeDeployment(ServiceRecord& record, const std::string& id, absl::Time now) {
+  MAST_ASSIGN_OR_RETURN(v1::Deployment * deployment,
+                        ActiveDeployment(record, id, {v1::Deployment::PAUSED}, "a resume"));
+  deployment->set_state(v1::Deployment::RUNNING);
+  if (deployment->step_done() && deployment->step() + 1 < deployment->step_count()) {
+    deployment->set_step(deployment->step() + 1);
+  }
+  deployment->set_step_done(false);
+  // Also mid-step: the progress deadline does not count the pause.
+  ToProtoTimestamp(now, deployment->mutable_step_started());
+  ToProtoTimestamp(now, deployment->mutable_updated());
+  return absl::OkStatus();
+}
+
+absl::Status CancelDeployment(ServiceRecord& record, const std::string& id, bool rollback,
+                              absl::Time now) {
+  MAST_ASSIGN_OR_RETURN(
+      v1::Deployment * deployment,
+      ActiveDeployment(record, id, {v1::Deployment::RUNNING, v1::Deployment::PAUSED}, "a cancel"));
+  if (!rollback) {
+    EndDeployment(record, v1::Deployment::CANCELLED, "cancelled", now);
+    return absl::OkStatus();
+  }
+  deployment->set_rollback_ends_as(v1::Deployment::CANCELLED);
+  return ApplyTransition(
+      record, DeploymentTransition{deployment->id(), v1::Deployment::ROLLING_BACK, 0, "cancelled"},
+      now);
+}
+
+absl::Status RollbackTo(ServiceRecord& record, const ServiceRecord& before, uint64_t to_version,
+                        bool force, absl::Time now) {
+  std::optional<KeptSpec> kept =
+      to_version == 0 ? PreviousSpec(before) : SpecAtVersion(before, to_version);
+  if (!kept.has_value()) {
+    return absl::NotFoundError(
+        to_version == 0 ? absl::StrCat(ServiceName(before), " has no previous version kept")
+                        : absl::StrCat("version ", to_version, " of ", ServiceName(before),
+                                       " is no longer kept"));
+  }
+  v1::Service* service = record.mutable_service();
+  *service->mutable_spec() = std::move(kept->spec);
+  service->set_task_version(kept->task_version);
+  return Redeploy(record, before, v1::Deployment::ROLLBACK, force, now);
+}
+
+}  // namespace
 
 void ServiceWriter::Create(v1::CreateServiceRequest request, Done<v1::Service> done) {
   Write<v1::CreateServiceRequest, v1::Service>(
@@ -322,8 +464,10 @@ void ServiceWriter::Create(v1::CreateServiceRequest request, Done<v1::Service> d
         MAST_ASSIGN_OR_RETURN(v1::ServiceSpec spec, CheckedSpec(request.spec(), "spec."));
         std::string name = spec.name();
         return Mutation{Mutation::Kind::kCreate, std::move(name), 0,
-                        [spec = std::move(spec)](v1::Service& service) mutable {
-                          *service.mutable_spec() = std::move(spec);
+                        [spec = std::move(spec)](ServiceRecord& record, const ServiceRecord&,
+                                                 absl::Time) mutable {
+                          *record.mutable_service()->mutable_spec() = std::move(spec);
+                          return absl::OkStatus();
                         }};
       });
 }
@@ -334,11 +478,15 @@ void ServiceWriter::Update(v1::UpdateServiceRequest request, Done<v1::Service> d
         MAST_ASSIGN_OR_RETURN(v1::ServiceSpec spec, CheckedSpec(request.spec(), "spec."));
         std::string name = spec.name();
         return Mutation{Mutation::Kind::kChange, std::move(name), request.expected_version(),
-                        [spec = std::move(spec)](v1::Service& service) mutable {
-                          if (!SameButInstances(service.spec(), spec)) {
-                            service.set_task_version(service.version());
-                          }
-                          *service.mutable_spec() = std::move(spec);
+                        [spec = std::move(spec), force = request.force()](
+                            ServiceRecord& record, const ServiceRecord& before,
+                            absl::Time now) mutable -> absl::Status {
+                          v1::Service* service = record.mutable_service();
+                          const bool new_tasks = !SameButInstances(service->spec(), spec);
+                          *service->mutable_spec() = std::move(spec);
+                          if (!new_tasks) return absl::OkStatus();  // a scale
+                          service->set_task_version(service->version());
+                          return Redeploy(record, before, v1::Deployment::UPDATE, force, now);
                         }};
       });
 }
@@ -352,8 +500,10 @@ void ServiceWriter::Scale(v1::ScaleServiceRequest request, Done<v1::Service> don
               "instances: must be at most ", kMaxInstances, ", not ", request.instances()));
         }
         return Mutation{Mutation::Kind::kChange, request.name(), request.expected_version(),
-                        [instances = request.instances()](v1::Service& service) {
-                          service.mutable_spec()->set_instances(instances);
+                        [instances = request.instances()](ServiceRecord& record,
+                                                          const ServiceRecord&, absl::Time) {
+                          record.mutable_service()->mutable_spec()->set_instances(instances);
+                          return absl::OkStatus();
                         }};
       });
 }
@@ -363,7 +513,11 @@ void ServiceWriter::Restart(v1::RestartServiceRequest request, Done<v1::Service>
       "restart", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
         MAST_RETURN_IF_ERROR(CheckName(request.name()));
         return Mutation{Mutation::Kind::kChange, request.name(), request.expected_version(),
-                        [](v1::Service& service) { service.set_task_version(service.version()); }};
+                        [force = request.force()](ServiceRecord& record,
+                                                  const ServiceRecord& before, absl::Time now) {
+                          record.mutable_service()->set_task_version(record.service().version());
+                          return Redeploy(record, before, v1::Deployment::RESTART, force, now);
+                        }};
       });
 }
 
@@ -372,8 +526,72 @@ void ServiceWriter::Delete(v1::DeleteServiceRequest request, Done<v1::DeleteServ
       "delete", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
         MAST_RETURN_IF_ERROR(CheckName(request.name()));
         return Mutation{Mutation::Kind::kDelete, request.name(), request.expected_version(),
-                        [](v1::Service& service) { service.set_deleting(true); }};
+                        [](ServiceRecord& record, const ServiceRecord&, absl::Time now) {
+                          record.mutable_service()->set_deleting(true);
+                          EndDeployment(record, v1::Deployment::CANCELLED, "service deleted", now);
+                          return absl::OkStatus();
+                        }};
       });
+}
+
+void ServiceWriter::Pause(v1::DeploymentRequest request, Done<v1::Deployment> done) {
+  Write<v1::DeploymentRequest, v1::Deployment>(
+      "pause", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
+        MAST_RETURN_IF_ERROR(CheckName(request.service(), "service"));
+        return Mutation{
+            Mutation::Kind::kDeployment, request.service(), 0,
+            [id = request.id()](ServiceRecord& record, const ServiceRecord&, absl::Time now) {
+              return PauseDeployment(record, id, now);
+            }};
+      });
+}
+
+void ServiceWriter::Resume(v1::DeploymentRequest request, Done<v1::Deployment> done) {
+  Write<v1::DeploymentRequest, v1::Deployment>(
+      "resume", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
+        MAST_RETURN_IF_ERROR(CheckName(request.service(), "service"));
+        return Mutation{
+            Mutation::Kind::kDeployment, request.service(), 0,
+            [id = request.id()](ServiceRecord& record, const ServiceRecord&, absl::Time now) {
+              return ResumeDeployment(record, id, now);
+            }};
+      });
+}
+
+void ServiceWriter::Cancel(v1::CancelDeploymentRequest request, Done<v1::Deployment> done) {
+  Write<v1::CancelDeploymentRequest, v1::Deployment>(
+      "cancel", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
+        MAST_RETURN_IF_ERROR(CheckName(request.service(), "service"));
+        return Mutation{Mutation::Kind::kDeployment, request.service(), 0,
+                        [id = request.id(), rollback = request.rollback()](
+                            ServiceRecord& record, const ServiceRecord&, absl::Time now) {
+                          return CancelDeployment(record, id, rollback, now);
+                        }};
+      });
+}
+
+void ServiceWriter::Rollback(v1::RollbackServiceRequest request, Done<v1::Service> done) {
+  Write<v1::RollbackServiceRequest, v1::Service>(
+      "rollback", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
+        MAST_RETURN_IF_ERROR(CheckName(request.name()));
+        return Mutation{Mutation::Kind::kChange, request.name(), request.expected_version(),
+                        [to = request.to_version(), force = request.force()](
+                            ServiceRecord& record, const ServiceRecord& before, absl::Time now) {
+                          return RollbackTo(record, before, to, force, now);
+                        }};
+      });
+}
+
+void ServiceWriter::Record(const std::string& service, DeploymentTransition transition,
+                           absl::AnyInvocable<void(absl::Status) &&> done) {
+  Mutation mutation{Mutation::Kind::kTransition, service, 0,
+                    [transition = std::move(transition)](
+                        v1::records::ServiceRecord& record, const v1::records::ServiceRecord&,
+                        absl::Time now) { return ApplyTransition(record, transition, now); }};
+  Apply(std::move(mutation),
+        [done = std::move(done)](absl::StatusOr<Written<v1::Service>> written) mutable {
+          std::move(done)(written.status());
+        });
 }
 
 }  // namespace mast

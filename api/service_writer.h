@@ -17,12 +17,15 @@
 #include "common/weak_callback.h"
 #include "election/leader_elector.h"
 #include "mast/v1/mast.pb.h"
+#include "store/deployments.h"
 #include "store/service_store.h"
 
 namespace mast {
 
 // The leader's entry point for the API's writes (CreateService,
-// UpdateService, ScaleService, RestartService, DeleteService). Each write is
+// UpdateService, ScaleService, RestartService, DeleteService, and the
+// deployment writes PauseDeployment, ResumeDeployment, CancelDeployment,
+// RollbackService), and the scheduler's DeploymentRecorder. Each write is
 // checked (ValidateServiceSpec after WithDefaults; INVALID_ARGUMENT names
 // the field), read fresh from the store, checked against `expected_version`
 // (0 = any; ABORTED on mismatch) and written through ServiceStore, fenced
@@ -34,6 +37,37 @@ namespace mast {
 // that changes the record adds one to `version`; Update also sets
 // task_version to the new version when the spec changes in anything but
 // `instances`, Restart always does (the spec unchanged), Scale keeps it.
+//
+// Deployments (store/deployments.h): an Update that changes task_version,
+// a Restart and a Rollback start one (cause UPDATE, RESTART, ROLLBACK;
+// from_spec = the spec before the write). While one is active (RUNNING,
+// PAUSED, ROLLING_BACK) such a write is FAILED_PRECONDITION ("service 'x'
+// has deployment <id> in progress (RUNNING); pass force to replace it")
+// unless the request has `force`: the active one then ends CANCELLED
+// ("replaced by a forced update") and the new one starts. Scale, and an
+// Update of `instances` only, never start one and are allowed during one.
+// Delete ends an active one CANCELLED ("service deleted").
+// - Pause: RUNNING -> PAUSED (step_done false). Resume: PAUSED -> RUNNING,
+//   the next step if the step was done; step_started = now either way (the
+//   progress deadline does not count the pause). Cancel: RUNNING or PAUSED;
+//   with `rollback` ROLLING_BACK (as ApplyTransition's, the version + 1)
+//   ending as CANCELLED, failure_reason "cancelled"; without, CANCELLED at
+//   once. They name the deployment by id (empty: the active one): NOT_FOUND
+//   for an unknown service, or no active deployment and no id;
+//   FAILED_PRECONDITION when the id is not the active one or the state is
+//   not one the call applies to (the message names it). They do not change
+//   the version (a Cancel with rollback does, as the spec goes back) and
+//   answer the Deployment as stored (progress empty).
+// - Rollback: to the spec kept for to_version (SpecAtVersion; 0:
+//   PreviousSpec), NOT_FOUND ("version 3 of service 'x' is no longer
+//   kept") otherwise; version + 1, task_version = the kept one, so tasks
+//   still running it count as new.
+// - Record (DeploymentRecorder): serialized with the API's writes of the
+//   name, fresh read, ApplyTransition, PutService fenced. OK; ABORTED when
+//   the deployment is no longer the one in progress (or the service is
+//   gone or deleting, or the record changed under the write);
+//   FAILED_PRECONDITION when the fence refused (deposed); UNAVAILABLE when
+//   not leading, paused, or the store is unreachable.
 //
 // Deletion: Delete only marks the service deleting (Service.deleting and
 // ServiceRecord.deleting, version + 1); the leader's scheduler kills its
@@ -72,7 +106,7 @@ namespace mast {
 // control loop, and `done` is called there (possibly before the method
 // returns). The store must outlive its use; callbacks of a destroyed writer
 // never run.
-class ServiceWriter {
+class ServiceWriter : public DeploymentRecorder {
  public:
   struct Options {
     // Idempotency keys remembered (answered ones). Default 10,000.
@@ -105,6 +139,14 @@ class ServiceWriter {
   void Scale(v1::ScaleServiceRequest request, Done<v1::Service> done);
   void Restart(v1::RestartServiceRequest request, Done<v1::Service> done);
   void Delete(v1::DeleteServiceRequest request, Done<v1::DeleteServiceResponse> done);
+  void Pause(v1::DeploymentRequest request, Done<v1::Deployment> done);
+  void Resume(v1::DeploymentRequest request, Done<v1::Deployment> done);
+  void Cancel(v1::CancelDeploymentRequest request, Done<v1::Deployment> done);
+  void Rollback(v1::RollbackServiceRequest request, Done<v1::Service> done);
+
+  // DeploymentRecorder (see "Deployments" above).
+  void Record(const std::string& service, DeploymentTransition transition,
+              absl::AnyInvocable<void(absl::Status) &&> done) override;
 
   // Idempotency keys remembered now (answered and in flight).
   size_t idempotency_entries() const { return idempotency_.size(); }
@@ -129,16 +171,24 @@ class ServiceWriter {
   // One write, as the frame below sees it.
   struct Mutation {
     enum class Kind {
-      kCreate,  // the name must be free
-      kChange,  // the service must exist and not be deleting
-      kDelete,  // the service must exist; already deleting: done, nothing written
+      kCreate,      // the name must be free
+      kChange,      // the service must exist and not be deleting; version + 1
+      kDeployment,  // as kChange, but the version is apply's business
+      kDelete,      // as kChange; already deleting: done, nothing written
+      // The scheduler's (Record): as kDeployment, but a missing or deleting
+      // service is ABORTED and a refused fence stays FAILED_PRECONDITION.
+      kTransition,
     };
     Kind kind = Kind::kChange;
     std::string name;
     uint64_t expected_version = 0;  // 0: any (kCreate: unused)
-    // Changes the service: a new one for kCreate (before its versions and
-    // times are set), else the stored one with its version already raised.
-    absl::AnyInvocable<void(v1::Service&) &&> apply;
+    // Changes the record: a new one for kCreate (before its versions and
+    // times are set), else the stored one (for kChange and kDelete with its
+    // version raised and `updated` = now). `before` is the record as read
+    // (empty for kCreate). An error is the write's answer; nothing is written.
+    absl::AnyInvocable<absl::Status(v1::records::ServiceRecord& record,
+                                    const v1::records::ServiceRecord& before, absl::Time now) &&>
+        apply;
   };
 
   template <typename Request, typename Response>
@@ -168,6 +218,10 @@ class ServiceWriter {
     StoredService answer;  // the record as written (or as read, when nothing is)
   };
   absl::StatusOr<Planned> Plan(Mutation& mutation, std::optional<StoredService> stored) const;
+  absl::StatusOr<Planned> PlanCreate(Mutation& mutation, bool exists, bool deleting) const;
+  // The client's (or, for kTransition, the scheduler's) view of a failed PutService.
+  static absl::Status PutError(const Mutation::Kind kind, const std::string& name,
+                               absl::Status status);
   // Answers `done` with `written` as a read would show it, at `store_version`.
   void Answer(const StoredService& written, int64_t store_version, Done<v1::Service> done) const;
 

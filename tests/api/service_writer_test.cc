@@ -76,10 +76,12 @@ class ServiceWriterTest : public ::testing::Test {
     return Unwrap(CallOnLoop<Answer<v1::Service>>(
         driven_.loop(), [&](auto cb) { writer_.Create(request, std::move(cb)); }));
   }
-  absl::StatusOr<v1::Service> Update(const v1::ServiceSpec& spec, uint64_t expected) {
+  absl::StatusOr<v1::Service> Update(const v1::ServiceSpec& spec, uint64_t expected,
+                                     bool force = false) {
     v1::UpdateServiceRequest request;
     *request.mutable_spec() = spec;
     request.set_expected_version(expected);
+    request.set_force(force);
     return Unwrap(CallOnLoop<Answer<v1::Service>>(
         driven_.loop(), [&](auto cb) { writer_.Update(request, std::move(cb)); }));
   }
@@ -94,11 +96,12 @@ class ServiceWriterTest : public ::testing::Test {
         driven_.loop(), [&](auto cb) { writer_.Scale(request, std::move(cb)); }));
   }
   absl::StatusOr<v1::Service> Restart(const std::string& name, uint64_t expected = 0,
-                                      const std::string& key = "") {
+                                      const std::string& key = "", bool force = false) {
     v1::RestartServiceRequest request;
     request.set_name(name);
     request.set_expected_version(expected);
     request.set_idempotency_key(key);
+    request.set_force(force);
     return Unwrap(CallOnLoop<Answer<v1::Service>>(
         driven_.loop(), [&](auto cb) { writer_.Restart(request, std::move(cb)); }));
   }
@@ -110,6 +113,51 @@ class ServiceWriterTest : public ::testing::Test {
                       driven_.loop(), [&](auto cb) { writer_.Delete(request, std::move(cb)); }))
         .status();
   }
+  absl::StatusOr<v1::Deployment> Pause(const std::string& service, const std::string& id = "",
+                                       const std::string& key = "") {
+    v1::DeploymentRequest request;
+    request.set_service(service);
+    request.set_id(id);
+    request.set_idempotency_key(key);
+    return Unwrap(CallOnLoop<Answer<v1::Deployment>>(
+        driven_.loop(), [&](auto cb) { writer_.Pause(request, std::move(cb)); }));
+  }
+  absl::StatusOr<v1::Deployment> Resume(const std::string& service, const std::string& id = "") {
+    v1::DeploymentRequest request;
+    request.set_service(service);
+    request.set_id(id);
+    return Unwrap(CallOnLoop<Answer<v1::Deployment>>(
+        driven_.loop(), [&](auto cb) { writer_.Resume(request, std::move(cb)); }));
+  }
+  absl::StatusOr<v1::Deployment> Cancel(const std::string& service, bool rollback,
+                                        const std::string& id = "") {
+    v1::CancelDeploymentRequest request;
+    request.set_service(service);
+    request.set_id(id);
+    request.set_rollback(rollback);
+    return Unwrap(CallOnLoop<Answer<v1::Deployment>>(
+        driven_.loop(), [&](auto cb) { writer_.Cancel(request, std::move(cb)); }));
+  }
+  absl::StatusOr<v1::Service> Rollback(const std::string& name, uint64_t to_version,
+                                       bool force = false) {
+    v1::RollbackServiceRequest request;
+    request.set_name(name);
+    request.set_to_version(to_version);
+    request.set_force(force);
+    return Unwrap(CallOnLoop<Answer<v1::Service>>(
+        driven_.loop(), [&](auto cb) { writer_.Rollback(request, std::move(cb)); }));
+  }
+  absl::Status Record(const std::string& service, DeploymentTransition transition) {
+    return CallOnLoop<absl::Status>(driven_.loop(), [&](auto cb) {
+      writer_.Record(service, std::move(transition), std::move(cb));
+    });
+  }
+  std::optional<v1::records::ServiceRecord> Rec(const std::string& name) {
+    std::optional<StoredService> stored = StoredRecord(name);
+    if (!stored.has_value()) return std::nullopt;
+    return stored->record;
+  }
+
   // What the leader's scheduler does once a deleting service has no task left.
   void RemoveRecord(const std::string& name) {
     absl::Status removed = CallOnLoop<absl::Status>(
@@ -228,9 +276,10 @@ TEST_F(ServiceWriterTest, TaskVersionMovesWhenTasksMustBeReplaced) {
       {"update of instances only", [&] { return Update(Spec("web", 4), 0); }, 3, 1},
       {"update of the command", [&] { return Update(changed, 0); }, 4, 4},
       {"update to the same spec", [&] { return Update(changed, 4); }, 5, 4},
-      {"update of a label", [&] { return Update(labelled, 0); }, 6, 6},
-      {"restart", [&] { return Restart("web", 6); }, 7, 7},
-      {"restart again", [&] { return Restart("web"); }, 8, 8},
+      // (force: each replaces the deployment the one before started)
+      {"update of a label", [&] { return Update(labelled, 0, true); }, 6, 6},
+      {"restart", [&] { return Restart("web", 6, "", true); }, 7, 7},
+      {"restart again", [&] { return Restart("web", 0, "", true); }, 8, 8},
       {"scale after restart", [&] { return Scale("web", 1); }, 9, 8},
   };
   for (const Step& step : steps) {
@@ -476,6 +525,214 @@ TEST_F(ServiceWriterTest, AnswersHaveTheStatusAReadShows) {
     ASSERT_TRUE(written.ok()) << written.status();
     EXPECT_EQ(written->status().running(), 2u);
   }
+}
+
+// A spec whose command (and so its task definition) is `shell`.
+v1::ServiceSpec Changed(const std::string& name, const std::string& shell, uint32_t instances = 2) {
+  v1::ServiceSpec spec = Spec(name, instances);
+  spec.mutable_command()->set_shell(shell);
+  return spec;
+}
+
+TEST_F(ServiceWriterTest, UpdateStartsADeploymentAndForceReplacesIt) {
+  ASSERT_TRUE(Create(Spec("web")).ok());
+  ASSERT_TRUE(Scale("web", 3).ok());  // a scale starts none
+  EXPECT_FALSE(Stored("web")->has_deployment());
+
+  driven_.Advance(absl::Seconds(1));
+  auto updated = Update(Changed("web", "v2", 3), 0);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  const v1::Deployment& first = updated->deployment();
+  EXPECT_EQ(first.state(), v1::Deployment::RUNNING);
+  EXPECT_EQ(first.cause(), v1::Deployment::UPDATE);
+  EXPECT_EQ(first.from_version(), 2u);
+  EXPECT_EQ(first.to_version(), 3u);
+  EXPECT_EQ(first.to_task_version(), 3u);
+  EXPECT_EQ(first.from_spec().command().shell(), "sleep 1000");
+  EXPECT_EQ(Stored("web")->deployment().id(), first.id());
+
+  // Another change of the tasks waits for it...
+  auto refused = Update(Changed("web", "v3", 3), 0);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.status().message(),
+            absl::StrCat("service 'web' has deployment ", first.id(),
+                         " in progress (RUNNING); pass force to replace it"));
+  EXPECT_EQ(Restart("web").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Stored("web")->version(), 3u);
+
+  // ...but a scale, or an update of instances only, does not.
+  auto scaled = Scale("web", 5);
+  ASSERT_TRUE(scaled.ok()) << scaled.status();
+  EXPECT_EQ(scaled->deployment().id(), first.id());
+  ASSERT_TRUE(Update(Changed("web", "v2", 4), 0).ok());
+  EXPECT_EQ(Stored("web")->deployment().state(), v1::Deployment::RUNNING);
+
+  driven_.Advance(absl::Seconds(1));
+  auto forced = Update(Changed("web", "v3", 4), 0, /*force=*/true);
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  EXPECT_NE(forced->deployment().id(), first.id());
+  EXPECT_EQ(forced->deployment().state(), v1::Deployment::RUNNING);
+  EXPECT_EQ(forced->deployment().from_spec().command().shell(), "v2");  // where it stood
+  EXPECT_EQ(forced->deployment().from_version(), 5u);
+  std::optional<v1::records::ServiceRecord> record = Rec("web");
+  ASSERT_TRUE(record.has_value());
+  ASSERT_EQ(record->deployment_history_size(), 1);
+  EXPECT_EQ(record->deployment_history(0).id(), first.id());
+  EXPECT_EQ(record->deployment_history(0).state(), v1::Deployment::CANCELLED);
+  EXPECT_EQ(record->deployment_history(0).failure_reason(), "replaced by a forced update");
+
+  // A delete cancels the one in progress.
+  ASSERT_TRUE(Delete("web").ok());
+  record = Rec("web");
+  EXPECT_EQ(record->service().deployment().state(), v1::Deployment::CANCELLED);
+  EXPECT_EQ(record->service().deployment().failure_reason(), "service deleted");
+  EXPECT_EQ(record->deployment_history_size(), 2);
+}
+
+TEST_F(ServiceWriterTest, PauseAndResume) {
+  ASSERT_TRUE(Create(Spec("web")).ok());
+  EXPECT_EQ(Pause("web").status().code(), absl::StatusCode::kNotFound);  // none yet
+  EXPECT_EQ(Pause("nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Pause("").status().message(), StartsWith("service: "));
+  v1::ServiceSpec canary = Changed("web", "v2", 4);
+  canary.mutable_upgrade_strategy()->add_steps()->set_instances(1);
+  auto restarted = Update(canary, 0);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  const std::string id = restarted->deployment().id();
+
+  auto wrong = Pause("web", "2-0");
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(wrong.status().message(), HasSubstr(absl::StrCat("(", id, " is)")));
+  EXPECT_EQ(Resume("web").status().code(), absl::StatusCode::kFailedPrecondition);
+
+  auto paused = Pause("web", id, "p1");
+  ASSERT_TRUE(paused.ok()) << paused.status();
+  EXPECT_EQ(paused->id(), id);
+  EXPECT_EQ(paused->state(), v1::Deployment::PAUSED);
+  EXPECT_FALSE(paused->step_done());
+  EXPECT_EQ(Stored("web")->deployment().state(), v1::Deployment::PAUSED);
+  EXPECT_EQ(Stored("web")->version(), 2u);  // no new version
+  // The same key: the first answer, not "is PAUSED".
+  auto repeat = Pause("web", id, "p1");
+  ASSERT_TRUE(repeat.ok()) << repeat.status();
+  EXPECT_EQ(repeat->SerializeAsString(), paused->SerializeAsString());
+  auto again = Pause("web");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.status().message(), HasSubstr("is PAUSED"));
+
+  driven_.Advance(absl::Seconds(5));
+  auto resumed = Resume("web");
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->state(), v1::Deployment::RUNNING);
+  EXPECT_EQ(resumed->step(), 0u);  // paused mid-step: the same step
+  EXPECT_EQ(resumed->step_started().seconds(), absl::ToUnixSeconds(driven_.Now()));
+
+  // Paused by the scheduler after its step: resuming starts the next one.
+  ASSERT_TRUE(Record("web", {id, v1::Deployment::PAUSED, 0, ""}).ok());
+  EXPECT_TRUE(Stored("web")->deployment().step_done());
+  auto next = Resume("web", id);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->step(), 1u);
+  EXPECT_FALSE(next->step_done());
+}
+
+TEST_F(ServiceWriterTest, CancelWithAndWithoutRollback) {
+  ASSERT_TRUE(Create(Spec("web")).ok());
+  ASSERT_TRUE(Update(Changed("web", "v2"), 0).ok());
+  auto stopped = Cancel("web", /*rollback=*/false);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->state(), v1::Deployment::CANCELLED);
+  EXPECT_EQ(stopped->failure_reason(), "cancelled");
+  EXPECT_EQ(Stored("web")->spec().command().shell(), "v2");  // stopped in place
+  EXPECT_EQ(Stored("web")->version(), 2u);
+  EXPECT_EQ(Cancel("web", false).status().code(), absl::StatusCode::kNotFound);
+  auto ended = Cancel("web", false, stopped->id());
+  EXPECT_EQ(ended.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(ended.status().message(), HasSubstr("is CANCELLED"));
+
+  auto restarted = Restart("web");  // task_version 3
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  ASSERT_TRUE(Pause("web").ok());
+  auto back = Cancel("web", /*rollback=*/true);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->state(), v1::Deployment::ROLLING_BACK);
+  EXPECT_EQ(back->rollback_ends_as(), v1::Deployment::CANCELLED);
+  EXPECT_EQ(back->failure_reason(), "cancelled");
+  std::optional<v1::Service> stored = Stored("web");
+  EXPECT_EQ(stored->version(), 4u);
+  EXPECT_EQ(stored->task_version(), 2u);  // the from side's
+  EXPECT_EQ(Cancel("web", true).status().code(), absl::StatusCode::kFailedPrecondition);
+  // The scheduler ends it as the cancel said.
+  ASSERT_TRUE(Record("web", {back->id(), v1::Deployment::CANCELLED, 0, ""}).ok());
+  EXPECT_EQ(Stored("web")->deployment().state(), v1::Deployment::CANCELLED);
+  EXPECT_EQ(Rec("web")->deployment_history_size(), 2);
+}
+
+TEST_F(ServiceWriterTest, RollbackToThePreviousOrANamedVersion) {
+  ASSERT_TRUE(Create(Changed("web", "v1")).ok());  // version 1
+  EXPECT_EQ(Rollback("web", 0).status().code(), absl::StatusCode::kNotFound);
+  auto v2 = Update(Changed("web", "v2"), 0);  // version 2
+  ASSERT_TRUE(v2.ok());
+  ASSERT_TRUE(Record("web", {v2->deployment().id(), v1::Deployment::SUCCEEDED, 0, ""}).ok());
+  ASSERT_TRUE(Update(Changed("web", "v3"), 0).ok());  // version 3
+
+  // While v3 rolls out, a rollback needs force.
+  EXPECT_EQ(Rollback("web", 0).status().code(), absl::StatusCode::kFailedPrecondition);
+  auto previous = Rollback("web", 0, /*force=*/true);
+  ASSERT_TRUE(previous.ok()) << previous.status();
+  EXPECT_EQ(previous->version(), 4u);
+  EXPECT_EQ(previous->spec().command().shell(), "v2");
+  EXPECT_EQ(previous->task_version(), 2u);  // tasks of v2 still running count as new
+  EXPECT_EQ(previous->deployment().cause(), v1::Deployment::ROLLBACK);
+  EXPECT_EQ(previous->deployment().from_version(), 3u);
+  EXPECT_EQ(Rec("web")->deployment_history().rbegin()->failure_reason(),
+            "replaced by a forced update");
+
+  ASSERT_TRUE(Cancel("web", false).ok());
+  auto first = Rollback("web", 1);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->version(), 5u);
+  EXPECT_EQ(first->spec().command().shell(), "v1");
+  EXPECT_EQ(first->task_version(), 1u);
+  ASSERT_TRUE(Cancel("web", false).ok());
+
+  auto gone = Rollback("web", 99);
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(gone.status().message(), "version 99 of service 'web' is no longer kept");
+  EXPECT_EQ(Rollback("nope", 1).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ServiceWriterTest, RecordAppliesTransitionsOfTheDeploymentInProgress) {
+  ASSERT_TRUE(Create(Spec("web")).ok());
+  v1::ServiceSpec canary = Changed("web", "v2", 4);
+  canary.mutable_upgrade_strategy()->add_steps()->set_instances(1);
+  auto updated = Update(canary, 0);
+  ASSERT_TRUE(updated.ok());
+  const std::string id = updated->deployment().id();
+  driven_.Advance(absl::Seconds(3));
+  ASSERT_TRUE(Record("web", {id, v1::Deployment::RUNNING, 1, ""}).ok());
+  std::optional<v1::Service> stored = Stored("web");
+  EXPECT_EQ(stored->deployment().step(), 1u);
+  EXPECT_EQ(stored->deployment().step_started().seconds(), absl::ToUnixSeconds(driven_.Now()));
+  EXPECT_EQ(stored->version(), 2u);
+
+  absl::Status stale = Record("web", {"1-0", v1::Deployment::SUCCEEDED, 0, ""});
+  EXPECT_EQ(stale.code(), absl::StatusCode::kAborted) << stale;
+  EXPECT_EQ(Record("nope", {id, v1::Deployment::SUCCEEDED, 0, ""}).code(),
+            absl::StatusCode::kAborted);
+  ASSERT_TRUE(Record("web", {id, v1::Deployment::SUCCEEDED, 0, ""}).ok());
+  EXPECT_EQ(Record("web", {id, v1::Deployment::SUCCEEDED, 0, ""}).code(),
+            absl::StatusCode::kAborted);  // no longer in progress
+
+  // Deposed: the fence refuses, and the scheduler is told so (not to retry).
+  ASSERT_TRUE(Restart("web").ok());
+  const std::string restart = Stored("web")->deployment().id();
+  ensemble_.Delete(term_.znode);
+  EXPECT_EQ(Record("web", {restart, v1::Deployment::SUCCEEDED, 0, ""}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  OnLoop([&] { writer_.OnPaused(true); });
+  EXPECT_EQ(Record("web", {restart, v1::Deployment::SUCCEEDED, 0, ""}).code(),
+            absl::StatusCode::kUnavailable);
 }
 
 }  // namespace
