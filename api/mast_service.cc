@@ -176,6 +176,38 @@ grpc::ServerUnaryReactor* MastService::DeleteService(grpc::CallbackServerContext
       &v1::Mast::StubInterface::async_interface::DeleteService);
 }
 
+grpc::ServerUnaryReactor* MastService::PauseDeployment(grpc::CallbackServerContext* context,
+                                                       const v1::DeploymentRequest* request,
+                                                       v1::Deployment* response) {
+  return Write<v1::DeploymentRequest, v1::Deployment>(
+      context, request, response, &ServiceWriter::Pause,
+      &v1::Mast::StubInterface::async_interface::PauseDeployment);
+}
+
+grpc::ServerUnaryReactor* MastService::ResumeDeployment(grpc::CallbackServerContext* context,
+                                                        const v1::DeploymentRequest* request,
+                                                        v1::Deployment* response) {
+  return Write<v1::DeploymentRequest, v1::Deployment>(
+      context, request, response, &ServiceWriter::Resume,
+      &v1::Mast::StubInterface::async_interface::ResumeDeployment);
+}
+
+grpc::ServerUnaryReactor* MastService::CancelDeployment(grpc::CallbackServerContext* context,
+                                                        const v1::CancelDeploymentRequest* request,
+                                                        v1::Deployment* response) {
+  return Write<v1::CancelDeploymentRequest, v1::Deployment>(
+      context, request, response, &ServiceWriter::Cancel,
+      &v1::Mast::StubInterface::async_interface::CancelDeployment);
+}
+
+grpc::ServerUnaryReactor* MastService::RollbackService(grpc::CallbackServerContext* context,
+                                                       const v1::RollbackServiceRequest* request,
+                                                       v1::Service* response) {
+  return Write<v1::RollbackServiceRequest, v1::Service>(
+      context, request, response, &ServiceWriter::Rollback,
+      &v1::Mast::StubInterface::async_interface::RollbackService);
+}
+
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* MastService::Read(grpc::CallbackServerContext* context,
                                             const Request* request, Response* response,

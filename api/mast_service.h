@@ -37,7 +37,9 @@ inline constexpr absl::Duration kMaxStoreVersionWait = absl::Seconds(10);
 // (RESOURCE_EXHAUSTED), or when the server shuts down. It is served by this
 // replica, leader or not.
 //
-// Writes go one of three ways, decided from the election snapshot:
+// Writes (the service writes and the deployment writes PauseDeployment,
+// ResumeDeployment, CancelDeployment, RollbackService) go one of three
+// ways, decided from the election snapshot:
 // - acting leader: posted to the control loop through `post_write`, run by
 //   the ServiceWriter there, and answered from the loop through the call's
 //   reactor, with the write's store version in the trailing metadata
@@ -85,6 +87,18 @@ class MastService final : public mast::v1::Mast::CallbackService {
   grpc::ServerUnaryReactor* DeleteService(grpc::CallbackServerContext* context,
                                           const mast::v1::DeleteServiceRequest* request,
                                           mast::v1::DeleteServiceResponse* response) override;
+  grpc::ServerUnaryReactor* PauseDeployment(grpc::CallbackServerContext* context,
+                                            const mast::v1::DeploymentRequest* request,
+                                            mast::v1::Deployment* response) override;
+  grpc::ServerUnaryReactor* ResumeDeployment(grpc::CallbackServerContext* context,
+                                             const mast::v1::DeploymentRequest* request,
+                                             mast::v1::Deployment* response) override;
+  grpc::ServerUnaryReactor* CancelDeployment(grpc::CallbackServerContext* context,
+                                             const mast::v1::CancelDeploymentRequest* request,
+                                             mast::v1::Deployment* response) override;
+  grpc::ServerUnaryReactor* RollbackService(grpc::CallbackServerContext* context,
+                                            const mast::v1::RollbackServiceRequest* request,
+                                            mast::v1::Service* response) override;
 
   grpc::ServerUnaryReactor* GetService(grpc::CallbackServerContext* context,
                                        const mast::v1::GetServiceRequest* request,

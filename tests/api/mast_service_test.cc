@@ -32,7 +32,7 @@ namespace {
 using ::mast::testing::WaitFor;
 using ::testing::HasSubstr;
 
-// Stands in for the leader: records what a forwarded CreateService carried.
+// Stands in for the leader: records what a forwarded write carried.
 class RecordingLeader final : public v1::Mast::CallbackService {
  public:
   grpc::ServerUnaryReactor* CreateService(grpc::CallbackServerContext* context,
@@ -54,6 +54,20 @@ class RecordingLeader final : public v1::Mast::CallbackService {
     response->mutable_spec()->set_name(request->name());
     response->set_version(request->expected_version() + 1);
     response->set_task_version(request->expected_version() + 1);
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* CancelDeployment(grpc::CallbackServerContext* context,
+                                             const v1::CancelDeploymentRequest* request,
+                                             v1::Deployment* response) override {
+    Record(*context);
+    response->set_service(request->service());
+    response->set_id(request->id());
+    response->set_state(request->rollback() ? v1::Deployment::ROLLING_BACK
+                                            : v1::Deployment::CANCELLED);
+    context->AddTrailingMetadata(kStoreVersionTrailer, "43");
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -261,6 +275,50 @@ TEST_F(MastServiceRoutingTest, FollowerForwardsRestart) {
   EXPECT_EQ(leader_.Metadata(kForwardedByHeader), "r1");
   absl::MutexLock lock(&mu_);
   EXPECT_EQ(local_writes_, 0);
+}
+
+TEST_F(MastServiceRoutingTest, DeploymentWritesAreForwardedOrPosted) {
+  SetElection(Follower());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::CancelDeploymentRequest request;
+  request.set_service("team/web");
+  request.set_id("4-1");
+  request.set_rollback(true);
+  v1::Deployment answer;
+  grpc::Status status = stub_->CancelDeployment(&context, request, &answer);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(answer.id(), "4-1");
+  EXPECT_EQ(answer.state(), v1::Deployment::ROLLING_BACK);
+  EXPECT_EQ(leader_.Metadata(kForwardedByHeader), "r1");
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto version = trailers.find(kStoreVersionTrailer);
+  ASSERT_NE(version, trailers.end());
+  EXPECT_EQ(std::string(version->second.data(), version->second.size()), "43");
+  {
+    absl::MutexLock lock(&mu_);
+    EXPECT_EQ(local_writes_, 0);
+  }
+
+  // Leading: posted to the writer, which checks the request first.
+  ElectionSnapshot leading = Follower();
+  leading.leading = true;
+  leading.lease_expiry = absl::InfiniteFuture();
+  SetElection(leading);
+  grpc::ClientContext pause_context;
+  pause_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::Deployment paused;
+  status = stub_->PauseDeployment(&pause_context, v1::DeploymentRequest(), &paused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("service: required"));
+  grpc::ClientContext rollback_context;
+  rollback_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::Service rolled;
+  status = stub_->RollbackService(&rollback_context, v1::RollbackServiceRequest(), &rolled);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("name: required"));
+  absl::MutexLock lock(&mu_);
+  EXPECT_EQ(local_writes_, 2);
 }
 
 TEST_F(MastServiceRoutingTest, ListTasksReadsTheReplicasSnapshot) {

@@ -305,6 +305,20 @@ TEST_F(ServiceApiTest, WritesThroughFollowersReadsEverywhereAndFailover) {
   EXPECT_THAT(out, HasSubstr(R"("task_version":"3")"));
   EXPECT_EQ(Mastctl(follower, {"update", "-f", spec_path, "--expected_version=2"}, &out), 1) << out;
   EXPECT_THAT(out, HasSubstr("at version 3"));
+  // The update started a deployment, which nothing advances here (no
+  // Mesos): a restart waits for it. Cancelled through a follower (forwarded
+  // to the leader), the restart goes.
+  EXPECT_EQ(Mastctl(other, {"restart", "team/ctl"}, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("pass force to replace it"));
+  v1::CancelDeploymentRequest cancel;
+  cancel.set_service("team/ctl");
+  v1::Deployment cancelled;
+  status = Rpc([&](grpc::ClientContext* c) {
+    return stubs_[follower]->CancelDeployment(c, cancel, &cancelled);
+  });
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(cancelled.state(), v1::Deployment::CANCELLED);
+  EXPECT_EQ(cancelled.to_version(), 3u);
   EXPECT_EQ(Mastctl(other, {"restart", "team/ctl"}, &out), 0) << out;
   EXPECT_TRUE(WaitFor([&] { return Converged("team/ctl", 4, 3); }, absl::Seconds(10)));
   EXPECT_EQ(Mastctl(other, {"tasks", "team/ctl", "--state=RUNNING,STAGING"}, &out), 0) << out;
