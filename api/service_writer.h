@@ -33,10 +33,13 @@ namespace mast {
 // so the version check and the write of one are not interleaved with
 // another API write of the same name.
 //
-// Versions: Create stores version 1 and task_version 1. Every other write
-// that changes the record adds one to `version`; Update also sets
-// task_version to the new version when the spec changes in anything but
-// `instances`, Restart always does (the spec unchanged), Scale keeps it.
+// Versions: Create stores version 1 and task_version 1. Update, Scale,
+// Restart, Rollback and Delete add one to `version` (Pause, Resume and
+// Cancel change only the deployment, but a Cancel with rollback changes
+// the spec back: version + 1); Update also sets task_version to the new
+// version when the spec changes in anything but `instances`, Restart
+// always does (the spec unchanged), Rollback sets the kept one, Scale
+// keeps it.
 //
 // Deployments (store/deployments.h): an Update that changes task_version,
 // a Restart and a Rollback start one (cause UPDATE, RESTART, ROLLBACK;
