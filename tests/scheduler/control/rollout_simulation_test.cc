@@ -4,6 +4,7 @@
 // later, killed ones end one round later.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <set>
@@ -55,6 +56,18 @@ class Rollout {
   // Tasks of `version` fail once launched / run but never pass readiness.
   void FailVersion(uint64_t version) { failing_.insert(version); }
   void NeverReady(uint64_t version) { never_ready_.insert(version); }
+  // The `nth` task launched from now on is unhealthy from its start, for
+  // `rounds` rounds (-1: for good). Allows the health surge above U.
+  void Sicken(int nth, int rounds) {
+    sick_[absl::StrCat("t", next_id_ + nth)] = rounds;
+    health_allowance_ =
+        std::max(1, static_cast<int>(service_.spec().instances()) / 10);  // max_unhealthy_share
+  }
+  uint32_t FailuresOf(uint64_t version) const {
+    auto it = records_.failed_by_task_version().find(version);
+    return it == records_.failed_by_task_version().end() ? 0 : it->second;
+  }
+  const std::vector<std::string>& health_kills() const { return health_kills_; }
 
   void Round() {
     now_ += kRound;
@@ -66,6 +79,12 @@ class Rollout {
     }
     ServicePlan plan = PlanService(service_, Ptrs(), now_, {});
     for (const std::string& id : plan.kill) Kill(id);
+    for (const std::string& id : plan.health_kills) {
+      health_kills_.push_back(id);
+      for (v1::Task& task : tasks_) {
+        if (task.id() == id) task.set_failed_health_check(true);
+      }
+    }
     for (int i = 0; i < plan.to_launch; ++i) Launch();
     Check("the plan was applied");
   }
@@ -141,6 +160,20 @@ class Rollout {
     ToProtoTimestamp(now_, task.mutable_started());
     task.set_healthy(true);
     task.set_ready(never_ready_.count(task.version()) == 0);
+    if (sick_.count(task.id()) > 0) {
+      task.set_healthy(false);
+      ToProtoTimestamp(now_, task.mutable_unhealthy_since());
+    }
+  }
+
+  // A sick task's check passes again after its rounds.
+  void Heal(v1::Task& task) {
+    auto it = sick_.find(task.id());
+    if (it == sick_.end() || it->second < 0 || task.healthy()) return;
+    if (--it->second < 0) {
+      task.set_healthy(true);
+      task.clear_unhealthy_since();
+    }
   }
 
   void Kill(const std::string& id) {
@@ -157,7 +190,12 @@ class Rollout {
   void MoveWorld() {
     std::vector<v1::Task> next;
     for (v1::Task& task : tasks_) {
-      if (task.kill_requested()) continue;
+      if (task.kill_requested()) {
+        if (task.failed_health_check())
+          ++(*records_.mutable_failed_by_task_version())[task.version()];
+        continue;
+      }
+      if (task.state() == v1::Task::RUNNING) Heal(task);
       if (task.state() == v1::Task::STAGING && failing_.count(task.version()) > 0) {
         ++(*records_.mutable_failed_by_task_version())[task.version()];
         records_.set_failed(records_.failed() + 1);
@@ -200,7 +238,7 @@ class Rollout {
                                          " ready, below ", bounds.min_ready));
     }
     const int total = static_cast<int>(tasks_.size());  // ended ones are dropped
-    if (total > bounds.max_tasks) {
+    if (total > bounds.max_tasks + health_allowance_) {
       violations_.push_back(absl::StrCat(absl::FormatTime(now_), " ", when, ": ", total,
                                          " tasks, above ", bounds.max_tasks));
     }
@@ -212,6 +250,9 @@ class Rollout {
   absl::Time now_ = absl::FromUnixSeconds(1'700'000'000);
   int next_id_ = 0;
   int baseline_ = 0;
+  int health_allowance_ = 0;
+  std::map<std::string, int> sick_;  // task id -> rounds unhealthy left
+  std::vector<std::string> health_kills_;
   std::set<uint64_t> failing_, never_ready_;
   std::vector<std::string> violations_;
   std::vector<v1::Deployment::State> states_;
@@ -356,6 +397,60 @@ TEST(FailureSimulationTest, TasksNeverReadyMissTheDeadlineAndAreRolledBack) {
     EXPECT_EQ(rollout.Live(2), 0);
     EXPECT_EQ(rollout.ReadyOf(1), static_cast<int>(instances));
   }
+}
+
+// New tasks with a health check (10 s, 3 failures): `sick` is unhealthy for
+// good, `flapping` for one round.
+std::function<void(v1::ServiceSpec&)> Checked(double min_health, double max_over) {
+  return [=](v1::ServiceSpec& spec) {
+    spec.mutable_health_check()->set_protocol(v1::HealthCheck::HTTP);
+    spec.mutable_health_check()->mutable_interval()->set_seconds(10);
+    spec.mutable_health_check()->set_consecutive_failures(3);
+    spec.mutable_upgrade_strategy()->set_minimum_health_capacity(min_health);
+    spec.mutable_upgrade_strategy()->set_maximum_over_capacity(max_over);
+  };
+}
+
+TEST(HealthSimulationTest, AFailedNewTaskIsReplacedAndCountsAsAFailure) {
+  for (uint32_t instances : {1u, 3u, 20u}) {
+    SCOPED_TRACE(instances);
+    Rollout rollout(instances, Checked(1, 0.1));
+    rollout.Sicken(0, -1);
+    rollout.RunWhileRollingOut();
+    EXPECT_EQ(v1::Deployment::State_Name(rollout.state()), "SUCCEEDED")
+        << rollout.deployment().failure_reason();
+    EXPECT_THAT(rollout.violations(), IsEmpty());
+    ASSERT_EQ(rollout.health_kills().size(), 1u);
+    EXPECT_EQ(rollout.health_kills()[0], absl::StrCat("t", instances));
+    rollout.Round();
+    EXPECT_EQ(rollout.FailuresOf(2), 1u);
+    EXPECT_EQ(rollout.ReadyOf(2), static_cast<int>(instances));
+  }
+}
+
+TEST(HealthSimulationTest, AFlappingNewTaskIsNeitherReplacedNorAFailure) {
+  Rollout rollout(3, Checked(1, 0.1));
+  rollout.Sicken(0, 1);
+  rollout.RunWhileRollingOut();
+  EXPECT_EQ(v1::Deployment::State_Name(rollout.state()), "SUCCEEDED");
+  EXPECT_THAT(rollout.health_kills(), IsEmpty());
+  EXPECT_EQ(rollout.FailuresOf(2), 0u);
+  EXPECT_THAT(rollout.violations(), IsEmpty());
+}
+
+TEST(HealthSimulationTest, NewTasksFailingTheirChecksFailTheDeployment) {
+  Rollout rollout(3, [](v1::ServiceSpec& spec) {
+    Checked(1, 1)(spec);
+    spec.mutable_upgrade_strategy()->set_auto_rollback(true);
+  });
+  for (int i = 0; i < 10; ++i) rollout.Sicken(i, -1);
+  rollout.RunWhileRollingOut();
+  EXPECT_EQ(v1::Deployment::State_Name(rollout.state()), "ROLLED_BACK");
+  EXPECT_THAT(rollout.deployment().failure_reason(), ::testing::StartsWith("3 tasks of version 2"));
+  EXPECT_THAT(rollout.violations(), IsEmpty());
+  rollout.Round();
+  EXPECT_EQ(rollout.ReadyOf(1), 3);
+  EXPECT_EQ(rollout.Live(2), 0);
 }
 
 }  // namespace
