@@ -19,9 +19,21 @@ uint32_t StepTarget(const v1::ServiceSpec& spec, uint32_t step, uint32_t instanc
 // back, whatever the spec says) and without an active deployment.
 uint32_t CurrentStepTarget(const v1::Service& service);
 
+// The spec the tasks of `task_version` were launched with: the service's
+// for its task_version, the deployment's from_spec / to_spec for theirs,
+// else (not kept) the service's. A task's health and readiness are judged
+// by its own spec: an old task launched without a readiness or health check
+// never gets `ready` / `healthy`, and must not count as not ready for it.
+const v1::ServiceSpec& SpecOfTaskVersion(const v1::Service& service, uint64_t task_version);
+// IsReady of `task` by SpecOfTaskVersion.
+bool IsTaskReady(const v1::Service& service, const v1::Task& task);
+
 // The live counts of `service`'s deployment (service.deployment) from its
 // tasks: N, the step's target, new (service.task_version) and old tasks,
-// live and ready (IsReady), and the new version's failures. Pure; reads
+// live and ready (IsTaskReady), and the new version's failures: the records'
+// failed_by_task_version plus its tasks killed for failing their health
+// check that have not ended yet (the records count them once they end).
+// Pure; reads
 // fill Deployment.progress with it, the scheduler decides with it.
 v1::DeploymentProgress DeploymentProgressOf(const v1::Service& service,
                                             const std::vector<const v1::Task*>& tasks,

@@ -20,6 +20,9 @@ struct ServicePlan {
   int to_launch = 0;
   // Tasks to kill, in order.
   std::vector<std::string> kill;
+  // The tasks of `kill` killed because they failed their health check
+  // (FailedHealth): Task.failed_health_check is to be set on them.
+  std::vector<std::string> health_kills;
   // UNREACHABLE past the grace period: to be given up (recorded as LOST and
   // replaced; if one comes back it is unknown and killed).
   std::vector<std::string> expunge;
@@ -41,32 +44,48 @@ struct PlanOptions {
 bool FailedHealth(const v1::ServiceSpec& spec, const v1::Task& task, absl::Time now);
 std::optional<absl::Time> FailsHealthAt(const v1::ServiceSpec& spec, const v1::Task& task);
 
-// Decides, for one service, how to move its tasks toward the spec. Pure.
+// Decides, for one service, how to move its tasks toward the spec,
+// following its deployment (service.deployment) and upgrade strategy
+// (spec.upgrade_strategy, unset fields read as their defaults). Pure.
+//
+// Terms: N = instances; "new" tasks run the service's task_version (equal:
+// a rollback may go to a lower one), "old" ones any other version; "live"
+// is IsLive; "ready" is IsTaskReady (IsReady judged by the spec of the
+// task's own version, see store/deployment_progress.h); "dying" tasks were
+// killed and have not ended (they hold their resources through the kill
+// grace period; UNREACHABLE ones do not count, or a lost agent would stall
+// a rollout); "failed" tasks failed their health check (FailedHealth).
 //
 // - Deleting: kill every live task; remove the record once no task is left
 //   (tasks being killed count until their terminal update arrives).
-// - Tasks of the current task_version ("new") and of older ones ("old"):
-//   * no old tasks: launch up to `instances`; kill the excess, youngest
-//     first (tasks not yet RUNNING before RUNNING ones, then by creation,
-//     newest first).
-//   * old tasks (a rolling replacement, one at a time: at most one task
-//     above `instances`, never fewer RUNNING than `instances` while old ones
-//     run): launch while new + old + dying < instances + 1 and new <
-//     instances, where dying are tasks killed and not yet ended (they hold
-//     their resources through the kill grace period; UNREACHABLE ones do
-//     not count, or a lost agent would stall the update); kill old ones (not
-//     RUNNING first, then oldest) while RUNNING new + old > instances.
 // - An UNREACHABLE task counts as live for `unreachable_grace` from its
 //   unreachable_since; after that it is expunged and no longer counts.
-// - A task of the current version that failed its health check
-//   (FailedHealth) is replaced like an old one, replacement first: launch
-//   while healthy current + replaced < instances + surge, kill a failed one
-//   only while RUNNING others + failed ones > instances.
-// - With a health check, a new task counts as RUNNING for these rules (an
-//   old or failed task is killed for it) only once it is also healthy. The surge is one
-//   task during a rolling replacement, plus up to max_unhealthy_share of
-//   `instances` (at least one) for health, so an overloaded host failing
+// - No rollout under way (no deployment, an ended one, or a PAUSED one):
+//   old tasks are not replaced, they count toward N like new ones (a
+//   deployment failed or cancelled in place leaves both versions running).
+//   Launch new tasks up to N live; kill the excess per the kill selection
+//   (tasks not ready first, then the youngest, or the oldest, by creation).
+//   Failed tasks of any version are replaced, replacement first: launch
+//   while live + dying < N + surge, kill a failed one only once ready
+//   others + failed ones > N. The surge is max_unhealthy_share of N (at
+//   least one task, at most the failed ones), so an overloaded host failing
 //   every check at once does not take the service down with it.
+// - A RUNNING or ROLLING_BACK deployment: with T = CurrentStepTarget (N
+//   while rolling back) and RolloutBoundsOf's L (min ready) and U (max
+//   tasks):
+//   * old tasks that are not ready (failed ones included) are killed at
+//     once: they do not count toward the minimum health;
+//   * then ready old ones, in kill-selection order, while ready tasks (new
+//     and old) minus those killed stay >= L, keeping N - T old ones (the
+//     step's share of the old version);
+//   * new tasks are launched up to T' = max(T, N - old ones kept), capped
+//     at N (old ones gone during a step are made up with new ones), while
+//     live + dying < U (+ the health surge while new ones failed);
+//   * new tasks beyond T' are killed (not ready, then youngest first), e.g.
+//     after a scale-down;
+//   * failed new tasks are replaced as above, with T' for N.
+// `health_kills` lists the tasks of `kill` killed for failing their health
+// check (the scheduler marks them: a failure of their version).
 ServicePlan PlanService(const v1::Service& service, const std::vector<const v1::Task*>& tasks,
                         absl::Time now, const PlanOptions& options);
 

@@ -78,9 +78,11 @@ absl::Status ValidateTaskSchedulerConfig(const TaskSchedulerConfig& config);
 // whole term: their timers and the completions of their writes and calls
 // die with them (nothing counts epochs).
 //
-// Per service (PlanService): launch up to `instances`, replace tasks of an
-// older task_version one at a time, kill the excess youngest first, kill
-// everything of a deleting service and then remove its record.
+// Per service (PlanService): launch up to `instances`, replace tasks of
+// other task versions as the service's deployment and upgrade strategy say
+// (none without a deployment RUNNING or ROLLING_BACK), kill the excess per
+// the kill selection, kill everything of a deleting service and then remove
+// its record.
 //
 // Status updates change the book and are acknowledged once the write holding
 // the change is durable. Failed tasks are counted and relaunched after the

@@ -75,7 +75,8 @@ class TaskSchedulerTest : public ::testing::Test {
 
   void PutService(uint32_t instances, uint64_t task_version = 1, bool deleting = false,
                   v1::BackoffPolicy backoff = {},
-                  std::function<void(v1::ServiceSpec&)> edit = nullptr) {
+                  std::function<void(v1::ServiceSpec&)> edit = nullptr,
+                  std::function<void(v1::Service&)> edit_service = nullptr) {
     ServiceRecord record;
     v1::Service* service = record.mutable_service();
     service->mutable_spec()->set_name(kService);
@@ -94,6 +95,7 @@ class TaskSchedulerTest : public ::testing::Test {
     service->set_version(task_version);
     service->set_task_version(task_version);
     service->set_deleting(deleting);
+    if (edit_service) edit_service(*service);
     // On the driven loop: runs until idle, so the cache and the scheduler
     // have seen the write when it returns.
     auto put = CallOnLoop<absl::StatusOr<int32_t>>(driven_.loop(), [&](auto cb) {
@@ -620,7 +622,17 @@ TEST_F(TaskSchedulerTest, RollingUpdateReplacesOneTaskAtATime) {
   caller_.Expect(Call::ACKNOWLEDGE, 2);
   for (const std::string& id : old) Update(id, mesos_v1::TASK_RUNNING);
   caller_.Expect(Call::REVIVE);
-  PutService(2, 2);                   // a new task version
+  // A new task version, rolled out one task at a time (U = 3, L = 2).
+  PutService(
+      2, 2, false, {},
+      [](v1::ServiceSpec& spec) {
+        spec.mutable_upgrade_strategy()->set_minimum_health_capacity(1);
+        spec.mutable_upgrade_strategy()->set_maximum_over_capacity(0.5);
+      },
+      [](v1::Service& service) {
+        service.mutable_deployment()->set_id("d1");
+        service.mutable_deployment()->set_state(v1::Deployment::RUNNING);
+      });
   driven_.Advance(absl::Seconds(5));  // revive
   caller_.Expect(Call::SUPPRESS);
   caller_.Expect(Call::ACCEPT);
