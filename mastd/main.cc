@@ -280,6 +280,8 @@ class Daemon {
     // deleting service without tasks is removed either way).
     scheduler_ = std::make_unique<TaskScheduler>(config_.scheduler, *service_store_, *state_cache_,
                                                  loop_, clock_, &scheduler_metrics_, abdicate);
+    // Deployment transitions go through the API's writer, serialized with its writes.
+    scheduler_->SetDeploymentRecorder(writer_.get());
     if (detector_ != nullptr) {
       controller_ = std::make_unique<FrameworkController>(
           config_.framework,

@@ -107,7 +107,9 @@ std::optional<DeploymentTransition> DecideDeployment(const v1::Service& service,
   const v1::UpgradeStrategy& strategy = service.spec().upgrade_strategy();
   const uint32_t threshold = FailureThreshold(strategy);
   const uint32_t failed = NewFailures(service, tasks, records, now);
-  if (threshold > 0 && failed >= threshold) {
+  // Not while rolling back: the version gone back to counts its failures from
+  // before (a rollback ends by its steps or its deadline).
+  if (deployment.state() == v1::Deployment::RUNNING && threshold > 0 && failed >= threshold) {
     std::string reason = absl::StrCat(failed, " tasks of version ", service.task_version(),
                                       " failed (threshold ", threshold, ")");
     if (!records.last_failure().empty()) absl::StrAppend(&reason, ": ", records.last_failure());

@@ -21,7 +21,9 @@ namespace mast {
 //   ones: then the next step (RUNNING, step + 1), PAUSED after it when
 //   pause_after_step, SUCCEEDED after the last one (ROLLED_BACK, or
 //   rollback_ends_as, for a ROLLING_BACK one).
-// - The new version's failures (records.failed_by_task_version) reaching
+// - While RUNNING (not while rolling back: the version gone back to counts
+//   its failures from before), the new version's failures
+//   (records.failed_by_task_version) reaching
 //   the strategy's failure threshold, or no new task reaching RUNNING within
 //   progress_deadline of the step's start (or of the latest one that did),
 //   fail it: ROLLING_BACK with auto_rollback (not for a deployment already

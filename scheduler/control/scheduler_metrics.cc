@@ -48,6 +48,22 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
                                  "Duration of the last explicit reconciliation.")),
       tasks(NewGauge(registry, "mast_tasks", "Tasks the leader keeps records of (not terminal).")),
       tasks_waiting(NewGauge(registry, "mast_tasks_waiting",
-                             "Tasks waiting for an offer (backoff excluded).")) {}
+                             "Tasks waiting for an offer (backoff excluded).")),
+      deployment_transition_failures(
+          NewCounter(registry, "mast_deployment_transition_failures_total",
+                     "Deployment transitions the leader could not record (retried or dropped).")),
+      deployment_transitions_(prometheus::BuildCounter()
+                                  .Name("mast_deployment_transitions_total")
+                                  .Help("Deployment transitions recorded by the leader, by the "
+                                        "state moved to.")
+                                  .Register(registry)) {}
+
+void SchedulerMetrics::DeploymentTransition(v1::Deployment::State state, bool recorded) {
+  if (!recorded) {
+    deployment_transition_failures.Increment();
+    return;
+  }
+  deployment_transitions_.Add({{"state", v1::Deployment::State_Name(state)}}).Increment();
+}
 
 }  // namespace mast

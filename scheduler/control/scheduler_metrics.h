@@ -1,5 +1,6 @@
 #pragma once
 
+#include "mast/v1/service.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
@@ -28,6 +29,15 @@ struct SchedulerMetrics {
   prometheus::Gauge& reconcile_seconds;       // mast_last_reconciliation_seconds
   prometheus::Gauge& tasks;                   // mast_tasks (known to the leader)
   prometheus::Gauge& tasks_waiting;           // mast_tasks_waiting (to launch)
+  // mast_deployment_transition_failures_total: transitions not recorded.
+  prometheus::Counter& deployment_transition_failures;
+
+  // mast_deployment_transitions_total{state}: transitions recorded (or not:
+  // the failures counter), by the state moved to.
+  void DeploymentTransition(v1::Deployment::State state, bool recorded);
+
+ private:
+  prometheus::Family<prometheus::Counter>& deployment_transitions_;
 };
 
 }  // namespace mast

@@ -78,9 +78,10 @@ struct TaskScheduler::Term {
   explicit Term(LeaderTerm term) : term(std::move(term)) {}
 
   LeaderTerm term;
-  std::unique_ptr<TaskBook> book;              // once the state cache settled
-  std::unique_ptr<Subscription> subscription;  // loaded and subscribed
-  std::set<std::string> replans;               // ScheduleReplan'd
+  std::unique_ptr<TaskBook> book;                 // once the state cache settled
+  std::unique_ptr<DeploymentDriver> deployments;  // with the book, given a recorder
+  std::unique_ptr<Subscription> subscription;     // loaded and subscribed
+  std::set<std::string> replans;                  // ScheduleReplan'd
   bool replans_posted = false;
   EventLoop::TimerId tick_timer = 0;
   WeakCallbacks callbacks;  // plans, ticks and the load of this term
@@ -141,6 +142,11 @@ void TaskScheduler::Load(std::shared_ptr<const StateSnapshot> snapshot) {
       TaskBook::Config{config_.write_retry, config_.stable_run, config_.unreachable_grace}, store_,
       term_->term, loop_, clock_, metrics_, std::move(hooks));
   const size_t tasks = term_->book->Load(*snapshot);
+  if (recorder_ != nullptr) {
+    term_->deployments = std::make_unique<DeploymentDriver>(
+        *recorder_, metrics_,
+        [this](const std::string& name, absl::Time when) { ReplanAt(name, when); });
+  }
   LogInfo("scheduler_loaded", {{"services", term_->book->size()},
                                {"tasks", tasks},
                                {"store_version", snapshot->store_version},
@@ -194,6 +200,7 @@ void TaskScheduler::OnSnapshot(const std::shared_ptr<const StateSnapshot>& snaps
     BookedService* service = book->Find(name);
     if (service == nullptr || service->stored != stored) {
       book->Add(name, stored);
+      if (term_->deployments != nullptr) term_->deployments->OnRecordChanged(name);
       changed.push_back(name);
     }
   }
@@ -234,10 +241,17 @@ void TaskScheduler::Replan(const std::string& name) {
   tasks.reserve(service->tasks.size());
   for (const auto& [id, task] : service->tasks) tasks.push_back(&task);
   const absl::Time now = clock_.Now();
+  if (term_->deployments != nullptr) term_->deployments->Advance(name, *service, tasks, now);
   ServicePlan plan = PlanService(service->service(), tasks, now,
                                  {.unreachable_grace = config_.unreachable_grace,
                                   .max_unhealthy_share = config_.max_unhealthy_share});
   const bool expunged = Expunge(name, *service, plan.expunge);
+  // Killed for failing health checks: a failure of their version once they end.
+  for (const std::string& id : plan.health_kills) {
+    if (auto task = service->tasks.find(id); task != service->tasks.end()) {
+      task->second.set_failed_health_check(true);
+    }
+  }
   const bool killed = KillPlanned(*service, plan.kill, now);
   book->SetToLaunch(name, plan.to_launch);
   if (expunged || killed) book->MarkChanged(name);

@@ -12,6 +12,7 @@
 #include "common/event_loop.h"
 #include "common/weak_callback.h"
 #include "election/leader_term.h"
+#include "scheduler/control/deployment_driver.h"
 #include "scheduler/control/framework_listener.h"
 #include "scheduler/control/offer_handler.h"
 #include "scheduler/control/scheduler_metrics.h"
@@ -79,10 +80,12 @@ absl::Status ValidateTaskSchedulerConfig(const TaskSchedulerConfig& config);
 // die with them (nothing counts epochs).
 //
 // Per service (PlanService): launch up to `instances`, replace tasks of
+// Per service (PlanService): launch up to `instances`, replace tasks of
 // other task versions as the service's deployment and upgrade strategy say
 // (none without a deployment RUNNING or ROLLING_BACK), kill the excess per
 // the kill selection, kill everything of a deleting service and then remove
-// its record.
+// its record. Each plan also lets the term's DeploymentDriver move the
+// deployment on (next step, pause, success, failure, rollback).
 //
 // Status updates change the book and are acknowledged once the write holding
 // the change is durable. Failed tasks are counted and relaunched after the
@@ -102,6 +105,12 @@ class TaskScheduler final : public FrameworkListener {
   ~TaskScheduler() override;
   TaskScheduler(const TaskScheduler&) = delete;
   TaskScheduler& operator=(const TaskScheduler&) = delete;
+
+  // Where the transitions of deployments are recorded (the API's writer,
+  // which serializes them with its own writes). Unset: deployments do not
+  // advance (their tasks are still planned by them). Must outlive the
+  // scheduler; set before the first term.
+  void SetDeploymentRecorder(DeploymentRecorder* recorder) { recorder_ = recorder; }
 
   void OnStartedLeading(const LeaderTerm& term);
   void OnStoppedLeading();
@@ -180,6 +189,7 @@ class TaskScheduler final : public FrameworkListener {
   std::function<void(absl::string_view)> step_down_;
 
   // Loop thread only; these outlive terms and subscriptions.
+  DeploymentRecorder* recorder_ = nullptr;
   MesosCaller* caller_ = nullptr;  // while subscribed
   std::unique_ptr<Term> term_;     // while leading
   AgentAttributes agent_attributes_;
