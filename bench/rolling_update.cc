@@ -7,7 +7,7 @@
 // task is healthy --check_time after RUNNING), is updated with
 // maximum_over_capacity 0 and each --min_health. Measured from the
 // UpdateService call until the deployment reads SUCCEEDED (with every task
-// new, RUNNING and healthy).
+// new, RUNNING and healthy). Tasks stop at once when killed (grace 0).
 //
 // With no room above N, each round may replace (1 - min_health) x N tasks
 // and must wait for their checks, so the ideal is
@@ -70,7 +70,8 @@ v1::ServiceSpec CheckedService(const std::string& name, int instances, double mi
   *hc->mutable_timeout() = ProtoDuration(check);
   *hc->mutable_grace_period() = ProtoDuration(absl::ZeroDuration());
   hc->set_consecutive_failures(3);
-  *spec.mutable_kill_grace_period() = ProtoDuration(absl::Milliseconds(100));
+  // Tasks that stop at once: the ideal counts the checks only.
+  *spec.mutable_kill_grace_period() = ProtoDuration(absl::ZeroDuration());
   v1::UpgradeStrategy* strategy = spec.mutable_upgrade_strategy();
   strategy->set_minimum_health_capacity(min_health);
   strategy->set_maximum_over_capacity(0);
