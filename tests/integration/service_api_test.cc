@@ -478,7 +478,7 @@ TEST_F(ServiceApiTest, ReadsAtTheWritesStoreVersionSeeTheWriteOnEveryReplica) {
   grpc::Status status = stubs_[follower]->ScaleService(&scale_context, scale, &scaled);
   ASSERT_TRUE(status.ok()) << status.error_message();
   const int64_t scaled_at = WrittenAt(scale_context);
-  EXPECT_EQ(scaled.status().deployment_id(), "v1");
+  EXPECT_EQ(scaled.status().deployment_id(), "");  // a scale starts no deployment
   v1::GetServiceResponse got;
   status = get_at(follower, "ryw/l0", scaled_at, &got);
   ASSERT_TRUE(status.ok()) << status.error_message();
