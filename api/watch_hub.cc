@@ -109,6 +109,36 @@ bool Listed(const StateSnapshot& snapshot, const std::string& znode_suffix) {
                      [&](const CorruptRecord& c) { return absl::EndsWith(c.znode, znode_suffix); });
 }
 
+// The events of a service that is new or may have changed (none when
+// `new_service` is null): a deployment's event comes before its service's
+// (after it when the service is new, as in the initial state).
+void AppendServiceEvents(const std::string& name, int64_t version,
+                         const std::shared_ptr<const StoredService>& old_service,
+                         const std::shared_ptr<const StoredService>& new_service,
+                         const TaskRecordsPtr& old_tasks, const TaskRecordsPtr& new_tasks,
+                         std::vector<WatchEventPtr>& events) {
+  if (new_service == nullptr) return;
+  v1::Service view = ServiceView(*new_service, new_tasks.get());
+  if (old_service == nullptr) {
+    WatchEventPtr deployment = DeploymentChange(v1::Service(), view, version, name);
+    events.push_back(ServiceEvent(v1::WatchEvent::ADDED, version, std::move(view)));
+    if (deployment != nullptr) events.push_back(std::move(deployment));
+    return;
+  }
+  const bool record_changed = old_service != new_service &&
+                              !MessageDifferencer::Equals(old_service->record, new_service->record);
+  if (record_changed) {
+    if (WatchEventPtr deployment =
+            DeploymentChange(old_service->record.service(), view, version, name)) {
+      events.push_back(std::move(deployment));
+    }
+  }
+  if (record_changed || (old_tasks != new_tasks &&
+                         !SameComputedView(ServiceView(*old_service, old_tasks.get()), view))) {
+    events.push_back(ServiceEvent(v1::WatchEvent::MODIFIED, version, std::move(view)));
+  }
+}
+
 }  // namespace
 
 // --- WatchSubscription ---
@@ -334,30 +364,7 @@ void WatchHub::DiffOne(const std::string& name, const StateSnapshot& snapshot,
   }
 
   // The service first (added or changed), then its tasks, then its deletion.
-  // A deployment's event comes before its service's (after it when the
-  // service is new, as in the initial state).
-  if (new_service != nullptr) {
-    v1::Service view = ServiceView(*new_service, new_tasks.get());
-    if (old_service == nullptr) {
-      WatchEventPtr deployment = DeploymentChange(v1::Service(), view, version, name);
-      events.push_back(ServiceEvent(v1::WatchEvent::ADDED, version, std::move(view)));
-      if (deployment != nullptr) events.push_back(std::move(deployment));
-    } else {
-      const bool record_changed =
-          old_service != new_service &&
-          !MessageDifferencer::Equals(old_service->record, new_service->record);
-      if (record_changed) {
-        if (WatchEventPtr deployment =
-                DeploymentChange(old_service->record.service(), view, version, name)) {
-          events.push_back(std::move(deployment));
-        }
-      }
-      if (record_changed || (old_tasks != new_tasks &&
-                             !SameComputedView(ServiceView(*old_service, old_tasks.get()), view))) {
-        events.push_back(ServiceEvent(v1::WatchEvent::MODIFIED, version, std::move(view)));
-      }
-    }
-  }
+  AppendServiceEvents(name, version, old_service, new_service, old_tasks, new_tasks, events);
   if (old_tasks != new_tasks) {
     std::map<absl::string_view, const v1::Task*> old_by_id;
     if (old_tasks != nullptr) {
