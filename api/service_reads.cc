@@ -266,16 +266,7 @@ absl::Status FillListTasks(const StateSnapshot& snapshot, const v1::ListTasksReq
   return absl::OkStatus();
 }
 
-namespace {
-
-// `request`'s service, by name (INVALID_ARGUMENT when empty).
-absl::StatusOr<const StoredService*> FindDeploymentsService(const StateSnapshot& snapshot,
-                                                            const std::string& name) {
-  if (name.empty()) return absl::InvalidArgumentError("service: required");
-  return FindService(snapshot, name);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::vector<v1::Deployment> DeploymentsOf(const StateSnapshot& snapshot,
                                           const StoredService& stored) {
@@ -291,14 +282,27 @@ std::vector<v1::Deployment> DeploymentsOf(const StateSnapshot& snapshot,
   return out;
 }
 
+namespace {
+
+// The deployments of the service named `name` (DeploymentsOf), or
+// INVALID_ARGUMENT (no name), NOT_FOUND, UNAVAILABLE.
+absl::StatusOr<std::vector<v1::Deployment>> ReadDeployments(const StateSnapshot& snapshot,
+                                                            const std::string& name) {
+  MAST_RETURN_IF_ERROR(CheckReadable(snapshot));
+  if (name.empty()) return absl::InvalidArgumentError("service: required");
+  MAST_ASSIGN_OR_RETURN(const StoredService* stored, FindService(snapshot, name));
+  return DeploymentsOf(snapshot, *stored);
+}
+
+}  // namespace
+
 absl::Status FillListDeployments(const StateSnapshot& snapshot,
                                  const v1::ListDeploymentsRequest& request,
                                  v1::ListDeploymentsResponse* response) {
-  MAST_RETURN_IF_ERROR(CheckReadable(snapshot));
+  MAST_ASSIGN_OR_RETURN(std::vector<v1::Deployment> deployments,
+                        ReadDeployments(snapshot, request.service()));
   response->set_store_version(snapshot.store_version);
-  MAST_ASSIGN_OR_RETURN(const StoredService* stored,
-                        FindDeploymentsService(snapshot, request.service()));
-  for (v1::Deployment& deployment : DeploymentsOf(snapshot, *stored)) {
+  for (v1::Deployment& deployment : deployments) {
     *response->add_deployments() = std::move(deployment);
   }
   return absl::OkStatus();
@@ -307,11 +311,9 @@ absl::Status FillListDeployments(const StateSnapshot& snapshot,
 absl::Status FillGetDeployment(const StateSnapshot& snapshot,
                                const v1::GetDeploymentRequest& request,
                                v1::GetDeploymentResponse* response) {
-  MAST_RETURN_IF_ERROR(CheckReadable(snapshot));
+  MAST_ASSIGN_OR_RETURN(std::vector<v1::Deployment> deployments,
+                        ReadDeployments(snapshot, request.service()));
   response->set_store_version(snapshot.store_version);
-  MAST_ASSIGN_OR_RETURN(const StoredService* stored,
-                        FindDeploymentsService(snapshot, request.service()));
-  std::vector<v1::Deployment> deployments = DeploymentsOf(snapshot, *stored);
   const std::string service = request.service().substr(0, 255);
   if (deployments.empty()) {
     return absl::NotFoundError(absl::StrCat(

@@ -47,6 +47,18 @@ int64_t MinStoreVersion() {
   return std::max(absl::GetFlag(FLAGS_min_store_version), written_store_version);
 }
 
+bool IsDefiniteRefusal(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::UNIMPLEMENTED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return true;
+    default:
+      return false;
+  }
+}
+
 int PrintError(const grpc::Status& status) {
   std::fprintf(stderr, "mastctl: %d %s\n", static_cast<int>(status.error_code()),
                status.error_message().c_str());

@@ -41,6 +41,9 @@ extern int64_t written_store_version;
 // last write if newer.
 int64_t MinStoreVersion();
 
+// A refusal that retrying elsewhere will not change (INVALID_ARGUMENT,
+// UNIMPLEMENTED, PERMISSION_DENIED, UNAUTHENTICATED): streams end on it.
+bool IsDefiniteRefusal(const grpc::Status& status);
 // "mastctl: <code> <message>" on stderr; returns the exit code 1.
 int PrintError(const grpc::Status& status);
 std::string ToJson(const google::protobuf::Message& message);

@@ -364,12 +364,8 @@ int Watch() {
       std::cout << (json ? ToJson(event) : DescribeEvent(event)) << std::endl;
     }
     grpc::Status status = reader->Finish();
+    if (ctl::IsDefiniteRefusal(status)) return PrintError(status);
     switch (status.error_code()) {
-      case grpc::StatusCode::INVALID_ARGUMENT:
-      case grpc::StatusCode::UNIMPLEMENTED:
-      case grpc::StatusCode::PERMISSION_DENIED:
-      case grpc::StatusCode::UNAUTHENTICATED:
-        return PrintError(status);
       case grpc::StatusCode::RESOURCE_EXHAUSTED:
         if (std::optional<int64_t> resume = ResumeVersion(status.error_message())) {
           complete = std::max(complete, *resume);

@@ -173,15 +173,7 @@ int Status(const std::string& name) {
                    follower.id.empty() ? "" : absl::StrCat(" following ", follower.id).c_str());
       return kRolloutTimedOut;
     }
-    switch (status.error_code()) {
-      case grpc::StatusCode::INVALID_ARGUMENT:
-      case grpc::StatusCode::UNIMPLEMENTED:
-      case grpc::StatusCode::PERMISSION_DENIED:
-      case grpc::StatusCode::UNAUTHENTICATED:
-        return PrintError(status);
-      default:
-        break;
-    }
+    if (IsDefiniteRefusal(status)) return PrintError(status);
     std::fprintf(stderr, "mastctl: rollout status: %s: %d %s; watching again\n", endpoint.c_str(),
                  static_cast<int>(status.error_code()), status.error_message().c_str());
     absl::SleepFor(std::min(backoff, deadline - absl::Now()));
