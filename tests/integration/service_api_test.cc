@@ -305,8 +305,16 @@ TEST_F(ServiceApiTest, WritesThroughFollowersReadsEverywhereAndFailover) {
   EXPECT_THAT(out, HasSubstr(R"("task_version":"3")"));
   EXPECT_EQ(Mastctl(follower, {"update", "-f", spec_path, "--expected_version=2"}, &out), 1) << out;
   EXPECT_THAT(out, HasSubstr("at version 3"));
-  EXPECT_EQ(Mastctl(other, {"restart", "team/ctl"}, &out), 0) << out;
+  // --force: the update's deployment may still be in progress.
+  EXPECT_EQ(Mastctl(other, {"restart", "team/ctl", "--force"}, &out), 0) << out;
   EXPECT_TRUE(WaitFor([&] { return Converged("team/ctl", 4, 3); }, absl::Seconds(10)));
+  // The restart's deployment (if any) ends; the history has the table's header.
+  EXPECT_EQ(Mastctl(other, {"rollout", "status", "team/ctl", "--timeout=15s"}, &out), 0) << out;
+  EXPECT_EQ(Mastctl(follower, {"rollout", "history", "team/ctl"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("VERSIONS"));
+  EXPECT_EQ(Mastctl(other, {"rollout", "status", "team/none"}, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("not found"));
+  EXPECT_EQ(Mastctl(other, {"rollout", "bogus", "team/ctl"}, &out), 2) << out;
   EXPECT_EQ(Mastctl(other, {"tasks", "team/ctl", "--state=RUNNING,STAGING"}, &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("SERVICE"));
   EXPECT_EQ(Mastctl(other, {"tasks", "-o", "json"}, &out), 0) << out;
