@@ -14,7 +14,6 @@ namespace mast {
 namespace {
 
 using validation_test::Case;
-using validation_test::ExpectResult;
 using validation_test::SetDuration;
 using validation_test::ValidSpec;
 
@@ -22,7 +21,9 @@ const std::vector<Case>& Cases() {
   static const auto* const kCases = new std::vector<Case>{
       // --- readiness check ---
       {"HTTP readiness check on the first port",
-       [](v1::ServiceSpec& s) { s.mutable_readiness_check()->set_protocol(v1::ReadinessCheck::HTTP); },
+       [](v1::ServiceSpec& s) {
+         s.mutable_readiness_check()->set_protocol(v1::ReadinessCheck::HTTP);
+       },
        ""},
       {"TCP readiness check by port name",
        [](v1::ServiceSpec& s) {
@@ -162,8 +163,7 @@ const std::vector<Case>& Cases() {
              static_cast<v1::UpgradeStrategy::KillSelection>(7));
        },
        "upgrade_strategy.kill_selection: unknown kill selection 7"},
-      {"step without target",
-       [](v1::ServiceSpec& s) { s.mutable_upgrade_strategy()->add_steps(); },
+      {"step without target", [](v1::ServiceSpec& s) { s.mutable_upgrade_strategy()->add_steps(); },
        "upgrade_strategy.steps[0]: one of instances or percent is required"},
       {"step of zero instances",
        [](v1::ServiceSpec& s) { s.mutable_upgrade_strategy()->add_steps()->set_instances(0); },
@@ -189,7 +189,8 @@ const std::vector<Case>& Cases() {
        "upgrade_strategy.steps[1].percent: must be more than the step before's 50"},
       {"more than 20 steps",
        [](v1::ServiceSpec& s) {
-         for (uint32_t i = 1; i <= 21; ++i) s.mutable_upgrade_strategy()->add_steps()->set_instances(i);
+         for (uint32_t i = 1; i <= 21; ++i)
+           s.mutable_upgrade_strategy()->add_steps()->set_instances(i);
        },
        "upgrade_strategy.steps: more than 20 steps"},
       {"negative progress deadline",
@@ -207,20 +208,8 @@ const std::vector<Case>& Cases() {
   return *kCases;
 }
 
-TEST(ValidateChecksAndStrategyTest, ChecksEveryField) {
-  for (const Case& c : Cases()) {
-    v1::ServiceSpec spec = ValidSpec();
-    c.mutate(spec);
-    ExpectResult(ValidateServiceSpec(spec), c.error, c.name);
-  }
-}
-
-TEST(ValidateChecksAndStrategyTest, DefaultsDoNotChangeTheVerdict) {
-  for (const Case& c : Cases()) {
-    v1::ServiceSpec spec = ValidSpec();
-    c.mutate(spec);
-    ExpectResult(ValidateServiceSpec(WithDefaults(spec)), c.error, c.name + " (with defaults)");
-  }
+TEST(ValidateChecksAndStrategyTest, ChecksEveryFieldWithAndWithoutDefaults) {
+  validation_test::ExpectCases(Cases());
 }
 
 }  // namespace

@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "api/validation.h"
 #include "gtest/gtest.h"
 #include "mast/v1/service.pb.h"
 
@@ -41,7 +43,8 @@ struct Case {
   std::string error;
 };
 
-inline void ExpectResult(const absl::Status& status, const std::string& error, const std::string& name) {
+inline void ExpectResult(const absl::Status& status, const std::string& error,
+                         const std::string& name) {
   if (error.empty()) {
     EXPECT_TRUE(status.ok()) << name << ": " << status;
     return;
@@ -50,6 +53,19 @@ inline void ExpectResult(const absl::Status& status, const std::string& error, c
   EXPECT_TRUE(absl::StartsWith(status.message(), error))
       << name << ": got \"" << status.message() << "\", want a message starting \"" << error
       << "\"";
+}
+
+// Checks every case against ValidateServiceSpec, of the mutated ValidSpec()
+// as it is and with its defaults filled in (filling defaults neither
+// rescues an invalid spec nor breaks a valid one, and the problem reported
+// stays the same).
+inline void ExpectCases(const std::vector<Case>& cases) {
+  for (const Case& c : cases) {
+    v1::ServiceSpec spec = ValidSpec();
+    c.mutate(spec);
+    ExpectResult(ValidateServiceSpec(spec), c.error, c.name);
+    ExpectResult(ValidateServiceSpec(WithDefaults(spec)), c.error, c.name + " (with defaults)");
+  }
 }
 
 }  // namespace mast::validation_test
