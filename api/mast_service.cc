@@ -257,6 +257,18 @@ grpc::ServerUnaryReactor* MastService::ListTasks(grpc::CallbackServerContext* co
   return Read(context, request, response, &FillListTasks);
 }
 
+grpc::ServerUnaryReactor* MastService::ListDeployments(grpc::CallbackServerContext* context,
+                                                       const v1::ListDeploymentsRequest* request,
+                                                       v1::ListDeploymentsResponse* response) {
+  return Read(context, request, response, &FillListDeployments);
+}
+
+grpc::ServerUnaryReactor* MastService::GetDeployment(grpc::CallbackServerContext* context,
+                                                     const v1::GetDeploymentRequest* request,
+                                                     v1::GetDeploymentResponse* response) {
+  return Read(context, request, response, &FillGetDeployment);
+}
+
 namespace {
 
 // One WatchEvents stream: moves a WatchSubscription's events to the client,

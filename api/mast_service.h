@@ -21,7 +21,8 @@ inline constexpr absl::Duration kMaxStoreVersionWait = absl::Seconds(10);
 
 // The mast.v1.Mast gRPC service (callback API). Every replica serves it.
 //
-// Reads (GetLeader, GetService, ListServices, ListTasks) are answered on the
+// Reads (GetLeader, GetService, ListServices, ListTasks, ListDeployments,
+// GetDeployment) are answered on the
 // gRPC thread from immutable snapshots (the elector's, the StateCache's),
 // never by blocking on the control loop. A read with min_store_version
 // waits for a snapshot at that version through the SnapshotWaiter (no
@@ -109,6 +110,12 @@ class MastService final : public mast::v1::Mast::CallbackService {
   grpc::ServerUnaryReactor* ListTasks(grpc::CallbackServerContext* context,
                                       const mast::v1::ListTasksRequest* request,
                                       mast::v1::ListTasksResponse* response) override;
+  grpc::ServerUnaryReactor* ListDeployments(grpc::CallbackServerContext* context,
+                                            const mast::v1::ListDeploymentsRequest* request,
+                                            mast::v1::ListDeploymentsResponse* response) override;
+  grpc::ServerUnaryReactor* GetDeployment(grpc::CallbackServerContext* context,
+                                          const mast::v1::GetDeploymentRequest* request,
+                                          mast::v1::GetDeploymentResponse* response) override;
 
   grpc::ServerWriteReactor<mast::v1::WatchEvent>* WatchEvents(
       grpc::CallbackServerContext* context, const mast::v1::WatchEventsRequest* request) override;

@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "store/deployment_progress.h"
+#include "store/deployments.h"
 #include "store/service_store.h"
 
 namespace mast {
@@ -85,8 +87,6 @@ void SetFailure(const mast::v1::records::TaskRecords& tasks, v1::ServiceStatus* 
 v1::ServiceStatus ComputeServiceStatus(const v1::Service& service,
                                        const mast::v1::records::TaskRecords* tasks) {
   v1::ServiceStatus status;
-  uint32_t live = 0;
-  bool all_current = true;
   if (tasks != nullptr) {
     SetFailure(*tasks, &status);
     for (const v1::Task& task : tasks->tasks()) {
@@ -99,18 +99,14 @@ v1::ServiceStatus ComputeServiceStatus(const v1::Service& service,
         case v1::Task::RUNNING:
           status.set_running(status.running() + 1);
           if (task.healthy()) status.set_healthy(status.healthy() + 1);
+          if (IsReady(service.spec(), task)) status.set_ready(status.ready() + 1);
           break;
         default:
           break;
       }
-      if (IsTerminal(task.state()) || task.kill_requested()) continue;
-      ++live;
-      all_current = all_current && task.version() == service.task_version();
     }
   }
-  if (!all_current || live != service.spec().instances()) {
-    status.set_deployment_id(absl::StrCat("v", service.task_version()));
-  }
+  if (HasActiveDeployment(service)) status.set_deployment_id(service.deployment().id());
   return status;
 }
 
@@ -118,7 +114,18 @@ v1::Service ServiceView(const StoredService& stored, const mast::v1::records::Ta
   v1::Service service = stored.record.service();
   if (stored.record.deleting()) service.set_deleting(true);
   *service.mutable_status() = ComputeServiceStatus(service, tasks);
+  if (service.has_deployment()) FillProgress(service, tasks, service.mutable_deployment());
   return service;
+}
+
+void FillProgress(const v1::Service& service, const mast::v1::records::TaskRecords* tasks,
+                  v1::Deployment* deployment) {
+  static const auto* const kNoTasks = new mast::v1::records::TaskRecords();
+  if (tasks == nullptr) tasks = kNoTasks;
+  std::vector<const v1::Task*> all;
+  all.reserve(tasks->tasks_size());
+  for (const v1::Task& task : tasks->tasks()) all.push_back(&task);
+  *deployment->mutable_progress() = DeploymentProgressOf(service, all, *tasks);
 }
 
 v1::Service ServiceView(const StateSnapshot& snapshot, const StoredService& stored) {
@@ -257,6 +264,74 @@ absl::Status FillListTasks(const StateSnapshot& snapshot, const v1::ListTasksReq
     }
   }
   return absl::OkStatus();
+}
+
+namespace {}  // namespace
+
+std::vector<v1::Deployment> DeploymentsOf(const StateSnapshot& snapshot,
+                                          const StoredService& stored) {
+  std::vector<v1::Deployment> out;
+  v1::Service view = ServiceView(snapshot, stored);
+  if (view.has_deployment()) out.push_back(std::move(*view.mutable_deployment()));
+  const auto& history = stored.record.deployment_history();
+  for (auto it = history.rbegin(); it != history.rend(); ++it) {
+    // The last one to end is also the service's deployment (with its progress).
+    if (!out.empty() && it->id() == out.front().id()) continue;
+    out.push_back(*it);
+  }
+  return out;
+}
+
+namespace {
+
+// The deployments of the service named `name` (DeploymentsOf), or
+// INVALID_ARGUMENT (no name), NOT_FOUND, UNAVAILABLE.
+absl::StatusOr<std::vector<v1::Deployment>> ReadDeployments(const StateSnapshot& snapshot,
+                                                            const std::string& name) {
+  MAST_RETURN_IF_ERROR(CheckReadable(snapshot));
+  if (name.empty()) return absl::InvalidArgumentError("service: required");
+  MAST_ASSIGN_OR_RETURN(const StoredService* stored, FindService(snapshot, name));
+  return DeploymentsOf(snapshot, *stored);
+}
+
+}  // namespace
+
+absl::Status FillListDeployments(const StateSnapshot& snapshot,
+                                 const v1::ListDeploymentsRequest& request,
+                                 v1::ListDeploymentsResponse* response) {
+  MAST_ASSIGN_OR_RETURN(std::vector<v1::Deployment> deployments,
+                        ReadDeployments(snapshot, request.service()));
+  response->set_store_version(snapshot.store_version);
+  for (v1::Deployment& deployment : deployments) {
+    *response->add_deployments() = std::move(deployment);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FillGetDeployment(const StateSnapshot& snapshot,
+                               const v1::GetDeploymentRequest& request,
+                               v1::GetDeploymentResponse* response) {
+  MAST_ASSIGN_OR_RETURN(std::vector<v1::Deployment> deployments,
+                        ReadDeployments(snapshot, request.service()));
+  response->set_store_version(snapshot.store_version);
+  const std::string service = request.service().substr(0, 255);
+  if (deployments.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "service '", service, "' has no deployment at store version ", snapshot.store_version));
+  }
+  if (request.id().empty()) {
+    *response->mutable_deployment() = std::move(deployments.front());
+    return absl::OkStatus();
+  }
+  for (v1::Deployment& deployment : deployments) {
+    if (deployment.id() != request.id()) continue;
+    *response->mutable_deployment() = std::move(deployment);
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(
+      absl::StrCat("service '", service, "' has no deployment '",
+                   absl::CHexEscape(request.id().substr(0, 128)), "' (at most ", kDeploymentHistory,
+                   " ended ones are kept) at store version ", snapshot.store_version));
 }
 
 }  // namespace mast

@@ -43,19 +43,41 @@ absl::Status CheckReadable(const StateSnapshot& snapshot);
 
 // The status of `service` computed from its task records (null: none
 // stored): staged = PENDING + STAGING + STARTING, running = RUNNING, healthy
-// = RUNNING and healthy, failed / last_failure / last_failure_time from the
-// records' failure history; deployment_id is empty when the live tasks (not
-// terminal, not asked to be killed) all run the service's task_version and
-// are exactly `instances`, else "v<task_version>".
+// = RUNNING and healthy, ready = IsReady (RUNNING, not being killed, healthy
+// and ready as the spec's checks require), failed / last_failure /
+// last_failure_time from the records' failure history; deployment_id is the
+// id of the service's deployment while it is active (RUNNING, PAUSED,
+// ROLLING_BACK), else empty.
 v1::ServiceStatus ComputeServiceStatus(const v1::Service& service,
                                        const mast::v1::records::TaskRecords* tasks);
 
 // The service as the API shows it: the stored one with its status computed
-// from the snapshot's task records, and `deleting` set when either the
-// service or its record says so.
+// from the snapshot's task records, its deployment's progress filled in
+// (FillProgress), and `deleting` set when either the service or its record
+// says so.
 v1::Service ServiceView(const StateSnapshot& snapshot, const StoredService& stored);
 // The same with the service's task records given (null: none).
 v1::Service ServiceView(const StoredService& stored, const mast::v1::records::TaskRecords* tasks);
+
+// Sets deployment->progress (`service`'s current deployment) from the
+// service's task records (null: none), with DeploymentProgressOf.
+void FillProgress(const v1::Service& service, const mast::v1::records::TaskRecords* tasks,
+                  v1::Deployment* deployment);
+
+// The deployments of `stored`, newest first: the service's deployment (the
+// active one or the last to end, with its progress), then the kept history
+// newest first, the service's one not repeated.
+std::vector<v1::Deployment> DeploymentsOf(const StateSnapshot& snapshot,
+                                          const StoredService& stored);
+// ListDeployments, GetDeployment (an empty id: the newest). INVALID_ARGUMENT
+// without a service name; NOT_FOUND for an unknown service, or an id that is
+// not (or no longer) kept.
+absl::Status FillListDeployments(const StateSnapshot& snapshot,
+                                 const v1::ListDeploymentsRequest& request,
+                                 v1::ListDeploymentsResponse* response);
+absl::Status FillGetDeployment(const StateSnapshot& snapshot,
+                               const v1::GetDeploymentRequest& request,
+                               v1::GetDeploymentResponse* response);
 
 // NOT_FOUND when `name` is not in the snapshot.
 absl::Status FillGetService(const StateSnapshot& snapshot, const v1::GetServiceRequest& request,

@@ -18,11 +18,11 @@
 // RE2 (libre2-dev) comes in through gRPC's link interface (gRPC::grpc
 // links re2::re2). It matches in linear time, so a user's constraint regex
 // cannot stall the leader.
+#include "api/validation_internal.h"
 #include "re2/re2.h"
-#include "store/health_check.h"
 
 namespace mast {
-namespace {
+namespace validation_internal {
 
 absl::Status Invalid(absl::string_view path, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
@@ -37,24 +37,6 @@ std::string Quote(absl::string_view text) {
 
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 bool IsAlnum(char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); }
-
-// [a-z0-9]([a-z0-9-]*[a-z0-9])?, at most 63 characters (RFC 1123 label).
-bool IsDnsLabel(absl::string_view s) {
-  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
-  for (char c : s) {
-    if (!IsLowerAlnum(c) && c != '-') return false;
-  }
-  return true;
-}
-
-// A DNS subdomain: DNS labels joined by '.', at most 253 characters.
-bool IsDnsSubdomain(absl::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  for (absl::string_view label : absl::StrSplit(s, '.')) {
-    if (!IsDnsLabel(label)) return false;
-  }
-  return true;
-}
 
 // google.protobuf.Duration's own rules: |seconds| <= 10,000 years, |nanos| <
 // 1e9, and both of one sign.
@@ -73,23 +55,6 @@ void ToProto(absl::Duration d, google::protobuf::Duration* out) {
   const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &rem);
   out->set_seconds(seconds);
   out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(rem)));
-}
-
-absl::Status ValidateName(absl::string_view name) {
-  if (name.empty()) return Invalid("name", "required");
-  const std::string prefix = absl::StrCat(Quote(name), " is not a path of DNS labels");
-  if (name.size() > 255)
-    return Invalid("name", absl::StrCat(prefix, ": longer than 255 characters"));
-  std::vector<absl::string_view> labels = absl::StrSplit(name, '/');
-  if (labels.size() > 8) return Invalid("name", absl::StrCat(prefix, ": more than 8 labels"));
-  for (absl::string_view label : labels) {
-    if (!IsDnsLabel(label)) {
-      return Invalid("name", absl::StrCat(prefix, ": label ", Quote(label),
-                                          " must match [a-z0-9]([a-z0-9-]*[a-z0-9])? and have at "
-                                          "most 63 characters"));
-    }
-  }
-  return absl::OkStatus();
 }
 
 // POSIX portable user names: [A-Za-z0-9._][A-Za-z0-9._-]*, at most 32.
@@ -147,6 +112,64 @@ absl::Status ValidateCommandAt(const v1::Command& command, absl::string_view pat
   return absl::OkStatus();
 }
 
+// Whole numbers without an exponent (16777216, not 1.67772e+07).
+std::string FormatNumber(double value) {
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {
+    return absl::StrCat(static_cast<int64_t>(value));
+  }
+  return absl::StrCat(value);
+}
+
+}  // namespace validation_internal
+
+namespace {
+
+using validation_internal::FormatNumber;
+using validation_internal::FromProto;
+using validation_internal::Invalid;
+using validation_internal::IsAlnum;
+using validation_internal::IsLowerAlnum;
+using validation_internal::Quote;
+using validation_internal::ToProto;
+using validation_internal::ValidateCommandAt;
+using validation_internal::ValidateHealthCheck;
+using validation_internal::ValidateReadinessCheck;
+using validation_internal::ValidateUpgradeStrategy;
+
+// [a-z0-9]([a-z0-9-]*[a-z0-9])?, at most 63 characters (RFC 1123 label).
+bool IsDnsLabel(absl::string_view s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  for (char c : s) {
+    if (!IsLowerAlnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+// A DNS subdomain: DNS labels joined by '.', at most 253 characters.
+bool IsDnsSubdomain(absl::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  for (absl::string_view label : absl::StrSplit(s, '.')) {
+    if (!IsDnsLabel(label)) return false;
+  }
+  return true;
+}
+absl::Status ValidateName(absl::string_view name) {
+  if (name.empty()) return Invalid("name", "required");
+  const std::string prefix = absl::StrCat(Quote(name), " is not a path of DNS labels");
+  if (name.size() > 255)
+    return Invalid("name", absl::StrCat(prefix, ": longer than 255 characters"));
+  std::vector<absl::string_view> labels = absl::StrSplit(name, '/');
+  if (labels.size() > 8) return Invalid("name", absl::StrCat(prefix, ": more than 8 labels"));
+  for (absl::string_view label : labels) {
+    if (!IsDnsLabel(label)) {
+      return Invalid("name", absl::StrCat(prefix, ": label ", Quote(label),
+                                          " must match [a-z0-9]([a-z0-9-]*[a-z0-9])? and have at "
+                                          "most 63 characters"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateCommand(const v1::ServiceSpec& spec) {
   if (!spec.has_command()) return Invalid("command", "required");
   return ValidateCommandAt(spec.command(), "command");
@@ -191,14 +214,6 @@ absl::Status ValidateContainer(const v1::ServiceSpec& spec) {
                                                           "[registry[:port]/]path[:tag][@digest]"));
   }
   return absl::OkStatus();
-}
-
-// Whole numbers without an exponent (16777216, not 1.67772e+07).
-std::string FormatNumber(double value) {
-  if (value == std::floor(value) && std::fabs(value) < 1e15) {
-    return absl::StrCat(static_cast<int64_t>(value));
-  }
-  return absl::StrCat(value);
 }
 
 absl::Status ValidateScalar(absl::string_view path, double value, double min, bool min_inclusive,
@@ -487,107 +502,6 @@ absl::Status ValidateBackoff(const v1::ServiceSpec& spec) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateCheckDuration(const google::protobuf::Duration& value, bool set,
-                                   absl::string_view field, bool zero_allowed) {
-  if (!set) return absl::OkStatus();
-  const std::string path = absl::StrCat("health_check.", field);
-  std::optional<absl::Duration> d = FromProto(value);
-  if (!d) return Invalid(path, "not a valid duration");
-  const bool too_small = zero_allowed ? *d < absl::ZeroDuration() : *d <= absl::ZeroDuration();
-  if (too_small || *d > kMaxHealthCheckDuration) {
-    return Invalid(path, absl::StrCat("must be in ", zero_allowed ? "[0s, " : "(0s, ",
-                                      absl::FormatDuration(kMaxHealthCheckDuration), "]"));
-  }
-  return absl::OkStatus();
-}
-
-// The port of an HTTP, HTTPS or TCP check, and that it has no command.
-absl::Status ValidateNetworkCheck(const v1::ServiceSpec& spec) {
-  const v1::HealthCheck& check = spec.health_check();
-  const std::string a_check =
-      absl::StrCat(check.protocol() == v1::HealthCheck::TCP ? "a " : "an ",
-                   v1::HealthCheck::Protocol_Name(check.protocol()), " check");
-  if (check.has_command()) {
-    return Invalid("health_check.command", absl::StrCat("not for ", a_check));
-  }
-  std::optional<int> port = HealthCheckPortIndex(spec);
-  if (!port) {
-    switch (check.port_case()) {
-      case v1::HealthCheck::kPortName:
-        return Invalid("health_check.port_name",
-                       absl::StrCat(Quote(check.port_name()), " is not one of the spec's ports"));
-      case v1::HealthCheck::kPortIndex:
-        return Invalid("health_check.port_index",
-                       absl::StrCat("must be < ", spec.ports_size(), " (the spec's ports)"));
-      case v1::HealthCheck::PORT_NOT_SET:
-        break;
-    }
-    return Invalid("health_check", absl::StrCat(a_check, " needs a port: ports is empty"));
-  }
-  if (spec.ports(*port).protocol() == "udp") {
-    return Invalid("health_check", absl::StrCat(a_check, " cannot check udp port ",
-                                                Quote(spec.ports(*port).name())));
-  }
-  const std::string& path = check.path();
-  if (check.protocol() == v1::HealthCheck::TCP) {
-    if (!path.empty()) return Invalid("health_check.path", "not for a TCP check");
-    return absl::OkStatus();
-  }
-  if (path.empty()) return absl::OkStatus();  // "/"
-  if (path.size() > kMaxHealthCheckPathBytes) {
-    return Invalid("health_check.path",
-                   absl::StrCat("longer than ", kMaxHealthCheckPathBytes, " bytes"));
-  }
-  if (path.front() != '/') return Invalid("health_check.path", "must start with '/'");
-  for (char c : path) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
-      return Invalid("health_check.path", "contains whitespace or a control character");
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateHealthCheck(const v1::ServiceSpec& spec) {
-  if (!spec.has_health_check()) return absl::OkStatus();
-  const v1::HealthCheck& check = spec.health_check();
-  switch (check.protocol()) {
-    case v1::HealthCheck::PROTOCOL_UNSPECIFIED:
-      return Invalid("health_check.protocol", "required: HTTP, HTTPS, TCP or COMMAND");
-    case v1::HealthCheck::HTTP:
-    case v1::HealthCheck::HTTPS:
-    case v1::HealthCheck::TCP:
-      MAST_RETURN_IF_ERROR(ValidateNetworkCheck(spec));
-      break;
-    case v1::HealthCheck::COMMAND:
-      if (check.port_case() != v1::HealthCheck::PORT_NOT_SET) {
-        return Invalid(check.port_case() == v1::HealthCheck::kPortName ? "health_check.port_name"
-                                                                       : "health_check.port_index",
-                       "not for a COMMAND check");
-      }
-      if (!check.path().empty()) return Invalid("health_check.path", "not for a COMMAND check");
-      if (!check.has_command()) return Invalid("health_check.command", "required for COMMAND");
-      MAST_RETURN_IF_ERROR(ValidateCommandAt(check.command(), "health_check.command"));
-      break;
-    default:
-      return Invalid("health_check.protocol",
-                     absl::StrCat("unknown protocol ", static_cast<int>(check.protocol())));
-  }
-  MAST_RETURN_IF_ERROR(ValidateCheckDuration(check.grace_period(), check.has_grace_period(),
-                                             "grace_period", /*zero_allowed=*/true));
-  MAST_RETURN_IF_ERROR(
-      ValidateCheckDuration(check.interval(), check.has_interval(), "interval", false));
-  MAST_RETURN_IF_ERROR(
-      ValidateCheckDuration(check.timeout(), check.has_timeout(), "timeout", false));
-  MAST_RETURN_IF_ERROR(ValidateCheckDuration(check.delay(), check.has_delay(), "delay", true));
-  if (check.consecutive_failures() > kMaxHealthConsecutiveFailures) {
-    return Invalid("health_check.consecutive_failures",
-                   absl::StrCat("must be <= ", kMaxHealthConsecutiveFailures));
-  }
-  return absl::OkStatus();
-}
-
-// Mesos' role rules (src/common/roles.cpp): "*", or '/'-separated
-// components that are not ".", ".." or "*", do not start with '-' and hold
 // no whitespace, '/' or DEL. Control characters are refused too.
 absl::Status ValidateRole(absl::string_view role) {
   if (role.empty() || role == "*") return absl::OkStatus();
@@ -634,6 +548,8 @@ absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec) {
   MAST_RETURN_IF_ERROR(ValidateBackoff(spec));
   MAST_RETURN_IF_ERROR(ValidateRole(spec.role()));
   MAST_RETURN_IF_ERROR(ValidateHealthCheck(spec));
+  MAST_RETURN_IF_ERROR(ValidateReadinessCheck(spec));
+  MAST_RETURN_IF_ERROR(ValidateUpgradeStrategy(spec));
   return absl::OkStatus();
 }
 
@@ -653,21 +569,7 @@ v1::ServiceSpec WithDefaults(v1::ServiceSpec spec) {
   for (v1::PortSpec& port : *spec.mutable_ports()) {
     if (port.protocol().empty()) port.set_protocol("tcp");
   }
-  if (spec.has_health_check()) {
-    v1::HealthCheck* check = spec.mutable_health_check();
-    if (!check->has_grace_period()) {
-      ToProto(kDefaultHealthGracePeriod, check->mutable_grace_period());
-    }
-    if (!check->has_interval()) ToProto(kDefaultHealthInterval, check->mutable_interval());
-    if (!check->has_timeout()) ToProto(kDefaultHealthTimeout, check->mutable_timeout());
-    if (!check->has_delay()) ToProto(kDefaultHealthDelay, check->mutable_delay());
-    if (check->consecutive_failures() == 0) {
-      check->set_consecutive_failures(kDefaultHealthConsecutiveFailures);
-    }
-    const bool http =
-        check->protocol() == v1::HealthCheck::HTTP || check->protocol() == v1::HealthCheck::HTTPS;
-    if (http && check->path().empty()) check->set_path("/");
-  }
+  validation_internal::AddCheckAndStrategyDefaults(spec);
   return spec;
 }
 

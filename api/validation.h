@@ -48,6 +48,17 @@ inline constexpr absl::Duration kDefaultHealthDelay = absl::Seconds(15);
 inline constexpr absl::Duration kMaxHealthCheckDuration = absl::Hours(1);
 inline constexpr uint32_t kMaxHealthConsecutiveFailures = 100;
 inline constexpr size_t kMaxHealthCheckPathBytes = 1024;
+// Readiness checks (Mesos' CheckInfo defaults; the same bounds as health checks).
+inline constexpr absl::Duration kDefaultReadinessInterval = absl::Seconds(10);
+inline constexpr absl::Duration kDefaultReadinessTimeout = absl::Seconds(10);
+inline constexpr absl::Duration kDefaultReadinessDelay = absl::ZeroDuration();
+// Upgrade strategies (Marathon's defaults).
+inline constexpr double kDefaultMinimumHealthCapacity = 1;
+inline constexpr double kDefaultMaximumOverCapacity = 1;
+inline constexpr absl::Duration kDefaultProgressDeadline = absl::Seconds(600);
+inline constexpr uint32_t kDefaultFailureThreshold = 3;
+inline constexpr absl::Duration kMaxProgressDeadline = absl::Hours(24 * 7);
+inline constexpr int kMaxRolloutSteps = 20;
 
 // Environment variables Mast sets in every task (validation refuses them in
 // ServiceSpec.env): PORT, PORTS, PORT<n>, PORT_<NAME>, MAST_*; Mesos sets MESOS_*.
@@ -75,7 +86,11 @@ absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec);
 // kill_grace_period 3 s; backoff initial 1 s, factor 1.15 (when 0), max
 // 300 s (or `initial` when that is longer); ports' protocol "tcp"; a health
 // check's grace period 300 s, interval 60 s, timeout 20 s, 3 consecutive
-// failures, delay 15 s and, for HTTP(S), path "/". disk_mib
+// failures, delay 15 s and, for HTTP(S), path "/"; a readiness check's
+// interval 10 s, timeout 10 s, delay 0 s and, for HTTP, path "/"; the
+// upgrade strategy (always filled in): minimum_health_capacity 1,
+// maximum_over_capacity 1, YOUNGEST_FIRST, progress_deadline 600 s and
+// failure_threshold 3 (only when unset: 0 stays "never"). disk_mib
 // already reads 0 when unset; instances and everything else are left as
 // they are. Idempotent; does not validate.
 v1::ServiceSpec WithDefaults(v1::ServiceSpec spec);

@@ -25,6 +25,41 @@ WatchEventPtr ServiceEvent(v1::WatchEvent::Type type, int64_t version, v1::Servi
   return event;
 }
 
+// `deployment` of service `service` (the records' key is authoritative).
+WatchEventPtr DeploymentEvent(v1::WatchEvent::Type type, int64_t version,
+                              const v1::Deployment& deployment, const std::string& service) {
+  auto event = std::make_shared<v1::WatchEvent>();
+  event->set_type(type);
+  event->set_store_version(version);
+  *event->mutable_deployment() = deployment;
+  event->mutable_deployment()->set_service(service);
+  return event;
+}
+
+// The event for a service's deployment going from `before` to `after`
+// (either may be unset): ADDED for a new id, MODIFIED when its state or step
+// moved; null when neither (progress alone shows in the service's event).
+WatchEventPtr DeploymentChange(const v1::Service& before, const v1::Service& after, int64_t version,
+                               const std::string& service) {
+  if (!after.has_deployment()) return nullptr;
+  const v1::Deployment& a = after.deployment();
+  if (!before.has_deployment() || before.deployment().id() != a.id()) {
+    return DeploymentEvent(v1::WatchEvent::ADDED, version, a, service);
+  }
+  const v1::Deployment& b = before.deployment();
+  if (b.state() == a.state() && b.step() == a.step() && b.step_done() == a.step_done()) {
+    return nullptr;
+  }
+  return DeploymentEvent(v1::WatchEvent::MODIFIED, version, a, service);
+}
+
+// What the service's events show that its tasks may change: the status
+// and the deployment's progress.
+bool SameComputedView(const v1::Service& a, const v1::Service& b) {
+  return MessageDifferencer::Equals(a.status(), b.status()) &&
+         MessageDifferencer::Equals(a.deployment().progress(), b.deployment().progress());
+}
+
 WatchEventPtr TaskEvent(v1::WatchEvent::Type type, int64_t version, const v1::Task& task,
                         const std::string& service) {
   auto event = std::make_shared<v1::WatchEvent>();
@@ -74,6 +109,36 @@ bool Listed(const StateSnapshot& snapshot, const std::string& znode_suffix) {
                      [&](const CorruptRecord& c) { return absl::EndsWith(c.znode, znode_suffix); });
 }
 
+// The events of a service that is new or may have changed (none when
+// `new_service` is null): a deployment's event comes before its service's
+// (after it when the service is new, as in the initial state).
+void AppendServiceEvents(const std::string& name, int64_t version,
+                         const std::shared_ptr<const StoredService>& old_service,
+                         const std::shared_ptr<const StoredService>& new_service,
+                         const TaskRecordsPtr& old_tasks, const TaskRecordsPtr& new_tasks,
+                         std::vector<WatchEventPtr>& events) {
+  if (new_service == nullptr) return;
+  v1::Service view = ServiceView(*new_service, new_tasks.get());
+  if (old_service == nullptr) {
+    WatchEventPtr deployment = DeploymentChange(v1::Service(), view, version, name);
+    events.push_back(ServiceEvent(v1::WatchEvent::ADDED, version, std::move(view)));
+    if (deployment != nullptr) events.push_back(std::move(deployment));
+    return;
+  }
+  const bool record_changed = old_service != new_service &&
+                              !MessageDifferencer::Equals(old_service->record, new_service->record);
+  if (record_changed) {
+    if (WatchEventPtr deployment =
+            DeploymentChange(old_service->record.service(), view, version, name)) {
+      events.push_back(std::move(deployment));
+    }
+  }
+  if (record_changed || (old_tasks != new_tasks &&
+                         !SameComputedView(ServiceView(*old_service, old_tasks.get()), view))) {
+    events.push_back(ServiceEvent(v1::WatchEvent::MODIFIED, version, std::move(view)));
+  }
+}
+
 }  // namespace
 
 // --- WatchSubscription ---
@@ -88,6 +153,7 @@ WatchSubscription::WatchSubscription(std::string prefix, std::function<void()> w
 bool WatchSubscription::Wants(const v1::WatchEvent& event) const {
   if (event.has_service()) return absl::StartsWith(event.service().spec().name(), prefix_);
   if (event.has_task()) return absl::StartsWith(event.task().service(), prefix_);
+  if (event.has_deployment()) return absl::StartsWith(event.deployment().service(), prefix_);
   return true;  // LEADER, SYNCED
 }
 
@@ -132,6 +198,7 @@ bool WatchSubscription::Offer(const std::vector<WatchEventPtr>& events) {
     queue_.clear();
     replay_.clear();
     base_.reset();
+    base_deployment_.reset();
     synced_.reset();
   } else {
     for (const WatchEventPtr& event : events) {
@@ -146,6 +213,7 @@ bool WatchSubscription::Offer(const std::vector<WatchEventPtr>& events) {
 WatchEventPtr WatchSubscription::NextBaseEvent() {
   const StateSnapshot& base = *base_;
   while (true) {
+    if (base_deployment_ != nullptr) return std::move(base_deployment_);
     if (!base_started_) {
       base_started_ = true;
       auto first_service = base.services.lower_bound(prefix_);
@@ -162,8 +230,13 @@ WatchEventPtr WatchSubscription::NextBaseEvent() {
     if (!base_service_sent_) {
       base_service_sent_ = true;
       if (std::shared_ptr<const StoredService> service = Find(base.services, base_name_)) {
-        return ServiceEvent(v1::WatchEvent::ADDED, base.store_version,
-                            ServiceView(*service, tasks.get()));
+        v1::Service view = ServiceView(*service, tasks.get());
+        // Its deployment comes next (after the service, before its tasks).
+        if (view.has_deployment()) {
+          base_deployment_ = DeploymentEvent(v1::WatchEvent::ADDED, base.store_version,
+                                             view.deployment(), base_name_);
+        }
+        return ServiceEvent(v1::WatchEvent::ADDED, base.store_version, std::move(view));
       }
     }
     if (tasks != nullptr && base_task_ < tasks->tasks_size()) {
@@ -233,6 +306,7 @@ void WatchSubscription::Cancel(absl::Status status) {
   queue_.clear();
   replay_.clear();
   base_.reset();
+  base_deployment_.reset();
   base_leader_.reset();
   synced_.reset();
 }
@@ -290,19 +364,7 @@ void WatchHub::DiffOne(const std::string& name, const StateSnapshot& snapshot,
   }
 
   // The service first (added or changed), then its tasks, then its deletion.
-  if (new_service != nullptr) {
-    v1::Service view = ServiceView(*new_service, new_tasks.get());
-    if (old_service == nullptr) {
-      events.push_back(ServiceEvent(v1::WatchEvent::ADDED, version, std::move(view)));
-    } else if ((old_service != new_service &&
-                !MessageDifferencer::Equals(old_service->record, new_service->record)) ||
-               (old_tasks != new_tasks &&
-                !MessageDifferencer::Equals(
-                    ComputeServiceStatus(old_service->record.service(), old_tasks.get()),
-                    view.status()))) {
-      events.push_back(ServiceEvent(v1::WatchEvent::MODIFIED, version, std::move(view)));
-    }
-  }
+  AppendServiceEvents(name, version, old_service, new_service, old_tasks, new_tasks, events);
   if (old_tasks != new_tasks) {
     std::map<absl::string_view, const v1::Task*> old_by_id;
     if (old_tasks != nullptr) {

@@ -37,8 +37,9 @@ using WatchEventPtr = std::shared_ptr<const v1::WatchEvent>;
 // Order: a stream from version 0 (or from a version older than the hub's
 // history) gets the current leader (LEADER, if one was reported; at the
 // snapshot's version), every service and task of the
-// current snapshot (ADDED, computed lazily from the snapshot, service first
-// and then its tasks, by name), SYNCED, then the changes; a resumed stream
+// current snapshot (ADDED, computed lazily from the snapshot, service first,
+// then its deployment if it has one, then its tasks, by name), SYNCED, then
+// the changes; a resumed stream
 // gets the changes after its version from the history, then the live ones.
 //
 // Bounds: the initial state and the replayed history are not counted;
@@ -113,6 +114,8 @@ class WatchSubscription {
   bool base_started_ ABSL_GUARDED_BY(mu_) = false;
   bool base_service_sent_ ABSL_GUARDED_BY(mu_) = false;
   int base_task_ ABSL_GUARDED_BY(mu_) = 0;
+  // The deployment of the service just sent, to send next.
+  WatchEventPtr base_deployment_ ABSL_GUARDED_BY(mu_);
   WatchEventPtr base_leader_ ABSL_GUARDED_BY(mu_);  // before the base
   WatchEventPtr synced_ ABSL_GUARDED_BY(mu_);       // after the base
   // Replayed history, instead of a base; not counted.
@@ -133,8 +136,12 @@ class WatchSubscription {
 // Diffing: consecutive snapshots are compared per service name, by pointer
 // first (the cache keeps the record object of an unchanged service) and then
 // by content. A service is ADDED, DELETED (carrying its last known state) or
-// MODIFIED when its record changes or its status (ServiceView, computed from
-// the tasks) does; its tasks are compared by id. Every event of a snapshot
+// MODIFIED when its record changes or its status or its deployment's
+// progress (ServiceView, computed from the tasks) does; its tasks are
+// compared by id. A service's deployment gets an event (with the
+// deployment, its progress filled) when it starts (ADDED, a new id) or its
+// state or step moves (MODIFIED), just before the service's MODIFIED (just
+// after the service's ADDED for a new service). Every event of a snapshot
 // carries that snapshot's store_version; a LEADER event carries the version
 // of the latest snapshot. A record that became unreadable (listed in
 // StateSnapshot::corrupt) is kept as last known, not reported deleted.

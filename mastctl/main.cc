@@ -4,7 +4,8 @@
 //
 // COMMAND: leader | deploy -f spec.json | update -f spec.json | get NAME |
 //          ls [--prefix=P] [--selector=k=v,...] | scale NAME N | restart NAME |
-//          rm NAME | tasks [NAME] [--state=S,...] | watch [--from=V] [--prefix=P]
+//          rm NAME | tasks [NAME] [--state=S,...] | watch [--from=V] [--prefix=P] |
+//          rollout status|history|undo|pause|resume|cancel NAME (mastctl/rollout.cc)
 //
 // --endpoint takes a comma list; the next replica is tried when one does not
 // answer. `watch` streams until interrupted: when its stream ends (the
@@ -39,6 +40,9 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "mast/v1/mast.grpc.pb.h"
+#include "mastctl/client.h"
+#include "mastctl/rollout.h"
+#include "mastctl/rollout_format.h"
 
 ABSL_FLAG(std::string, endpoint, "127.0.0.1:7070",
           "Mast replica(s) to ask: host:port, or a comma list tried in order.");
@@ -60,12 +64,30 @@ ABSL_FLAG(int64_t, min_store_version, 0,
           "get, ls, tasks: answer only from a replica's copy at this store version or later "
           "(the one a write printed: read your own writes on any replica); the replica waits "
           "for it up to --timeout. 0: any.");
+ABSL_FLAG(bool, force, false,
+          "update, deploy (update), restart, rollout undo: replace a deployment in progress "
+          "(it is cancelled where it stands) instead of failing with FAILED_PRECONDITION.");
 ABSL_FLAG(std::string, idempotency_key, "",
           "Writes: the idempotency key (default: a random one per invocation, so that the "
           "retries of one invocation on several endpoints apply at most once).");
 
 namespace mast {
 namespace {
+
+using ctl::AllPages;
+using ctl::Call;
+using ctl::Endpoints;
+using ctl::FormatTimestamp;
+using ctl::IdempotencyKey;
+using ctl::MinStoreVersion;
+using ctl::OutputFormat;
+using ctl::PrintError;
+using ctl::PrintService;
+using ctl::PrintServiceTable;
+using ctl::PrintStoreVersion;
+using ctl::ServiceState;
+using ctl::ToJson;
+using ctl::WriteService;
 
 constexpr char kUsage[] =
     "mastctl: the Mast command-line client.\n"
@@ -79,148 +101,13 @@ constexpr char kUsage[] =
     "                         version a write printed, to read it on any replica)\n"
     "  ls [--prefix=P] [--selector=k=v,...]  services\n"
     "  scale NAME N           set the number of instances\n"
-    "  restart NAME           replace every task of the service, one at a time\n"
+    "  restart NAME           replace every task of the service (a deployment)\n"
+    "                         (update, restart: --force replaces a deployment in progress)\n"
     "  rm NAME                delete the service (its tasks are killed first)\n"
     "  tasks [NAME] [--state=RUNNING,...]  tasks, of one service or all\n"
     "  watch [--from=VERSION] [--prefix=P]  stream changes, one line each\n";
 
-std::string OutputFormat() {
-  std::string o = absl::GetFlag(FLAGS_o);
-  return o.empty() ? absl::GetFlag(FLAGS_output) : o;
-}
-
-std::vector<std::string> Endpoints() {
-  return absl::StrSplit(absl::GetFlag(FLAGS_endpoint), ',', absl::SkipEmpty());
-}
-
-// A unary method of the stub, e.g. &mast::v1::Mast::Stub::GetService.
-template <typename Request, typename Response>
-using Rpc = grpc::Status (mast::v1::Mast::Stub::*)(grpc::ClientContext*, const Request&, Response*);
-
-// The store version a write answered with (its trailing metadata), or 0.
-int64_t WrittenStoreVersion(const grpc::ClientContext& context) {
-  const auto& trailers = context.GetServerTrailingMetadata();
-  auto it = trailers.find(mast::kStoreVersionTrailer);
-  int64_t version = 0;
-  if (it == trailers.end() ||
-      !absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &version)) {
-    return 0;
-  }
-  return version;
-}
-
-// The newest store version a write of this invocation answered with. Every
-// read made after it asks for it (MinStoreVersion), so that a command that
-// writes and then reads sees its own write, whichever endpoint answers.
-int64_t written_store_version = 0;
-
-// A read's min_store_version: --min_store_version, or this invocation's
-// last write if newer.
-int64_t MinStoreVersion() {
-  return std::max(absl::GetFlag(FLAGS_min_store_version), written_store_version);
-}
-
-// Calls `rpc` on each endpoint in turn until one answers (any status but
-// UNAVAILABLE / DEADLINE_EXCEEDED counts as an answer); `answered_by` (if
-// given) names it. Notes a write's store version in written_store_version.
-template <typename Request, typename Response>
-grpc::Status Call(Rpc<Request, Response> rpc, const Request& request, Response* response,
-                  std::string* answered_by = nullptr) {
-  grpc::Status last(grpc::StatusCode::UNAVAILABLE, "no endpoint given");
-  for (const std::string& endpoint : Endpoints()) {
-    auto channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
-    auto stub = mast::v1::Mast::NewStub(channel);
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::GetFlag(FLAGS_timeout)));
-    last = ((*stub).*rpc)(&context, request, response);
-    if (last.ok() || (last.error_code() != grpc::StatusCode::UNAVAILABLE &&
-                      last.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED)) {
-      if (answered_by != nullptr) *answered_by = endpoint;
-      written_store_version = std::max(written_store_version, WrittenStoreVersion(context));
-      return last;
-    }
-    std::fprintf(stderr, "mastctl: %s: %s\n", endpoint.c_str(), last.error_message().c_str());
-  }
-  return last;
-}
-
-// Calls a paged list RPC (page_token / next_page_token) from the first page
-// to the last; `all` gets every page's items and the last store version.
-template <typename Request, typename Response>
-grpc::Status AllPages(Rpc<Request, Response> rpc, Request request, Response* all) {
-  do {
-    Response page;
-    grpc::Status status = Call(rpc, request, &page);
-    if (!status.ok()) return status;
-    request.set_page_token(page.next_page_token());
-    all->MergeFrom(page);  // appends the items; the last store_version wins
-  } while (!request.page_token().empty());
-  all->clear_next_page_token();
-  return grpc::Status::OK;
-}
-
-int PrintError(const grpc::Status& status) {
-  std::fprintf(stderr, "mastctl: %d %s\n", static_cast<int>(status.error_code()),
-               status.error_message().c_str());
-  return 1;
-}
-
-std::string ToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  return json;
-}
-
-std::string IdempotencyKey() {
-  std::string key = absl::GetFlag(FLAGS_idempotency_key);
-  if (!key.empty()) return key;
-  std::random_device random;
-  std::mt19937_64 gen(static_cast<uint64_t>(random()) << 32 | random());
-  return absl::StrFormat("mastctl-%016x%016x", gen(), gen());
-}
-
-std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
-  if (t.seconds() == 0 && t.nanos() == 0) return "-";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(t.seconds()),
-                          absl::UTCTimeZone());
-}
-
-// "deleting", "deploying v<N>" (tasks are being replaced or started), or "stable".
-std::string ServiceState(const mast::v1::Service& service) {
-  if (service.deleting()) return "deleting";
-  if (!service.status().deployment_id().empty()) {
-    return absl::StrCat("deploying ", service.status().deployment_id());
-  }
-  return "stable";
-}
-
-void PrintServiceTable(const std::vector<const mast::v1::Service*>& services) {
-  absl::PrintF("%-32s %-8s %-10s %-8s %-6s %-9s %-14s %-21s %s\n", "NAME", "VERSION", "INSTANCES",
-               "RUNNING", "CPUS", "MEM_MIB", "STATE", "UPDATED", "COMMAND");
-  for (const mast::v1::Service* s : services) {
-    const mast::v1::ServiceSpec& spec = s->spec();
-    std::string command = spec.command().has_argv()
-                              ? absl::StrJoin(spec.command().argv().args(), " ")
-                              : spec.command().shell();
-    if (command.size() > 40) command = command.substr(0, 37) + "...";
-    absl::PrintF("%-32s %-8d %-10d %-8d %-6g %-9g %-14s %-21s %s\n", spec.name(), s->version(),
-                 spec.instances(), s->status().running(), spec.resources().cpus(),
-                 spec.resources().mem_mib(), ServiceState(*s), FormatTimestamp(s->updated()),
-                 command);
-  }
-}
-
-int PrintService(const mast::v1::Service& service) {
-  if (OutputFormat() == "json") {
-    std::cout << ToJson(service) << "\n";
-  } else {
-    PrintServiceTable({&service});
-  }
-  return 0;
-}
+std::string Usage() { return absl::StrCat(kUsage, ctl::kRolloutHelp); }
 
 // Reads the ServiceSpec of -f; an exit code (2) on failure.
 std::optional<mast::v1::ServiceSpec> ReadSpec(const char* command) {
@@ -246,25 +133,6 @@ std::optional<mast::v1::ServiceSpec> ReadSpec(const char* command) {
   return spec;
 }
 
-// Says on stderr at which store version the write was made, for later
-// reads that must see it (--min_store_version).
-void PrintStoreVersion() {
-  if (written_store_version <= 0) return;
-  std::fprintf(
-      stderr, "mastctl: written at store version %lld (--min_store_version=%lld reads it)\n",
-      static_cast<long long>(written_store_version), static_cast<long long>(written_store_version));
-}
-
-// Runs a write answered with the service, and prints the service.
-template <typename Request>
-int WriteService(Rpc<Request, mast::v1::Service> rpc, const Request& request) {
-  mast::v1::Service service;
-  grpc::Status status = Call(rpc, request, &service);
-  if (!status.ok()) return PrintError(status);
-  PrintStoreVersion();
-  return PrintService(service);
-}
-
 int Deploy() {
   std::optional<mast::v1::ServiceSpec> spec = ReadSpec("deploy");
   if (!spec.has_value()) return 2;
@@ -283,6 +151,7 @@ int Deploy() {
   *update.mutable_spec() = *std::move(spec);
   update.set_expected_version(absl::GetFlag(FLAGS_expected_version));
   update.set_idempotency_key(key + "-update");
+  update.set_force(absl::GetFlag(FLAGS_force));
   return WriteService(&mast::v1::Mast::Stub::UpdateService, update);
 }
 
@@ -293,6 +162,7 @@ int Update() {
   *update.mutable_spec() = *std::move(spec);
   update.set_expected_version(absl::GetFlag(FLAGS_expected_version));
   update.set_idempotency_key(IdempotencyKey());
+  update.set_force(absl::GetFlag(FLAGS_force));
   return WriteService(&mast::v1::Mast::Stub::UpdateService, update);
 }
 
@@ -351,6 +221,7 @@ int Scale(const std::string& name, const std::string& count) {
 
 int Restart(const std::string& name) {
   auto request = NamedWrite<mast::v1::RestartServiceRequest>(name);
+  request.set_force(absl::GetFlag(FLAGS_force));
   return WriteService(&mast::v1::Mast::Stub::RestartService, request);
 }
 
@@ -416,6 +287,9 @@ std::string DescribeEvent(const mast::v1::WatchEvent& event) {
     absl::StrAppend(&line, " service ", s.spec().name(), " version=", s.version(),
                     " instances=", s.spec().instances(), " running=", s.status().running(),
                     " state=", absl::StrReplaceAll(ServiceState(s), {{" ", ":"}}));
+  } else if (event.has_deployment()) {
+    absl::StrAppend(&line, " ", event.deployment().service(), " ",
+                    ctl::ProgressLine(event.deployment()));
   } else if (event.has_task()) {
     const mast::v1::Task& t = event.task();
     absl::StrAppend(&line, " task ", t.service(), " ", t.id(), " version=", t.version(),
@@ -490,12 +364,8 @@ int Watch() {
       std::cout << (json ? ToJson(event) : DescribeEvent(event)) << std::endl;
     }
     grpc::Status status = reader->Finish();
+    if (ctl::IsDefiniteRefusal(status)) return PrintError(status);
     switch (status.error_code()) {
-      case grpc::StatusCode::INVALID_ARGUMENT:
-      case grpc::StatusCode::UNIMPLEMENTED:
-      case grpc::StatusCode::PERMISSION_DENIED:
-      case grpc::StatusCode::UNAUTHENTICATED:
-        return PrintError(status);
       case grpc::StatusCode::RESOURCE_EXHAUSTED:
         if (std::optional<int64_t> resume = ResumeVersion(status.error_message())) {
           complete = std::max(complete, *resume);
@@ -553,7 +423,7 @@ int Leader() {
 }  // namespace mast
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(mast::kUsage);
+  absl::SetProgramUsageMessage(mast::Usage());
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view path) {
     return path.find("mastctl/") != absl::string_view::npos;
@@ -561,13 +431,13 @@ int main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  std::string format = mast::OutputFormat();
+  std::string format = mast::ctl::OutputFormat();
   if (format != "table" && format != "json") {
     std::fprintf(stderr, "mastctl: --output: must be table or json, not '%s'\n", format.c_str());
     return 2;
   }
   if (args.size() < 2) {
-    std::fputs(mast::kUsage, stderr);
+    std::fputs(mast::Usage().c_str(), stderr);
     return 2;
   }
   std::string command = args[1];
@@ -597,6 +467,9 @@ int main(int argc, char** argv) {
   if (command == "watch") {
     return arity(0, "watch [--from=VERSION] [--prefix=P]") ? mast::Watch() : 2;
   }
-  std::fprintf(stderr, "mastctl: unknown command '%s'\n%s", command.c_str(), mast::kUsage);
+  if (command == "rollout") {
+    return mast::ctl::Rollout(std::vector<std::string>(args.begin() + 2, args.end()));
+  }
+  std::fprintf(stderr, "mastctl: unknown command '%s'\n%s", command.c_str(), mast::Usage().c_str());
   return 2;
 }

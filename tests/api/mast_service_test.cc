@@ -436,6 +436,69 @@ TEST_F(MastServiceRoutingTest, ReadsWithMinStoreVersionWaitForTheCopy) {
   EXPECT_EQ(response.store_version(), 7);
 }
 
+// "web" at `version` whose deployment is `id` (RUNNING), with one ended
+// one ("0-old") in its history.
+std::shared_ptr<const StateSnapshot> Deploying(int64_t version, const std::string& id) {
+  auto snapshot = std::make_shared<StateSnapshot>();
+  snapshot->synced = true;
+  snapshot->store_version = version;
+  auto stored = std::make_shared<StoredService>();
+  v1::Service* service = stored->record.mutable_service();
+  service->mutable_spec()->set_name("web");
+  service->mutable_spec()->set_instances(2);
+  service->mutable_deployment()->set_id(id);
+  service->mutable_deployment()->set_state(v1::Deployment::RUNNING);
+  v1::Deployment* old = stored->record.add_deployment_history();
+  old->set_id("0-old");
+  old->set_state(v1::Deployment::SUCCEEDED);
+  snapshot->services["web"] = stored;
+  return snapshot;
+}
+
+TEST_F(MastServiceRoutingTest, DeploymentReadsAnswerFromTheCopyAndWaitForAVersion) {
+  auto publish = [&](std::shared_ptr<const StateSnapshot> snapshot) {
+    SetState(snapshot);
+    waiter_.OnSnapshot(snapshot);
+  };
+  publish(Deploying(5, "1-a"));
+  {
+    grpc::ClientContext context;
+    v1::ListDeploymentsRequest request;
+    request.set_service("web");
+    v1::ListDeploymentsResponse response;
+    grpc::Status status = stub_->ListDeployments(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(response.deployments_size(), 2);
+    EXPECT_EQ(response.deployments(0).id(), "1-a");
+    EXPECT_EQ(response.deployments(0).progress().target_instances(), 2u);
+    EXPECT_EQ(response.deployments(1).id(), "0-old");
+    EXPECT_EQ(response.store_version(), 5);
+  }
+  {
+    grpc::ClientContext context;
+    v1::GetDeploymentRequest request;
+    request.set_service("db");
+    v1::GetDeploymentResponse response;
+    EXPECT_EQ(stub_->GetDeployment(&context, request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  v1::GetDeploymentRequest request;
+  request.set_service("web");
+  request.set_min_store_version(6);
+  v1::GetDeploymentResponse response;
+  // A blocking call on a thread of its own: it returns once the copy is at 6.
+  grpc::Status status;
+  std::thread call([&] { status = stub_->GetDeployment(&context, request, &response); });
+  ASSERT_TRUE(WaitFor([&] { return waiter_.waiting() == 1; }, absl::Seconds(10)));
+  publish(Deploying(6, "2-b"));
+  call.join();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.deployment().id(), "2-b");
+  EXPECT_EQ(response.store_version(), 6);
+}
+
 TEST_F(MastServiceRoutingTest, AReadWhoseVersionIsNeverReachedIsUnavailable) {
   auto snapshot = Services(5, 1);
   SetState(snapshot);

@@ -171,7 +171,7 @@ std::shared_ptr<const v1::records::TaskRecords> Records(const std::string& servi
   return records;
 }
 
-TEST(ServiceStatusTest, CountsTasksAndTellsWhetherADeploymentIsInProgress) {
+TEST(ServiceStatusTest, CountsTasks) {
   v1::Service service;
   service.mutable_spec()->set_name("web");
   service.mutable_spec()->set_instances(2);
@@ -180,61 +180,88 @@ TEST(ServiceStatusTest, CountsTasksAndTellsWhetherADeploymentIsInProgress) {
   struct Case {
     const char* name;
     std::vector<v1::Task> tasks;
-    uint32_t staged, running, healthy;
-    std::string deployment;
+    uint32_t staged, running, healthy, ready;
   };
   using T = v1::Task;
   for (const Case& c : std::vector<Case>{
-           {"no tasks yet", {}, 0, 0, 0, "v4"},
+           {"no tasks yet", {}, 0, 0, 0, 0},
            {"converged",
             {MakeTask("a", T::RUNNING, 4, true), MakeTask("b", T::RUNNING, 4)},
             0,
             2,
             1,
-            ""},
+            2},
            {"one still staging",
             {MakeTask("a", T::RUNNING, 4), MakeTask("b", T::PENDING, 4)},
             1,
             1,
             0,
-            ""},
-           {"an old task left",
+            1},
+           {"an old task counts too",
             {MakeTask("a", T::RUNNING, 4), MakeTask("b", T::RUNNING, 3)},
             0,
             2,
             0,
-            "v4"},
-           {"old one being replaced (killed) does not count",
+            2},
+           {"one being killed is not ready",
             {MakeTask("a", T::RUNNING, 4), MakeTask("b", T::STARTING, 4),
-             MakeTask("c", T::KILLING, 3, false, /*kill_requested=*/true)},
+             MakeTask("c", T::RUNNING, 3, false, /*kill_requested=*/true)},
             1,
-            1,
+            2,
             0,
-            ""},
+            1},
            {"terminal ones do not count",
             {MakeTask("a", T::RUNNING, 4), MakeTask("b", T::STAGING, 4),
              MakeTask("c", T::FAILED, 3)},
             1,
             1,
             0,
-            ""},
-           {"too many",
-            {MakeTask("a", T::RUNNING, 4), MakeTask("b", T::RUNNING, 4),
-             MakeTask("c", T::UNREACHABLE, 4)},
-            0,
-            2,
-            0,
-            "v4"},
+            1},
        }) {
     auto records = Records("web", c.tasks);
     v1::ServiceStatus status = ComputeServiceStatus(service, records.get());
     EXPECT_EQ(status.staged(), c.staged) << c.name;
     EXPECT_EQ(status.running(), c.running) << c.name;
     EXPECT_EQ(status.healthy(), c.healthy) << c.name;
-    EXPECT_EQ(status.deployment_id(), c.deployment) << c.name;
+    EXPECT_EQ(status.ready(), c.ready) << c.name;
+    EXPECT_EQ(status.deployment_id(), "") << c.name << ": no deployment";
   }
-  EXPECT_EQ(ComputeServiceStatus(service, nullptr).deployment_id(), "v4");
-  service.mutable_spec()->set_instances(0);
+}
+
+TEST(ServiceStatusTest, ReadyNeedsThePassingChecksTheSpecHas) {
+  v1::Service service;
+  service.mutable_spec()->set_instances(3);
+  service.mutable_spec()->mutable_health_check()->set_protocol(v1::HealthCheck::TCP);
+  service.mutable_spec()->mutable_readiness_check()->set_protocol(v1::ReadinessCheck::TCP);
+  v1::Task healthy_only = MakeTask("a", v1::Task::RUNNING, 1, /*healthy=*/true);
+  v1::Task both = healthy_only;
+  both.set_id("b");
+  both.set_ready(true);
+  v1::Task ready_only = MakeTask("c", v1::Task::RUNNING, 1);
+  ready_only.set_ready(true);
+  auto records = Records("web", {healthy_only, both, ready_only});
+  EXPECT_EQ(ComputeServiceStatus(service, records.get()).ready(), 1u);
+  EXPECT_EQ(ComputeServiceStatus(service, records.get()).healthy(), 2u);
+}
+
+TEST(ServiceStatusTest, DeploymentIdIsTheActiveDeployments) {
+  v1::Service service;
+  service.mutable_spec()->set_instances(1);
+  service.mutable_deployment()->set_id("7-abc");
+  for (auto [state, want] : std::vector<std::pair<v1::Deployment::State, std::string>>{
+           {v1::Deployment::RUNNING, "7-abc"},
+           {v1::Deployment::PAUSED, "7-abc"},
+           {v1::Deployment::ROLLING_BACK, "7-abc"},
+           {v1::Deployment::SUCCEEDED, ""},
+           {v1::Deployment::FAILED, ""},
+           {v1::Deployment::ROLLED_BACK, ""},
+           {v1::Deployment::CANCELLED, ""},
+       }) {
+    service.mutable_deployment()->set_state(state);
+    EXPECT_EQ(ComputeServiceStatus(service, nullptr).deployment_id(), want)
+        << v1::Deployment::State_Name(state);
+  }
+  service.clear_deployment();
   EXPECT_EQ(ComputeServiceStatus(service, nullptr).deployment_id(), "");
 }
 
@@ -404,6 +431,136 @@ TEST(ListTasksTest, RefusesUnknownServicesCorruptRecordsAndBadRequests) {
 
   StateSnapshot unloaded;
   EXPECT_EQ(FillListTasks(unloaded, {}, &response).code(), absl::StatusCode::kUnavailable);
+}
+
+v1::Deployment MakeDeployment(const std::string& id, v1::Deployment::State state) {
+  v1::Deployment deployment;
+  deployment.set_id(id);
+  deployment.set_service("web");
+  deployment.set_state(state);
+  return deployment;
+}
+
+// "web" at task_version 2, with 3 instances: a RUNNING deployment "3-c"
+// (its history: "1-a", "2-b") and tasks of both versions.
+StateSnapshot DeploymentSnapshot(v1::Deployment::State state = v1::Deployment::RUNNING) {
+  StateSnapshot snapshot = MakeSnapshot({{"web", ""}});
+  auto stored = std::make_shared<StoredService>(*snapshot.services["web"]);
+  v1::Service* service = stored->record.mutable_service();
+  service->mutable_spec()->set_instances(3);
+  service->set_task_version(2);
+  *service->mutable_deployment() = MakeDeployment("3-c", state);
+  *stored->record.add_deployment_history() = MakeDeployment("1-a", v1::Deployment::SUCCEEDED);
+  *stored->record.add_deployment_history() = MakeDeployment("2-b", v1::Deployment::FAILED);
+  snapshot.services["web"] = stored;
+  using T = v1::Task;
+  auto records = std::make_shared<v1::records::TaskRecords>(
+      *Records("web", {MakeTask("n1", T::RUNNING, 2), MakeTask("n2", T::STAGING, 2),
+                       MakeTask("o1", T::RUNNING, 1), MakeTask("o2", T::RUNNING, 1),
+                       MakeTask("o3", T::KILLING, 1, false, /*kill_requested=*/true)}));
+  (*records->mutable_failed_by_task_version())[2] = 1;
+  snapshot.tasks["web"] = records;
+  return snapshot;
+}
+
+std::vector<std::string> DeploymentIds(const v1::ListDeploymentsResponse& response) {
+  std::vector<std::string> ids;
+  for (const auto& d : response.deployments()) ids.push_back(d.id());
+  return ids;
+}
+
+TEST(DeploymentReadsTest, ServiceViewFillsTheDeploymentsProgressAndTheStatus) {
+  StateSnapshot snapshot = DeploymentSnapshot();
+  v1::Service view = ServiceView(snapshot, *snapshot.services["web"]);
+  const v1::DeploymentProgress& progress = view.deployment().progress();
+  EXPECT_EQ(progress.target_instances(), 3u);
+  EXPECT_EQ(progress.new_tasks(), 2u);
+  EXPECT_EQ(progress.new_ready(), 1u);
+  EXPECT_EQ(progress.old_tasks(), 2u);  // the one being killed is not live
+  EXPECT_EQ(progress.old_ready(), 2u);
+  EXPECT_EQ(progress.failed_new_tasks(), 1u);
+  EXPECT_EQ(view.status().deployment_id(), "3-c");
+  EXPECT_EQ(view.status().ready(), 3u);
+  // The stored record is not changed (progress is not stored).
+  EXPECT_FALSE(snapshot.services["web"]->record.service().deployment().has_progress());
+}
+
+TEST(DeploymentReadsTest, ListsTheCurrentOneThenTheHistoryNewestFirst) {
+  StateSnapshot snapshot = DeploymentSnapshot();
+  v1::ListDeploymentsRequest request;
+  request.set_service("web");
+  v1::ListDeploymentsResponse response;
+  ASSERT_TRUE(FillListDeployments(snapshot, request, &response).ok());
+  EXPECT_THAT(DeploymentIds(response), ElementsAre("3-c", "2-b", "1-a"));
+  EXPECT_EQ(response.store_version(), 42);
+  EXPECT_EQ(response.deployments(0).progress().new_tasks(), 2u);
+  EXPECT_FALSE(response.deployments(1).has_progress());  // an ended one of the history
+}
+
+TEST(DeploymentReadsTest, TheLastOneToEndIsNotListedTwice) {
+  StateSnapshot snapshot = DeploymentSnapshot(v1::Deployment::SUCCEEDED);
+  auto stored = std::make_shared<StoredService>(*snapshot.services["web"]);
+  *stored->record.add_deployment_history() = stored->record.service().deployment();
+  snapshot.services["web"] = stored;
+  v1::ListDeploymentsRequest request;
+  request.set_service("web");
+  v1::ListDeploymentsResponse response;
+  ASSERT_TRUE(FillListDeployments(snapshot, request, &response).ok());
+  EXPECT_THAT(DeploymentIds(response), ElementsAre("3-c", "2-b", "1-a"));
+  EXPECT_TRUE(response.deployments(0).has_progress());  // the service's own, with progress
+}
+
+TEST(DeploymentReadsTest, ServiceWithoutDeploymentsListsNone) {
+  StateSnapshot snapshot = MakeSnapshot({{"web", ""}});
+  v1::ListDeploymentsRequest request;
+  request.set_service("web");
+  v1::ListDeploymentsResponse response;
+  ASSERT_TRUE(FillListDeployments(snapshot, request, &response).ok());
+  EXPECT_EQ(response.deployments_size(), 0);
+  v1::GetDeploymentRequest get;
+  get.set_service("web");
+  v1::GetDeploymentResponse got;
+  EXPECT_EQ(FillGetDeployment(snapshot, get, &got).code(), absl::StatusCode::kNotFound);
+}
+
+TEST(DeploymentReadsTest, GetsTheNewestOrOneById) {
+  StateSnapshot snapshot = DeploymentSnapshot();
+  v1::GetDeploymentRequest request;
+  request.set_service("web");
+  v1::GetDeploymentResponse response;
+  ASSERT_TRUE(FillGetDeployment(snapshot, request, &response).ok());
+  EXPECT_EQ(response.deployment().id(), "3-c");
+  EXPECT_EQ(response.deployment().progress().new_ready(), 1u);
+  EXPECT_EQ(response.store_version(), 42);
+
+  request.set_id("1-a");
+  response.Clear();
+  ASSERT_TRUE(FillGetDeployment(snapshot, request, &response).ok());
+  EXPECT_EQ(response.deployment().id(), "1-a");
+  EXPECT_EQ(response.deployment().state(), v1::Deployment::SUCCEEDED);
+
+  request.set_id("9-z");
+  absl::Status unknown = FillGetDeployment(snapshot, request, &response);
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(unknown.message(), HasSubstr("'9-z'"));
+}
+
+TEST(DeploymentReadsTest, RefusesUnknownServicesAndUnreadableSnapshots) {
+  StateSnapshot snapshot = DeploymentSnapshot();
+  v1::ListDeploymentsRequest list;
+  list.set_service("nope");
+  v1::ListDeploymentsResponse listed;
+  EXPECT_EQ(FillListDeployments(snapshot, list, &listed).code(), absl::StatusCode::kNotFound);
+  list.set_service("");
+  EXPECT_EQ(FillListDeployments(snapshot, list, &listed).code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::GetDeploymentRequest get;
+  get.set_service("nope");
+  v1::GetDeploymentResponse got;
+  EXPECT_EQ(FillGetDeployment(snapshot, get, &got).code(), absl::StatusCode::kNotFound);
+  StateSnapshot never_loaded;
+  get.set_service("web");
+  EXPECT_EQ(FillGetDeployment(never_loaded, get, &got).code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

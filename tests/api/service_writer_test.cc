@@ -510,7 +510,8 @@ TEST_F(ServiceWriterTest, AnswersHaveTheStatusAReadShows) {
   EXPECT_EQ(scaled->status().running(), 2u);  // not "RUNNING 0"
   EXPECT_EQ(scaled->status().healthy(), 1u);
   EXPECT_EQ(scaled->status().failed(), 1u);
-  EXPECT_EQ(scaled->status().deployment_id(), "v1");  // 2 of 3 instances
+  EXPECT_EQ(scaled->status().ready(), 2u);
+  EXPECT_EQ(scaled->status().deployment_id(), "");  // a scale starts no deployment
 
   // Exactly what a read of the written record shows.
   auto read_copy = std::make_shared<StateSnapshot>(*snapshot);

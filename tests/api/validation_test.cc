@@ -8,29 +8,15 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/api/validation_test_support.h"
 
 namespace mast {
 namespace {
 
-using Mutation = std::function<void(v1::ServiceSpec&)>;
-
-v1::ServiceSpec ValidSpec() {
-  v1::ServiceSpec spec;
-  spec.set_name("team/web");
-  spec.mutable_command()->set_shell("python3 -m http.server $PORT_HTTP");
-  spec.mutable_resources()->set_cpus(0.5);
-  spec.mutable_resources()->set_mem_mib(128);
-  spec.add_ports()->set_name("http");
-  spec.set_instances(3);
-  (*spec.mutable_env())["GREETING"] = "hello";
-  (*spec.mutable_labels())["owner"] = "web-team";
-  return spec;
-}
-
-void SetDuration(google::protobuf::Duration* d, int64_t seconds, int32_t nanos = 0) {
-  d->set_seconds(seconds);
-  d->set_nanos(nanos);
-}
+using validation_test::Case;
+using validation_test::Mutation;
+using validation_test::SetDuration;
+using validation_test::ValidSpec;
 
 v1::Constraint* AddConstraint(v1::ServiceSpec& spec, const std::string& field,
                               v1::Constraint::Operator op, const std::string& value = "") {
@@ -40,13 +26,6 @@ v1::Constraint* AddConstraint(v1::ServiceSpec& spec, const std::string& field,
   c->set_value(value);
   return c;
 }
-
-struct Case {
-  std::string name;
-  Mutation mutate;
-  // Empty: valid. Otherwise the start of the INVALID_ARGUMENT message.
-  std::string error;
-};
 
 const std::vector<Case>& Cases() {
   static const auto* const kCases = new std::vector<Case>{
@@ -595,34 +574,8 @@ const std::vector<Case>& Cases() {
   return *kCases;
 }
 
-void ExpectResult(const absl::Status& status, const std::string& error, const std::string& name) {
-  if (error.empty()) {
-    EXPECT_TRUE(status.ok()) << name << ": " << status;
-    return;
-  }
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << name << ": " << status;
-  EXPECT_TRUE(absl::StartsWith(status.message(), error))
-      << name << ": got \"" << status.message() << "\", want a message starting \"" << error
-      << "\"";
-}
-
-TEST(ValidateServiceSpecTest, ChecksEveryField) {
-  for (const Case& c : Cases()) {
-    v1::ServiceSpec spec = ValidSpec();
-    c.mutate(spec);
-    ExpectResult(ValidateServiceSpec(spec), c.error, c.name);
-  }
-}
-
-// Filling defaults neither rescues an invalid spec nor breaks a valid one,
-// and the problem reported stays the same.
-TEST(ValidateServiceSpecTest, DefaultsDoNotChangeTheVerdict) {
-  for (const Case& c : Cases()) {
-    v1::ServiceSpec spec = ValidSpec();
-    c.mutate(spec);
-    ExpectResult(ValidateServiceSpec(WithDefaults(spec)), c.error, c.name + " (with defaults)");
-  }
-}
+// As given and with the defaults filled in (ExpectCases).
+TEST(ValidateServiceSpecTest, ChecksEveryField) { validation_test::ExpectCases(Cases()); }
 
 TEST(ValidateServiceSpecTest, QuotesLongAndBinaryTextShortly) {
   v1::ServiceSpec spec = ValidSpec();
@@ -630,6 +583,23 @@ TEST(ValidateServiceSpecTest, QuotesLongAndBinaryTextShortly) {
   absl::Status status = ValidateServiceSpec(spec);
   EXPECT_TRUE(absl::StartsWith(status.message(), "name: 'x\\x01yyy")) << status;
   EXPECT_LT(status.message().size(), 300u) << status;
+}
+
+// The strategy WithDefaults fills in when a spec has none.
+void AddDefaultStrategy(v1::ServiceSpec& s) {
+  v1::UpgradeStrategy* u = s.mutable_upgrade_strategy();
+  u->set_minimum_health_capacity(1);
+  u->set_maximum_over_capacity(1);
+  u->set_kill_selection(v1::UpgradeStrategy::YOUNGEST_FIRST);
+  SetDuration(u->mutable_progress_deadline(), 600);
+  u->set_failure_threshold(3);
+}
+
+void AddOtherDefaults(v1::ServiceSpec& s) {
+  SetDuration(s.mutable_kill_grace_period(), 3);
+  SetDuration(s.mutable_backoff()->mutable_initial(), 1);
+  s.mutable_backoff()->set_factor(1.15);
+  SetDuration(s.mutable_backoff()->mutable_max(), 300);
 }
 
 struct DefaultsCase {
@@ -698,12 +668,47 @@ TEST(WithDefaultsTest, FillsWhatMarathonUsersExpect) {
          s.mutable_backoff()->set_factor(1.15);
          SetDuration(s.mutable_backoff()->mutable_max(), 300);
        }},
+      {"a readiness check gets Mesos' timings and the root path",
+       [](v1::ServiceSpec& s) {
+         s.mutable_readiness_check()->set_protocol(v1::ReadinessCheck::HTTP);
+       },
+       [](v1::ServiceSpec& s) {
+         AddOtherDefaults(s);
+         v1::ReadinessCheck* c = s.mutable_readiness_check();
+         SetDuration(c->mutable_interval(), 10);
+         SetDuration(c->mutable_timeout(), 10);
+         SetDuration(c->mutable_delay(), 0);
+         c->set_path("/");
+       }},
+      {"a COMMAND readiness check gets no path",
+       [](v1::ServiceSpec& s) {
+         s.mutable_readiness_check()->set_protocol(v1::ReadinessCheck::COMMAND);
+         SetDuration(s.mutable_readiness_check()->mutable_delay(), 5);
+       },
+       [](v1::ServiceSpec& s) {
+         AddOtherDefaults(s);
+         SetDuration(s.mutable_readiness_check()->mutable_interval(), 10);
+         SetDuration(s.mutable_readiness_check()->mutable_timeout(), 10);
+       }},
+      {"a partial strategy is completed; failure_threshold 0 and minimum health 0 stay",
+       [](v1::ServiceSpec& s) {
+         s.mutable_upgrade_strategy()->set_failure_threshold(0);
+         s.mutable_upgrade_strategy()->set_minimum_health_capacity(0);
+         s.mutable_upgrade_strategy()->set_kill_selection(v1::UpgradeStrategy::OLDEST_FIRST);
+       },
+       [](v1::ServiceSpec& s) {
+         AddOtherDefaults(s);
+         s.mutable_upgrade_strategy()->set_maximum_over_capacity(1);
+         SetDuration(s.mutable_upgrade_strategy()->mutable_progress_deadline(), 600);
+       }},
   };
   for (const DefaultsCase& c : cases) {
     v1::ServiceSpec input;
     c.input(input);
     v1::ServiceSpec want = input;
     c.want(want);
+    // Every spec without a strategy gets the default one.
+    if (!input.has_upgrade_strategy()) AddDefaultStrategy(want);
     v1::ServiceSpec got = WithDefaults(input);
     EXPECT_EQ(got.DebugString(), want.DebugString()) << c.name;
     EXPECT_EQ(WithDefaults(got).DebugString(), got.DebugString()) << c.name << " (idempotent)";

@@ -75,6 +75,11 @@ std::string Describe(const v1::WatchEvent& event) {
   } else if (event.has_task()) {
     absl::StrAppend(&what, " task ", event.task().service(), "/", event.task().id(), " ",
                     v1::Task::State_Name(event.task().state()));
+  } else if (event.has_deployment()) {
+    const v1::Deployment& d = event.deployment();
+    absl::StrAppend(&what, " deployment ", d.service(), "/", d.id(), " ",
+                    v1::Deployment::State_Name(d.state()), " step ", d.step(), " new ",
+                    d.progress().new_tasks());
   } else if (event.has_leader()) {
     absl::StrAppend(&what, " leader ",
                     event.leader().leader_known() ? event.leader().leader_id() : "none");
@@ -285,6 +290,70 @@ TEST_F(WatchHubTest, AResumedStreamStartsWithWhoLeadsNow) {
                           [](const std::string& e) { return e.rfind("LEADER", 0) == 0; }),
             1);
   EXPECT_EQ(std::count(events.begin(), events.end(), "LEADER leader r2 @20"), 1);
+}
+
+// `name` at `version` with a deployment `id` in `state` at `step`.
+std::shared_ptr<const StoredService> Deploying(const std::string& name, uint64_t version,
+                                               const std::string& id, v1::Deployment::State state,
+                                               uint32_t step = 0) {
+  auto stored = std::make_shared<StoredService>(*Svc(name, version));
+  v1::Deployment* deployment = stored->record.mutable_service()->mutable_deployment();
+  deployment->set_id(id);
+  deployment->set_state(state);
+  deployment->set_step(step);
+  return stored;
+}
+
+TEST_F(WatchHubTest, TheInitialStateHasEachServicesDeploymentAfterIt) {
+  StateSnapshot& s = seq_.Next(10);
+  s.services["a"] = Deploying("a", 1, "1-x", v1::Deployment::PAUSED, 1);
+  s.services["b"] = Svc("b", 1);
+  s.tasks["a"] = Tasks({MakeTask("a.1", v1::Task::RUNNING)});
+  hub_.OnSnapshot(seq_.last());
+  EXPECT_THAT(
+      Drain(*Subscribe(From(0))),
+      ElementsAre("ADDED service a v1 @10", "ADDED deployment a/1-x PAUSED step 1 new 1 @10",
+                  "ADDED task a/a.1 RUNNING @10", "ADDED service b v1 @10", "SYNCED @10"));
+  EXPECT_THAT(Drain(*Subscribe(From(0, "b"))), ElementsAre("ADDED service b v1 @10", "SYNCED @10"));
+}
+
+TEST_F(WatchHubTest, ADeploymentsStartAndMovesComeBeforeItsServicesChange) {
+  Base();
+  auto all = Subscribe(From(0));
+  auto only_b = Subscribe(From(0, "b"));
+  Drain(*all);
+  Drain(*only_b);
+
+  seq_.Next(20).services["a"] = Deploying("a", 2, "2-y", v1::Deployment::RUNNING);
+  hub_.OnSnapshot(seq_.last());
+  seq_.Next(30).services["a"] = Deploying("a", 2, "2-y", v1::Deployment::RUNNING, 1);
+  hub_.OnSnapshot(seq_.last());
+  // Only the tasks move: the service's status and progress, no deployment event.
+  seq_.Next(40).tasks["a"] =
+      Tasks({MakeTask("a.1", v1::Task::RUNNING), MakeTask("a.2", v1::Task::STAGING)});
+  hub_.OnSnapshot(seq_.last());
+  // The record changes otherwise (updated time), the deployment the same.
+  auto touched =
+      std::make_shared<StoredService>(*Deploying("a", 2, "2-y", v1::Deployment::RUNNING, 1));
+  touched->record.mutable_service()->mutable_updated()->set_seconds(5);
+  seq_.Next(50).services["a"] = touched;
+  hub_.OnSnapshot(seq_.last());
+  seq_.Next(60).services["a"] = Deploying("a", 2, "2-y", v1::Deployment::SUCCEEDED, 1);
+  hub_.OnSnapshot(seq_.last());
+  // A new service that comes with a deployment: after its ADDED.
+  seq_.Next(70).services["c"] = Deploying("c", 1, "1-z", v1::Deployment::RUNNING);
+  hub_.OnSnapshot(seq_.last());
+
+  EXPECT_THAT(
+      Drain(*all),
+      ElementsAre("ADDED deployment a/2-y RUNNING step 0 new 1 @20", "MODIFIED service a v2 @20",
+                  "MODIFIED deployment a/2-y RUNNING step 1 new 1 @30", "MODIFIED service a v2 @30",
+                  "MODIFIED service a v2 @40", "MODIFIED task a/a.1 RUNNING @40",
+                  "ADDED task a/a.2 STAGING @40", "MODIFIED service a v2 @50",
+                  "MODIFIED deployment a/2-y SUCCEEDED step 1 new 2 @60",
+                  "MODIFIED service a v2 @60", "ADDED service c v1 @70",
+                  "ADDED deployment c/1-z RUNNING step 0 new 0 @70"));
+  EXPECT_THAT(Drain(*only_b), IsEmpty());
 }
 
 TEST(WatchHubHistoryTest, TrimmedHistoryMovesTheResumeFloor) {
