@@ -422,6 +422,12 @@ HttpResponse LocalMaster::HandleFault(const HttpRequest& request) {
       return TextResponse(400, absl::StrCat("task=ID or agent=i (an agent index in [0, ",
                                             config_.agents, ")) is required"));
     }
+  } else if (fault == "checks") {
+    auto task = query.find("task");
+    if (task == query.end() || task->second.empty()) {
+      return TextResponse(400, "task=ID is required");
+    }
+    SetChecksFailing(task->second, flag("fail"));
   } else {
     return TextResponse(404, absl::StrCat("no fault named '", fault, "'"));
   }
@@ -635,6 +641,10 @@ void LocalMaster::SetDuplicateUpdates(bool on) {
 
 void LocalMaster::SetHealthChecksFailing(const std::string& task_id, bool failing) {
   RunSync([this, &task_id, failing] { state_->SetTaskChecksFailing(task_id, failing); });
+}
+
+void LocalMaster::SetChecksFailing(const std::string& task_id, bool failing) {
+  RunSync([this, &task_id, failing] { state_->SetTaskCheckOnlyFailing(task_id, failing); });
 }
 
 void LocalMaster::SetAgentHealthChecksFailing(int index, bool failing) {

@@ -50,14 +50,15 @@ struct LocalMasterConfig {
   // timeout, grace period, consecutive failures; status updates with `healthy` or
   // `check_status`); with `execute` they probe the task for real (HTTP GET / TCP connect to
   // 127.0.0.1:port, COMMAND in the task's sandbox), otherwise every probe passes unless made to
-  // fail (SetHealthChecksFailing).
+  // fail (SetHealthChecksFailing, SetChecksFailing).
   bool execute = false;
   // Serve POST /faults/<name> (drop-subscriptions, heartbeats?enabled=0|1,
   // redirect?leader=host:port, unavailable?on=0|1, rescind-offers,
   // disconnect-agent?index=i, reconnect-agent?index=i, remove-agent?index=i,
   // restart?keep_state=0|1, duplicate-updates?on=0|1, call-delay?ms=N,
-  // health-checks?task=ID&fail=0|1, health-checks?agent=i&fail=0|1): the
-  // fault-injection methods below, for a running mast-local-mesos.
+  // health-checks?task=ID&fail=0|1, health-checks?agent=i&fail=0|1,
+  // checks?task=ID&fail=0|1): the fault-injection methods below, for a
+  // running mast-local-mesos.
   bool fault_endpoints = false;
   // Sandboxes of executed tasks live under here; empty: a temporary directory that is removed
   // when the master is destroyed.
@@ -143,6 +144,11 @@ class LocalMaster {
   void SetHealthChecksFailing(const std::string& task_id, bool failing);
   // The same for every task on agent `index`, present and future.
   void SetAgentHealthChecksFailing(int index, bool failing);
+  // From the next probe on, the check (TaskInfo.check, not the health check) of the task(s)
+  // named `task_id` reports a failing result (exit code 1, HTTP 503, TCP not connected) without
+  // probing the task: a task that never becomes ready, or stops being ready, while healthy.
+  // `failing=false` lets the probes run again. Applies to tasks launched later too.
+  void SetChecksFailing(const std::string& task_id, bool failing);
 
   // ---- Introspection for tests (snapshots) ----
   struct Stats {

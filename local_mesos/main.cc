@@ -37,7 +37,8 @@ ABSL_FLAG(bool, fault_endpoints, true,
           "Serve POST /faults/<name> to inject faults into the running master (drop-subscriptions, "
           "heartbeats?enabled=0|1, redirect?leader=host:port, unavailable?on=0|1, rescind-offers, "
           "disconnect-agent|reconnect-agent|remove-agent?index=i, restart?keep_state=0|1, "
-          "duplicate-updates?on=0|1, call-delay?ms=N, health-checks?task=ID|agent=i&fail=0|1)");
+          "duplicate-updates?on=0|1, call-delay?ms=N, health-checks?task=ID|agent=i&fail=0|1, "
+          "checks?task=ID&fail=0|1)");
 ABSL_FLAG(std::string, work_dir, "",
           "Directory for the sandboxes of executed tasks (default: a temporary directory)");
 

@@ -41,9 +41,18 @@ void LocalMaster::State::StopChecks(Task& task) {
   }
 }
 
-bool LocalMaster::State::ChecksFailing(const Agent& agent, const Task& task) const {
-  return failing_check_tasks_.count(task.info.task_id().value()) > 0 ||
-         failing_check_agents_.count(agent.index) > 0;
+bool LocalMaster::State::ChecksFailing(const Agent& agent, const Task& task, CheckKind kind) const {
+  const std::string& id = task.info.task_id().value();
+  return failing_check_tasks_.count(id) > 0 || failing_check_agents_.count(agent.index) > 0 ||
+         (kind == CheckKind::kCheck && failing_check_only_tasks_.count(id) > 0);
+}
+
+void LocalMaster::State::SetTaskCheckOnlyFailing(const std::string& task_id, bool failing) {
+  if (failing) {
+    failing_check_only_tasks_.insert(task_id);
+  } else {
+    failing_check_only_tasks_.erase(task_id);
+  }
 }
 
 void LocalMaster::State::SetTaskChecksFailing(const std::string& task_id, bool failing) {
@@ -96,7 +105,7 @@ void LocalMaster::State::RunProbe(int agent_index, const TaskKey& key, uint64_t 
   run.timer = loop_.RunAfter(run.spec.timeout, [this, agent_index, key, serial, kind, probe] {
     OnProbeResult(agent_index, key, serial, kind, probe, ProbeResult{});
   });
-  const bool failing = ChecksFailing(agent, task);
+  const bool failing = ChecksFailing(agent, task, kind);
   if (failing || !runner_ || !task.process_running) {
     // Injected failure, or a simulated task (nothing to probe): it passes.
     deliver(SimulatedProbeResult(run.spec.type, !failing));

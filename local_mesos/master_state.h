@@ -94,6 +94,7 @@ class LocalMaster::State {
   void SetDuplicateUpdates(bool on) { duplicate_updates_ = on; }
   void SetTaskChecksFailing(const std::string& task_id, bool failing);
   void SetAgentChecksFailing(int index, bool failing);
+  void SetTaskCheckOnlyFailing(const std::string& task_id, bool failing);
 
   LocalMaster::Stats stats() const;
   std::vector<LocalMaster::TaskView> tasks() const;
@@ -374,8 +375,9 @@ class LocalMaster::State {
   void RunProbe(int agent_index, const TaskKey& key, uint64_t serial, CheckKind kind);
   void OnProbeResult(int agent_index, const TaskKey& key, uint64_t serial, CheckKind kind,
                      uint64_t probe, ProbeResult result);
-  // Whether probes of `task` on `agent` are made to fail (SetHealthChecksFailing).
-  bool ChecksFailing(const Agent& agent, const Task& task) const;
+  // Whether probes of `kind` of `task` on `agent` are made to fail (SetHealthChecksFailing
+  // fails both kinds, SetChecksFailing only kCheck).
+  bool ChecksFailing(const Agent& agent, const Task& task, CheckKind kind) const;
 
   // Removes the task from its agent (process killed, no updates).
   void DestroyTask(Agent& agent, const TaskKey& key);
@@ -398,6 +400,8 @@ class LocalMaster::State {
   // SetHealthChecksFailing: task IDs (any framework) and agent indexes whose probes fail.
   std::set<std::string> failing_check_tasks_;
   std::set<int> failing_check_agents_;
+  // SetChecksFailing: task IDs (any framework) whose TaskInfo.check alone fails.
+  std::set<std::string> failing_check_only_tasks_;
   int port_ = 0;
   std::string master_id_;
   absl::Time start_time_;

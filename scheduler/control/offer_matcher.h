@@ -103,6 +103,9 @@ struct OfferPlan {
 // MAST_SERVICE, MAST_SERVICE_VERSION; labels = the spec's (sorted) then
 // mast.io/service and mast.io/version; kill_policy from kill_grace_period;
 // health_check from the spec (HTTP/HTTPS/TCP on the checked port's host port);
+// check (CheckInfo) from the readiness check (HTTP with path, TCP on the
+// checked port's host port, COMMAND; delay/interval/timeout from the spec,
+// unset: 0/10/10 s);
 // DiscoveryInfo (FRAMEWORK) naming the ports.
 //
 // Bad offer data (NaN scalars, inverted ranges, ports above 65535) is

@@ -85,12 +85,51 @@ void ToCommandInfo(const v1::Command& from, ::mesos::v1::CommandInfo& command) {
   return check;
 }
 
+// A Duration of the spec, or `unset` when the spec leaves it out.
+double SecondsOr(bool has, const google::protobuf::Duration& d, double unset) {
+  return has ? Seconds(d) : unset;
+}
+
+// The readiness check as a Mesos check (TaskInfo.check): never kills, its
+// results come back in TaskStatus.check_status. The port of an HTTP or TCP
+// check is 0 here (the field is required) until AddPlacementToTaskInfo sets
+// the host port. Timings unset in the spec: delay 0 s, interval 10 s,
+// timeout 10 s (the spec's documented defaults, not Mesos' 15/10/20).
+::mesos::v1::CheckInfo BaseReadinessCheck(const v1::ReadinessCheck& from) {
+  using Mesos = ::mesos::v1::CheckInfo;
+  Mesos check;
+  check.set_delay_seconds(SecondsOr(from.has_delay(), from.delay(), 0));
+  check.set_interval_seconds(SecondsOr(from.has_interval(), from.interval(), 10));
+  check.set_timeout_seconds(SecondsOr(from.has_timeout(), from.timeout(), 10));
+  switch (from.protocol()) {
+    case v1::ReadinessCheck::HTTP:
+      check.set_type(Mesos::HTTP);
+      check.mutable_http()->set_port(0);
+      check.mutable_http()->set_path(from.path().empty() ? "/" : from.path());
+      break;
+    case v1::ReadinessCheck::TCP:
+      check.set_type(Mesos::TCP);
+      check.mutable_tcp()->set_port(0);
+      break;
+    case v1::ReadinessCheck::COMMAND:
+      check.set_type(Mesos::COMMAND);
+      ToCommandInfo(from.command(), *check.mutable_command()->mutable_command());
+      break;
+    default:
+      check.set_type(Mesos::UNKNOWN);  // validation refuses it; Mesos would too
+      break;
+  }
+  return check;
+}
+
 TaskInfo BaseTaskInfo(const QueuedService& queued) {
   const v1::ServiceSpec& spec = *queued.spec;
   TaskInfo info;
   info.set_name(TaskName(spec.name()));
   ToCommandInfo(spec.command(), *info.mutable_command());
   if (spec.has_health_check()) *info.mutable_health_check() = BaseHealthCheck(spec.health_check());
+  if (spec.has_readiness_check())
+    *info.mutable_check() = BaseReadinessCheck(spec.readiness_check());
   if (!spec.container().docker_image().empty()) {
     ::mesos::v1::ContainerInfo* container = info.mutable_container();
     container->set_type(::mesos::v1::ContainerInfo::MESOS);
@@ -162,6 +201,12 @@ void AddPlacementToTaskInfo(const TaskTemplate& task_template, const QueuedServi
   if (std::optional<int> checked = HealthCheckPortIndex(spec);
       checked && info.has_health_check() && static_cast<size_t>(*checked) < host_ports.size()) {
     ::mesos::v1::HealthCheck* check = info.mutable_health_check();
+    if (check->has_http()) check->mutable_http()->set_port(host_ports[*checked]);
+    if (check->has_tcp()) check->mutable_tcp()->set_port(host_ports[*checked]);
+  }
+  if (std::optional<int> checked = ReadinessCheckPortIndex(spec);
+      checked && info.has_check() && static_cast<size_t>(*checked) < host_ports.size()) {
+    ::mesos::v1::CheckInfo* check = info.mutable_check();
     if (check->has_http()) check->mutable_http()->set_port(host_ports[*checked]);
     if (check->has_tcp()) check->mutable_tcp()->set_port(host_ports[*checked]);
   }

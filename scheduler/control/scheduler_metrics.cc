@@ -32,6 +32,8 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
                                 "Task status updates received from Mesos.")),
       became_healthy(HealthChanges(registry).Add({{"healthy", "true"}})),
       became_unhealthy(HealthChanges(registry).Add({{"healthy", "false"}})),
+      became_ready(NewCounter(registry, "mast_task_ready_total",
+                              "Tasks whose readiness check passed for the first time.")),
       task_writes(NewCounter(registry, "mast_task_record_writes_total",
                              "Writes of a service's task records (each batches many changes).")),
       task_write_failures(NewCounter(registry, "mast_task_record_write_failures_total",

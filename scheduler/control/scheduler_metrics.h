@@ -19,6 +19,7 @@ struct SchedulerMetrics {
   prometheus::Counter& status_updates;        // mast_status_updates_total
   prometheus::Counter& became_healthy;        // mast_task_health_changes_total{healthy="true"}
   prometheus::Counter& became_unhealthy;      // mast_task_health_changes_total{healthy="false"}
+  prometheus::Counter& became_ready;          // mast_task_ready_total (readiness check passed)
   prometheus::Counter& task_writes;           // mast_task_record_writes_total
   prometheus::Counter& task_write_failures;   // mast_task_record_write_failures_total
   prometheus::Counter& offers_accepted;       // mast_offers_accepted_total

@@ -24,7 +24,33 @@ absl::Duration RelaunchDelay(const v1::BackoffPolicy& policy, uint32_t failures)
   return std::min(max, initial * scale);
 }
 
+// Drops the smallest task versions beyond kMaxFailedVersions.
+void BoundFailedVersions(mast::v1::records::TaskRecords& history) {
+  auto& by_version = *history.mutable_failed_by_task_version();
+  while (by_version.size() > kMaxFailedVersions) {
+    auto oldest = std::min_element(by_version.begin(), by_version.end(),
+                                   [](const auto& a, const auto& b) { return a.first < b.first; });
+    by_version.erase(oldest);
+  }
+}
+
 }  // namespace
+
+bool CheckStatusPassed(const ::mesos::v1::CheckStatusInfo& status) {
+  using Type = ::mesos::v1::CheckInfo;
+  switch (status.type()) {
+    case Type::HTTP:
+      return status.http().has_status_code() && status.http().status_code() >= 200 &&
+             status.http().status_code() < 300;
+    case Type::TCP:
+      return status.tcp().has_succeeded() && status.tcp().succeeded();
+    case Type::COMMAND:
+      return status.command().has_exit_code() && status.command().exit_code() == 0;
+    case Type::UNKNOWN:
+      break;
+  }
+  return false;
+}
 
 bool BookedService::BackingOff(absl::Time now) const {
   return history.has_backoff_until() && FromProtoTimestamp(history.backoff_until()) > now;
@@ -54,6 +80,12 @@ TaskChange ApplyStatus(const ::mesos::v1::TaskStatus& status, absl::Time now, v1
   } else if (status.has_healthy() && status.healthy() && task.has_unhealthy_since()) {
     task.clear_unhealthy_since();
     changed = true;
+  }
+  // Latched: a later failing check does not make the task unready (the
+  // health check is what replaces a task that stops working).
+  if (!task.ready() && status.has_check_status() && CheckStatusPassed(status.check_status())) {
+    task.set_ready(true);
+    change.became_ready = changed = true;
   }
   if (state == v1::Task::RUNNING && !task.has_started()) {
     ToProtoTimestamp(now, task.mutable_started());
@@ -197,6 +229,8 @@ void TaskBook::RecordFailure(BookedService& service, const v1::Task& task, absl:
     history.set_consecutive_failures(0);  // it ran well for a while: no crash loop
   }
   history.set_failed(history.failed() + 1);
+  ++(*history.mutable_failed_by_task_version())[task.version()];
+  BoundFailedVersions(history);
   history.set_last_failure(absl::StrCat(task.id(), ": ", what));
   ToProtoTimestamp(now, history.mutable_last_failure_time());
   history.set_consecutive_failures(history.consecutive_failures() + 1);
@@ -210,6 +244,31 @@ void TaskBook::RecordFailure(BookedService& service, const v1::Task& task, absl:
                              {"what", what},
                              {"consecutive_failures", history.consecutive_failures()},
                              {"relaunch_after", absl::FormatDuration(delay)}});
+}
+
+bool TaskBook::RecordEnd(BookedService& service, const v1::Task& task,
+                         const ::mesos::v1::TaskStatus& status) {
+  const bool asked = task.kill_requested() && !task.failed_health_check();
+  const bool never_launched = task.state() == v1::Task::PENDING &&
+                              status.reason() == ::mesos::v1::TaskStatus::REASON_RECONCILIATION;
+  if (asked || never_launched) return false;
+  // One failure per task end, whether it ended on its own or by Mast's kill
+  // for its failed health check: the relaunch backoff grows once.
+  RecordFailure(service, task,
+                task.failed_health_check()
+                    ? std::string("health check failed")
+                    : absl::StrCat(::mesos::v1::TaskState_Name(status.state()),
+                                   status.message().empty() ? "" : ": ", status.message()));
+  return true;
+}
+
+bool TaskBook::MarkFailedHealthCheck(const std::string& task_id) {
+  TaskRef ref = FindTask(task_id);
+  if (!ref || ref.task->failed_health_check()) return false;
+  ref.task->set_failed_health_check(true);
+  ToProtoTimestamp(clock_.Now(), ref.task->mutable_updated());
+  MarkChanged(*ref.service_name);
+  return true;
 }
 
 void TaskBook::SetToLaunch(const std::string& name, int to_launch) {

@@ -45,15 +45,28 @@ struct BookedService {
 };
 
 // Applies a non-terminal status update to `task` (state, agent, health,
-// started, unreachable_since; message, reason and updated when anything
-// changed). Pure.
+// ready, started, unreachable_since; message, reason and updated when
+// anything changed). `ready` latches: set by the first update whose
+// check_status passed (CheckStatusPassed), never cleared. Pure.
 struct TaskChange {
   bool changed = false;
   bool became_unreachable = false;  // unreachable_since was set now
   bool health_changed = false;      // `healthy` was reported and differs
   bool became_unhealthy = false;    // unhealthy_since was set now
+  bool became_ready = false;        // `ready` was set now (its check passed)
 };
 TaskChange ApplyStatus(const ::mesos::v1::TaskStatus& status, absl::Time now, v1::Task& task);
+
+// Whether a check's result (TaskStatus.check_status, as the command executor
+// reports TaskInfo.check) is a pass: HTTP status_code 2xx, TCP succeeded,
+// COMMAND exit_code 0. A result not yet known (the empty check_status of a
+// task just launched, a probe that timed out) is no pass.
+bool CheckStatusPassed(const ::mesos::v1::CheckStatusInfo& status);
+
+// The most entries TaskRecords.failed_by_task_version keeps: beyond it the
+// smallest (oldest) task versions are dropped. A deployment only judges its
+// new version, always the largest.
+inline constexpr int kMaxFailedVersions = 16;
 
 // What the book tells its owner. Each runs on the loop, from inside a book
 // method or a store completion; none may destroy the book except
@@ -136,9 +149,26 @@ class TaskBook {
   // Removes the task (TaskBookHooks::task_dropped tells the owner).
   // `task_id` is taken by value: callers often pass the dropped task's own.
   void DropTask(const std::string& service, std::string task_id);
-  // Counts a failure of `task` (ended without being asked to, or expunged)
-  // and starts the service's relaunch backoff (replan_at its end).
+  // Counts a failure of `task` (ended without being asked to, or expunged):
+  // `failed`, failed_by_task_version[task.version()] (bounded, see
+  // kMaxFailedVersions), last_failure "<id>: <what>" and its time, and
+  // starts the service's relaunch backoff (replan_at its end). The caller
+  // makes the change durable (MarkChanged).
   void RecordFailure(BookedService& service, const v1::Task& task, absl::string_view what);
+  // What the end of `task` (a terminal `status`) counts as: a failure
+  // (RecordFailure, once) when Mast did not ask for it, or when Mast killed
+  // it for failing its health check (failed_health_check); nothing when
+  // Mast asked (scale-down, replacement, delete) or the task was never
+  // launched (a PENDING intent the master does not know). `what` is the
+  // state and message, or "health check failed". Returns whether it counted
+  // a failure. Does not drop the task.
+  bool RecordEnd(BookedService& service, const v1::Task& task,
+                 const ::mesos::v1::TaskStatus& status);
+  // Marks `task_id` as killed by Mast for failing its health check (the
+  // caller sends the kill): its end will count as a failure of its version
+  // (RecordEnd). Makes the mark durable (MarkChanged). Returns false if the
+  // task is unknown or already marked.
+  bool MarkFailedHealthCheck(const std::string& task_id);
 
   // The launch queue: services with tasks to launch (set by SetToLaunch).
   void SetToLaunch(const std::string& name, int to_launch);

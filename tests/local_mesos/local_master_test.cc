@@ -2158,6 +2158,103 @@ TEST_F(LocalMasterTest, SimulatedChecksPassUnlessMadeToFailAndHonourTheGracePeri
   EXPECT_THAT(tasks.body, HasSubstr("\"check_status\":{\"type\":\"TCP\""));
 }
 
+// SetChecksFailing (and POST /faults/checks) fails a task's check (TaskInfo.check, Mast's
+// readiness check) alone: its health check keeps passing. Each result that changes goes out
+// with REASON_TASK_CHECK_STATUS_UPDATED and the check_status of the check's type.
+TEST_F(LocalMasterTest, ChecksAloneCanBeMadeToFail) {
+  LocalMasterConfig config = DefaultConfig();
+  config.fault_endpoints = true;
+  StartMaster(std::move(config));
+  Subscription sub = Subscribe();
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
+  ASSERT_EQ(offers.size(), 2u);
+  mesos_v1::TaskInfo web = Task("web", offers[0]);
+  *web.mutable_health_check() = FastHealthCheck(mesos_v1::HealthCheck::HTTP, 8080);
+  web.mutable_health_check()->set_delay_seconds(1);
+  web.mutable_health_check()->set_interval_seconds(1);
+  mesos_v1::CheckInfo* check = web.mutable_check();
+  check->set_type(mesos_v1::CheckInfo::HTTP);
+  check->mutable_http()->set_port(8080);
+  check->mutable_http()->set_path("/ready");
+  check->set_delay_seconds(1);
+  check->set_interval_seconds(1);
+  master_->SetChecksFailing("web", true);
+  ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {web})).status, 202);
+  for (mesos_v1::TaskState state : {mesos_v1::TASK_STARTING, mesos_v1::TASK_RUNNING}) {
+    std::optional<mesos_v1::TaskStatus> status = NextAckedUpdate(sub, "web");
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(status->state(), state);
+    ASSERT_TRUE(status->has_check_status());
+    EXPECT_EQ(status->check_status().type(), mesos_v1::CheckInfo::HTTP);
+    EXPECT_FALSE(status->check_status().http().has_status_code()) << "no result yet";
+  }
+  Advance(absl::Seconds(1));
+  std::map<mesos_v1::TaskStatus::Reason, mesos_v1::TaskStatus> first;
+  for (int i = 0; i < 2; ++i) {
+    std::optional<mesos_v1::TaskStatus> status = NextAckedUpdate(sub, "web");
+    ASSERT_TRUE(status.has_value());
+    first[status->reason()] = *status;
+  }
+  EXPECT_TRUE(first[mesos_v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED].healthy())
+      << "the health check is not made to fail";
+  const mesos_v1::TaskStatus& failing =
+      first[mesos_v1::TaskStatus::REASON_TASK_CHECK_STATUS_UPDATED];
+  EXPECT_EQ(failing.state(), mesos_v1::TASK_RUNNING);
+  EXPECT_EQ(failing.source(), mesos_v1::TaskStatus::SOURCE_EXECUTOR);
+  EXPECT_EQ(failing.check_status().type(), mesos_v1::CheckInfo::HTTP);
+  EXPECT_EQ(failing.check_status().http().status_code(), 503u);
+  // The same result again: no update.
+  Advance(absl::Seconds(1));
+  ASSERT_TRUE(AwaitResults("web", 2, /*health=*/false));
+  for (const Event& event : Barrier(sub)) {
+    EXPECT_NE(event.update().status().task_id().value(), "web") << event.DebugString();
+  }
+  // Passing again (through the fault endpoint): 200.
+  EXPECT_EQ(Request(transport_, master_->url() + "/faults/checks?task=web&fail=0", {}, "x").status,
+            200);
+  Advance(absl::Seconds(1));
+  std::optional<mesos_v1::TaskStatus> passing = NextAckedUpdate(sub, "web");
+  ASSERT_TRUE(passing.has_value());
+  EXPECT_EQ(passing->reason(), mesos_v1::TaskStatus::REASON_TASK_CHECK_STATUS_UPDATED);
+  EXPECT_EQ(passing->check_status().http().status_code(), 200u);
+  EXPECT_EQ(View("web").healthy, true);
+
+  // A COMMAND check (no health check) passes with exit code 0, then fails with 1 through the
+  // endpoint; the task keeps running (a check never kills).
+  mesos_v1::TaskInfo cmd = Task("cmd", offers[1]);
+  mesos_v1::CheckInfo* command = cmd.mutable_check();
+  command->set_type(mesos_v1::CheckInfo::COMMAND);
+  command->mutable_command()->mutable_command()->set_value("test -f ready");
+  command->set_delay_seconds(1);
+  command->set_interval_seconds(1);
+  ASSERT_EQ(Send(sub, AcceptCall({offers[1].id()}, {cmd})).status, 202);
+  for (mesos_v1::TaskState state : {mesos_v1::TASK_STARTING, mesos_v1::TASK_RUNNING}) {
+    std::optional<mesos_v1::TaskStatus> status = NextAckedUpdate(sub, "cmd");
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(status->state(), state);
+    EXPECT_TRUE(status->check_status().has_command());
+    EXPECT_FALSE(status->check_status().command().has_exit_code()) << "no result yet";
+  }
+  Advance(absl::Seconds(1));
+  std::optional<mesos_v1::TaskStatus> exit0 = NextAckedUpdate(sub, "cmd");
+  ASSERT_TRUE(exit0.has_value());
+  ASSERT_EQ(exit0->reason(), mesos_v1::TaskStatus::REASON_TASK_CHECK_STATUS_UPDATED);
+  EXPECT_EQ(exit0->check_status().type(), mesos_v1::CheckInfo::COMMAND);
+  EXPECT_EQ(exit0->check_status().command().exit_code(), 0);
+  EXPECT_FALSE(exit0->has_healthy());
+  EXPECT_EQ(Request(transport_, master_->url() + "/faults/checks?task=cmd&fail=1", {}, "x").status,
+            200);
+  EXPECT_EQ(Request(transport_, master_->url() + "/faults/checks?fail=1", {}, "x").status, 400)
+      << "task=ID is required";
+  Advance(absl::Seconds(1));
+  std::optional<mesos_v1::TaskStatus> exit1 = NextAckedUpdate(sub, "cmd");
+  ASSERT_TRUE(exit1.has_value());
+  EXPECT_EQ(exit1->state(), mesos_v1::TASK_RUNNING);
+  EXPECT_EQ(exit1->reason(), mesos_v1::TaskStatus::REASON_TASK_CHECK_STATUS_UPDATED);
+  EXPECT_EQ(exit1->check_status().command().exit_code(), 1);
+  EXPECT_EQ(View("cmd").agent_state, mesos_v1::TASK_RUNNING);
+}
+
 // ---- --execute ----
 
 class LocalMasterExecuteTest : public LocalMasterTest {

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "api/validation.h"
 #include "gtest/gtest.h"
 #include "re2/re2.h"
+#include "store/health_check.h"
 
 namespace mast {
 namespace {
@@ -776,6 +778,124 @@ TEST(OfferMatcherTest, HealthChecksGoIntoTheTaskInfoWithTheHostPort) {
     ASSERT_EQ(Summary(plan), "o1:1 | unused -");
     EXPECT_FALSE(plan.launches[0].tasks[0].info.has_health_check()) << "none asked for";
   }
+}
+
+TEST(OfferMatcherTest, ReadinessChecksGoIntoTheTaskInfoAsACheckWithTheHostPort) {
+  const auto two_ports = [](v1::ServiceSpec& s) {
+    s.add_ports()->set_name("admin");
+    s.add_ports()->set_name("http");
+  };
+  {
+    const v1::ServiceSpec spec = Spec([&](v1::ServiceSpec& s) {
+      two_ports(s);
+      v1::ReadinessCheck* ready = s.mutable_readiness_check();
+      ready->set_protocol(v1::ReadinessCheck::HTTP);
+      ready->set_port_name("http");
+      ready->set_path("/ready");
+      ready->mutable_interval()->set_seconds(3);
+      ready->mutable_timeout()->set_nanos(250000000);
+      ready->mutable_delay()->set_seconds(2);
+    });
+    OfferPlan plan = Match({MakeOffer({.id = "o1", .host = "h1"})}, {{&spec, 1, 1, {}}});
+    ASSERT_EQ(Summary(plan), "o1:1 | unused -");
+    const PlannedTask& task = plan.launches[0].tasks[0];
+    ASSERT_TRUE(task.info.has_check());
+    const ::mesos::v1::CheckInfo& check = task.info.check();
+    EXPECT_EQ(check.type(), ::mesos::v1::CheckInfo::HTTP);
+    EXPECT_EQ(check.http().path(), "/ready");
+    ASSERT_EQ(task.host_ports.size(), 2u);
+    EXPECT_EQ(check.http().port(), task.host_ports[1]) << "the host port of 'http'";
+    EXPECT_FALSE(check.has_tcp());
+    EXPECT_FALSE(check.has_command());
+    EXPECT_DOUBLE_EQ(check.interval_seconds(), 3);
+    EXPECT_DOUBLE_EQ(check.timeout_seconds(), 0.25);
+    EXPECT_DOUBLE_EQ(check.delay_seconds(), 2);
+    EXPECT_FALSE(task.info.has_health_check()) << "a readiness check is no health check";
+    EXPECT_TRUE(check.IsInitialized()) << check.InitializationErrorString();
+  }
+  {
+    // TCP on the port given by index; timings left out: 0 s, 10 s, 10 s.
+    const v1::ServiceSpec spec = Spec([&](v1::ServiceSpec& s) {
+      two_ports(s);
+      s.mutable_readiness_check()->set_protocol(v1::ReadinessCheck::TCP);
+      s.mutable_readiness_check()->set_port_index(1);
+      s.mutable_readiness_check()->clear_interval();
+      s.mutable_readiness_check()->clear_timeout();
+      s.mutable_readiness_check()->clear_delay();
+    });
+    OfferPlan plan = Match({MakeOffer({.id = "o1", .host = "h1"})}, {{&spec, 1, 1, {}}});
+    ASSERT_EQ(Summary(plan), "o1:1 | unused -");
+    const PlannedTask& task = plan.launches[0].tasks[0];
+    const ::mesos::v1::CheckInfo& check = task.info.check();
+    EXPECT_EQ(check.type(), ::mesos::v1::CheckInfo::TCP);
+    EXPECT_EQ(check.tcp().port(), task.host_ports[1]);
+    EXPECT_FALSE(check.has_http());
+    EXPECT_TRUE(check.has_delay_seconds()) << "sent explicitly: Mesos' default is 15 s";
+    EXPECT_DOUBLE_EQ(check.delay_seconds(), 0);
+    EXPECT_DOUBLE_EQ(check.interval_seconds(), 10);
+    EXPECT_TRUE(check.has_timeout_seconds()) << "sent explicitly: Mesos' default is 20 s";
+    EXPECT_DOUBLE_EQ(check.timeout_seconds(), 10);
+  }
+  {
+    // HTTP on the first port with the default path.
+    const v1::ServiceSpec spec = Spec([&](v1::ServiceSpec& s) {
+      two_ports(s);
+      s.mutable_readiness_check()->set_protocol(v1::ReadinessCheck::HTTP);
+    });
+    OfferPlan plan = Match({MakeOffer({.id = "o1", .host = "h1"})}, {{&spec, 1, 1, {}}});
+    ASSERT_EQ(Summary(plan), "o1:1 | unused -");
+    const PlannedTask& task = plan.launches[0].tasks[0];
+    EXPECT_EQ(task.info.check().http().port(), task.host_ports[0]) << "the first port";
+    EXPECT_EQ(task.info.check().http().path(), "/");
+  }
+  {
+    const v1::ServiceSpec spec = Spec([](v1::ServiceSpec& s) {
+      s.mutable_readiness_check()->set_protocol(v1::ReadinessCheck::COMMAND);
+      s.mutable_readiness_check()->mutable_command()->set_shell("test -f ready");
+      s.mutable_readiness_check()->mutable_command()->set_user("nobody");
+    });
+    OfferPlan plan = Match({MakeOffer({.id = "o1", .host = "h1"})}, {{&spec, 1, 1, {}}});
+    ASSERT_EQ(Summary(plan), "o1:1 | unused -");
+    const ::mesos::v1::CheckInfo& check = plan.launches[0].tasks[0].info.check();
+    EXPECT_EQ(check.type(), ::mesos::v1::CheckInfo::COMMAND);
+    ASSERT_TRUE(check.has_command());
+    EXPECT_TRUE(check.command().command().shell());
+    EXPECT_EQ(check.command().command().value(), "test -f ready");
+    EXPECT_EQ(check.command().command().user(), "nobody");
+    EXPECT_FALSE(check.has_http());
+    EXPECT_FALSE(check.has_tcp());
+  }
+  {
+    const v1::ServiceSpec spec = Spec([](v1::ServiceSpec&) {});
+    OfferPlan plan = Match({MakeOffer({.id = "o1", .host = "h1"})}, {{&spec, 1, 1, {}}});
+    ASSERT_EQ(Summary(plan), "o1:1 | unused -");
+    EXPECT_FALSE(plan.launches[0].tasks[0].info.has_check()) << "none asked for";
+  }
+}
+
+TEST(ReadinessCheckPortIndexTest, ByNameByIndexFirstOrNone) {
+  v1::ServiceSpec spec;
+  EXPECT_EQ(ReadinessCheckPortIndex(spec), std::nullopt) << "no readiness check";
+  spec.add_ports()->set_name("admin");
+  spec.add_ports()->set_name("http");
+  v1::ReadinessCheck* check = spec.mutable_readiness_check();
+  check->set_protocol(v1::ReadinessCheck::TCP);
+  EXPECT_EQ(ReadinessCheckPortIndex(spec), 0);
+  check->set_port_name("http");
+  EXPECT_EQ(ReadinessCheckPortIndex(spec), 1);
+  check->set_port_name("nope");
+  EXPECT_EQ(ReadinessCheckPortIndex(spec), std::nullopt);
+  check->set_port_index(1);
+  EXPECT_EQ(ReadinessCheckPortIndex(spec), 1);
+  check->set_port_index(2);
+  EXPECT_EQ(ReadinessCheckPortIndex(spec), std::nullopt);
+  check->set_protocol(v1::ReadinessCheck::COMMAND);
+  check->set_port_index(0);
+  EXPECT_EQ(ReadinessCheckPortIndex(spec), std::nullopt) << "COMMAND checks no port";
+  check->set_protocol(v1::ReadinessCheck::HTTP);
+  spec.clear_ports();
+  check->clear_port_index();
+  EXPECT_EQ(ReadinessCheckPortIndex(spec), std::nullopt) << "no port to check";
 }
 
 TEST(OfferMatcherTest, EnvironmentCarriesPorts) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/proto_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -217,6 +218,135 @@ TEST_F(TaskBookTest, FailuresGrowTheBackoffUnlessTheTaskRanLongEnough) {
   EXPECT_EQ(replans_at_.back().second, start + absl::Seconds(1));
 }
 
+TEST_F(TaskBookTest, FailuresAreCountedByTaskVersionAndMadeDurable) {
+  BookedService& service = AddService();
+  v1::Task old_version = MakeTask("t1");
+  old_version.set_version(3);
+  v1::Task new_version = MakeTask("t2");
+  new_version.set_version(4);
+  book_->RecordFailure(service, old_version, "TASK_FAILED");
+  book_->RecordFailure(service, new_version, "TASK_FAILED");
+  book_->RecordFailure(service, new_version, "TASK_LOST");
+  EXPECT_EQ(service.history.failed(), 3u);
+  EXPECT_EQ(service.history.failed_by_task_version().at(3), 1u);
+  EXPECT_EQ(service.history.failed_by_task_version().at(4), 2u);
+  book_->MarkChanged(kService);
+  driven_.RunUntilIdle();
+  const TaskRecords stored = Stored();
+  EXPECT_EQ(stored.failed(), 3u);
+  ASSERT_EQ(stored.failed_by_task_version().size(), 2u);
+  EXPECT_EQ(stored.failed_by_task_version().at(4), 2u);
+}
+
+TEST_F(TaskBookTest, FailuresByVersionKeepTheNewestVersionsOnly) {
+  BookedService& service = AddService();
+  for (uint64_t version = 1; version <= kMaxFailedVersions + 4; ++version) {
+    v1::Task task = MakeTask(absl::StrCat("t", version));
+    task.set_version(version);
+    book_->RecordFailure(service, task, "TASK_FAILED");
+  }
+  const auto& by_version = service.history.failed_by_task_version();
+  EXPECT_EQ(by_version.size(), static_cast<size_t>(kMaxFailedVersions));
+  for (uint64_t version = 1; version <= 4; ++version) {
+    EXPECT_FALSE(by_version.contains(version)) << "the oldest go first: " << version;
+  }
+  EXPECT_TRUE(by_version.contains(5));
+  EXPECT_TRUE(by_version.contains(kMaxFailedVersions + 4));
+  EXPECT_EQ(service.history.failed(), static_cast<uint32_t>(kMaxFailedVersions + 4))
+      << "the total keeps counting";
+}
+
+TEST_F(TaskBookTest, AnEndCountsAsAFailureUnlessMastAskedForIt) {
+  BookedService& service = AddService();
+  ::mesos::v1::TaskStatus status;
+  status.set_state(::mesos::v1::TASK_KILLED);
+  // Asked for (scale-down, replacement): no failure.
+  v1::Task asked = MakeTask("asked");
+  asked.set_state(v1::Task::RUNNING);
+  asked.set_version(2);
+  asked.set_kill_requested(true);
+  EXPECT_FALSE(book_->RecordEnd(service, asked, status));
+  // A PENDING intent the master never heard of: no failure either.
+  v1::Task intent = MakeTask("intent");
+  ::mesos::v1::TaskStatus lost;
+  lost.set_state(::mesos::v1::TASK_LOST);
+  lost.set_reason(::mesos::v1::TaskStatus::REASON_RECONCILIATION);
+  EXPECT_FALSE(book_->RecordEnd(service, intent, lost));
+  EXPECT_EQ(service.history.failed(), 0u);
+  EXPECT_THAT(service.history.failed_by_task_version(), IsEmpty());
+  EXPECT_THAT(replans_at_, IsEmpty()) << "no backoff";
+  // Ended on its own.
+  v1::Task crashed = MakeTask("crashed");
+  crashed.set_state(v1::Task::RUNNING);
+  crashed.set_version(2);
+  ::mesos::v1::TaskStatus failed;
+  failed.set_state(::mesos::v1::TASK_FAILED);
+  failed.set_message("exit 1");
+  EXPECT_TRUE(book_->RecordEnd(service, crashed, failed));
+  EXPECT_EQ(service.history.last_failure(), "crashed: TASK_FAILED: exit 1");
+  EXPECT_EQ(service.history.failed_by_task_version().at(2), 1u);
+  EXPECT_EQ(service.history.consecutive_failures(), 1u);
+}
+
+TEST_F(TaskBookTest, ATaskKilledForItsHealthCheckFailsItsVersionOnceItEnds) {
+  BookedService& service = AddService();
+  v1::Task task = MakeTask("sick");
+  task.set_state(v1::Task::RUNNING);
+  task.set_version(7);
+  book_->AddTask(kService, task);
+  EXPECT_FALSE(book_->MarkFailedHealthCheck("nobody"));
+  const double writes_before = writes();
+  ASSERT_TRUE(book_->MarkFailedHealthCheck("sick"));
+  EXPECT_FALSE(book_->MarkFailedHealthCheck("sick")) << "already marked";
+  std::vector<absl::Status> outcomes;
+  book_->WhenDurable(kService, false, Waiter(outcomes));
+  EXPECT_THAT(outcomes, IsEmpty()) << "the mark is a change to write";
+  driven_.RunUntilIdle();
+  ASSERT_THAT(outcomes, SizeIs(1));
+  EXPECT_EQ(writes(), writes_before + 1);
+  ASSERT_THAT(Stored().tasks(), SizeIs(1));
+  EXPECT_TRUE(Stored().tasks(0).failed_health_check()) << "durable, for the next leader";
+  EXPECT_EQ(service.history.failed(), 0u) << "counted when it ends, not when marked";
+
+  // Mast's kill (kill_requested) ends it: a failure of version 7, once.
+  v1::Task& booked = *book_->FindTask("sick").task;
+  booked.set_kill_requested(true);
+  const absl::Time now = driven_.Now();
+  ::mesos::v1::TaskStatus killed;
+  killed.set_state(::mesos::v1::TASK_KILLED);
+  killed.set_message("Command terminated with signal Terminated");
+  EXPECT_TRUE(book_->RecordEnd(service, booked, killed));
+  EXPECT_EQ(service.history.failed(), 1u);
+  EXPECT_EQ(service.history.failed_by_task_version().at(7), 1u);
+  EXPECT_EQ(service.history.last_failure(), "sick: health check failed");
+  EXPECT_EQ(FromProtoTimestamp(service.history.last_failure_time()), now);
+  EXPECT_EQ(service.history.consecutive_failures(), 1u) << "the backoff grows once";
+  ASSERT_THAT(replans_at_, SizeIs(1));
+  EXPECT_EQ(replans_at_[0].second, now + absl::Seconds(1));
+  // Had it ended on its own (FAILED) after the mark, it would count the same, once.
+  v1::Task other = booked;
+  other.set_id("sick2");
+  other.set_kill_requested(false);
+  ::mesos::v1::TaskStatus crashed;
+  crashed.set_state(::mesos::v1::TASK_FAILED);
+  EXPECT_TRUE(book_->RecordEnd(service, other, crashed));
+  EXPECT_EQ(service.history.failed_by_task_version().at(7), 2u);
+  EXPECT_EQ(service.history.consecutive_failures(), 2u);
+  EXPECT_EQ(service.history.last_failure(), "sick2: health check failed");
+}
+
+TEST_F(TaskBookTest, TheReadyMetricIsRegistered) {
+  metrics_.became_ready.Increment();
+  bool found = false;
+  for (const prometheus::MetricFamily& family : registry_.Collect()) {
+    if (family.name != "mast_task_ready_total") continue;
+    found = true;
+    ASSERT_THAT(family.metric, SizeIs(1));
+    EXPECT_EQ(family.metric[0].counter.value, 1);
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST_F(TaskBookTest, TasksAreFoundByIdAndADroppedOneIsReported) {
   AddService();
   book_->AddTask(kService, MakeTask("t1"));
@@ -345,6 +475,80 @@ TEST(ApplyStatusTest, RecordsStateAgentHealthStartAndUnreachability) {
   EXPECT_TRUE(ApplyStatus(status, now + absl::Seconds(4), task).changed);
   EXPECT_FALSE(task.has_unreachable_since());
   EXPECT_EQ(FromProtoTimestamp(task.started()), now);
+}
+
+TEST(ApplyStatusTest, ReadyLatchesOnTheFirstPassingCheck) {
+  const absl::Time now = absl::FromUnixSeconds(1'700'000'000);
+  v1::Task task;
+  task.set_state(v1::Task::RUNNING);
+  ::mesos::v1::TaskStatus status;
+  status.set_state(::mesos::v1::TASK_RUNNING);
+  // Just launched: the check has no result yet.
+  status.mutable_check_status()->set_type(::mesos::v1::CheckInfo::HTTP);
+  status.mutable_check_status()->mutable_http();
+  TaskChange change = ApplyStatus(status, now, task);
+  EXPECT_FALSE(change.became_ready);
+  EXPECT_FALSE(task.ready());
+  status.set_reason(::mesos::v1::TaskStatus::REASON_TASK_CHECK_STATUS_UPDATED);
+  status.mutable_check_status()->mutable_http()->set_status_code(503);
+  EXPECT_FALSE(ApplyStatus(status, now, task).became_ready);
+  EXPECT_FALSE(task.ready());
+  status.mutable_check_status()->mutable_http()->set_status_code(200);
+  change = ApplyStatus(status, now + absl::Seconds(1), task);
+  EXPECT_TRUE(change.became_ready);
+  EXPECT_TRUE(change.changed) << "a ready task is a change to write";
+  EXPECT_TRUE(task.ready());
+  EXPECT_EQ(FromProtoTimestamp(task.updated()), now + absl::Seconds(1));
+  EXPECT_EQ(task.reason(), "REASON_TASK_CHECK_STATUS_UPDATED");
+  // Latched: a failing check later leaves it ready, and changes nothing.
+  status.mutable_check_status()->mutable_http()->set_status_code(500);
+  change = ApplyStatus(status, now + absl::Seconds(2), task);
+  EXPECT_FALSE(change.became_ready);
+  EXPECT_FALSE(change.changed);
+  EXPECT_TRUE(task.ready());
+  // An update without check_status (reconciliation, no check) keeps it too.
+  status.clear_check_status();
+  EXPECT_FALSE(ApplyStatus(status, now + absl::Seconds(3), task).changed);
+  EXPECT_TRUE(task.ready());
+}
+
+TEST(ApplyStatusTest, CheckResultsPassInMesosTerms) {
+  using ::mesos::v1::CheckInfo;
+  using ::mesos::v1::CheckStatusInfo;
+  CheckStatusInfo http;
+  http.set_type(CheckInfo::HTTP);
+  http.mutable_http();
+  EXPECT_FALSE(CheckStatusPassed(http)) << "no result yet";
+  for (uint32_t code : {200u, 204u, 299u}) {
+    http.mutable_http()->set_status_code(code);
+    EXPECT_TRUE(CheckStatusPassed(http)) << code;
+  }
+  for (uint32_t code : {199u, 302u, 404u, 503u}) {
+    http.mutable_http()->set_status_code(code);
+    EXPECT_FALSE(CheckStatusPassed(http)) << code << ": only 2xx is ready";
+  }
+  CheckStatusInfo tcp;
+  tcp.set_type(CheckInfo::TCP);
+  tcp.mutable_tcp();
+  EXPECT_FALSE(CheckStatusPassed(tcp));
+  tcp.mutable_tcp()->set_succeeded(false);
+  EXPECT_FALSE(CheckStatusPassed(tcp));
+  tcp.mutable_tcp()->set_succeeded(true);
+  EXPECT_TRUE(CheckStatusPassed(tcp));
+  CheckStatusInfo command;
+  command.set_type(CheckInfo::COMMAND);
+  command.mutable_command();
+  EXPECT_FALSE(CheckStatusPassed(command)) << "timed out / not run: no exit code";
+  command.mutable_command()->set_exit_code(1);
+  EXPECT_FALSE(CheckStatusPassed(command));
+  command.mutable_command()->set_exit_code(0);
+  EXPECT_TRUE(CheckStatusPassed(command));
+  // The type decides: a TCP result in an HTTP-typed status is no pass.
+  CheckStatusInfo mixed;
+  mixed.set_type(CheckInfo::HTTP);
+  mixed.mutable_tcp()->set_succeeded(true);
+  EXPECT_FALSE(CheckStatusPassed(mixed));
+  EXPECT_FALSE(CheckStatusPassed(CheckStatusInfo()));
 }
 
 }  // namespace
