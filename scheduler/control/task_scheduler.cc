@@ -247,11 +247,7 @@ void TaskScheduler::Replan(const std::string& name) {
                                   .max_unhealthy_share = config_.max_unhealthy_share});
   const bool expunged = Expunge(name, *service, plan.expunge);
   // Killed for failing health checks: a failure of their version once they end.
-  for (const std::string& id : plan.health_kills) {
-    if (auto task = service->tasks.find(id); task != service->tasks.end()) {
-      task->second.set_failed_health_check(true);
-    }
-  }
+  for (const std::string& id : plan.health_kills) book->MarkFailedHealthCheck(id);
   const bool killed = KillPlanned(*service, plan.kill, now);
   book->SetToLaunch(name, plan.to_launch);
   if (expunged || killed) book->MarkChanged(name);
@@ -393,6 +389,7 @@ void TaskScheduler::OnUpdate(const mesos_v1::TaskStatus& status) {
     if (change.health_changed && metrics_ != nullptr) {
       (task.healthy() ? metrics_->became_healthy : metrics_->became_unhealthy).Increment();
     }
+    if (change.became_ready && metrics_ != nullptr) metrics_->became_ready.Increment();
     if (change.became_unreachable) {
       ReplanAt(name, clock_.Now() + config_.unreachable_grace);  // then it is replaced
     }
@@ -413,18 +410,12 @@ void TaskScheduler::OnUpdate(const mesos_v1::TaskStatus& status) {
 void TaskScheduler::EndTask(const std::string& name, BookedService& service, const v1::Task& task,
                             const mesos_v1::TaskStatus& status) {
   const bool asked = task.kill_requested();
-  const bool never_launched = task.state() == v1::Task::PENDING &&
-                              status.reason() == mesos_v1::TaskStatus::REASON_RECONCILIATION;
   LogInfo("task_ended", {{"task_id", task.id()},
                          {"state", mesos_v1::TaskState_Name(status.state())},
                          {"reason", mesos_v1::TaskStatus::Reason_Name(status.reason())},
                          {"message", status.message()},
                          {"asked", asked}});
-  if (!asked && !never_launched) {
-    book()->RecordFailure(service, task,
-                          absl::StrCat(mesos_v1::TaskState_Name(status.state()),
-                                       status.message().empty() ? "" : ": ", status.message()));
-  }
+  book()->RecordEnd(service, task, status);
   book()->DropTask(name, task.id());
 }
 
