@@ -178,6 +178,21 @@ class DeploymentE2eTest : public LocalMasterE2eTest {
     return by_version;
   }
 
+  // Waits until the leader lists `n` tasks of `service`, all RUNNING and
+  // healthy (not-ready old tasks are the first a deployment replaces, so the
+  // bounds hold from a healthy start).
+  bool WaitAllHealthy(const std::string& service, int n) {
+    return WaitFor(
+        [&] {
+          auto tasks = ListTasks(leader_, service);
+          if (!tasks.ok() || static_cast<int>(tasks->size()) != n) return false;
+          return std::all_of(tasks->begin(), tasks->end(), [](const v1::Task& t) {
+            return t.state() == v1::Task::RUNNING && t.healthy() && !t.kill_requested();
+          });
+        },
+        absl::Seconds(30), kPoll);
+  }
+
   int leader_ = -1;
 };
 
@@ -194,6 +209,7 @@ TEST_F(DeploymentE2eTest, RollingUpdateOf20KeepsTheStrategysBounds) {
   const int follower = (leader_ + 1) % 3;
   ASSERT_TRUE(Create(follower, spec).ok());
   ASSERT_EQ(WaitConverged("e2e/roll20", kN).size(), static_cast<size_t>(kN));
+  ASSERT_TRUE(WaitAllHealthy("e2e/roll20", kN));
   WatchReader watch(*stubs_[follower], 0, "e2e/roll20");
 
   (*spec.mutable_env())["VERSION"] = "2";
@@ -290,6 +306,7 @@ TEST_F(ExecutingDeploymentE2eTest, AFailingVersionRollsBackByItself) {
   ASSERT_TRUE(Create(follower, spec, &created).ok());
   const std::set<std::string> old_ids = WaitConverged("e2e/bad", kN);
   ASSERT_EQ(old_ids.size(), static_cast<size_t>(kN));
+  ASSERT_TRUE(WaitAllHealthy("e2e/bad", kN));
   WatchReader watch(*stubs_[follower], 0, "e2e/bad");
 
   spec.mutable_command()->set_shell("exit 3");
