@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/parse.h"
+#include "common/proto_util.h"
 #include "common/status_macros.h"
 // RE2 (libre2-dev) comes in through gRPC's link interface (gRPC::grpc
 // links re2::re2). It matches in linear time, so a user's constraint regex
@@ -50,12 +51,7 @@ std::optional<absl::Duration> FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
-void ToProto(absl::Duration d, google::protobuf::Duration* out) {
-  absl::Duration rem;
-  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &rem);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(rem)));
-}
+void ToProto(absl::Duration d, google::protobuf::Duration* out) { *out = ToProtoDuration(d); }
 
 // POSIX portable user names: [A-Za-z0-9._][A-Za-z0-9._-]*, at most 32.
 bool IsUserName(absl::string_view s) {

@@ -32,6 +32,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/bench_cluster.h"
+#include "common/proto_util.h"
 #include "tests/processes/process_init.h"
 
 ABSL_FLAG(int, agents, 1000, "Simulated agents");
@@ -51,13 +52,7 @@ int Fail(const std::string& what) {
   return 1;
 }
 
-google::protobuf::Duration ProtoDuration(absl::Duration d) {
-  google::protobuf::Duration out;
-  const int64_t nanos = absl::ToInt64Nanoseconds(d);
-  out.set_seconds(nanos / 1000000000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return out;
-}
+google::protobuf::Duration ProtoDuration(absl::Duration d) { return ToProtoDuration(d); }
 
 v1::ServiceSpec CheckedService(const std::string& name, int instances, double min_health) {
   v1::ServiceSpec spec = TinyService(name, static_cast<uint32_t>(instances));

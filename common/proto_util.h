@@ -32,6 +32,15 @@ inline absl::Time FromProtoTimestamp(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
+// Seconds and nanos of the same sign, as google.protobuf.Duration wants.
+inline google::protobuf::Duration ToProtoDuration(absl::Duration d) {
+  absl::Duration rest;
+  google::protobuf::Duration out;
+  out.set_seconds(absl::IDivDuration(d, absl::Seconds(1), &rest));
+  out.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(rest)));
+  return out;
+}
+
 inline absl::Duration FromProtoDuration(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "store/task_state.h"
 #include "tests/integration/e2e_fixture.h"
 
 namespace mast::e2e {
@@ -40,19 +41,7 @@ void AddHealthCheck(v1::ServiceSpec& spec) {
   check->set_consecutive_failures(2);
 }
 
-bool Ended(const v1::Task& task) {
-  switch (task.state()) {
-    case v1::Task::FINISHED:
-    case v1::Task::FAILED:
-    case v1::Task::KILLED:
-    case v1::Task::LOST:
-    case v1::Task::GONE:
-    case v1::Task::ERROR:
-      return true;
-    default:
-      return false;
-  }
-}
+bool Ended(const v1::Task& task) { return IsTerminal(task.state()); }
 
 // The tasks of one service rebuilt from a WatchEvents stream, and the
 // extremes of the counts UpgradeStrategy bounds, taken at every store

@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/proto_util.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -136,13 +137,7 @@ inline bool OfService(const std::string& task_id, const std::string& service) {
   return parsed.has_value() && parsed->first == service;
 }
 
-inline google::protobuf::Duration ProtoDuration(absl::Duration d) {
-  google::protobuf::Duration out;
-  const int64_t nanos = absl::ToInt64Nanoseconds(d);
-  out.set_seconds(nanos / 1000000000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return out;
-}
+inline google::protobuf::Duration ProtoDuration(absl::Duration d) { return ToProtoDuration(d); }
 
 // A service whose tasks run until killed. A short kill grace keeps
 // scale-downs, deletes and replacements quick (the local master's simulated
