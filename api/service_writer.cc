@@ -42,11 +42,15 @@ absl::Status CheckName(const std::string& name, absl::string_view field = "name"
   return absl::OkStatus();
 }
 
-// Whether two specs differ in nothing but `instances` (a scale, which needs
-// no new tasks).
-bool SameButInstances(v1::ServiceSpec a, v1::ServiceSpec b) {
-  a.clear_instances();
-  b.clear_instances();
+// Whether two specs run the same tasks: they differ in nothing but
+// `instances` (a scale) and `upgrade_strategy` (how tasks are replaced, not
+// what runs; a deployment in progress follows the new one). Specs stored
+// before upgrade_strategy had defaults compare equal to the same spec now.
+bool SameTasks(v1::ServiceSpec a, v1::ServiceSpec b) {
+  for (v1::ServiceSpec* spec : {&a, &b}) {
+    spec->clear_instances();
+    spec->clear_upgrade_strategy();
+  }
   return DeterministicBytes(a) == DeterministicBytes(b);
 }
 
@@ -482,7 +486,7 @@ void ServiceWriter::Update(v1::UpdateServiceRequest request, Done<v1::Service> d
                             ServiceRecord& record, const ServiceRecord& before,
                             absl::Time now) mutable -> absl::Status {
                           v1::Service* service = record.mutable_service();
-                          const bool new_tasks = !SameButInstances(service->spec(), spec);
+                          const bool new_tasks = !SameTasks(service->spec(), spec);
                           *service->mutable_spec() = std::move(spec);
                           if (!new_tasks) return absl::OkStatus();  // a scale
                           service->set_task_version(service->version());

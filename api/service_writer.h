@@ -37,7 +37,7 @@ namespace mast {
 // Restart, Rollback and Delete add one to `version` (Pause, Resume and
 // Cancel change only the deployment, but a Cancel with rollback changes
 // the spec back: version + 1); Update also sets task_version to the new
-// version when the spec changes in anything but `instances`, Restart
+// version when the spec changes in anything but `instances` and `upgrade_strategy`, Restart
 // always does (the spec unchanged), Rollback sets the kept one, Scale
 // keeps it.
 //

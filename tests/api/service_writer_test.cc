@@ -271,7 +271,9 @@ TEST_F(ServiceWriterTest, TaskVersionMovesWhenTasksMustBeReplaced) {
   };
   v1::ServiceSpec changed = Spec("web", 4);
   changed.mutable_command()->set_shell("sleep 2000");
-  v1::ServiceSpec labelled = changed;
+  v1::ServiceSpec restrategied = changed;
+  restrategied.mutable_upgrade_strategy()->set_minimum_health_capacity(0.5);
+  v1::ServiceSpec labelled = restrategied;
   (*labelled.mutable_labels())["tier"] = "web";
   const std::vector<Step> steps = {
       {"create", [&] { return Create(Spec("web")); }, 1, 1},
@@ -279,11 +281,13 @@ TEST_F(ServiceWriterTest, TaskVersionMovesWhenTasksMustBeReplaced) {
       {"update of instances only", [&] { return Update(Spec("web", 4), 0); }, 3, 1},
       {"update of the command", [&] { return Update(changed, 0); }, 4, 4},
       {"update to the same spec", [&] { return Update(changed, 4); }, 5, 4},
+      // How tasks are replaced is no change of what runs (no force needed).
+      {"update of the strategy", [&] { return Update(restrategied, 5); }, 6, 4},
       // (force: each replaces the deployment the one before started)
-      {"update of a label", [&] { return Update(labelled, 0, true); }, 6, 6},
-      {"restart", [&] { return Restart("web", 6, "", true); }, 7, 7},
-      {"restart again", [&] { return Restart("web", 0, "", true); }, 8, 8},
-      {"scale after restart", [&] { return Scale("web", 1); }, 9, 8},
+      {"update of a label", [&] { return Update(labelled, 0, true); }, 7, 7},
+      {"restart", [&] { return Restart("web", 7, "", true); }, 8, 8},
+      {"restart again", [&] { return Restart("web", 0, "", true); }, 9, 9},
+      {"scale after restart", [&] { return Scale("web", 1); }, 10, 9},
   };
   for (const Step& step : steps) {
     driven_.Advance(absl::Seconds(1));
