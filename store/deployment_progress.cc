@@ -1,5 +1,6 @@
 #include "store/deployment_progress.h"
 
+#include "common/proto_util.h"
 #include "store/task_state.h"
 
 namespace mast {
@@ -18,6 +19,37 @@ const v1::ServiceSpec& SpecOfTaskVersion(const v1::Service& service, uint64_t ta
 
 bool IsTaskReady(const v1::Service& service, const v1::Task& task) {
   return IsReady(SpecOfTaskVersion(service, task.version()), task);
+}
+
+absl::Duration MinReady(const v1::ServiceSpec& spec) {
+  const v1::UpgradeStrategy& strategy = spec.upgrade_strategy();
+  if (strategy.has_min_ready()) return FromProtoDuration(strategy.min_ready());
+  return spec.has_health_check() || spec.has_readiness_check() ? absl::ZeroDuration()
+                                                               : kDefaultMinReadyUnchecked;
+}
+
+namespace {
+
+// When `task` (ready) has been RUNNING for its version's MinReady.
+absl::Time SettledAt(const v1::Service& service, const v1::Task& task) {
+  return FromProtoTimestamp(task.started()) + MinReady(SpecOfTaskVersion(service, task.version()));
+}
+
+}  // namespace
+
+bool IsTaskSettled(const v1::Service& service, const v1::Task& task, absl::Time now) {
+  return IsTaskReady(service, task) && now >= SettledAt(service, task);
+}
+
+std::optional<absl::Time> NextSettled(const v1::Service& service,
+                                      const std::vector<const v1::Task*>& tasks, absl::Time now) {
+  std::optional<absl::Time> next;
+  for (const v1::Task* task : tasks) {
+    if (!IsLive(*task) || !IsTaskReady(service, *task)) continue;
+    const absl::Time at = SettledAt(service, *task);
+    if (at > now && (!next.has_value() || at < *next)) next = at;
+  }
+  return next;
 }
 
 v1::DeploymentProgress DeploymentProgressOf(const v1::Service& service,

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "mast/v1/records.pb.h"
 #include "mast/v1/service.pb.h"
 
@@ -27,6 +29,19 @@ uint32_t CurrentStepTarget(const v1::Service& service);
 const v1::ServiceSpec& SpecOfTaskVersion(const v1::Service& service, uint64_t task_version);
 // IsReady of `task` by SpecOfTaskVersion.
 bool IsTaskReady(const v1::Service& service, const v1::Task& task);
+
+// UpgradeStrategy.min_ready of `spec` (unset: 0 with a health or readiness
+// check, kDefaultMinReadyUnchecked without).
+inline constexpr absl::Duration kDefaultMinReadyUnchecked = absl::Seconds(10);
+absl::Duration MinReady(const v1::ServiceSpec& spec);
+// IsTaskReady, and RUNNING since at least MinReady of its version's spec
+// before `now` (Task.started): what a deployment counts (reads show
+// IsTaskReady).
+bool IsTaskSettled(const v1::Service& service, const v1::Task& task, absl::Time now);
+// The earliest time after `now` at which a ready live task becomes settled
+// by time alone; nullopt when none will.
+std::optional<absl::Time> NextSettled(const v1::Service& service,
+                                      const std::vector<const v1::Task*>& tasks, absl::Time now);
 
 // The live counts of `service`'s deployment (service.deployment) from its
 // tasks: N, the step's target, new (service.task_version) and old tasks,

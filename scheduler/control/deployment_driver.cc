@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "scheduler/control/deployment_plan.h"
+#include "store/deployment_progress.h"
 
 namespace mast {
 
@@ -31,6 +32,10 @@ void DeploymentDriver::Advance(const std::string& name, const BookedService& ser
   if (service.deleting() || !IsActive(current.deployment())) return;
   if (std::optional<absl::Time> deadline = DeploymentDeadline(current, tasks)) {
     replan_at_(name, *deadline);
+  }
+  // A new task that has run for min_ready counts from then on.
+  if (std::optional<absl::Time> settled = NextSettled(current, tasks, now)) {
+    replan_at_(name, *settled);
   }
   std::optional<DeploymentTransition> next = DecideDeployment(current, tasks, service.history, now);
   if (!next.has_value()) return;

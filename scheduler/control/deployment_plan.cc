@@ -61,7 +61,8 @@ DeploymentTransition Fail(const v1::Deployment& deployment, bool auto_rollback,
 }
 
 // The step is done: new ready >= its target, old live <= N - target.
-bool StepDone(const v1::Service& service, const std::vector<const v1::Task*>& tasks) {
+bool StepDone(const v1::Service& service, const std::vector<const v1::Task*>& tasks,
+              absl::Time now) {
   const uint32_t instances = service.spec().instances();
   const uint32_t target = CurrentStepTarget(service);
   uint32_t new_ready = 0, old_live = 0;
@@ -69,7 +70,7 @@ bool StepDone(const v1::Service& service, const std::vector<const v1::Task*>& ta
     if (!IsLive(*task)) continue;
     if (task->version() != service.task_version()) {
       ++old_live;
-    } else if (IsTaskReady(service, *task)) {
+    } else if (IsTaskSettled(service, *task, now)) {
       ++new_ready;
     }
   }
@@ -115,7 +116,7 @@ std::optional<DeploymentTransition> DecideDeployment(const v1::Service& service,
     if (!records.last_failure().empty()) absl::StrAppend(&reason, ": ", records.last_failure());
     return Fail(deployment, strategy.auto_rollback(), std::move(reason));
   }
-  if (StepDone(service, tasks)) return NextStep(service);
+  if (StepDone(service, tasks, now)) return NextStep(service);
   if (std::optional<absl::Time> deadline = DeploymentDeadline(service, tasks);
       deadline.has_value() && now >= *deadline) {
     return Fail(

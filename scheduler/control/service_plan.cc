@@ -129,8 +129,8 @@ void PlanSteady(const v1::Service& service, Census& census, const PlanOptions& o
 }
 
 // A RUNNING or ROLLING_BACK deployment: replace old tasks within the bounds.
-void PlanRollout(const v1::Service& service, Census& census, const PlanOptions& options,
-                 ServicePlan& plan) {
+void PlanRollout(const v1::Service& service, Census& census, absl::Time now,
+                 const PlanOptions& options, ServicePlan& plan) {
   const int instances = static_cast<int>(service.spec().instances());
   const int step_target = static_cast<int>(CurrentStepTarget(service));
   const RolloutBounds bounds = RolloutBoundsOf(service.spec());
@@ -143,7 +143,10 @@ void PlanRollout(const v1::Service& service, Census& census, const PlanOptions& 
       Kill(plan, task, false);
     }
   }
-  const int new_ready = CountReady(service, census.fresh);
+  // New tasks replace old ones once settled (ready for min_ready).
+  const int new_ready = static_cast<int>(
+      std::count_if(census.fresh.begin(), census.fresh.end(),
+                    [&](const v1::Task* t) { return IsTaskSettled(service, *t, now); }));
   std::sort(old_ready.begin(), old_ready.end(), BySelection(service));
   const int ready_kills =
       std::max(0, std::min(Size(old_ready) - std::max(0, instances - step_target),
@@ -229,7 +232,7 @@ ServicePlan PlanService(const v1::Service& service, const std::vector<const v1::
     return plan;
   }
   if (RollingOut(service)) {
-    PlanRollout(service, census, options, plan);
+    PlanRollout(service, census, now, options, plan);
   } else {
     PlanSteady(service, census, options, plan);
   }

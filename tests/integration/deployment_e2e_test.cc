@@ -37,7 +37,9 @@ void AddHealthCheck(v1::ServiceSpec& spec) {
   *check->mutable_delay() = ProtoDuration(absl::ZeroDuration());
   *check->mutable_grace_period() = ProtoDuration(absl::ZeroDuration());
   *check->mutable_interval() = ProtoDuration(absl::Milliseconds(200));
-  *check->mutable_timeout() = ProtoDuration(absl::Seconds(1));
+  // A check slowed by a loaded machine must not fail: an unhealthy old task
+  // is the first a deployment replaces.
+  *check->mutable_timeout() = ProtoDuration(absl::Seconds(10));
   check->set_consecutive_failures(2);
 }
 
@@ -60,7 +62,7 @@ class RolloutBounds {
     int64_t version = 0;
     for (const v1::WatchEvent& e : events) {
       if (synced && e.store_version() != version) Sample();
-      version = e.store_version();
+      version = version_ = e.store_version();
       if (e.type() == v1::WatchEvent::SYNCED) synced = true;
       if (e.object_case() != v1::WatchEvent::kTask || e.task().service() != service_) continue;
       if (e.type() == v1::WatchEvent::DELETED || Ended(e.task())) {
@@ -88,7 +90,11 @@ class RolloutBounds {
     const int total = static_cast<int>(tasks_.size());
     if (min_ready_ < 0 || ready < min_ready_) {
       min_ready_ = ready;
-      worst_ = absl::StrCat("ready ", ready, " of ", total);
+      worst_ = absl::StrCat("ready ", ready, " of ", total, " at store version ", version_, ":");
+      for (const auto& [id, task] : tasks_) {
+        absl::StrAppend(&worst_, " ", id, "=", v1::Task::State_Name(task.state()),
+                        task.healthy() ? "/healthy" : "", task.kill_requested() ? "/killed" : "");
+      }
     }
     max_total_ = std::max(max_total_, total);
   }
@@ -98,6 +104,7 @@ class RolloutBounds {
   std::map<std::string, v1::Task> tasks_;
   int min_ready_ = -1;
   int max_total_ = 0;
+  int64_t version_ = 0;
   std::string worst_;
 };
 
@@ -210,8 +217,13 @@ TEST_F(DeploymentE2eTest, RollingUpdateOf20KeepsTheStrategysBounds) {
   std::optional<v1::Deployment> done =
       WaitForState("e2e/roll20", id, v1::Deployment::SUCCEEDED, absl::Seconds(90));
   ASSERT_TRUE(done.has_value()) << last_why_;
-  EXPECT_EQ(LiveByVersion(follower, "e2e/roll20"),
-            (std::map<uint64_t, int>{{updated.task_version(), kN}}));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return LiveByVersion(follower, "e2e/roll20") ==
+               std::map<uint64_t, int>{{updated.task_version(), kN}};
+      },
+      absl::Seconds(10), kPoll))
+      << "the follower's copy catches up: only new tasks";
   ASSERT_TRUE(WaitFor(
       [&] {
         return watch.Saw([&](const v1::WatchEvent& e) {
@@ -241,6 +253,8 @@ TEST_F(DeploymentE2eTest, CanaryPausesAfterItsStepAndResumes) {
   (*spec.mutable_env())["VERSION"] = "2";
   spec.mutable_upgrade_strategy()->add_steps()->set_instances(1);
   spec.mutable_upgrade_strategy()->set_pause_after_step(true);
+  // No check: a new task counts once it has run for min_ready (short here).
+  *spec.mutable_upgrade_strategy()->mutable_min_ready() = ProtoDuration(absl::Milliseconds(300));
   v1::Service updated;
   ASSERT_TRUE(Update(follower, spec, &updated).ok());
   const std::string id = updated.deployment().id();
@@ -263,8 +277,13 @@ TEST_F(DeploymentE2eTest, CanaryPausesAfterItsStepAndResumes) {
   EXPECT_EQ(resumed.state(), v1::Deployment::RUNNING);
   EXPECT_EQ(resumed.step(), 1u);
   ASSERT_TRUE(WaitForState("e2e/canary", id, v1::Deployment::SUCCEEDED).has_value()) << last_why_;
-  EXPECT_EQ(LiveByVersion(follower, "e2e/canary"),
-            (std::map<uint64_t, int>{{updated.task_version(), kN}}));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return LiveByVersion(follower, "e2e/canary") ==
+               std::map<uint64_t, int>{{updated.task_version(), kN}};
+      },
+      absl::Seconds(10), kPoll))
+      << "the follower's copy catches up: only new tasks";
 }
 
 // The master runs the tasks' commands as processes.
@@ -282,9 +301,11 @@ class ExecutingDeploymentE2eTest : public DeploymentE2eTest {
 // min health.
 TEST_F(ExecutingDeploymentE2eTest, AFailingVersionRollsBackByItself) {
   constexpr int kN = 4;
-  v1::ServiceSpec spec = Spec("e2e/bad", kN);
-  // Without a check a new task that runs for a moment would count as ready.
+  // The task makes its check pass (a file in its sandbox, where the check
+  // runs): a task that exits at once never passes it.
+  v1::ServiceSpec spec = Spec("e2e/bad", kN, "touch alive && exec sleep 600");
   AddHealthCheck(spec);
+  spec.mutable_health_check()->mutable_command()->set_shell("test -e alive");
   v1::UpgradeStrategy* strategy = spec.mutable_upgrade_strategy();
   strategy->set_minimum_health_capacity(0.75);
   strategy->set_maximum_over_capacity(0.5);
@@ -308,7 +329,8 @@ TEST_F(ExecutingDeploymentE2eTest, AFailingVersionRollsBackByItself) {
   EXPECT_NE(rolled->failure_reason(), "");
   v1::GetServiceResponse got;
   ASSERT_TRUE(Get(follower, "e2e/bad", &got).ok());
-  EXPECT_EQ(got.service().spec().command().shell(), "sleep 600") << "the spec went back";
+  EXPECT_EQ(got.service().spec().command().shell(), "touch alive && exec sleep 600")
+      << "the spec went back";
   EXPECT_EQ(got.service().task_version(), created.task_version());
   EXPECT_GT(got.service().version(), updated.version());
   std::set<std::string> final_ids;
@@ -346,6 +368,7 @@ TEST_F(DeploymentE2eTest, LeaderKilledAtEveryStepEndsTheSame) {
   v1::UpgradeStrategy* strategy = spec.mutable_upgrade_strategy();
   for (uint32_t n : {1u, 2u, 3u}) strategy->add_steps()->set_instances(n);
   strategy->set_maximum_over_capacity(0.25);  // one task at a time
+  *strategy->mutable_min_ready() = ProtoDuration(absl::Milliseconds(300));
   v1::Service updated;
   ASSERT_TRUE(Update((leader + 1) % 3, spec, &updated).ok());
   const std::string id = updated.deployment().id();

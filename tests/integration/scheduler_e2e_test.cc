@@ -367,6 +367,7 @@ TEST_F(LocalMasterE2eTest, RollingUpdateReplacesOneAtATime) {
   v1::ServiceSpec spec = Spec("e2e/roll", kN);
   // One task above N at a time, none below.
   spec.mutable_upgrade_strategy()->set_maximum_over_capacity(0.25);
+  *spec.mutable_upgrade_strategy()->mutable_min_ready() = ProtoDuration(absl::Milliseconds(300));
   (*spec.mutable_env())["VERSION"] = "1";
   v1::Service created;
   ASSERT_TRUE(Create(follower, spec, &created).ok());

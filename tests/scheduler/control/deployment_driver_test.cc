@@ -1,6 +1,8 @@
 #include "scheduler/control/deployment_driver.h"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "common/proto_util.h"
 #include "gtest/gtest.h"
 #include "mast/v1/records.pb.h"
+#include "store/deployment_progress.h"
 
 namespace mast {
 namespace {
@@ -34,11 +37,16 @@ class HeldRecorder : public DeploymentRecorder {
 // A service of `n` instances at task_version 2, its deployment RUNNING on
 // its only step, and `n` ready tasks of version 2: the deployment is done.
 struct DoneRollout {
-  explicit DoneRollout(int n) {
+  // min_ready 0 unless given (the default without checks is 10 s).
+  explicit DoneRollout(int n, std::optional<absl::Duration> min_ready = absl::ZeroDuration()) {
     auto stored = std::make_shared<StoredService>();
     v1::Service* s = stored->record.mutable_service();
     s->mutable_spec()->set_name("web");
     s->mutable_spec()->set_instances(static_cast<uint32_t>(n));
+    if (min_ready.has_value()) {
+      *s->mutable_spec()->mutable_upgrade_strategy()->mutable_min_ready() =
+          ToProtoDuration(*min_ready);
+    }
     s->set_version(2);
     s->set_task_version(2);
     v1::Deployment* d = s->mutable_deployment();
@@ -122,6 +130,24 @@ TEST(DeploymentDriverTest, RetriesAnUnavailableWriteLaterAndDropsAnAbortedOne) {
   std::move(recorder.calls[1].done)(absl::AbortedError("deployment changed"));
   EXPECT_TRUE(replans.at.empty()) << "the snapshot of the change replans";
   EXPECT_EQ(driver.in_flight(), 0u);
+}
+
+// Without checks, new tasks count only once they have run for 10 s: the
+// driver waits, and asks for a plan then.
+TEST(DeploymentDriverTest, WaitsForNewTasksToRunForMinReady) {
+  HeldRecorder recorder;
+  Replans replans;
+  DeploymentDriver driver(recorder, nullptr, replans.fn());
+  DoneRollout rollout(2, std::nullopt);  // started 5 s before kNow
+  driver.Advance("web", rollout.service, rollout.tasks(), kNow);
+  EXPECT_TRUE(recorder.calls.empty());
+  const absl::Time settled = kNow - absl::Seconds(5) + kDefaultMinReadyUnchecked;
+  EXPECT_NE(
+      std::find(replans.at.begin(), replans.at.end(), std::make_pair(std::string("web"), settled)),
+      replans.at.end());
+  driver.Advance("web", rollout.service, rollout.tasks(), settled);
+  ASSERT_EQ(recorder.calls.size(), 1u);
+  EXPECT_EQ(recorder.calls[0].transition.state, v1::Deployment::SUCCEEDED);
 }
 
 TEST(DeploymentDriverTest, NothingForAPausedDeploymentOrADeletingService) {

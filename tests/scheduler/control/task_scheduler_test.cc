@@ -628,6 +628,7 @@ TEST_F(TaskSchedulerTest, RollingUpdateReplacesOneTaskAtATime) {
       [](v1::ServiceSpec& spec) {
         spec.mutable_upgrade_strategy()->set_minimum_health_capacity(1);
         spec.mutable_upgrade_strategy()->set_maximum_over_capacity(0.5);
+        spec.mutable_upgrade_strategy()->mutable_min_ready()->set_seconds(0);
       },
       [](v1::Service& service) {
         service.mutable_deployment()->set_id("d1");
