@@ -40,6 +40,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "mast/v1/mast.grpc.pb.h"
+#include "mast_build_info.h"
 #include "mastctl/client.h"
 #include "mastctl/rollout.h"
 #include "mastctl/rollout_format.h"
@@ -429,6 +430,8 @@ int main(int argc, char** argv) {
     return path.find("mastctl/") != absl::string_view::npos;
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
+  // --version (absl's own flag) prints this and exits 0.
+  usage.version_string = [] { return mast::VersionLine("mastctl"); };
   absl::SetFlagsUsageConfig(usage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   std::string format = mast::ctl::OutputFormat();

@@ -37,6 +37,9 @@ ABSL_FLAG(std::string, advertise_address, "",
           "host:port other replicas and clients dial to reach this replica's gRPC API. "
           "Default: <hostname>:<grpc port>, or the --grpc_address host when it is not a "
           "wildcard.");
+ABSL_FLAG(mast::LogFormat, log_format, mast::LogFormat::kLogfmt,
+          "Format of the log lines on stderr: logfmt (ts=... level=info event=... k=v) or "
+          "json (one object per line, the same fields in the same order).");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGTERM, how long to wait for the leadership handoff and in-flight calls.");
 
@@ -211,8 +214,26 @@ absl::Status SplitHostPort(const std::string& address, std::string& host, int& p
 
 }  // namespace
 
+bool AbslParseFlag(absl::string_view text, LogFormat* format, std::string* error) {
+  if (text == "logfmt") {
+    *format = LogFormat::kLogfmt;
+    return true;
+  }
+  if (text == "json") {
+    *format = LogFormat::kJson;
+    return true;
+  }
+  *error = "must be logfmt or json";
+  return false;
+}
+
+std::string AbslUnparseFlag(LogFormat format) {
+  return format == LogFormat::kJson ? "json" : "logfmt";
+}
+
 absl::StatusOr<DaemonConfig> ConfigFromFlags() {
   DaemonConfig config;
+  config.log_format = absl::GetFlag(FLAGS_log_format);
   config.zk.hosts = absl::GetFlag(FLAGS_zk);
   config.zk.session_timeout = absl::GetFlag(FLAGS_zk_session_timeout);
   const std::string auth_file = absl::GetFlag(FLAGS_zk_digest_auth_file);

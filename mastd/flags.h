@@ -4,6 +4,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/log.h"
 #include "election/leader_elector.h"
 #include "scheduler/control/framework_controller.h"
 #include "scheduler/control/task_scheduler.h"
@@ -21,6 +22,7 @@ struct DaemonConfig {
   std::string grpc_address;
   std::string metrics_address;
   absl::Duration shutdown_grace;
+  LogFormat log_format = LogFormat::kLogfmt;
   // --mesos: "none", "zk://..." or a list of master URLs.
   std::string mesos;
   std::vector<std::string> mesos_masters;      // when a URL list
@@ -35,6 +37,10 @@ struct DaemonConfig {
 // --grpc_address when that asks for port 0); it fills the defaults of
 // --replica_id and --advertise_address.
 absl::StatusOr<DaemonConfig> ConfigFromFlags();
+
+// --log_format's text form: "logfmt" or "json" (absl flag marshalling).
+bool AbslParseFlag(absl::string_view text, LogFormat* format, std::string* error);
+std::string AbslUnparseFlag(LogFormat format);
 absl::Status ResolveAddresses(DaemonConfig& config, int grpc_port);
 
 }  // namespace mast

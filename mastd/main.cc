@@ -40,6 +40,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "mast_build_info.h"
 #include "mastd/flags.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
@@ -432,6 +433,7 @@ sigset_t BlockStopSignals() {
 int Run() {
   absl::StatusOr<DaemonConfig> config = ConfigFromFlags();
   if (!config.ok()) return Fail("invalid flags", config.status());
+  SetLogFormat(config->log_format);
   sigset_t stop_signals = BlockStopSignals();
   // Never destroyed: see the _exit below.
   auto* daemon = new Daemon(std::move(*config));
@@ -465,6 +467,8 @@ int main(int argc, char** argv) {
     return path.find("mastd/") != absl::string_view::npos;
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
+  // --version (absl's own flag) prints this and exits 0.
+  usage.version_string = [] { return mast::VersionLine("mastd"); };
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   // Process-wide library setup belongs here, not in the libraries: curl's is

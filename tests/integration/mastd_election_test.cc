@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "re2/re2.h"
+#include "tests/processes/flat_json.h"
 #include "tests/processes/mastd_process.h"
 #include "tests/processes/wait.h"
 #include "tests/processes/zk_server.h"
@@ -265,6 +268,7 @@ TEST_F(MastdElectionTest, BadFlagsGetAOneLineErrorAndExitCode) {
       {{"--revive_burst=0"}, "--revive_burst:"},
       {{"--max_unhealthy_share=1.5"}, "--max_unhealthy_share:"},
       {{"--framework_secret_file=/nonexistent"}, "--framework_secret_file"},
+      {{"--log_format=xml"}, "'log_format'; must be logfmt or json"},
   };
   for (const BadFlagCase& c : cases) {
     std::vector<std::string> argv = {testing::MastdBinary(), absl::StrCat("--zk=", zk_->hosts()),
@@ -284,6 +288,60 @@ TEST_F(MastdElectionTest, BadFlagsGetAOneLineErrorAndExitCode) {
     EXPECT_THAT(out, HasSubstr(c.expect));
     EXPECT_LE(std::count(out.begin(), out.end(), '\n'), 2) << out;
   }
+}
+
+// --log_format=json: every line mastd writes through its logger is one flat
+// JSON object; the started line names the event and the replica.
+TEST_F(MastdElectionTest, JsonLogFormatWritesOneObjectPerLine) {
+  MastdProcess& r =
+      set_.Start(zk_->hosts(), "r0", absl::Seconds(2), {"--mesos=none", "--log_format=json"});
+  ASSERT_NE(WaitForAgreedLeader(), nullptr);
+  std::string log = r.Log();
+  bool started = false;
+  int objects = 0;
+  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
+    if (line.front() != '{') continue;  // gRPC's own lines, if any
+    ++objects;
+    auto members = testing::ParseFlatJsonObject(line);
+    ASSERT_TRUE(members.has_value()) << line;
+    ASSERT_GE(members->size(), 4u) << line;
+    EXPECT_EQ((*members)[0].key, "ts");
+    EXPECT_EQ((*members)[1].key, "level");
+    if (line.find("\"event\":\"mastd_started\"") != absl::string_view::npos) {
+      started = true;
+      EXPECT_EQ((*members)[2].key, "replica");
+      EXPECT_EQ((*members)[2].value, "r0");
+      EXPECT_NE(line.find("\"replica_id\":\"r0\""), absl::string_view::npos) << line;
+      EXPECT_NE(line.find(absl::StrCat("\"grpc_port\":", r.grpc_port(), ",")),
+                absl::string_view::npos)
+          << line;
+    }
+  }
+  EXPECT_TRUE(started) << log;
+  EXPECT_GE(objects, 2) << log;
+  EXPECT_FALSE(r.LogContains("event=")) << log;
+}
+
+// --version is absl's flag with Mast's text: "<program> <version> (<commit>,
+// built <date>)" on stdout, exit code 0, for the daemon and the CLI.
+TEST(MastVersionTest, MastdAndMastctlPrintTheirVersionAndExitZero) {
+  std::string dir = testing::MakeTempDir("mast-version");
+  const std::pair<std::string, std::string> programs[] = {{"mastd", testing::MastdBinary()},
+                                                          {"mastctl", testing::MastctlBinary()}};
+  for (const auto& [name, binary] : programs) {
+    auto p = Subprocess::Spawn({binary, "--version"}, dir + "/" + name + ".out");
+    ASSERT_TRUE(p.ok()) << p.status();
+    auto status = p->Wait(absl::Seconds(20));
+    ASSERT_TRUE(status.has_value()) << name << " --version did not exit";
+    EXPECT_TRUE(WIFEXITED(*status));
+    EXPECT_EQ(WEXITSTATUS(*status), 0) << name;
+    std::string out = p->ReadLog();
+    EXPECT_TRUE(
+        RE2::FullMatch(out, absl::StrCat(name, R"( \d+\.\d+\.\d+ \(([0-9a-f]{4,40}|unknown), )"
+                                               R"(built \d{4}-\d{2}-\d{2}\)\n)")))
+        << out;
+  }
+  testing::RemoveTree(dir);
 }
 
 }  // namespace

@@ -68,9 +68,11 @@ absl::StatusOr<std::unique_ptr<MastdProcess>> MastdProcess::Start(Options option
   if (!process.ok()) return process.status();
   // Connect only once it listens: a gRPC channel that found the port closed
   // backs off for seconds before it tries again.
+  // (The started line in either --log_format.)
   if (!WaitFor([&] {
-        return process->ReadLog().find("event=mastd_started") != std::string::npos ||
-               !process->Running();
+        std::string log = process->ReadLog();
+        return log.find("event=mastd_started") != std::string::npos ||
+               log.find("\"event\":\"mastd_started\"") != std::string::npos || !process->Running();
       }) ||
       !process->Running()) {
     return absl::UnavailableError(
