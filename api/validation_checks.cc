@@ -145,8 +145,8 @@ absl::Status ValidateHealthCheck(const v1::ServiceSpec& spec) {
                                              "health_check.grace_period", /*zero_allowed=*/true));
   MAST_RETURN_IF_ERROR(ValidateCheckTimings(check, field));
   if (check.consecutive_failures() > kMaxHealthConsecutiveFailures) {
-    return Invalid("health_check.consecutive_failures",
-                   absl::StrCat("must be <= ", kMaxHealthConsecutiveFailures));
+    return AboveLimit("health_check.consecutive_failures", kMaxHealthConsecutiveFailures,
+                      check.consecutive_failures());
   }
   return absl::OkStatus();
 }
@@ -226,39 +226,44 @@ absl::Status ValidateSteps(const v1::UpgradeStrategy& strategy) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateProgressDeadline(const v1::UpgradeStrategy& strategy) {
+  if (!strategy.has_progress_deadline()) return absl::OkStatus();
+  std::optional<absl::Duration> d = FromProto(strategy.progress_deadline());
+  if (!d) return Invalid("upgrade_strategy.progress_deadline", "not a valid duration");
+  if (*d < absl::ZeroDuration() || *d > kMaxProgressDeadline) {
+    return Invalid("upgrade_strategy.progress_deadline",
+                   absl::StrCat("must be in [0s, ", absl::FormatDuration(kMaxProgressDeadline),
+                                "] (0s: never)"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::Status ValidateUpgradeStrategy(const v1::ServiceSpec& spec) {
-  if (!spec.has_upgrade_strategy()) return absl::OkStatus();
+void ValidateUpgradeStrategy(const v1::ServiceSpec& spec, Errors& errors) {
+  if (!spec.has_upgrade_strategy()) return;
   const v1::UpgradeStrategy& strategy = spec.upgrade_strategy();
   const double min_health = strategy.has_minimum_health_capacity()
                                 ? strategy.minimum_health_capacity()
                                 : kDefaultMinimumHealthCapacity;
   const double max_over = strategy.has_maximum_over_capacity() ? strategy.maximum_over_capacity()
                                                                : kDefaultMaximumOverCapacity;
-  MAST_RETURN_IF_ERROR(ValidateFraction(min_health, "minimum_health_capacity"));
-  MAST_RETURN_IF_ERROR(ValidateFraction(max_over, "maximum_over_capacity"));
-  if (min_health == 1 && max_over == 0) {
-    return Invalid("upgrade_strategy",
-                   "no room to replace a task: minimum_health_capacity 1 allows no old task to "
-                   "go first and maximum_over_capacity 0 no new one to start first");
+  const absl::Status min_health_valid = ValidateFraction(min_health, "minimum_health_capacity");
+  const absl::Status max_over_valid = ValidateFraction(max_over, "maximum_over_capacity");
+  errors.Add(min_health_valid);
+  errors.Add(max_over_valid);
+  if (min_health_valid.ok() && max_over_valid.ok() && min_health == 1 && max_over == 0) {
+    errors.Add(Invalid("upgrade_strategy",
+                       "no room to replace a task: minimum_health_capacity 1 allows no old task "
+                       "to go first and maximum_over_capacity 0 no new one to start first"));
   }
   if (!v1::UpgradeStrategy::KillSelection_IsValid(strategy.kill_selection())) {
-    return Invalid(
+    errors.Add(Invalid(
         "upgrade_strategy.kill_selection",
-        absl::StrCat("unknown kill selection ", static_cast<int>(strategy.kill_selection())));
+        absl::StrCat("unknown kill selection ", static_cast<int>(strategy.kill_selection()))));
   }
-  MAST_RETURN_IF_ERROR(ValidateSteps(strategy));
-  if (strategy.has_progress_deadline()) {
-    std::optional<absl::Duration> d = FromProto(strategy.progress_deadline());
-    if (!d) return Invalid("upgrade_strategy.progress_deadline", "not a valid duration");
-    if (*d < absl::ZeroDuration() || *d > kMaxProgressDeadline) {
-      return Invalid("upgrade_strategy.progress_deadline",
-                     absl::StrCat("must be in [0s, ", absl::FormatDuration(kMaxProgressDeadline),
-                                  "] (0s: never)"));
-    }
-  }
-  return absl::OkStatus();
+  errors.Add(ValidateSteps(strategy));
+  errors.Add(ValidateProgressDeadline(strategy));
 }
 
 void AddCheckAndStrategyDefaults(v1::ServiceSpec& spec) {
