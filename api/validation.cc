@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -496,37 +497,43 @@ absl::Status ValidateKillGracePeriod(const v1::ServiceSpec& spec) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateBackoff(const v1::ServiceSpec& spec) {
-  if (!spec.has_backoff()) return absl::OkStatus();
+// backoff.initial or backoff.max (set): a valid duration, at most kMaxBackoff.
+absl::StatusOr<absl::Duration> BackoffDuration(const google::protobuf::Duration& value,
+                                               absl::string_view path) {
+  std::optional<absl::Duration> d = FromProto(value);
+  if (!d) return Invalid(path, "not a valid duration");
+  if (*d > kMaxBackoff) {
+    return Invalid(path, absl::StrCat("must be <= ", absl::FormatDuration(kMaxBackoff)));
+  }
+  return *d;
+}
+
+// initial, factor and max each on their own.
+void ValidateBackoff(const v1::ServiceSpec& spec, Errors& errors) {
+  if (!spec.has_backoff()) return;
   const v1::BackoffPolicy& backoff = spec.backoff();
-  absl::Duration initial = kDefaultBackoffInitial;
+  std::optional<absl::Duration> initial = kDefaultBackoffInitial;  // nullopt: invalid
   if (backoff.has_initial()) {
-    std::optional<absl::Duration> d = FromProto(backoff.initial());
-    if (!d) return Invalid("backoff.initial", "not a valid duration");
-    if (*d <= absl::ZeroDuration()) return Invalid("backoff.initial", "must be > 0");
-    if (*d > kMaxBackoff) {
-      return Invalid("backoff.initial",
-                     absl::StrCat("must be <= ", absl::FormatDuration(kMaxBackoff)));
-    }
-    initial = *d;
+    absl::StatusOr<absl::Duration> d = BackoffDuration(backoff.initial(), "backoff.initial");
+    if (d.ok() && *d <= absl::ZeroDuration()) d = Invalid("backoff.initial", "must be > 0");
+    errors.Add(d.status());
+    initial = d.ok() ? std::optional<absl::Duration>(*d) : std::nullopt;
   }
   // 0 reads as unset (proto3 scalar): the default applies.
   if (backoff.factor() != 0) {
     if (std::isnan(backoff.factor()) || backoff.factor() < 1 ||
         backoff.factor() > kMaxBackoffFactor) {
-      return Invalid("backoff.factor",
-                     absl::StrCat("must be in [1, ", FormatNumber(kMaxBackoffFactor), "]"));
+      errors.Add(Invalid("backoff.factor",
+                         absl::StrCat("must be in [1, ", FormatNumber(kMaxBackoffFactor), "]")));
     }
   }
   if (backoff.has_max()) {
-    std::optional<absl::Duration> d = FromProto(backoff.max());
-    if (!d) return Invalid("backoff.max", "not a valid duration");
-    if (*d < initial) return Invalid("backoff.max", "must be >= backoff.initial");
-    if (*d > kMaxBackoff) {
-      return Invalid("backoff.max", absl::StrCat("must be <= ", absl::FormatDuration(kMaxBackoff)));
-    }
+    absl::StatusOr<absl::Duration> d = BackoffDuration(backoff.max(), "backoff.max");
+    // An invalid initial is no bound to compare with.
+    if (d.ok() && initial && *d < *initial)
+      d = Invalid("backoff.max", "must be >= backoff.initial");
+    errors.Add(d.status());
   }
-  return absl::OkStatus();
 }
 
 // no whitespace, '/' or DEL. Control characters are refused too.
@@ -606,10 +613,10 @@ absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec, absl::string_view 
   ValidateLabels(spec, errors);
   ValidateConstraints(spec, errors);
   errors.Add(ValidateKillGracePeriod(spec));
-  errors.Add(ValidateBackoff(spec));
+  ValidateBackoff(spec, errors);
   errors.Add(ValidateRole(spec.role()));
-  errors.Add(ValidateHealthCheck(spec));
-  errors.Add(ValidateReadinessCheck(spec));
+  ValidateHealthCheck(spec, errors);
+  ValidateReadinessCheck(spec, errors);
   ValidateUpgradeStrategy(spec, errors);
   return errors.ToStatus();
 }

@@ -77,8 +77,8 @@ inline constexpr char kVersionLabel[] = "mast.io/version";
 // `field_prefix` and the field path, e.g. "name: required; resources.cpus:
 // must be > 0", "ports[1].name: duplicate 'http'", "env['PORT0']: reserved
 // ...". A field is named once, with its first problem; each port, env
-// variable, label and constraint counts as a field, a health or readiness
-// check as one. A spec over kMaxSpecBytes gets only that problem, naming
+// variable, label and constraint counts as a field (and a check's port,
+// path and command together as one). A spec over kMaxSpecBytes gets only that problem, naming
 // the top-level field that takes the most bytes ("env: 1048600 of the
 // spec's 1048663 bytes (a spec may have at most 262144)"). User text quoted
 // in messages is escaped and cut short.

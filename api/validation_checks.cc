@@ -109,67 +109,68 @@ absl::Status ValidateCommandCheck(const Check& check, const std::string& field) 
   return ValidateCommandAt(check.command(), absl::StrCat(field, ".command"));
 }
 
-// The interval, timeout and delay every check has.
+// The interval, timeout and delay every check has, each on its own.
 template <typename Check>
-absl::Status ValidateCheckTimings(const Check& check, const std::string& field) {
+void ValidateCheckTimings(const Check& check, const std::string& field, Errors& errors) {
   const auto at = [&field](absl::string_view name) { return absl::StrCat(field, ".", name); };
-  MAST_RETURN_IF_ERROR(
-      ValidateCheckDuration(check.interval(), check.has_interval(), at("interval"), false));
-  MAST_RETURN_IF_ERROR(
-      ValidateCheckDuration(check.timeout(), check.has_timeout(), at("timeout"), false));
-  return ValidateCheckDuration(check.delay(), check.has_delay(), at("delay"), true);
+  errors.Add(ValidateCheckDuration(check.interval(), check.has_interval(), at("interval"), false));
+  errors.Add(ValidateCheckDuration(check.timeout(), check.has_timeout(), at("timeout"), false));
+  errors.Add(ValidateCheckDuration(check.delay(), check.has_delay(), at("delay"), true));
 }
 
 }  // namespace
 
-absl::Status ValidateHealthCheck(const v1::ServiceSpec& spec) {
-  if (!spec.has_health_check()) return absl::OkStatus();
+// The protocol's part (its port and path, or its command) counts as one
+// field; the timings each as their own.
+void ValidateHealthCheck(const v1::ServiceSpec& spec, Errors& errors) {
+  if (!spec.has_health_check()) return;
   const v1::HealthCheck& check = spec.health_check();
   const std::string field = "health_check";
   switch (check.protocol()) {
     case v1::HealthCheck::PROTOCOL_UNSPECIFIED:
-      return Invalid("health_check.protocol", "required: HTTP, HTTPS, TCP or COMMAND");
+      errors.Add(Invalid("health_check.protocol", "required: HTTP, HTTPS, TCP or COMMAND"));
+      break;
     case v1::HealthCheck::HTTP:
     case v1::HealthCheck::HTTPS:
     case v1::HealthCheck::TCP:
-      MAST_RETURN_IF_ERROR(ValidateNetworkCheck(spec, check, field));
+      errors.Add(ValidateNetworkCheck(spec, check, field));
       break;
     case v1::HealthCheck::COMMAND:
-      MAST_RETURN_IF_ERROR(ValidateCommandCheck(check, field));
+      errors.Add(ValidateCommandCheck(check, field));
       break;
     default:
-      return Invalid("health_check.protocol",
-                     absl::StrCat("unknown protocol ", static_cast<int>(check.protocol())));
+      errors.Add(Invalid("health_check.protocol",
+                         absl::StrCat("unknown protocol ", static_cast<int>(check.protocol()))));
   }
-  MAST_RETURN_IF_ERROR(ValidateCheckDuration(check.grace_period(), check.has_grace_period(),
-                                             "health_check.grace_period", /*zero_allowed=*/true));
-  MAST_RETURN_IF_ERROR(ValidateCheckTimings(check, field));
+  errors.Add(ValidateCheckDuration(check.grace_period(), check.has_grace_period(),
+                                   "health_check.grace_period", /*zero_allowed=*/true));
+  ValidateCheckTimings(check, field, errors);
   if (check.consecutive_failures() > kMaxHealthConsecutiveFailures) {
-    return AboveLimit("health_check.consecutive_failures", kMaxHealthConsecutiveFailures,
-                      check.consecutive_failures());
+    errors.Add(AboveLimit("health_check.consecutive_failures", kMaxHealthConsecutiveFailures,
+                          check.consecutive_failures()));
   }
-  return absl::OkStatus();
 }
 
-absl::Status ValidateReadinessCheck(const v1::ServiceSpec& spec) {
-  if (!spec.has_readiness_check()) return absl::OkStatus();
+void ValidateReadinessCheck(const v1::ServiceSpec& spec, Errors& errors) {
+  if (!spec.has_readiness_check()) return;
   const v1::ReadinessCheck& check = spec.readiness_check();
   const std::string field = "readiness_check";
   switch (check.protocol()) {
     case v1::ReadinessCheck::PROTOCOL_UNSPECIFIED:
-      return Invalid("readiness_check.protocol", "required: HTTP, TCP or COMMAND");
+      errors.Add(Invalid("readiness_check.protocol", "required: HTTP, TCP or COMMAND"));
+      break;
     case v1::ReadinessCheck::HTTP:
     case v1::ReadinessCheck::TCP:
-      MAST_RETURN_IF_ERROR(ValidateNetworkCheck(spec, check, field));
+      errors.Add(ValidateNetworkCheck(spec, check, field));
       break;
     case v1::ReadinessCheck::COMMAND:
-      MAST_RETURN_IF_ERROR(ValidateCommandCheck(check, field));
+      errors.Add(ValidateCommandCheck(check, field));
       break;
     default:
-      return Invalid("readiness_check.protocol",
-                     absl::StrCat("unknown protocol ", static_cast<int>(check.protocol())));
+      errors.Add(Invalid("readiness_check.protocol",
+                         absl::StrCat("unknown protocol ", static_cast<int>(check.protocol()))));
   }
-  return ValidateCheckTimings(check, field);
+  ValidateCheckTimings(check, field, errors);
 }
 
 namespace {

@@ -49,11 +49,11 @@ void ToProto(absl::Duration d, google::protobuf::Duration* out);
 // `command` found at `path` ("command", "health_check.command").
 absl::Status ValidateCommandAt(const v1::Command& command, absl::string_view path);
 
-// spec.health_check, spec.readiness_check (the first problem of each),
-// spec.upgrade_strategy (each of its invalid fields). Unset is valid; unset
-// fields are taken as their defaults.
-absl::Status ValidateHealthCheck(const v1::ServiceSpec& spec);
-absl::Status ValidateReadinessCheck(const v1::ServiceSpec& spec);
+// spec.health_check, spec.readiness_check, spec.upgrade_strategy: each of
+// their invalid fields (a check's port, path and command together count as
+// one). Unset is valid; unset fields are taken as their defaults.
+void ValidateHealthCheck(const v1::ServiceSpec& spec, Errors& errors);
+void ValidateReadinessCheck(const v1::ServiceSpec& spec, Errors& errors);
 void ValidateUpgradeStrategy(const v1::ServiceSpec& spec, Errors& errors);
 
 // INVALID_ARGUMENT for a spec over kMaxSpecBytes, naming its largest

@@ -73,6 +73,25 @@ TEST(ValidateServiceSpecErrorsTest, NamesEveryBadFieldInFieldOrder) {
        "characters [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?; spec.labels['mast.io/x']: the "
        "prefix 'mast.io/' is reserved; spec.upgrade_strategy.minimum_health_capacity: must be "
        "in [0, 1]; spec.upgrade_strategy.maximum_over_capacity: must be in [0, 1]"},
+      {"backoff and the checks field by field",
+       [](v1::ServiceSpec& s) {
+         validation_test::SetDuration(s.mutable_backoff()->mutable_initial(), -1);
+         s.mutable_backoff()->set_factor(0.5);
+         // No "must be >= backoff.initial": the initial is no bound.
+         validation_test::SetDuration(s.mutable_backoff()->mutable_max(), 1);
+         v1::HealthCheck* health = s.mutable_health_check();
+         health->set_protocol(v1::HealthCheck::TCP);
+         health->set_port_index(5);
+         validation_test::SetDuration(health->mutable_interval(), 0);
+         health->set_consecutive_failures(101);
+         s.mutable_readiness_check()->set_protocol(v1::ReadinessCheck::TCP);
+         validation_test::SetDuration(s.mutable_readiness_check()->mutable_delay(), -1);
+       },
+       "spec.backoff.initial: must be > 0; spec.backoff.factor: must be in [1, 100]; "
+       "spec.health_check.port_index: must be < 1 (the spec's ports); "
+       "spec.health_check.interval: must be in (0s, 1h]; "
+       "spec.health_check.consecutive_failures: must be <= 100, not 101; "
+       "spec.readiness_check.delay: must be in [0s, 1h]"},
   };
   for (const ManyErrorsCase& c : cases) {
     v1::ServiceSpec spec = ValidSpec();
