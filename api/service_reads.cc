@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/validation.h"
 #include "common/status_macros.h"
 #include "store/deployment_progress.h"
 #include "store/deployments.h"
@@ -160,8 +161,7 @@ absl::Status FillListServices(const StateSnapshot& snapshot, const v1::ListServi
   absl::StatusOr<LabelSelector> selector = ParseLabelSelector(request.label_selector());
   if (!selector.ok()) return selector.status();
   if (request.page_size() > kMaxPageSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size: must be at most ", kMaxPageSize, ", not ", request.page_size()));
+    return AboveLimit("page_size", kMaxPageSize, request.page_size());
   }
   const uint32_t page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
   response->set_store_version(snapshot.store_version);
@@ -220,8 +220,7 @@ absl::Status FillListTasks(const StateSnapshot& snapshot, const v1::ListTasksReq
                            v1::ListTasksResponse* response) {
   MAST_RETURN_IF_ERROR(CheckReadable(snapshot));
   if (request.page_size() > kMaxTaskPageSize) {
-    return absl::InvalidArgumentError(absl::StrCat("page_size: must be at most ", kMaxTaskPageSize,
-                                                   ", not ", request.page_size()));
+    return AboveLimit("page_size", kMaxTaskPageSize, request.page_size());
   }
   std::optional<TaskCursor> cursor;
   if (!request.page_token().empty()) {

@@ -30,10 +30,7 @@ bool Remembered(const absl::Status& status) {
 absl::StatusOr<v1::ServiceSpec> CheckedSpec(const v1::ServiceSpec& spec,
                                             absl::string_view field_prefix) {
   v1::ServiceSpec filled = WithDefaults(spec);
-  absl::Status valid = ValidateServiceSpec(filled);
-  if (!valid.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(field_prefix, valid.message()));
-  }
+  MAST_RETURN_IF_ERROR(ValidateServiceSpec(filled, field_prefix));
   return filled;
 }
 
@@ -500,8 +497,7 @@ void ServiceWriter::Scale(v1::ScaleServiceRequest request, Done<v1::Service> don
       "scale", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
         MAST_RETURN_IF_ERROR(CheckName(request.name()));
         if (request.instances() > kMaxInstances) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "instances: must be at most ", kMaxInstances, ", not ", request.instances()));
+          return AboveLimit("instances", kMaxInstances, request.instances());
         }
         return Mutation{Mutation::Kind::kChange, request.name(), request.expected_version(),
                         [instances = request.instances()](ServiceRecord& record,

@@ -27,11 +27,10 @@ namespace mast {
 // deployment writes PauseDeployment, ResumeDeployment, CancelDeployment,
 // RollbackService), and the scheduler's DeploymentRecorder. Each write is
 // checked (ValidateServiceSpec after WithDefaults; INVALID_ARGUMENT names
-// the field), read fresh from the store, checked against `expected_version`
-// (0 = any; ABORTED on mismatch) and written through ServiceStore, fenced
-// with the current LeaderTerm. Writes to one service name run one at a time,
-// so the version check and the write of one are not interleaved with
-// another API write of the same name.
+// every bad field, "spec.name: ...; spec.resources.cpus: ..."), read fresh from the store, checked
+// against `expected_version` (0 = any; ABORTED on mismatch) and written through ServiceStore,
+// fenced with the current LeaderTerm. Writes to one service name run one at a time, so the version
+// check and the write of one are not interleaved with another API write of the same name.
 //
 // Versions: Create stores version 1 and task_version 1. Update, Scale,
 // Restart, Rollback and Delete add one to `version` (Pause, Resume and

@@ -7,15 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/parse.h"
 #include "common/proto_util.h"
-#include "common/status_macros.h"
 // RE2 (libre2-dev) comes in through gRPC's link interface (gRPC::grpc
 // links re2::re2). It matches in linear time, so a user's constraint regex
 // cannot stall the leader.
@@ -27,6 +28,15 @@ namespace validation_internal {
 
 absl::Status Invalid(absl::string_view path, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
+}
+
+void Errors::Add(const absl::Status& status) {
+  if (!status.ok()) messages_.push_back(absl::StrCat(prefix_, status.message()));
+}
+
+absl::Status Errors::ToStatus() const {
+  if (messages_.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(messages_, "; "));
 }
 
 // User text in messages: escaped, at most 64 bytes of it.
@@ -120,6 +130,7 @@ std::string FormatNumber(double value) {
 
 namespace {
 
+using validation_internal::Errors;
 using validation_internal::FormatNumber;
 using validation_internal::FromProto;
 using validation_internal::Invalid;
@@ -222,18 +233,20 @@ absl::Status ValidateScalar(absl::string_view path, double value, double min, bo
   return absl::OkStatus();
 }
 
-absl::Status ValidateResources(const v1::ServiceSpec& spec) {
+// Each resource is a field of its own: all that are invalid are noted.
+void ValidateResources(const v1::ServiceSpec& spec, Errors& errors) {
   const v1::Resources& r = spec.resources();
-  MAST_RETURN_IF_ERROR(ValidateScalar("resources.cpus", r.cpus(), 0, false, kMaxCpus));
+  absl::Status cpus = ValidateScalar("resources.cpus", r.cpus(), 0, false, kMaxCpus);
   // Mesos keeps 3 decimals: less than 0.001 would be offered as nothing.
-  if (r.cpus() < 0.001) return Invalid("resources.cpus", "must be >= 0.001");
-  MAST_RETURN_IF_ERROR(ValidateScalar("resources.mem_mib", r.mem_mib(), 0, false, kMaxMemMib));
-  if (r.mem_mib() < kMinMemMib) {
-    return Invalid("resources.mem_mib", absl::StrCat("must be >= ", FormatNumber(kMinMemMib)));
+  if (cpus.ok() && r.cpus() < 0.001) cpus = Invalid("resources.cpus", "must be >= 0.001");
+  errors.Add(cpus);
+  absl::Status mem = ValidateScalar("resources.mem_mib", r.mem_mib(), 0, false, kMaxMemMib);
+  if (mem.ok() && r.mem_mib() < kMinMemMib) {
+    mem = Invalid("resources.mem_mib", absl::StrCat("must be >= ", FormatNumber(kMinMemMib)));
   }
-  MAST_RETURN_IF_ERROR(ValidateScalar("resources.disk_mib", r.disk_mib(), 0, true, kMaxDiskMib));
-  if (r.gpus() > kMaxGpus) return Invalid("resources.gpus", absl::StrCat("must be <= ", kMaxGpus));
-  return absl::OkStatus();
+  errors.Add(mem);
+  errors.Add(ValidateScalar("resources.disk_mib", r.disk_mib(), 0, true, kMaxDiskMib));
+  if (r.gpus() > kMaxGpus) errors.Add(AboveLimit("resources.gpus", kMaxGpus, r.gpus()));
 }
 
 bool IsPortName(absl::string_view s) {
@@ -244,40 +257,45 @@ bool IsPortName(absl::string_view s) {
   return true;
 }
 
-absl::Status ValidatePorts(const v1::ServiceSpec& spec) {
+// ports[i]; `names` and `numbers` hold those of the ports before it.
+absl::Status ValidatePort(const v1::PortSpec& port, int i, std::set<std::string>& names,
+                          std::set<uint32_t>& numbers) {
+  const std::string path = absl::StrCat("ports[", i, "]");
+  // Names are optional, as in Marathon: an unnamed port gets PORT<i> only.
+  if (!port.name().empty()) {
+    if (!IsPortName(port.name())) {
+      return Invalid(absl::StrCat(path, ".name"),
+                     absl::StrCat(Quote(port.name()), " must be 1-63 characters of [a-z0-9-]"));
+    }
+    if (!names.insert(port.name()).second) {
+      return Invalid(absl::StrCat(path, ".name"), absl::StrCat("duplicate ", Quote(port.name())));
+    }
+  }
+  if (port.number() > 65535) {
+    return Invalid(absl::StrCat(path, ".number"),
+                   absl::StrCat(port.number(), " is not 0 (any) or a port in 1..65535"));
+  }
+  // One host port is one Mesos resource, whatever the protocol.
+  if (port.number() != 0 && !numbers.insert(port.number()).second) {
+    return Invalid(absl::StrCat(path, ".number"), absl::StrCat("duplicate ", port.number()));
+  }
+  if (!port.protocol().empty() && port.protocol() != "tcp" && port.protocol() != "udp") {
+    return Invalid(absl::StrCat(path, ".protocol"),
+                   absl::StrCat(Quote(port.protocol()), " is not \"tcp\" or \"udp\""));
+  }
+  return absl::OkStatus();
+}
+
+// Each port's first problem.
+void ValidatePorts(const v1::ServiceSpec& spec, Errors& errors) {
   const auto& ports = spec.ports();
   if (ports.size() > kMaxPorts) {
-    return Invalid("ports", absl::StrCat("more than ", kMaxPorts, " ports"));
+    errors.Add(Invalid("ports", absl::StrCat("more than ", kMaxPorts, " ports")));
+    return;
   }
   std::set<std::string> names;
   std::set<uint32_t> numbers;
-  for (int i = 0; i < ports.size(); ++i) {
-    const v1::PortSpec& port = ports[i];
-    const std::string path = absl::StrCat("ports[", i, "]");
-    // Names are optional, as in Marathon: an unnamed port gets PORT<i> only.
-    if (!port.name().empty()) {
-      if (!IsPortName(port.name())) {
-        return Invalid(absl::StrCat(path, ".name"),
-                       absl::StrCat(Quote(port.name()), " must be 1-63 characters of [a-z0-9-]"));
-      }
-      if (!names.insert(port.name()).second) {
-        return Invalid(absl::StrCat(path, ".name"), absl::StrCat("duplicate ", Quote(port.name())));
-      }
-    }
-    if (port.number() > 65535) {
-      return Invalid(absl::StrCat(path, ".number"),
-                     absl::StrCat(port.number(), " is not 0 (any) or a port in 1..65535"));
-    }
-    // One host port is one Mesos resource, whatever the protocol.
-    if (port.number() != 0 && !numbers.insert(port.number()).second) {
-      return Invalid(absl::StrCat(path, ".number"), absl::StrCat("duplicate ", port.number()));
-    }
-    if (!port.protocol().empty() && port.protocol() != "tcp" && port.protocol() != "udp") {
-      return Invalid(absl::StrCat(path, ".protocol"),
-                     absl::StrCat(Quote(port.protocol()), " is not \"tcp\" or \"udp\""));
-    }
-  }
-  return absl::OkStatus();
+  for (int i = 0; i < ports.size(); ++i) errors.Add(ValidatePort(ports[i], i, names, numbers));
 }
 
 bool IsEnvName(absl::string_view s) {
@@ -305,34 +323,40 @@ bool IsReservedEnvName(absl::string_view s) {
   return false;
 }
 
-absl::Status ValidateEnv(const v1::ServiceSpec& spec) {
-  if (spec.env_size() > kMaxEnvVars) {
-    return Invalid("env", absl::StrCat("more than ", kMaxEnvVars, " variables"));
+absl::Status ValidateEnvVar(absl::string_view name, absl::string_view value) {
+  const std::string path = absl::StrCat("env[", Quote(name), "]");
+  if (!IsEnvName(name)) {
+    return Invalid(path, "name must match [A-Za-z_][A-Za-z0-9_]* (at most 255 characters)");
   }
-  // Sorted, so the first problem reported does not depend on map order; the
+  if (IsReservedEnvName(name)) {
+    return Invalid(path,
+                   "reserved: Mast sets PORT, PORTS, PORT<n>, PORT_* and MAST_*, "
+                   "Mesos sets MESOS_*");
+  }
+  if (value.size() > kMaxEnvValueBytes) {
+    return Invalid(path, absl::StrCat("value longer than ", kMaxEnvValueBytes, " bytes"));
+  }
+  if (absl::StrContains(value, '\0')) return Invalid(path, "value contains a NUL byte");
+  return absl::OkStatus();
+}
+
+// Each variable's first problem, then the total.
+void ValidateEnv(const v1::ServiceSpec& spec, Errors& errors) {
+  if (spec.env_size() > kMaxEnvVars) {
+    errors.Add(Invalid("env", absl::StrCat("more than ", kMaxEnvVars, " variables")));
+    return;
+  }
+  // Sorted, so the order of the problems does not depend on map order; the
   // values come along, so there is nothing to look up again.
   const std::map<absl::string_view, absl::string_view> env(spec.env().begin(), spec.env().end());
   size_t total = 0;
   for (const auto& [name, value] : env) {
-    const std::string path = absl::StrCat("env[", Quote(name), "]");
-    if (!IsEnvName(name)) {
-      return Invalid(path, "name must match [A-Za-z_][A-Za-z0-9_]* (at most 255 characters)");
-    }
-    if (IsReservedEnvName(name)) {
-      return Invalid(path,
-                     "reserved: Mast sets PORT, PORTS, PORT<n>, PORT_* and MAST_*, "
-                     "Mesos sets MESOS_*");
-    }
-    if (value.size() > kMaxEnvValueBytes) {
-      return Invalid(path, absl::StrCat("value longer than ", kMaxEnvValueBytes, " bytes"));
-    }
-    if (absl::StrContains(value, '\0')) return Invalid(path, "value contains a NUL byte");
+    errors.Add(ValidateEnvVar(name, value));
     total += name.size() + value.size();
   }
   if (total > kMaxEnvTotalBytes) {
-    return Invalid("env", absl::StrCat("longer than ", kMaxEnvTotalBytes, " bytes in all"));
+    errors.Add(Invalid("env", absl::StrCat("longer than ", kMaxEnvTotalBytes, " bytes in all")));
   }
-  return absl::OkStatus();
 }
 
 // Kubernetes' label key syntax: an optional DNS-subdomain prefix and '/',
@@ -354,28 +378,32 @@ bool IsLabelKey(absl::string_view key) {
   return true;
 }
 
-absl::Status ValidateLabels(const v1::ServiceSpec& spec) {
+absl::Status ValidateLabel(absl::string_view key, absl::string_view value) {
+  const std::string path = absl::StrCat("labels[", Quote(key), "]");
+  if (!IsLabelKey(key)) {
+    return Invalid(path,
+                   "key must be [prefix/]name: a DNS subdomain prefix, a name of 1-63 "
+                   "characters [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
+  }
+  if (absl::StartsWith(key, kReservedLabelPrefix)) {
+    return Invalid(path, absl::StrCat("the prefix '", kReservedLabelPrefix, "' is reserved"));
+  }
+  if (value.size() > kMaxLabelValueBytes) {
+    return Invalid(path, absl::StrCat("value longer than ", kMaxLabelValueBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+// Each label's first problem.
+void ValidateLabels(const v1::ServiceSpec& spec, Errors& errors) {
   if (spec.labels_size() > kMaxLabels) {
-    return Invalid("labels", absl::StrCat("more than ", kMaxLabels, " labels"));
+    errors.Add(Invalid("labels", absl::StrCat("more than ", kMaxLabels, " labels")));
+    return;
   }
   // Sorted, as env; the values come along.
   const std::map<absl::string_view, absl::string_view> labels(spec.labels().begin(),
                                                               spec.labels().end());
-  for (const auto& [key, value] : labels) {
-    const std::string path = absl::StrCat("labels[", Quote(key), "]");
-    if (!IsLabelKey(key)) {
-      return Invalid(path,
-                     "key must be [prefix/]name: a DNS subdomain prefix, a name of 1-63 "
-                     "characters [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
-    }
-    if (absl::StartsWith(key, kReservedLabelPrefix)) {
-      return Invalid(path, absl::StrCat("the prefix '", kReservedLabelPrefix, "' is reserved"));
-    }
-    if (value.size() > kMaxLabelValueBytes) {
-      return Invalid(path, absl::StrCat("value longer than ", kMaxLabelValueBytes, " bytes"));
-    }
-  }
-  return absl::OkStatus();
+  for (const auto& [key, value] : labels) errors.Add(ValidateLabel(key, value));
 }
 
 // "hostname" or a Mesos agent attribute name (agents are configured with
@@ -388,69 +416,73 @@ bool IsConstraintField(absl::string_view s) {
   return true;
 }
 
-absl::Status ValidateConstraints(const v1::ServiceSpec& spec) {
-  const auto& constraints = spec.constraints();
-  if (constraints.size() > kMaxConstraints) {
-    return Invalid("constraints", absl::StrCat("more than ", kMaxConstraints, " constraints"));
+// constraints[i].
+absl::Status ValidateConstraint(const v1::Constraint& c, int i) {
+  const std::string path = absl::StrCat("constraints[", i, "]");
+  if (!IsConstraintField(c.field())) {
+    return Invalid(absl::StrCat(path, ".field"),
+                   c.field().empty() ? std::string("required")
+                                     : absl::StrCat(Quote(c.field()),
+                                                    " is not \"hostname\" or an attribute name"));
   }
-  for (int i = 0; i < constraints.size(); ++i) {
-    const v1::Constraint& c = constraints[i];
-    const std::string path = absl::StrCat("constraints[", i, "]");
-    if (!IsConstraintField(c.field())) {
-      return Invalid(absl::StrCat(path, ".field"),
-                     c.field().empty() ? std::string("required")
-                                       : absl::StrCat(Quote(c.field()),
-                                                      " is not \"hostname\" or an attribute name"));
-    }
-    const std::string value_path = absl::StrCat(path, ".value");
-    if (c.value().size() > kMaxConstraintValueBytes) {
-      return Invalid(value_path, absl::StrCat("longer than ", kMaxConstraintValueBytes, " bytes"));
-    }
-    if (!v1::Constraint::Operator_IsValid(c.operator_())) {
+  const std::string value_path = absl::StrCat(path, ".value");
+  if (c.value().size() > kMaxConstraintValueBytes) {
+    return Invalid(value_path, absl::StrCat("longer than ", kMaxConstraintValueBytes, " bytes"));
+  }
+  if (!v1::Constraint::Operator_IsValid(c.operator_())) {
+    return Invalid(absl::StrCat(path, ".operator"),
+                   absl::StrCat("unknown operator ", static_cast<int>(c.operator_())));
+  }
+  const std::string op = v1::Constraint::Operator_Name(c.operator_());
+  switch (c.operator_()) {
+    case v1::Constraint::OPERATOR_UNSPECIFIED:
       return Invalid(absl::StrCat(path, ".operator"),
-                     absl::StrCat("unknown operator ", static_cast<int>(c.operator_())));
-    }
-    const std::string op = v1::Constraint::Operator_Name(c.operator_());
-    switch (c.operator_()) {
-      case v1::Constraint::OPERATOR_UNSPECIFIED:
-        return Invalid(absl::StrCat(path, ".operator"),
-                       "required: UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE or MAX_PER");
-      case v1::Constraint::UNIQUE:
-        if (!c.value().empty()) return Invalid(value_path, "UNIQUE takes no value");
-        break;
-      case v1::Constraint::CLUSTER:
-        // Empty: the value of the first task placed.
-        break;
-      case v1::Constraint::GROUP_BY:
-        if (!c.value().empty() && !ParsePositiveInt(c.value())) {
-          return Invalid(value_path,
-                         "GROUP_BY needs no value or a positive integer (the number of groups)");
-        }
-        break;
-      case v1::Constraint::LIKE:
-      case v1::Constraint::UNLIKE: {
-        if (c.value().empty()) {
-          return Invalid(value_path, absl::StrCat(op, " needs a regex"));
-        }
-        RE2::Options options;
-        options.set_log_errors(false);
-        RE2 regex(c.value(), options);
-        if (!regex.ok()) {
-          return Invalid(value_path,
-                         absl::StrCat(op, " needs a valid regex (RE2 syntax): ", regex.error()));
-        }
-        break;
+                     "required: UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE or MAX_PER");
+    case v1::Constraint::UNIQUE:
+      if (!c.value().empty()) return Invalid(value_path, "UNIQUE takes no value");
+      break;
+    case v1::Constraint::CLUSTER:
+      // Empty: the value of the first task placed.
+      break;
+    case v1::Constraint::GROUP_BY:
+      if (!c.value().empty() && !ParsePositiveInt(c.value())) {
+        return Invalid(value_path,
+                       "GROUP_BY needs no value or a positive integer (the number of groups)");
       }
-      case v1::Constraint::MAX_PER:
-        if (!ParsePositiveInt(c.value()))
-          return Invalid(value_path, "MAX_PER needs a positive integer");
-        break;
-      case v1::Constraint_Operator_Constraint_Operator_INT_MIN_SENTINEL_DO_NOT_USE_:
-      case v1::Constraint_Operator_Constraint_Operator_INT_MAX_SENTINEL_DO_NOT_USE_:
-        break;  // not reachable: Operator_IsValid above
+      break;
+    case v1::Constraint::LIKE:
+    case v1::Constraint::UNLIKE: {
+      if (c.value().empty()) {
+        return Invalid(value_path, absl::StrCat(op, " needs a regex"));
+      }
+      RE2::Options options;
+      options.set_log_errors(false);
+      RE2 regex(c.value(), options);
+      if (!regex.ok()) {
+        return Invalid(value_path,
+                       absl::StrCat(op, " needs a valid regex (RE2 syntax): ", regex.error()));
+      }
+      break;
     }
+    case v1::Constraint::MAX_PER:
+      if (!ParsePositiveInt(c.value()))
+        return Invalid(value_path, "MAX_PER needs a positive integer");
+      break;
+    case v1::Constraint_Operator_Constraint_Operator_INT_MIN_SENTINEL_DO_NOT_USE_:
+    case v1::Constraint_Operator_Constraint_Operator_INT_MAX_SENTINEL_DO_NOT_USE_:
+      break;  // not reachable: Operator_IsValid above
   }
   return absl::OkStatus();
+}
+
+// Each constraint's first problem.
+void ValidateConstraints(const v1::ServiceSpec& spec, Errors& errors) {
+  const auto& constraints = spec.constraints();
+  if (constraints.size() > kMaxConstraints) {
+    errors.Add(Invalid("constraints", absl::StrCat("more than ", kMaxConstraints, " constraints")));
+    return;
+  }
+  for (int i = 0; i < constraints.size(); ++i) errors.Add(ValidateConstraint(constraints[i], i));
 }
 
 absl::Status ValidateKillGracePeriod(const v1::ServiceSpec& spec) {
@@ -465,37 +497,43 @@ absl::Status ValidateKillGracePeriod(const v1::ServiceSpec& spec) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateBackoff(const v1::ServiceSpec& spec) {
-  if (!spec.has_backoff()) return absl::OkStatus();
+// backoff.initial or backoff.max (set): a valid duration, at most kMaxBackoff.
+absl::StatusOr<absl::Duration> BackoffDuration(const google::protobuf::Duration& value,
+                                               absl::string_view path) {
+  std::optional<absl::Duration> d = FromProto(value);
+  if (!d) return Invalid(path, "not a valid duration");
+  if (*d > kMaxBackoff) {
+    return Invalid(path, absl::StrCat("must be <= ", absl::FormatDuration(kMaxBackoff)));
+  }
+  return *d;
+}
+
+// initial, factor and max each on their own.
+void ValidateBackoff(const v1::ServiceSpec& spec, Errors& errors) {
+  if (!spec.has_backoff()) return;
   const v1::BackoffPolicy& backoff = spec.backoff();
-  absl::Duration initial = kDefaultBackoffInitial;
+  std::optional<absl::Duration> initial = kDefaultBackoffInitial;  // nullopt: invalid
   if (backoff.has_initial()) {
-    std::optional<absl::Duration> d = FromProto(backoff.initial());
-    if (!d) return Invalid("backoff.initial", "not a valid duration");
-    if (*d <= absl::ZeroDuration()) return Invalid("backoff.initial", "must be > 0");
-    if (*d > kMaxBackoff) {
-      return Invalid("backoff.initial",
-                     absl::StrCat("must be <= ", absl::FormatDuration(kMaxBackoff)));
-    }
-    initial = *d;
+    absl::StatusOr<absl::Duration> d = BackoffDuration(backoff.initial(), "backoff.initial");
+    if (d.ok() && *d <= absl::ZeroDuration()) d = Invalid("backoff.initial", "must be > 0");
+    errors.Add(d.status());
+    initial = d.ok() ? std::optional<absl::Duration>(*d) : std::nullopt;
   }
   // 0 reads as unset (proto3 scalar): the default applies.
   if (backoff.factor() != 0) {
     if (std::isnan(backoff.factor()) || backoff.factor() < 1 ||
         backoff.factor() > kMaxBackoffFactor) {
-      return Invalid("backoff.factor",
-                     absl::StrCat("must be in [1, ", FormatNumber(kMaxBackoffFactor), "]"));
+      errors.Add(Invalid("backoff.factor",
+                         absl::StrCat("must be in [1, ", FormatNumber(kMaxBackoffFactor), "]")));
     }
   }
   if (backoff.has_max()) {
-    std::optional<absl::Duration> d = FromProto(backoff.max());
-    if (!d) return Invalid("backoff.max", "not a valid duration");
-    if (*d < initial) return Invalid("backoff.max", "must be >= backoff.initial");
-    if (*d > kMaxBackoff) {
-      return Invalid("backoff.max", absl::StrCat("must be <= ", absl::FormatDuration(kMaxBackoff)));
-    }
+    absl::StatusOr<absl::Duration> d = BackoffDuration(backoff.max(), "backoff.max");
+    // An invalid initial is no bound to compare with.
+    if (d.ok() && initial && *d < *initial)
+      d = Invalid("backoff.max", "must be >= backoff.initial");
+    errors.Add(d.status());
   }
-  return absl::OkStatus();
 }
 
 // no whitespace, '/' or DEL. Control characters are refused too.
@@ -523,30 +561,64 @@ absl::Status ValidateRole(absl::string_view role) {
 
 }  // namespace
 
-absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec) {
+namespace validation_internal {
+
+// Names the top-level field that takes the most of a too large spec's bytes.
+absl::Status SpecTooLarge(const v1::ServiceSpec& spec) {
   const size_t size = spec.ByteSizeLong();
-  if (size > kMaxSpecBytes) {
-    return Invalid("spec",
-                   absl::StrCat("serialized size ", size, " bytes exceeds ", kMaxSpecBytes));
+  v1::ServiceSpec rest = spec;
+  v1::ServiceSpec holder;
+  const google::protobuf::Reflection* reflection = rest.GetReflection();
+  const google::protobuf::Descriptor* descriptor = rest.GetDescriptor();
+  std::string largest = "spec";  // not kept: some field holds the bytes
+  size_t largest_bytes = 0;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    // A field's share is what the spec loses without it; swapped out and
+    // back rather than copied (it may be a MiB).
+    reflection->SwapFields(&rest, &holder, {field});
+    const size_t bytes = size - rest.ByteSizeLong();
+    reflection->SwapFields(&rest, &holder, {field});
+    if (bytes > largest_bytes) {
+      largest = field->name();
+      largest_bytes = bytes;
+    }
   }
-  MAST_RETURN_IF_ERROR(ValidateName(spec.name()));
-  MAST_RETURN_IF_ERROR(ValidateCommand(spec));
-  MAST_RETURN_IF_ERROR(ValidateContainer(spec));
-  MAST_RETURN_IF_ERROR(ValidateResources(spec));
-  MAST_RETURN_IF_ERROR(ValidatePorts(spec));
+  return Invalid(largest, absl::StrCat(largest_bytes, " of the spec's ", size,
+                                       " bytes (a spec may have at most ", kMaxSpecBytes, ")"));
+}
+
+}  // namespace validation_internal
+
+absl::Status AboveLimit(absl::string_view field, uint64_t max, uint64_t value) {
+  return Invalid(field, absl::StrCat("must be <= ", max, ", not ", value));
+}
+
+absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec, absl::string_view field_prefix) {
+  Errors errors(field_prefix);
+  if (spec.ByteSizeLong() > kMaxSpecBytes) {
+    // The rest is not looked at: the spec is refused whatever it holds.
+    errors.Add(validation_internal::SpecTooLarge(spec));
+    return errors.ToStatus();
+  }
+  errors.Add(ValidateName(spec.name()));
+  errors.Add(ValidateCommand(spec));
+  errors.Add(ValidateContainer(spec));
+  ValidateResources(spec, errors);
+  ValidatePorts(spec, errors);
   if (spec.instances() > kMaxInstances) {
-    return Invalid("instances", absl::StrCat("must be <= ", kMaxInstances));
+    errors.Add(AboveLimit("instances", kMaxInstances, spec.instances()));
   }
-  MAST_RETURN_IF_ERROR(ValidateEnv(spec));
-  MAST_RETURN_IF_ERROR(ValidateLabels(spec));
-  MAST_RETURN_IF_ERROR(ValidateConstraints(spec));
-  MAST_RETURN_IF_ERROR(ValidateKillGracePeriod(spec));
-  MAST_RETURN_IF_ERROR(ValidateBackoff(spec));
-  MAST_RETURN_IF_ERROR(ValidateRole(spec.role()));
-  MAST_RETURN_IF_ERROR(ValidateHealthCheck(spec));
-  MAST_RETURN_IF_ERROR(ValidateReadinessCheck(spec));
-  MAST_RETURN_IF_ERROR(ValidateUpgradeStrategy(spec));
-  return absl::OkStatus();
+  ValidateEnv(spec, errors);
+  ValidateLabels(spec, errors);
+  ValidateConstraints(spec, errors);
+  errors.Add(ValidateKillGracePeriod(spec));
+  ValidateBackoff(spec, errors);
+  errors.Add(ValidateRole(spec.role()));
+  ValidateHealthCheck(spec, errors);
+  ValidateReadinessCheck(spec, errors);
+  ValidateUpgradeStrategy(spec, errors);
+  return errors.ToStatus();
 }
 
 v1::ServiceSpec WithDefaults(v1::ServiceSpec spec) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "mast/v1/service.pb.h"
 
@@ -71,16 +72,25 @@ inline constexpr char kVersionLabel[] = "mast.io/version";
 
 // Checks every field of a spec as a client sent it. Fields left unset that
 // WithDefaults fills are accepted (so a spec is valid exactly when
-// WithDefaults(spec) is). Returns OK or INVALID_ARGUMENT for the first
-// problem found, in field order; the message starts with the field path,
-// e.g. "resources.cpus: must be > 0", "ports[1].name: duplicate 'http'",
-// "env['PORT0']: reserved ...". User text quoted in messages is escaped and
-// cut short.
+// WithDefaults(spec) is). Returns OK or one INVALID_ARGUMENT naming every
+// invalid field, in field order, joined by "; ": each part starts with
+// `field_prefix` and the field path, e.g. "name: required; resources.cpus:
+// must be > 0", "ports[1].name: duplicate 'http'", "env['PORT0']: reserved
+// ...". A field is named once, with its first problem; each port, env
+// variable, label and constraint counts as a field (and a check's port,
+// path and command together as one). A spec over kMaxSpecBytes gets only that problem, naming
+// the top-level field that takes the most bytes ("env: 1048600 of the
+// spec's 1048663 bytes (a spec may have at most 262144)"). User text quoted
+// in messages is escaped and cut short.
 //
 // Constraint values that are regexes (LIKE, UNLIKE) must be RE2 syntax,
 // matched against the whole value: the Java-only features Marathon allowed
 // (backreferences, lookaround) are refused here rather than failing later.
-absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec);
+absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec, absl::string_view field_prefix = "");
+
+// The one wording of a count over its limit, wherever it is checked:
+// INVALID_ARGUMENT "<field>: must be <= <max>, not <value>".
+absl::Status AboveLimit(absl::string_view field, uint64_t max, uint64_t value);
 
 // Returns `spec` with the defaults filled in where a field is unset:
 // kill_grace_period 3 s; backoff initial 1 s, factor 1.15 (when 0), max

@@ -109,67 +109,68 @@ absl::Status ValidateCommandCheck(const Check& check, const std::string& field) 
   return ValidateCommandAt(check.command(), absl::StrCat(field, ".command"));
 }
 
-// The interval, timeout and delay every check has.
+// The interval, timeout and delay every check has, each on its own.
 template <typename Check>
-absl::Status ValidateCheckTimings(const Check& check, const std::string& field) {
+void ValidateCheckTimings(const Check& check, const std::string& field, Errors& errors) {
   const auto at = [&field](absl::string_view name) { return absl::StrCat(field, ".", name); };
-  MAST_RETURN_IF_ERROR(
-      ValidateCheckDuration(check.interval(), check.has_interval(), at("interval"), false));
-  MAST_RETURN_IF_ERROR(
-      ValidateCheckDuration(check.timeout(), check.has_timeout(), at("timeout"), false));
-  return ValidateCheckDuration(check.delay(), check.has_delay(), at("delay"), true);
+  errors.Add(ValidateCheckDuration(check.interval(), check.has_interval(), at("interval"), false));
+  errors.Add(ValidateCheckDuration(check.timeout(), check.has_timeout(), at("timeout"), false));
+  errors.Add(ValidateCheckDuration(check.delay(), check.has_delay(), at("delay"), true));
 }
 
 }  // namespace
 
-absl::Status ValidateHealthCheck(const v1::ServiceSpec& spec) {
-  if (!spec.has_health_check()) return absl::OkStatus();
+// The protocol's part (its port and path, or its command) counts as one
+// field; the timings each as their own.
+void ValidateHealthCheck(const v1::ServiceSpec& spec, Errors& errors) {
+  if (!spec.has_health_check()) return;
   const v1::HealthCheck& check = spec.health_check();
   const std::string field = "health_check";
   switch (check.protocol()) {
     case v1::HealthCheck::PROTOCOL_UNSPECIFIED:
-      return Invalid("health_check.protocol", "required: HTTP, HTTPS, TCP or COMMAND");
+      errors.Add(Invalid("health_check.protocol", "required: HTTP, HTTPS, TCP or COMMAND"));
+      break;
     case v1::HealthCheck::HTTP:
     case v1::HealthCheck::HTTPS:
     case v1::HealthCheck::TCP:
-      MAST_RETURN_IF_ERROR(ValidateNetworkCheck(spec, check, field));
+      errors.Add(ValidateNetworkCheck(spec, check, field));
       break;
     case v1::HealthCheck::COMMAND:
-      MAST_RETURN_IF_ERROR(ValidateCommandCheck(check, field));
+      errors.Add(ValidateCommandCheck(check, field));
       break;
     default:
-      return Invalid("health_check.protocol",
-                     absl::StrCat("unknown protocol ", static_cast<int>(check.protocol())));
+      errors.Add(Invalid("health_check.protocol",
+                         absl::StrCat("unknown protocol ", static_cast<int>(check.protocol()))));
   }
-  MAST_RETURN_IF_ERROR(ValidateCheckDuration(check.grace_period(), check.has_grace_period(),
-                                             "health_check.grace_period", /*zero_allowed=*/true));
-  MAST_RETURN_IF_ERROR(ValidateCheckTimings(check, field));
+  errors.Add(ValidateCheckDuration(check.grace_period(), check.has_grace_period(),
+                                   "health_check.grace_period", /*zero_allowed=*/true));
+  ValidateCheckTimings(check, field, errors);
   if (check.consecutive_failures() > kMaxHealthConsecutiveFailures) {
-    return Invalid("health_check.consecutive_failures",
-                   absl::StrCat("must be <= ", kMaxHealthConsecutiveFailures));
+    errors.Add(AboveLimit("health_check.consecutive_failures", kMaxHealthConsecutiveFailures,
+                          check.consecutive_failures()));
   }
-  return absl::OkStatus();
 }
 
-absl::Status ValidateReadinessCheck(const v1::ServiceSpec& spec) {
-  if (!spec.has_readiness_check()) return absl::OkStatus();
+void ValidateReadinessCheck(const v1::ServiceSpec& spec, Errors& errors) {
+  if (!spec.has_readiness_check()) return;
   const v1::ReadinessCheck& check = spec.readiness_check();
   const std::string field = "readiness_check";
   switch (check.protocol()) {
     case v1::ReadinessCheck::PROTOCOL_UNSPECIFIED:
-      return Invalid("readiness_check.protocol", "required: HTTP, TCP or COMMAND");
+      errors.Add(Invalid("readiness_check.protocol", "required: HTTP, TCP or COMMAND"));
+      break;
     case v1::ReadinessCheck::HTTP:
     case v1::ReadinessCheck::TCP:
-      MAST_RETURN_IF_ERROR(ValidateNetworkCheck(spec, check, field));
+      errors.Add(ValidateNetworkCheck(spec, check, field));
       break;
     case v1::ReadinessCheck::COMMAND:
-      MAST_RETURN_IF_ERROR(ValidateCommandCheck(check, field));
+      errors.Add(ValidateCommandCheck(check, field));
       break;
     default:
-      return Invalid("readiness_check.protocol",
-                     absl::StrCat("unknown protocol ", static_cast<int>(check.protocol())));
+      errors.Add(Invalid("readiness_check.protocol",
+                         absl::StrCat("unknown protocol ", static_cast<int>(check.protocol()))));
   }
-  return ValidateCheckTimings(check, field);
+  ValidateCheckTimings(check, field, errors);
 }
 
 namespace {
@@ -226,39 +227,44 @@ absl::Status ValidateSteps(const v1::UpgradeStrategy& strategy) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateProgressDeadline(const v1::UpgradeStrategy& strategy) {
+  if (!strategy.has_progress_deadline()) return absl::OkStatus();
+  std::optional<absl::Duration> d = FromProto(strategy.progress_deadline());
+  if (!d) return Invalid("upgrade_strategy.progress_deadline", "not a valid duration");
+  if (*d < absl::ZeroDuration() || *d > kMaxProgressDeadline) {
+    return Invalid("upgrade_strategy.progress_deadline",
+                   absl::StrCat("must be in [0s, ", absl::FormatDuration(kMaxProgressDeadline),
+                                "] (0s: never)"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::Status ValidateUpgradeStrategy(const v1::ServiceSpec& spec) {
-  if (!spec.has_upgrade_strategy()) return absl::OkStatus();
+void ValidateUpgradeStrategy(const v1::ServiceSpec& spec, Errors& errors) {
+  if (!spec.has_upgrade_strategy()) return;
   const v1::UpgradeStrategy& strategy = spec.upgrade_strategy();
   const double min_health = strategy.has_minimum_health_capacity()
                                 ? strategy.minimum_health_capacity()
                                 : kDefaultMinimumHealthCapacity;
   const double max_over = strategy.has_maximum_over_capacity() ? strategy.maximum_over_capacity()
                                                                : kDefaultMaximumOverCapacity;
-  MAST_RETURN_IF_ERROR(ValidateFraction(min_health, "minimum_health_capacity"));
-  MAST_RETURN_IF_ERROR(ValidateFraction(max_over, "maximum_over_capacity"));
-  if (min_health == 1 && max_over == 0) {
-    return Invalid("upgrade_strategy",
-                   "no room to replace a task: minimum_health_capacity 1 allows no old task to "
-                   "go first and maximum_over_capacity 0 no new one to start first");
+  const absl::Status min_health_valid = ValidateFraction(min_health, "minimum_health_capacity");
+  const absl::Status max_over_valid = ValidateFraction(max_over, "maximum_over_capacity");
+  errors.Add(min_health_valid);
+  errors.Add(max_over_valid);
+  if (min_health_valid.ok() && max_over_valid.ok() && min_health == 1 && max_over == 0) {
+    errors.Add(Invalid("upgrade_strategy",
+                       "no room to replace a task: minimum_health_capacity 1 allows no old task "
+                       "to go first and maximum_over_capacity 0 no new one to start first"));
   }
   if (!v1::UpgradeStrategy::KillSelection_IsValid(strategy.kill_selection())) {
-    return Invalid(
+    errors.Add(Invalid(
         "upgrade_strategy.kill_selection",
-        absl::StrCat("unknown kill selection ", static_cast<int>(strategy.kill_selection())));
+        absl::StrCat("unknown kill selection ", static_cast<int>(strategy.kill_selection()))));
   }
-  MAST_RETURN_IF_ERROR(ValidateSteps(strategy));
-  if (strategy.has_progress_deadline()) {
-    std::optional<absl::Duration> d = FromProto(strategy.progress_deadline());
-    if (!d) return Invalid("upgrade_strategy.progress_deadline", "not a valid duration");
-    if (*d < absl::ZeroDuration() || *d > kMaxProgressDeadline) {
-      return Invalid("upgrade_strategy.progress_deadline",
-                     absl::StrCat("must be in [0s, ", absl::FormatDuration(kMaxProgressDeadline),
-                                  "] (0s: never)"));
-    }
-  }
-  return absl::OkStatus();
+  errors.Add(ValidateSteps(strategy));
+  errors.Add(ValidateProgressDeadline(strategy));
 }
 
 void AddCheckAndStrategyDefaults(v1::ServiceSpec& spec) {

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -17,6 +18,23 @@ namespace mast::validation_internal {
 
 // INVALID_ARGUMENT "<path>: <message>".
 absl::Status Invalid(absl::string_view path, absl::string_view message);
+
+// The problems of one spec, collected in field order so that one answer
+// names every invalid field. Each is noted as "<prefix><path>: <message>"
+// ("spec." + "resources.cpus: must be > 0").
+class Errors {
+ public:
+  explicit Errors(absl::string_view prefix) : prefix_(prefix) {}
+  // Notes the message of a non-OK `status` (from Invalid); OK notes nothing.
+  void Add(const absl::Status& status);
+  // OK when nothing was noted, else INVALID_ARGUMENT with every problem
+  // noted, in order, joined by "; ".
+  absl::Status ToStatus() const;
+
+ private:
+  std::string prefix_;
+  std::vector<std::string> messages_;
+};
 // User text in messages: escaped, cut short, in single quotes.
 std::string Quote(absl::string_view text);
 bool IsLowerAlnum(char c);
@@ -31,11 +49,16 @@ void ToProto(absl::Duration d, google::protobuf::Duration* out);
 // `command` found at `path` ("command", "health_check.command").
 absl::Status ValidateCommandAt(const v1::Command& command, absl::string_view path);
 
-// spec.health_check, spec.readiness_check, spec.upgrade_strategy (each OK
-// when unset; unset fields are taken as their defaults).
-absl::Status ValidateHealthCheck(const v1::ServiceSpec& spec);
-absl::Status ValidateReadinessCheck(const v1::ServiceSpec& spec);
-absl::Status ValidateUpgradeStrategy(const v1::ServiceSpec& spec);
+// spec.health_check, spec.readiness_check, spec.upgrade_strategy: each of
+// their invalid fields (a check's port, path and command together count as
+// one). Unset is valid; unset fields are taken as their defaults.
+void ValidateHealthCheck(const v1::ServiceSpec& spec, Errors& errors);
+void ValidateReadinessCheck(const v1::ServiceSpec& spec, Errors& errors);
+void ValidateUpgradeStrategy(const v1::ServiceSpec& spec, Errors& errors);
+
+// INVALID_ARGUMENT for a spec over kMaxSpecBytes, naming its largest
+// top-level field ("env: 1048600 of the spec's 1048663 bytes (...)").
+absl::Status SpecTooLarge(const v1::ServiceSpec& spec);
 
 // WithDefaults' part for the checks and the upgrade strategy.
 void AddCheckAndStrategyDefaults(v1::ServiceSpec& spec);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "api/store_version.h"
 #include "google/protobuf/util/json_util.h"
+#include "mastctl/error_format.h"
 #include "mastctl/rollout_format.h"
 
 namespace mast::ctl {
@@ -60,8 +61,8 @@ bool IsDefiniteRefusal(const grpc::Status& status) {
 }
 
 int PrintError(const grpc::Status& status) {
-  std::fprintf(stderr, "mastctl: %d %s\n", static_cast<int>(status.error_code()),
-               status.error_message().c_str());
+  std::fprintf(stderr, "mastctl: %s\n",
+               ErrorText(status.error_code(), status.error_message()).c_str());
   return 1;
 }
 

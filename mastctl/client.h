@@ -44,7 +44,7 @@ int64_t MinStoreVersion();
 // A refusal that retrying elsewhere will not change (INVALID_ARGUMENT,
 // UNIMPLEMENTED, PERMISSION_DENIED, UNAUTHENTICATED): streams end on it.
 bool IsDefiniteRefusal(const grpc::Status& status);
-// "mastctl: <code> <message>" on stderr; returns the exit code 1.
+// "mastctl: <CODE>: <message>" on stderr; returns the exit code 1.
 int PrintError(const grpc::Status& status);
 std::string ToJson(const google::protobuf::Message& message);
 // --idempotency_key, or a random one.

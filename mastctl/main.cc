@@ -42,6 +42,7 @@
 #include "mast/v1/mast.grpc.pb.h"
 #include "mast_build_info.h"
 #include "mastctl/client.h"
+#include "mastctl/error_format.h"
 #include "mastctl/rollout.h"
 #include "mastctl/rollout_format.h"
 
@@ -78,6 +79,7 @@ namespace {
 using ctl::AllPages;
 using ctl::Call;
 using ctl::Endpoints;
+using ctl::ErrorText;
 using ctl::FormatTimestamp;
 using ctl::IdempotencyKey;
 using ctl::MinStoreVersion;
@@ -375,9 +377,9 @@ int Watch() {
       default:
         break;
     }
-    std::fprintf(stderr, "mastctl: watch: %s: %d %s; resuming from version %lld\n",
-                 endpoint.c_str(), static_cast<int>(status.error_code()),
-                 status.error_message().c_str(), static_cast<long long>(complete));
+    std::fprintf(stderr, "mastctl: watch: %s: %s; resuming from version %lld\n", endpoint.c_str(),
+                 ErrorText(status.error_code(), status.error_message()).c_str(),
+                 static_cast<long long>(complete));
     // Wait only when a whole round of endpoints failed to stream anything.
     failures_in_a_row = got_any ? 0 : failures_in_a_row + 1;
     if (failures_in_a_row > 0 && failures_in_a_row % endpoints.size() == 0) {

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "mastctl/client.h"
+#include "mastctl/error_format.h"
 #include "mastctl/rollout_format.h"
 
 ABSL_FLAG(uint64_t, to_version, 0,
@@ -174,8 +175,8 @@ int Status(const std::string& name) {
       return kRolloutTimedOut;
     }
     if (IsDefiniteRefusal(status)) return PrintError(status);
-    std::fprintf(stderr, "mastctl: rollout status: %s: %d %s; watching again\n", endpoint.c_str(),
-                 static_cast<int>(status.error_code()), status.error_message().c_str());
+    std::fprintf(stderr, "mastctl: rollout status: %s: %s; watching again\n", endpoint.c_str(),
+                 ErrorText(status.error_code(), status.error_message()).c_str());
     absl::SleepFor(std::min(backoff, deadline - absl::Now()));
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }

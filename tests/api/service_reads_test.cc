@@ -147,7 +147,7 @@ TEST(ServiceReadsTest, ListPagesThroughEveryMatchOnce) {
   v1::ListServicesResponse response;
   absl::Status too_big = FillListServices(snapshot, request, &response);
   EXPECT_EQ(too_big.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(too_big.message(), HasSubstr("page_size"));
+  EXPECT_THAT(too_big.message(), HasSubstr("page_size: must be <= 1000, not 1001"));
 }
 
 v1::Task MakeTask(const std::string& id, v1::Task::State state, uint64_t version = 1,

@@ -228,6 +228,27 @@ TEST_F(ServiceWriterTest, InvalidSpecsNameTheField) {
   EXPECT_THAT(Scale("", 1).status().message(), StartsWith("name: "));
 }
 
+TEST_F(ServiceWriterTest, CreateAndScaleWordTheInstanceLimitAlike) {
+  auto too_many_created = Create(Spec("team/web", kMaxInstances + 1));
+  EXPECT_EQ(too_many_created.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(too_many_created.status().message(), "spec.instances: must be <= 10000, not 10001");
+
+  ASSERT_TRUE(Create(Spec("team/web")).ok());
+  auto too_many_scaled = Scale("team/web", 1000000000);
+  EXPECT_EQ(too_many_scaled.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(too_many_scaled.status().message(), "instances: must be <= 10000, not 1000000000");
+}
+
+TEST_F(ServiceWriterTest, AnInvalidSpecNamesEveryBadFieldWithThePrefix) {
+  v1::ServiceSpec spec = Spec("Team/web");
+  spec.mutable_resources()->set_cpus(-1);
+  auto refused = Create(spec);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(),
+              StartsWith("spec.name: 'Team/web' is not a path of DNS labels"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("; spec.resources.cpus: must be > 0"));
+}
+
 TEST_F(ServiceWriterTest, ExpectedVersionIsCheckedOnEveryWrite) {
   ASSERT_TRUE(Create(Spec("web")).ok());
   driven_.Advance(absl::Seconds(5));

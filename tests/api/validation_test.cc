@@ -139,7 +139,7 @@ const std::vector<Case>& Cases() {
            (*s.mutable_labels())[absl::StrCat("l", i)] = std::string(4000, 'x');
          }
        },
-       "spec: serialized size"},
+       "labels: "},
 
       // --- name ---
       {"no name", [](v1::ServiceSpec& s) { s.clear_name(); }, "name: required"},
@@ -245,7 +245,7 @@ const std::vector<Case>& Cases() {
       {"negative disk", [](v1::ServiceSpec& s) { s.mutable_resources()->set_disk_mib(-1); },
        "resources.disk_mib: must be >= 0"},
       {"too many gpus", [](v1::ServiceSpec& s) { s.mutable_resources()->set_gpus(129); },
-       "resources.gpus: must be <= 128"},
+       "resources.gpus: must be <= 128, not 129"},
 
       // --- ports ---
       {"upper-case port name", [](v1::ServiceSpec& s) { s.mutable_ports(0)->set_name("HTTP"); },
@@ -276,7 +276,7 @@ const std::vector<Case>& Cases() {
 
       // --- instances ---
       {"too many instances", [](v1::ServiceSpec& s) { s.set_instances(10001); },
-       "instances: must be <= 10000"},
+       "instances: must be <= 10000, not 10001"},
 
       // --- env ---
       {"env name starts with a digit", [](v1::ServiceSpec& s) { (*s.mutable_env())["1X"] = ""; },
@@ -559,7 +559,7 @@ const std::vector<Case>& Cases() {
          s.mutable_health_check()->set_protocol(v1::HealthCheck::TCP);
          s.mutable_health_check()->set_consecutive_failures(101);
        },
-       "health_check.consecutive_failures: must be <= 100"},
+       "health_check.consecutive_failures: must be <= 100, not 101"},
 
       // --- role ---
       {"role starting with '-'", [](v1::ServiceSpec& s) { s.set_role("-prod"); },

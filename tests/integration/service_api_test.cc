@@ -201,6 +201,12 @@ TEST_F(ServiceApiTest, WritesThroughFollowersReadsEverywhereAndFailover) {
   status = Create(follower, invalid, &ignored);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("spec.resources.cpus"));
+  // Every bad field at once, in field order.
+  invalid.set_name("Team/bad");
+  status = Create(follower, invalid, &ignored);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              ::testing::MatchesRegex("spec\\.name: .*; spec\\.resources\\.cpus: must be > 0"));
 
   v1::UpdateServiceRequest stale;
   *stale.mutable_spec() = Spec("team/web", 4);
@@ -295,6 +301,9 @@ TEST_F(ServiceApiTest, WritesThroughFollowersReadsEverywhereAndFailover) {
   EXPECT_EQ(Mastctl(other, {"ls", "--prefix=team/"}, &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("team/db"));
   EXPECT_THAT(out, ::testing::Not(HasSubstr("other/x")));
+  EXPECT_EQ(Mastctl(follower, {"scale", "team/ctl", "1000000000"}, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("mastctl: INVALID_ARGUMENT: instances: must be <= 10000, not "
+                             "1000000000"));
   EXPECT_EQ(Mastctl(follower, {"scale", "team/ctl", "3"}, &out), 0) << out;
   EXPECT_TRUE(WaitFor([&] { return Converged("team/ctl", 2, 3); }, absl::Seconds(10)));
   std::ofstream(spec_path) << R"({"name": "team/ctl", "command": {"shell": "sleep 2"},
@@ -327,7 +336,15 @@ TEST_F(ServiceApiTest, WritesThroughFollowersReadsEverywhereAndFailover) {
   EXPECT_EQ(Mastctl(follower, {"rm", "team/ctl"}, &out), 0) << out;
   EXPECT_TRUE(WaitFor([&] { return Converged("team/ctl", 0); }, absl::Seconds(30)));
   EXPECT_EQ(Mastctl(follower, {"get", "team/ctl"}, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("mastctl: NOT_FOUND: "));
   EXPECT_THAT(out, HasSubstr("not found"));
+  // A refused spec: the code by name, then every bad field.
+  std::ofstream(spec_path) << R"({"name": "Team/ctl", "command": {"shell": "sleep 1"},
+      "resources": {"cpus": -1, "memMib": 32}, "instances": 20000})";
+  EXPECT_EQ(Mastctl(follower, {"deploy", "-f", spec_path}, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("mastctl: INVALID_ARGUMENT: spec.name: 'Team/ctl' is not"));
+  EXPECT_THAT(out, HasSubstr("; spec.resources.cpus: must be > 0; spec.instances: must be <= "
+                             "10000, not 20000\n"));
 
   // A watch through mastctl, connected to the leader first: it must
   // survive the leader going (it resumes on the next endpoint).
