@@ -59,6 +59,7 @@ inline constexpr double kDefaultMaximumOverCapacity = 1;
 inline constexpr absl::Duration kDefaultProgressDeadline = absl::Seconds(600);
 inline constexpr uint32_t kDefaultFailureThreshold = 3;
 inline constexpr absl::Duration kMaxProgressDeadline = absl::Hours(24 * 7);
+inline constexpr absl::Duration kMaxMinReady = absl::Hours(1);
 inline constexpr int kMaxRolloutSteps = 20;
 
 // Environment variables Mast sets in every task (validation refuses them in

@@ -227,14 +227,16 @@ absl::Status ValidateSteps(const v1::UpgradeStrategy& strategy) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateProgressDeadline(const v1::UpgradeStrategy& strategy) {
-  if (!strategy.has_progress_deadline()) return absl::OkStatus();
-  std::optional<absl::Duration> d = FromProto(strategy.progress_deadline());
-  if (!d) return Invalid("upgrade_strategy.progress_deadline", "not a valid duration");
-  if (*d < absl::ZeroDuration() || *d > kMaxProgressDeadline) {
-    return Invalid("upgrade_strategy.progress_deadline",
-                   absl::StrCat("must be in [0s, ", absl::FormatDuration(kMaxProgressDeadline),
-                                "] (0s: never)"));
+// A duration of the strategy, if set: valid and in [0s, max].
+absl::Status ValidateStrategyDuration(bool set, const google::protobuf::Duration& value,
+                                      const std::string& field, absl::Duration max,
+                                      absl::string_view zero_means) {
+  if (!set) return absl::OkStatus();
+  std::optional<absl::Duration> d = FromProto(value);
+  if (!d) return Invalid(field, "not a valid duration");
+  if (*d < absl::ZeroDuration() || *d > max) {
+    return Invalid(field,
+                   absl::StrCat("must be in [0s, ", absl::FormatDuration(max), "]", zero_means));
   }
   return absl::OkStatus();
 }
@@ -264,7 +266,11 @@ void ValidateUpgradeStrategy(const v1::ServiceSpec& spec, Errors& errors) {
         absl::StrCat("unknown kill selection ", static_cast<int>(strategy.kill_selection()))));
   }
   errors.Add(ValidateSteps(strategy));
-  errors.Add(ValidateProgressDeadline(strategy));
+  errors.Add(ValidateStrategyDuration(
+      strategy.has_progress_deadline(), strategy.progress_deadline(),
+      "upgrade_strategy.progress_deadline", kMaxProgressDeadline, " (0s: never)"));
+  errors.Add(ValidateStrategyDuration(strategy.has_min_ready(), strategy.min_ready(),
+                                      "upgrade_strategy.min_ready", kMaxMinReady, ""));
 }
 
 void AddCheckAndStrategyDefaults(v1::ServiceSpec& spec) {

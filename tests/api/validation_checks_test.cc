@@ -137,6 +137,7 @@ const std::vector<Case>& Cases() {
          u->set_pause_after_step(true);
          u->set_failure_threshold(0);
          SetDuration(u->mutable_progress_deadline(), 0);
+         SetDuration(u->mutable_min_ready(), 0);
          u->set_kill_selection(v1::UpgradeStrategy::OLDEST_FIRST);
        },
        ""},
@@ -203,6 +204,16 @@ const std::vector<Case>& Cases() {
          SetDuration(s.mutable_upgrade_strategy()->mutable_progress_deadline(), 7 * 86400 + 1);
        },
        "upgrade_strategy.progress_deadline: must be in [0s, 168h]"},
+      {"negative min_ready",
+       [](v1::ServiceSpec& s) {
+         SetDuration(s.mutable_upgrade_strategy()->mutable_min_ready(), -1);
+       },
+       "upgrade_strategy.min_ready: must be in [0s, 1h]"},
+      {"min_ready over an hour",
+       [](v1::ServiceSpec& s) {
+         SetDuration(s.mutable_upgrade_strategy()->mutable_min_ready(), 3601);
+       },
+       "upgrade_strategy.min_ready: must be in [0s, 1h]"},
 
   };
   return *kCases;
