@@ -112,6 +112,11 @@ bool HasActiveDeployment(const v1::Service& service) {
   return service.has_deployment() && IsActive(service.deployment());
 }
 
+bool IsRollingOut(const v1::Service& service) {
+  return service.has_deployment() && (service.deployment().state() == v1::Deployment::RUNNING ||
+                                      service.deployment().state() == v1::Deployment::ROLLING_BACK);
+}
+
 std::string DeploymentId(uint64_t to_version, absl::Time now) {
   return absl::StrCat(to_version, "-", absl::Hex(absl::ToUnixMicros(now)));
 }

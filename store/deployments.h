@@ -23,6 +23,9 @@ namespace mast {
 // In progress: RUNNING, PAUSED or ROLLING_BACK.
 bool IsActive(const v1::Deployment& deployment);
 bool HasActiveDeployment(const v1::Service& service);
+// RUNNING or ROLLING_BACK: the service's tasks are being replaced, and the
+// leader decides the deployment's next transition.
+bool IsRollingOut(const v1::Service& service);
 
 // Ended deployments kept per service, and the bytes the history may take
 // (both specs of each are kept, so large specs keep fewer).

@@ -29,7 +29,7 @@ void DeploymentDriver::OnRecordChanged(const std::string& name) { recorded_.eras
 void DeploymentDriver::Advance(const std::string& name, const BookedService& service,
                                const std::vector<const v1::Task*>& tasks, absl::Time now) {
   const v1::Service& current = service.service();
-  if (service.deleting() || !IsActive(current.deployment())) return;
+  if (service.deleting() || !IsRollingOut(current)) return;
   if (std::optional<absl::Time> deadline = DeploymentDeadline(current, tasks)) {
     replan_at_(name, *deadline);
   }

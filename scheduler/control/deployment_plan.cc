@@ -9,16 +9,12 @@
 #include "scheduler/control/service_plan.h"
 #include "scheduler/control/upgrade_strategy.h"
 #include "store/deployment_progress.h"
+#include "store/deployments.h"
 #include "store/task_state.h"
 
 namespace mast {
 
 namespace {
-
-bool Deciding(const v1::Service& service) {
-  return service.has_deployment() && (service.deployment().state() == v1::Deployment::RUNNING ||
-                                      service.deployment().state() == v1::Deployment::ROLLING_BACK);
-}
 
 // The new version's failures: the records' count, plus its tasks that have
 // not ended but failed their health check (killed for it, or about to be:
@@ -103,7 +99,7 @@ std::optional<DeploymentTransition> DecideDeployment(const v1::Service& service,
                                                      const std::vector<const v1::Task*>& tasks,
                                                      const v1::records::TaskRecords& records,
                                                      absl::Time now) {
-  if (!Deciding(service)) return std::nullopt;
+  if (!IsRollingOut(service)) return std::nullopt;
   const v1::Deployment& deployment = service.deployment();
   const v1::UpgradeStrategy& strategy = service.spec().upgrade_strategy();
   const uint32_t threshold = FailureThreshold(strategy);
@@ -129,7 +125,7 @@ std::optional<DeploymentTransition> DecideDeployment(const v1::Service& service,
 
 std::optional<absl::Time> DeploymentDeadline(const v1::Service& service,
                                              const std::vector<const v1::Task*>& tasks) {
-  if (!Deciding(service)) return std::nullopt;
+  if (!IsRollingOut(service)) return std::nullopt;
   const absl::Duration deadline = ProgressDeadline(service.spec().upgrade_strategy());
   if (deadline == absl::ZeroDuration()) return std::nullopt;
   return LastProgress(service, tasks) + deadline;

@@ -7,6 +7,7 @@
 #include "mesos/v1/mesos.pb.h"
 #include "scheduler/control/upgrade_strategy.h"
 #include "store/deployment_progress.h"
+#include "store/deployments.h"
 
 namespace mast {
 
@@ -164,11 +165,6 @@ void PlanRollout(const v1::Service& service, Census& census, absl::Time now,
   KillReplaced(census.failed_new, new_ready, target, plan);
 }
 
-bool RollingOut(const v1::Service& service) {
-  return service.has_deployment() && (service.deployment().state() == v1::Deployment::RUNNING ||
-                                      service.deployment().state() == v1::Deployment::ROLLING_BACK);
-}
-
 }  // namespace
 
 v1::Task::State TaskStateFromMesos(int mesos_task_state) {
@@ -231,7 +227,7 @@ ServicePlan PlanService(const v1::Service& service, const std::vector<const v1::
     plan.remove_record = ended + plan.expunge.size() == tasks.size();
     return plan;
   }
-  if (RollingOut(service)) {
+  if (IsRollingOut(service)) {
     PlanRollout(service, census, now, options, plan);
   } else {
     PlanSteady(service, census, options, plan);
