@@ -26,16 +26,25 @@ DeploymentDriver::DeploymentDriver(DeploymentRecorder& recorder, SchedulerMetric
 
 void DeploymentDriver::OnRecordChanged(const std::string& name) { recorded_.erase(name); }
 
+void DeploymentDriver::WakeAt(const std::string& name, absl::Time when, absl::Time now) {
+  std::set<absl::Time>& asked = wakeups_[name];
+  asked.erase(asked.begin(), asked.upper_bound(now));  // due: their plans ran
+  if (asked.insert(when).second) replan_at_(name, when);
+}
+
 void DeploymentDriver::Advance(const std::string& name, const BookedService& service,
                                const std::vector<const v1::Task*>& tasks, absl::Time now) {
   const v1::Service& current = service.service();
-  if (service.deleting() || !IsRollingOut(current)) return;
+  if (service.deleting() || !IsRollingOut(current)) {
+    wakeups_.erase(name);
+    return;
+  }
   if (std::optional<absl::Time> deadline = DeploymentDeadline(current, tasks)) {
-    replan_at_(name, *deadline);
+    WakeAt(name, *deadline, now);
   }
   // A new task that has run for min_ready counts from then on.
   if (std::optional<absl::Time> settled = NextSettled(current, tasks, now)) {
-    replan_at_(name, *settled);
+    WakeAt(name, *settled, now);
   }
   std::optional<DeploymentTransition> next = DecideDeployment(current, tasks, service.history, now);
   if (!next.has_value()) return;

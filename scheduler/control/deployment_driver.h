@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,12 +50,18 @@ class DeploymentDriver {
   size_t in_flight() const { return recorded_.size(); }
 
  private:
+  // Asks for a plan of `name` at `when` unless already asked (a plan runs
+  // for every burst of updates; each would add a timer for the same time).
+  void WakeAt(const std::string& name, absl::Time when, absl::Time now);
+
   DeploymentRecorder& recorder_;
   SchedulerMetrics* metrics_;
   ReplanAt replan_at_;
   const absl::Duration retry_;
   // By service: the transition in flight, or recorded and not yet seen.
   std::map<std::string, std::string> recorded_;
+  // By service: the wake-ups asked for and not yet due.
+  std::map<std::string, std::set<absl::Time>> wakeups_;
   WeakCallbacks callbacks_;  // last: completions die with the driver
 };
 

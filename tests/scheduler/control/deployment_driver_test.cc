@@ -150,6 +150,20 @@ TEST(DeploymentDriverTest, WaitsForNewTasksToRunForMinReady) {
   EXPECT_EQ(recorder.calls[0].transition.state, v1::Deployment::SUCCEEDED);
 }
 
+// Plans run for every burst of updates: the same wake-up is asked for once.
+TEST(DeploymentDriverTest, AsksForEachWakeUpOnce) {
+  HeldRecorder recorder;
+  Replans replans;
+  DeploymentDriver driver(recorder, nullptr, replans.fn());
+  DoneRollout rollout(2, std::nullopt);  // settles 5 s after kNow
+  for (int i = 0; i < 3; ++i) driver.Advance("web", rollout.service, rollout.tasks(), kNow);
+  const absl::Time settled = kNow - absl::Seconds(5) + kDefaultMinReadyUnchecked;
+  EXPECT_EQ(
+      std::count(replans.at.begin(), replans.at.end(), std::make_pair(std::string("web"), settled)),
+      1);
+  EXPECT_EQ(replans.at.size(), 2u) << "the settling and the progress deadline";
+}
+
 TEST(DeploymentDriverTest, NothingForAPausedDeploymentOrADeletingService) {
   HeldRecorder recorder;
   Replans replans;
