@@ -133,9 +133,10 @@ absl::Status Cluster::Restart(int i) {
   return absl::OkStatus();
 }
 
-int Cluster::SettledLeader() const {
+int Cluster::SettledLeader(int ignoring) const {
   int leader = -1;
   for (size_t i = 0; i < replicas_.size(); ++i) {
+    if (static_cast<int>(i) == ignoring) continue;
     auto answer = replicas_[i]->GetLeader();
     if (!answer.ok() || !answer->leader_known()) return -1;
     if (answer->is_leader()) leader = static_cast<int>(i);

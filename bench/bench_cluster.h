@@ -66,7 +66,8 @@ class Cluster {
   // The replica that leads, is subscribed to the master and loaded its
   // state (its scheduler reconciled), and whom every replica names as the
   // leader; -1 if none is yet.
-  int SettledLeader() const;
+  // `ignoring` (if >= 0) is a replica not asked (one known to be dead).
+  int SettledLeader(int ignoring = -1) const;
   absl::StatusOr<int> WaitForSettledLeader(absl::Duration timeout);
   // A follower's index (any replica but `leader`).
   int Follower(int leader) const { return leader == 0 ? 1 : 0; }

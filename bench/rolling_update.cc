@@ -107,21 +107,6 @@ bool AllHealthy(const v1::Service& s) {
          s.status().running() == s.spec().instances();
 }
 
-// A replica other than `dead` leads, is subscribed and has reconciled (the
-// dead one is not asked: Cluster::SettledLeader wants every replica).
-bool LeadsSettled(Cluster& c, int dead) {
-  for (size_t i = 0; i < c.replicas().size(); ++i) {
-    if (static_cast<int>(i) == dead) continue;
-    testing::MastdProcess& r = c.replica(static_cast<int>(i));
-    auto answer = r.GetLeader();
-    if (!answer.ok() || !answer->is_leader()) continue;
-    auto metrics = r.Metrics();
-    return metrics.ok() && (*metrics)["mast_mesos_subscribed"] == 1 &&
-           (*metrics)["mast_reconciliations_total"] >= 1;
-  }
-  return false;
-}
-
 struct Rollout {
   absl::Duration took;
   std::optional<absl::Duration> takeover;  // with a leader kill
@@ -154,7 +139,7 @@ absl::StatusOr<Rollout> RunRollout(Cluster& c, const std::string& name, int inst
     c.replica(*leader).process().Signal(SIGKILL);
     const absl::Time killed = absl::Now();
     const int dead = *leader;
-    while (absl::Now() - killed < absl::Seconds(60) && !LeadsSettled(c, dead)) {
+    while (absl::Now() - killed < absl::Seconds(60) && c.SettledLeader(dead) < 0) {
       absl::SleepFor(absl::Milliseconds(5));
     }
     rollout.takeover = absl::Now() - killed;
