@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "zk/zk_status.h"
 
 ABSL_FLAG(std::string, zk, "127.0.0.1:2181",
@@ -24,9 +25,14 @@ ABSL_FLAG(std::string, zk_root, "/mast",
 ABSL_FLAG(absl::Duration, zk_session_timeout, absl::Seconds(10),
           "ZooKeeper session timeout to request. A crashed leader is replaced about this long "
           "after it dies; the server clamps it to [2, 20] x its tickTime.");
-ABSL_FLAG(std::string, zk_digest_auth_file, "",
+ABSL_FLAG(std::string, zk_auth_file, "",
           "File holding 'user:password' for ZooKeeper digest authentication. When set, the "
-          "znodes Mast creates are readable and writable only by that user.");
+          "znodes Mast creates are readable and writable only by that user, and mastd refuses "
+          "to start on a state tree with open (world) ACLs unless --zk_allow_open_acl.");
+ABSL_FLAG(std::string, zk_digest_auth_file, "", "Deprecated name of --zk_auth_file.");
+ABSL_FLAG(bool, zk_allow_open_acl, false,
+          "Accept ZooKeeper state anyone may read and change: without --zk_auth_file (the "
+          "znodes Mast creates are then open), or a state tree with open znodes.");
 ABSL_FLAG(std::string, grpc_address, "0.0.0.0:7070",
           "Address the gRPC API listens on (port 0: any free port).");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9090",
@@ -212,6 +218,42 @@ absl::Status SplitHostPort(const std::string& address, std::string& host, int& p
   return absl::OkStatus();
 }
 
+// --zk*: the session, the root, the credentials and what ACLs to accept.
+absl::Status ZkConfigFromFlags(DaemonConfig& config) {
+  config.zk.hosts = absl::GetFlag(FLAGS_zk);
+  config.zk.session_timeout = absl::GetFlag(FLAGS_zk_session_timeout);
+  config.zk_root = absl::GetFlag(FLAGS_zk_root);
+  absl::Status root = ValidateZkPath(config.zk_root);
+  if (!root.ok()) return absl::InvalidArgumentError(absl::StrCat("--zk_root: ", root.message()));
+  if (config.zk_root == "/") {
+    return absl::InvalidArgumentError("--zk_root: must not be '/'");
+  }
+  std::string flag = "--zk_auth_file";
+  std::string auth_file = absl::GetFlag(FLAGS_zk_auth_file);
+  if (auth_file.empty() && !absl::GetFlag(FLAGS_zk_digest_auth_file).empty()) {
+    flag = "--zk_digest_auth_file";
+    auth_file = absl::GetFlag(FLAGS_zk_digest_auth_file);
+  }
+  if (!auth_file.empty()) {
+    std::ifstream in(auth_file);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", auth_file));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    config.zk.digest_auth = std::string(absl::StripAsciiWhitespace(ss.str()));
+  }
+  MAST_RETURN_IF_ERROR(
+      NameTheFlag(ValidateZkSessionConfig(config.zk), {{"zk hosts", "zk"},
+                                                       {"zk session_timeout", "zk_session_timeout"},
+                                                       {"zk digest_auth", flag.substr(2)}}));
+  config.zk_allow_open_acl = absl::GetFlag(FLAGS_zk_allow_open_acl);
+  if (config.zk.digest_auth.empty() && !config.zk_allow_open_acl) {
+    return absl::InvalidArgumentError(
+        "--zk_auth_file: not given, so the znodes Mast creates would be open to anyone "
+        "(world:anyone); give it, or --zk_allow_open_acl to accept open state");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool AbslParseFlag(absl::string_view text, LogFormat* format, std::string* error) {
@@ -234,30 +276,7 @@ std::string AbslUnparseFlag(LogFormat format) {
 absl::StatusOr<DaemonConfig> ConfigFromFlags() {
   DaemonConfig config;
   config.log_format = absl::GetFlag(FLAGS_log_format);
-  config.zk.hosts = absl::GetFlag(FLAGS_zk);
-  config.zk.session_timeout = absl::GetFlag(FLAGS_zk_session_timeout);
-  const std::string auth_file = absl::GetFlag(FLAGS_zk_digest_auth_file);
-  if (!auth_file.empty()) {
-    std::ifstream in(auth_file);
-    if (!in)
-      return absl::InvalidArgumentError(
-          absl::StrCat("--zk_digest_auth_file: cannot read ", auth_file));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    config.zk.digest_auth = std::string(absl::StripAsciiWhitespace(ss.str()));
-  }
-  absl::Status zk =
-      NameTheFlag(ValidateZkSessionConfig(config.zk), {{"zk hosts", "zk"},
-                                                       {"zk session_timeout", "zk_session_timeout"},
-                                                       {"zk digest_auth", "zk_digest_auth_file"}});
-  if (!zk.ok()) return zk;
-
-  config.zk_root = absl::GetFlag(FLAGS_zk_root);
-  absl::Status root = ValidateZkPath(config.zk_root);
-  if (!root.ok()) return absl::InvalidArgumentError(absl::StrCat("--zk_root: ", root.message()));
-  if (config.zk_root == "/") {
-    return absl::InvalidArgumentError("--zk_root: must not be '/'");
-  }
+  MAST_RETURN_IF_ERROR(ZkConfigFromFlags(config));
   config.election.election_path = config.zk_root + "/election";
 
   config.grpc_address = absl::GetFlag(FLAGS_grpc_address);

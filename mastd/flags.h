@@ -18,6 +18,8 @@ namespace mast {
 struct DaemonConfig {
   ZkSessionConfig zk;
   std::string zk_root;
+  // --zk_allow_open_acl: start without digest auth, or on a tree with open znodes.
+  bool zk_allow_open_acl = false;
   LeaderElectorConfig election;
   std::string grpc_address;
   std::string metrics_address;

@@ -43,6 +43,7 @@
 #include "mast_build_info.h"
 #include "mastd/flags.h"
 #include "prometheus/exposer.h"
+#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "scheduler/control/framework_controller.h"
 #include "scheduler/control/task_scheduler.h"
@@ -53,6 +54,7 @@
 #include "store/state_cache.h"
 #include "store/zk_store.h"
 #include "zk/throttled_zk_client.h"
+#include "zk/zk_acl_check.h"
 #include "zk/zk_session.h"
 
 namespace mast {
@@ -61,6 +63,8 @@ namespace {
 constexpr char kLeaderHealthService[] = "mast.v1.Leader";
 // ZooKeeper requests of the store, cache and scheduler outstanding at once.
 constexpr size_t kStoreRequestsInFlight = 64;
+// Znodes whose ACL the start-up check reads, at most (zk_acl_check.h).
+constexpr int kMaxAclChecks = 500;
 
 int Fail(absl::string_view what, const absl::Status& status) {
   std::fprintf(stderr, "mastd: %s: %s\n", std::string(what).c_str(),
@@ -95,8 +99,10 @@ auto OnLoop(EventLoop& loop, Fn fn) {
 // Objects marked "loop" are made, used and destroyed on the control loop.
 class Daemon {
  public:
-  explicit Daemon(DaemonConfig config)
+  // `stop_signals` are blocked; start-up waits end when one arrives.
+  Daemon(DaemonConfig config, const sigset_t& stop_signals)
       : config_(std::move(config)),
+        stop_signals_(stop_signals),
         election_metrics_(*registry_),
         state_metrics_(*registry_),
         scheduler_metrics_(*registry_),
@@ -124,6 +130,7 @@ class Daemon {
     store_done.WaitForNotification();
     if (!grpc.ok()) return Fail("--grpc_address", grpc);
     if (!opened.ok()) return Fail("invalid flags", opened);
+    if (absl::Status s = CheckStateAcls(); !s.ok()) return Fail("--zk_auth_file", s);
     if (absl::Status s = StartMetrics(); !s.ok()) return Fail("--metrics_address", s);
     if (absl::Status s = OnLoop(loop_, [&] { return FindMesos(); }); !s.ok()) {
       return Fail("--mesos", s);
@@ -233,6 +240,52 @@ class Daemon {
     health_ = server_->GetHealthCheckService();
     health_->SetServingStatus(true);
     health_->SetServingStatus(kLeaderHealthService, false);
+    return absl::OkStatus();
+  }
+
+  // Main thread, before the election: with digest auth, the state tree may
+  // hold no znode open to anyone unless --zk_allow_open_acl (zk_acl_check.h).
+  // Retried while ZooKeeper is away; a stop signal ends the wait.
+  absl::Status CheckStateAcls() {
+    if (config_.zk.digest_auth.empty()) return absl::OkStatus();  // open by --zk_allow_open_acl
+    absl::StatusOr<ZkAclCheckResult> result;
+    for (int attempt = 0;; ++attempt) {
+      absl::Notification done;
+      loop_.Post([&] {
+        ZkAclReader read_acl = [this](const std::string& path, auto cb) {
+          session_->GetAcl(path, std::move(cb));
+        };
+        CheckZkAcls(*session_, std::move(read_acl), config_.zk_root, kMaxAclChecks, [&](auto r) {
+          result = std::move(r);
+          done.Notify();
+        });
+      });
+      done.WaitForNotification();
+      if (result.ok() || !absl::IsUnavailable(result.status())) break;
+      if (attempt % 20 == 0) {
+        LogWarning("zk_acl_check_waiting", {{"error", result.status().ToString()}});
+      }
+      timespec pause{0, 500 * 1000 * 1000};
+      if (sigtimedwait(&stop_signals_, nullptr, &pause) > 0) {
+        return absl::CancelledError("stopped before the state's ACLs could be checked");
+      }
+    }
+    if (!result.ok()) return result.status();
+    prometheus::BuildGauge()
+        .Name("mast_zk_open_acl_znodes")
+        .Help("Znodes under --zk_root open to anyone (world:anyone) found at start.")
+        .Register(*registry_)
+        .Add({})
+        .Set(static_cast<double>(result->open_paths.size()));
+    if (result->open_paths.empty()) return absl::OkStatus();
+    std::string what = absl::StrCat(
+        result->open_paths.size(), " of ", result->checked, " znodes checked under ",
+        config_.zk_root, " are open to anyone (world:anyone), e.g. ", result->open_paths.front());
+    if (!config_.zk_allow_open_acl) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, "; set their ACLs to the digest user (setAcl), or start with --zk_allow_open_acl"));
+    }
+    LogWarning("zk_open_acl_accepted", {{"msg", what}});
     return absl::OkStatus();
   }
 
@@ -371,6 +424,7 @@ class Daemon {
   }
 
   DaemonConfig config_;
+  const sigset_t stop_signals_;
   Clock& clock_ = RealClock::Default();
   std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
   ElectionMetrics election_metrics_;
@@ -436,7 +490,7 @@ int Run() {
   SetLogFormat(config->log_format);
   sigset_t stop_signals = BlockStopSignals();
   // Never destroyed: see the _exit below.
-  auto* daemon = new Daemon(std::move(*config));
+  auto* daemon = new Daemon(std::move(*config), stop_signals);
   if (int failed = daemon->Start(); failed != 0) return failed;
   int sig = 0;
   sigwait(&stop_signals, &sig);

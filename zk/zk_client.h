@@ -104,6 +104,14 @@ struct ZkOpResult {
   ZkStat stat;               // kSet
 };
 
+// One entry of a znode's ACL, as ZooKeeper reports it: ("world", "anyone"),
+// ("digest", "user:base64(sha1)"), ("ip", "10.0.0.0/8")...
+struct ZkAclEntry {
+  std::string scheme;
+  std::string id;
+  int32_t perms = 0;  // ZOO_PERM_* bits
+};
+
 // Result callbacks run exactly once. Watchers are one-shot.
 template <typename T>
 using ZkCallback = absl::AnyInvocable<void(T) &&>;

@@ -399,6 +399,19 @@ struct ZkSessionCallbacks {
     DeliverWatched(ctx, T(std::move(node)), true);
   }
 
+  static void AclDone(int rc, ACL_vector* acl, Stat*, const void* data) {
+    using T = absl::StatusOr<std::vector<ZkAclEntry>>;
+    auto* ctx = static_cast<OpContext<T>*>(const_cast<void*>(data));
+    if (rc != ZOK) return Deliver(ctx, T(ZkErrorToStatus(rc, ctx->what)));
+    std::vector<ZkAclEntry> entries;
+    for (int i = 0; acl != nullptr && i < acl->count; ++i) {
+      const ACL& entry = acl->data[i];
+      entries.push_back({entry.id.scheme == nullptr ? "" : entry.id.scheme,
+                         entry.id.id == nullptr ? "" : entry.id.id, entry.perms});
+    }
+    Deliver(ctx, T(std::move(entries)));
+  }
+
   static void ChildrenDone(int rc, const String_vector* strings, const Stat*, const void* data) {
     using T = absl::StatusOr<std::vector<std::string>>;
     auto* ctx = static_cast<OpContext<T>*>(const_cast<void*>(data));
@@ -543,6 +556,15 @@ void ZkSession::GetChildren(const std::string& path, ZkWatcher watcher,
     ForgetWatcher(ctx->watch_id);
     FailNow(loop_, callbacks_, ctx, rc);
   }
+}
+
+void ZkSession::GetAcl(const std::string& path,
+                       ZkCallback<absl::StatusOr<std::vector<ZkAclEntry>>> done) {
+  auto* ctx = NewOp(loop_, callbacks_, absl::StrCat("get acl ", path), std::move(done));
+  int rc = handle_ == nullptr
+               ? ZINVALIDSTATE
+               : zoo_aget_acl(handle_, path.c_str(), &ZkSessionCallbacks::AclDone, ctx);
+  if (rc != ZOK) FailNow(loop_, callbacks_, ctx, rc);
 }
 
 void ZkSession::Set(const std::string& path, std::string data, int32_t version,

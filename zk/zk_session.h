@@ -74,6 +74,10 @@ class ZkSession final : public ZkClient {
              ZkCallback<absl::StatusOr<std::vector<ZkOpResult>>> done) override;
   void AddSessionListener(ZkSessionListener listener) override;
 
+  // The ACL of `path` (not part of ZkClient: only the start-up ACL check
+  // reads ACLs). Same threading and error mapping as the ZkClient calls.
+  void GetAcl(const std::string& path, ZkCallback<absl::StatusOr<std::vector<ZkAclEntry>>> done);
+
   // Ends the session: the server deletes its ephemeral znodes at once. No
   // new session follows. Blocks for at most about one round trip. Idempotent.
   void Close();

@@ -269,10 +269,12 @@ TEST_F(MastdElectionTest, BadFlagsGetAOneLineErrorAndExitCode) {
       {{"--max_unhealthy_share=1.5"}, "--max_unhealthy_share:"},
       {{"--framework_secret_file=/nonexistent"}, "--framework_secret_file"},
       {{"--log_format=xml"}, "'log_format'; must be logfmt or json"},
+      {{"--zk_auth_file=/nonexistent"}, "--zk_auth_file: cannot read /nonexistent"},
+      {{"--zk_digest_auth_file=/nonexistent"}, "--zk_digest_auth_file: cannot read"},
   };
   for (const BadFlagCase& c : cases) {
     std::vector<std::string> argv = {testing::MastdBinary(), absl::StrCat("--zk=", zk_->hosts()),
-                                     "--mesos=none"};
+                                     "--mesos=none", "--zk_allow_open_acl"};
     if (c.flags[0].rfind("--grpc_address", 0) != 0) argv.push_back("--grpc_address=127.0.0.1:0");
     argv.push_back("--metrics_address=127.0.0.1:0");
     for (const auto& f : c.flags) argv.push_back(f);

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 
@@ -63,6 +64,11 @@ absl::StatusOr<std::unique_ptr<MastdProcess>> MastdProcess::Start(Options option
       absl::StrCat("--metrics_address=127.0.0.1:", metrics_port),
       absl::StrCat("--replica_id=", options.replica_id),
   };
+  // Tests run without ZooKeeper authentication unless they give it.
+  if (std::none_of(options.extra_flags.begin(), options.extra_flags.end(),
+                   [](const std::string& f) { return f.rfind("--zk_auth_file=", 0) == 0; })) {
+    argv.push_back("--zk_allow_open_acl");
+  }
   for (const std::string& flag : options.extra_flags) argv.push_back(flag);
   auto process = Subprocess::Spawn(argv, options.log_dir + "/" + options.replica_id + ".log");
   if (!process.ok()) return process.status();

@@ -352,6 +352,32 @@ TEST(ZkSessionTest, DigestAuthProtectsWhatItCreates) {
   EXPECT_EQ(stranger.Get(root + "/private").status().code(), absl::StatusCode::kPermissionDenied);
 }
 
+TEST(ZkSessionTest, GetAclReportsTheDigestOrTheWorldEntry) {
+  const std::string root = TestRoot();
+  ZkSessionConfig with_auth = Config();
+  with_auth.digest_auth = "mast:secret";
+  SessionHarness owner(with_auth);
+  SessionHarness open(Config());
+  open.CreatePath(root);
+  ASSERT_TRUE(owner.Create(root + "/private", "").ok());
+  auto acl = [](SessionHarness& h, const std::string& path) {
+    return h.Call<absl::StatusOr<std::vector<ZkAclEntry>>>(
+        [&h, path](auto cb) { h.session().GetAcl(path, std::move(cb)); });
+  };
+  absl::StatusOr<std::vector<ZkAclEntry>> private_acl = acl(owner, root + "/private");
+  ASSERT_TRUE(private_acl.ok()) << private_acl.status();
+  ASSERT_EQ(private_acl->size(), 1u);
+  EXPECT_EQ((*private_acl)[0].scheme, "digest");
+  EXPECT_THAT((*private_acl)[0].id, ::testing::StartsWith("mast:"));
+  EXPECT_EQ((*private_acl)[0].perms, 31);  // ZOO_PERM_ALL
+  absl::StatusOr<std::vector<ZkAclEntry>> open_acl = acl(open, root);
+  ASSERT_TRUE(open_acl.ok()) << open_acl.status();
+  ASSERT_EQ(open_acl->size(), 1u);
+  EXPECT_EQ((*open_acl)[0].scheme, "world");
+  EXPECT_EQ((*open_acl)[0].id, "anyone");
+  EXPECT_EQ(acl(open, root + "/missing").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(ZkSessionTest, UnreachableServerKeepsConnectingAndFailsCallsAsUnavailable) {
   ZkSessionConfig config;
   config.hosts = absl::StrCat("127.0.0.1:", testing::PickFreePort());
