@@ -235,11 +235,9 @@ absl::Status ZkConfigFromFlags(DaemonConfig& config) {
     auth_file = absl::GetFlag(FLAGS_zk_digest_auth_file);
   }
   if (!auth_file.empty()) {
-    std::ifstream in(auth_file);
-    if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", auth_file));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    config.zk.digest_auth = std::string(absl::StripAsciiWhitespace(ss.str()));
+    absl::StatusOr<std::string> auth = ReadSecretFile(flag, auth_file);
+    if (!auth.ok()) return auth.status();
+    config.zk.digest_auth = std::move(*auth);
   }
   MAST_RETURN_IF_ERROR(
       NameTheFlag(ValidateZkSessionConfig(config.zk), {{"zk hosts", "zk"},

@@ -322,6 +322,17 @@ void HttpMesosClient::OnStreamHeaders(uint64_t generation, const HttpHeaders& he
          backoff_.Next(bitgen_));
     return;
   }
+  if (head.status == 401 || head.status == 403) {
+    // The master authenticates frameworks and refused our credentials (or
+    // their principal may not use the role): an operator must act; retried
+    // at the backoff's pace meanwhile.
+    Drop(absl::StrCat("SUBSCRIBE refused with HTTP ", head.status,
+                      head.status == 401 ? " (check --framework_principal and "
+                                           "--framework_secret_file)"
+                                         : " (the principal may not subscribe with this role)"),
+         head.status == 401 ? "unauthenticated" : "forbidden", true, backoff_.Next(bitgen_));
+    return;
+  }
   Drop(absl::StrCat("SUBSCRIBE refused with HTTP ", head.status), "http_error", true,
        backoff_.Next(bitgen_));
 }

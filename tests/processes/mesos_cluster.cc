@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
@@ -50,6 +51,18 @@ absl::StatusOr<std::unique_ptr<RealMesosCluster>> RealMesosCluster::StartOnce(
       "--agent_ping_timeout=1secs",
       "--max_agent_ping_timeouts=3",
   };
+  if (!options.framework_credentials.empty()) {
+    std::string json = R"({"credentials":[)";
+    for (size_t i = 0; i < options.framework_credentials.size(); ++i) {
+      const auto& [principal, secret] = options.framework_credentials[i];
+      absl::StrAppend(&json, i ? "," : "", R"({"principal":")", principal, R"(","secret":")",
+                      secret, R"("})");
+    }
+    std::ofstream(cluster->dir_ + "/credentials.json") << json << "]}";
+    master_argv.push_back("--credentials=" + cluster->dir_ + "/credentials.json");
+    master_argv.push_back("--authenticate_http_frameworks");
+    master_argv.push_back("--http_framework_authenticators=basic");
+  }
   if (!options.zk.empty()) {
     master_argv.push_back("--zk=" + options.zk);
     master_argv.push_back("--quorum=1");

@@ -3,6 +3,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -24,6 +25,9 @@ class RealMesosCluster {
     int agents = 1;
     std::string agent_resources = "cpus:2;mem:2048;disk:4096;ports:[31000-31100]";
     std::string zk;  // "zk://127.0.0.1:port/mesos" to elect through ZooKeeper; empty: none
+    // principal -> secret: when given, the master authenticates HTTP
+    // frameworks (basic) against these credentials and no others.
+    std::vector<std::pair<std::string, std::string>> framework_credentials;
   };
   static absl::StatusOr<std::unique_ptr<RealMesosCluster>> Start(Options options);
   ~RealMesosCluster();
