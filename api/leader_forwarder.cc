@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "auth/access.h"
 
 namespace mast {
 namespace {
@@ -9,7 +10,8 @@ namespace {
 // Headers gRPC sets itself; copying them would break or confuse the call.
 bool Reserved(absl::string_view key) {
   return key.empty() || key[0] == ':' || absl::StartsWith(key, "grpc-") || key == "te" ||
-         key == "content-type" || key == "user-agent" || key == "host" || key == kForwardedByHeader;
+         key == "content-type" || key == "user-agent" || key == "host" ||
+         key == kForwardedByHeader || key == auth::kOnBehalfOfHeader;
 }
 
 }  // namespace
@@ -42,7 +44,8 @@ std::shared_ptr<v1::Mast::Stub> LeaderForwarder::StubFor(const std::string& addr
 }
 
 std::unique_ptr<grpc::ClientContext> LeaderForwarder::ForwardContext(
-    const grpc::CallbackServerContext& server, absl::string_view replica_id) {
+    const grpc::CallbackServerContext& server, absl::string_view replica_id,
+    absl::string_view on_behalf_of) {
   std::unique_ptr<grpc::ClientContext> context =
       grpc::ClientContext::FromCallbackServerContext(server);
   for (const auto& [key_ref, value_ref] : server.client_metadata()) {
@@ -51,6 +54,9 @@ std::unique_ptr<grpc::ClientContext> LeaderForwarder::ForwardContext(
     context->AddMetadata(key, std::string(value_ref.data(), value_ref.size()));
   }
   context->AddMetadata(kForwardedByHeader, std::string(replica_id));
+  if (!on_behalf_of.empty()) {
+    context->AddMetadata(auth::kOnBehalfOfHeader, std::string(on_behalf_of));
+  }
   return context;
 }
 

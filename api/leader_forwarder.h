@@ -45,9 +45,12 @@ class LeaderForwarder {
 
   // A client context for forwarding the call of `server`: its deadline and
   // cancellation propagate, the caller's metadata is copied (gRPC's reserved
-  // and pseudo headers excepted) and kForwardedByHeader is set to `replica_id`.
+  // and pseudo headers and the caller's own auth::kOnBehalfOfHeader
+  // excepted), kForwardedByHeader is set to `replica_id`, and
+  // auth::kOnBehalfOfHeader to `on_behalf_of` unless it is empty.
   static std::unique_ptr<grpc::ClientContext> ForwardContext(
-      const grpc::CallbackServerContext& server, absl::string_view replica_id);
+      const grpc::CallbackServerContext& server, absl::string_view replica_id,
+      absl::string_view on_behalf_of = "");
 
  private:
   ChannelFactory factory_;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/arena_allocator.h"
+#include "api/call_auth.h"
 #include "api/service_reads.h"
 
 namespace mast {
@@ -44,14 +45,16 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 
 MastService::MastService(ElectionView election, StateView state, Clock& clock,
                          WritePoster post_write, LeaderForwarder& forwarder, SnapshotWaiter& waiter,
-                         WatchHub& watch)
+                         WatchHub& watch, const auth::AccessControl& access, AuditLog& audit)
     : election_(std::move(election)),
       state_(std::move(state)),
       clock_(clock),
       post_write_(std::move(post_write)),
       forwarder_(forwarder),
       waiter_(waiter),
-      watch_(watch) {
+      watch_(watch),
+      access_(access),
+      audit_(audit) {
   static auto* list_tasks_allocator =
       new ArenaMessageAllocator<v1::ListTasksRequest, v1::ListTasksResponse>();
   static auto* list_services_allocator =
@@ -60,21 +63,91 @@ MastService::MastService(ElectionView election, StateView state, Clock& clock,
   SetMessageAllocatorFor_ListServices(list_services_allocator);
 }
 
+namespace {
+
+// The service a write is about.
+const std::string& ServiceOf(const v1::CreateServiceRequest& r) { return r.spec().name(); }
+const std::string& ServiceOf(const v1::UpdateServiceRequest& r) { return r.spec().name(); }
+const std::string& ServiceOf(const v1::ScaleServiceRequest& r) { return r.name(); }
+const std::string& ServiceOf(const v1::RestartServiceRequest& r) { return r.name(); }
+const std::string& ServiceOf(const v1::DeleteServiceRequest& r) { return r.name(); }
+const std::string& ServiceOf(const v1::RollbackServiceRequest& r) { return r.name(); }
+const std::string& ServiceOf(const v1::DeploymentRequest& r) { return r.service(); }
+const std::string& ServiceOf(const v1::CancelDeploymentRequest& r) { return r.service(); }
+
+// The version a write's answer names (0 when it names none).
+uint64_t VersionAfter(const v1::Service& service) { return service.version(); }
+template <typename Response>
+uint64_t VersionAfter(const Response&) {
+  return 0;
+}
+
+// Keeps the elements of `items` that `keep` accepts, in order.
+template <typename T, typename Keep>
+void KeepOnly(google::protobuf::RepeatedPtrField<T>* items, Keep keep) {
+  int kept = 0;
+  for (int i = 0; i < items->size(); ++i) {
+    if (keep(items->Get(i))) items->SwapElements(i, kept++);
+  }
+  items->DeleteSubrange(kept, items->size() - kept);
+}
+
+}  // namespace
+
+absl::StatusOr<auth::Identity> MastService::Caller(
+    const grpc::CallbackServerContext& context) const {
+  absl::StatusOr<auth::Identity> who = IdentifyCaller(access_, context, clock_.Now());
+  if (!who.ok()) audit_.CountDenial(who.status());
+  return who;
+}
+
+absl::Status MastService::Check(const auth::Identity& who, auth::Role role,
+                                absl::string_view service) const {
+  absl::Status allowed = access_.Authorize(who, role, service);
+  if (!allowed.ok()) audit_.CountDenial(allowed);
+  return allowed;
+}
+
+bool MastService::MayRead(const auth::Identity& who, absl::string_view service) const {
+  return access_.Open() || access_.Authorize(who, auth::Role::kRead, service).ok();
+}
+
+uint64_t MastService::VersionNow(const std::string& service) const {
+  std::shared_ptr<const StateSnapshot> state = state_();
+  auto it = state->services.find(service);
+  return it == state->services.end() ? 0 : it->second->record.service().version();
+}
+
 grpc::ServerUnaryReactor* MastService::GetLeader(grpc::CallbackServerContext* context,
                                                  const mast::v1::GetLeaderRequest*,
                                                  mast::v1::GetLeaderResponse* response) {
-  FillGetLeaderResponse(*election_(), clock_.Now(), response);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::StatusOr<auth::Identity> who = Caller(*context); !who.ok()) {
+    reactor->Finish(ToGrpcStatus(who.status()));
+    return reactor;
+  }
+  FillGetLeaderResponse(*election_(), clock_.Now(), response);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* MastService::Write(grpc::CallbackServerContext* context,
-                                             const Request* request, Response* response,
+                                             const char* method, const Request* request,
+                                             Response* response,
                                              LocalWrite<Request, Response> local,
                                              RemoteWrite<Request, Response> remote) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  AuditRecord audit{{}, context->peer(), method, ServiceOf(*request), 0, 0, absl::OkStatus()};
+  absl::StatusOr<auth::Identity> who = Caller(*context);
+  audit.result = who.ok() ? Check(*who, auth::Role::kWrite, audit.service) : who.status();
+  if (who.ok()) audit.who = *who;
+  if (!audit.result.ok()) {
+    audit.version_before = VersionNow(audit.service);
+    audit_.Record(audit);
+    reactor->Finish(ToGrpcStatus(audit.result));
+    return reactor;
+  }
   std::shared_ptr<const ElectionSnapshot> election = election_();
   if (election->leading) {
     if (!election->ActingLeader(clock_.Now())) {
@@ -83,11 +156,15 @@ grpc::ServerUnaryReactor* MastService::Write(grpc::CallbackServerContext* contex
                                    "suspended or its lease lapsed); retry in a few seconds"));
       return reactor;
     }
-    post_write_([context, request = *request, response, reactor,
-                 local](ServiceWriter& writer) mutable {
+    audit.version_before = VersionNow(audit.service);
+    post_write_([this, context, request = *request, response, reactor, local,
+                 audit = std::move(audit)](ServiceWriter& writer) mutable {
       (writer.*local)(std::move(request),
-                      [context, response,
-                       reactor](absl::StatusOr<ServiceWriter::Written<Response>> result) mutable {
+                      [this, context, response, reactor, audit = std::move(audit)](
+                          absl::StatusOr<ServiceWriter::Written<Response>> result) mutable {
+                        audit.result = result.status();
+                        if (result.ok()) audit.version_after = VersionAfter(result->response);
+                        audit_.Record(audit);
                         if (result.ok()) {
                           *response = std::move(result->response);
                           if (result->store_version > 0) {
@@ -120,8 +197,8 @@ grpc::ServerUnaryReactor* MastService::Write(grpc::CallbackServerContext* contex
     return reactor;
   }
   std::shared_ptr<v1::Mast::Stub> stub = forwarder_.StubFor(election->leader->address);
-  std::shared_ptr<grpc::ClientContext> forward =
-      LeaderForwarder::ForwardContext(*context, election->replica_id);
+  std::shared_ptr<grpc::ClientContext> forward = LeaderForwarder::ForwardContext(
+      *context, election->replica_id, access_.Open() ? "" : OnBehalfOfValue(*who));
   (stub->async()->*remote)(
       forward.get(), request, response, [context, reactor, stub, forward](grpc::Status status) {
         // The leader's store version, so that the caller can read its write here too.
@@ -140,7 +217,7 @@ grpc::ServerUnaryReactor* MastService::CreateService(grpc::CallbackServerContext
                                                      const v1::CreateServiceRequest* request,
                                                      v1::Service* response) {
   return Write<v1::CreateServiceRequest, v1::Service>(
-      context, request, response, &ServiceWriter::Create,
+      context, "CreateService", request, response, &ServiceWriter::Create,
       &v1::Mast::StubInterface::async_interface::CreateService);
 }
 
@@ -148,7 +225,7 @@ grpc::ServerUnaryReactor* MastService::UpdateService(grpc::CallbackServerContext
                                                      const v1::UpdateServiceRequest* request,
                                                      v1::Service* response) {
   return Write<v1::UpdateServiceRequest, v1::Service>(
-      context, request, response, &ServiceWriter::Update,
+      context, "UpdateService", request, response, &ServiceWriter::Update,
       &v1::Mast::StubInterface::async_interface::UpdateService);
 }
 
@@ -156,7 +233,7 @@ grpc::ServerUnaryReactor* MastService::ScaleService(grpc::CallbackServerContext*
                                                     const v1::ScaleServiceRequest* request,
                                                     v1::Service* response) {
   return Write<v1::ScaleServiceRequest, v1::Service>(
-      context, request, response, &ServiceWriter::Scale,
+      context, "ScaleService", request, response, &ServiceWriter::Scale,
       &v1::Mast::StubInterface::async_interface::ScaleService);
 }
 
@@ -164,7 +241,7 @@ grpc::ServerUnaryReactor* MastService::RestartService(grpc::CallbackServerContex
                                                       const v1::RestartServiceRequest* request,
                                                       v1::Service* response) {
   return Write<v1::RestartServiceRequest, v1::Service>(
-      context, request, response, &ServiceWriter::Restart,
+      context, "RestartService", request, response, &ServiceWriter::Restart,
       &v1::Mast::StubInterface::async_interface::RestartService);
 }
 
@@ -172,7 +249,7 @@ grpc::ServerUnaryReactor* MastService::DeleteService(grpc::CallbackServerContext
                                                      const v1::DeleteServiceRequest* request,
                                                      v1::DeleteServiceResponse* response) {
   return Write<v1::DeleteServiceRequest, v1::DeleteServiceResponse>(
-      context, request, response, &ServiceWriter::Delete,
+      context, "DeleteService", request, response, &ServiceWriter::Delete,
       &v1::Mast::StubInterface::async_interface::DeleteService);
 }
 
@@ -180,7 +257,7 @@ grpc::ServerUnaryReactor* MastService::PauseDeployment(grpc::CallbackServerConte
                                                        const v1::DeploymentRequest* request,
                                                        v1::Deployment* response) {
   return Write<v1::DeploymentRequest, v1::Deployment>(
-      context, request, response, &ServiceWriter::Pause,
+      context, "PauseDeployment", request, response, &ServiceWriter::Pause,
       &v1::Mast::StubInterface::async_interface::PauseDeployment);
 }
 
@@ -188,7 +265,7 @@ grpc::ServerUnaryReactor* MastService::ResumeDeployment(grpc::CallbackServerCont
                                                         const v1::DeploymentRequest* request,
                                                         v1::Deployment* response) {
   return Write<v1::DeploymentRequest, v1::Deployment>(
-      context, request, response, &ServiceWriter::Resume,
+      context, "ResumeDeployment", request, response, &ServiceWriter::Resume,
       &v1::Mast::StubInterface::async_interface::ResumeDeployment);
 }
 
@@ -196,7 +273,7 @@ grpc::ServerUnaryReactor* MastService::CancelDeployment(grpc::CallbackServerCont
                                                         const v1::CancelDeploymentRequest* request,
                                                         v1::Deployment* response) {
   return Write<v1::CancelDeploymentRequest, v1::Deployment>(
-      context, request, response, &ServiceWriter::Cancel,
+      context, "CancelDeployment", request, response, &ServiceWriter::Cancel,
       &v1::Mast::StubInterface::async_interface::CancelDeployment);
 }
 
@@ -204,15 +281,30 @@ grpc::ServerUnaryReactor* MastService::RollbackService(grpc::CallbackServerConte
                                                        const v1::RollbackServiceRequest* request,
                                                        v1::Service* response) {
   return Write<v1::RollbackServiceRequest, v1::Service>(
-      context, request, response, &ServiceWriter::Rollback,
+      context, "RollbackService", request, response, &ServiceWriter::Rollback,
       &v1::Mast::StubInterface::async_interface::RollbackService);
 }
 
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* MastService::Read(grpc::CallbackServerContext* context,
                                             const Request* request, Response* response,
-                                            Fill<Request, Response> fill) {
+                                            Fill<Request, Response> fill, absl::string_view service,
+                                            Trim<Response> trim) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<auth::Identity> who = Caller(*context);
+  absl::Status allowed = who.status();
+  if (who.ok() && !service.empty()) allowed = Check(*who, auth::Role::kRead, service);
+  if (!allowed.ok()) {
+    reactor->Finish(ToGrpcStatus(allowed));
+    return reactor;
+  }
+  if (access_.Open()) trim = nullptr;
+  auto answer = [request, response, fill, trim = std::move(trim),
+                 who = *who](const StateSnapshot& snapshot) {
+    absl::Status status = fill(snapshot, *request, response);
+    if (status.ok() && trim) trim(who, response);
+    return ToGrpcStatus(status);
+  };
   const int64_t min_version = request->min_store_version();
   if (min_version < 0) {
     reactor->Finish(
@@ -221,7 +313,7 @@ grpc::ServerUnaryReactor* MastService::Read(grpc::CallbackServerContext* context
     return reactor;
   }
   if (min_version == 0) {
-    reactor->Finish(ToGrpcStatus(fill(*state_(), *request, response)));
+    reactor->Finish(answer(*state_()));
     return reactor;
   }
   absl::Duration wait = kMaxStoreVersionWait;
@@ -231,10 +323,10 @@ grpc::ServerUnaryReactor* MastService::Read(grpc::CallbackServerContext* context
     wait = left - std::min(left / 10, absl::Milliseconds(100));
   }
   waiter_.Await(min_version, wait,
-                [request, response, reactor,
-                 fill](absl::StatusOr<std::shared_ptr<const StateSnapshot>> snapshot) {
+                [reactor, answer = std::move(answer)](
+                    absl::StatusOr<std::shared_ptr<const StateSnapshot>> snapshot) {
                   if (!snapshot.ok()) return reactor->Finish(ToGrpcStatus(snapshot.status()));
-                  reactor->Finish(ToGrpcStatus(fill(**snapshot, *request, response)));
+                  reactor->Finish(answer(**snapshot));
                 });
   return reactor;
 }
@@ -242,31 +334,41 @@ grpc::ServerUnaryReactor* MastService::Read(grpc::CallbackServerContext* context
 grpc::ServerUnaryReactor* MastService::GetService(grpc::CallbackServerContext* context,
                                                   const v1::GetServiceRequest* request,
                                                   v1::GetServiceResponse* response) {
-  return Read(context, request, response, &FillGetService);
+  return Read(context, request, response, &FillGetService, request->name());
 }
 
 grpc::ServerUnaryReactor* MastService::ListServices(grpc::CallbackServerContext* context,
                                                     const v1::ListServicesRequest* request,
                                                     v1::ListServicesResponse* response) {
-  return Read(context, request, response, &FillListServices);
+  return Read<v1::ListServicesRequest, v1::ListServicesResponse>(
+      context, request, response, &FillListServices, "",
+      [this](const auth::Identity& who, v1::ListServicesResponse* answer) {
+        KeepOnly(answer->mutable_services(),
+                 [&](const v1::Service& service) { return MayRead(who, service.spec().name()); });
+      });
 }
 
 grpc::ServerUnaryReactor* MastService::ListTasks(grpc::CallbackServerContext* context,
                                                  const v1::ListTasksRequest* request,
                                                  v1::ListTasksResponse* response) {
-  return Read(context, request, response, &FillListTasks);
+  return Read<v1::ListTasksRequest, v1::ListTasksResponse>(
+      context, request, response, &FillListTasks, request->service(),
+      [this](const auth::Identity& who, v1::ListTasksResponse* answer) {
+        KeepOnly(answer->mutable_tasks(),
+                 [&](const v1::Task& task) { return MayRead(who, task.service()); });
+      });
 }
 
 grpc::ServerUnaryReactor* MastService::ListDeployments(grpc::CallbackServerContext* context,
                                                        const v1::ListDeploymentsRequest* request,
                                                        v1::ListDeploymentsResponse* response) {
-  return Read(context, request, response, &FillListDeployments);
+  return Read(context, request, response, &FillListDeployments, request->service());
 }
 
 grpc::ServerUnaryReactor* MastService::GetDeployment(grpc::CallbackServerContext* context,
                                                      const v1::GetDeploymentRequest* request,
                                                      v1::GetDeploymentResponse* response) {
-  return Read(context, request, response, &FillGetDeployment);
+  return Read(context, request, response, &FillGetDeployment, request->service());
 }
 
 namespace {
@@ -283,13 +385,21 @@ namespace {
 // OnDone finds either nothing to do or no stream.
 class WatchStream final : public grpc::ServerWriteReactor<v1::WatchEvent> {
  public:
-  static WatchStream* Start(WatchHub& hub, const v1::WatchEventsRequest& request) {
+  // `refused`: the caller may not watch (the stream ends with it at once).
+  static WatchStream* Start(WatchHub& hub, const v1::WatchEventsRequest& request,
+                            ServiceFilter may_read, absl::Status refused) {
     auto stream = std::shared_ptr<WatchStream>(new WatchStream(hub));
     stream->self_ = stream;
-    absl::StatusOr<std::shared_ptr<WatchSubscription>> subscription =
-        hub.Subscribe(request, [weak = std::weak_ptr<WatchStream>(stream)] {
+    if (!refused.ok()) {
+      stream->Finish(ToGrpcStatus(refused));
+      return stream.get();
+    }
+    absl::StatusOr<std::shared_ptr<WatchSubscription>> subscription = hub.Subscribe(
+        request,
+        [weak = std::weak_ptr<WatchStream>(stream)] {
           if (std::shared_ptr<WatchStream> alive = weak.lock()) alive->Pump();
-        });
+        },
+        std::move(may_read));
     if (!subscription.ok()) {
       stream->Finish(ToGrpcStatus(subscription.status()));
       return stream.get();
@@ -359,7 +469,12 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::WatchEvent> {
 
 grpc::ServerWriteReactor<v1::WatchEvent>* MastService::WatchEvents(
     grpc::CallbackServerContext* context, const v1::WatchEventsRequest* request) {
-  return WatchStream::Start(watch_, *request);
+  absl::StatusOr<auth::Identity> who = Caller(*context);
+  ServiceFilter may_read;
+  if (who.ok() && !access_.Open()) {
+    may_read = [this, who = *who](absl::string_view service) { return MayRead(who, service); };
+  }
+  return WatchStream::Start(watch_, *request, std::move(may_read), who.status());
 }
 
 }  // namespace mast

@@ -4,11 +4,13 @@
 #include <memory>
 
 #include "absl/functional/any_invocable.h"
+#include "api/audit.h"
 #include "api/leader_forwarder.h"
 #include "api/service_writer.h"
 #include "api/snapshot_waiter.h"
 #include "api/store_version.h"
 #include "api/watch_hub.h"
+#include "auth/access.h"
 #include "common/clock.h"
 #include "election/leader_elector.h"
 #include "mast/v1/mast.grpc.pb.h"
@@ -52,6 +54,14 @@ inline constexpr absl::Duration kMaxStoreVersionWait = absl::Seconds(10);
 //   with a retry hint when no leader is known or when the call was already
 //   forwarded once.
 //
+// Access (auth/access.h): every call is authenticated first
+// (UNAUTHENTICATED), then authorized by service: writes need write on the
+// service (PERMISSION_DENIED, nothing posted or forwarded), reads of a named
+// service read; ListServices, ListTasks (of every service) and WatchEvents
+// leave out what the caller may not read. Every write is audited (AuditLog)
+// where it is refused or performed; a forwarded write names its caller in
+// auth::kOnBehalfOfHeader, which the leader trusts only from a forwarder.
+//
 // Threads: handlers run on gRPC's threads. Everything given to the
 // constructor must outlive the server. A write posted to a loop that stopped
 // is never answered: stop the server first.
@@ -66,8 +76,11 @@ class MastService final : public mast::v1::Mast::CallbackService {
   // leader's lease at read time; `state` returns the StateCache's snapshot;
   // `waiter` (fed the same snapshots) holds reads that wait for a store
   // version; `watch` feeds WatchEvents.
+  // `access` decides who may do what (auth::AllowEverything() for none);
+  // `audit` records the writes.
   MastService(ElectionView election, StateView state, Clock& clock, WritePoster post_write,
-              LeaderForwarder& forwarder, SnapshotWaiter& waiter, WatchHub& watch);
+              LeaderForwarder& forwarder, SnapshotWaiter& waiter, WatchHub& watch,
+              const auth::AccessControl& access, AuditLog& audit);
 
   grpc::ServerUnaryReactor* GetLeader(grpc::CallbackServerContext* context,
                                       const mast::v1::GetLeaderRequest* request,
@@ -126,6 +139,9 @@ class MastService final : public mast::v1::Mast::CallbackService {
   // A read's logic over one snapshot (service_reads.h).
   template <typename Request, typename Response>
   using Fill = absl::Status (*)(const StateSnapshot&, const Request&, Response*);
+  // A read's answer, trimmed to what the caller may see.
+  template <typename Response>
+  using Trim = std::function<void(const auth::Identity& caller, Response*)>;
   // The stub's callback method for the same RPC (e.g.
   // &v1::Mast::StubInterface::async_interface::CreateService).
   template <typename Request, typename Response>
@@ -133,14 +149,26 @@ class MastService final : public mast::v1::Mast::CallbackService {
       grpc::ClientContext*, const Request*, Response*, std::function<void(grpc::Status)>);
 
   template <typename Request, typename Response>
-  grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* context, const Request* request,
-                                  Response* response, LocalWrite<Request, Response> local,
+  grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* context, const char* method,
+                                  const Request* request, Response* response,
+                                  LocalWrite<Request, Response> local,
                                   RemoteWrite<Request, Response> remote);
   // Answers `request` with `fill` from the current snapshot, or from the
-  // first one at its min_store_version.
+  // first one at its min_store_version, once the caller is known and holds
+  // read on `service` (when not empty); `trim` (when set) then drops what
+  // the caller may not read.
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* context, const Request* request,
-                                 Response* response, Fill<Request, Response> fill);
+                                 Response* response, Fill<Request, Response> fill,
+                                 absl::string_view service, Trim<Response> trim = nullptr);
+  // The caller of `context`; a refusal is counted.
+  absl::StatusOr<auth::Identity> Caller(const grpc::CallbackServerContext& context) const;
+  // OK when `who` holds `role` on `service`; a refusal is counted.
+  absl::Status Check(const auth::Identity& who, auth::Role role, absl::string_view service) const;
+  // Whether `who` may read `service` (filters; not counted).
+  bool MayRead(const auth::Identity& who, absl::string_view service) const;
+  // The service's version in the read copy (0: none).
+  uint64_t VersionNow(const std::string& service) const;
 
   ElectionView election_;
   StateView state_;
@@ -149,6 +177,8 @@ class MastService final : public mast::v1::Mast::CallbackService {
   LeaderForwarder& forwarder_;
   SnapshotWaiter& waiter_;
   WatchHub& watch_;
+  const auth::AccessControl& access_;
+  AuditLog& audit_;
 };
 
 // Fills a GetLeaderResponse from an election snapshot at time `now`. A

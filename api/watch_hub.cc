@@ -144,16 +144,22 @@ void AppendServiceEvents(const std::string& name, int64_t version,
 // --- WatchSubscription ---
 
 WatchSubscription::WatchSubscription(std::string prefix, std::function<void()> wake,
-                                     size_t max_queue, int64_t resumed_through)
+                                     size_t max_queue, int64_t resumed_through,
+                                     ServiceFilter may_read)
     : prefix_(std::move(prefix)),
+      may_read_(std::move(may_read)),
       wake_(std::move(wake)),
       max_queue_(std::max<size_t>(max_queue, 1)),
       complete_through_(resumed_through) {}
 
+bool WatchSubscription::Visible(absl::string_view service) const {
+  return absl::StartsWith(service, prefix_) && (may_read_ == nullptr || may_read_(service));
+}
+
 bool WatchSubscription::Wants(const v1::WatchEvent& event) const {
-  if (event.has_service()) return absl::StartsWith(event.service().spec().name(), prefix_);
-  if (event.has_task()) return absl::StartsWith(event.task().service(), prefix_);
-  if (event.has_deployment()) return absl::StartsWith(event.deployment().service(), prefix_);
+  if (event.has_service()) return Visible(event.service().spec().name());
+  if (event.has_task()) return Visible(event.task().service());
+  if (event.has_deployment()) return Visible(event.deployment().service());
   return true;  // LEADER, SYNCED
 }
 
@@ -210,6 +216,17 @@ bool WatchSubscription::Offer(const std::vector<WatchEventPtr>& events) {
   return wake;
 }
 
+bool WatchSubscription::SkipUnreadableBaseNames() {
+  if (may_read_ == nullptr) return true;
+  const StateSnapshot& base = *base_;
+  while (!may_read_(base_name_)) {
+    const std::string* next = NextName(&base_name_, base.services, base.tasks);
+    if (next == nullptr || !absl::StartsWith(*next, prefix_)) return false;
+    base_name_ = *next;
+  }
+  return true;
+}
+
 WatchEventPtr WatchSubscription::NextBaseEvent() {
   const StateSnapshot& base = *base_;
   while (true) {
@@ -225,6 +242,7 @@ WatchEventPtr WatchSubscription::NextBaseEvent() {
       }
       if (first == nullptr || !absl::StartsWith(*first, prefix_)) break;
       base_name_ = *first;
+      if (!SkipUnreadableBaseNames()) break;
     }
     TaskRecordsPtr tasks = Find(base.tasks, base_name_);
     if (!base_service_sent_) {
@@ -248,6 +266,7 @@ WatchEventPtr WatchSubscription::NextBaseEvent() {
     base_name_ = *next;
     base_service_sent_ = false;
     base_task_ = 0;
+    if (!SkipUnreadableBaseNames()) break;
   }
   base_.reset();
   return nullptr;
@@ -471,7 +490,7 @@ void WatchHub::Publish(std::vector<WatchEventPtr> events,
 }
 
 absl::StatusOr<std::shared_ptr<WatchSubscription>> WatchHub::Subscribe(
-    const v1::WatchEventsRequest& request, std::function<void()> wake) {
+    const v1::WatchEventsRequest& request, std::function<void()> wake, ServiceFilter may_read) {
   if (request.from_version() < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("from_version: must be >= 0, not ", request.from_version()));
@@ -479,9 +498,9 @@ absl::StatusOr<std::shared_ptr<WatchSubscription>> WatchHub::Subscribe(
   absl::MutexLock lock(&mu_);
   const bool resume = current_ != nullptr && request.from_version() != 0 &&
                       request.from_version() >= history_floor_;
-  auto subscription = std::make_shared<WatchSubscription>(request.service_prefix(), std::move(wake),
-                                                          options_.queue_events,
-                                                          resume ? request.from_version() : 0);
+  auto subscription = std::make_shared<WatchSubscription>(
+      request.service_prefix(), std::move(wake), options_.queue_events,
+      resume ? request.from_version() : 0, std::move(may_read));
   if (current_ == nullptr) {
     subscription->AwaitBase();
   } else if (!resume) {

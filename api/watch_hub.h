@@ -54,6 +54,9 @@ using WatchEventPtr = std::shared_ptr<const v1::WatchEvent>;
 // Threads: every method is thread-safe. `wake` is called by the hub on the
 // control loop with no lock held, so it may call Next() and the hub's
 // Subscribe / Unsubscribe; it must not block.
+// Whether a caller may see a service's events (nullptr: every service).
+using ServiceFilter = std::function<bool(absl::string_view service)>;
+
 class WatchSubscription {
  public:
   struct Step {
@@ -76,7 +79,7 @@ class WatchSubscription {
 
   // Use WatchHub::Subscribe.
   WatchSubscription(std::string prefix, std::function<void()> wake, size_t max_queue,
-                    int64_t resumed_through);
+                    int64_t resumed_through, ServiceFilter may_read = nullptr);
 
  private:
   friend class WatchHub;
@@ -95,11 +98,18 @@ class WatchSubscription {
   bool Offer(const std::vector<WatchEventPtr>& events);
   // The next event of the initial state, or nullptr when it is all out.
   WatchEventPtr NextBaseEvent() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves base_name_ past the names the caller may not read; false when
+  // none is left under the prefix.
+  bool SkipUnreadableBaseNames() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands out the front of `from` (replay or live changes), noting when a
   // version is complete.
   Step Hand(std::deque<WatchEventPtr>& from) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Whether events of `service` may go out: under the prefix, and readable.
+  bool Visible(absl::string_view service) const;
+
   const std::string prefix_;
+  const ServiceFilter may_read_;
   const std::function<void()> wake_;
   const size_t max_queue_;
   prometheus::Counter* dropped_ = nullptr;  // set by the hub before use
@@ -189,8 +199,11 @@ class WatchHub {
   // A new stream for `request`; INVALID_ARGUMENT for a negative
   // from_version. `wake` is called on the loop, with no lock held, when an
   // idle subscription gets something (so it may call back into the hub).
+  // `may_read` (called under the hub's and the subscription's locks: it
+  // must not call back) hides the services the caller may not read.
   absl::StatusOr<std::shared_ptr<WatchSubscription>> Subscribe(
-      const v1::WatchEventsRequest& request, std::function<void()> wake);
+      const v1::WatchEventsRequest& request, std::function<void()> wake,
+      ServiceFilter may_read = nullptr);
   // Stops feeding `subscription` (when its stream is done).
   void Unsubscribe(const std::shared_ptr<WatchSubscription>& subscription);
   size_t subscriptions() const;

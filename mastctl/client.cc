@@ -1,9 +1,12 @@
 #include "mastctl/client.h"
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 #include <random>
+#include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -14,7 +17,39 @@
 #include "mastctl/error_format.h"
 #include "mastctl/rollout_format.h"
 
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the bearer token sent with every call (see mastd --auth_tokens_file).");
+
 namespace mast::ctl {
+
+namespace {
+std::string bearer_token;  // from --token_file; empty: none
+}  // namespace
+
+absl::Status LoadCredentials() {
+  const std::string path = absl::GetFlag(FLAGS_token_file);
+  if (path.empty()) return absl::OkStatus();
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("--token_file: cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  bearer_token = std::string(absl::StripAsciiWhitespace(text.str()));
+  if (bearer_token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--token_file: ", path, " is empty"));
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<grpc::Channel> Dial(const std::string& endpoint,
+                                    const grpc::ChannelArguments& args) {
+  return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+}
+
+void AddCredentials(grpc::ClientContext& context) {
+  // Metadata rather than call credentials: gRPC sends those only on TLS
+  // channels, and a token over plaintext is the operator's choice.
+  if (!bearer_token.empty()) context.AddMetadata("authorization", "Bearer " + bearer_token);
+}
 
 std::string OutputFormat() {
   std::string o = absl::GetFlag(FLAGS_o);

@@ -10,6 +10,7 @@
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
+#include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
@@ -23,8 +24,18 @@ ABSL_DECLARE_FLAG(uint64_t, expected_version);
 ABSL_DECLARE_FLAG(int64_t, min_store_version);
 ABSL_DECLARE_FLAG(std::string, idempotency_key);
 ABSL_DECLARE_FLAG(bool, force);
+ABSL_DECLARE_FLAG(std::string, token_file);
 
 namespace mast::ctl {
+
+// Reads --token_file (the token alone; surrounding whitespace dropped);
+// an error names the flag. Called once, before any call.
+absl::Status LoadCredentials();
+// A channel to `endpoint` with this invocation's channel credentials.
+std::shared_ptr<grpc::Channel> Dial(const std::string& endpoint,
+                                    const grpc::ChannelArguments& args = {});
+// Adds this invocation's call credentials (the bearer token) to `context`.
+void AddCredentials(grpc::ClientContext& context);
 
 // table or json (--output, -o).
 std::string OutputFormat();
@@ -71,9 +82,9 @@ grpc::Status Call(Rpc<Request, Response> rpc, const Request& request, Response* 
                   std::string* answered_by = nullptr) {
   grpc::Status last(grpc::StatusCode::UNAVAILABLE, "no endpoint given");
   for (const std::string& endpoint : Endpoints()) {
-    auto channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
-    auto stub = mast::v1::Mast::NewStub(channel);
+    auto stub = mast::v1::Mast::NewStub(Dial(endpoint));
     grpc::ClientContext context;
+    AddCredentials(context);
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::GetFlag(FLAGS_timeout)));
     last = ((*stub).*rpc)(&context, request, response);
     if (last.ok() || (last.error_code() != grpc::StatusCode::UNAVAILABLE &&

@@ -346,9 +346,9 @@ int Watch() {
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
     args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-    auto stub = mast::v1::Mast::NewStub(
-        grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args));
+    auto stub = mast::v1::Mast::NewStub(mast::ctl::Dial(endpoint, args));
     grpc::ClientContext context;
+    mast::ctl::AddCredentials(context);
     mast::v1::WatchEventsRequest request;
     request.set_from_version(complete);
     request.set_service_prefix(absl::GetFlag(FLAGS_prefix));
@@ -436,6 +436,10 @@ int main(int argc, char** argv) {
   usage.version_string = [] { return mast::VersionLine("mastctl"); };
   absl::SetFlagsUsageConfig(usage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (absl::Status loaded = mast::ctl::LoadCredentials(); !loaded.ok()) {
+    std::fprintf(stderr, "mastctl: %s\n", std::string(loaded.message()).c_str());
+    return 2;
+  }
   std::string format = mast::ctl::OutputFormat();
   if (format != "table" && format != "json") {
     std::fprintf(stderr, "mastctl: --output: must be table or json, not '%s'\n", format.c_str());

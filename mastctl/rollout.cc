@@ -119,8 +119,9 @@ struct Follower {
 // code), the stream ends (nullopt; `status` says why) or `deadline`.
 std::optional<int> WatchOnce(const std::string& endpoint, const std::string& name,
                              absl::Time deadline, Follower& follower, grpc::Status& status) {
-  auto stub = Mast::NewStub(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+  auto stub = Mast::NewStub(Dial(endpoint));
   grpc::ClientContext context;
+  AddCredentials(context);
   context.set_deadline(absl::ToChronoTime(deadline));
   v1::WatchEventsRequest request;
   request.set_service_prefix(name);

@@ -33,6 +33,15 @@ ABSL_FLAG(std::string, zk_digest_auth_file, "", "Deprecated name of --zk_auth_fi
 ABSL_FLAG(bool, zk_allow_open_acl, false,
           "Accept ZooKeeper state anyone may read and change: without --zk_auth_file (the "
           "znodes Mast creates are then open), or a state tree with open znodes.");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "Bearer tokens, stored as SHA-256 hashes: '<identity> sha256:<hex> "
+          "[expires=<RFC 3339>]' per line. Needs --auth_policy_file. Reloaded on change.");
+ABSL_FLAG(std::string, auth_policy_file, "",
+          "Who may do what: 'grant <identity> <read|write|admin> <prefix|*>', "
+          "'anonymous <role> <prefix|*>', 'forwarder <identity>' per line. Without it every "
+          "caller may do everything. Reloaded on change.");
+ABSL_FLAG(absl::Duration, auth_reload_interval, absl::Seconds(5),
+          "How often the auth files are checked for changes (on a call).");
 ABSL_FLAG(std::string, grpc_address, "0.0.0.0:7070",
           "Address the gRPC API listens on (port 0: any free port).");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9090",
@@ -275,6 +284,16 @@ absl::StatusOr<DaemonConfig> ConfigFromFlags() {
   DaemonConfig config;
   config.log_format = absl::GetFlag(FLAGS_log_format);
   MAST_RETURN_IF_ERROR(ZkConfigFromFlags(config));
+  config.auth.tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
+  config.auth.policy_file = absl::GetFlag(FLAGS_auth_policy_file);
+  config.auth.reload_interval = absl::GetFlag(FLAGS_auth_reload_interval);
+  if (!config.auth.tokens_file.empty() && config.auth.policy_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--auth_tokens_file: needs --auth_policy_file (who may do what)");
+  }
+  if (config.auth.reload_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--auth_reload_interval: must be positive");
+  }
   config.election.election_path = config.zk_root + "/election";
 
   config.grpc_address = absl::GetFlag(FLAGS_grpc_address);

@@ -4,6 +4,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "auth/file_access_control.h"
 #include "common/log.h"
 #include "election/leader_elector.h"
 #include "scheduler/control/framework_controller.h"
@@ -21,6 +22,9 @@ struct DaemonConfig {
   // --zk_allow_open_acl: start without digest auth, or on a tree with open znodes.
   bool zk_allow_open_acl = false;
   LeaderElectorConfig election;
+  // --auth_*: the files, unchecked (MakeFileAccessControl reads them).
+  // No policy file: every caller may do everything.
+  auth::FileAccessControlConfig auth;
   std::string grpc_address;
   std::string metrics_address;
   absl::Duration shutdown_grace;

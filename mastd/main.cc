@@ -112,6 +112,7 @@ class Daemon {
 
   // 0 on success, else the exit code (after printing why).
   int Start() {
+    if (absl::Status s = LoadAccess(); !s.ok()) return Fail("auth", s);
     // The store opens on the loop once the API's port is bound (a replica
     // that cannot listen says only that, and touches no ZooKeeper); writes
     // the API posts meanwhile queue behind it, so they find the writer.
@@ -210,6 +211,20 @@ class Daemon {
   // The API first among what names this replica: the port it binds fills
   // the defaults of --replica_id and --advertise_address. Until the elector
   // exists (StartElection) the API reports that no leader is known.
+  // Who may do what: the auth files, or everyone everything without a policy.
+  absl::Status LoadAccess() {
+    if (config_.auth.policy_file.empty()) {
+      access_ = auth::AllowEverything();
+      return absl::OkStatus();
+    }
+    config_.auth.registry = registry_.get();
+    absl::StatusOr<std::unique_ptr<auth::AccessControl>> access =
+        auth::MakeFileAccessControl(config_.auth);
+    if (!access.ok()) return access.status();
+    access_ = std::move(*access);
+    return absl::OkStatus();
+  }
+
   absl::Status StartGrpc() {
     service_ = std::make_unique<MastService>(
         [this]() -> std::shared_ptr<const ElectionSnapshot> {
@@ -222,7 +237,7 @@ class Daemon {
         [this](absl::AnyInvocable<void(ServiceWriter&) &&> task) {
           loop_.Post([this, task = std::move(task)]() mutable { std::move(task)(*writer_); });
         },
-        forwarder_, snapshot_waiter_, watch_hub_);
+        forwarder_, snapshot_waiter_, watch_hub_, *access_, audit_);
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
@@ -434,6 +449,8 @@ class Daemon {
   mesos::MesosMetrics mesos_metrics_;
   mesos::HttpTransport transport_;
   LeaderForwarder forwarder_;
+  std::unique_ptr<auth::AccessControl> access_;
+  AuditLog audit_{registry_.get()};
   // WatchEvents: fed on the loop (cache listener, on_new_leader).
   WatchHub watch_hub_;
   const std::shared_ptr<const ElectionSnapshot> no_election_ = std::make_shared<ElectionSnapshot>();

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "tests/fakes/manual_clock.h"
+#include "tests/support/metric_value.h"
 
 namespace mast::auth {
 namespace {
@@ -56,18 +57,8 @@ class FileAccessControlTest : public ::testing::Test {
     return access.Authenticate(credentials, clock_.Now());
   }
   double Reloads(const std::string& file, const std::string& result) {
-    for (const auto& family : registry_.Collect()) {
-      if (family.name != "mast_auth_file_reloads_total") continue;
-      for (const auto& metric : family.metric) {
-        bool file_ok = false, result_ok = false;
-        for (const auto& label : metric.label) {
-          file_ok |= label.name == "file" && label.value == file;
-          result_ok |= label.name == "result" && label.value == result;
-        }
-        if (file_ok && result_ok) return metric.counter.value;
-      }
-    }
-    return -1;
+    return ::mast::testing::MetricValue(registry_, "mast_auth_file_reloads_total",
+                                        {{"file", file}, {"result", result}});
   }
 
   ManualClock clock_;

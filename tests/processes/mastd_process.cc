@@ -34,6 +34,7 @@ MastdProcess& ReplicaSet::Start(const std::string& zk_hosts, const std::string& 
   options.session_timeout = session_timeout;
   options.log_dir = log_dir_;
   options.extra_flags = std::move(extra_flags);
+  options.bearer_token = token_;
   auto replica = MastdProcess::Start(options);
   if (!replica.ok()) {
     // Every caller needs the replica; without it there is nothing to test.
@@ -113,6 +114,9 @@ std::string MastdProcess::grpc_address() const { return absl::StrCat("127.0.0.1:
 absl::StatusOr<mast::v1::GetLeaderResponse> MastdProcess::GetLeader() const {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  if (!options_.bearer_token.empty()) {
+    context.AddMetadata("authorization", "Bearer " + options_.bearer_token);
+  }
   mast::v1::GetLeaderResponse response;
   grpc::Status status = stub_->GetLeader(&context, mast::v1::GetLeaderRequest(), &response);
   if (!status.ok()) {

@@ -26,6 +26,9 @@ class MastdProcess {
     std::string replica_id;
     std::vector<std::string> extra_flags;
     std::string log_dir;  // where <replica_id>.log goes; required
+    // Sent as "authorization: Bearer <token>" on GetLeader (for replicas
+    // started with --auth_tokens_file); empty: none.
+    std::string bearer_token;
   };
 
   static absl::StatusOr<std::unique_ptr<MastdProcess>> Start(Options options);
@@ -73,6 +76,8 @@ class ReplicaSet {
   // Starts a replica (fails the test if it cannot).
   MastdProcess& Start(const std::string& zk_hosts, const std::string& id,
                       absl::Duration session_timeout, std::vector<std::string> extra_flags = {});
+  // The token replicas started from now on use for their own GetLeader.
+  void UseToken(std::string token) { token_ = std::move(token); }
   // Writes every replica's log to stderr (for a failed test).
   void DumpLogs() const;
   std::vector<std::unique_ptr<MastdProcess>>& replicas() { return replicas_; }
@@ -80,6 +85,7 @@ class ReplicaSet {
 
  private:
   std::string log_dir_;
+  std::string token_;
   std::vector<std::unique_ptr<MastdProcess>> replicas_;
 };
 
