@@ -31,8 +31,8 @@ void AuditLog::CountDenial(const absl::Status& status) {
 
 void AuditLog::Record(const AuditRecord& record) {
   const std::string code = absl::StatusCodeToString(record.result.code());
-  const bool refused_by_auth = absl::IsUnauthenticated(record.result) ||
-                               absl::IsPermissionDenied(record.result);
+  const bool refused_by_auth =
+      absl::IsUnauthenticated(record.result) || absl::IsPermissionDenied(record.result);
   Log(refused_by_auth ? LogLevel::kWarning : LogLevel::kInfo, "audit",
       {{"who", DescribeCaller(record.who)},
        {"peer", record.peer},

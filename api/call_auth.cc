@@ -5,8 +5,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace mast {
 
@@ -50,9 +50,9 @@ absl::StatusOr<auth::Identity> IdentifyCaller(const auth::AccessControl& access,
   if (!on_behalf_of || !access.MayActForOthers(*direct)) return direct;
   std::optional<auth::Identity> caller = ParseOnBehalfOf(*on_behalf_of);
   if (!caller) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "the forwarding replica named the caller '", on_behalf_of->substr(0, 256),
-        "'; want token:<name>, certificate:<name> or anonymous"));
+    return absl::UnauthenticatedError(
+        absl::StrCat("the forwarding replica named the caller '", on_behalf_of->substr(0, 256),
+                     "'; want token:<name>, certificate:<name> or anonymous"));
   }
   return *caller;
 }

@@ -16,17 +16,38 @@
 #include "google/protobuf/util/json_util.h"
 #include "mastctl/error_format.h"
 #include "mastctl/rollout_format.h"
+#include "tls/tls_files.h"
 
 ABSL_FLAG(std::string, token_file, "",
           "File holding the bearer token sent with every call (see mastd --auth_tokens_file).");
+ABSL_FLAG(std::string, ca, "",
+          "PEM bundle of the CAs that sign the replicas' certificates: dial with TLS (also "
+          "implied by --cert; without --ca the system roots verify the server).");
+ABSL_FLAG(std::string, cert, "", "PEM client certificate for mutual TLS (with --key).");
+ABSL_FLAG(std::string, key, "", "PEM private key of --cert.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name the replicas' certificates carry, when it is not the host dialled.");
 
 namespace mast::ctl {
 
 namespace {
 std::string bearer_token;  // from --token_file; empty: none
+// From --ca, --cert, --key: TLS when set.
+std::optional<tls::ChannelFiles> tls_files;
+std::shared_ptr<grpc::ChannelCredentials> tls_credentials;
 }  // namespace
 
 absl::Status LoadCredentials() {
+  if (!absl::GetFlag(FLAGS_ca).empty() || !absl::GetFlag(FLAGS_cert).empty() ||
+      !absl::GetFlag(FLAGS_key).empty()) {
+    tls::ChannelFiles files{absl::GetFlag(FLAGS_ca), absl::GetFlag(FLAGS_cert),
+                            absl::GetFlag(FLAGS_key), absl::GetFlag(FLAGS_tls_server_name)};
+    if (absl::Status s = tls::CheckChannelFiles(files); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--ca/--cert/--key: ", s.message()));
+    }
+    tls_credentials = tls::MakeChannelCredentials(files);
+    tls_files = std::move(files);
+  }
   const std::string path = absl::GetFlag(FLAGS_token_file);
   if (path.empty()) return absl::OkStatus();
   std::ifstream in(path);
@@ -40,9 +61,12 @@ absl::Status LoadCredentials() {
   return absl::OkStatus();
 }
 
-std::shared_ptr<grpc::Channel> Dial(const std::string& endpoint,
-                                    const grpc::ChannelArguments& args) {
-  return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+std::shared_ptr<grpc::Channel> Dial(const std::string& endpoint, grpc::ChannelArguments args) {
+  if (!tls_files.has_value()) {
+    return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+  }
+  if (!tls_files->server_name.empty()) args.SetSslTargetNameOverride(tls_files->server_name);
+  return grpc::CreateCustomChannel(endpoint, tls_credentials, args);
 }
 
 void AddCredentials(grpc::ClientContext& context) {

@@ -28,12 +28,13 @@ ABSL_DECLARE_FLAG(std::string, token_file);
 
 namespace mast::ctl {
 
-// Reads --token_file (the token alone; surrounding whitespace dropped);
-// an error names the flag. Called once, before any call.
+// Reads --token_file (the token alone; surrounding whitespace dropped) and
+// checks --ca, --cert, --key; an error names the flag. Called once, before
+// any call.
 absl::Status LoadCredentials();
-// A channel to `endpoint` with this invocation's channel credentials.
-std::shared_ptr<grpc::Channel> Dial(const std::string& endpoint,
-                                    const grpc::ChannelArguments& args = {});
+// A channel to `endpoint` with this invocation's channel credentials (TLS
+// when --ca or --cert is given).
+std::shared_ptr<grpc::Channel> Dial(const std::string& endpoint, grpc::ChannelArguments args = {});
 // Adds this invocation's call credentials (the bearer token) to `context`.
 void AddCredentials(grpc::ClientContext& context);
 

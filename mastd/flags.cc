@@ -40,6 +40,27 @@ ABSL_FLAG(std::string, auth_policy_file, "",
           "Who may do what: 'grant <identity> <read|write|admin> <prefix|*>', "
           "'anonymous <role> <prefix|*>', 'forwarder <identity>' per line. Without it every "
           "caller may do everything. Reloaded on change.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the gRPC server (leaf first). With --tls_key, the API "
+          "(and the forwarding of writes to the leader) uses TLS. Reloaded on change.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM bundle of the CAs whose client certificates the server accepts (mTLS); a "
+          "verified certificate's first SAN, else its CN, names the caller for the policy.");
+ABSL_FLAG(bool, tls_require_client_cert, false,
+          "Refuse, in the handshake, clients without a certificate from --tls_client_ca "
+          "(else they may still call with a token).");
+ABSL_FLAG(std::string, tls_peer_ca, "",
+          "PEM bundle that signs the other replicas' server certificates, for forwarding "
+          "writes to the leader (default: --tls_client_ca, else the system roots).");
+ABSL_FLAG(std::string, tls_peer_server_name, "",
+          "Name the leader's certificate must carry when forwarding to it (default: the host "
+          "of its --advertise_address).");
+ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Minutes(1),
+          "How often the TLS files are checked for a replacement.");
+ABSL_FLAG(bool, allow_plaintext, false,
+          "Serve the gRPC API without TLS (no --tls_cert): anyone on the path reads the "
+          "tokens. For tests and loopback only.");
 ABSL_FLAG(absl::Duration, auth_reload_interval, absl::Seconds(5),
           "How often the auth files are checked for changes (on a call).");
 ABSL_FLAG(std::string, grpc_address, "0.0.0.0:7070",
@@ -280,6 +301,56 @@ std::string AbslUnparseFlag(LogFormat format) {
   return format == LogFormat::kJson ? "json" : "logfmt";
 }
 
+namespace {
+
+absl::Status TlsConfigFromFlags(DaemonConfig& config) {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  const std::string client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  const absl::Duration reload = absl::GetFlag(FLAGS_tls_reload_interval);
+  config.allow_plaintext = absl::GetFlag(FLAGS_allow_plaintext);
+  if (reload < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--tls_reload_interval: must be at least 1s");
+  }
+  if (cert.empty() != key.empty()) {
+    return absl::InvalidArgumentError(cert.empty() ? "--tls_cert: needed with --tls_key"
+                                                   : "--tls_key: needed with --tls_cert");
+  }
+  if (cert.empty()) {
+    if (!client_ca.empty() || absl::GetFlag(FLAGS_tls_require_client_cert)) {
+      return absl::InvalidArgumentError(
+          "--tls_client_ca: client certificates need TLS (--tls_cert, --tls_key)");
+    }
+    if (!config.allow_plaintext) {
+      return absl::InvalidArgumentError(
+          "--tls_cert: not given, so the API would be served in plaintext (tokens readable "
+          "on the wire); give --tls_cert and --tls_key, or --allow_plaintext");
+    }
+    return absl::OkStatus();
+  }
+  tls::ServerFiles server{cert, key, client_ca, absl::GetFlag(FLAGS_tls_require_client_cert),
+                          reload};
+  if (absl::Status s = tls::CheckServerFiles(server); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tls_cert/--tls_key/--tls_client_ca: ", s.message()));
+  }
+  std::string peer_ca = absl::GetFlag(FLAGS_tls_peer_ca);
+  if (peer_ca.empty()) peer_ca = client_ca;
+  tls::ChannelFiles forward{peer_ca, cert, key, absl::GetFlag(FLAGS_tls_peer_server_name), reload};
+  if (absl::Status s = tls::CheckChannelFiles(forward); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--tls_peer_ca: ", s.message()));
+  }
+  if (!client_ca.empty() && config.auth.policy_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_client_ca: needs --auth_policy_file (who each certificate may act as)");
+  }
+  config.tls = std::move(server);
+  config.forward_tls = std::move(forward);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<DaemonConfig> ConfigFromFlags() {
   DaemonConfig config;
   config.log_format = absl::GetFlag(FLAGS_log_format);
@@ -294,6 +365,7 @@ absl::StatusOr<DaemonConfig> ConfigFromFlags() {
   if (config.auth.reload_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--auth_reload_interval: must be positive");
   }
+  MAST_RETURN_IF_ERROR(TlsConfigFromFlags(config));
   config.election.election_path = config.zk_root + "/election";
 
   config.grpc_address = absl::GetFlag(FLAGS_grpc_address);

@@ -11,6 +11,7 @@
 #include "scheduler/control/task_scheduler.h"
 #include "scheduler/mesos/http_mesos_client.h"
 #include "scheduler/mesos/zk_master_detector.h"
+#include "tls/tls_files.h"
 #include "zk/zk_session.h"
 
 namespace mast {
@@ -25,6 +26,12 @@ struct DaemonConfig {
   // --auth_*: the files, unchecked (MakeFileAccessControl reads them).
   // No policy file: every caller may do everything.
   auth::FileAccessControlConfig auth;
+  // --tls_*: the gRPC server's files (tls.cert_file empty: plaintext, only
+  // with --allow_plaintext) and the forwarding channel's (the replica's own
+  // certificate as its client certificate; the CA that signs the peers').
+  std::optional<tls::ServerFiles> tls;
+  std::optional<tls::ChannelFiles> forward_tls;
+  bool allow_plaintext = false;
   std::string grpc_address;
   std::string metrics_address;
   absl::Duration shutdown_grace;

@@ -21,9 +21,11 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "api/grpc_server_metrics.h"
 #include "api/leader_forwarder.h"
 #include "api/mast_service.h"
 #include "api/service_writer.h"
@@ -53,6 +55,8 @@
 #include "store/service_store.h"
 #include "store/state_cache.h"
 #include "store/zk_store.h"
+#include "tls/certificate_metrics.h"
+#include "tls/tls_files.h"
 #include "zk/throttled_zk_client.h"
 #include "zk/zk_acl_check.h"
 #include "zk/zk_session.h"
@@ -65,6 +69,40 @@ constexpr char kLeaderHealthService[] = "mast.v1.Leader";
 constexpr size_t kStoreRequestsInFlight = 64;
 // Znodes whose ACL the start-up check reads, at most (zk_acl_check.h).
 constexpr int kMaxAclChecks = 500;
+
+// The follower-to-leader channels: TLS with this replica's certificate as
+// its client certificate (the leader sees a forwarder) when the API uses
+// TLS; else plaintext.
+LeaderForwarder::ChannelFactory ForwardChannels(const DaemonConfig& config) {
+  if (!config.forward_tls.has_value()) return {};
+  tls::ChannelFiles files = *config.forward_tls;
+  std::shared_ptr<grpc::ChannelCredentials> credentials = tls::MakeChannelCredentials(files);
+  return [files, credentials](const std::string& address) {
+    return grpc::CreateCustomChannel(address, credentials, tls::ChannelArgumentsFor(files));
+  };
+}
+
+// The TLS certificates a replica uses, for their expiry metric.
+std::shared_ptr<tls::CertificateMetrics> CertificatesOf(const DaemonConfig& config) {
+  std::vector<std::pair<std::string, std::string>> files;
+  if (config.tls.has_value()) {
+    files.emplace_back("server", config.tls->cert_file);
+    if (!config.tls->client_ca_file.empty()) {
+      files.emplace_back("client_ca", config.tls->client_ca_file);
+    }
+    if (config.forward_tls.has_value() && !config.forward_tls->ca_file.empty() &&
+        config.forward_tls->ca_file != config.tls->client_ca_file) {
+      files.emplace_back("peer_ca", config.forward_tls->ca_file);
+    }
+  }
+  return std::make_shared<tls::CertificateMetrics>(std::move(files));
+}
+
+// True when `address` (host:port) listens only on loopback.
+bool LoopbackOnly(absl::string_view address) {
+  return absl::StartsWith(address, "127.") || absl::StartsWith(address, "[::1]:") ||
+         absl::StartsWith(address, "localhost:");
+}
 
 int Fail(absl::string_view what, const absl::Status& status) {
   std::fprintf(stderr, "mastd: %s: %s\n", std::string(what).c_str(),
@@ -108,6 +146,8 @@ class Daemon {
         scheduler_metrics_(*registry_),
         watch_metrics_(*registry_),
         mesos_metrics_(*registry_),
+        forwarder_(ForwardChannels(config_)),
+        certificate_metrics_(CertificatesOf(config_)),
         watch_hub_(WatchHub::Options(), &watch_metrics_) {}
 
   // 0 on success, else the exit code (after printing why).
@@ -241,11 +281,25 @@ class Daemon {
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(config_.grpc_address, grpc::InsecureServerCredentials(), &grpc_port_);
+    std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+    if (config_.tls.has_value()) {
+      credentials = tls::MakeServerCredentials(*config_.tls);
+    } else if (!LoopbackOnly(config_.grpc_address)) {
+      LogWarning("grpc_plaintext",
+                 {{"grpc_address", config_.grpc_address},
+                  {"why",
+                   "--allow_plaintext: bearer tokens and service specs cross the network "
+                   "unencrypted; give --tls_cert and --tls_key"}});
+    }
+    builder.AddListeningPort(config_.grpc_address, credentials, &grpc_port_);
     // Watch clients ping quiet streams every 20 s (mastctl watch) to notice a
     // vanished replica; accept that rather than answer with too_many_pings.
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
     builder.RegisterService(service_.get());
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(grpc_metrics_.NewInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
     server_ = builder.BuildAndStart();
     if (server_ == nullptr || grpc_port_ == 0) {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.grpc_address));
@@ -314,6 +368,7 @@ class Daemon {
     exposer_->RegisterCollectable(registry_);
     // The exposer keeps weak references: the daemon owns what it collects.
     exposer_->RegisterCollectable(process_metrics_);
+    exposer_->RegisterCollectable(certificate_metrics_);
     std::vector<int> ports = exposer_->GetListeningPorts();
     metrics_port_ = ports.empty() ? 0 : ports.front();
     return absl::OkStatus();
@@ -449,8 +504,10 @@ class Daemon {
   mesos::MesosMetrics mesos_metrics_;
   mesos::HttpTransport transport_;
   LeaderForwarder forwarder_;
+  std::shared_ptr<tls::CertificateMetrics> certificate_metrics_;
   std::unique_ptr<auth::AccessControl> access_;
   AuditLog audit_{registry_.get()};
+  GrpcServerMetrics grpc_metrics_{*registry_, clock_};
   // WatchEvents: fed on the loop (cache listener, on_new_leader).
   WatchHub watch_hub_;
   const std::shared_ptr<const ElectionSnapshot> no_election_ = std::make_shared<ElectionSnapshot>();

@@ -190,8 +190,7 @@ TEST_F(MastServiceAuthTest, EveryWriteIsRefusedWithoutRightsAndNothingIsWritten)
       for (const Case& c : cases) {
         std::unique_ptr<grpc::ClientContext> context = Context(c.token);
         grpc::Status status = write(context.get());
-        const std::string where = absl::StrCat(method, ", ", c.who, ", leading ",
-                                               election.leading);
+        const std::string where = absl::StrCat(method, ", ", c.who, ", leading ", election.leading);
         EXPECT_EQ(status.error_code(), c.code) << where << ": " << status.error_message();
         EXPECT_THAT(status.error_message(), HasSubstr(c.message)) << where;
         ++refusals;
@@ -203,10 +202,8 @@ TEST_F(MastServiceAuthTest, EveryWriteIsRefusedWithoutRightsAndNothingIsWritten)
   // 2 elections x 9 writes x (3 unauthenticated + 2 denied), each audited.
   EXPECT_EQ(refusals, 90);
   EXPECT_EQ(MetricValue(registry_, "mast_auth_denials_total", {{"code", "UNAUTHENTICATED"}}), 54);
-  EXPECT_EQ(MetricValue(registry_, "mast_auth_denials_total", {{"code", "PERMISSION_DENIED"}}),
-            36);
-  EXPECT_EQ(MetricValue(registry_, "mast_audit_events_total", {{"result", "UNAUTHENTICATED"}}),
-            54);
+  EXPECT_EQ(MetricValue(registry_, "mast_auth_denials_total", {{"code", "PERMISSION_DENIED"}}), 36);
+  EXPECT_EQ(MetricValue(registry_, "mast_audit_events_total", {{"result", "UNAUTHENTICATED"}}), 54);
   EXPECT_EQ(MetricValue(registry_, "mast_audit_events_total", {{"result", "PERMISSION_DENIED"}}),
             36);
 }
@@ -258,8 +255,7 @@ TEST_F(MastServiceAuthTest, TheLeaderTrustsTheNamedCallerOnlyFromAForwarder) {
   }
   // Only the allowed one reached the writer.
   EXPECT_EQ(LocalWrites(), 1);
-  EXPECT_EQ(MetricValue(registry_, "mast_audit_events_total", {{"result", "INVALID_ARGUMENT"}}),
-            1);
+  EXPECT_EQ(MetricValue(registry_, "mast_audit_events_total", {{"result", "INVALID_ARGUMENT"}}), 1);
 }
 
 TEST_F(MastServiceAuthTest, ReadsAreFilteredToWhatTheCallerMaySee) {
@@ -279,8 +275,7 @@ TEST_F(MastServiceAuthTest, ReadsAreFilteredToWhatTheCallerMaySee) {
   {
     v1::ListServicesResponse response;
     ASSERT_TRUE(
-        stub_->ListServices(Context("bob-token").get(), v1::ListServicesRequest(), &response)
-            .ok());
+        stub_->ListServices(Context("bob-token").get(), v1::ListServicesRequest(), &response).ok());
     EXPECT_THAT(names(response), ElementsAre("other/db", "team/web"));
   }
   {
@@ -291,8 +286,8 @@ TEST_F(MastServiceAuthTest, ReadsAreFilteredToWhatTheCallerMaySee) {
   }
   {
     v1::ListTasksResponse response;
-    ASSERT_TRUE(stub_->ListTasks(Context("alice-token").get(), v1::ListTasksRequest(), &response)
-                    .ok());
+    ASSERT_TRUE(
+        stub_->ListTasks(Context("alice-token").get(), v1::ListTasksRequest(), &response).ok());
     ASSERT_EQ(response.tasks_size(), 1);
     EXPECT_EQ(response.tasks(0).id(), "team/web.1");
     v1::ListTasksRequest other;
@@ -312,9 +307,9 @@ TEST_F(MastServiceAuthTest, ReadsAreFilteredToWhatTheCallerMaySee) {
   }
   {
     v1::GetLeaderResponse response;
-    EXPECT_EQ(stub_->GetLeader(Context("guess").get(), v1::GetLeaderRequest(), &response)
-                  .error_code(),
-              grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(
+        stub_->GetLeader(Context("guess").get(), v1::GetLeaderRequest(), &response).error_code(),
+        grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_TRUE(
         stub_->GetLeader(Context("bob-token").get(), v1::GetLeaderRequest(), &response).ok());
   }

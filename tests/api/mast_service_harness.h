@@ -213,7 +213,6 @@ class MastServiceRoutingTest : public ::testing::Test {
   std::unique_ptr<v1::Mast::Stub> stub_;
 };
 
-
 // A snapshot sequence for the watch tests: `n` services s1..sn at version
 // `version`, each with `payload` bytes in its env (to fill flow-control
 // windows).
@@ -231,6 +230,5 @@ inline std::shared_ptr<const StateSnapshot> Services(int64_t version, int n, siz
   }
   return snapshot;
 }
-
 
 }  // namespace mast

@@ -40,8 +40,8 @@ class ApiAuthTest : public ::testing::Test {
     zk_ = std::move(*zk);
     const std::string dir = set_.log_dir();
     std::ofstream(dir + "/tokens") << absl::StrCat(
-        "# who sha256:<hex of the token>\n", "alice sha256:", auth::Sha256Hex("alice-secret"),
-        "\n", "bob sha256:", auth::Sha256Hex("bob-secret"), "\n",
+        "# who sha256:<hex of the token>\n", "alice sha256:", auth::Sha256Hex("alice-secret"), "\n",
+        "bob sha256:", auth::Sha256Hex("bob-secret"), "\n",
         "ops sha256:", auth::Sha256Hex("ops-secret"), "\n");
     std::ofstream(dir + "/policy") << "grant alice write team/\n"
                                       "grant bob read team/\n"
@@ -61,35 +61,15 @@ class ApiAuthTest : public ::testing::Test {
     if (HasFailure()) set_.DumpLogs();
   }
 
-  int WaitForLeader() {
-    int leader = -1;
-    WaitFor(
-        [&] {
-          for (size_t i = 0; i < replicas_.size(); ++i) {
-            auto answer = replicas_[i]->GetLeader();
-            if (!answer.ok()) return false;
-            if (answer->is_leader()) leader = static_cast<int>(i);
-          }
-          return leader >= 0;
-        },
-        absl::Seconds(30));
-    return leader;
-  }
-
   // mastctl against `replica` as `who` ("": no token); its exit code.
   int Mastctl(int replica, const std::string& who, std::vector<std::string> args,
               std::string* out) {
-    std::vector<std::string> argv = {testing::MastctlBinary(),
-                                     "--endpoint=" + replicas_[replica]->grpc_address()};
+    std::vector<std::string> argv = {"--endpoint=" + replicas_[replica]->grpc_address()};
     if (!who.empty()) {
       argv.push_back(absl::StrCat("--token_file=", set_.log_dir(), "/", who, ".token"));
     }
     argv.insert(argv.end(), args.begin(), args.end());
-    auto ctl = Subprocess::Spawn(argv, absl::StrCat(set_.log_dir(), "/mastctl-", ++ctl_runs_));
-    if (!ctl.ok()) return -1;
-    auto exited = ctl->Wait(absl::Seconds(20));
-    *out = ctl->ReadLog();
-    return exited.has_value() && WIFEXITED(*exited) ? WEXITSTATUS(*exited) : -1;
+    return set_.RunMastctl(argv, out);
   }
 
   // Every replica shows `name` at `version` with `instances`, as ops sees it.
@@ -107,19 +87,18 @@ class ApiAuthTest : public ::testing::Test {
   }
 
   std::unique_ptr<ZkServer> zk_;
-  int ctl_runs_ = 0;
   testing::ReplicaSet set_;
   std::vector<std::unique_ptr<MastdProcess>>& replicas_ = set_.replicas();
 };
 
 TEST_F(ApiAuthTest, RefusedCallsChangeNothingAndReadsAreFiltered) {
-  const int leader = WaitForLeader();
+  const int leader = set_.WaitForAgreedLeader();
   ASSERT_GE(leader, 0);
   const int follower = (leader + 1) % 3;
   const std::string dir = set_.log_dir();
   for (const char* name : {"team/web", "other/db"}) {
-    std::ofstream(absl::StrCat(dir, "/", name[0] == 't' ? "web" : "db", ".json")) << absl::StrCat(
-        R"({"name": ")", name, R"(", "command": {"shell": "sleep 1"},
+    std::ofstream(absl::StrCat(dir, "/", name[0] == 't' ? "web" : "db", ".json"))
+        << absl::StrCat(R"({"name": ")", name, R"(", "command": {"shell": "sleep 1"},
         "resources": {"cpus": 0.1, "memMib": 32}, "instances": 1})");
   }
   std::string out;
@@ -137,10 +116,9 @@ TEST_F(ApiAuthTest, RefusedCallsChangeNothingAndReadsAreFiltered) {
     const char* who;
     const char* code;
   };
-  for (const Refusal& r : {Refusal{follower, "bob", "PERMISSION_DENIED"},
-                           Refusal{leader, "bob", "PERMISSION_DENIED"},
-                           Refusal{follower, "", "UNAUTHENTICATED"},
-                           Refusal{leader, "wrong", "UNAUTHENTICATED"}}) {
+  for (const Refusal& r :
+       {Refusal{follower, "bob", "PERMISSION_DENIED"}, Refusal{leader, "bob", "PERMISSION_DENIED"},
+        Refusal{follower, "", "UNAUTHENTICATED"}, Refusal{leader, "wrong", "UNAUTHENTICATED"}}) {
     EXPECT_EQ(Mastctl(r.replica, r.who, {"scale", "team/web", "3"}, &out), 1) << out;
     EXPECT_THAT(out, HasSubstr(absl::StrCat("mastctl: ", r.code, ": "))) << r.who;
     EXPECT_EQ(Mastctl(r.replica, r.who, {"rm", "team/web"}, &out), 1) << out;
@@ -163,14 +141,23 @@ TEST_F(ApiAuthTest, RefusedCallsChangeNothingAndReadsAreFiltered) {
 
   // The leader audited the writes it performed, with who and versions;
   // each replica the refusals it made.
-  EXPECT_TRUE(replicas_[leader]->LogContains(
-      "event=audit who=token:alice peer=ipv4:127.0.0.1:"));
+  EXPECT_TRUE(replicas_[leader]->LogContains("event=audit who=token:alice peer=ipv4:127.0.0.1:"));
   const std::string log = replicas_[leader]->Log();
   EXPECT_THAT(log, HasSubstr("method=ScaleService service=team/web version_before=1 "
                              "version_after=2 result=OK"));
-  EXPECT_THAT(replicas_[follower]->Log(),
-              HasSubstr("event=audit who=token:bob"));
+  EXPECT_THAT(replicas_[follower]->Log(), HasSubstr("event=audit who=token:bob"));
   EXPECT_GE(replicas_[leader]->Metric("mast_auth_denials_total").value_or(0), 1);
+  // ... and every replica's gRPC server counted its calls by method and code.
+  EXPECT_GE(replicas_[leader]
+                ->Metric("mast_grpc_server_handled_total{code=\"PERMISSION_DENIED\",method="
+                         "\"mast.v1.Mast/GetService\"}")
+                .value_or(0),
+            1);
+  EXPECT_GE(replicas_[follower]
+                ->Metric("mast_grpc_server_handled_total{code=\"OK\",method="
+                         "\"mast.v1.Mast/ListServices\"}")
+                .value_or(0),
+            2);
 }
 
 }  // namespace

@@ -274,7 +274,7 @@ TEST_F(MastdElectionTest, BadFlagsGetAOneLineErrorAndExitCode) {
   };
   for (const BadFlagCase& c : cases) {
     std::vector<std::string> argv = {testing::MastdBinary(), absl::StrCat("--zk=", zk_->hosts()),
-                                     "--mesos=none", "--zk_allow_open_acl"};
+                                     "--mesos=none", "--zk_allow_open_acl", "--allow_plaintext"};
     if (c.flags[0].rfind("--grpc_address", 0) != 0) argv.push_back("--grpc_address=127.0.0.1:0");
     argv.push_back("--metrics_address=127.0.0.1:0");
     for (const auto& f : c.flags) argv.push_back(f);

@@ -62,26 +62,6 @@ class ServiceApiTest : public ::testing::Test {
     if (HasFailure()) set_.DumpLogs();
   }
 
-  // The index of the replica all live ones agree leads, or -1.
-  int AgreedLeader() {
-    std::string leader_id;
-    int leader = -1;
-    for (size_t i = 0; i < replicas_.size(); ++i) {
-      if (!replicas_[i]->process().Running()) continue;
-      auto answer = replicas_[i]->GetLeader();
-      if (!answer.ok() || !answer->leader_known()) return -1;
-      if (leader_id.empty()) leader_id = answer->leader_id();
-      if (answer->leader_id() != leader_id) return -1;
-      if (answer->is_leader()) leader = static_cast<int>(i);
-    }
-    return leader;
-  }
-  int WaitForLeader() {
-    int leader = -1;
-    WaitFor([&] { return (leader = AgreedLeader()) >= 0; }, absl::Seconds(30));
-    return leader;
-  }
-
   template <typename Call>
   grpc::Status Rpc(Call call) {
     grpc::ClientContext context;
@@ -154,26 +134,20 @@ class ServiceApiTest : public ::testing::Test {
 
   // Runs mastctl against a dead endpoint, then `replica`; its exit code.
   int Mastctl(int replica, std::vector<std::string> args, std::string* out) {
-    std::vector<std::string> argv = {testing::MastctlBinary(),
-                                     absl::StrCat("--endpoint=127.0.0.1:", testing::PickFreePort(),
+    std::vector<std::string> argv = {absl::StrCat("--endpoint=127.0.0.1:", testing::PickFreePort(),
                                                   ",", replicas_[replica]->grpc_address())};
     argv.insert(argv.end(), args.begin(), args.end());
-    auto ctl = Subprocess::Spawn(argv, absl::StrCat(set_.log_dir(), "/mastctl-", ++ctl_runs_));
-    if (!ctl.ok()) return -1;
-    auto exited = ctl->Wait(absl::Seconds(20));
-    *out = ctl->ReadLog();
-    return exited.has_value() && WIFEXITED(*exited) ? WEXITSTATUS(*exited) : -1;
+    return set_.RunMastctl(argv, out);
   }
 
   std::unique_ptr<ZkServer> zk_;
-  int ctl_runs_ = 0;
   testing::ReplicaSet set_;
   std::vector<std::unique_ptr<MastdProcess>>& replicas_ = set_.replicas();
   std::vector<std::unique_ptr<v1::Mast::Stub>> stubs_;
 };
 
 TEST_F(ServiceApiTest, WritesThroughFollowersReadsEverywhereAndFailover) {
-  const int leader = WaitForLeader();
+  const int leader = set_.WaitForAgreedLeader();
   ASSERT_GE(leader, 0);
   const int follower = (leader + 1) % 3;
   const int other = (leader + 2) % 3;
@@ -415,7 +389,7 @@ TEST_F(ServiceApiTest, WritesThroughFollowersReadsEverywhereAndFailover) {
 }
 
 TEST_F(ServiceApiTest, NoLeaderKnownIsUnavailableWithARetryHint) {
-  ASSERT_GE(WaitForLeader(), 0);
+  ASSERT_GE(set_.WaitForAgreedLeader(), 0);
   // Stop ZooKeeper: followers lose the leader, the leader pauses.
   zk_->Stop();
   grpc::Status status;
@@ -451,7 +425,7 @@ int64_t WrittenAt(const grpc::ClientContext& context) {
 // itself, whose read copy follows ZooKeeper's watches a little later) and on
 // a follower, whether the write went to the leader or was forwarded.
 TEST_F(ServiceApiTest, ReadsAtTheWritesStoreVersionSeeTheWriteOnEveryReplica) {
-  const int leader = WaitForLeader();
+  const int leader = set_.WaitForAgreedLeader();
   ASSERT_GE(leader, 0);
   const int follower = (leader + 1) % 3;
   const int other = (leader + 2) % 3;

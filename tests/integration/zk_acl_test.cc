@@ -61,9 +61,9 @@ class ZkAclTest : public ::testing::Test {
 
   // Runs mastd to its exit; its output.
   std::string RunToExit(std::vector<std::string> flags, int& code) {
-    std::vector<std::string> argv = {testing::MastdBinary(), absl::StrCat("--zk=", zk_->hosts()),
-                                     "--mesos=none", "--grpc_address=127.0.0.1:0",
-                                     "--metrics_address=127.0.0.1:0"};
+    std::vector<std::string> argv = {
+        testing::MastdBinary(),       absl::StrCat("--zk=", zk_->hosts()), "--mesos=none",
+        "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",     "--allow_plaintext"};
     for (auto& f : flags) argv.push_back(std::move(f));
     std::string log = dir_ + "/exit.log";
     testing::RemoveTree(log);

@@ -1,6 +1,7 @@
 #include "tests/processes/mastd_process.h"
 
 #include <curl/curl.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -35,6 +36,7 @@ MastdProcess& ReplicaSet::Start(const std::string& zk_hosts, const std::string& 
   options.log_dir = log_dir_;
   options.extra_flags = std::move(extra_flags);
   options.bearer_token = token_;
+  options.client_tls = client_tls_;
   auto replica = MastdProcess::Start(options);
   if (!replica.ok()) {
     // Every caller needs the replica; without it there is nothing to test.
@@ -44,6 +46,40 @@ MastdProcess& ReplicaSet::Start(const std::string& zk_hosts, const std::string& 
   }
   replicas_.push_back(std::move(*replica));
   return *replicas_.back();
+}
+
+int ReplicaSet::AgreedLeader() {
+  std::string leader_id;
+  int leader = -1;
+  for (size_t i = 0; i < replicas_.size(); ++i) {
+    if (!replicas_[i]->process().Running()) continue;
+    auto answer = replicas_[i]->GetLeader();
+    if (!answer.ok() || !answer->leader_known()) return -1;
+    if (leader_id.empty()) leader_id = answer->leader_id();
+    if (answer->leader_id() != leader_id) return -1;
+    if (answer->is_leader()) leader = static_cast<int>(i);
+  }
+  return leader;
+}
+
+int ReplicaSet::WaitForAgreedLeader(absl::Duration timeout) {
+  int leader = -1;
+  WaitFor([&] { return (leader = AgreedLeader()) >= 0; }, timeout);
+  return leader;
+}
+
+int ReplicaSet::RunMastctl(const std::vector<std::string>& args, std::string* out,
+                           absl::Duration timeout) {
+  std::vector<std::string> argv = {MastctlBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto ctl = Subprocess::Spawn(argv, absl::StrCat(log_dir_, "/mastctl-", ++mastctl_runs_));
+  if (!ctl.ok()) {
+    *out = std::string(ctl.status().message());
+    return -1;
+  }
+  auto exited = ctl->Wait(timeout);
+  *out = ctl->ReadLog();
+  return exited.has_value() && WIFEXITED(*exited) ? WEXITSTATUS(*exited) : -1;
 }
 
 void ReplicaSet::DumpLogs() const {
@@ -69,6 +105,11 @@ absl::StatusOr<std::unique_ptr<MastdProcess>> MastdProcess::Start(Options option
   if (std::none_of(options.extra_flags.begin(), options.extra_flags.end(),
                    [](const std::string& f) { return f.rfind("--zk_auth_file=", 0) == 0; })) {
     argv.push_back("--zk_allow_open_acl");
+  }
+  // And in plaintext on loopback unless they give TLS.
+  if (std::none_of(options.extra_flags.begin(), options.extra_flags.end(),
+                   [](const std::string& f) { return f.rfind("--tls_cert=", 0) == 0; })) {
+    argv.push_back("--allow_plaintext");
   }
   for (const std::string& flag : options.extra_flags) argv.push_back(flag);
   auto process = Subprocess::Spawn(argv, options.log_dir + "/" + options.replica_id + ".log");
@@ -101,8 +142,14 @@ MastdProcess::MastdProcess(Options options, Subprocess process, int grpc_port, i
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel =
-      grpc::CreateCustomChannel(grpc_address(), grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (options_.client_tls.has_value()) {
+    credentials = tls::MakeChannelCredentials(*options_.client_tls);
+    if (!options_.client_tls->server_name.empty()) {
+      args.SetSslTargetNameOverride(options_.client_tls->server_name);
+    }
+  }
+  auto channel = grpc::CreateCustomChannel(grpc_address(), credentials, args);
   stub_ = mast::v1::Mast::NewStub(channel);
   health_stub_ = grpc::health::v1::Health::NewStub(channel);
 }

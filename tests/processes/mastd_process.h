@@ -11,6 +11,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "mast/v1/mast.grpc.pb.h"
 #include "tests/processes/subprocess.h"
+#include "tls/tls_files.h"
 
 namespace mast::testing {
 
@@ -29,6 +30,9 @@ class MastdProcess {
     // Sent as "authorization: Bearer <token>" on GetLeader (for replicas
     // started with --auth_tokens_file); empty: none.
     std::string bearer_token;
+    // The test's own channel (GetLeader, Health) dials with TLS when set
+    // (for replicas started with --tls_cert).
+    std::optional<tls::ChannelFiles> client_tls;
   };
 
   static absl::StatusOr<std::unique_ptr<MastdProcess>> Start(Options options);
@@ -78,15 +82,28 @@ class ReplicaSet {
                       absl::Duration session_timeout, std::vector<std::string> extra_flags = {});
   // The token replicas started from now on use for their own GetLeader.
   void UseToken(std::string token) { token_ = std::move(token); }
+  // The TLS files replicas started from now on are dialled with.
+  void UseClientTls(tls::ChannelFiles files) { client_tls_ = std::move(files); }
   // Writes every replica's log to stderr (for a failed test).
   void DumpLogs() const;
+  // The index of the replica every running one agrees leads, or -1.
+  int AgreedLeader();
+  // AgreedLeader() once it is known, or -1 after `timeout`.
+  int WaitForAgreedLeader(absl::Duration timeout = absl::Seconds(30));
+  // Runs mastctl with `args` (flags such as --endpoint included) and a log
+  // of its own in log_dir(); its exit code (-1 if it did not exit within
+  // `timeout`), its output in `out`.
+  int RunMastctl(const std::vector<std::string>& args, std::string* out,
+                 absl::Duration timeout = absl::Seconds(30));
   std::vector<std::unique_ptr<MastdProcess>>& replicas() { return replicas_; }
   const std::string& log_dir() const { return log_dir_; }
 
  private:
   std::string log_dir_;
   std::string token_;
+  std::optional<tls::ChannelFiles> client_tls_;
   std::vector<std::unique_ptr<MastdProcess>> replicas_;
+  int mastctl_runs_ = 0;
 };
 
 // The mastd binary of this build.
