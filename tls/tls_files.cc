@@ -73,9 +73,9 @@ absl::StatusOr<Certificate> ReadCertificates(const std::string& path, absl::stri
 
 absl::Status CheckKeyPair(const std::string& cert_file, const std::string& key_file) {
   if (cert_file.empty() != key_file.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a certificate needs its key and a key its certificate (certificate '", cert_file,
-        "', key '", key_file, "')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("a certificate needs its key and a key its certificate (certificate '",
+                     cert_file, "', key '", key_file, "')"));
   }
   if (cert_file.empty()) return absl::OkStatus();
   absl::StatusOr<Certificate> cert = ReadCertificates(cert_file, "certificate");
@@ -85,13 +85,13 @@ absl::Status CheckKeyPair(const std::string& cert_file, const std::string& key_f
   Bio bio = MemoryBio(*key_text);
   Key key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (key == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "key ", key_file, ": no unencrypted PEM private key in it", OpenSslError()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("key ", key_file, ": no unencrypted PEM private key in it", OpenSslError()));
   }
   if (X509_check_private_key(cert->get(), key.get()) != 1) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(absl::StrCat("key ", key_file,
-                                                   " is not the key of certificate ", cert_file));
+    return absl::InvalidArgumentError(
+        absl::StrCat("key ", key_file, " is not the key of certificate ", cert_file));
   }
   return absl::OkStatus();
 }

@@ -68,8 +68,8 @@ class GrpcServerMetricsTest : public ::testing::Test {
     builder.experimental().SetInterceptorCreators(std::move(creators));
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = health::Health::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
-                                                        grpc::InsecureChannelCredentials()));
+    stub_ = health::Health::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     if (server_ != nullptr) server_->Shutdown();

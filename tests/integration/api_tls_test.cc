@@ -42,8 +42,7 @@ class ApiTlsTest : public ::testing::Test {
     auto zk = ZkServer::Launch();
     ASSERT_TRUE(zk.ok()) << zk.status();
     zk_ = std::move(*zk);
-    replica_not_after_ = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now())) +
-                         kReplicaCertLife;
+    replica_not_after_ = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now())) + kReplicaCertLife;
     // The replicas' certificate: its first SAN is the identity the policy
     // trusts to forward; the others are the names clients dial.
     WritePair("replica", ca_.Issue({.common_name = "mast-replica",
@@ -59,9 +58,10 @@ class ApiTlsTest : public ::testing::Test {
     TestCa other("other CA");
     WritePair("mallory", other.Issue({.common_name = "alice"}));  // a forged name
     Write("ca.pem", ca_.ca().cert);
-    Write("policy", "grant alice write team/\n"
-                    "grant bob read team/\n"
-                    "forwarder spiffe://mast/replica\n");
+    Write("policy",
+          "grant alice write team/\n"
+          "grant bob read team/\n"
+          "forwarder spiffe://mast/replica\n");
     set_.UseClientTls({Path("ca.pem"), Path("alice.pem"), Path("alice.key"), ""});
     for (int i = 0; i < 3; ++i) {
       set_.Start(zk_->hosts(), absl::StrCat("r", i), absl::Seconds(2), ReplicaFlags());
@@ -134,8 +134,8 @@ TEST_F(ApiTlsTest, ClientCertificatesNameTheCallerAcrossTheForwardingChannel) {
   // alice's write through a follower reaches the leader as alice's.
   ASSERT_EQ(Mastctl(follower, "alice", {"deploy", "-f", Path("web.json")}, &out), 0) << out;
   EXPECT_TRUE(WaitFor([&] { return Converged("1", "1"); }, absl::Seconds(20)));
-  EXPECT_TRUE(replicas_[leader]->LogContains(
-      "event=audit who=certificate:alice peer=ipv4:127.0.0.1:"));
+  EXPECT_TRUE(
+      replicas_[leader]->LogContains("event=audit who=certificate:alice peer=ipv4:127.0.0.1:"));
   EXPECT_THAT(replicas_[leader]->Log(), HasSubstr("method=CreateService service=team/web"));
 
   // bob may read, not write; a certificate the CA did not sign (naming
@@ -157,9 +157,8 @@ TEST_F(ApiTlsTest, ClientCertificatesNameTheCallerAcrossTheForwardingChannel) {
   // The certificate's notAfter, for the expiry alert.
   auto metrics = replicas_[follower]->Metrics();
   ASSERT_TRUE(metrics.ok()) << metrics.status();
-  const std::string sample =
-      absl::StrCat("mast_tls_certificate_expiry_timestamp_seconds{file=\"", Path("replica.pem"),
-                   "\",use=\"server\"}");
+  const std::string sample = absl::StrCat("mast_tls_certificate_expiry_timestamp_seconds{file=\"",
+                                          Path("replica.pem"), "\",use=\"server\"}");
   ASSERT_TRUE(metrics->count(sample)) << sample;
   EXPECT_EQ(metrics->at(sample), absl::ToUnixSeconds(replica_not_after_));
 }
@@ -180,10 +179,9 @@ TEST_F(ApiTlsTest, MastdRefusesPlaintextWithoutTheFlagAndAKeyThatIsNotTheCertifi
                  "--tls_peer_ca=" + Path("missing.pem")},
                 "--tls_peer_ca: CA bundle"},
        }) {
-    std::vector<std::string> argv = {testing::MastdBinary(), "--zk=" + zk_->hosts(),
-                                     "--zk_allow_open_acl", "--mesos=none",
-                                     "--grpc_address=127.0.0.1:0",
-                                     "--metrics_address=127.0.0.1:0"};
+    std::vector<std::string> argv = {testing::MastdBinary(),       "--zk=" + zk_->hosts(),
+                                     "--zk_allow_open_acl",        "--mesos=none",
+                                     "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0"};
     argv.insert(argv.end(), c.flags.begin(), c.flags.end());
     auto mastd = Subprocess::Spawn(argv, absl::StrCat(set_.log_dir(), "/refused-", ++ctl_runs_));
     ASSERT_TRUE(mastd.ok());

@@ -64,8 +64,8 @@ class TlsFilesTest : public ::testing::Test {
   TlsFilesTest() {
     char pattern[] = "/tmp/mast-tls-XXXXXX";
     dir_ = mkdtemp(pattern);
-    server_ = ca_.Issue({.common_name = "mast-0",
-                         .subject_alt_names = {"DNS:localhost", "IP:127.0.0.1"}});
+    server_ = ca_.Issue(
+        {.common_name = "mast-0", .subject_alt_names = {"DNS:localhost", "IP:127.0.0.1"}});
     Write("ca.pem", ca_.ca().cert);
     WritePair("server", server_);
   }
@@ -105,9 +105,9 @@ class TlsFilesTest : public ::testing::Test {
   // A Check through a new channel with `files`.
   grpc::Status Call(const ChannelFiles& files) {
     EXPECT_TRUE(CheckChannelFiles(files).ok()) << CheckChannelFiles(files);
-    auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
-                                             MakeChannelCredentials(files),
-                                             ChannelArgumentsFor(files));
+    auto channel =
+        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_), MakeChannelCredentials(files),
+                                  ChannelArgumentsFor(files));
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     health::HealthCheckResponse response;
@@ -159,15 +159,15 @@ TEST_F(TlsFilesTest, BadFilesAreClearErrorsAtStart) {
     EXPECT_THAT(status.message(), HasSubstr(c.message));
   }
   EXPECT_TRUE(CheckServerFiles(Mutual(true)).ok());
-  EXPECT_THAT(CheckChannelFiles({Path("ca.pem"), Path("server.pem"), "", "", absl::Seconds(1)})
-                  .message(),
-              HasSubstr("needs its key"));
+  EXPECT_THAT(
+      CheckChannelFiles({Path("ca.pem"), Path("server.pem"), "", "", absl::Seconds(1)}).message(),
+      HasSubstr("needs its key"));
 }
 
 TEST_F(TlsFilesTest, CertificateNotAfterReadsTheLeaf) {
   const absl::Time start = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
-  WritePair("short", ca_.Issue({.common_name = "short", .not_before = start,
-                                .valid_for = absl::Hours(5)}));
+  WritePair("short",
+            ca_.Issue({.common_name = "short", .not_before = start, .valid_for = absl::Hours(5)}));
   absl::StatusOr<absl::Time> not_after = CertificateNotAfter(Path("short.pem"));
   ASSERT_TRUE(not_after.ok()) << not_after.status();
   EXPECT_EQ(*not_after, start + absl::Hours(5));
@@ -184,8 +184,8 @@ TEST_F(TlsFilesTest, MutualTlsNamesTheClientAndRefusesTheOthersInTheHandshake) {
                                   .not_before = absl::Now() - absl::Hours(48),
                                   .valid_for = absl::Hours(24)}));
   TestCa other("other CA");
-  WritePair("foreign", other.Issue({.common_name = "mallory",
-                                    .subject_alt_names = {"DNS:mallory"}}));
+  WritePair("foreign",
+            other.Issue({.common_name = "mallory", .subject_alt_names = {"DNS:mallory"}}));
 
   grpc::Status status = Call(AsClient("alice"));
   ASSERT_TRUE(status.ok()) << status.error_message();
