@@ -58,6 +58,7 @@
 #include "tls/certificate_metrics.h"
 #include "tls/tls_files.h"
 #include "zk/throttled_zk_client.h"
+#include "zk/timed_zk_client.h"
 #include "zk/zk_acl_check.h"
 #include "zk/zk_session.h"
 
@@ -229,7 +230,10 @@ class Daemon {
     // The store's traffic goes through a bounded window, so that a burst of
     // it never stands long before the elector's requests (which use the
     // session directly; see ThrottledZkClient).
-    store_zk_ = std::make_unique<ThrottledZkClient>(*session_, kStoreRequestsInFlight);
+    // Every request of the elector and the store is timed
+    // (mast_zk_request_seconds).
+    timed_zk_ = std::make_unique<TimedZkClient>(*session_, zk_metrics_, clock_);
+    store_zk_ = std::make_unique<ThrottledZkClient>(*timed_zk_, kStoreRequestsInFlight);
     store_ = std::make_unique<ZkStore>(*store_zk_, config_.zk_root);
     service_store_ = std::make_unique<ServiceStore>(*store_zk_, *store_);
     state_cache_ =
@@ -442,7 +446,7 @@ class Daemon {
       if (leader && controller_) controller_->Prefetch();
     };
     absl::StatusOr<std::unique_ptr<LeaderElector>> elector = LeaderElector::Create(
-        config_.election, *session_, loop_, std::move(callbacks), &election_metrics_);
+        config_.election, *timed_zk_, loop_, std::move(callbacks), &election_metrics_);
     if (!elector.ok()) return elector.status();
     elector_ = std::move(*elector);
     elector_view_ = elector_.get();
@@ -490,6 +494,7 @@ class Daemon {
     service_store_.reset();
     store_.reset();
     store_zk_.reset();
+    timed_zk_.reset();
     session_.reset();
   }
 
@@ -508,6 +513,7 @@ class Daemon {
   std::unique_ptr<auth::AccessControl> access_;
   AuditLog audit_{registry_.get()};
   GrpcServerMetrics grpc_metrics_{*registry_, clock_};
+  ZkRequestMetrics zk_metrics_{*registry_};
   // WatchEvents: fed on the loop (cache listener, on_new_leader).
   WatchHub watch_hub_;
   const std::shared_ptr<const ElectionSnapshot> no_election_ = std::make_shared<ElectionSnapshot>();
@@ -516,6 +522,7 @@ class Daemon {
   SnapshotWaiter snapshot_waiter_{loop_};
   // OpenStore (loop).
   std::unique_ptr<ZkSession> session_;
+  std::unique_ptr<TimedZkClient> timed_zk_;
   std::unique_ptr<ThrottledZkClient> store_zk_;
   std::unique_ptr<ZkStore> store_;
   std::unique_ptr<ServiceStore> service_store_;

@@ -1,14 +1,27 @@
 #include "store/state_cache.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/metric_builders.h"
+#include "common/proto_util.h"
+#include "store/deployments.h"
 
 namespace mast {
+
 namespace {
+
+prometheus::Family<prometheus::Gauge>& ActiveDeployments(prometheus::Registry& registry) {
+  // Register() returns the existing family when called again with the same
+  // name and help, so each label is added to one family.
+  return prometheus::BuildGauge()
+      .Name("mast_deployments_active")
+      .Help("Deployments in progress in this replica's state cache, by state.")
+      .Register(registry);
+}
 
 using ::mast::v1::records::TaskRecords;
 
@@ -22,7 +35,43 @@ StateCacheMetrics::StateCacheMetrics(prometheus::Registry& registry)
                          "Full reloads of the state cache (first load, new ZooKeeper session, "
                          "retry after a failed read).")),
       store_version(NewGauge(registry, "mast_store_cache_version",
-                             "The store version (highest zxid) the state cache reflects.")) {}
+                             "The store version (highest zxid) the state cache reflects.")),
+      deployments_running(ActiveDeployments(registry).Add({{"state", "RUNNING"}})),
+      deployments_paused(ActiveDeployments(registry).Add({{"state", "PAUSED"}})),
+      deployments_rolling_back(ActiveDeployments(registry).Add({{"state", "ROLLING_BACK"}})),
+      deployment_oldest_update(NewGauge(
+          registry, "mast_deployment_oldest_update_timestamp_seconds",
+          "When the active deployment that moved least recently last changed state or step "
+          "(Unix seconds; 0 when none is active).")) {}
+
+void StateCacheMetrics::CountDeployments(
+    const std::map<std::string, std::shared_ptr<const StoredService>>& services) {
+  int running = 0, paused = 0, rolling_back = 0;
+  std::optional<absl::Time> oldest;
+  for (const auto& [name, stored] : services) {
+    const v1::Service& service = stored->record.service();
+    if (!HasActiveDeployment(service)) continue;
+    const v1::Deployment& deployment = service.deployment();
+    switch (deployment.state()) {
+      case v1::Deployment::RUNNING:
+        ++running;
+        break;
+      case v1::Deployment::PAUSED:
+        ++paused;
+        break;
+      default:
+        ++rolling_back;
+        break;
+    }
+    const absl::Time updated = FromProtoTimestamp(deployment.updated());
+    if (!oldest.has_value() || updated < *oldest) oldest = updated;
+  }
+  deployments_running.Set(running);
+  deployments_paused.Set(paused);
+  deployments_rolling_back.Set(rolling_back);
+  deployment_oldest_update.Set(
+      oldest.has_value() ? absl::ToDoubleSeconds(*oldest - absl::UnixEpoch()) : 0);
+}
 
 StateCache::StateCache(ZkClient& zk, EventLoop& loop, std::string zk_root,
                        StateCacheMetrics* metrics, BackoffConfig retry_backoff)
@@ -347,7 +396,10 @@ void StateCache::Publish() {
   next->services = services_;
   next->tasks = tasks_;
   for (const auto& [znode, error] : corrupt_) next->corrupt.push_back({znode, error});
-  if (metrics_ != nullptr) metrics_->store_version.Set(static_cast<double>(max_zxid_));
+  if (metrics_ != nullptr) {
+    metrics_->store_version.Set(static_cast<double>(max_zxid_));
+    metrics_->CountDeployments(services_);
+  }
   std::shared_ptr<const StateSnapshot> published = next;
   {
     absl::MutexLock lock(&snapshot_mu_);

@@ -31,6 +31,17 @@ struct StateCacheMetrics {
   prometheus::Counter& corrupt_records;  // mast_store_corrupt_records_total
   prometheus::Counter& resyncs;          // mast_store_cache_resyncs_total
   prometheus::Gauge& store_version;      // mast_store_cache_version
+  // mast_deployments_active{state}: deployments RUNNING, PAUSED or
+  // ROLLING_BACK in the cache; mast_deployment_oldest_update_timestamp_seconds:
+  // the last transition of the one that moved least recently (0: none), so
+  // that an alert sees a deployment stuck without reading the API.
+  prometheus::Gauge& deployments_running;
+  prometheus::Gauge& deployments_paused;
+  prometheus::Gauge& deployments_rolling_back;
+  prometheus::Gauge& deployment_oldest_update;
+
+  void CountDeployments(
+      const std::map<std::string, std::shared_ptr<const StoredService>>& services);
 };
 
 // A znode whose data could not be read as its record; left out of the

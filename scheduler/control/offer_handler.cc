@@ -26,7 +26,10 @@ OfferHandler::OfferHandler(Config config, TaskBook& book, MesosCalls& calls, Rec
       metrics_(metrics),
       replan_(std::move(replan)) {}
 
-OfferHandler::~OfferHandler() { loop_.Cancel(revive_timer_); }
+OfferHandler::~OfferHandler() {
+  loop_.Cancel(revive_timer_);
+  HoldOffers(-offers_held_);
+}
 
 // --- Offers ------------------------------------------------------------------
 
@@ -174,6 +177,7 @@ void OfferHandler::AcceptWhenDurable(std::vector<OfferLaunch> launches,
     std::vector<std::string> task_ids;
   };
   auto pending = std::make_shared<Pending>();
+  HoldOffers(static_cast<int>(launches.size()));
   pending->left = services.size();
   pending->launches = std::move(launches);
   pending->task_ids = std::move(task_ids);
@@ -183,10 +187,16 @@ void OfferHandler::AcceptWhenDurable(std::vector<OfferLaunch> launches,
                       callbacks_.Bind([this, pending](absl::Status status) {
                         if (!status.ok() && pending->status.ok()) pending->status = status;
                         if (--pending->left > 0) return;
+                        HoldOffers(-static_cast<int>(pending->launches.size()));
                         if (pending->status.ok()) return Accept(std::move(pending->launches));
                         GiveUp(pending->launches, pending->task_ids);
                       }));
   }
+}
+
+void OfferHandler::HoldOffers(int change) {
+  offers_held_ += change;
+  if (metrics_ != nullptr) metrics_->offers_held.Set(offers_held_);
 }
 
 void OfferHandler::Accept(std::vector<OfferLaunch> launches) {

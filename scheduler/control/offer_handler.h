@@ -82,6 +82,8 @@ class OfferHandler {
   void AcceptWhenDurable(std::vector<OfferLaunch> launches, std::vector<std::string> services,
                          std::vector<std::string> task_ids);
   void Accept(std::vector<OfferLaunch> launches);
+  // Offers held by AcceptWhenDurable (mast_offers_held): `change` more.
+  void HoldOffers(int change);
   // A write of the intents failed: the offers go back, the intents go.
   void GiveUp(const std::vector<OfferLaunch>& launches, const std::vector<std::string>& task_ids);
   void Revive();
@@ -100,6 +102,7 @@ class OfferHandler {
   bool offers_wanted_ = true;       // not suppressed, no long filters since (a new subscription)
   std::deque<absl::Time> revives_;  // the last revive_burst REVIVEs, oldest first
   EventLoop::TimerId revive_timer_ = 0;
+  int offers_held_ = 0;  // they die with the subscription: the destructor releases them
   // Service -> the last "tasks not placed" reason logged, and when.
   absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> unmet_logged_;
   WeakCallbacks callbacks_;

@@ -24,26 +24,39 @@ Reconciler::Reconciler(Config config, MesosCalls& calls, EventLoop& loop, Clock&
       on_reconciled_(std::move(on_reconciled)),
       backoff_(config_.retry) {}
 
-Reconciler::~Reconciler() { loop_.Cancel(timer_); }
+Reconciler::~Reconciler() {
+  loop_.Cancel(timer_);
+  unanswered_.clear();  // a new subscription starts its own
+  CountUnanswered();
+}
+
+void Reconciler::CountUnanswered() {
+  if (metrics_ != nullptr)
+    metrics_->reconcile_unanswered.Set(static_cast<double>(unanswered_.size()));
+}
 
 void Reconciler::Start(TaskAgents tasks) {
   reconciled_ = false;
   started_ = clock_.Now();
   backoff_.Reset();
   unanswered_ = std::move(tasks);
+  CountUnanswered();
   LogInfo("reconciliation_started", {{"tasks", unanswered_.size()}});
   if (unanswered_.empty()) return Complete();  // Answered would never see the last answer
   SendExplicit();
 }
 
 void Reconciler::Answered(const std::string& task_id) {
-  if (unanswered_.erase(task_id) == 0 || !unanswered_.empty()) return;
+  if (unanswered_.erase(task_id) == 0) return;
+  CountUnanswered();
+  if (!unanswered_.empty()) return;
   if (reconciled_) return;  // a resend for a failed ACCEPT was answered
   Complete();
 }
 
 void Reconciler::Ask(const TaskAgents& tasks) {
   for (const auto& [id, agent] : tasks) unanswered_[id] = agent;
+  CountUnanswered();
   if (timer_ == 0) SendExplicit();
 }
 

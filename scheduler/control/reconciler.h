@@ -62,6 +62,8 @@ class Reconciler {
   bool reconciled() const { return reconciled_; }
 
  private:
+  // mast_reconciliation_unanswered_tasks follows unanswered_.
+  void CountUnanswered();
   void SendExplicit();
   void Complete();
   void SendImplicit();

@@ -48,6 +48,12 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
                                  "Explicit reconciliations completed (every task answered).")),
       reconcile_seconds(NewGauge(registry, "mast_last_reconciliation_seconds",
                                  "Duration of the last explicit reconciliation.")),
+      reconcile_unanswered(
+          NewGauge(registry, "mast_reconciliation_unanswered_tasks",
+                   "Tasks whose state the leader asked the master for and has no answer yet.")),
+      offers_held(NewGauge(registry, "mast_offers_held",
+                           "Offers the leader holds while the intents of their launches are "
+                           "written (neither accepted nor declined yet).")),
       tasks(NewGauge(registry, "mast_tasks", "Tasks the leader keeps records of (not terminal).")),
       tasks_waiting(NewGauge(registry, "mast_tasks_waiting",
                              "Tasks waiting for an offer (backoff excluded).")),

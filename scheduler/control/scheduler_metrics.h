@@ -28,8 +28,10 @@ struct SchedulerMetrics {
   prometheus::Counter& suppresses;            // mast_suppresses_total
   prometheus::Counter& reconciliations;       // mast_reconciliations_total (explicit, completed)
   prometheus::Gauge& reconcile_seconds;       // mast_last_reconciliation_seconds
-  prometheus::Gauge& tasks;                   // mast_tasks (known to the leader)
-  prometheus::Gauge& tasks_waiting;           // mast_tasks_waiting (to launch)
+  prometheus::Gauge& reconcile_unanswered;    // mast_reconciliation_unanswered_tasks
+  prometheus::Gauge& offers_held;    // mast_offers_held (kept until launch intents are durable)
+  prometheus::Gauge& tasks;          // mast_tasks (known to the leader)
+  prometheus::Gauge& tasks_waiting;  // mast_tasks_waiting (to launch)
   // mast_deployment_transition_failures_total: transitions not recorded.
   prometheus::Counter& deployment_transition_failures;
 

@@ -12,6 +12,7 @@
 #include "tests/fakes/driven_loop.h"
 #include "tests/fakes/fake_zk_client.h"
 #include "tests/store/records_for_test.h"
+#include "tests/support/metric_value.h"
 #include "tests/support/zk_test_util.h"
 
 namespace mast {
@@ -60,6 +61,12 @@ class StateCacheFakeTest : public ::testing::Test {
     auto put = CallOnLoop<absl::StatusOr<int32_t>>(driven_.loop(), [&](auto cb) {
       store_.PutService(term_, MakeService(name, instances), ServiceStore::kAnyVersion,
                         std::move(cb));
+    });
+    ASSERT_TRUE(put.ok()) << put.status();
+  }
+  void PutRecord(mast::v1::records::ServiceRecord record) {
+    auto put = CallOnLoop<absl::StatusOr<int32_t>>(driven_.loop(), [&](auto cb) {
+      store_.PutService(term_, std::move(record), ServiceStore::kAnyVersion, std::move(cb));
     });
     ASSERT_TRUE(put.ok()) << put.status();
   }
@@ -232,6 +239,57 @@ TEST_F(StateCacheFakeTest, FailedReadIsRetriedWithBackoff) {
   auto snapshot = Snapshot();
   EXPECT_TRUE(snapshot->synced);
   EXPECT_THAT(Names(*snapshot), ElementsAre("a"));
+}
+
+}  // namespace
+}  // namespace mast
+
+namespace mast {
+namespace {
+
+mast::v1::records::ServiceRecord WithDeployment(const std::string& name,
+                                                v1::Deployment::State state, int64_t updated) {
+  mast::v1::records::ServiceRecord record = ::mast::testing::MakeService(name, 1);
+  v1::Deployment* deployment = record.mutable_service()->mutable_deployment();
+  deployment->set_id(name + "-1");
+  deployment->set_state(state);
+  deployment->mutable_updated()->set_seconds(updated);
+  return record;
+}
+
+TEST_F(StateCacheFakeTest, CountsActiveDeploymentsAndTheLeastRecentlyMoved) {
+  StartCache();
+  PutRecord(WithDeployment("a", v1::Deployment::RUNNING, 2000));
+  PutRecord(WithDeployment("b", v1::Deployment::PAUSED, 1500));
+  PutRecord(WithDeployment("c", v1::Deployment::ROLLING_BACK, 3000));
+  PutRecord(WithDeployment("d", v1::Deployment::SUCCEEDED, 100));  // ended: not counted
+  Snapshot();
+  EXPECT_EQ(
+      ::mast::testing::MetricValue(registry_, "mast_deployments_active", {{"state", "RUNNING"}}),
+      1);
+  EXPECT_EQ(
+      ::mast::testing::MetricValue(registry_, "mast_deployments_active", {{"state", "PAUSED"}}), 1);
+  EXPECT_EQ(::mast::testing::MetricValue(registry_, "mast_deployments_active",
+                                         {{"state", "ROLLING_BACK"}}),
+            1);
+  EXPECT_EQ(
+      ::mast::testing::MetricValue(registry_, "mast_deployment_oldest_update_timestamp_seconds"),
+      1500);
+
+  PutRecord(WithDeployment("b", v1::Deployment::CANCELLED, 4000));
+  Delete("a");
+  Snapshot();
+  EXPECT_EQ(
+      ::mast::testing::MetricValue(registry_, "mast_deployments_active", {{"state", "RUNNING"}}),
+      0);
+  EXPECT_EQ(
+      ::mast::testing::MetricValue(registry_, "mast_deployment_oldest_update_timestamp_seconds"),
+      3000);
+  Delete("c");
+  Snapshot();
+  EXPECT_EQ(
+      ::mast::testing::MetricValue(registry_, "mast_deployment_oldest_update_timestamp_seconds"),
+      0);
 }
 
 }  // namespace

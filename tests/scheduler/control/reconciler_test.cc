@@ -68,6 +68,7 @@ class ReconcilerTest : public ::testing::Test {
 TEST_F(ReconcilerTest, ExplicitInBatchesThenImplicitOnceEveryTaskAnswered) {
   caller_.Expect(Call::RECONCILE, 2);
   reconciler_->Start({{"t1", "a1"}, {"t2", "a1"}, {"t3", ""}});
+  EXPECT_EQ(metrics_.reconcile_unanswered.Value(), 3);
   std::vector<std::set<std::string>> sent = TakeReconciles();
   ASSERT_THAT(sent, SizeIs(2)) << "batches of 2";
   EXPECT_EQ(sent[0].size() + sent[1].size(), 3u);
@@ -79,6 +80,7 @@ TEST_F(ReconcilerTest, ExplicitInBatchesThenImplicitOnceEveryTaskAnswered) {
   reconciler_->Answered("t2");
   reconciler_->Answered("unknown");  // not asked about: no effect
   EXPECT_FALSE(reconciler_->reconciled());
+  EXPECT_EQ(metrics_.reconcile_unanswered.Value(), 1);
   caller_.Expect(Call::RECONCILE);  // the implicit one
   driven_.Advance(absl::Milliseconds(500));
   reconciler_->Answered("t3");
@@ -87,6 +89,7 @@ TEST_F(ReconcilerTest, ExplicitInBatchesThenImplicitOnceEveryTaskAnswered) {
   EXPECT_THAT(TakeReconciles(), ElementsAre(IsEmpty())) << "one implicit RECONCILE, no tasks";
   EXPECT_EQ(metrics_.reconciliations.Value(), 1);
   EXPECT_DOUBLE_EQ(metrics_.reconcile_seconds.Value(), 0.5);
+  EXPECT_EQ(metrics_.reconcile_unanswered.Value(), 0);
 }
 
 TEST_F(ReconcilerTest, TheUnansweredAreAskedAgainWithGrowingBackoff) {
@@ -122,6 +125,7 @@ TEST_F(ReconcilerTest, TasksOfAFailedAcceptAreAskedAbout) {
   TakeReconciles();
   // During the explicit phase (its resend timer is set) they join the resend.
   reconciler_->Ask({{"t9", "a2"}});
+  EXPECT_EQ(metrics_.reconcile_unanswered.Value(), 2);
   EXPECT_THAT(TakeReconciles(), IsEmpty());
   caller_.Expect(Call::RECONCILE);
   driven_.Advance(absl::Seconds(1));
@@ -136,6 +140,7 @@ TEST_F(ReconcilerTest, ADestroyedReconcilerSendsNothingMore) {
   caller_.Expect(Call::RECONCILE);
   reconciler_->Start({{"t1", "a1"}});
   reconciler_.reset();
+  EXPECT_EQ(metrics_.reconcile_unanswered.Value(), 0) << "the next subscription asks anew";
   driven_.Advance(absl::Hours(1));
   EXPECT_THAT(caller_.sent, SizeIs(1));
 }

@@ -237,6 +237,8 @@ TEST_F(TaskSchedulerTest, IntentsAreDurableBeforeTheAccept) {
   EXPECT_EQ(Stats().waiting, 0u);
   // Nothing waits any more: the role is suppressed.
   EXPECT_THAT(caller_.OfType(Call::SUPPRESS), SizeIs(1));
+  EXPECT_EQ(metrics_.offers_held.Value(), 0) << "accepted offers are no longer held";
+  EXPECT_EQ(metrics_.offers_accepted.Value(), 2);
 }
 
 TEST_F(TaskSchedulerTest, UpdatesAreAcknowledgedOnlyOnceDurable) {
