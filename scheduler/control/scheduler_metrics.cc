@@ -64,7 +64,17 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
                                   .Name("mast_deployment_transitions_total")
                                   .Help("Deployment transitions recorded by the leader, by the "
                                         "state moved to.")
-                                  .Register(registry)) {}
+                                  .Register(registry)) {
+  // Every state from 0, so that increase() over a window sees the first
+  // failure too (a series born at 1 shows no increase) and the family is
+  // exported before any transition.
+  for (int state = v1::Deployment::State_MIN + 1; state <= v1::Deployment::State_MAX; ++state) {
+    if (v1::Deployment::State_IsValid(state)) {
+      deployment_transitions_.Add(
+          {{"state", v1::Deployment::State_Name(static_cast<v1::Deployment::State>(state))}});
+    }
+  }
+}
 
 void SchedulerMetrics::DeploymentTransition(v1::Deployment::State state, bool recorded) {
   if (!recorded) {
