@@ -65,6 +65,9 @@ ABSL_FLAG(absl::Duration, auth_reload_interval, absl::Seconds(5),
           "How often the auth files are checked for changes (on a call).");
 ABSL_FLAG(std::string, grpc_address, "0.0.0.0:7070",
           "Address the gRPC API listens on (port 0: any free port).");
+ABSL_FLAG(std::string, health_address, "",
+          "Also serve grpc.health.v1 (and only it) in plaintext here, for probes that cannot "
+          "speak TLS (Kubernetes' gRPC probes), e.g. 0.0.0.0:7071. Empty: none.");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9090",
           "Address of the Prometheus /metrics endpoint.");
 ABSL_FLAG(std::string, replica_id, "",
@@ -378,6 +381,13 @@ absl::StatusOr<DaemonConfig> ConfigFromFlags() {
   absl::Status metrics = SplitHostPort(config.metrics_address, host, port);
   if (!metrics.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--metrics_address: ", metrics.message()));
+  }
+  config.health_address = absl::GetFlag(FLAGS_health_address);
+  if (!config.health_address.empty()) {
+    absl::Status health = SplitHostPort(config.health_address, host, port);
+    if (!health.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--health_address: ", health.message()));
+    }
   }
   absl::Status mesos = ParseMesosFlags(config);
   if (!mesos.ok()) return mesos;

@@ -34,6 +34,7 @@ struct DaemonConfig {
   bool allow_plaintext = false;
   std::string grpc_address;
   std::string metrics_address;
+  std::string health_address;  // plaintext grpc.health.v1 only; empty: none
   absl::Duration shutdown_grace;
   LogFormat log_format = LogFormat::kLogfmt;
   // --mesos: "none", "zk://..." or a list of master URLs.

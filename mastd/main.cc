@@ -205,12 +205,13 @@ class Daemon {
     if (!resigned.WaitForNotificationWithTimeout(config_.shutdown_grace)) {
       LogWarning("resign_timeout", {{"msg", "leaving the session to expire"}});
     }
-    health_->SetServingStatus(false);
+    SetHealth("", false);
     // Reads waiting for a store version are answered now, not at their deadline.
     snapshot_waiter_.Close();
     // Reads are served from snapshots and finish at once; a write still in
     // flight is cut off by the deadline (the client retries at the new leader).
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    if (probe_server_ != nullptr) probe_server_->Shutdown(std::chrono::system_clock::now());
     absl::Notification destroyed;
     loop_.Post([&] {
       DestroyLoopObjects();
@@ -311,8 +312,21 @@ class Daemon {
     MAST_RETURN_IF_ERROR(ResolveAddresses(config_, grpc_port_));
     SetLogPrefixField("replica", config_.election.replica_id);
     health_ = server_->GetHealthCheckService();
-    health_->SetServingStatus(true);
-    health_->SetServingStatus(kLeaderHealthService, false);
+    if (!config_.health_address.empty()) {
+      // Probes only: the health service alone, in plaintext (it tells
+      // nothing but SERVING or not).
+      grpc::ServerBuilder probe_builder;
+      int probe_port = 0;
+      probe_builder.AddListeningPort(config_.health_address, grpc::InsecureServerCredentials(),
+                                     &probe_port);
+      probe_server_ = probe_builder.BuildAndStart();
+      if (probe_server_ == nullptr || probe_port == 0) {
+        return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.health_address));
+      }
+      probe_health_ = probe_server_->GetHealthCheckService();
+    }
+    SetHealth("", true);
+    SetHealth(kLeaderHealthService, false);
     return absl::OkStatus();
   }
 
@@ -455,17 +469,28 @@ class Daemon {
     return absl::OkStatus();
   }
 
+  // `service` ("": the server as a whole) on the API's health service and
+  // the probes' one. Any thread (gRPC's health services are thread-safe).
+  void SetHealth(const std::string& service, bool serving) {
+    for (grpc::HealthCheckServiceInterface* health : {health_, probe_health_}) {
+      if (health == nullptr) continue;
+      if (service.empty()) {
+        health->SetServingStatus(serving);
+      } else {
+        health->SetServingStatus(service, serving);
+      }
+    }
+  }
+
   // Loop. In the order they start (Leadership stops them in the reverse
   // order): the leader's health and the API's writes first, then the task
   // book (TaskScheduler), then the Mesos subscription, which feeds the book
   // and so ends before it.
   void AddLeadershipParts() {
-    grpc::HealthCheckServiceInterface* health = health_;
-    leadership_.Add(
-        {"leader_health",
-         [health](const LeaderTerm&) { health->SetServingStatus(kLeaderHealthService, true); },
-         [health] { health->SetServingStatus(kLeaderHealthService, false); },
-         [health](bool paused) { health->SetServingStatus(kLeaderHealthService, !paused); }});
+    leadership_.Add({"leader_health",
+                     [this](const LeaderTerm&) { SetHealth(kLeaderHealthService, true); },
+                     [this] { SetHealth(kLeaderHealthService, false); },
+                     [this](bool paused) { SetHealth(kLeaderHealthService, !paused); }});
     leadership_.Add({"service_writer",
                      [this](const LeaderTerm& term) { writer_->OnStartedLeading(term); },
                      [this] { writer_->OnStoppedLeading(); },
@@ -536,6 +561,9 @@ class Daemon {
   std::unique_ptr<grpc::Server> server_;
   int grpc_port_ = 0;
   grpc::HealthCheckServiceInterface* health_ = nullptr;
+  // --health_address: the same statuses, for probes without TLS.
+  std::unique_ptr<grpc::Server> probe_server_;
+  grpc::HealthCheckServiceInterface* probe_health_ = nullptr;
   // StartMetrics.
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::shared_ptr<ProcessMetrics> process_metrics_ = std::make_shared<ProcessMetrics>();

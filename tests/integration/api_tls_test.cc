@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/test_ca.h"
 #include "tests/processes/mastd_process.h"
@@ -190,6 +191,45 @@ TEST_F(ApiTlsTest, MastdRefusesPlaintextWithoutTheFlagAndAKeyThatIsNotTheCertifi
     EXPECT_TRUE(WIFEXITED(*exited) && WEXITSTATUS(*exited) == 2) << c.message;
     EXPECT_THAT(mastd->ReadLog(), HasSubstr(c.message));
   }
+}
+
+}  // namespace
+}  // namespace mast
+
+namespace mast {
+namespace {
+
+namespace health = ::grpc::health::v1;
+
+// Kubernetes' gRPC probes speak no TLS: --health_address serves the health
+// statuses alone in plaintext, and nothing else.
+TEST_F(ApiTlsTest, HealthAddressServesOnlyHealthInPlaintext) {
+  ASSERT_GE(set_.WaitForAgreedLeader(), 0);
+  const int probe_port = testing::PickFreePort();
+  std::vector<std::string> flags = ReplicaFlags();
+  flags.push_back(absl::StrCat("--health_address=127.0.0.1:", probe_port));
+  set_.Start(zk_->hosts(), "r3", absl::Seconds(2), flags);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", probe_port),
+                                     grpc::InsecureChannelCredentials());
+  auto check = [&](const std::string& service) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    health::HealthCheckRequest request;
+    request.set_service(service);
+    health::HealthCheckResponse response;
+    grpc::Status status = health::Health::NewStub(channel)->Check(&context, request, &response);
+    return status.ok() ? health::HealthCheckResponse::ServingStatus_Name(response.status())
+                       : absl::StrCat("error ", status.error_code());
+  };
+  EXPECT_EQ(check(""), "SERVING");
+  EXPECT_EQ(check("mast.v1.Leader"), "NOT_SERVING") << "r3 joined as a follower";
+  // The API itself is not there.
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::GetLeaderResponse leader;
+  EXPECT_EQ(
+      v1::Mast::NewStub(channel)->GetLeader(&context, v1::GetLeaderRequest(), &leader).error_code(),
+      grpc::StatusCode::UNIMPLEMENTED);
 }
 
 }  // namespace
