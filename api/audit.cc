@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/call_auth.h"
 #include "common/log.h"
+#include "common/proto_util.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/registry.h"
@@ -11,7 +12,7 @@ namespace mast {
 
 std::string DescribeCaller(const auth::Identity& who) { return OnBehalfOfValue(who); }
 
-AuditLog::AuditLog(prometheus::Registry* registry) {
+AuditLog::AuditLog(prometheus::Registry* registry, Sink sink) : sink_(std::move(sink)) {
   if (registry == nullptr) return;
   events_ = &prometheus::BuildCounter()
                  .Name("mast_audit_events_total")
@@ -43,6 +44,18 @@ void AuditLog::Record(const AuditRecord& record) {
        {"result", code},
        {"error", record.result.message()}});
   if (events_ != nullptr) events_->Add({{"result", code}}).Increment();
+  if (sink_ == nullptr) return;
+  v1::AuditEvent event;
+  event.set_who(DescribeCaller(record.who));
+  event.set_peer(record.peer);
+  event.set_method(record.method);
+  event.set_service(record.service);
+  event.set_version_before(record.version_before);
+  event.set_version_after(record.version_after);
+  event.set_code(code);
+  event.set_error(std::string(record.result.message()));
+  ToProtoTimestamp(record.at, event.mutable_time());
+  sink_(std::move(event));
 }
 
 }  // namespace mast

@@ -4,10 +4,13 @@
 // replica refuses or performs.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "auth/access.h"
+#include "mast/v1/mast.pb.h"
 
 namespace prometheus {
 class Counter;
@@ -30,6 +33,7 @@ struct AuditRecord {
   // performed (OK). Writes a follower forwards are audited by the leader
   // that performs them; the follower audits only what it refuses itself.
   absl::Status result;
+  absl::Time at;  // when it was decided
 };
 
 // Writes event=audit lines (level info; warning for refusals by auth) and
@@ -37,8 +41,12 @@ struct AuditRecord {
 // read or write, in mast_auth_denials_total{code}. Thread-safe.
 class AuditLog {
  public:
-  // `registry` may be null (no counting).
-  explicit AuditLog(prometheus::Registry* registry);
+  // Receives every record as an event too (for WatchEvents), on the thread
+  // that records it; it must not block.
+  using Sink = std::function<void(v1::AuditEvent)>;
+
+  // `registry` may be null (no counting), `sink` too.
+  explicit AuditLog(prometheus::Registry* registry, Sink sink = nullptr);
   void Record(const AuditRecord& record);
   // A call refused with `status` (UNAUTHENTICATED or PERMISSION_DENIED).
   void CountDenial(const absl::Status& status);
@@ -46,6 +54,7 @@ class AuditLog {
  private:
   prometheus::Family<prometheus::Counter>* events_ = nullptr;
   prometheus::Family<prometheus::Counter>* denials_ = nullptr;
+  const Sink sink_;
 };
 
 // "token:alice", "certificate:spiffe://...", "anonymous".

@@ -138,7 +138,8 @@ grpc::ServerUnaryReactor* MastService::Write(grpc::CallbackServerContext* contex
                                              LocalWrite<Request, Response> local,
                                              RemoteWrite<Request, Response> remote) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  AuditRecord audit{{}, context->peer(), method, ServiceOf(*request), 0, 0, absl::OkStatus()};
+  AuditRecord audit{{}, context->peer(),  method,      ServiceOf(*request), 0,
+                    0,  absl::OkStatus(), clock_.Now()};
   absl::StatusOr<auth::Identity> who = Caller(*context);
   audit.result = who.ok() ? Check(*who, auth::Role::kWrite, audit.service) : who.status();
   if (who.ok()) audit.who = *who;
@@ -163,6 +164,7 @@ grpc::ServerUnaryReactor* MastService::Write(grpc::CallbackServerContext* contex
                       [this, context, response, reactor, audit = std::move(audit)](
                           absl::StatusOr<ServiceWriter::Written<Response>> result) mutable {
                         audit.result = result.status();
+                        audit.at = clock_.Now();
                         if (result.ok()) audit.version_after = VersionAfter(result->response);
                         audit_.Record(audit);
                         if (result.ok()) {
@@ -387,7 +389,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::WatchEvent> {
  public:
   // `refused`: the caller may not watch (the stream ends with it at once).
   static WatchStream* Start(WatchHub& hub, const v1::WatchEventsRequest& request,
-                            ServiceFilter may_read, absl::Status refused) {
+                            ServiceFilter may_read, ServiceFilter may_audit, absl::Status refused) {
     auto stream = std::shared_ptr<WatchStream>(new WatchStream(hub));
     stream->self_ = stream;
     if (!refused.ok()) {
@@ -399,7 +401,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::WatchEvent> {
         [weak = std::weak_ptr<WatchStream>(stream)] {
           if (std::shared_ptr<WatchStream> alive = weak.lock()) alive->Pump();
         },
-        std::move(may_read));
+        std::move(may_read), std::move(may_audit));
     if (!subscription.ok()) {
       stream->Finish(ToGrpcStatus(subscription.status()));
       return stream.get();
@@ -474,7 +476,15 @@ grpc::ServerWriteReactor<v1::WatchEvent>* MastService::WatchEvents(
   if (who.ok() && !access_.Open()) {
     may_read = [this, who = *who](absl::string_view service) { return MayRead(who, service); };
   }
-  return WatchStream::Start(watch_, *request, std::move(may_read), who.status());
+  // Audit events only for what the caller administers.
+  ServiceFilter may_audit;
+  if (who.ok() && request->audit()) {
+    may_audit = [this, who = *who](absl::string_view service) {
+      return access_.Open() || access_.Authorize(who, auth::Role::kAdmin, service).ok();
+    };
+  }
+  return WatchStream::Start(watch_, *request, std::move(may_read), std::move(may_audit),
+                            who.status());
 }
 
 }  // namespace mast

@@ -145,9 +145,10 @@ void AppendServiceEvents(const std::string& name, int64_t version,
 
 WatchSubscription::WatchSubscription(std::string prefix, std::function<void()> wake,
                                      size_t max_queue, int64_t resumed_through,
-                                     ServiceFilter may_read)
+                                     ServiceFilter may_read, ServiceFilter may_audit)
     : prefix_(std::move(prefix)),
       may_read_(std::move(may_read)),
+      may_audit_(std::move(may_audit)),
       wake_(std::move(wake)),
       max_queue_(std::max<size_t>(max_queue, 1)),
       complete_through_(resumed_through) {}
@@ -160,6 +161,10 @@ bool WatchSubscription::Wants(const v1::WatchEvent& event) const {
   if (event.has_service()) return Visible(event.service().spec().name());
   if (event.has_task()) return Visible(event.task().service());
   if (event.has_deployment()) return Visible(event.deployment().service());
+  if (event.has_audit()) {
+    return may_audit_ != nullptr && absl::StartsWith(event.audit().service(), prefix_) &&
+           may_audit_(event.audit().service());
+  }
   return true;  // LEADER, SYNCED
 }
 
@@ -468,14 +473,29 @@ void WatchHub::OnLeader(v1::GetLeaderResponse leader) {
   Publish(std::move(events), nullptr, std::move(event));
 }
 
+void WatchHub::OnAudit(v1::AuditEvent audit) {
+  auto event = std::make_shared<v1::WatchEvent>();
+  {
+    absl::MutexLock lock(&mu_);
+    if (current_ == nullptr) return;  // before the first readable state: no stream runs
+    event->set_store_version(current_->store_version);
+  }
+  event->set_type(v1::WatchEvent::AUDIT);
+  *event->mutable_audit() = std::move(audit);
+  Publish({std::move(event)}, nullptr, nullptr, /*keep_in_history=*/false);
+}
+
 void WatchHub::Publish(std::vector<WatchEventPtr> events,
-                       std::shared_ptr<const StateSnapshot> snapshot, WatchEventPtr leader) {
+                       std::shared_ptr<const StateSnapshot> snapshot, WatchEventPtr leader,
+                       bool keep_in_history) {
   std::vector<std::shared_ptr<WatchSubscription>> to_wake;
   {
     absl::MutexLock lock(&mu_);
     if (snapshot != nullptr) current_ = std::move(snapshot);
     if (leader != nullptr) leader_ = std::move(leader);
-    for (const WatchEventPtr& event : events) history_.push_back(event);
+    if (keep_in_history) {
+      for (const WatchEventPtr& event : events) history_.push_back(event);
+    }
     while (history_.size() > options_.history_events) {
       history_floor_ = std::max(history_floor_, history_.front()->store_version());
       history_.pop_front();
@@ -490,7 +510,8 @@ void WatchHub::Publish(std::vector<WatchEventPtr> events,
 }
 
 absl::StatusOr<std::shared_ptr<WatchSubscription>> WatchHub::Subscribe(
-    const v1::WatchEventsRequest& request, std::function<void()> wake, ServiceFilter may_read) {
+    const v1::WatchEventsRequest& request, std::function<void()> wake, ServiceFilter may_read,
+    ServiceFilter may_audit) {
   if (request.from_version() < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("from_version: must be >= 0, not ", request.from_version()));
@@ -500,7 +521,7 @@ absl::StatusOr<std::shared_ptr<WatchSubscription>> WatchHub::Subscribe(
                       request.from_version() >= history_floor_;
   auto subscription = std::make_shared<WatchSubscription>(
       request.service_prefix(), std::move(wake), options_.queue_events,
-      resume ? request.from_version() : 0, std::move(may_read));
+      resume ? request.from_version() : 0, std::move(may_read), std::move(may_audit));
   if (current_ == nullptr) {
     subscription->AwaitBase();
   } else if (!resume) {

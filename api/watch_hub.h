@@ -79,7 +79,8 @@ class WatchSubscription {
 
   // Use WatchHub::Subscribe.
   WatchSubscription(std::string prefix, std::function<void()> wake, size_t max_queue,
-                    int64_t resumed_through, ServiceFilter may_read = nullptr);
+                    int64_t resumed_through, ServiceFilter may_read = nullptr,
+                    ServiceFilter may_audit = nullptr);
 
  private:
   friend class WatchHub;
@@ -110,6 +111,7 @@ class WatchSubscription {
 
   const std::string prefix_;
   const ServiceFilter may_read_;
+  const ServiceFilter may_audit_;  // nullptr: no AUDIT events
   const std::function<void()> wake_;
   const size_t max_queue_;
   prometheus::Counter* dropped_ = nullptr;  // set by the hub before use
@@ -195,15 +197,21 @@ class WatchHub {
   // Control loop only.
   void OnSnapshot(const std::shared_ptr<const StateSnapshot>& snapshot);
   void OnLeader(v1::GetLeaderResponse leader);
+  // An audited write: an AUDIT event (at the current store version) for the
+  // streams that asked for them and may see its service. Not kept in the
+  // history.
+  void OnAudit(v1::AuditEvent audit);
 
   // A new stream for `request`; INVALID_ARGUMENT for a negative
   // from_version. `wake` is called on the loop, with no lock held, when an
   // idle subscription gets something (so it may call back into the hub).
   // `may_read` (called under the hub's and the subscription's locks: it
   // must not call back) hides the services the caller may not read.
+  // `may_audit` (same rules; nullptr: none) admits the AUDIT events of a
+  // service.
   absl::StatusOr<std::shared_ptr<WatchSubscription>> Subscribe(
       const v1::WatchEventsRequest& request, std::function<void()> wake,
-      ServiceFilter may_read = nullptr);
+      ServiceFilter may_read = nullptr, ServiceFilter may_audit = nullptr);
   // Stops feeding `subscription` (when its stream is done).
   void Unsubscribe(const std::shared_ptr<WatchSubscription>& subscription);
   size_t subscriptions() const;
@@ -221,7 +229,7 @@ class WatchHub {
   // to the history and offers them to every subscription. Wakes after
   // unlocking.
   void Publish(std::vector<WatchEventPtr> events, std::shared_ptr<const StateSnapshot> snapshot,
-               WatchEventPtr leader);
+               WatchEventPtr leader, bool keep_in_history = true);
 
   const Options options_;
   WatchMetrics* const metrics_;

@@ -56,6 +56,9 @@ ABSL_FLAG(std::string, prefix, "", "ls, watch: only names starting with this.");
 ABSL_FLAG(std::string, selector, "", "ls: only services with these labels (k=v,k2=v2).");
 ABSL_FLAG(std::string, state, "",
           "tasks: only tasks in these states (comma list, e.g. RUNNING,STAGING).");
+ABSL_FLAG(bool, audit, false,
+          "watch: also the audit events (writes performed or refused) of the replica "
+          "watched, for the services you administer.");
 ABSL_FLAG(int64_t, from, 0,
           "watch: resume after this store version (0: the current state first, then "
           "changes).");
@@ -108,7 +111,7 @@ constexpr char kUsage[] =
     "                         (update, restart: --force replaces a deployment in progress)\n"
     "  rm NAME                delete the service (its tasks are killed first)\n"
     "  tasks [NAME] [--state=RUNNING,...]  tasks, of one service or all\n"
-    "  watch [--from=VERSION] [--prefix=P]  stream changes, one line each\n";
+    "  watch [--from=VERSION] [--prefix=P] [--audit]  stream changes, one line each\n";
 
 std::string Usage() { return absl::StrCat(kUsage, ctl::kRolloutHelp); }
 
@@ -298,6 +301,12 @@ std::string DescribeEvent(const mast::v1::WatchEvent& event) {
     absl::StrAppend(&line, " task ", t.service(), " ", t.id(), " version=", t.version(),
                     " state=", mast::v1::Task::State_Name(t.state()),
                     " host=", t.host().empty() ? "-" : t.host());
+  } else if (event.has_audit()) {
+    const mast::v1::AuditEvent& a = event.audit();
+    absl::StrAppend(&line, " ", a.method(), " ", a.service().empty() ? "-" : a.service(),
+                    " who=", a.who(), " result=", a.code(), " version=", a.version_before(), "->",
+                    a.version_after(), " replica=", a.replica_id());
+    if (!a.error().empty()) absl::StrAppend(&line, " error=\"", a.error(), "\"");
   } else if (event.has_leader()) {
     const mast::v1::GetLeaderResponse& l = event.leader();
     if (l.leader_known()) {
@@ -352,6 +361,7 @@ int Watch() {
     mast::v1::WatchEventsRequest request;
     request.set_from_version(complete);
     request.set_service_prefix(absl::GetFlag(FLAGS_prefix));
+    request.set_audit(absl::GetFlag(FLAGS_audit));
     std::unique_ptr<grpc::ClientReader<mast::v1::WatchEvent>> reader =
         stub->WatchEvents(&context, request);
     mast::v1::WatchEvent event;
@@ -474,7 +484,7 @@ int main(int argc, char** argv) {
     return mast::Tasks(operands == 1 ? args[2] : "");
   }
   if (command == "watch") {
-    return arity(0, "watch [--from=VERSION] [--prefix=P]") ? mast::Watch() : 2;
+    return arity(0, "watch [--from=VERSION] [--prefix=P] [--audit]") ? mast::Watch() : 2;
   }
   if (command == "rollout") {
     return mast::ctl::Rollout(std::vector<std::string>(args.begin() + 2, args.end()));

@@ -536,7 +536,14 @@ class Daemon {
   LeaderForwarder forwarder_;
   std::shared_ptr<tls::CertificateMetrics> certificate_metrics_;
   std::unique_ptr<auth::AccessControl> access_;
-  AuditLog audit_{registry_.get()};
+  // Audit records also go to WatchEvents (streams that asked, for admins),
+  // through the loop like every other event of the hub.
+  AuditLog audit_{registry_.get(), [this](v1::AuditEvent event) {
+                    loop_.Post([this, event = std::move(event)]() mutable {
+                      event.set_replica_id(config_.election.replica_id);
+                      watch_hub_.OnAudit(std::move(event));
+                    });
+                  }};
   GrpcServerMetrics grpc_metrics_{*registry_, clock_};
   ZkRequestMetrics zk_metrics_{*registry_};
   // WatchEvents: fed on the loop (cache listener, on_new_leader).

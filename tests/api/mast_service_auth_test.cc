@@ -42,11 +42,13 @@ class MastServiceAuthTest : public MastServiceRoutingTest {
         "alice sha256:", auth::Sha256Hex("alice-token"), "\n",
         "bob sha256:", auth::Sha256Hex("bob-token"), "\n",
         "carol sha256:", auth::Sha256Hex("carol-token"), " expires=2023-01-01T00:00:00Z\n",
-        "replica sha256:", auth::Sha256Hex("replica-token"), "\n");
+        "replica sha256:", auth::Sha256Hex("replica-token"), "\n",
+        "dave sha256:", auth::Sha256Hex("dave-token"), "\n");
     std::ofstream(dir_ + "/policy") << "grant alice write team/\n"
                                        "grant bob read team/\n"
                                        "grant bob write other/\n"
                                        "grant carol admin *\n"
+                                       "grant dave admin team/\n"
                                        "forwarder replica\n";
     auth::FileAccessControlConfig config;
     config.tokens_file = dir_ + "/tokens";
@@ -334,6 +336,60 @@ TEST_F(MastServiceAuthTest, WatchShowsOnlyWhatTheCallerMayRead) {
   auto refused = stub_->WatchEvents(anonymous.get(), v1::WatchEventsRequest());
   EXPECT_FALSE(refused->Read(&event));
   EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// WatchEvents(audit) brings the audit of writes to admins of the service
+// only; others who ask get the rest of the stream without them.
+TEST_F(MastServiceAuthTest, AuditEventsReachOnlyAdminsOfTheService) {
+  SetThreeServices();
+  auto open_stream = [&](const std::string& token, std::unique_ptr<grpc::ClientContext>& context) {
+    context = Context(token);
+    v1::WatchEventsRequest request;
+    request.set_audit(true);
+    auto reader = stub_->WatchEvents(context.get(), request);
+    v1::WatchEvent event;
+    while (reader->Read(&event) && event.type() != v1::WatchEvent::SYNCED) {
+    }
+    EXPECT_EQ(event.type(), v1::WatchEvent::SYNCED);
+    return reader;
+  };
+  std::unique_ptr<grpc::ClientContext> dave_context, alice_context;
+  auto dave = open_stream("dave-token", dave_context);
+  auto alice = open_stream("alice-token", alice_context);
+
+  // bob may only read team/: his scale is refused and audited.
+  std::unique_ptr<grpc::ClientContext> bob = Context("bob-token");
+  v1::ScaleServiceRequest scale;
+  scale.set_name("team/web");
+  scale.set_instances(3);
+  v1::Service out;
+  ASSERT_EQ(stub_->ScaleService(bob.get(), scale, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  v1::WatchEvent event;
+  ASSERT_TRUE(dave->Read(&event));
+  ASSERT_EQ(event.type(), v1::WatchEvent::AUDIT);
+  EXPECT_EQ(event.audit().who(), "token:bob");
+  EXPECT_EQ(event.audit().method(), "ScaleService");
+  EXPECT_EQ(event.audit().service(), "team/web");
+  EXPECT_EQ(event.audit().code(), "PERMISSION_DENIED");
+  EXPECT_EQ(event.audit().version_before(), 3u);
+  EXPECT_EQ(event.audit().time().seconds(), absl::ToUnixSeconds(clock_.Now()));
+
+  // alice (write, not admin) asked too: her next event is the leader change
+  // that followed, not the audit.
+  v1::GetLeaderResponse leader;
+  leader.set_leader_known(true);
+  leader.set_leader_id("r9");
+  hub_.OnLeader(leader);
+  ASSERT_TRUE(alice->Read(&event));
+  EXPECT_EQ(event.type(), v1::WatchEvent::LEADER);
+  ASSERT_TRUE(dave->Read(&event));
+  EXPECT_EQ(event.type(), v1::WatchEvent::LEADER);
+  dave_context->TryCancel();
+  alice_context->TryCancel();
+  dave->Finish();
+  alice->Finish();
 }
 
 TEST(OnBehalfOfTest, ValuesRoundTripAndGarbageIsRefused) {

@@ -193,7 +193,8 @@ class MastServiceRoutingTest : public ::testing::Test {
   // Everyone may do everything until a test sets files (UseAccessFiles).
   SwitchableAccess access_;
   prometheus::Registry registry_;
-  AuditLog audit_{&registry_};
+  // Audit records go to the hub, as mastd wires them (there, through its loop).
+  AuditLog audit_{&registry_, [this](v1::AuditEvent event) { hub_.OnAudit(std::move(event)); }};
   // Small bounds, so that a stalled stream is dropped soon.
   WatchHub hub_{WatchHub::Options{.history_events = 1000, .queue_events = 5}};
   RecordingLeader leader_;

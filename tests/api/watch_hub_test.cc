@@ -22,6 +22,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 std::shared_ptr<const StoredService> Svc(const std::string& name, uint64_t version,
                                          uint32_t instances = 1) {
@@ -80,6 +81,9 @@ std::string Describe(const v1::WatchEvent& event) {
     absl::StrAppend(&what, " deployment ", d.service(), "/", d.id(), " ",
                     v1::Deployment::State_Name(d.state()), " step ", d.step(), " new ",
                     d.progress().new_tasks());
+  } else if (event.has_audit()) {
+    absl::StrAppend(&what, " audit ", event.audit().method(), " ", event.audit().service(), " ",
+                    event.audit().code());
   } else if (event.has_leader()) {
     absl::StrAppend(&what, " leader ",
                     event.leader().leader_known() ? event.leader().leader_id() : "none");
@@ -586,6 +590,50 @@ TEST(LeaderResponseFromTest, TellsWhetherThisReplicaLeads) {
   EXPECT_EQ(self.leader_address(), "10.0.0.1:7070");
   EXPECT_EQ(self.leader_since_unix_nanos(), 5'000'000'000);
   EXPECT_FALSE(LeaderResponseFrom(info, "r1").is_leader());
+}
+
+}  // namespace
+}  // namespace mast
+
+namespace mast {
+namespace {
+
+v1::AuditEvent Audit(const std::string& method, const std::string& service,
+                     const std::string& code) {
+  v1::AuditEvent audit;
+  audit.set_method(method);
+  audit.set_service(service);
+  audit.set_code(code);
+  return audit;
+}
+
+// AUDIT events go live to the streams that asked and administer the
+// service; never into the history a stream resumes from.
+TEST_F(WatchHubTest, AuditEventsGoOnlyToAdminsWhoAskedAndAreNotReplayed) {
+  Base();
+  auto admin_of_a = hub_.Subscribe(
+      From(0), [] {}, nullptr, [](absl::string_view service) { return service == "a"; });
+  auto admin_under_b = hub_.Subscribe(
+      From(0, "b"), [] {}, nullptr, [](absl::string_view) { return true; });
+  auto not_asked = Subscribe(From(0));
+  ASSERT_TRUE(admin_of_a.ok() && admin_under_b.ok());
+  Drain(**admin_of_a);
+  Drain(**admin_under_b);
+  Drain(*not_asked);
+
+  hub_.OnAudit(Audit("ScaleService", "a", "OK"));
+  hub_.OnAudit(Audit("DeleteService", "b", "PERMISSION_DENIED"));
+  EXPECT_THAT(Drain(**admin_of_a), ElementsAre("AUDIT audit ScaleService a OK @10"));
+  EXPECT_THAT(Drain(**admin_under_b),
+              ElementsAre("AUDIT audit DeleteService b PERMISSION_DENIED @10"));
+  EXPECT_THAT(Drain(*not_asked), IsEmpty());
+
+  // A stream resuming from before them gets the state changes, not the audit.
+  Change20();
+  auto resumed = hub_.Subscribe(
+      From(10), [] {}, nullptr, [](absl::string_view) { return true; });
+  ASSERT_TRUE(resumed.ok());
+  for (const std::string& line : Drain(**resumed)) EXPECT_THAT(line, Not(HasSubstr("AUDIT")));
 }
 
 }  // namespace

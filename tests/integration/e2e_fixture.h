@@ -224,6 +224,10 @@ inline std::string Describe(const v1::WatchEvent& e) {
       what = absl::StrCat("deployment ", e.deployment().id(), " ",
                           v1::Deployment::State_Name(e.deployment().state()));
       break;
+    case v1::WatchEvent::kAudit:
+      what = absl::StrCat("audit ", e.audit().method(), " ", e.audit().service(), " ",
+                          e.audit().code());
+      break;
     case v1::WatchEvent::OBJECT_NOT_SET:
       break;
   }
