@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -509,6 +510,73 @@ absl::StatusOr<absl::Duration> BackoffDuration(const google::protobuf::Duration&
 }
 
 // initial, factor and max each on their own.
+// fetch[i]: a URI the Mesos fetcher takes, and a safe name in the sandbox.
+absl::Status ValidateFetchUri(const v1::FetchUri& fetch, int i) {
+  const std::string path = absl::StrCat("fetch[", i, "]");
+  const std::string& uri = fetch.uri();
+  if (uri.empty()) return Invalid(absl::StrCat(path, ".uri"), "required");
+  if (uri.size() > kMaxFetchUriBytes) {
+    return Invalid(absl::StrCat(path, ".uri"),
+                   absl::StrCat("longer than ", kMaxFetchUriBytes, " characters"));
+  }
+  for (char c : uri) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+      return Invalid(absl::StrCat(path, ".uri"),
+                     absl::StrCat(Quote(uri), " holds a space or a control character"));
+    }
+  }
+  if (uri.front() != '/') {
+    const size_t colon = uri.find("://");
+    const std::string scheme =
+        colon == std::string::npos ? "" : absl::AsciiStrToLower(uri.substr(0, colon));
+    static const auto* kSchemes = new absl::flat_hash_set<std::string>{
+        "http", "https", "ftp", "ftps", "hdfs", "s3", "s3a", "s3n", "file"};
+    if (!kSchemes->contains(scheme)) {
+      return Invalid(absl::StrCat(path, ".uri"),
+                     absl::StrCat(Quote(uri),
+                                  " is neither an absolute path nor an http, https, ftp, ftps, "
+                                  "hdfs, s3, s3a, s3n or file URI"));
+    }
+    if (colon + 3 >= uri.size()) {
+      return Invalid(absl::StrCat(path, ".uri"), absl::StrCat(Quote(uri), " names nothing"));
+    }
+  }
+  if (fetch.executable() && fetch.has_extract() && fetch.extract()) {
+    return Invalid(path,
+                   "executable and extract: an executable file is not extracted; "
+                   "set extract: false");
+  }
+  const std::string& out = fetch.output_file();
+  if (!out.empty()) {
+    const std::string out_path = absl::StrCat(path, ".output_file");
+    if (out.size() > 255) return Invalid(out_path, "longer than 255 characters");
+    if (out.front() == '/') {
+      return Invalid(out_path,
+                     absl::StrCat(Quote(out), " is absolute: name a file in the sandbox"));
+    }
+    for (absl::string_view part : absl::StrSplit(out, '/')) {
+      if (part == "..") {
+        return Invalid(out_path, absl::StrCat(Quote(out), " leaves the sandbox (..)"));
+      }
+    }
+    for (char c : out) {
+      if (static_cast<unsigned char>(c) < ' ' || c == 0x7f) {
+        return Invalid(out_path, absl::StrCat(Quote(out), " holds a control character"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void ValidateFetch(const v1::ServiceSpec& spec, Errors& errors) {
+  const auto& fetch = spec.fetch();
+  if (fetch.size() > kMaxFetchUris) {
+    errors.Add(Invalid("fetch", absl::StrCat("more than ", kMaxFetchUris, " URIs")));
+    return;
+  }
+  for (int i = 0; i < fetch.size(); ++i) errors.Add(ValidateFetchUri(fetch[i], i));
+}
+
 void ValidateBackoff(const v1::ServiceSpec& spec, Errors& errors) {
   if (!spec.has_backoff()) return;
   const v1::BackoffPolicy& backoff = spec.backoff();
@@ -612,6 +680,7 @@ absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec, absl::string_view 
   ValidateEnv(spec, errors);
   ValidateLabels(spec, errors);
   ValidateConstraints(spec, errors);
+  ValidateFetch(spec, errors);
   errors.Add(ValidateKillGracePeriod(spec));
   ValidateBackoff(spec, errors);
   errors.Add(ValidateRole(spec.role()));

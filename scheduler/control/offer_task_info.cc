@@ -127,6 +127,14 @@ TaskInfo BaseTaskInfo(const QueuedService& queued) {
   TaskInfo info;
   info.set_name(TaskName(spec.name()));
   ToCommandInfo(spec.command(), *info.mutable_command());
+  for (const v1::FetchUri& fetch : spec.fetch()) {
+    ::mesos::v1::CommandInfo::URI* uri = info.mutable_command()->add_uris();
+    uri->set_value(fetch.uri());
+    uri->set_extract(fetch.has_extract() ? fetch.extract() : !fetch.executable());
+    if (fetch.executable()) uri->set_executable(true);
+    if (fetch.cache()) uri->set_cache(true);
+    if (!fetch.output_file().empty()) uri->set_output_file(fetch.output_file());
+  }
   if (spec.has_health_check()) *info.mutable_health_check() = BaseHealthCheck(spec.health_check());
   if (spec.has_readiness_check())
     *info.mutable_check() = BaseReadinessCheck(spec.readiness_check());

@@ -561,6 +561,59 @@ const std::vector<Case>& Cases() {
        },
        "health_check.consecutive_failures: must be <= 100, not 101"},
 
+      // --- fetch ---
+      {"fetch of an https URI, extracted",
+       [](v1::ServiceSpec& s) { s.add_fetch()->set_uri("https://example.com/app.tgz"); }, ""},
+      {"fetch of an absolute path, executable, named",
+       [](v1::ServiceSpec& s) {
+         v1::FetchUri* f = s.add_fetch();
+         f->set_uri("/opt/artifacts/run.sh");
+         f->set_executable(true);
+         f->set_output_file("bin/run.sh");
+       },
+       ""},
+      {"fetch without a uri", [](v1::ServiceSpec& s) { s.add_fetch(); }, "fetch[0].uri: required"},
+      {"fetch of an unknown scheme",
+       [](v1::ServiceSpec& s) {
+         s.add_fetch()->set_uri("https://example.com/ok");
+         s.add_fetch()->set_uri("gopher://example.com/app");
+       },
+       "fetch[1].uri: 'gopher://example.com/app' is neither an absolute path nor"},
+      {"fetch of a relative path", [](v1::ServiceSpec& s) { s.add_fetch()->set_uri("app.tgz"); },
+       "fetch[0].uri: 'app.tgz' is neither an absolute path nor"},
+      {"fetch of a scheme alone", [](v1::ServiceSpec& s) { s.add_fetch()->set_uri("http://"); },
+       "fetch[0].uri: 'http://' names nothing"},
+      {"fetch with a space",
+       [](v1::ServiceSpec& s) { s.add_fetch()->set_uri("http://example.com/a b"); },
+       "fetch[0].uri: 'http://example.com/a b' holds a space or a control character"},
+      {"fetch executable and extract",
+       [](v1::ServiceSpec& s) {
+         v1::FetchUri* f = s.add_fetch();
+         f->set_uri("http://example.com/run");
+         f->set_executable(true);
+         f->set_extract(true);
+       },
+       "fetch[0]: executable and extract: an executable file is not extracted"},
+      {"fetch output_file outside the sandbox",
+       [](v1::ServiceSpec& s) {
+         v1::FetchUri* f = s.add_fetch();
+         f->set_uri("http://example.com/run");
+         f->set_output_file("../etc/passwd");
+       },
+       "fetch[0].output_file: '../etc/passwd' leaves the sandbox (..)"},
+      {"fetch output_file absolute",
+       [](v1::ServiceSpec& s) {
+         v1::FetchUri* f = s.add_fetch();
+         f->set_uri("http://example.com/run");
+         f->set_output_file("/tmp/run");
+       },
+       "fetch[0].output_file: '/tmp/run' is absolute"},
+      {"too many fetch URIs",
+       [](v1::ServiceSpec& s) {
+         for (int i = 0; i < 65; ++i) s.add_fetch()->set_uri("http://example.com/a");
+       },
+       "fetch: more than 64 URIs"},
+
       // --- role ---
       {"role starting with '-'", [](v1::ServiceSpec& s) { s.set_role("-prod"); },
        "role: '-prod' is not a Mesos role"},

@@ -701,6 +701,35 @@ TEST(OfferMatcherTest, BuildsTheTaskInfo) {
   EXPECT_FALSE(info.has_executor());
 }
 
+TEST(OfferMatcherTest, FetchUrisGoIntoTheCommandForTheFetcher) {
+  const v1::ServiceSpec spec = Spec([](v1::ServiceSpec& s) {
+    s.add_fetch()->set_uri("https://example.com/app.tgz");  // extract by default
+    v1::FetchUri* script = s.add_fetch();
+    script->set_uri("/opt/run.sh");
+    script->set_executable(true);  // hence not extracted
+    script->set_cache(true);
+    script->set_output_file("bin/run");
+    v1::FetchUri* raw = s.add_fetch();
+    raw->set_uri("http://example.com/data.tar");
+    raw->set_extract(false);
+  });
+  OfferPlan plan = Match({MakeOffer({.id = "o1", .host = "h1"})}, {{&spec, 1, 1, {}}});
+  ASSERT_EQ(Summary(plan), "o1:1 | unused -");
+  const auto& uris = plan.launches[0].tasks[0].info.command().uris();
+  ASSERT_EQ(uris.size(), 3);
+  EXPECT_EQ(uris[0].value(), "https://example.com/app.tgz");
+  EXPECT_TRUE(uris[0].extract());
+  EXPECT_FALSE(uris[0].executable());
+  EXPECT_FALSE(uris[0].has_output_file());
+  EXPECT_EQ(uris[1].value(), "/opt/run.sh");
+  EXPECT_TRUE(uris[1].has_extract());
+  EXPECT_FALSE(uris[1].extract());
+  EXPECT_TRUE(uris[1].executable());
+  EXPECT_TRUE(uris[1].cache());
+  EXPECT_EQ(uris[1].output_file(), "bin/run");
+  EXPECT_FALSE(uris[2].extract());
+}
+
 TEST(OfferMatcherTest, ArgvCommandAndNoImage) {
   const v1::ServiceSpec spec = Spec([](v1::ServiceSpec& s) {
     s.mutable_command()->mutable_argv()->add_args("/bin/server");
