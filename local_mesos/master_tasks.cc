@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "local_mesos/fetcher.h"
 #include "local_mesos/master_state.h"
 
 namespace mast::local {
@@ -69,6 +70,21 @@ void LocalMaster::State::StartTaskOnAgent(Agent& agent, Task& task) {
         task.executor_id.empty() ? task.info.task_id().value() : task.executor_id;
     task.sandbox = absl::StrCat(work_dir_, "/", agent.hostname, "/frameworks/", task.framework_id,
                                 "/executors/", run_dir, "/runs/", task.container_id);
+    if (command->uris_size() > 0) {
+      // As an agent: the fetcher fills the sandbox before the command runs,
+      // and a URI it cannot fetch fails the launch.
+      if (absl::Status fetched = FetchIntoSandbox(command->uris(), task.sandbox); !fetched.ok()) {
+        LogWarning("local_master_fetch_failed",
+                   {{"task_id", task.info.task_id().value()}, {"error", fetched.ToString()}});
+        AgentUpdate(agent, task, mesos_v1::TASK_FAILED,
+                    absl::StrCat("Failed to launch container: Failed to fetch all URIs for "
+                                 "container '",
+                                 task.container_id, "': ", fetched.message()),
+                    mesos_v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED,
+                    mesos_v1::TaskStatus::SOURCE_AGENT);
+        return;
+      }
+    }
     TaskRunner::Launch launch;
     launch.command = *command;
     launch.sandbox = task.sandbox;

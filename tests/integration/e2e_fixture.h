@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -536,6 +538,55 @@ class SchedulerE2eTest : public ::testing::Test {
           return true;
         },
         absl::Seconds(10), kPoll));
+  }
+
+  // (1b) A service with artifacts (spec.fetch): the agent's fetcher puts an
+  // executable script under its output_file name and an extracted archive
+  // into each sandbox before the command, which uses both and reports
+  // through a file outside the sandbox. The master must run tasks for real.
+  void FetchedArtifactsReachTheSandbox() {
+    const std::string dir = testing::MakeTempDir("mast-e2e-fetch");
+    std::filesystem::create_directories(dir + "/pkg/data");
+    std::ofstream(dir + "/run.sh") << "#!/bin/sh\necho ran > ran\n";
+    std::ofstream(dir + "/pkg/data/hello.txt") << "hello from the archive\n";
+    ASSERT_EQ(std::system(absl::StrCat("tar -czf ", dir, "/pkg.tgz -C ", dir, "/pkg data").c_str()),
+              0);
+    std::filesystem::create_directories(dir + "/out");
+    StartReplicas();
+    const int leader = WaitForSubscribedLeader();
+    ASSERT_GE(leader, 0);
+    v1::ServiceSpec spec = Spec("e2e/fetch", 2,
+                                // The sandbox is .../executors/<task id>/runs/<container>
+                                // (the real command executor sets no MESOS_TASK_ID).
+                                "id=$(basename \"$(dirname \"$(dirname \"$PWD\")\")\"); "
+                                "exec 2> \"$OUT/$id.stderr\"; bin/run && test -f ran && "
+                                "cat data/hello.txt > \"$OUT/$id\" && sleep 600");
+    (*spec.mutable_env())["OUT"] = dir + "/out";
+    v1::FetchUri* script = spec.add_fetch();
+    script->set_uri("file://" + dir + "/run.sh");
+    script->set_executable(true);
+    script->set_output_file("bin/run");
+    spec.add_fetch()->set_uri(dir + "/pkg.tgz");
+    grpc::Status status = Create((leader + 1) % 3, spec);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    std::set<std::string> ids = WaitConverged("e2e/fetch", 2);
+    ASSERT_EQ(ids.size(), 2u);
+    for (const std::string& id : ids) {
+      std::string line;
+      EXPECT_TRUE(WaitFor(
+          [&] {
+            std::ifstream in(dir + "/out/" + id);
+            return std::getline(in, line) && line == "hello from the archive";
+          },
+          absl::Seconds(20), kPoll))
+          << id << " wrote '" << line << "'; its stderr: " << [&] {
+               std::ifstream err(dir + "/out/" + id + ".stderr");
+               std::stringstream text;
+               text << err.rdbuf();
+               return text.str();
+             }();
+    }
+    if (getenv("MAST_KEEP_MESOS_DIR") == nullptr) testing::RemoveTree(dir);
   }
 
   // (2) Scale up, then down: the youngest go, exactly N remain.

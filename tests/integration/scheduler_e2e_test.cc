@@ -24,6 +24,13 @@ TEST_F(LocalMasterE2eTest, DeployThroughFollower) {
   DeployThroughFollower();
 }
 
+TEST_F(LocalMasterE2eTest, FetchedArtifactsReachTheSandbox) {
+  local::LocalMasterConfig config = LocalConfig();
+  config.execute = true;
+  StartMaster(config);
+  FetchedArtifactsReachTheSandbox();
+}
+
 TEST_F(LocalMasterE2eTest, ScaleUpThenDownKillsTheYoungest) {
   StartMaster();
   ScaleUpThenDown();
@@ -578,6 +585,11 @@ TEST_F(LocalMasterE2eTest, WatchResumesAcrossALeaderChange) {
 TEST_F(RealMesosE2eTest, DeployThroughFollower) {
   StartCluster(2, kRealAgentResources);
   DeployThroughFollower();
+}
+
+TEST_F(RealMesosE2eTest, FetchedArtifactsReachTheSandbox) {
+  StartCluster(1, kRealAgentResources);
+  FetchedArtifactsReachTheSandbox();
 }
 
 TEST_F(RealMesosE2eTest, ScaleUpThenDownKillsTheYoungest) {

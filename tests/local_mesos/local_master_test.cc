@@ -33,6 +33,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "local_mesos/fetcher.h"
 #include "local_mesos/resources.h"
 #include "local_mesos/task_checks.h"
 #include "mesos/v1/scheduler/scheduler.pb.h"
@@ -2339,6 +2340,72 @@ TEST_F(LocalMasterExecuteTest, CommandsRunInTheirSandboxes) {
   ASSERT_TRUE(killed.has_value());
   EXPECT_EQ(killed->state(), mesos_v1::TASK_KILLED);
   EXPECT_EQ(killed->message(), "Command terminated with signal Terminated");
+}
+
+// CommandInfo.uris are fetched into the sandbox before the command: a script
+// made executable under its output_file name, an archive extracted, a file
+// kept as it is; a URI that cannot be fetched fails the launch.
+TEST_F(LocalMasterExecuteTest, UrisAreFetchedIntoTheSandboxBeforeTheCommand) {
+  const std::string artifacts = work_dir_ + "/artifacts";
+  std::filesystem::create_directories(artifacts + "/pkg/data");
+  std::ofstream(artifacts + "/run.sh") << "#!/bin/sh\necho ran > ran\n";
+  std::ofstream(artifacts + "/pkg/data/hello.txt") << "hello from the archive\n";
+  std::ofstream(artifacts + "/notes.tar") << "not extracted";
+  ASSERT_EQ(
+      std::system(
+          absl::StrCat("tar -czf ", artifacts, "/pkg.tgz -C ", artifacts, "/pkg data").c_str()),
+      0);
+
+  Subscription sub = Subscribe();
+  std::vector<mesos_v1::Offer> offers = NextOffers(sub);
+  ASSERT_EQ(offers.size(), 1u);
+  mesos_v1::TaskInfo fetched = Task("fetched", offers[0], 0.1, 32,
+                                    "bin/run && cat data/hello.txt > got && test -f notes.tar");
+  auto* script = fetched.mutable_command()->add_uris();
+  script->set_value("file://" + artifacts + "/run.sh");
+  script->set_executable(true);
+  script->set_extract(false);
+  script->set_output_file("bin/run");
+  fetched.mutable_command()->add_uris()->set_value(artifacts + "/pkg.tgz");
+  auto* kept = fetched.mutable_command()->add_uris();
+  kept->set_value(artifacts + "/notes.tar");
+  kept->set_extract(false);
+  mesos_v1::TaskInfo missing = Task("missing", offers[0], 0.1, 32, "true");
+  missing.mutable_command()->add_uris()->set_value(artifacts + "/nothing-here.tgz");
+  ASSERT_EQ(Send(sub, AcceptCall({offers[0].id()}, {fetched, missing})).status, 202);
+
+  std::map<std::string, mesos_v1::TaskStatus> terminal;
+  while (terminal.size() < 2) {
+    std::optional<Event> event = sub.stream->Next(absl::Seconds(20));
+    ASSERT_TRUE(event.has_value()) << "still waiting; " << terminal.size() << " done";
+    if (event->type() != Event::UPDATE) continue;
+    const mesos_v1::TaskStatus& status = event->update().status();
+    if (status.state() == mesos_v1::TASK_FAILED || status.state() == mesos_v1::TASK_FINISHED) {
+      terminal[status.task_id().value()] = status;
+      continue;
+    }
+    if (status.has_uuid()) Acknowledge(sub, status);
+  }
+  EXPECT_EQ(terminal["fetched"].state(), mesos_v1::TASK_FINISHED) << terminal["fetched"].message();
+  EXPECT_EQ(terminal["missing"].state(), mesos_v1::TASK_FAILED);
+  EXPECT_EQ(terminal["missing"].reason(), mesos_v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+  EXPECT_THAT(terminal["missing"].message(), HasSubstr("Failed to fetch all URIs for container"));
+  EXPECT_THAT(terminal["missing"].message(), HasSubstr("nothing-here.tgz"));
+  std::map<std::string, std::string> sandboxes;
+  for (const auto& view : master_->tasks()) sandboxes[view.task_id] = view.sandbox;
+  std::string line;
+  std::ifstream got(sandboxes["fetched"] + "/got");
+  std::getline(got, line);
+  EXPECT_EQ(line, "hello from the archive");
+  std::ifstream ran(sandboxes["fetched"] + "/ran");
+  std::getline(ran, line);
+  EXPECT_EQ(line, "ran");
+}
+
+TEST(FetchedNameTest, TheLastPathSegmentWithoutQuery) {
+  EXPECT_EQ(FetchedName("https://example.com/a/app.tgz?sig=1#x"), "app.tgz");
+  EXPECT_EQ(FetchedName("/opt/run.sh"), "run.sh");
+  EXPECT_EQ(FetchedName("http://example.com/dir/"), "");
 }
 
 // An HTTP health check against a real server process: its first success is reported healthy

@@ -104,7 +104,8 @@ absl::StatusOr<std::unique_ptr<RealMesosCluster>> RealMesosCluster::StartOnce(
 RealMesosCluster::~RealMesosCluster() {
   for (Subprocess& agent : agents_) agent.Stop(absl::Seconds(2));
   if (master_) master_->Stop(absl::Seconds(2));
-  RemoveTree(dir_);
+  // MAST_KEEP_MESOS_DIR=1 keeps the work dirs (sandboxes, logs) to look at after a failure.
+  if (getenv("MAST_KEEP_MESOS_DIR") == nullptr) RemoveTree(dir_);
 }
 
 std::string RealMesosCluster::master_url() const {
