@@ -24,17 +24,8 @@ class TimedZkClientTest : public ::testing::Test {
   void Settle() {
     for (int i = 0; i < 10; ++i) loop_.Flush();
   }
-  // The histogram's count and sum for `op`.
-  std::pair<uint64_t, double> Latency(const std::string& op) {
-    for (const prometheus::MetricFamily& family : registry_.Collect()) {
-      if (family.name != "mast_zk_request_seconds") continue;
-      for (const prometheus::ClientMetric& metric : family.metric) {
-        if (metric.label.size() == 1 && metric.label[0].value == op) {
-          return {metric.histogram.sample_count, metric.histogram.sample_sum};
-        }
-      }
-    }
-    return {0, -1};
+  std::optional<testing::HistogramValue> Latency(const std::string& op) {
+    return testing::HistogramOf(registry_, "mast_zk_request_seconds", {{"op", op}});
   }
 
   ManualClock clock_;
@@ -73,10 +64,12 @@ TEST_F(TimedZkClientTest, CountsEachAnswerByOperationAndCodeAndTimesIt) {
             1);
   EXPECT_EQ(
       MetricValue(registry_, "mast_zk_requests_total", {{"op", "get"}, {"code", "NOT_FOUND"}}), 1);
-  auto [count, sum] = Latency("create");
-  EXPECT_EQ(count, 2u);
-  EXPECT_NEAR(sum, 0.008, 1e-9);
-  EXPECT_EQ(Latency("get").first, 1u);
+  std::optional<testing::HistogramValue> create = Latency("create");
+  ASSERT_TRUE(create.has_value());
+  EXPECT_EQ(create->count, 2u);
+  EXPECT_NEAR(create->sum, 0.008, 1e-9);
+  ASSERT_TRUE(Latency("get").has_value());
+  EXPECT_EQ(Latency("get")->count, 1u);
   EXPECT_TRUE(ensemble_.Exists("/a"));
 }
 
