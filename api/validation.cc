@@ -498,6 +498,38 @@ absl::Status ValidateKillGracePeriod(const v1::ServiceSpec& spec) {
   return absl::OkStatus();
 }
 
+// unreachable_strategy: each set duration in [0s, 7d]; expunge_after not
+// before inactive_after.
+void ValidateUnreachableStrategy(const v1::ServiceSpec& spec, Errors& errors) {
+  if (!spec.has_unreachable_strategy()) return;
+  const v1::UnreachableStrategy& strategy = spec.unreachable_strategy();
+  const auto check = [&](bool set, const google::protobuf::Duration& value,
+                         absl::string_view field) -> std::optional<absl::Duration> {
+    if (!set) return std::nullopt;
+    const std::string path = absl::StrCat("unreachable_strategy.", field);
+    std::optional<absl::Duration> d = FromProto(value);
+    if (!d) {
+      errors.Add(Invalid(path, "not a valid duration"));
+      return std::nullopt;
+    }
+    if (*d < absl::ZeroDuration() || *d > kMaxUnreachableWait) {
+      errors.Add(Invalid(
+          path, absl::StrCat("must be in [0s, ", absl::FormatDuration(kMaxUnreachableWait), "]")));
+      return std::nullopt;
+    }
+    return d;
+  };
+  std::optional<absl::Duration> inactive =
+      check(strategy.has_inactive_after(), strategy.inactive_after(), "inactive_after");
+  std::optional<absl::Duration> expunge =
+      check(strategy.has_expunge_after(), strategy.expunge_after(), "expunge_after");
+  if (inactive && expunge && *expunge < *inactive) {
+    errors.Add(Invalid("unreachable_strategy.expunge_after",
+                       absl::StrCat("must be >= inactive_after (", absl::FormatDuration(*inactive),
+                                    "), not ", absl::FormatDuration(*expunge))));
+  }
+}
+
 // backoff.initial or backoff.max (set): a valid duration, at most kMaxBackoff.
 absl::StatusOr<absl::Duration> BackoffDuration(const google::protobuf::Duration& value,
                                                absl::string_view path) {
@@ -682,6 +714,7 @@ absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec, absl::string_view 
   ValidateConstraints(spec, errors);
   ValidateFetch(spec, errors);
   errors.Add(ValidateKillGracePeriod(spec));
+  ValidateUnreachableStrategy(spec, errors);
   ValidateBackoff(spec, errors);
   errors.Add(ValidateRole(spec.role()));
   ValidateHealthCheck(spec, errors);

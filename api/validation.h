@@ -26,6 +26,7 @@ inline constexpr int kMaxLabels = 256;
 inline constexpr size_t kMaxLabelValueBytes = 4096;
 inline constexpr int kMaxConstraints = 32;
 inline constexpr int kMaxFetchUris = 64;
+inline constexpr absl::Duration kMaxUnreachableWait = absl::Hours(24 * 7);
 inline constexpr size_t kMaxFetchUriBytes = 4096;
 inline constexpr size_t kMaxConstraintValueBytes = 1024;
 inline constexpr double kMaxCpus = 4096;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "common/proto_util.h"
 #include "mesos/v1/mesos.pb.h"
@@ -55,6 +56,23 @@ struct Census {
   int dying = 0;  // killed, not yet ended, still holding resources
 };
 
+}  // namespace
+
+UnreachableTimes UnreachableTimesOf(const v1::ServiceSpec& spec, absl::Duration default_grace) {
+  const v1::UnreachableStrategy& strategy = spec.unreachable_strategy();
+  std::optional<absl::Duration> expunge;
+  if (strategy.has_expunge_after()) expunge = FromProtoDuration(strategy.expunge_after());
+  absl::Duration inactive = default_grace;
+  if (strategy.has_inactive_after()) {
+    inactive = FromProtoDuration(strategy.inactive_after());
+  } else if (expunge.has_value()) {
+    inactive = std::min(inactive, *expunge);
+  }
+  return {inactive, std::max(inactive, expunge.value_or(inactive))};
+}
+
+namespace {
+
 Census Count(const v1::Service& service, const std::vector<const v1::Task*>& tasks, absl::Time now,
              const PlanOptions& options, ServicePlan& plan) {
   Census census;
@@ -64,10 +82,15 @@ Census Count(const v1::Service& service, const std::vector<const v1::Task*>& tas
       ++census.dying;
     }
     if (!IsLive(*task)) continue;
-    if (task->state() == v1::Task::UNREACHABLE && task->has_unreachable_since() &&
-        now - FromProtoTimestamp(task->unreachable_since()) >= options.unreachable_grace) {
-      plan.expunge.push_back(task->id());
-      continue;
+    if (task->state() == v1::Task::UNREACHABLE && task->has_unreachable_since()) {
+      const absl::Duration away = now - FromProtoTimestamp(task->unreachable_since());
+      const UnreachableTimes times = UnreachableTimesOf(SpecOfTaskVersion(service, task->version()),
+                                                        options.unreachable_grace);
+      if (away >= times.expunge_after) {
+        plan.expunge.push_back(task->id());
+        continue;
+      }
+      if (away >= times.inactive_after) continue;  // replaced, still known
     }
     ++census.live;
     const bool is_new = task->version() == service.task_version();

@@ -31,11 +31,20 @@ struct ServicePlan {
 };
 
 struct PlanOptions {
+  // The default of a service's unreachable_strategy (--unreachable_grace).
   absl::Duration unreachable_grace = absl::Minutes(5);
   // At most this share of `instances` (at least one task) is replaced for
   // failing health checks at once.
   double max_unhealthy_share = 0.1;
 };
+
+// A service's unreachable strategy, its unset fields defaulted from
+// `default_grace` (see UnreachableStrategy in service.proto).
+struct UnreachableTimes {
+  absl::Duration inactive_after;
+  absl::Duration expunge_after;
+};
+UnreachableTimes UnreachableTimesOf(const v1::ServiceSpec& spec, absl::Duration default_grace);
 
 // A task whose health check has failed for as long as `consecutive_failures`
 // checks take ((consecutive_failures - 1) x interval since the first

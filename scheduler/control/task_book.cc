@@ -137,8 +137,13 @@ size_t TaskBook::Load(const StateSnapshot& snapshot) {
       for (const v1::Task& task : records->second->tasks()) {
         if (IsTerminal(task.state())) continue;
         if (task.has_unreachable_since()) {
-          hooks_.replan_at(
-              name, FromProtoTimestamp(task.unreachable_since()) + config_.unreachable_grace);
+          const UnreachableTimes times =
+              UnreachableTimesOf(stored->record.service().spec(), config_.unreachable_grace);
+          const absl::Time since = FromProtoTimestamp(task.unreachable_since());
+          hooks_.replan_at(name, since + times.inactive_after);  // replaced then
+          if (times.expunge_after != times.inactive_after) {
+            hooks_.replan_at(name, since + times.expunge_after);  // given up then
+          }
         }
         if (std::optional<absl::Time> fails =
                 FailsHealthAt(stored->record.service().spec(), task)) {

@@ -260,15 +260,16 @@ bool TaskScheduler::Expunge(const std::string& name, BookedService& service,
   for (const std::string& id : ids) {
     auto task = service.tasks.find(id);
     if (task == service.tasks.end()) continue;
-    LogWarning("task_expunged",
-               {{"task_id", id},
-                {"service", name},
-                {"unreachable_grace", absl::FormatDuration(config_.unreachable_grace)},
-                {"msg", "replaced; killed if it comes back"}});
+    const absl::Duration expunge_after =
+        UnreachableTimesOf(service.service().spec(), config_.unreachable_grace).expunge_after;
+    LogWarning("task_expunged", {{"task_id", id},
+                                 {"service", name},
+                                 {"expunge_after", absl::FormatDuration(expunge_after)},
+                                 {"msg", "given up; killed if it comes back"}});
     if (metrics_ != nullptr) metrics_->tasks_expunged.Increment();
-    book()->RecordFailure(service, task->second,
-                          absl::StrCat("unreachable for more than ",
-                                       absl::FormatDuration(config_.unreachable_grace)));
+    book()->RecordFailure(
+        service, task->second,
+        absl::StrCat("unreachable for more than ", absl::FormatDuration(expunge_after)));
     book()->DropTask(name, id);
     changed = true;
   }
@@ -391,7 +392,13 @@ void TaskScheduler::OnUpdate(const mesos_v1::TaskStatus& status) {
     }
     if (change.became_ready && metrics_ != nullptr) metrics_->became_ready.Increment();
     if (change.became_unreachable) {
-      ReplanAt(name, clock_.Now() + config_.unreachable_grace);  // then it is replaced
+      // Then it is replaced, then given up.
+      const UnreachableTimes times =
+          UnreachableTimesOf(ref.service->service().spec(), config_.unreachable_grace);
+      ReplanAt(name, clock_.Now() + times.inactive_after);
+      if (times.expunge_after != times.inactive_after) {
+        ReplanAt(name, clock_.Now() + times.expunge_after);
+      }
     }
     if (std::optional<absl::Time> fails = FailsHealthAt(ref.service->service().spec(), task);
         change.became_unhealthy && fails) {

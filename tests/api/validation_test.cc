@@ -614,6 +614,30 @@ const std::vector<Case>& Cases() {
        },
        "fetch: more than 64 URIs"},
 
+      // --- unreachable_strategy ---
+      {"unreachable strategy of 1 and 10 minutes",
+       [](v1::ServiceSpec& s) {
+         SetDuration(s.mutable_unreachable_strategy()->mutable_inactive_after(), 60);
+         SetDuration(s.mutable_unreachable_strategy()->mutable_expunge_after(), 600);
+       },
+       ""},
+      {"unreachable expunge before inactive",
+       [](v1::ServiceSpec& s) {
+         SetDuration(s.mutable_unreachable_strategy()->mutable_inactive_after(), 600);
+         SetDuration(s.mutable_unreachable_strategy()->mutable_expunge_after(), 60);
+       },
+       "unreachable_strategy.expunge_after: must be >= inactive_after (10m), not 1m"},
+      {"unreachable inactive negative",
+       [](v1::ServiceSpec& s) {
+         SetDuration(s.mutable_unreachable_strategy()->mutable_inactive_after(), -1);
+       },
+       "unreachable_strategy.inactive_after: must be in [0s, 168h]"},
+      {"unreachable expunge over a week",
+       [](v1::ServiceSpec& s) {
+         SetDuration(s.mutable_unreachable_strategy()->mutable_expunge_after(), 8 * 86400);
+       },
+       "unreachable_strategy.expunge_after: must be in [0s, 168h]"},
+
       // --- role ---
       {"role starting with '-'", [](v1::ServiceSpec& s) { s.set_role("-prod"); },
        "role: '-prod' is not a Mesos role"},

@@ -171,6 +171,55 @@ TEST(ServicePlanTest, UnreachablePastGraceIsExpungedAndReplaced) {
   EXPECT_EQ(plan.to_launch, 1);  // b still counts within its grace
 }
 
+// A service's own strategy: replaced after inactive_after (still known),
+// expunged after expunge_after; back before that, the extra is killed.
+TEST(ServicePlanTest, UnreachableStrategyReplacesFirstAndExpungesLater) {
+  v1::Service service = Service(2, 1);
+  v1::UnreachableStrategy* strategy = service.mutable_spec()->mutable_unreachable_strategy();
+  strategy->mutable_inactive_after()->set_seconds(30);
+  strategy->mutable_expunge_after()->set_seconds(120);
+  std::vector<v1::Task> tasks = {Task("away", 1, v1::Task::UNREACHABLE, 300),
+                                 Task("up", 1, v1::Task::RUNNING, 300)};
+  tasks[0].mutable_unreachable_since()->set_seconds(absl::ToUnixSeconds(kNow) - 10);
+  ServicePlan plan = Plan(service, tasks, absl::Minutes(5));
+  EXPECT_EQ(plan.to_launch, 0) << "within inactive_after it still counts";
+  EXPECT_THAT(plan.expunge, IsEmpty());
+
+  tasks[0].mutable_unreachable_since()->set_seconds(absl::ToUnixSeconds(kNow) - 60);
+  plan = Plan(service, tasks, absl::Minutes(5));
+  EXPECT_EQ(plan.to_launch, 1) << "past inactive_after: replaced";
+  EXPECT_THAT(plan.expunge, IsEmpty()) << "but not given up before expunge_after";
+
+  tasks[0].mutable_unreachable_since()->set_seconds(absl::ToUnixSeconds(kNow) - 150);
+  plan = Plan(service, tasks, absl::Minutes(5));
+  EXPECT_THAT(plan.expunge, ElementsAre("away"));
+  EXPECT_EQ(plan.to_launch, 1);
+
+  // It came back (RUNNING again) beside its replacement: one too many.
+  tasks[0].set_state(v1::Task::RUNNING);
+  tasks[0].clear_unreachable_since();
+  tasks.push_back(Task("replacement", 1, v1::Task::RUNNING, 10));
+  plan = Plan(service, tasks, absl::Minutes(5));
+  EXPECT_EQ(plan.to_launch, 0);
+  EXPECT_EQ(plan.kill.size(), 1u);
+}
+
+TEST(UnreachableTimesTest, DefaultsFromTheGrace) {
+  v1::ServiceSpec spec;
+  UnreachableTimes times = UnreachableTimesOf(spec, absl::Minutes(5));
+  EXPECT_EQ(times.inactive_after, absl::Minutes(5));
+  EXPECT_EQ(times.expunge_after, absl::Minutes(5));
+  spec.mutable_unreachable_strategy()->mutable_expunge_after()->set_seconds(60);
+  times = UnreachableTimesOf(spec, absl::Minutes(5));
+  EXPECT_EQ(times.inactive_after, absl::Minutes(1)) << "never after the expunge";
+  EXPECT_EQ(times.expunge_after, absl::Minutes(1));
+  spec.mutable_unreachable_strategy()->mutable_inactive_after()->set_seconds(0);
+  spec.mutable_unreachable_strategy()->clear_expunge_after();
+  times = UnreachableTimesOf(spec, absl::Minutes(5));
+  EXPECT_EQ(times.inactive_after, absl::ZeroDuration());
+  EXPECT_EQ(times.expunge_after, absl::ZeroDuration());
+}
+
 TEST(ServicePlanTest, DeletingKillsEverythingThenRemoves) {
   std::vector<v1::Task> tasks = {Task("a", 1, v1::Task::RUNNING, 10),
                                  Task("b", 2, v1::Task::PENDING, 1)};

@@ -540,6 +540,35 @@ TEST_F(TaskSchedulerTest, UnreachableTaskIsReplacedAfterGraceAndKilledIfItReturn
   EXPECT_THAT(KilledIds(), ::testing::ElementsAre(lost));
 }
 
+// A service's own unreachable_strategy: replaced after inactive_after, while
+// the lost task stays on record (it may come back) until expunge_after.
+TEST_F(TaskSchedulerTest, UnreachableStrategyReplacesFirstAndGivesUpLater) {
+  PutService(1, 1, false, {}, [](v1::ServiceSpec& spec) {
+    spec.mutable_unreachable_strategy()->mutable_inactive_after()->set_seconds(10);
+    spec.mutable_unreachable_strategy()->mutable_expunge_after()->set_seconds(120);
+  });
+  Start();
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
+  Offer({MakeOffer("o1", "a1")});
+  const std::string lost = LaunchedIds().at(0);
+  caller_.Expect(Call::ACKNOWLEDGE, 2);
+  Update(lost, mesos_v1::TASK_RUNNING);
+  Update(lost, mesos_v1::TASK_UNREACHABLE);
+  caller_.Expect(Call::REVIVE);
+  driven_.Advance(absl::Seconds(11));  // past inactive_after, not the global 30 s
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
+  Offer({MakeOffer("o2", "a2")});
+  ASSERT_THAT(LaunchedIds(), SizeIs(2)) << "replaced after inactive_after";
+  ASSERT_NE(Find(Stored(), lost), nullptr) << "kept until expunge_after";
+  driven_.Advance(absl::Seconds(60));
+  EXPECT_NE(Find(Stored(), lost), nullptr);
+  driven_.Advance(absl::Seconds(50));  // 121 s unreachable
+  EXPECT_EQ(Find(Stored(), lost), nullptr);
+  EXPECT_THAT(LaunchedIds(), SizeIs(2)) << "the replacement already runs";
+}
+
 TEST_F(TaskSchedulerTest, DeletingServiceIsKilledThenRemoved) {
   PutService(2);
   Start();
