@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "api/arena_allocator.h"
 #include "api/call_auth.h"
+#include "api/secret_redaction.h"
 #include "api/service_reads.h"
 
 namespace mast {
@@ -169,6 +170,7 @@ grpc::ServerUnaryReactor* MastService::Write(grpc::CallbackServerContext* contex
                         audit_.Record(audit);
                         if (result.ok()) {
                           *response = std::move(result->response);
+                          RedactSecrets(*response);
                           if (result->store_version > 0) {
                             context->AddTrailingMetadata(kStoreVersionTrailer,
                                                          absl::StrCat(result->store_version));
@@ -305,6 +307,7 @@ grpc::ServerUnaryReactor* MastService::Read(grpc::CallbackServerContext* context
                  who = *who](const StateSnapshot& snapshot) {
     absl::Status status = fill(snapshot, *request, response);
     if (status.ok() && trim) trim(who, response);
+    if (status.ok()) RedactSecrets(*response);
     return ToGrpcStatus(status);
   };
   const int64_t min_version = request->min_store_version();

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "api/secret_redaction.h"
 #include "api/validation.h"
 #include "common/proto_util.h"
 #include "common/status_macros.h"
@@ -463,6 +464,7 @@ void ServiceWriter::Create(v1::CreateServiceRequest request, Done<v1::Service> d
   Write<v1::CreateServiceRequest, v1::Service>(
       "create", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
         MAST_ASSIGN_OR_RETURN(v1::ServiceSpec spec, CheckedSpec(request.spec(), "spec."));
+        MAST_RETURN_IF_ERROR(RefuseRedactedSecrets(spec, "spec."));
         std::string name = spec.name();
         return Mutation{Mutation::Kind::kCreate, std::move(name), 0,
                         [spec = std::move(spec)](ServiceRecord& record, const ServiceRecord&,
@@ -483,6 +485,7 @@ void ServiceWriter::Update(v1::UpdateServiceRequest request, Done<v1::Service> d
                             ServiceRecord& record, const ServiceRecord& before,
                             absl::Time now) mutable -> absl::Status {
                           v1::Service* service = record.mutable_service();
+                          MAST_RETURN_IF_ERROR(KeepRedactedSecrets(service->spec(), spec, "spec."));
                           const bool new_tasks = !SameTasks(service->spec(), spec);
                           *service->mutable_spec() = std::move(spec);
                           if (!new_tasks) return absl::OkStatus();  // a scale

@@ -127,6 +127,31 @@ std::string FormatNumber(double value) {
   return absl::StrCat(value);
 }
 
+bool IsEnvName(absl::string_view s) {
+  if (s.empty() || s.size() > kMaxEnvNameBytes) return false;
+  if (absl::ascii_isdigit(static_cast<unsigned char>(s.front()))) return false;
+  for (char c : s) {
+    if (!IsAlnum(c) && c != '_') return false;
+  }
+  return true;
+}
+
+// The variables Mast or Mesos set in a task.
+bool IsReservedEnvName(absl::string_view s) {
+  if (s == "PORT" || s == "PORTS") return true;
+  if (absl::StartsWith(s, "PORT_") || absl::StartsWith(s, "MESOS_") ||
+      absl::StartsWith(s, "MAST_")) {
+    return true;
+  }
+  if (absl::StartsWith(s, "PORT") && s.size() > 4) {
+    for (char c : s.substr(4)) {
+      if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
 }  // namespace validation_internal
 
 namespace {
@@ -136,7 +161,9 @@ using validation_internal::FormatNumber;
 using validation_internal::FromProto;
 using validation_internal::Invalid;
 using validation_internal::IsAlnum;
+using validation_internal::IsEnvName;
 using validation_internal::IsLowerAlnum;
+using validation_internal::IsReservedEnvName;
 using validation_internal::Quote;
 using validation_internal::ToProto;
 using validation_internal::ValidateCommandAt;
@@ -297,31 +324,6 @@ void ValidatePorts(const v1::ServiceSpec& spec, Errors& errors) {
   std::set<std::string> names;
   std::set<uint32_t> numbers;
   for (int i = 0; i < ports.size(); ++i) errors.Add(ValidatePort(ports[i], i, names, numbers));
-}
-
-bool IsEnvName(absl::string_view s) {
-  if (s.empty() || s.size() > kMaxEnvNameBytes) return false;
-  if (absl::ascii_isdigit(static_cast<unsigned char>(s.front()))) return false;
-  for (char c : s) {
-    if (!IsAlnum(c) && c != '_') return false;
-  }
-  return true;
-}
-
-// The variables Mast or Mesos set in a task.
-bool IsReservedEnvName(absl::string_view s) {
-  if (s == "PORT" || s == "PORTS") return true;
-  if (absl::StartsWith(s, "PORT_") || absl::StartsWith(s, "MESOS_") ||
-      absl::StartsWith(s, "MAST_")) {
-    return true;
-  }
-  if (absl::StartsWith(s, "PORT") && s.size() > 4) {
-    for (char c : s.substr(4)) {
-      if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
-    }
-    return true;
-  }
-  return false;
 }
 
 absl::Status ValidateEnvVar(absl::string_view name, absl::string_view value) {
@@ -710,6 +712,8 @@ absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec, absl::string_view 
     errors.Add(AboveLimit("instances", kMaxInstances, spec.instances()));
   }
   ValidateEnv(spec, errors);
+  validation_internal::ValidateSecrets(spec, errors);
+  validation_internal::ValidateVolumes(spec, errors);
   ValidateLabels(spec, errors);
   ValidateConstraints(spec, errors);
   ValidateFetch(spec, errors);

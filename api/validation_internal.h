@@ -46,6 +46,17 @@ std::string FormatNumber(double value);
 std::optional<absl::Duration> FromProto(const google::protobuf::Duration& d);
 void ToProto(absl::Duration d, google::protobuf::Duration* out);
 
+// An environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most 255), and
+// the names Mast or Mesos set in a task (PORT*, MAST_*, MESOS_*).
+bool IsEnvName(absl::string_view s);
+bool IsReservedEnvName(absl::string_view s);
+
+// spec.secrets with spec.secret_env, and spec.volumes (validation_workload.cc):
+// each invalid entry, by name or index. A secret may be `redacted` without
+// a value (UpdateService keeps the stored one; CreateService refuses it).
+void ValidateSecrets(const v1::ServiceSpec& spec, Errors& errors);
+void ValidateVolumes(const v1::ServiceSpec& spec, Errors& errors);
+
 // `command` found at `path` ("command", "health_check.command").
 absl::Status ValidateCommandAt(const v1::Command& command, absl::string_view path);
 

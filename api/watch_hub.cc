@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/secret_redaction.h"
 #include "api/service_reads.h"
 #include "common/log.h"
 #include "common/proto_util.h"
@@ -22,6 +23,7 @@ WatchEventPtr ServiceEvent(v1::WatchEvent::Type type, int64_t version, v1::Servi
   event->set_type(type);
   event->set_store_version(version);
   *event->mutable_service() = std::move(service);
+  RedactSecrets(*event);
   return event;
 }
 
@@ -33,6 +35,7 @@ WatchEventPtr DeploymentEvent(v1::WatchEvent::Type type, int64_t version,
   event->set_store_version(version);
   *event->mutable_deployment() = deployment;
   event->mutable_deployment()->set_service(service);
+  RedactSecrets(*event);
   return event;
 }
 

@@ -6,11 +6,13 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "local_mesos/fetcher.h"
 #include "local_mesos/master_state.h"
+#include "local_mesos/volumes.h"
 
 namespace mast::local {
 
@@ -70,6 +72,23 @@ void LocalMaster::State::StartTaskOnAgent(Agent& agent, Task& task) {
         task.executor_id.empty() ? task.info.task_id().value() : task.executor_id;
     task.sandbox = absl::StrCat(work_dir_, "/", agent.hostname, "/frameworks/", task.framework_id,
                                 "/executors/", run_dir, "/runs/", task.container_id);
+    // As an agent: secrets resolve and volumes appear before the fetcher
+    // runs, and either failing fails the launch.
+    absl::Status prepared = CheckSecretEnvironment(command->environment());
+    if (prepared.ok() && task.info.has_container()) {
+      std::error_code ignored;
+      std::filesystem::create_directories(task.sandbox, ignored);
+      prepared = PrepareVolumes(task.info.container(), task.sandbox);
+    }
+    if (!prepared.ok()) {
+      LogWarning("local_master_container_failed",
+                 {{"task_id", task.info.task_id().value()}, {"error", prepared.ToString()}});
+      AgentUpdate(agent, task, mesos_v1::TASK_FAILED,
+                  absl::StrCat("Failed to launch container: ", prepared.message()),
+                  mesos_v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED,
+                  mesos_v1::TaskStatus::SOURCE_AGENT);
+      return;
+    }
     if (command->uris_size() > 0) {
       // As an agent: the fetcher fills the sandbox before the command runs,
       // and a URI it cannot fetch fails the launch.

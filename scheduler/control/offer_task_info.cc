@@ -122,6 +122,70 @@ double SecondsOr(bool has, const google::protobuf::Duration& d, double unset) {
   return check;
 }
 
+::mesos::v1::Secret ToMesosSecret(const v1::Secret& from) {
+  ::mesos::v1::Secret secret;
+  if (from.has_reference()) {
+    secret.set_type(::mesos::v1::Secret::REFERENCE);
+    secret.mutable_reference()->set_name(from.reference().name());
+    if (!from.reference().key().empty())
+      secret.mutable_reference()->set_key(from.reference().key());
+  } else {
+    secret.set_type(::mesos::v1::Secret::VALUE);
+    secret.mutable_value()->set_data(from.value());
+  }
+  return secret;
+}
+
+// Environment.Variable of type SECRET, in variable order (validation made
+// sure each names a secret of the spec).
+void AddSecretEnv(const v1::ServiceSpec& spec, ::mesos::v1::Environment& env) {
+  std::vector<std::pair<std::string, std::string>> variables(spec.secret_env().begin(),
+                                                             spec.secret_env().end());
+  std::sort(variables.begin(), variables.end());
+  for (const auto& [name, secret] : variables) {
+    auto found = spec.secrets().find(secret);
+    if (found == spec.secrets().end()) continue;
+    ::mesos::v1::Environment::Variable* variable = env.add_variables();
+    variable->set_name(name);
+    variable->set_type(::mesos::v1::Environment::Variable::SECRET);
+    *variable->mutable_secret() = ToMesosSecret(found->second);
+  }
+}
+
+// ContainerInfo.volumes: a host path as Marathon sends it (Volume.host_path,
+// which the agent's filesystem isolator mounts or, for a relative
+// container_path, links), a sandbox path and a secret file as a
+// Volume.Source.
+void AddVolumes(const v1::ServiceSpec& spec, ::mesos::v1::ContainerInfo& container) {
+  using MesosVolume = ::mesos::v1::Volume;
+  for (const v1::Volume& from : spec.volumes()) {
+    MesosVolume* volume = container.add_volumes();
+    volume->set_container_path(from.container_path());
+    volume->set_mode(from.read_only() ? MesosVolume::RO : MesosVolume::RW);
+    switch (from.source_case()) {
+      case v1::Volume::kHostPath:
+        volume->set_host_path(from.host_path());
+        break;
+      case v1::Volume::kSandboxPath: {
+        MesosVolume::Source* source = volume->mutable_source();
+        source->set_type(MesosVolume::Source::SANDBOX_PATH);
+        source->mutable_sandbox_path()->set_type(MesosVolume::Source::SandboxPath::SELF);
+        source->mutable_sandbox_path()->set_path(from.sandbox_path());
+        break;
+      }
+      case v1::Volume::kSecret: {
+        MesosVolume::Source* source = volume->mutable_source();
+        source->set_type(MesosVolume::Source::SECRET);
+        auto found = spec.secrets().find(from.secret());
+        if (found != spec.secrets().end()) *source->mutable_secret() = ToMesosSecret(found->second);
+        break;
+      }
+      case v1::Volume::SOURCE_NOT_SET:
+        break;  // validation refuses it
+    }
+  }
+}
+
 TaskInfo BaseTaskInfo(const QueuedService& queued) {
   const v1::ServiceSpec& spec = *queued.spec;
   TaskInfo info;
@@ -138,6 +202,8 @@ TaskInfo BaseTaskInfo(const QueuedService& queued) {
   if (spec.has_health_check()) *info.mutable_health_check() = BaseHealthCheck(spec.health_check());
   if (spec.has_readiness_check())
     *info.mutable_check() = BaseReadinessCheck(spec.readiness_check());
+  if (spec.secret_env_size() > 0)
+    AddSecretEnv(spec, *info.mutable_command()->mutable_environment());
   if (!spec.container().docker_image().empty()) {
     ::mesos::v1::ContainerInfo* container = info.mutable_container();
     container->set_type(::mesos::v1::ContainerInfo::MESOS);
@@ -145,6 +211,10 @@ TaskInfo BaseTaskInfo(const QueuedService& queued) {
     image->set_type(::mesos::v1::Image::DOCKER);
     image->mutable_docker()->set_name(spec.container().docker_image());
     image->set_cached(!spec.container().force_pull_image());
+  }
+  if (spec.volumes_size() > 0) {
+    info.mutable_container()->set_type(::mesos::v1::ContainerInfo::MESOS);
+    AddVolumes(spec, *info.mutable_container());
   }
   std::vector<std::pair<std::string, std::string>> labels(spec.labels().begin(),
                                                           spec.labels().end());

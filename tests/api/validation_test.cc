@@ -638,6 +638,135 @@ const std::vector<Case>& Cases() {
        },
        "unreachable_strategy.expunge_after: must be in [0s, 168h]"},
 
+      // --- secrets, secret_env, volumes ---
+      {"secret value as an env variable and a file",
+       [](v1::ServiceSpec& s) {
+         (*s.mutable_secrets())["db-password"].set_value("hunter2");
+         (*s.mutable_secrets())["api.key"].mutable_reference()->set_name("/team/api");
+         (*s.mutable_secret_env())["DB_PASSWORD"] = "db-password";
+         v1::Volume* v = s.add_volumes();
+         v->set_container_path("secrets/api-key");
+         v->set_secret("api.key");
+         v->set_read_only(true);
+       },
+       ""},
+      {"secret kept by an update (redacted, no value)",
+       [](v1::ServiceSpec& s) { (*s.mutable_secrets())["db"].set_redacted(true); }, ""},
+      {"secret with neither value nor reference",
+       [](v1::ServiceSpec& s) { (*s.mutable_secrets())["db"]; },
+       "secrets['db']: needs a reference or a value"},
+      {"secret redacted with a value",
+       [](v1::ServiceSpec& s) {
+         (*s.mutable_secrets())["db"].set_value("x");
+         (*s.mutable_secrets())["db"].set_redacted(true);
+       },
+       "secrets['db']: redacted with a value"},
+      {"secret with a bad name",
+       [](v1::ServiceSpec& s) { (*s.mutable_secrets())["db pass"].set_value("x"); },
+       "secrets['db pass']: name must match [A-Za-z0-9_.-]+"},
+      {"secret reference without a name",
+       [](v1::ServiceSpec& s) { (*s.mutable_secrets())["db"].mutable_reference()->set_key("k"); },
+       "secrets['db'].reference.name: required"},
+      {"secret value too long",
+       [](v1::ServiceSpec& s) {
+         (*s.mutable_secrets())["db"].set_value(std::string(64 * 1024 + 1, 'x'));
+       },
+       "secrets['db'].value: longer than 65536 bytes"},
+      {"secret_env naming no secret",
+       [](v1::ServiceSpec& s) { (*s.mutable_secret_env())["DB"] = "nope"; },
+       "secret_env['DB']: 'nope' is not in secrets"},
+      {"secret_env also in env",
+       [](v1::ServiceSpec& s) {
+         (*s.mutable_secrets())["db"].set_value("x");
+         (*s.mutable_secret_env())["DB"] = "db";
+         (*s.mutable_env())["DB"] = "plain";
+       },
+       "secret_env['DB']: also set in env"},
+      {"secret_env reserved name",
+       [](v1::ServiceSpec& s) {
+         (*s.mutable_secrets())["db"].set_value("x");
+         (*s.mutable_secret_env())["MAST_DB"] = "db";
+       },
+       "secret_env['MAST_DB']: reserved"},
+      {"host and sandbox volumes",
+       [](v1::ServiceSpec& s) {
+         v1::Volume* host = s.add_volumes();
+         host->set_container_path("data");
+         host->set_host_path("/var/lib/app");
+         v1::Volume* sandbox = s.add_volumes();
+         sandbox->set_container_path("/scratch");
+         sandbox->set_sandbox_path("tmp/scratch");
+       },
+       ""},
+      {"volume without a source",
+       [](v1::ServiceSpec& s) { s.add_volumes()->set_container_path("data"); },
+       "volumes[0]: needs a source: host_path, sandbox_path or secret"},
+      {"volume without a container path",
+       [](v1::ServiceSpec& s) { s.add_volumes()->set_host_path("/var/lib/app"); },
+       "volumes[0].container_path: required"},
+      {"volume host path relative",
+       [](v1::ServiceSpec& s) {
+         v1::Volume* v = s.add_volumes();
+         v->set_container_path("data");
+         v->set_host_path("var/lib/app");
+       },
+       "volumes[0].host_path: 'var/lib/app' is not absolute"},
+      {"sandbox volume at a relative path",
+       [](v1::ServiceSpec& s) {
+         v1::Volume* v = s.add_volumes();
+         v->set_container_path("data");
+         v->set_sandbox_path("tmp/data");
+       },
+       "volumes[0].container_path: 'data' is relative: a sandbox_path volume is mounted"},
+      {"volume sandbox path leaving the sandbox",
+       [](v1::ServiceSpec& s) {
+         v1::Volume* v = s.add_volumes();
+         v->set_container_path("/data");
+         v->set_sandbox_path("../other");
+       },
+       "volumes[0].sandbox_path: '../other' holds '..'"},
+      {"volume container path with '..'",
+       [](v1::ServiceSpec& s) {
+         v1::Volume* v = s.add_volumes();
+         v->set_container_path("a/../../etc");
+         v->set_host_path("/data");
+       },
+       "volumes[0].container_path: 'a/../../etc' holds '..'"},
+      {"two volumes at one path",
+       [](v1::ServiceSpec& s) {
+         for (int i = 0; i < 2; ++i) {
+           v1::Volume* v = s.add_volumes();
+           v->set_container_path(i == 0 ? "data" : "data/");
+           v->set_host_path("/data");
+         }
+       },
+       "volumes[1].container_path: 'data/' is used by another volume"},
+      {"secret volume naming no secret",
+       [](v1::ServiceSpec& s) {
+         v1::Volume* v = s.add_volumes();
+         v->set_container_path("key");
+         v->set_secret("nope");
+         v->set_read_only(true);
+       },
+       "volumes[0].secret: 'nope' is not in secrets"},
+      {"secret volume read-write",
+       [](v1::ServiceSpec& s) {
+         (*s.mutable_secrets())["k"].set_value("x");
+         v1::Volume* v = s.add_volumes();
+         v->set_container_path("key");
+         v->set_secret("k");
+       },
+       "volumes[0].read_only: a secret volume is read-only"},
+      {"too many volumes",
+       [](v1::ServiceSpec& s) {
+         for (int i = 0; i < 33; ++i) {
+           v1::Volume* v = s.add_volumes();
+           v->set_container_path(absl::StrCat("v", i));
+           v->set_host_path("/data");
+         }
+       },
+       "volumes: more than 32 volumes"},
+
       // --- role ---
       {"role starting with '-'", [](v1::ServiceSpec& s) { s.set_role("-prod"); },
        "role: '-prod' is not a Mesos role"},

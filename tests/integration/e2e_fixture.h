@@ -589,6 +589,110 @@ class SchedulerE2eTest : public ::testing::Test {
     if (getenv("MAST_KEEP_MESOS_DIR") == nullptr) testing::RemoveTree(dir);
   }
 
+  // (1c) Secrets and volumes: a VALUE secret as an environment variable
+  // (and, where the agent can, as a file), a host path and a sandbox path
+  // as volumes, all seen by the command. Reads show the secret redacted on
+  // every replica; the spec read back, scaled, keeps the stored value (the
+  // new task sees it too); no replica logs the value. `secret_file`: also a
+  // secret volume; `sandbox_volume`: also a sandbox path mounted at an
+  // absolute path (the real agent needs filesystem/linux for both, the
+  // local master has no mounts for the second).
+  void SecretsAndVolumesReachTheTask(bool secret_file, bool sandbox_volume) {
+    const std::string dir = testing::MakeTempDir("mast-e2e-secrets");
+    std::filesystem::create_directories(dir + "/host");
+    std::filesystem::create_directories(dir + "/out");
+    std::filesystem::create_directories(dir + "/mnt");
+    std::ofstream(dir + "/host/hello.txt") << "from the host\n";
+    const std::string secret = "s3cret-value-7f1c";
+    StartReplicas();
+    const int leader = WaitForSubscribedLeader();
+    ASSERT_GE(leader, 0);
+    std::string command =
+        "id=$(basename \"$(dirname \"$(dirname \"$PWD\")\")\"); "
+        "exec 2> \"$OUT/$id.stderr\"; "
+        "{ printf '%s\\n' \"$DB_PASSWORD\"; cat hostdata/hello.txt; ";
+    // Written through the mount, seen in the sandbox.
+    if (sandbox_volume) command += "echo scratch > \"$MNT/f\" && cat tmp/scratch/f; ";
+    if (secret_file) command += "cat secrets/db; echo; ";
+    command += "} > \"$OUT/$id.tmp\" && mv \"$OUT/$id.tmp\" \"$OUT/$id\" && sleep 600";
+    v1::ServiceSpec spec = Spec("e2e/secrets", 1, command);
+    (*spec.mutable_env())["OUT"] = dir + "/out";
+    (*spec.mutable_secrets())["db"].set_value(secret);
+    (*spec.mutable_secret_env())["DB_PASSWORD"] = "db";
+    v1::Volume* host = spec.add_volumes();
+    host->set_container_path("hostdata");
+    host->set_host_path(dir + "/host");
+    host->set_read_only(true);
+    if (sandbox_volume) {
+      (*spec.mutable_env())["MNT"] = dir + "/mnt";
+      v1::Volume* scratch = spec.add_volumes();
+      scratch->set_container_path(dir + "/mnt");
+      scratch->set_sandbox_path("tmp/scratch");
+    }
+    if (secret_file) {
+      v1::Volume* file = spec.add_volumes();
+      file->set_container_path("secrets/db");
+      file->set_secret("db");
+      file->set_read_only(true);
+    }
+    v1::Service created;
+    grpc::Status status = Create((leader + 1) % 3, spec, &created);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_TRUE(created.spec().secrets().at("db").redacted());
+    EXPECT_TRUE(created.spec().secrets().at("db").value().empty()) << "the write's answer";
+
+    std::string want = secret + "\nfrom the host\n";
+    if (sandbox_volume) want += "scratch\n";
+    if (secret_file) want += secret + "\n";
+    const auto expect_output = [&](const std::set<std::string>& ids) {
+      for (const std::string& id : ids) {
+        std::string text;
+        EXPECT_TRUE(WaitFor(
+            [&] {
+              std::ifstream in(dir + "/out/" + id);
+              std::stringstream all;
+              all << in.rdbuf();
+              text = all.str();
+              return text == want;
+            },
+            absl::Seconds(20), kPoll))
+            << id << " wrote '" << text << "'; its stderr: " << [&] {
+                 std::ifstream err(dir + "/out/" + id + ".stderr");
+                 std::stringstream all;
+                 all << err.rdbuf();
+                 return all.str();
+               }();
+      }
+    };
+    const std::set<std::string> first = WaitConverged("e2e/secrets", 1);
+    ASSERT_EQ(first.size(), 1u);
+    expect_output(first);
+
+    v1::GetServiceResponse got;
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(
+          WaitFor([&] { return Get(i, "e2e/secrets", &got).ok(); }, absl::Seconds(10), kPoll));
+      const v1::Secret& read = got.service().spec().secrets().at("db");
+      EXPECT_TRUE(read.redacted()) << "r" << i;
+      EXPECT_TRUE(read.value().empty()) << "r" << i << " shows the secret";
+      EXPECT_EQ(got.service().spec().secret_env().at("DB_PASSWORD"), "db");
+    }
+    // Read, edit, send back: the redacted secret keeps its value.
+    v1::ServiceSpec edited = got.service().spec();
+    edited.set_instances(2);
+    v1::Service updated;
+    status = Update(leader, edited, &updated);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(updated.task_version(), created.task_version()) << "a scale: no new tasks";
+    const std::set<std::string> both = WaitConverged("e2e/secrets", 2);
+    ASSERT_EQ(both.size(), 2u);
+    expect_output(both);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_FALSE(absl::StrContains(replica(i).Log(), secret)) << "r" << i << " logged it";
+    }
+    if (getenv("MAST_KEEP_MESOS_DIR") == nullptr) testing::RemoveTree(dir);
+  }
+
   // (2) Scale up, then down: the youngest go, exactly N remain.
   void ScaleUpThenDown() {
     StartReplicas();
@@ -805,9 +909,10 @@ class RealMesosE2eTest : public SchedulerE2eTest {
     cluster_.reset();
   }
 
-  void StartCluster(int agents, const std::string& resources) {
+  void StartCluster(int agents, const std::string& resources, bool linux_isolation = false) {
     testing::RealMesosCluster::Options options;
     options.agents = agents;
+    options.linux_isolation = linux_isolation;
     options.agent_resources = resources;
     auto cluster = testing::RealMesosCluster::Start(options);
     ASSERT_TRUE(cluster.ok()) << cluster.status();

@@ -31,6 +31,13 @@ TEST_F(LocalMasterE2eTest, FetchedArtifactsReachTheSandbox) {
   FetchedArtifactsReachTheSandbox();
 }
 
+TEST_F(LocalMasterE2eTest, SecretsAndVolumesReachTheTask) {
+  local::LocalMasterConfig config = LocalConfig();
+  config.execute = true;
+  StartMaster(config);
+  SecretsAndVolumesReachTheTask(/*secret_file=*/true, /*sandbox_volume=*/false);
+}
+
 TEST_F(LocalMasterE2eTest, ScaleUpThenDownKillsTheYoungest) {
   StartMaster();
   ScaleUpThenDown();
@@ -590,6 +597,18 @@ TEST_F(RealMesosE2eTest, DeployThroughFollower) {
 TEST_F(RealMesosE2eTest, FetchedArtifactsReachTheSandbox) {
   StartCluster(1, kRealAgentResources);
   FetchedArtifactsReachTheSandbox();
+}
+
+// Volumes (and the secret as a file) need the agent's filesystem/linux:
+// the linux launcher, root, mount namespaces and the cgroup v1 freezer.
+TEST_F(RealMesosE2eTest, SecretsAndVolumesReachTheTask) {
+  const std::string unavailable = testing::LinuxIsolationUnavailable();
+  if (!unavailable.empty()) {
+    GTEST_SKIP() << "SKIPPED: real Mesos agents need filesystem/linux for volumes, and "
+                 << unavailable;
+  }
+  StartCluster(1, kRealAgentResources, /*linux_isolation=*/true);
+  SecretsAndVolumesReachTheTask(/*secret_file=*/true, /*sandbox_volume=*/true);
 }
 
 TEST_F(RealMesosE2eTest, ScaleUpThenDownKillsTheYoungest) {

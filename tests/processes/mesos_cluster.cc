@@ -1,5 +1,7 @@
 #include "tests/processes/mesos_cluster.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -17,6 +19,13 @@ std::optional<std::string> RealMesosDir() {
   if (dir == nullptr || *dir == '\0') return std::nullopt;
   if (!std::filesystem::exists(std::string(dir) + "/sbin/mesos-master")) return std::nullopt;
   return std::string(dir);
+}
+
+std::string LinuxIsolationUnavailable() {
+  if (geteuid() != 0) return "not root";
+  if (!std::filesystem::exists("/sys/fs/cgroup/freezer")) return "no cgroup v1 freezer";
+  if (std::system("unshare -m true >/dev/null 2>&1") != 0) return "no mount namespaces";
+  return "";
 }
 
 absl::StatusOr<std::unique_ptr<RealMesosCluster>> RealMesosCluster::Start(Options options) {
@@ -76,9 +85,13 @@ absl::StatusOr<std::unique_ptr<RealMesosCluster>> RealMesosCluster::StartOnce(
     auto agent = Subprocess::Spawn(
         {*root + "/sbin/mesos-agent", absl::StrCat("--master=127.0.0.1:", cluster->master_port_),
          "--ip=127.0.0.1", absl::StrCat("--port=", PickFreePort()),
-         absl::StrCat("--hostname=127.0.0.", i + 1), "--work_dir=" + work, "--launcher=posix",
-         "--isolation=posix/cpu,posix/mem", "--no-systemd_enable_support",
-         "--launcher_dir=" + *root + "/libexec/mesos", "--resources=" + options.agent_resources},
+         absl::StrCat("--hostname=127.0.0.", i + 1), "--work_dir=" + work,
+         options.linux_isolation ? "--launcher=linux" : "--launcher=posix",
+         options.linux_isolation ? "--isolation=posix/cpu,posix/mem,filesystem/linux,volume/"
+                                   "host_path,volume/sandbox_path,volume/secret"
+                                 : "--isolation=posix/cpu,posix/mem",
+         "--no-systemd_enable_support", "--launcher_dir=" + *root + "/libexec/mesos",
+         "--resources=" + options.agent_resources},
         absl::StrCat(cluster->dir_, "/agent", i, ".log"));
     if (!agent.ok()) return agent.status();
     cluster->agents_.push_back(std::move(*agent));

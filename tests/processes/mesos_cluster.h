@@ -17,6 +17,10 @@ namespace mast::testing {
 // or nullopt when it is not present on this machine.
 std::optional<std::string> RealMesosDir();
 
+// Why agents cannot run with Options::linux_isolation here (not root, no
+// mount namespaces, no cgroup v1 freezer), or "" when they can.
+std::string LinuxIsolationUnavailable();
+
 // A real Mesos master and agents on loopback, started from RealMesosDir()
 // with temp work dirs; stopped (with their process groups) on destruction.
 class RealMesosCluster {
@@ -28,6 +32,11 @@ class RealMesosCluster {
     // principal -> secret: when given, the master authenticates HTTP
     // frameworks (basic) against these credentials and no others.
     std::vector<std::pair<std::string, std::string>> framework_credentials;
+    // Agents with the linux launcher and filesystem/linux, volume/host_path,
+    // volume/sandbox_path and volume/secret (container volumes and secret
+    // files); needs root, mount namespaces and the cgroup v1 freezer (see
+    // LinuxIsolationUnavailable). Default: the posix launcher and isolators.
+    bool linux_isolation = false;
   };
   static absl::StatusOr<std::unique_ptr<RealMesosCluster>> Start(Options options);
   ~RealMesosCluster();

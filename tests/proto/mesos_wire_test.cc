@@ -138,6 +138,36 @@ TEST(MesosWireTest, ContentOfUnexpandedMessagesIsPreserved) {
   EXPECT_EQ(Hex(parsed.SerializeAsString()), Hex(wire));
 }
 
+// Volume.Source, expanded from Mesos 1.11's mesos.proto (not in the
+// digest): a sandbox path and a secret volume, byte for byte.
+TEST(MesosWireTest, VolumeSourcesMatchMesosFieldNumbers) {
+  using ::mesos::v1::Volume;
+  Volume sandbox;
+  sandbox.set_container_path("c");
+  sandbox.set_mode(Volume::RW);
+  sandbox.mutable_source()->set_type(Volume::Source::SANDBOX_PATH);
+  sandbox.mutable_source()->mutable_sandbox_path()->set_type(Volume::Source::SandboxPath::SELF);
+  sandbox.mutable_source()->mutable_sandbox_path()->set_path("p");
+  // container_path (1) "c", mode (3) RW=1, source (5) {type (1) SANDBOX_PATH=2,
+  // sandbox_path (3) {type (1) SELF=1, path (2) "p"}}.
+  EXPECT_EQ(Hex(sandbox.SerializeAsString()),
+            Hex(Bytes({0x0a, 0x01, 'c', 0x18, 0x01, 0x2a, 0x09, 0x08, 0x02, 0x1a, 0x05, 0x08, 0x01,
+                       0x12, 0x01, 'p'})));
+  Volume::Source secret;
+  secret.set_type(Volume::Source::SECRET);
+  secret.mutable_secret()->set_type(::mesos::v1::Secret::VALUE);
+  secret.mutable_secret()->mutable_value()->set_data("x");
+  // type (1) SECRET=3, secret (4) {type (1) VALUE=2, value (3) {data (1) "x"}}.
+  EXPECT_EQ(Hex(secret.SerializeAsString()),
+            Hex(Bytes({0x08, 0x03, 0x22, 0x07, 0x08, 0x02, 0x1a, 0x03, 0x0a, 0x01, 'x'})));
+  Volume::Source host;
+  host.set_type(Volume::Source::HOST_PATH);
+  host.mutable_host_path()->set_path("/h");
+  // type (1) HOST_PATH=4, host_path (5) {path (1) "/h"}.
+  EXPECT_EQ(Hex(host.SerializeAsString()),
+            Hex(Bytes({0x08, 0x04, 0x2a, 0x04, 0x0a, 0x02, '/', 'h'})));
+}
+
 // ---------------------------------------------------------------------------
 // (b), (c) JSON with exact proto field names (digest §7).
 // ---------------------------------------------------------------------------

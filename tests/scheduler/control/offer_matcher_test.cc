@@ -730,6 +730,61 @@ TEST(OfferMatcherTest, FetchUrisGoIntoTheCommandForTheFetcher) {
   EXPECT_FALSE(uris[2].extract());
 }
 
+TEST(OfferMatcherTest, SecretsAndVolumesGoIntoTheContainer) {
+  const v1::ServiceSpec spec = Spec([](v1::ServiceSpec& s) {
+    (*s.mutable_env())["PLAIN"] = "p";
+    (*s.mutable_secrets())["db"].set_value("hunter2");
+    v1::SecretReference* ref = (*s.mutable_secrets())["api"].mutable_reference();
+    ref->set_name("/team/api");
+    ref->set_key("token");
+    (*s.mutable_secret_env())["DB_PASSWORD"] = "db";
+    (*s.mutable_secret_env())["API_TOKEN"] = "api";
+    v1::Volume* host = s.add_volumes();
+    host->set_container_path("data");
+    host->set_host_path("/var/lib/app");
+    host->set_read_only(true);
+    v1::Volume* sandbox = s.add_volumes();
+    sandbox->set_container_path("/scratch");
+    sandbox->set_sandbox_path("tmp/scratch");
+    v1::Volume* file = s.add_volumes();
+    file->set_container_path("secrets/db");
+    file->set_secret("db");
+    file->set_read_only(true);
+  });
+  OfferPlan plan = Match({MakeOffer({.id = "o1", .host = "h1"})}, {{&spec, 1, 1, {}}});
+  ASSERT_EQ(Summary(plan), "o1:1 | unused -");
+  const TaskInfo& info = plan.launches[0].tasks[0].info;
+  using Variable = ::mesos::v1::Environment::Variable;
+  std::map<std::string, const Variable*> env;
+  for (const Variable& v : info.command().environment().variables()) env[v.name()] = &v;
+  ASSERT_TRUE(env.contains("DB_PASSWORD") && env.contains("API_TOKEN") && env.contains("PLAIN"));
+  EXPECT_EQ(env["PLAIN"]->type(), Variable::VALUE);
+  EXPECT_EQ(env["DB_PASSWORD"]->type(), Variable::SECRET);
+  EXPECT_FALSE(env["DB_PASSWORD"]->has_value()) << "the secret is not a plain value";
+  EXPECT_EQ(env["DB_PASSWORD"]->secret().type(), ::mesos::v1::Secret::VALUE);
+  EXPECT_EQ(env["DB_PASSWORD"]->secret().value().data(), "hunter2");
+  EXPECT_EQ(env["API_TOKEN"]->secret().type(), ::mesos::v1::Secret::REFERENCE);
+  EXPECT_EQ(env["API_TOKEN"]->secret().reference().name(), "/team/api");
+  EXPECT_EQ(env["API_TOKEN"]->secret().reference().key(), "token");
+
+  ASSERT_TRUE(info.has_container());
+  EXPECT_EQ(info.container().type(), ::mesos::v1::ContainerInfo::MESOS);
+  EXPECT_FALSE(info.container().has_mesos()) << "no image";
+  using MesosVolume = ::mesos::v1::Volume;
+  const auto& volumes = info.container().volumes();
+  ASSERT_EQ(volumes.size(), 3);
+  EXPECT_EQ(volumes[0].container_path(), "data");
+  EXPECT_EQ(volumes[0].host_path(), "/var/lib/app");
+  EXPECT_EQ(volumes[0].mode(), MesosVolume::RO);
+  EXPECT_FALSE(volumes[0].has_source()) << "a host path as Marathon sends it";
+  EXPECT_EQ(volumes[1].mode(), MesosVolume::RW);
+  EXPECT_EQ(volumes[1].source().type(), MesosVolume::Source::SANDBOX_PATH);
+  EXPECT_EQ(volumes[1].source().sandbox_path().type(), MesosVolume::Source::SandboxPath::SELF);
+  EXPECT_EQ(volumes[1].source().sandbox_path().path(), "tmp/scratch");
+  EXPECT_EQ(volumes[2].source().type(), MesosVolume::Source::SECRET);
+  EXPECT_EQ(volumes[2].source().secret().value().data(), "hunter2");
+}
+
 TEST(OfferMatcherTest, ArgvCommandAndNoImage) {
   const v1::ServiceSpec spec = Spec([](v1::ServiceSpec& s) {
     s.mutable_command()->mutable_argv()->add_args("/bin/server");
