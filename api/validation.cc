@@ -714,6 +714,7 @@ absl::Status ValidateServiceSpec(const v1::ServiceSpec& spec, absl::string_view 
   ValidateEnv(spec, errors);
   validation_internal::ValidateSecrets(spec, errors);
   validation_internal::ValidateVolumes(spec, errors);
+  validation_internal::ValidateNetworks(spec, errors);
   ValidateLabels(spec, errors);
   ValidateConstraints(spec, errors);
   ValidateFetch(spec, errors);

@@ -56,6 +56,8 @@ bool IsReservedEnvName(absl::string_view s);
 // a value (UpdateService keeps the stored one; CreateService refuses it).
 void ValidateSecrets(const v1::ServiceSpec& spec, Errors& errors);
 void ValidateVolumes(const v1::ServiceSpec& spec, Errors& errors);
+// spec.networks, and the container fields of spec.ports they allow.
+void ValidateNetworks(const v1::ServiceSpec& spec, Errors& errors);
 
 // `command` found at `path` ("command", "health_check.command").
 absl::Status ValidateCommandAt(const v1::Command& command, absl::string_view path);

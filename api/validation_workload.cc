@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "api/validation.h"
 #include "api/validation_internal.h"
+#include "store/networks.h"
 
 namespace mast::validation_internal {
 namespace {
@@ -130,7 +131,89 @@ absl::Status ValidateVolume(const v1::ServiceSpec& spec, const v1::Volume& volum
   return Invalid(path, "unknown source");
 }
 
+bool IsNetworkName(absl::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (char c : name) {
+    if (!IsAlnum(c) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+absl::Status ValidateNetwork(const v1::Network& network, int i, int count,
+                             std::set<std::string>& names) {
+  const std::string path = absl::StrCat("networks[", i, "]");
+  switch (network.mode()) {
+    case v1::Network::MODE_UNSPECIFIED:
+    case v1::Network::HOST:
+      if (count > 1) return Invalid(path + ".mode", "HOST is the only network when given");
+      if (!network.name().empty() || !network.labels().empty()) {
+        return Invalid(path, "a HOST network has no name or labels");
+      }
+      return absl::OkStatus();
+    case v1::Network::CONTAINER:
+      if (!IsNetworkName(network.name())) {
+        return Invalid(path + ".name",
+                       absl::StrCat(Quote(network.name()),
+                                    " is not a network name ([A-Za-z0-9_.-], 1-63 characters)"));
+      }
+      if (!names.insert(network.name()).second) {
+        return Invalid(path + ".name", absl::StrCat("duplicate ", Quote(network.name())));
+      }
+      if (network.labels_size() > 32) return Invalid(path + ".labels", "more than 32 labels");
+      for (const auto& [key, value] : network.labels()) {
+        if (key.empty() || key.size() > 255 || value.size() > 1024) {
+          return Invalid(absl::StrCat(path, ".labels[", Quote(key), "]"),
+                         "keys are 1-255 characters, values at most 1024");
+        }
+      }
+      return absl::OkStatus();
+    default:
+      return Invalid(path + ".mode", absl::StrCat("unknown mode ", network.mode()));
+  }
+}
+
 }  // namespace
+
+void ValidateNetworks(const v1::ServiceSpec& spec, Errors& errors) {
+  constexpr int kMaxNetworks = 8;
+  if (spec.networks_size() > kMaxNetworks) {
+    errors.Add(Invalid("networks", absl::StrCat("more than ", kMaxNetworks, " networks")));
+    return;
+  }
+  std::set<std::string> names;
+  for (int i = 0; i < spec.networks_size(); ++i) {
+    errors.Add(ValidateNetwork(spec.networks(i), i, spec.networks_size(), names));
+  }
+  const bool container = OnContainerNetwork(spec);
+  std::set<uint32_t> container_ports;
+  for (int i = 0; i < spec.ports_size(); ++i) {
+    const v1::PortSpec& port = spec.ports(i);
+    const std::string path = absl::StrCat("ports[", i, "]");
+    if (!container && (port.container_port() != 0 || port.container_only())) {
+      errors.Add(Invalid(path + (port.container_only() ? ".container_only" : ".container_port"),
+                         "needs a CONTAINER network (the task is on the host's)"));
+      continue;
+    }
+    if (port.container_port() > 65535) {
+      errors.Add(Invalid(path + ".container_port",
+                         absl::StrCat(port.container_port(), " is not a port in 1..65535")));
+      continue;
+    }
+    if (port.container_only() && port.container_port() == 0) {
+      errors.Add(Invalid(path + ".container_port",
+                         "required with container_only (there is no host port to reuse)"));
+      continue;
+    }
+    if (port.container_only() && port.number() != 0) {
+      errors.Add(Invalid(path + ".number", "a container_only port takes no host port"));
+      continue;
+    }
+    if (port.container_port() != 0 && !container_ports.insert(port.container_port()).second) {
+      errors.Add(
+          Invalid(path + ".container_port", absl::StrCat("duplicate ", port.container_port())));
+    }
+  }
+}
 
 void ValidateSecrets(const v1::ServiceSpec& spec, Errors& errors) {
   if (spec.secrets_size() > kMaxSecrets) {

@@ -165,9 +165,24 @@ void LocalMaster::State::AgentUpdate(Agent& agent, Task& task, mesos_v1::TaskSta
   status.set_uuid(RandomBytes(16));
   auto* container = status.mutable_container_status();
   container->mutable_container_id()->set_value(task.container_id);
-  auto* address = container->add_network_infos()->add_ip_addresses();
-  address->set_protocol(mesos_v1::NetworkInfo::IPv4);
-  address->set_ip_address("127.0.0.1");
+  if (task.info.container().network_infos_size() == 0) {
+    auto* address = container->add_network_infos()->add_ip_addresses();
+    address->set_protocol(mesos_v1::NetworkInfo::IPv4);
+    address->set_ip_address("127.0.0.1");
+  }
+  // A named (CNI) network: the task's own address on it, as the network
+  // isolator reports it; simulated here as 10.x.y.z from the task's serial
+  // (the process, if run, still binds on the host).
+  for (const mesos_v1::NetworkInfo& requested : task.info.container().network_infos()) {
+    mesos_v1::NetworkInfo* network = container->add_network_infos();
+    network->set_name(requested.name());
+    *network->mutable_labels() = requested.labels();
+    *network->mutable_port_mappings() = requested.port_mappings();
+    auto* address = network->add_ip_addresses();
+    address->set_protocol(mesos_v1::NetworkInfo::IPv4);
+    address->set_ip_address(absl::StrCat("10.", (task.serial >> 16) & 0xff, ".",
+                                         (task.serial >> 8) & 0xff, ".", task.serial & 0xff));
+  }
   if (task.pid > 0) container->set_executor_pid(static_cast<uint32_t>(task.pid));
   if (healthy.has_value()) status.set_healthy(*healthy);
   if (task.info.has_check()) {

@@ -277,7 +277,11 @@ int Tasks(const std::string& service) {
     std::string state = mast::v1::Task::State_Name(t.state());
     if (t.kill_requested() && t.state() != mast::v1::Task::KILLING) state += "*";
     absl::PrintF("%-44s %-32s %-8d %-12s %-24s %-16s %s\n", t.id(), t.service(), t.version(), state,
-                 t.host().empty() ? "-" : t.host(),
+                 // A container network's address after the agent's name.
+                 absl::StrCat(t.host().empty() ? "-" : t.host(),
+                              t.ip_addresses().empty()
+                                  ? ""
+                                  : absl::StrCat(" [", absl::StrJoin(t.ip_addresses(), ","), "]")),
                  t.ports().empty() ? "-" : absl::StrJoin(t.ports(), ","),
                  FormatTimestamp(t.updated()));
   }

@@ -13,6 +13,7 @@
 #include "scheduler/control/offer_constraints.h"
 #include "scheduler/control/offer_resources.h"
 #include "scheduler/control/offer_task_info.h"
+#include "store/networks.h"
 
 namespace mast {
 namespace {
@@ -180,6 +181,7 @@ class Matcher {
       s.need[k] = ToMillis(amounts[k]).value_or(std::numeric_limits<int64_t>::max());
     }
     for (const v1::PortSpec& port : spec.ports()) {
+      if (!TakesHostPort(port)) continue;
       if (port.number() == 0) {
         ++s.dynamic_ports;
       } else {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstddef>
 
+#include "store/networks.h"
+
 namespace mast::offer_matching {
 namespace {
 
@@ -188,7 +190,7 @@ std::vector<uint32_t> TakePorts(const v1::ServiceSpec& spec, OfferState& o, Task
   std::vector<uint32_t> host_ports(spec.ports_size(), 0);
   std::vector<std::vector<uint64_t>> taken(o.ports.size());
   for (int i = 0; i < spec.ports_size(); ++i) {
-    if (spec.ports(i).number() == 0) continue;
+    if (spec.ports(i).number() == 0 || !TakesHostPort(spec.ports(i))) continue;
     for (size_t slice = 0; slice < o.ports.size(); ++slice) {
       if (RemovePort(o, slice, spec.ports(i).number())) {
         taken[slice].push_back(spec.ports(i).number());
@@ -198,7 +200,7 @@ std::vector<uint32_t> TakePorts(const v1::ServiceSpec& spec, OfferState& o, Task
     }
   }
   for (int i = 0; i < spec.ports_size(); ++i) {
-    if (spec.ports(i).number() != 0) continue;
+    if (spec.ports(i).number() != 0 || !TakesHostPort(spec.ports(i))) continue;
     for (size_t slice = 0; slice < o.ports.size(); ++slice) {
       if (o.ports[slice].free.empty()) continue;
       const uint64_t port = o.ports[slice].free.front().begin;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "store/health_check.h"
+#include "store/networks.h"
 
 namespace mast::offer_matching {
 namespace {
@@ -216,6 +217,23 @@ TaskInfo BaseTaskInfo(const QueuedService& queued) {
     info.mutable_container()->set_type(::mesos::v1::ContainerInfo::MESOS);
     AddVolumes(spec, *info.mutable_container());
   }
+  if (OnContainerNetwork(spec)) {
+    ::mesos::v1::ContainerInfo* container = info.mutable_container();
+    container->set_type(::mesos::v1::ContainerInfo::MESOS);
+    for (const v1::Network& from : spec.networks()) {
+      if (from.mode() != v1::Network::CONTAINER) continue;
+      ::mesos::v1::NetworkInfo* network = container->add_network_infos();
+      network->set_name(from.name());
+      std::vector<std::pair<std::string, std::string>> labels(from.labels().begin(),
+                                                              from.labels().end());
+      std::sort(labels.begin(), labels.end());
+      for (auto& [key, value] : labels) {
+        ::mesos::v1::Label* label = network->mutable_labels()->add_labels();
+        label->set_key(std::move(key));
+        label->set_value(std::move(value));
+      }
+    }
+  }
   std::vector<std::pair<std::string, std::string>> labels(spec.labels().begin(),
                                                           spec.labels().end());
   std::sort(labels.begin(), labels.end());
@@ -260,41 +278,86 @@ void AddPlacementToTaskInfo(const TaskTemplate& task_template, const QueuedServi
   };
   for (const auto& [name, value] : task_template.env) add_env(name, value);
   if (!task_template.sets_host) add_env("HOST", hostname);
-  if (!host_ports.empty()) {
-    add_env("PORTS", absl::StrJoin(host_ports, ","));
-    add_env("PORT", absl::StrCat(host_ports[0]));
-  }
+  // The ports the task listens on: on a container network, the container
+  // ports (as Marathon's PORT<i> with port mappings).
+  std::vector<uint32_t> task_ports(host_ports.size());
   for (size_t i = 0; i < host_ports.size(); ++i) {
-    add_env(absl::StrCat("PORT", i), absl::StrCat(host_ports[i]));
+    task_ports[i] = TaskPort(spec.ports(static_cast<int>(i)), host_ports[i]);
+  }
+  if (!task_ports.empty()) {
+    add_env("PORTS", absl::StrJoin(task_ports, ","));
+    add_env("PORT", absl::StrCat(task_ports[0]));
+  }
+  for (size_t i = 0; i < task_ports.size(); ++i) {
+    add_env(absl::StrCat("PORT", i), absl::StrCat(task_ports[i]));
   }
   for (int i = 0; i < spec.ports_size(); ++i) {
     if (spec.ports(i).name().empty()) continue;
     std::string name = absl::StrCat("PORT_", spec.ports(i).name());
     for (char& ch : name) ch = ch == '-' ? '_' : absl::ascii_toupper(ch);
-    add_env(std::move(name), absl::StrCat(host_ports[i]));
+    add_env(std::move(name), absl::StrCat(task_ports[i]));
   }
   add_env("MAST_SERVICE", spec.name());
   add_env("MAST_SERVICE_VERSION", absl::StrCat(queued.version));
 
+  // Checks run where the task listens (Mesos enters a container network's
+  // namespace to check).
   if (std::optional<int> checked = HealthCheckPortIndex(spec);
-      checked && info.has_health_check() && static_cast<size_t>(*checked) < host_ports.size()) {
+      checked && info.has_health_check() && static_cast<size_t>(*checked) < task_ports.size()) {
     ::mesos::v1::HealthCheck* check = info.mutable_health_check();
-    if (check->has_http()) check->mutable_http()->set_port(host_ports[*checked]);
-    if (check->has_tcp()) check->mutable_tcp()->set_port(host_ports[*checked]);
+    if (check->has_http()) check->mutable_http()->set_port(task_ports[*checked]);
+    if (check->has_tcp()) check->mutable_tcp()->set_port(task_ports[*checked]);
   }
   if (std::optional<int> checked = ReadinessCheckPortIndex(spec);
-      checked && info.has_check() && static_cast<size_t>(*checked) < host_ports.size()) {
+      checked && info.has_check() && static_cast<size_t>(*checked) < task_ports.size()) {
     ::mesos::v1::CheckInfo* check = info.mutable_check();
-    if (check->has_http()) check->mutable_http()->set_port(host_ports[*checked]);
-    if (check->has_tcp()) check->mutable_tcp()->set_port(host_ports[*checked]);
+    if (check->has_http()) check->mutable_http()->set_port(task_ports[*checked]);
+    if (check->has_tcp()) check->mutable_tcp()->set_port(task_ports[*checked]);
   }
 
+  const bool container_network = OnContainerNetwork(spec);
+  ::mesos::v1::NetworkInfo* mapped = nullptr;  // the first container network
+  if (container_network && info.has_container()) {
+    for (::mesos::v1::NetworkInfo& network : *info.mutable_container()->mutable_network_infos()) {
+      mapped = &network;
+      break;
+    }
+  }
   ::mesos::v1::DiscoveryInfo* discovery = info.mutable_discovery();
   for (int i = 0; i < spec.ports_size(); ++i) {
-    ::mesos::v1::Port* port = discovery->mutable_ports()->add_ports();
-    port->set_number(host_ports[i]);
-    if (!spec.ports(i).name().empty()) port->set_name(spec.ports(i).name());
-    port->set_protocol(spec.ports(i).protocol().empty() ? "tcp" : spec.ports(i).protocol());
+    const v1::PortSpec& spec_port = spec.ports(i);
+    const std::string protocol = spec_port.protocol().empty() ? "tcp" : spec_port.protocol();
+    const auto add_port = [&](uint32_t number, const char* scope) {
+      ::mesos::v1::Port* port = discovery->mutable_ports()->add_ports();
+      port->set_number(number);
+      if (!spec_port.name().empty()) port->set_name(spec_port.name());
+      port->set_protocol(protocol);
+      if (scope != nullptr) {
+        // As Marathon labels them, so that Mesos-DNS style discovery tells
+        // the container's ports from the host's.
+        ::mesos::v1::Label* label = port->mutable_labels()->add_labels();
+        label->set_key("network-scope");
+        label->set_value(scope);
+        if (mapped != nullptr && std::string(scope) == "container") {
+          ::mesos::v1::Label* name = port->mutable_labels()->add_labels();
+          name->set_key("network-name");
+          name->set_value(mapped->name());
+        }
+      }
+    };
+    if (!container_network) {
+      add_port(host_ports[i], nullptr);
+      continue;
+    }
+    add_port(task_ports[i], "container");
+    if (host_ports[i] == 0) continue;  // container_only
+    add_port(host_ports[i], "host");
+    if (mapped != nullptr) {
+      ::mesos::v1::NetworkInfo::PortMapping* mapping = mapped->add_port_mappings();
+      mapping->set_host_port(host_ports[i]);
+      mapping->set_container_port(task_ports[i]);
+      mapping->set_protocol(protocol);
+    }
   }
 }
 

@@ -87,6 +87,22 @@ TaskChange ApplyStatus(const ::mesos::v1::TaskStatus& status, absl::Time now, v1
     task.set_ready(true);
     change.became_ready = changed = true;
   }
+  // Container networks' addresses, as the agent reports them (a named
+  // network's; the host network's address is the agent's, already `host`).
+  if (status.has_container_status()) {
+    std::vector<std::string> addresses;
+    for (const auto& network : status.container_status().network_infos()) {
+      if (!network.has_name()) continue;
+      for (const auto& address : network.ip_addresses()) {
+        if (!address.ip_address().empty()) addresses.push_back(address.ip_address());
+      }
+    }
+    if (!addresses.empty() && !std::equal(addresses.begin(), addresses.end(),
+                                          task.ip_addresses().begin(), task.ip_addresses().end())) {
+      task.mutable_ip_addresses()->Assign(addresses.begin(), addresses.end());
+      changed = true;
+    }
+  }
   if (state == v1::Task::RUNNING && !task.has_started()) {
     ToProtoTimestamp(now, task.mutable_started());
     changed = true;

@@ -767,6 +767,71 @@ const std::vector<Case>& Cases() {
        },
        "volumes: more than 32 volumes"},
 
+      // --- networks ---
+      {"container network with mapped and container-only ports",
+       [](v1::ServiceSpec& s) {
+         v1::Network* n = s.add_networks();
+         n->set_mode(v1::Network::CONTAINER);
+         n->set_name("overlay-1");
+         s.add_ports()->set_container_port(8080);
+         s.mutable_ports(0)->set_name("http");
+         s.add_ports()->set_container_port(9090);
+         s.mutable_ports(1)->set_name("admin");
+         s.mutable_ports(1)->set_container_only(true);
+       },
+       ""},
+      {"container port on the host network",
+       [](v1::ServiceSpec& s) { s.add_ports()->set_container_port(8080); },
+       "ports[1].container_port: needs a CONTAINER network"},
+      {"container network without a name",
+       [](v1::ServiceSpec& s) { s.add_networks()->set_mode(v1::Network::CONTAINER); },
+       "networks[0].name: '' is not a network name"},
+      {"two networks, one HOST",
+       [](v1::ServiceSpec& s) {
+         s.add_networks()->set_mode(v1::Network::HOST);
+         v1::Network* n = s.add_networks();
+         n->set_mode(v1::Network::CONTAINER);
+         n->set_name("a");
+       },
+       "networks[0].mode: HOST is the only network when given"},
+      {"a network twice",
+       [](v1::ServiceSpec& s) {
+         for (int i = 0; i < 2; ++i) {
+           v1::Network* n = s.add_networks();
+           n->set_mode(v1::Network::CONTAINER);
+           n->set_name("a");
+         }
+       },
+       "networks[1].name: duplicate 'a'"},
+      {"container-only port without a container port",
+       [](v1::ServiceSpec& s) {
+         v1::Network* n = s.add_networks();
+         n->set_mode(v1::Network::CONTAINER);
+         n->set_name("a");
+         s.add_ports()->set_container_only(true);
+       },
+       "ports[1].container_port: required with container_only"},
+      {"container-only port with a host port",
+       [](v1::ServiceSpec& s) {
+         v1::Network* n = s.add_networks();
+         n->set_mode(v1::Network::CONTAINER);
+         n->set_name("a");
+         v1::PortSpec* p = s.add_ports();
+         p->set_container_port(80);
+         p->set_container_only(true);
+         p->set_number(31000);
+       },
+       "ports[1].number: a container_only port takes no host port"},
+      {"a container port twice",
+       [](v1::ServiceSpec& s) {
+         v1::Network* n = s.add_networks();
+         n->set_mode(v1::Network::CONTAINER);
+         n->set_name("a");
+         s.add_ports()->set_container_port(80);
+         s.add_ports()->set_container_port(80);
+       },
+       "ports[2].container_port: duplicate 80"},
+
       // --- role ---
       {"role starting with '-'", [](v1::ServiceSpec& s) { s.set_role("-prod"); },
        "role: '-prod' is not a Mesos role"},

@@ -38,6 +38,50 @@ TEST_F(LocalMasterE2eTest, SecretsAndVolumesReachTheTask) {
   SecretsAndVolumesReachTheTask(/*secret_file=*/true, /*sandbox_volume=*/false);
 }
 
+// A service on a named container network: its tasks take only the mapped
+// host port, and every replica lists the address the agent reported.
+TEST_F(LocalMasterE2eTest, ContainerNetworkTasksShowTheirAddresses) {
+  StartMaster();
+  StartReplicas();
+  const int leader = WaitForSubscribedLeader();
+  ASSERT_GE(leader, 0);
+  v1::ServiceSpec spec = Spec("e2e/overlay", 2);
+  spec.clear_ports();
+  v1::Network* network = spec.add_networks();
+  network->set_mode(v1::Network::CONTAINER);
+  network->set_name("overlay");
+  v1::PortSpec* http = spec.add_ports();
+  http->set_name("http");
+  http->set_container_port(8080);
+  v1::PortSpec* admin = spec.add_ports();
+  admin->set_name("admin");
+  admin->set_container_port(9090);
+  admin->set_container_only(true);
+  grpc::Status status = Create((leader + 1) % 3, spec);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(WaitConverged("e2e/overlay", 2).size(), 2u);
+  for (int i = 0; i < 3; ++i) {
+    std::string why;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto tasks = ListTasks(i, "e2e/overlay");
+          if (!tasks.ok() || tasks->size() != 2) return false;
+          for (const v1::Task& task : *tasks) {
+            why = absl::StrCat(task.id(), " ips=", absl::StrJoin(task.ip_addresses(), ","),
+                               " ports=", absl::StrJoin(task.ports(), ","));
+            if (task.ip_addresses_size() != 1 || !absl::StartsWith(task.ip_addresses(0), "10.")) {
+              return false;
+            }
+            // The mapped port's host port; the container-only one took none.
+            if (task.ports_size() != 2 || task.ports(0) == 0 || task.ports(1) != 0) return false;
+          }
+          return true;
+        },
+        absl::Seconds(10), kPoll))
+        << "r" << i << ": " << why;
+  }
+}
+
 TEST_F(LocalMasterE2eTest, ScaleUpThenDownKillsTheYoungest) {
   StartMaster();
   ScaleUpThenDown();

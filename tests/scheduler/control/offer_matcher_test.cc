@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/validation.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "re2/re2.h"
 #include "store/health_check.h"
@@ -785,6 +786,52 @@ TEST(OfferMatcherTest, SecretsAndVolumesGoIntoTheContainer) {
   EXPECT_EQ(volumes[2].source().secret().value().data(), "hunter2");
 }
 
+TEST(OfferMatcherTest, ContainerNetworkMapsPortsAndLabelsDiscovery) {
+  const v1::ServiceSpec spec = Spec([](v1::ServiceSpec& s) {
+    v1::Network* n = s.add_networks();
+    n->set_mode(v1::Network::CONTAINER);
+    n->set_name("overlay");
+    (*n->mutable_labels())["tier"] = "web";
+    v1::PortSpec* http = s.add_ports();
+    http->set_name("http");
+    http->set_container_port(8080);
+    v1::PortSpec* admin = s.add_ports();
+    admin->set_name("admin");
+    admin->set_container_port(9090);
+    admin->set_container_only(true);
+    admin->set_protocol("udp");
+  });
+  // One host port in the offer is enough: the container-only port takes none.
+  OfferPlan plan = Match({MakeOffer({.id = "o1", .host = "h1", .ports = {{31000, 31000}}})},
+                         {{&spec, 1, 1, {}}});
+  ASSERT_EQ(Summary(plan), "o1:1 | unused -");
+  const TaskInfo& info = plan.launches[0].tasks[0].info;
+  ASSERT_EQ(info.container().network_infos_size(), 1);
+  const ::mesos::v1::NetworkInfo& network = info.container().network_infos(0);
+  EXPECT_EQ(network.name(), "overlay");
+  ASSERT_EQ(network.labels().labels_size(), 1);
+  EXPECT_EQ(network.labels().labels(0).key(), "tier");
+  ASSERT_EQ(network.port_mappings_size(), 1) << "the container-only port is not mapped";
+  EXPECT_EQ(network.port_mappings(0).host_port(), 31000u);
+  EXPECT_EQ(network.port_mappings(0).container_port(), 8080u);
+  EXPECT_EQ(network.port_mappings(0).protocol(), "tcp");
+  EXPECT_EQ(plan.launches[0].tasks[0].host_ports, (std::vector<uint32_t>{31000, 0}));
+  // Discovery: each port in the container's scope, and the mapped one in
+  // the host's too.
+  std::vector<std::string> ports;
+  for (const ::mesos::v1::Port& port : info.discovery().ports().ports()) {
+    std::string line = absl::StrCat(port.name(), ":", port.number(), "/", port.protocol());
+    for (const ::mesos::v1::Label& label : port.labels().labels()) {
+      absl::StrAppend(&line, " ", label.key(), "=", label.value());
+    }
+    ports.push_back(line);
+  }
+  EXPECT_THAT(
+      ports, ::testing::ElementsAre("http:8080/tcp network-scope=container network-name=overlay",
+                                    "http:31000/tcp network-scope=host",
+                                    "admin:9090/udp network-scope=container network-name=overlay"));
+}
+
 TEST(OfferMatcherTest, ArgvCommandAndNoImage) {
   const v1::ServiceSpec spec = Spec([](v1::ServiceSpec& s) {
     s.mutable_command()->mutable_argv()->add_args("/bin/server");
@@ -1018,6 +1065,24 @@ TEST(OfferMatcherTest, EnvironmentCarriesPorts) {
       {"the user's HOST wins",
        [](v1::ServiceSpec& s) { (*s.mutable_env())["HOST"] = "0.0.0.0"; },
        {{"HOST", "0.0.0.0"}}},
+      {"container network: the container ports",
+       [&](v1::ServiceSpec& s) {
+         v1::Network* n = s.add_networks();
+         n->set_mode(v1::Network::CONTAINER);
+         n->set_name("overlay");
+         port(s, "http", 0);
+         s.mutable_ports(0)->set_container_port(8080);
+         port(s, "admin", 0);
+         s.mutable_ports(1)->set_container_port(9090);
+         s.mutable_ports(1)->set_container_only(true);
+         port(s, "same", 0);  // container port = its host port
+       },
+       {{"PORT0", "8080"},
+        {"PORT1", "9090"},
+        {"PORT2", "31001"},
+        {"PORTS", "8080,9090,31001"},
+        {"PORT_HTTP", "8080"},
+        {"PORT_ADMIN", "9090"}}},
   };
   for (const EnvCase& c : cases) {
     const v1::ServiceSpec spec = Spec(c.spec);
@@ -1035,7 +1100,9 @@ TEST(OfferMatcherTest, EnvironmentCarriesPorts) {
     // Each variable once.
     EXPECT_EQ(env.size(), static_cast<size_t>(info.command().environment().variables_size()))
         << c.name;
-    // DiscoveryInfo names the same ports.
+    // DiscoveryInfo names the same ports (on the host network; a container
+    // network's are in ContainerNetworkMapsPortsAndLabelsDiscovery).
+    if (!spec.networks().empty()) continue;
     ASSERT_EQ(info.discovery().ports().ports_size(), spec.ports_size()) << c.name;
     for (int i = 0; i < spec.ports_size(); ++i) {
       EXPECT_EQ(info.discovery().ports().ports(i).number(),

@@ -432,6 +432,28 @@ TEST_F(TaskBookTest, LoadTakesNonTerminalTasksAndAsksForUnreachableGraceEnds) {
   EXPECT_FALSE(loaded.Find(kService)->adopt_unknown);
 }
 
+// A named network's addresses are recorded; the host network's (unnamed,
+// the agent's) is not, and an update without a container status keeps them.
+TEST(ApplyStatusTest, RecordsTheContainerNetworksAddresses) {
+  const absl::Time now = absl::FromUnixSeconds(1'700'000'000);
+  v1::Task task;
+  ::mesos::v1::TaskStatus status;
+  status.set_state(::mesos::v1::TASK_RUNNING);
+  auto* container = status.mutable_container_status();
+  container->add_network_infos()->add_ip_addresses()->set_ip_address("192.168.1.5");
+  EXPECT_TRUE(ApplyStatus(status, now, task).changed);
+  EXPECT_TRUE(task.ip_addresses().empty()) << "the host network's address is the agent's";
+  ::mesos::v1::NetworkInfo* overlay = container->add_network_infos();
+  overlay->set_name("overlay");
+  overlay->add_ip_addresses()->set_ip_address("10.0.0.7");
+  EXPECT_TRUE(ApplyStatus(status, now, task).changed);
+  EXPECT_THAT(task.ip_addresses(), ::testing::ElementsAre("10.0.0.7"));
+  EXPECT_FALSE(ApplyStatus(status, now, task).changed);
+  status.clear_container_status();
+  EXPECT_FALSE(ApplyStatus(status, now, task).changed);
+  EXPECT_THAT(task.ip_addresses(), ::testing::ElementsAre("10.0.0.7"));
+}
+
 // ApplyStatus: what a non-terminal update changes in a task record.
 TEST(ApplyStatusTest, RecordsStateAgentHealthStartAndUnreachability) {
   const absl::Time now = absl::FromUnixSeconds(1'700'000'000);
