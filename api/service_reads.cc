@@ -81,6 +81,7 @@ void SetFailure(const mast::v1::records::TaskRecords& tasks, v1::ServiceStatus* 
   if (tasks.has_last_failure_time()) {
     *status->mutable_last_failure_time() = tasks.last_failure_time();
   }
+  if (tasks.has_placement()) *status->mutable_placement() = tasks.placement();
 }
 
 }  // namespace

@@ -170,6 +170,21 @@ void PrintServiceTable(const std::vector<const mast::v1::Service*>& services) {
   }
 }
 
+void PrintPlacement(const mast::v1::Service& service) {
+  if (!service.status().has_placement()) return;
+  const mast::v1::PlacementStatus& placement = service.status().placement();
+  std::vector<std::string> refused;
+  for (const auto& refusal : placement.refused()) {
+    refused.push_back(absl::StrCat(refusal.offers(), " ", refusal.requirement()));
+  }
+  absl::PrintF("\nWAITING  %d task(s) not placed since %s; of %d offer(s) refused: %s\n",
+               placement.waiting(), FormatTimestamp(placement.since()), placement.offers(),
+               refused.empty() ? "-" : absl::StrJoin(refused, ", "));
+  for (const auto& offer : placement.last_offers()) {
+    absl::PrintF("  %-32s %s\n", offer.agent(), offer.requirement());
+  }
+}
+
 int PrintService(const mast::v1::Service& service) {
   if (OutputFormat() == "json") {
     std::cout << ToJson(service) << "\n";

@@ -66,6 +66,9 @@ std::string IdempotencyKey();
 // "scaling" (tasks are started or stopped), or "stable".
 std::string ServiceState(const mast::v1::Service& service);
 void PrintServiceTable(const std::vector<const mast::v1::Service*>& services);
+// After a service's table (mastctl get): why its waiting tasks are not
+// placed (status.placement), if they are not.
+void PrintPlacement(const mast::v1::Service& service);
 int PrintService(const mast::v1::Service& service);
 // Says on stderr at which store version the write was made, for later
 // reads that must see it (--min_store_version).

@@ -88,6 +88,7 @@ using ctl::IdempotencyKey;
 using ctl::MinStoreVersion;
 using ctl::OutputFormat;
 using ctl::PrintError;
+using ctl::PrintPlacement;
 using ctl::PrintService;
 using ctl::PrintServiceTable;
 using ctl::PrintStoreVersion;
@@ -183,7 +184,9 @@ int Get(const std::string& name) {
     std::cout << ToJson(response) << "\n";
     return 0;
   }
-  return PrintService(response.service());
+  PrintService(response.service());
+  PrintPlacement(response.service());
+  return 0;
 }
 
 int List() {

@@ -59,6 +59,16 @@ void OfferHandler::OnOffers(const mesos_v1::scheduler::Event::Offers& event) {
       },
       options);
   LogUnmet(plan.unmet_reasons, now);
+  std::vector<bool> unplaced(queue.names.size(), false);
+  for (OfferPlan::Unmet& unmet : plan.unmet) {
+    if (unmet.queue_index >= queue.names.size()) continue;
+    unplaced[unmet.queue_index] = true;
+    if (metrics_ != nullptr) metrics_->OffersRefused(unmet.placement);
+    book_.NotePlacement(queue.names[unmet.queue_index], std::move(unmet.placement), now);
+  }
+  for (size_t i = 0; i < queue.names.size(); ++i) {
+    if (!unplaced[i]) book_.NotePlacement(queue.names[i], std::nullopt, now);
+  }
   if (!plan.launches.empty()) {
     auto [services, task_ids] = RecordIntents(plan, queue, event);
     AcceptWhenDurable(std::move(plan.launches), std::move(services), std::move(task_ids));

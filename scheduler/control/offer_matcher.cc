@@ -132,7 +132,10 @@ class Matcher {
       }
     }
     for (ServiceState& s : services_) {
-      if (s.remaining > 0) plan.unmet_reasons.push_back(UnmetReason(s));
+      if (s.remaining > 0) {
+        plan.unmet_reasons.push_back(UnmetReason(s));
+        plan.unmet.push_back({s.queue_index, PlacementOf(s, plan.unmet_reasons.back())});
+      }
     }
     return plan;
   }
@@ -384,6 +387,52 @@ class Matcher {
                             c.value().empty() ? "" : " ", c.value());
       }
     }
+  }
+
+  // The requirement `reason` names, as PlacementStatus spells it.
+  static std::string Requirement(const ServiceState& s, int reason) {
+    switch (reason) {
+      case kFits:
+        return "";
+      case kRole:
+        return "role";
+      case kShortCpus:
+      case kShortMem:
+      case kShortDisk:
+      case kShortGpus:
+        return std::string(kScalarNames[reason - kShortCpus]);
+      case kShortPorts:
+        return "ports";
+      case kUsedUp:
+        return "used up";
+      case kHeldBack:
+        return "group_by";
+      default:
+        return ReasonText(s, reason);  // the constraint, spelled out
+    }
+  }
+
+  // After UnmetReason (which completes the tallies).
+  v1::PlacementStatus PlacementOf(ServiceState& s, const std::string& summary) {
+    constexpr size_t kLastOffers = 5;
+    v1::PlacementStatus placement;
+    placement.set_waiting(static_cast<uint32_t>(s.remaining));
+    placement.set_offers(static_cast<uint32_t>(offers_.size()));
+    for (int reason = 0; reason < static_cast<int>(s.tally.size()); ++reason) {
+      if (s.tally[reason] <= 0) continue;
+      v1::PlacementStatus::Refusal* refusal = placement.add_refused();
+      refusal->set_requirement(Requirement(s, reason));
+      refusal->set_offers(static_cast<uint32_t>(s.tally[reason]));
+    }
+    for (size_t o = 0; o < std::min(kLastOffers, offers_.size()); ++o) {
+      v1::PlacementStatus::OfferRefusal* offer = placement.add_last_offers();
+      offer->set_agent(offers_[o].offer->hostname());
+      const int reason = Check(s, o, -1);
+      offer->set_requirement(reason == kFits ? "used up" : Requirement(s, reason));
+    }
+    const size_t colon = summary.find(": ");
+    placement.set_summary(colon == std::string::npos ? summary : summary.substr(colon + 2));
+    return placement;
   }
 
   std::string UnmetReason(ServiceState& s) {

@@ -59,6 +59,14 @@ struct OfferPlan {
   // of 5 offers: 3 insufficient mem, 2 constraints[0] hostname UNIQUE").
   // In queue order.
   std::vector<std::string> unmet_reasons;
+  // The same, structured (in the same order): the queue index of each
+  // service left waiting, and its PlacementStatus (waiting, offers,
+  // refused, last_offers, summary; no times: the caller sets them).
+  struct Unmet {
+    size_t queue_index = 0;
+    v1::PlacementStatus placement;
+  };
+  std::vector<Unmet> unmet;
 };
 
 // Decides which queued tasks go on which offer. Pure: no I/O, no clock,

@@ -60,11 +60,22 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
       deployment_transition_failures(
           NewCounter(registry, "mast_deployment_transition_failures_total",
                      "Deployment transitions the leader could not record (retried or dropped).")),
+      services_unplaced(NewGauge(registry, "mast_services_unplaced",
+                                 "Services whose last offer round left tasks unplaced.")),
       deployment_transitions_(prometheus::BuildCounter()
                                   .Name("mast_deployment_transitions_total")
                                   .Help("Deployment transitions recorded by the leader, by the "
                                         "state moved to.")
-                                  .Register(registry)) {
+                                  .Register(registry)),
+      offers_refused_(prometheus::BuildCounter()
+                          .Name("mast_offers_refused_total")
+                          .Help("Offers refused to a service waiting for resources, by the "
+                                "first requirement they failed.")
+                          .Register(registry)) {
+  for (const char* requirement : {"cpus", "mem", "disk", "gpus", "ports", "role", "constraint",
+                                  "unavailability", "used up", "group_by"}) {
+    offers_refused_.Add({{"requirement", requirement}});
+  }
   // Every state from 0, so that increase() over a window sees the first
   // failure too (a series born at 1 shows no increase) and the family is
   // exported before any transition.
@@ -73,6 +84,14 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
       deployment_transitions_.Add(
           {{"state", v1::Deployment::State_Name(static_cast<v1::Deployment::State>(state))}});
     }
+  }
+}
+
+void SchedulerMetrics::OffersRefused(const v1::PlacementStatus& placement) {
+  for (const v1::PlacementStatus::Refusal& refusal : placement.refused()) {
+    const bool constraint = refusal.requirement().rfind("constraints[", 0) == 0;
+    offers_refused_.Add({{"requirement", constraint ? "constraint" : refusal.requirement()}})
+        .Increment(refusal.offers());
   }
 }
 

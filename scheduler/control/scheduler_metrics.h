@@ -39,8 +39,18 @@ struct SchedulerMetrics {
   // the failures counter), by the state moved to.
   void DeploymentTransition(v1::Deployment::State state, bool recorded);
 
+  // mast_services_unplaced: services whose last offer round left tasks
+  // unplaced (PlacementStatus set).
+  prometheus::Gauge& services_unplaced;
+  // mast_offers_refused_total{requirement}: offers refused to a waiting
+  // service, by the first requirement failed ("cpus", "mem", "disk",
+  // "gpus", "ports", "role", "constraint", "unavailability", "used up",
+  // "group_by"; every constraint counts as "constraint").
+  void OffersRefused(const v1::PlacementStatus& placement);
+
  private:
   prometheus::Family<prometheus::Counter>& deployment_transitions_;
+  prometheus::Family<prometheus::Counter>& offers_refused_;
 };
 
 }  // namespace mast

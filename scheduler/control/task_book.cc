@@ -139,7 +139,13 @@ TaskBook::TaskBook(Config config, ServiceStore& store, LeaderTerm term, EventLoo
       hooks_(std::move(hooks)) {}
 
 TaskBook::~TaskBook() {
-  for (auto& [name, entry] : entries_) loop_.Cancel(entry.writes.retry_timer);
+  for (auto& [name, entry] : entries_) {
+    loop_.Cancel(entry.writes.retry_timer);
+    // The next term counts what it loads (mast_services_unplaced).
+    if (entry.service.history.has_placement() && metrics_ != nullptr) {
+      metrics_->services_unplaced.Decrement();
+    }
+  }
 }
 
 size_t TaskBook::Load(const StateSnapshot& snapshot) {
@@ -149,6 +155,9 @@ size_t TaskBook::Load(const StateSnapshot& snapshot) {
     auto records = snapshot.tasks.find(name);
     if (records != snapshot.tasks.end()) {
       service.history = *records->second;
+      if (service.history.has_placement() && metrics_ != nullptr) {
+        metrics_->services_unplaced.Increment();
+      }
       service.history.clear_tasks();
       for (const v1::Task& task : records->second->tasks()) {
         if (IsTerminal(task.state())) continue;
@@ -300,7 +309,43 @@ void TaskBook::SetToLaunch(const std::string& name, int to_launch) {
     waiting_.insert(name);
   } else {
     waiting_.erase(name);
+    NotePlacement(name, std::nullopt, clock_.Now());  // nothing waits: nothing to explain
   }
+}
+
+void TaskBook::NotePlacement(const std::string& name, std::optional<v1::PlacementStatus> placement,
+                             absl::Time now) {
+  Entry* entry = FindEntry(name);
+  if (entry == nullptr) return;
+  v1::records::TaskRecords& history = entry->service.history;
+  if (!placement.has_value()) {
+    if (!history.has_placement()) return;
+    history.clear_placement();
+    if (metrics_ != nullptr) metrics_->services_unplaced.Decrement();
+    MarkChanged(name);
+    return;
+  }
+  const bool was_unplaced = history.has_placement();
+  const v1::PlacementStatus& before = history.placement();
+  // Written when the picture changes (what was refused, or how many wait),
+  // else at most every kPlacementRewrite: the counts move every round.
+  bool same_reasons = was_unplaced && before.waiting() == placement->waiting() &&
+                      before.refused_size() == placement->refused_size();
+  for (int i = 0; same_reasons && i < placement->refused_size(); ++i) {
+    same_reasons = before.refused(i).requirement() == placement->refused(i).requirement();
+  }
+  if (same_reasons && now - FromProtoTimestamp(before.updated()) < kPlacementRewrite) {
+    return;
+  }
+  if (was_unplaced) {
+    *placement->mutable_since() = before.since();
+  } else {
+    ToProtoTimestamp(now, placement->mutable_since());
+    if (metrics_ != nullptr) metrics_->services_unplaced.Increment();
+  }
+  ToProtoTimestamp(now, placement->mutable_updated());
+  *history.mutable_placement() = *std::move(placement);
+  MarkChanged(name);
 }
 
 size_t TaskBook::to_launch_total() const {

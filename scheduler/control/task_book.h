@@ -68,6 +68,10 @@ bool CheckStatusPassed(const ::mesos::v1::CheckStatusInfo& status);
 // new version, always the largest.
 inline constexpr int kMaxFailedVersions = 16;
 
+// How often an unchanged PlacementStatus is written again (its counts and
+// offers move every round; its reasons rarely do).
+inline constexpr absl::Duration kPlacementRewrite = absl::Seconds(30);
+
 // What the book tells its owner. Each runs on the loop, from inside a book
 // method or a store completion; none may destroy the book except
 // `step_down`, which must only post (the book returns right after it).
@@ -173,6 +177,12 @@ class TaskBook {
   // The launch queue: services with tasks to launch (set by SetToLaunch).
   void SetToLaunch(const std::string& name, int to_launch);
   const std::set<std::string>& waiting() const { return waiting_; }
+  // Why `name`'s waiting tasks were not placed in the last offer round
+  // (nullopt: every one was, or none waits), kept in its task records for
+  // every replica's reads: written when the refused requirements or the
+  // number waiting change, else at most every kPlacementRewrite.
+  void NotePlacement(const std::string& name, std::optional<v1::PlacementStatus> placement,
+                     absl::Time now);
   size_t to_launch_total() const;
 
   // Durable writes (see the class comment).

@@ -832,6 +832,37 @@ TEST(OfferMatcherTest, ContainerNetworkMapsPortsAndLabelsDiscovery) {
                                     "admin:9090/udp network-scope=container network-name=overlay"));
 }
 
+TEST(OfferMatcherTest, UnmetServicesSayWhichRequirementEachOfferFailed) {
+  const v1::ServiceSpec spec = Spec([](v1::ServiceSpec& s) {
+    s.mutable_resources()->set_mem_mib(2048);
+    v1::Constraint* c = s.add_constraints();
+    c->set_field("hostname");
+    c->set_operator_(v1::Constraint::UNIQUE);
+  });
+  OfferPlan plan = Match({MakeOffer({.id = "o1", .host = "h1", .mem = 4096}),
+                          MakeOffer({.id = "o2", .host = "h2", .mem = 512}),
+                          MakeOffer({.id = "o3", .host = "h3", .mem = 1024})},
+                         {{&spec, 1, 3, {}}});
+  ASSERT_EQ(plan.unmet.size(), 1u);
+  ASSERT_EQ(plan.unmet_reasons.size(), 1u);
+  const v1::PlacementStatus& placement = plan.unmet[0].placement;
+  EXPECT_EQ(plan.unmet[0].queue_index, 0u);
+  EXPECT_EQ(placement.waiting(), 2u);
+  EXPECT_EQ(placement.offers(), 3u);
+  std::vector<std::string> refused;
+  for (const auto& r : placement.refused())
+    refused.push_back(absl::StrCat(r.requirement(), "=", r.offers()));
+  EXPECT_THAT(refused, ::testing::ElementsAre("mem=2", "constraints[0] hostname UNIQUE=1"))
+      << placement.summary();
+  std::vector<std::string> offers;
+  for (const auto& o : placement.last_offers())
+    offers.push_back(absl::StrCat(o.agent(), ":", o.requirement()));
+  EXPECT_THAT(offers,
+              ::testing::ElementsAre("h1:constraints[0] hostname UNIQUE", "h2:mem", "h3:mem"));
+  EXPECT_TRUE(absl::StartsWith(placement.summary(), "2 of 3 tasks not placed"))
+      << placement.summary();
+}
+
 TEST(OfferMatcherTest, ArgvCommandAndNoImage) {
   const v1::ServiceSpec spec = Spec([](v1::ServiceSpec& s) {
     s.mutable_command()->mutable_argv()->add_args("/bin/server");

@@ -569,6 +569,53 @@ TEST_F(TaskSchedulerTest, UnreachableStrategyReplacesFirstAndGivesUpLater) {
   EXPECT_THAT(LaunchedIds(), SizeIs(2)) << "the replacement already runs";
 }
 
+// Why tasks wait is kept in the service's task records (for every
+// replica's reads): set by a round that cannot place them, not rewritten by
+// the same reasons within 30 s, cleared once they are placed.
+TEST_F(TaskSchedulerTest, UnplacedTasksRecordWhyInTheirRecords) {
+  PutService(2, 1, false, {}, [](v1::ServiceSpec& spec) {
+    spec.mutable_resources()->set_cpus(2);  // the offers have 1
+  });
+  Start();
+  caller_.Expect(Call::DECLINE);
+  Offer({MakeOffer("o1", "a1"), MakeOffer("o2", "a2")});
+  TaskRecords records = Stored();
+  ASSERT_TRUE(records.has_placement());
+  const v1::PlacementStatus& placement = records.placement();
+  EXPECT_EQ(placement.waiting(), 2u);
+  EXPECT_EQ(placement.offers(), 2u);
+  ASSERT_EQ(placement.refused_size(), 1);
+  EXPECT_EQ(placement.refused(0).requirement(), "cpus");
+  EXPECT_EQ(placement.refused(0).offers(), 2u);
+  ASSERT_EQ(placement.last_offers_size(), 2);
+  EXPECT_EQ(placement.last_offers(0).agent(), "a1.example");
+  EXPECT_EQ(placement.last_offers(1).requirement(), "cpus");
+  const std::string written = records.SerializeAsString();
+  // The same reasons again soon after: not written again.
+  driven_.Advance(absl::Seconds(5));
+  caller_.Expect(Call::DECLINE);
+  Offer({MakeOffer("o3", "a1")});
+  EXPECT_EQ(Stored().SerializeAsString(), written);
+  // A change of reasons is written at once, keeping `since`.
+  caller_.Expect(Call::DECLINE);
+  mesos_v1::Offer other_role = MakeOffer("o4", "a3", 4);
+  other_role.mutable_allocation_info()->set_role("other");
+  for (auto& resource : *other_role.mutable_resources()) {
+    resource.mutable_allocation_info()->set_role("other");
+  }
+  Offer({other_role});
+  records = Stored();
+  ASSERT_TRUE(records.has_placement());
+  EXPECT_EQ(records.placement().refused(0).requirement(), "role");
+  EXPECT_EQ(records.placement().since().seconds(), placement.since().seconds());
+  // Offers that fit: placed, and the reason goes.
+  caller_.Expect(Call::SUPPRESS);
+  caller_.Expect(Call::ACCEPT);
+  Offer({MakeOffer("o5", "a1", 4)});
+  EXPECT_THAT(LaunchedIds(), SizeIs(2));
+  EXPECT_FALSE(Stored().has_placement());
+}
+
 TEST_F(TaskSchedulerTest, DeletingServiceIsKilledThenRemoved) {
   PutService(2);
   Start();
