@@ -48,6 +48,8 @@ void OfferHandler::OnOffers(const mesos_v1::scheduler::Event::Offers& event) {
   for (const QueuedService& queued : queue.services) versions[queued.spec] = queued.version;
   MatchOptions options;
   options.default_role = config_.default_role;
+  options.now = now;
+  options.maintenance_horizon = config_.maintenance_horizon;
   OfferPlan plan = MatchOffers(
       offers, queue.services,
       [&](const v1::ServiceSpec& spec) {

@@ -50,6 +50,9 @@ class OfferHandler {
     absl::Duration busy_decline_refuse;
     absl::Duration revive_interval;
     int revive_burst = 1;
+    // Offers of agents going down within this are used last (see
+    // MatchOptions::maintenance_horizon).
+    absl::Duration maintenance_horizon = absl::Hours(1);
   };
 
   // `replan(service)` plans a service now (its tasks changed).

@@ -474,11 +474,49 @@ class Matcher {
 
 }  // namespace
 
+bool GoingDownSoon(const ::mesos::v1::Offer& offer, absl::Time now, absl::Duration horizon) {
+  if (!offer.has_unavailability()) return false;
+  const ::mesos::v1::Unavailability& window = offer.unavailability();
+  const absl::Time start = absl::FromUnixNanos(window.start().nanoseconds());
+  const absl::Time end = window.has_duration()
+                             ? start + absl::Nanoseconds(window.duration().nanoseconds())
+                             : absl::InfiniteFuture();
+  return start <= now + horizon && end > now;
+}
+
 OfferPlan MatchOffers(const std::vector<::mesos::v1::Offer>& offers,
                       const std::vector<QueuedService>& queue,
                       absl::FunctionRef<std::string(const v1::ServiceSpec&)> new_task_id,
                       const MatchOptions& options) {
-  return Matcher(offers, queue, new_task_id, options).Run();
+  if (!options.now.has_value()) return Matcher(offers, queue, new_task_id, options).Run();
+  // Offers of agents going down go last: first fit reaches them only when
+  // the others cannot take a task. The plan keeps the input order.
+  std::vector<size_t> order;
+  std::vector<size_t> last;
+  for (size_t i = 0; i < offers.size(); ++i) {
+    (GoingDownSoon(offers[i], *options.now, options.maintenance_horizon) ? last : order)
+        .push_back(i);
+  }
+  if (last.empty()) return Matcher(offers, queue, new_task_id, options).Run();
+  order.insert(order.end(), last.begin(), last.end());
+  std::vector<::mesos::v1::Offer> ordered;
+  ordered.reserve(offers.size());
+  absl::flat_hash_map<std::string, size_t> input_index;
+  for (size_t i : order) {
+    ordered.push_back(offers[i]);
+    input_index[offers[i].id().value()] = i;
+  }
+  OfferPlan plan = Matcher(ordered, queue, new_task_id, options).Run();
+  const auto index_of = [&](const ::mesos::v1::OfferID& id) { return input_index[id.value()]; };
+  std::stable_sort(plan.launches.begin(), plan.launches.end(),
+                   [&](const OfferLaunch& a, const OfferLaunch& b) {
+                     return index_of(a.offer_id) < index_of(b.offer_id);
+                   });
+  std::stable_sort(plan.unused.begin(), plan.unused.end(),
+                   [&](const ::mesos::v1::OfferID& a, const ::mesos::v1::OfferID& b) {
+                     return index_of(a) < index_of(b);
+                   });
+  return plan;
 }
 
 }  // namespace mast

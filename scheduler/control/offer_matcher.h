@@ -2,10 +2,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "absl/time/time.h"
 #include "mast/v1/service.pb.h"
 #include "mesos/v1/mesos.pb.h"
 
@@ -34,7 +36,17 @@ struct MatchOptions {
   // The role of tasks whose spec has no role (the framework's role), and of
   // offers that carry no allocation_info (a framework without MULTI_ROLE).
   std::string default_role = "*";
+  // Maintenance: an offer whose agent is to go down (Offer.unavailability)
+  // within `maintenance_horizon` of `now`, or is down now, is used only
+  // when the others cannot take the tasks. Unset `now`: unavailability is
+  // not looked at.
+  std::optional<absl::Time> now;
+  absl::Duration maintenance_horizon = absl::Hours(1);
 };
+
+// The agent of `offer` is down at `now` or goes down (its unavailability
+// starts) within `horizon`, and is not back before `now`.
+bool GoingDownSoon(const ::mesos::v1::Offer& offer, absl::Time now, absl::Duration horizon);
 
 // A task the plan launches.
 struct PlannedTask {

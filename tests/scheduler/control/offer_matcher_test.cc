@@ -863,6 +863,43 @@ TEST(OfferMatcherTest, UnmetServicesSayWhichRequirementEachOfferFailed) {
       << placement.summary();
 }
 
+// Maintenance: an agent going down soon (or down now) takes tasks only
+// when no other offer can; a window that has ended, or starts after the
+// horizon, does not count. The plan keeps the offers' order.
+TEST(OfferMatcherTest, AgentsGoingDownAreUsedLast) {
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  const auto going_down = [&](Offer offer, absl::Duration in, std::optional<absl::Duration> for_) {
+    offer.mutable_unavailability()->mutable_start()->set_nanoseconds(absl::ToUnixNanos(now + in));
+    if (for_)
+      offer.mutable_unavailability()->mutable_duration()->set_nanoseconds(
+          absl::ToInt64Nanoseconds(*for_));
+    return offer;
+  };
+  MatchOptions options;
+  options.now = now;
+  options.maintenance_horizon = absl::Hours(1);
+  const v1::ServiceSpec spec = Spec([](v1::ServiceSpec& s) { s.mutable_resources()->set_cpus(1); });
+  const Offer soon = going_down(MakeOffer({.id = "o1", .host = "h1", .cpus = 1}), absl::Minutes(10),
+                                absl::Hours(2));
+  const Offer fine = MakeOffer({.id = "o2", .host = "h2", .cpus = 1});
+  EXPECT_EQ(Summary(Match({soon, fine}, {{&spec, 1, 1, {}}}, options)), "o2:1 | unused o1");
+  // No other place: the agent going down takes it rather than nothing.
+  EXPECT_EQ(Summary(Match({soon, fine}, {{&spec, 1, 2, {}}}, options)), "o1:1 o2:1 | unused -");
+  // Down now, with no end.
+  const Offer down =
+      going_down(MakeOffer({.id = "o1", .host = "h1", .cpus = 1}), -absl::Minutes(5), std::nullopt);
+  EXPECT_EQ(Summary(Match({down, fine}, {{&spec, 1, 1, {}}}, options)), "o2:1 | unused o1");
+  // Back already, or not before the horizon: an ordinary offer.
+  const Offer back =
+      going_down(MakeOffer({.id = "o1", .host = "h1", .cpus = 1}), -absl::Hours(3), absl::Hours(1));
+  EXPECT_EQ(Summary(Match({back, fine}, {{&spec, 1, 1, {}}}, options)), "o1:1 | unused o2");
+  const Offer later =
+      going_down(MakeOffer({.id = "o1", .host = "h1", .cpus = 1}), absl::Hours(2), absl::Hours(1));
+  EXPECT_EQ(Summary(Match({later, fine}, {{&spec, 1, 1, {}}}, options)), "o1:1 | unused o2");
+  // Without `now`, unavailability is not looked at.
+  EXPECT_EQ(Summary(Match({soon, fine}, {{&spec, 1, 1, {}}})), "o1:1 | unused o2");
+}
+
 TEST(OfferMatcherTest, ArgvCommandAndNoImage) {
   const v1::ServiceSpec spec = Spec([](v1::ServiceSpec& s) {
     s.mutable_command()->mutable_argv()->add_args("/bin/server");
