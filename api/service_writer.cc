@@ -1,10 +1,12 @@
 #include "api/service_writer.h"
 
+#include <algorithm>
 #include <initializer_list>
 #include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "api/secret_redaction.h"
 #include "api/validation.h"
 #include "common/proto_util.h"
@@ -460,10 +462,29 @@ absl::Status RollbackTo(ServiceRecord& record, const ServiceRecord& before, uint
 
 }  // namespace
 
+namespace {
+
+// INVALID_ARGUMENT when `spec` names a role outside `allowed` (empty: any).
+absl::Status CheckAllowedRole(const v1::ServiceSpec& spec,
+                              const std::vector<std::string>& allowed) {
+  if (allowed.empty() || spec.role().empty()) return absl::OkStatus();
+  if (std::find(allowed.begin(), allowed.end(), spec.role()) != allowed.end()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "spec.role: '", spec.role().substr(0, 255),
+      "' is not a role this framework may use (--allowed_roles: ", absl::StrJoin(allowed, ", "),
+      ")"));
+}
+
+}  // namespace
+
 void ServiceWriter::Create(v1::CreateServiceRequest request, Done<v1::Service> done) {
   Write<v1::CreateServiceRequest, v1::Service>(
-      "create", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
+      "create", request, std::move(done),
+      [request, allowed = options_.allowed_roles]() -> absl::StatusOr<Mutation> {
         MAST_ASSIGN_OR_RETURN(v1::ServiceSpec spec, CheckedSpec(request.spec(), "spec."));
+        MAST_RETURN_IF_ERROR(CheckAllowedRole(spec, allowed));
         MAST_RETURN_IF_ERROR(RefuseRedactedSecrets(spec, "spec."));
         std::string name = spec.name();
         return Mutation{Mutation::Kind::kCreate, std::move(name), 0,
@@ -477,8 +498,10 @@ void ServiceWriter::Create(v1::CreateServiceRequest request, Done<v1::Service> d
 
 void ServiceWriter::Update(v1::UpdateServiceRequest request, Done<v1::Service> done) {
   Write<v1::UpdateServiceRequest, v1::Service>(
-      "update", request, std::move(done), [request]() -> absl::StatusOr<Mutation> {
+      "update", request, std::move(done),
+      [request, allowed = options_.allowed_roles]() -> absl::StatusOr<Mutation> {
         MAST_ASSIGN_OR_RETURN(v1::ServiceSpec spec, CheckedSpec(request.spec(), "spec."));
+        MAST_RETURN_IF_ERROR(CheckAllowedRole(spec, allowed));
         std::string name = spec.name();
         return Mutation{Mutation::Kind::kChange, std::move(name), request.expected_version(),
                         [spec = std::move(spec), force = request.force()](

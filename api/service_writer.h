@@ -113,6 +113,9 @@ class ServiceWriter : public DeploymentRecorder {
   struct Options {
     // Idempotency keys remembered (answered ones). Default 10,000.
     size_t idempotency_keys = 10000;
+    // The roles spec.role may name (an empty role is always allowed: the
+    // framework's). Empty: any valid role.
+    std::vector<std::string> allowed_roles;
   };
   // A successful write's answer.
   template <typename T>

@@ -96,7 +96,11 @@ ABSL_FLAG(std::string, framework_name, "mast", "FrameworkInfo.name.");
 ABSL_FLAG(std::string, framework_user, "",
           "FrameworkInfo.user: the Unix user tasks run as by default. Default: the user "
           "running mastd.");
-ABSL_FLAG(std::string, framework_role, "*", "The Mesos role Mast subscribes with.");
+ABSL_FLAG(std::string, framework_role, "*",
+          "The Mesos role Mast subscribes with, and the role of services that name none.");
+ABSL_FLAG(std::vector<std::string>, allowed_roles, {},
+          "Comma-separated roles a service may run under besides --framework_role (the "
+          "framework subscribes with each one in use, MULTI_ROLE). Empty: any valid role.");
 ABSL_FLAG(absl::Duration, failover_timeout, absl::Hours(24 * 7),
           "How long Mesos keeps the framework's tasks running while no Mast replica is "
           "subscribed.");
@@ -204,6 +208,7 @@ absl::Status ParseMesosFlags(DaemonConfig& config) {
   fw.user = absl::GetFlag(FLAGS_framework_user);
   if (fw.user.empty()) fw.user = UserName();
   fw.role = absl::GetFlag(FLAGS_framework_role);
+  config.allowed_roles = absl::GetFlag(FLAGS_allowed_roles);
   fw.failover_timeout = absl::GetFlag(FLAGS_failover_timeout);
   fw.principal = absl::GetFlag(FLAGS_framework_principal);
   const std::string secret_file = absl::GetFlag(FLAGS_framework_secret_file);

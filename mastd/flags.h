@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -44,6 +45,9 @@ struct DaemonConfig {
   mesos::MesosClientConfig mesos_client;
   FrameworkConfig framework;
   TaskSchedulerConfig scheduler;
+  // --allowed_roles: the roles a service may ask for (besides the
+  // framework's); empty: any.
+  std::vector<std::string> allowed_roles;
 };
 
 // Reads the parsed flags into a DaemonConfig; an error names the flag.

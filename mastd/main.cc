@@ -247,8 +247,13 @@ class Daemon {
     });
     state_cache_->Start();
     // Write answers show the status from the leader's own read copy.
-    writer_ = std::make_unique<ServiceWriter>(*service_store_, clock_,
-                                              [this] { return state_cache_->snapshot(); });
+    ServiceWriter::Options writer_options;
+    if (!config_.allowed_roles.empty()) {
+      writer_options.allowed_roles = config_.allowed_roles;
+      writer_options.allowed_roles.push_back(config_.framework.role);
+    }
+    writer_ = std::make_unique<ServiceWriter>(
+        *service_store_, clock_, [this] { return state_cache_->snapshot(); }, writer_options);
     cache_ready_.Notify();
     return absl::OkStatus();
   }
@@ -440,9 +445,19 @@ class Daemon {
           return s.second->record.service().spec().resources().gpus() > 0;
         });
       };
+      // MULTI_ROLE: subscribed with every role a service runs under.
+      auto roles = [](const StateSnapshot& snapshot) {
+        std::set<std::string> used;
+        for (const auto& [name, stored] : snapshot.services) {
+          used.insert(stored->record.service().spec().role());
+        }
+        return used;
+      };
       controller_->SetGpuResources(wants_gpus(*state_cache_->snapshot()));
-      state_cache_->AddListener([this, wants_gpus](const auto& snapshot) {
+      controller_->SetRoles(roles(*state_cache_->snapshot()));
+      state_cache_->AddListener([this, wants_gpus, roles](const auto& snapshot) {
         controller_->SetGpuResources(wants_gpus(*snapshot));
+        controller_->SetRoles(roles(*snapshot));
       });
     }
     AddLeadershipParts();

@@ -39,7 +39,8 @@ absl::Status ValidateFrameworkConfig(const FrameworkConfig& config) {
 
 mesos_v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
                                            const std::optional<std::string>& framework_id,
-                                           bool gpu_resources) {
+                                           bool gpu_resources,
+                                           const std::set<std::string>& extra_roles) {
   mesos_v1::FrameworkInfo info;
   info.set_user(config.user);
   info.set_name(config.name);
@@ -47,6 +48,9 @@ mesos_v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
   info.set_failover_timeout(absl::ToDoubleSeconds(config.failover_timeout));
   info.set_checkpoint(true);
   info.add_roles(config.role);
+  for (const std::string& role : extra_roles) {
+    if (role != config.role && !role.empty()) info.add_roles(role);
+  }
   if (!config.hostname.empty()) info.set_hostname(config.hostname);
   if (!config.principal.empty()) info.set_principal(config.principal);
   if (!config.webui_url.empty()) info.set_webui_url(config.webui_url);
@@ -59,10 +63,12 @@ mesos_v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
     info.add_capabilities()->set_type(mesos_v1::FrameworkInfo::Capability::GPU_RESOURCES);
   }
   if (!config.min_offer_resources.empty()) {
-    auto& filters = (*info.mutable_offer_filters())[config.role];
-    auto* quantities = filters.mutable_min_allocatable_resources()->add_quantities();
-    for (const auto& [name, quantity] : config.min_offer_resources) {
-      (*quantities->mutable_quantities())[name].set_value(quantity);
+    for (const std::string& role : info.roles()) {
+      auto& filters = (*info.mutable_offer_filters())[role];
+      auto* quantities = filters.mutable_min_allocatable_resources()->add_quantities();
+      for (const auto& [name, quantity] : config.min_offer_resources) {
+        (*quantities->mutable_quantities())[name].set_value(quantity);
+      }
     }
   }
   return info;
@@ -115,7 +121,8 @@ void FrameworkController::OnStartedLeading(const LeaderTerm& term) {
     LogInfo("framework_subscribe", {{"framework_id", *framework_id_},
                                     {"fencing_token", term_->term.fencing_token},
                                     {"from", "warm copy"}});
-    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_, gpu_resources_), {});
+    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_, gpu_resources_, extra_roles_),
+                       {});
     return;
   }
   ReadFrameworkIdThenSubscribe();
@@ -136,7 +143,8 @@ void FrameworkController::ReadFrameworkIdThenSubscribe() {
     // Not subscribed suppressed: the first offers are declined with a
     // long filter and the role is suppressed then (see DeclineOffers), so
     // a missed SUPPRESS can never leave offers stranded.
-    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_, gpu_resources_), {});
+    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_, gpu_resources_, extra_roles_),
+                       {});
   }));
 }
 
@@ -261,7 +269,7 @@ void FrameworkController::DeclineOffers(const mesos_v1::scheduler::Event::Offers
   }
   Send(DeclineCall(ids, refuse));
   // Nothing waits to launch: stop the offers for the role until there is.
-  if (suppress) Send(SuppressCall(config_.role));
+  if (suppress) Send(SuppressCall());
 }
 
 void FrameworkController::HandleUpdate(const mesos_v1::TaskStatus& status) {
@@ -308,11 +316,26 @@ void FrameworkController::SetGpuResources(bool wanted) {
   if (wanted == gpu_resources_) return;
   gpu_resources_ = wanted;
   LogInfo("framework_gpu_resources", {{"declared", wanted}});
+  UpdateFramework();
+}
+
+void FrameworkController::SetRoles(std::set<std::string> roles) {
+  roles.erase(config_.role);
+  roles.erase("");
+  if (roles == extra_roles_) return;
+  extra_roles_ = std::move(roles);
+  std::string all = config_.role;
+  for (const std::string& role : extra_roles_) absl::StrAppend(&all, ",", role);
+  LogInfo("framework_roles", {{"roles", all}});
+  UpdateFramework();
+}
+
+void FrameworkController::UpdateFramework() {
   if (term_ == nullptr || !subscribed() || !framework_id_) return;  // the next SUBSCRIBE has it
   mesos_v1::scheduler::Call call;
   call.set_type(mesos_v1::scheduler::Call::UPDATE_FRAMEWORK);
   *call.mutable_update_framework()->mutable_framework_info() =
-      BuildFrameworkInfo(config_, framework_id_, wanted);
+      BuildFrameworkInfo(config_, framework_id_, gpu_resources_, extra_roles_);
   Send(std::move(call));
 }
 

@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,9 +42,13 @@ absl::Status ValidateFrameworkConfig(const FrameworkConfig& config);
 // PARTITION_AWARE, TASK_KILLING_STATE and MULTI_ROLE (role in `roles`), and
 // GPU_RESOURCES with `gpu_resources` (a master offers GPU agents only to
 // frameworks that declare it); `id` set when a FrameworkID was stored.
+// `extra_roles`: the roles services use besides config.role (MULTI_ROLE:
+// every one is in `roles`, sorted, config.role first, each with the same
+// offer filters).
 ::mesos::v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
                                               const std::optional<std::string>& framework_id,
-                                              bool gpu_resources = false);
+                                              bool gpu_resources = false,
+                                              const std::set<std::string>& extra_roles = {});
 
 // The leader's side of Mesos, driven by the elector's callbacks:
 // - OnStartedLeading: reads the stored FrameworkID and subscribes (a fresh
@@ -97,6 +102,10 @@ class FrameworkController final : public MesosCaller {
   // unsuppresses the role; offers then come until the scheduler suppresses
   // again).
   void SetGpuResources(bool wanted);
+  // The roles the services use (besides the framework's own): subscribed
+  // with from the next subscription on; a subscribed leader tells the
+  // master at once with UPDATE_FRAMEWORK (as SetGpuResources).
+  void SetRoles(std::set<std::string> roles);
 
   bool subscribed() const { return client_ != nullptr && client_->subscribed(); }
   const std::optional<std::string>& framework_id() const { return framework_id_; }
@@ -141,6 +150,9 @@ class FrameworkController final : public MesosCaller {
   std::optional<std::string> framework_id_;  // the last one known
   std::optional<std::string> cached_framework_id_;
   bool gpu_resources_ = false;
+  std::set<std::string> extra_roles_;  // SetRoles, without config_.role
+  // UPDATE_FRAMEWORK with the current FrameworkInfo, if subscribed.
+  void UpdateFramework();
   absl::BitGen bitgen_;
   WeakCallbacks callbacks_;  // the client's and the store's completions
 };

@@ -34,10 +34,10 @@ Call DeclineCall(const std::vector<mesos_v1::OfferID>& offers, absl::Duration re
   return call;
 }
 
-Call SuppressCall(const std::string& role) {
+Call SuppressCall() {
   Call call;
   call.set_type(Call::SUPPRESS);
-  call.mutable_suppress()->add_roles(role);
+  call.mutable_suppress();  // no roles: every role of the framework
   return call;
 }
 
@@ -82,9 +82,9 @@ void MesosCalls::Decline(const std::vector<mesos_v1::OfferID>& offers, absl::Dur
   Send(DeclineCall(offers, refuse));
 }
 
-void MesosCalls::Suppress(const std::string& role) {
+void MesosCalls::Suppress() {
   if (metrics_ != nullptr) metrics_->suppresses.Increment();
-  Send(SuppressCall(role));
+  Send(SuppressCall());
 }
 
 void MesosCalls::Revive() {

@@ -22,7 +22,8 @@ namespace mast {
 ::mesos::v1::scheduler::Call AcknowledgeCall(const ::mesos::v1::TaskStatus& status);
 ::mesos::v1::scheduler::Call DeclineCall(const std::vector<::mesos::v1::OfferID>& offers,
                                          absl::Duration refuse);
-::mesos::v1::scheduler::Call SuppressCall(const std::string& role);
+// SUPPRESS of every role the framework subscribed with (no roles given).
+::mesos::v1::scheduler::Call SuppressCall();
 
 // The calls the leader's scheduling makes on one Mesos subscription, built
 // and counted in one place. It remembers when each KILL was last sent, so
@@ -47,7 +48,8 @@ class MesosCalls {
   void Acknowledge(const ::mesos::v1::TaskStatus& status);
   // DECLINE of `offers` (nothing for none) with `refuse` as the filter.
   void Decline(const std::vector<::mesos::v1::OfferID>& offers, absl::Duration refuse);
-  void Suppress(const std::string& role);
+  // Every role (SuppressCall).
+  void Suppress();
   // Every role: clears the filters of earlier declines.
   void Revive();
 

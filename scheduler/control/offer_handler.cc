@@ -276,7 +276,7 @@ void OfferHandler::UpdateOfferInterest() {
     Revive();
   } else if (waiting == 0 && offers_wanted_) {
     offers_wanted_ = false;
-    calls_.Suppress(config_.default_role);
+    calls_.Suppress();
   }
 }
 

@@ -44,7 +44,7 @@ class ServiceWriterTest : public ::testing::Test {
         store_(zk_, zk_store_),
         writer_(
             store_, driven_.clock(), [this] { return state_; },
-            ServiceWriter::Options{.idempotency_keys = 3}) {
+            ServiceWriter::Options{.idempotency_keys = 3, .allowed_roles = {"web", "batch"}}) {
     zk_.Connect();
     auto term = ::mast::testing::TakeLeadershipForTest(zk_, driven_.loop(), driven_.clock());
     EXPECT_TRUE(term.ok()) << term.status();
@@ -226,6 +226,25 @@ TEST_F(ServiceWriterTest, InvalidSpecsNameTheField) {
   EXPECT_EQ(too_many.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(too_many.status().message(), StartsWith("instances: "));
   EXPECT_THAT(Scale("", 1).status().message(), StartsWith("name: "));
+}
+
+// --allowed_roles: a service may run under a listed role (or none: the
+// framework's); another is refused on create and update, naming the list.
+TEST_F(ServiceWriterTest, OnlyAllowedRolesAreTaken) {
+  v1::ServiceSpec batch = Spec("team/job");
+  batch.set_role("batch");
+  ASSERT_TRUE(Create(batch).ok());
+  ASSERT_TRUE(Create(Spec("team/web")).ok()) << "no role: the framework's";
+  v1::ServiceSpec other = Spec("team/other");
+  other.set_role("finance");
+  auto refused = Create(other);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(),
+            "spec.role: 'finance' is not a role this framework may use (--allowed_roles: web, "
+            "batch)");
+  EXPECT_FALSE(Stored("team/other").has_value());
+  batch.set_role("finance");
+  EXPECT_THAT(Update(batch, 0).status().message(), StartsWith("spec.role: 'finance'"));
 }
 
 TEST_F(ServiceWriterTest, CreateAndScaleWordTheInstanceLimitAlike) {

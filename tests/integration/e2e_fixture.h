@@ -693,6 +693,22 @@ class SchedulerE2eTest : public ::testing::Test {
     if (getenv("MAST_KEEP_MESOS_DIR") == nullptr) testing::RemoveTree(dir);
   }
 
+  // (1d) MULTI_ROLE: a service under a role of its own is offered
+  // resources for it once the leader has told the master of the role
+  // (UPDATE_FRAMEWORK with the role added).
+  void AServiceInItsOwnRoleRuns() {
+    StartReplicas();
+    const int leader = WaitForSubscribedLeader();
+    ASSERT_GE(leader, 0);
+    v1::ServiceSpec spec = Spec("e2e/batch", 2);
+    spec.set_role("batch");
+    grpc::Status status = Create((leader + 1) % 3, spec);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(WaitConverged("e2e/batch", 2).size(), 2u);
+    EXPECT_FALSE(LastLogLine(replica(leader), "framework_roles").empty())
+        << "the leader announced the new role";
+  }
+
   // (2) Scale up, then down: the youngest go, exactly N remain.
   void ScaleUpThenDown() {
     StartReplicas();

@@ -82,6 +82,11 @@ TEST_F(LocalMasterE2eTest, ContainerNetworkTasksShowTheirAddresses) {
   }
 }
 
+TEST_F(LocalMasterE2eTest, AServiceInItsOwnRoleRuns) {
+  StartMaster();
+  AServiceInItsOwnRoleRuns();
+}
+
 TEST_F(LocalMasterE2eTest, ScaleUpThenDownKillsTheYoungest) {
   StartMaster();
   ScaleUpThenDown();
@@ -653,6 +658,11 @@ TEST_F(RealMesosE2eTest, SecretsAndVolumesReachTheTask) {
   }
   StartCluster(1, kRealAgentResources, /*linux_isolation=*/true);
   SecretsAndVolumesReachTheTask(/*secret_file=*/true, /*sandbox_volume=*/true);
+}
+
+TEST_F(RealMesosE2eTest, AServiceInItsOwnRoleRuns) {
+  StartCluster(1, kRealAgentResources);
+  AServiceInItsOwnRoleRuns();
 }
 
 TEST_F(RealMesosE2eTest, ScaleUpThenDownKillsTheYoungest) {

@@ -223,7 +223,7 @@ TEST_F(FrameworkControllerTest, OffersAreDeclinedWithTheLongFilterAndTheRoleSupp
   ASSERT_THAT(decline.decline().offer_ids(), SizeIs(2));
   EXPECT_EQ(decline.decline().filters().refuse_seconds(), 120);
   EXPECT_EQ(client_->calls[1].type(), mesos_v1::scheduler::Call::SUPPRESS);
-  EXPECT_THAT(client_->calls[1].suppress().roles(), ElementsAre("web"));
+  EXPECT_TRUE(client_->calls[1].suppress().roles().empty()) << "every role of the framework";
   EXPECT_EQ(metrics_.offers_received.Value(), 2);
   EXPECT_EQ(metrics_.offers_declined.Value(), 2);
 }
@@ -412,6 +412,26 @@ TEST(FrameworkConfigTest, EachBadFieldIsNamed) {
     EXPECT_THAT(std::string(status.message()), ::testing::StartsWith(absl::StrCat(c.field, ":")))
         << status;
   }
+}
+
+// MULTI_ROLE: the framework subscribes with every role its services use
+// (its own first), and a new role reaches a subscribed master with
+// UPDATE_FRAMEWORK.
+TEST_F(FrameworkControllerTest, RolesOfTheServicesAreSubscribedWith) {
+  RunOnLoop([&] { controller_->SetRoles({"", "web", "batch"}); });  // "" and "web": the default
+  RunOnLoop([&] { controller_->OnStartedLeading(term_); });
+  ASSERT_THAT(client_->subscriptions, SizeIs(1));
+  EXPECT_THAT(client_->subscriptions[0].roles(), ElementsAre("web", "batch"));
+  RunOnLoop([&] { client_->Subscribed("fw-1"); });
+  RunOnLoop([&] { controller_->SetRoles({"batch"}); });  // unchanged: no call
+  EXPECT_TRUE(client_->calls.empty());
+  ExpectCalls(1);
+  RunOnLoop([&] { controller_->SetRoles({"batch", "ml"}); });
+  ASSERT_THAT(client_->calls, SizeIs(1));
+  const mesos_v1::scheduler::Call& update = client_->calls[0];
+  EXPECT_EQ(update.type(), mesos_v1::scheduler::Call::UPDATE_FRAMEWORK);
+  EXPECT_THAT(update.update_framework().framework_info().roles(),
+              ElementsAre("web", "batch", "ml"));
 }
 
 }  // namespace
