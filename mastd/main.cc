@@ -445,11 +445,18 @@ class Daemon {
           return s.second->record.service().spec().resources().gpus() > 0;
         });
       };
-      // MULTI_ROLE: subscribed with every role a service runs under.
+      // MULTI_ROLE: subscribed with every role a service runs under, each
+      // with its smallest task as the offers' minimum.
       auto roles = [](const StateSnapshot& snapshot) {
-        std::set<std::string> used;
+        std::map<std::string, RoleMinimum> used;
         for (const auto& [name, stored] : snapshot.services) {
-          used.insert(stored->record.service().spec().role());
+          const v1::ServiceSpec& spec = stored->record.service().spec();
+          const RoleMinimum task{spec.resources().cpus(), spec.resources().mem_mib()};
+          auto [minimum, inserted] = used.try_emplace(spec.role(), task);
+          if (!inserted) {
+            minimum->second.cpus = std::min(minimum->second.cpus, task.cpus);
+            minimum->second.mem_mib = std::min(minimum->second.mem_mib, task.mem_mib);
+          }
         }
         return used;
       };

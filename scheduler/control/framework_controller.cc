@@ -1,5 +1,7 @@
 #include "scheduler/control/framework_controller.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "scheduler/control/mesos_calls.h"
@@ -40,7 +42,7 @@ absl::Status ValidateFrameworkConfig(const FrameworkConfig& config) {
 mesos_v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
                                            const std::optional<std::string>& framework_id,
                                            bool gpu_resources,
-                                           const std::set<std::string>& extra_roles) {
+                                           const std::map<std::string, RoleMinimum>& roles) {
   mesos_v1::FrameworkInfo info;
   info.set_user(config.user);
   info.set_name(config.name);
@@ -48,7 +50,7 @@ mesos_v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
   info.set_failover_timeout(absl::ToDoubleSeconds(config.failover_timeout));
   info.set_checkpoint(true);
   info.add_roles(config.role);
-  for (const std::string& role : extra_roles) {
+  for (const auto& [role, minimum] : roles) {
     if (role != config.role && !role.empty()) info.add_roles(role);
   }
   if (!config.hostname.empty()) info.set_hostname(config.hostname);
@@ -62,13 +64,20 @@ mesos_v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
   if (gpu_resources) {
     info.add_capabilities()->set_type(mesos_v1::FrameworkInfo::Capability::GPU_RESOURCES);
   }
-  if (!config.min_offer_resources.empty()) {
-    for (const std::string& role : info.roles()) {
-      auto& filters = (*info.mutable_offer_filters())[role];
-      auto* quantities = filters.mutable_min_allocatable_resources()->add_quantities();
-      for (const auto& [name, quantity] : config.min_offer_resources) {
-        (*quantities->mutable_quantities())[name].set_value(quantity);
-      }
+  for (const std::string& role : info.roles()) {
+    std::vector<std::pair<std::string, double>> minimum = config.min_offer_resources;
+    if (minimum.empty()) {
+      auto found = roles.find(role == config.role ? "" : role);
+      if (found == roles.end() && role == config.role) found = roles.find(role);
+      if (found == roles.end()) continue;
+      if (found->second.cpus > 0) minimum.emplace_back("cpus", found->second.cpus);
+      if (found->second.mem_mib > 0) minimum.emplace_back("mem", found->second.mem_mib);
+      if (minimum.empty()) continue;
+    }
+    auto& filters = (*info.mutable_offer_filters())[role];
+    auto* quantities = filters.mutable_min_allocatable_resources()->add_quantities();
+    for (const auto& [name, quantity] : minimum) {
+      (*quantities->mutable_quantities())[name].set_value(quantity);
     }
   }
   return info;
@@ -121,8 +130,7 @@ void FrameworkController::OnStartedLeading(const LeaderTerm& term) {
     LogInfo("framework_subscribe", {{"framework_id", *framework_id_},
                                     {"fencing_token", term_->term.fencing_token},
                                     {"from", "warm copy"}});
-    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_, gpu_resources_, extra_roles_),
-                       {});
+    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_, gpu_resources_, roles_), {});
     return;
   }
   ReadFrameworkIdThenSubscribe();
@@ -143,8 +151,7 @@ void FrameworkController::ReadFrameworkIdThenSubscribe() {
     // Not subscribed suppressed: the first offers are declined with a
     // long filter and the role is suppressed then (see DeclineOffers), so
     // a missed SUPPRESS can never leave offers stranded.
-    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_, gpu_resources_, extra_roles_),
-                       {});
+    client_->Subscribe(BuildFrameworkInfo(config_, framework_id_, gpu_resources_, roles_), {});
   }));
 }
 
@@ -319,13 +326,22 @@ void FrameworkController::SetGpuResources(bool wanted) {
   UpdateFramework();
 }
 
-void FrameworkController::SetRoles(std::set<std::string> roles) {
-  roles.erase(config_.role);
-  roles.erase("");
-  if (roles == extra_roles_) return;
-  extra_roles_ = std::move(roles);
+void FrameworkController::SetRoles(std::map<std::string, RoleMinimum> roles) {
+  // The framework's role, named or not, is one entry: the smaller of both.
+  if (auto named = roles.find(config_.role); named != roles.end() && !config_.role.empty()) {
+    auto [own, inserted] = roles.try_emplace("", named->second);
+    if (!inserted) {
+      own->second.cpus = std::min(own->second.cpus, named->second.cpus);
+      own->second.mem_mib = std::min(own->second.mem_mib, named->second.mem_mib);
+    }
+    roles.erase(named);
+  }
+  if (roles == roles_) return;
+  roles_ = std::move(roles);
   std::string all = config_.role;
-  for (const std::string& role : extra_roles_) absl::StrAppend(&all, ",", role);
+  for (const auto& [role, minimum] : roles_) {
+    if (!role.empty()) absl::StrAppend(&all, ",", role);
+  }
   LogInfo("framework_roles", {{"roles", all}});
   UpdateFramework();
 }
@@ -335,7 +351,7 @@ void FrameworkController::UpdateFramework() {
   mesos_v1::scheduler::Call call;
   call.set_type(mesos_v1::scheduler::Call::UPDATE_FRAMEWORK);
   *call.mutable_update_framework()->mutable_framework_info() =
-      BuildFrameworkInfo(config_, framework_id_, gpu_resources_, extra_roles_);
+      BuildFrameworkInfo(config_, framework_id_, gpu_resources_, roles_);
   Send(std::move(call));
 }
 

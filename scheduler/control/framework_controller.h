@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -42,13 +43,23 @@ absl::Status ValidateFrameworkConfig(const FrameworkConfig& config);
 // PARTITION_AWARE, TASK_KILLING_STATE and MULTI_ROLE (role in `roles`), and
 // GPU_RESOURCES with `gpu_resources` (a master offers GPU agents only to
 // frameworks that declare it); `id` set when a FrameworkID was stored.
-// `extra_roles`: the roles services use besides config.role (MULTI_ROLE:
-// every one is in `roles`, sorted, config.role first, each with the same
-// offer filters).
+// What the smallest task of a role asks for: the role's offers are only
+// worth making when they hold at least this much (0: no filter).
+struct RoleMinimum {
+  double cpus = 0;
+  double mem_mib = 0;
+  bool operator==(const RoleMinimum&) const = default;
+};
+
+// `roles`: the roles services use, with their smallest task (MULTI_ROLE:
+// every one is in `roles`, config.role first, then sorted). Offer filters
+// (min_allocatable_resources) per role: config.min_offer_resources for
+// every role when set, else the role's smallest task (the allocator then
+// never offers a role less than any of its tasks needs).
 ::mesos::v1::FrameworkInfo BuildFrameworkInfo(const FrameworkConfig& config,
                                               const std::optional<std::string>& framework_id,
                                               bool gpu_resources = false,
-                                              const std::set<std::string>& extra_roles = {});
+                                              const std::map<std::string, RoleMinimum>& roles = {});
 
 // The leader's side of Mesos, driven by the elector's callbacks:
 // - OnStartedLeading: reads the stored FrameworkID and subscribes (a fresh
@@ -102,10 +113,11 @@ class FrameworkController final : public MesosCaller {
   // unsuppresses the role; offers then come until the scheduler suppresses
   // again).
   void SetGpuResources(bool wanted);
-  // The roles the services use (besides the framework's own): subscribed
-  // with from the next subscription on; a subscribed leader tells the
-  // master at once with UPDATE_FRAMEWORK (as SetGpuResources).
-  void SetRoles(std::set<std::string> roles);
+  // The roles the services use and their smallest task ("" is the
+  // framework's own role): subscribed with from the next subscription on;
+  // a subscribed leader tells the master at once with UPDATE_FRAMEWORK (as
+  // SetGpuResources) when they change.
+  void SetRoles(std::map<std::string, RoleMinimum> roles);
 
   bool subscribed() const { return client_ != nullptr && client_->subscribed(); }
   const std::optional<std::string>& framework_id() const { return framework_id_; }
@@ -150,7 +162,7 @@ class FrameworkController final : public MesosCaller {
   std::optional<std::string> framework_id_;  // the last one known
   std::optional<std::string> cached_framework_id_;
   bool gpu_resources_ = false;
-  std::set<std::string> extra_roles_;  // SetRoles, without config_.role
+  std::map<std::string, RoleMinimum> roles_;  // SetRoles ("" as config_.role)
   // UPDATE_FRAMEWORK with the current FrameworkInfo, if subscribed.
   void UpdateFramework();
   absl::BitGen bitgen_;

@@ -1,6 +1,7 @@
 #include "scheduler/control/framework_controller.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -15,6 +16,22 @@
 
 namespace mast {
 namespace {
+
+// "cpus=0.5 mem=128": the min_allocatable_resources of `role`, sorted.
+std::string MinimumOf(const ::mesos::v1::FrameworkInfo& info, const std::string& role) {
+  auto filters = info.offer_filters().find(role);
+  if (filters == info.offer_filters().end()) return "";
+  std::map<std::string, double> sorted;
+  for (const auto& [name, value] :
+       filters->second.min_allocatable_resources().quantities(0).quantities()) {
+    sorted[name] = value.value();
+  }
+  std::string out;
+  for (const auto& [name, value] : sorted) {
+    absl::StrAppend(&out, out.empty() ? "" : " ", name, "=", value);
+  }
+  return out;
+}
 
 namespace mesos_v1 = ::mesos::v1;
 using ::testing::ElementsAre;
@@ -415,23 +432,48 @@ TEST(FrameworkConfigTest, EachBadFieldIsNamed) {
 }
 
 // MULTI_ROLE: the framework subscribes with every role its services use
-// (its own first), and a new role reaches a subscribed master with
-// UPDATE_FRAMEWORK.
+// (its own first), each filtered by its smallest task, and a new role
+// reaches a subscribed master with UPDATE_FRAMEWORK.
 TEST_F(FrameworkControllerTest, RolesOfTheServicesAreSubscribedWith) {
-  RunOnLoop([&] { controller_->SetRoles({"", "web", "batch"}); });  // "" and "web": the default
+  // "" and "web" are both the framework's role: one entry, the smaller.
+  RunOnLoop([&] {
+    controller_->SetRoles({{"", {0.5, 256}}, {"web", {1, 128}}, {"batch", {2, 1024}}});
+  });
   RunOnLoop([&] { controller_->OnStartedLeading(term_); });
   ASSERT_THAT(client_->subscriptions, SizeIs(1));
-  EXPECT_THAT(client_->subscriptions[0].roles(), ElementsAre("web", "batch"));
+  const mesos_v1::FrameworkInfo& info = client_->subscriptions[0];
+  EXPECT_THAT(info.roles(), ElementsAre("web", "batch"));
+  // --min_offer_resources (cpus 0.1 here) overrides the tasks' minimums.
+  EXPECT_EQ(MinimumOf(info, "web"), "cpus=0.1");
+  EXPECT_EQ(MinimumOf(info, "batch"), "cpus=0.1");
   RunOnLoop([&] { client_->Subscribed("fw-1"); });
-  RunOnLoop([&] { controller_->SetRoles({"batch"}); });  // unchanged: no call
+  RunOnLoop([&] {
+    controller_->SetRoles({{"", {0.5, 128}}, {"batch", {2, 1024}}});  // the same: no call
+  });
   EXPECT_TRUE(client_->calls.empty());
   ExpectCalls(1);
-  RunOnLoop([&] { controller_->SetRoles({"batch", "ml"}); });
+  RunOnLoop([&] {
+    controller_->SetRoles({{"", {0.5, 128}}, {"batch", {2, 1024}}, {"ml", {4, 8192}}});
+  });
   ASSERT_THAT(client_->calls, SizeIs(1));
   const mesos_v1::scheduler::Call& update = client_->calls[0];
   EXPECT_EQ(update.type(), mesos_v1::scheduler::Call::UPDATE_FRAMEWORK);
   EXPECT_THAT(update.update_framework().framework_info().roles(),
               ElementsAre("web", "batch", "ml"));
+}
+
+// Without --min_offer_resources, each role's offers are filtered by its
+// smallest task (the framework's role under "" or its name).
+TEST(BuildFrameworkInfoTest, EachRoleIsFilteredByItsSmallestTask) {
+  FrameworkConfig config;
+  config.user = "u";
+  config.role = "web";
+  const mesos_v1::FrameworkInfo info = BuildFrameworkInfo(
+      config, std::nullopt, false, {{"", {0.5, 128}}, {"batch", {2, 1024}}, {"free", {0, 0}}});
+  EXPECT_THAT(info.roles(), ElementsAre("web", "batch", "free"));
+  EXPECT_EQ(MinimumOf(info, "web"), "cpus=0.5 mem=128");
+  EXPECT_EQ(MinimumOf(info, "batch"), "cpus=2 mem=1024");
+  EXPECT_FALSE(info.offer_filters().contains("free")) << "nothing to filter on";
 }
 
 }  // namespace
